@@ -1,0 +1,36 @@
+//! Adapters from Tollgate's domain to AWS: DynamoDB, Step Functions, SNS, STS, SigV4-signed
+//! HTTP, and OIDC token verification. Handlers get these through plain structs built once at
+//! cold start.
+
+pub mod config;
+pub mod credentials;
+pub mod invoke;
+pub mod logging;
+pub mod notify;
+pub mod oidc;
+pub mod settings;
+pub mod signed_http;
+pub mod store;
+pub mod workflow;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tollgate_core::{ApiError, ErrorCode};
+
+/// Wall-clock time in milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Logs an AWS failure in full and returns an error for the caller that says which
+/// dependency failed but nothing of its internals.
+pub(crate) fn unavailable(what: &str, err: impl std::fmt::Display) -> ApiError {
+    tracing::error!(dependency = what, error = %err, "dependency call failed");
+    ApiError::new(
+        ErrorCode::Unavailable,
+        format!("{what} is unavailable; try again"),
+    )
+}

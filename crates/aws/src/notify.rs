@@ -1,0 +1,45 @@
+//! Approval notices through SNS.
+
+use aws_sdk_sns::Client;
+use aws_sdk_sns::error::DisplayErrorContext;
+use tollgate_core::ApiError;
+
+use crate::unavailable;
+
+#[derive(Clone, Debug)]
+pub struct Notifier {
+    client: Client,
+    topic_arn: String,
+}
+
+impl Notifier {
+    pub fn new(client: Client, topic_arn: String) -> Self {
+        Self { client, topic_arn }
+    }
+
+    /// Publishes one message; `message` is a JSON object of per-protocol bodies
+    /// (`MessageStructure: json`), which must include `default`.
+    pub async fn publish(
+        &self,
+        subject: &str,
+        message: &serde_json::Value,
+    ) -> Result<String, ApiError> {
+        // SNS caps subjects at 100 printable characters.
+        let subject: String = subject
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(100)
+            .collect();
+        let out = self
+            .client
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .subject(subject)
+            .message_structure("json")
+            .message(message.to_string())
+            .send()
+            .await
+            .map_err(|e| unavailable("SNS", DisplayErrorContext(&e)))?;
+        Ok(out.message_id().unwrap_or_default().to_string())
+    }
+}

@@ -1,0 +1,89 @@
+//! Configuration shared by the three functions, read once at cold start. On AWS it comes
+//! from the environment the SAM template sets; the local stack builds it directly.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::config::{env, require_env};
+use crate::oidc::IssuerConfig;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub table: String,
+    pub state_machine_arn: String,
+    pub topic_arn: String,
+    pub executor_function: String,
+    /// Target name → IAM role ARN the executor assumes.
+    pub targets: BTreeMap<String, String>,
+    /// Base URL approvers reach the API at (links in notices).
+    pub public_url: String,
+    /// Key that signs approval links.
+    pub link_key: Vec<u8>,
+    pub agent_issuers: Vec<IssuerConfig>,
+    pub approver_issuers: Vec<IssuerConfig>,
+    pub default_region: String,
+    pub approval_timeout_seconds: u64,
+    /// Shortest time between two JWKS refetches for unknown key ids.
+    pub jwks_min_refresh: Duration,
+    /// Overrides the Lambda endpoint (the local stack's invoke API).
+    pub lambda_endpoint: Option<String>,
+    /// Overrides every AWS endpoint the executor calls (the emulator).
+    pub aws_endpoint: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Issuers {
+    List(Vec<IssuerConfig>),
+    One(IssuerConfig),
+}
+
+fn issuers(var: &str) -> Result<Vec<IssuerConfig>, String> {
+    let raw = require_env(var)?;
+    match serde_json::from_str::<Issuers>(&raw) {
+        Ok(Issuers::List(l)) if !l.is_empty() => Ok(l),
+        Ok(Issuers::One(one)) => Ok(vec![one]),
+        Ok(Issuers::List(_)) => Err(format!("{var}: at least one issuer is required")),
+        Err(e) => Err(format!("{var}: not a valid issuer configuration: {e}")),
+    }
+}
+
+impl Settings {
+    /// Reads every setting, failing with the name of the first one missing or malformed.
+    pub fn from_env() -> Result<Self, String> {
+        let targets: BTreeMap<String, String> =
+            serde_json::from_str(&require_env("TOLLGATE_TARGETS")?).map_err(|e| {
+                format!("TOLLGATE_TARGETS: must be a JSON object of name to role ARN: {e}")
+            })?;
+        let link_key = require_env("TOLLGATE_LINK_KEY")?.into_bytes();
+        if link_key.len() < 32 {
+            return Err("TOLLGATE_LINK_KEY: must be at least 32 bytes".into());
+        }
+        let num = |name: &str, default: u64| -> Result<u64, String> {
+            env(name).map_or(Ok(default), |v| {
+                v.parse()
+                    .map_err(|_| format!("{name}: must be a whole number"))
+            })
+        };
+        Ok(Self {
+            table: require_env("TOLLGATE_TABLE")?,
+            state_machine_arn: require_env("TOLLGATE_STATE_MACHINE_ARN")?,
+            topic_arn: require_env("TOLLGATE_TOPIC_ARN")?,
+            executor_function: require_env("TOLLGATE_EXECUTOR_FUNCTION")?,
+            targets,
+            public_url: require_env("TOLLGATE_PUBLIC_URL")?
+                .trim_end_matches('/')
+                .to_string(),
+            link_key,
+            agent_issuers: issuers("TOLLGATE_AGENT_ISSUERS")?,
+            approver_issuers: issuers("TOLLGATE_APPROVER_ISSUERS")?,
+            default_region: env("AWS_REGION").unwrap_or_else(|| "us-east-1".into()),
+            approval_timeout_seconds: num("TOLLGATE_APPROVAL_TIMEOUT_SECONDS", 3600)?,
+            jwks_min_refresh: Duration::from_secs(num("TOLLGATE_JWKS_MIN_REFRESH_SECONDS", 10)?),
+            lambda_endpoint: env("TOLLGATE_LAMBDA_ENDPOINT"),
+            aws_endpoint: env("TOLLGATE_AWS_ENDPOINT"),
+        })
+    }
+}

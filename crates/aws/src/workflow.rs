@@ -1,0 +1,90 @@
+//! The approval state machine: start it, and tell it how the humans decided.
+
+use aws_sdk_sfn::Client;
+use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata};
+use serde_json::json;
+use tollgate_core::ApiError;
+
+use crate::unavailable;
+
+#[derive(Clone, Debug)]
+pub struct Workflow {
+    client: Client,
+    state_machine_arn: String,
+}
+
+/// Error name the state machine catches to end as rejected.
+pub const REJECTED_ERROR: &str = "Rejected";
+
+impl Workflow {
+    pub fn new(client: Client, state_machine_arn: String) -> Self {
+        Self {
+            client,
+            state_machine_arn,
+        }
+    }
+
+    /// Starts the approval workflow. The execution is named after the request, so a retried
+    /// start cannot create a second workflow for it.
+    pub async fn start(&self, request_id: &str, timeout_seconds: u64) -> Result<(), ApiError> {
+        let input = json!({"request_id": request_id, "timeout_seconds": timeout_seconds});
+        match self
+            .client
+            .start_execution()
+            .state_machine_arn(&self.state_machine_arn)
+            .name(request_id)
+            .input(input.to_string())
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("ExecutionAlreadyExists") => Ok(()),
+            Err(e) => Err(unavailable("Step Functions", DisplayErrorContext(&e))),
+        }
+    }
+
+    /// Resumes the waiting workflow. A token that already finished (timed out, or resumed by a
+    /// racing caller) is not an error: the request's status in the table is the truth.
+    pub async fn approve(&self, task_token: &str, request_id: &str) -> Result<bool, ApiError> {
+        let out = json!({"request_id": request_id, "approved": true});
+        let r = self
+            .client
+            .send_task_success()
+            .task_token(task_token)
+            .output(out.to_string())
+            .send()
+            .await;
+        Self::settle(r.map(|_| ()))
+    }
+
+    pub async fn reject(&self, task_token: &str, cause: &str) -> Result<bool, ApiError> {
+        let r = self
+            .client
+            .send_task_failure()
+            .task_token(task_token)
+            .error(REJECTED_ERROR)
+            .cause(cause)
+            .send()
+            .await;
+        Self::settle(r.map(|_| ()))
+    }
+
+    fn settle<E>(r: Result<(), aws_sdk_sfn::error::SdkError<E>>) -> Result<bool, ApiError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        match r {
+            Ok(()) => Ok(true),
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some("TaskTimedOut" | "TaskDoesNotExist" | "InvalidToken")
+                ) =>
+            {
+                tracing::warn!(code = e.code(), "task already closed");
+                Ok(false)
+            }
+            Err(e) => Err(unavailable("Step Functions", DisplayErrorContext(&e))),
+        }
+    }
+}

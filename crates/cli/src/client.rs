@@ -1,0 +1,183 @@
+//! Typed calls to the HTTP API. Answers come back with their HTTP status and JSON body; only
+//! transport failures are errors here, so callers decide what a 403 or a 404 means to them.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Answer {
+    /// `error.code` of an error answer.
+    pub fn error_code(&self) -> Option<&str> {
+        self.body.pointer("/error/code").and_then(Value::as_str)
+    }
+
+    pub fn request_status(&self) -> Option<&str> {
+        self.body.get("status").and_then(Value::as_str)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+const FINAL: [&str; 6] = [
+    "DENIED",
+    "SUCCEEDED",
+    "FAILED",
+    "REJECTED",
+    "EXPIRED",
+    "CANCELLED",
+];
+
+pub fn is_final(status: &str) -> bool {
+    FINAL.contains(&status)
+}
+
+impl Client {
+    pub fn new(base: &str, token: Option<String>) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap_or_default(),
+            base: base.trim_end_matches('/').to_string(),
+            token,
+        }
+    }
+
+    pub fn with_token(&self, token: String) -> Self {
+        Self {
+            token: Some(token),
+            ..self.clone()
+        }
+    }
+
+    fn authed(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.token {
+            Some(t) => rb.bearer_auth(t),
+            None => rb,
+        }
+    }
+
+    async fn send(&self, rb: reqwest::RequestBuilder) -> Result<Answer, String> {
+        let resp = self
+            .authed(rb)
+            .send()
+            .await
+            .map_err(|e| format!("cannot reach Tollgate: {e}"))?;
+        let status = resp.status().as_u16();
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| format!("cannot read Tollgate's answer: {e}"))?;
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Ok(Answer { status, body })
+    }
+
+    /// Mints a token from the local stack's dev identity provider.
+    pub async fn dev_token(&self, sub: &str, approver: bool) -> Result<String, String> {
+        let a = self
+            .send(
+                self.http
+                    .post(format!("{}/dev-idp/token", self.base))
+                    .json(&json!({"sub": sub, "approver": approver})),
+            )
+            .await?;
+        a.body
+            .get("token")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| {
+                format!(
+                    "the dev identity provider answered {}: {}",
+                    a.status, a.body
+                )
+            })
+    }
+
+    /// `POST /v1/requests`.
+    pub async fn submit(
+        &self,
+        body: &Value,
+        idempotency_key: Option<&str>,
+    ) -> Result<Answer, String> {
+        let mut rb = self
+            .http
+            .post(format!("{}/v1/requests", self.base))
+            .json(body);
+        if let Some(k) = idempotency_key {
+            rb = rb.header("idempotency-key", k);
+        }
+        self.send(rb).await
+    }
+
+    /// `GET /v1/requests/{id}`, holding up to `wait` seconds for a change.
+    pub async fn status(&self, id: &str, wait: u64) -> Result<Answer, String> {
+        let mut url = format!("{}/v1/requests/{id}", self.base);
+        if wait > 0 {
+            url.push_str(&format!("?wait={wait}"));
+        }
+        self.send(self.http.get(url)).await
+    }
+
+    /// Long-polls until the request is final or `limit` passes; `on_change` sees each new
+    /// status.
+    pub async fn wait_final(
+        &self,
+        id: &str,
+        limit: Duration,
+        mut on_change: impl FnMut(&str),
+    ) -> Result<Answer, String> {
+        let start = Instant::now();
+        let mut last = String::new();
+        loop {
+            let remaining = limit.saturating_sub(start.elapsed()).as_secs().min(20);
+            let a = self.status(id, remaining).await?;
+            let st = a.request_status().unwrap_or("").to_string();
+            if st != last {
+                on_change(&st);
+                last = st.clone();
+            }
+            if a.status != 200 || is_final(&st) || start.elapsed() >= limit {
+                return Ok(a);
+            }
+        }
+    }
+
+    /// `POST /v1/requests/{id}/approve` or `/reject`.
+    pub async fn vote(
+        &self,
+        id: &str,
+        approve: bool,
+        comment: Option<&str>,
+    ) -> Result<Answer, String> {
+        let verb = if approve { "approve" } else { "reject" };
+        let body = match comment {
+            Some(c) => json!({"comment": c}),
+            None => json!({}),
+        };
+        self.send(
+            self.http
+                .post(format!("{}/v1/requests/{id}/{verb}", self.base))
+                .json(&body),
+        )
+        .await
+    }
+
+    /// Notices the local stack received through SNS.
+    pub async fn local_outbox(&self) -> Result<Vec<Value>, String> {
+        let a = self
+            .send(self.http.get(format!("{}/local/outbox", self.base)))
+            .await?;
+        Ok(a.body.as_array().cloned().unwrap_or_default())
+    }
+}

@@ -1,0 +1,4 @@
+//! A small client for Tollgate's HTTP API, shared by the `tollgate` command, the local
+//! stack's demo and the end-to-end tests.
+
+pub mod client;

@@ -1,0 +1,27 @@
+//! Tollgate's domain: what an agent asks for, how it is classified, which states a request
+//! moves through, and what is recorded. No AWS SDK and no I/O, so all of it is unit-tested
+//! without an emulator.
+
+pub mod action;
+pub mod audit;
+pub mod decision;
+pub mod error;
+pub mod identity;
+pub mod link;
+pub mod mask;
+pub mod policy;
+pub mod record;
+pub mod request;
+pub mod scope;
+pub mod services;
+pub mod status;
+
+pub use action::Action;
+pub use audit::{Event, EventKind};
+pub use decision::{Decision, Effect};
+pub use error::{ApiError, ErrorCode};
+pub use identity::Identity;
+pub use policy::{BuiltinRules, Policy, PolicyInput};
+pub use record::RequestRecord;
+pub use request::{NewRequest, parse_new_request};
+pub use status::Status;

@@ -1,0 +1,412 @@
+//! A request as stored: what was asked, by whom, what policy said, the votes, the outcome and
+//! the head of its audit chain. All state changes go through methods here, so the rules
+//! (who may vote, which moves are legal, what is recorded) live in one place.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::audit::{Event, EventKind, GENESIS_HASH};
+use crate::decision::{Decision, Effect};
+use crate::error::{ApiError, ErrorCode};
+use crate::identity::Identity;
+use crate::request::NewRequest;
+use crate::status::Status;
+
+pub const MAX_COMMENT_CHARS: usize = 2000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Approve,
+    Reject,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Vote {
+    pub approver: Identity,
+    pub verdict: Verdict,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    pub at: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    pub id: String,
+    pub status: Status,
+    pub request: NewRequest,
+    pub request_hash: String,
+    pub agent: Identity,
+    pub decision: Decision,
+    /// ARNs the call acts on, as derived from its parameters.
+    pub resources: Vec<String>,
+    pub created_at: u64,
+    pub updated_at: u64,
+    /// When an approval request lapses (ms), for requests that need one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<u64>,
+    #[serde(default)]
+    pub votes: Vec<Vote>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
+    /// Number of audit events so far; also the optimistic-concurrency version of the record.
+    pub seq: u64,
+    pub last_hash: String,
+    /// The Step Functions task token. Never shown to anyone, never logged.
+    #[serde(default, skip_serializing)]
+    pub task_token: Option<String>,
+}
+
+/// What a vote led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VoteOutcome {
+    /// Counted; more approvals are needed.
+    Recorded,
+    /// Quorum reached: the request may run.
+    Approved,
+    Rejected,
+}
+
+impl RequestRecord {
+    /// A new record with its first events: `submitted` and `decided`.
+    pub fn new(
+        id: String,
+        request: NewRequest,
+        agent: Identity,
+        decision: Decision,
+        resources: Vec<String>,
+        now: u64,
+    ) -> (Self, Vec<Event>) {
+        let status = match decision.effect {
+            Effect::Allow => Status::Approved,
+            Effect::Deny => Status::Denied,
+            Effect::Approval { .. } => Status::Pending,
+        };
+        let expires_at = match decision.effect {
+            Effect::Approval {
+                timeout_seconds, ..
+            } => Some(now + timeout_seconds * 1000),
+            _ => None,
+        };
+        let mut rec = RequestRecord {
+            id,
+            status,
+            request_hash: request.hash(),
+            request,
+            agent,
+            decision,
+            resources,
+            created_at: now,
+            updated_at: now,
+            expires_at,
+            votes: vec![],
+            result: None,
+            error: None,
+            seq: 0,
+            last_hash: GENESIS_HASH.to_string(),
+            task_token: None,
+        };
+        let submitted = rec.push_event(
+            EventKind::Submitted,
+            Some(rec.agent.clone()),
+            json!({
+                "action": rec.request.action.to_string(),
+                "region": rec.request.region,
+                "target": rec.request.target,
+                "params": Value::Object(rec.request.params.clone()),
+                "reason": rec.request.reason,
+                "request_hash": rec.request_hash,
+            }),
+            now,
+        );
+        let decided = rec.push_event(
+            EventKind::Decided,
+            None,
+            json!({"decision": rec.decision, "status": rec.status, "resources": rec.resources}),
+            now,
+        );
+        (rec, vec![submitted, decided])
+    }
+
+    /// Appends an audit event, advancing the chain head.
+    pub fn push_event(
+        &mut self,
+        kind: EventKind,
+        actor: Option<Identity>,
+        detail: Value,
+        now: u64,
+    ) -> Event {
+        let e = Event::new(self.seq + 1, kind, now, actor, detail, &self.last_hash);
+        self.seq = e.seq;
+        self.last_hash = e.hash.clone();
+        self.updated_at = now;
+        e
+    }
+
+    /// Moves to `to` if that move is legal, recording `kind`.
+    pub fn transition(
+        &mut self,
+        to: Status,
+        kind: EventKind,
+        actor: Option<Identity>,
+        detail: Value,
+        now: u64,
+    ) -> Result<Event, ApiError> {
+        if !self.status.can_move_to(to) {
+            return Err(self.not_movable(to));
+        }
+        let from = self.status;
+        self.status = to;
+        let mut detail = detail;
+        if let Value::Object(m) = &mut detail {
+            m.insert("from".into(), json!(from));
+            m.insert("to".into(), json!(to));
+        }
+        Ok(self.push_event(kind, actor, detail, now))
+    }
+
+    fn not_movable(&self, to: Status) -> ApiError {
+        let code = if self.status.is_final() {
+            ErrorCode::AlreadyFinal
+        } else {
+            ErrorCode::Conflict
+        };
+        ApiError::new(
+            code,
+            format!(
+                "request {} is {}; it cannot become {to}",
+                self.id, self.status
+            ),
+        )
+        .with_detail(json!({"status": self.status}))
+    }
+
+    /// Records an approver's vote, enforcing who may vote and how often.
+    pub fn vote(
+        &mut self,
+        approver: &Identity,
+        verdict: Verdict,
+        comment: Option<String>,
+        now: u64,
+    ) -> Result<(VoteOutcome, Vec<Event>), ApiError> {
+        if self.status != Status::Pending {
+            return Err(self.not_movable(match verdict {
+                Verdict::Approve => Status::Approved,
+                Verdict::Reject => Status::Rejected,
+            }));
+        }
+        if let Some(c) = &comment
+            && c.chars().count() > MAX_COMMENT_CHARS
+        {
+            return Err(ApiError::field(
+                "comment",
+                format!("longer than {MAX_COMMENT_CHARS} characters"),
+            ));
+        }
+        if approver.same_principal(&self.agent) {
+            return Err(ApiError::new(
+                ErrorCode::SelfApproval,
+                "the requester cannot vote on its own request",
+            ));
+        }
+        if let Effect::Approval {
+            approvers: Some(group),
+            ..
+        } = &self.decision.effect
+            && !approver.groups.iter().any(|g| g == group)
+        {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!("only members of `{group}` may vote on this request"),
+            ));
+        }
+        if self
+            .votes
+            .iter()
+            .any(|v| v.approver.same_principal(approver))
+        {
+            return Err(ApiError::new(
+                ErrorCode::AlreadyVoted,
+                "this approver has already voted on this request",
+            ));
+        }
+        self.votes.push(Vote {
+            approver: approver.clone(),
+            verdict,
+            comment: comment.clone(),
+            at: now,
+        });
+        let mut events = vec![self.push_event(
+            EventKind::Voted,
+            Some(approver.clone()),
+            json!({"verdict": verdict, "comment": comment, "request_hash": self.request_hash}),
+            now,
+        )];
+        let approvals = self
+            .votes
+            .iter()
+            .filter(|v| v.verdict == Verdict::Approve)
+            .count() as u32;
+        let outcome = match verdict {
+            Verdict::Reject => {
+                events.push(self.transition(
+                    Status::Rejected,
+                    EventKind::Rejected,
+                    Some(approver.clone()),
+                    json!({"comment": comment}),
+                    now,
+                )?);
+                VoteOutcome::Rejected
+            }
+            Verdict::Approve if approvals >= self.decision.required_approvals() => {
+                events.push(self.transition(
+                    Status::Approved,
+                    EventKind::Approved,
+                    None,
+                    json!({"approvals": approvals}),
+                    now,
+                )?);
+                VoteOutcome::Approved
+            }
+            Verdict::Approve => VoteOutcome::Recorded,
+        };
+        Ok((outcome, events))
+    }
+
+    /// The approvers whose approval counted, for notices and session tags.
+    pub fn approvers(&self) -> Vec<&Identity> {
+        self.votes
+            .iter()
+            .filter(|v| v.verdict == Verdict::Approve)
+            .map(|v| &v.approver)
+            .collect()
+    }
+
+    /// What the API shows: everything but the chain internals and the task token.
+    pub fn view(&self) -> Value {
+        let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut v {
+            m.remove("seq");
+            m.remove("last_hash");
+            m.insert(
+                "approvals_required".into(),
+                json!(self.decision.required_approvals()),
+            );
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::parse_new_request;
+
+    fn who(sub: &str, groups: &[&str]) -> Identity {
+        Identity {
+            issuer: "https://idp".into(),
+            subject: sub.into(),
+            name: sub.into(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+        }
+    }
+
+    fn pending(approvals: u32, group: Option<&str>) -> RequestRecord {
+        let req = parse_new_request(
+            br#"{"action":"dynamodb:DeleteTable","params":{"TableName":"t"},"reason":"r"}"#,
+            "us-east-1",
+        )
+        .unwrap();
+        let decision = Decision {
+            effect: Effect::Approval {
+                approvals,
+                approvers: group.map(str::to_string),
+                timeout_seconds: 60,
+            },
+            policy_ids: vec!["p".into()],
+            reason: "r".into(),
+        };
+        RequestRecord::new("R1".into(), req, who("agent", &[]), decision, vec![], 1).0
+    }
+
+    #[test]
+    fn new_records_start_a_valid_chain() {
+        let req = parse_new_request(br#"{"action":"s3:ListBuckets"}"#, "us-east-1").unwrap();
+        let d = Decision {
+            effect: Effect::Allow,
+            policy_ids: vec![],
+            reason: String::new(),
+        };
+        let (rec, events) = RequestRecord::new("R".into(), req, who("a", &[]), d, vec![], 5);
+        assert_eq!(rec.status, Status::Approved);
+        assert_eq!(rec.seq, 2);
+        crate::audit::verify_chain(&events).unwrap();
+        assert_eq!(rec.last_hash, events[1].hash);
+    }
+
+    #[test]
+    fn quorum_needs_distinct_approvers() {
+        let mut r = pending(2, None);
+        let (o, _) = r
+            .vote(&who("alice", &[]), Verdict::Approve, None, 2)
+            .unwrap();
+        assert_eq!(o, VoteOutcome::Recorded);
+        let e = r
+            .vote(&who("alice", &[]), Verdict::Approve, None, 3)
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::AlreadyVoted);
+        let (o, events) = r.vote(&who("bob", &[]), Verdict::Approve, None, 4).unwrap();
+        assert_eq!(o, VoteOutcome::Approved);
+        assert_eq!(r.status, Status::Approved);
+        assert_eq!(events.len(), 2);
+        let e = r
+            .vote(&who("carol", &[]), Verdict::Approve, None, 5)
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::Conflict);
+    }
+
+    #[test]
+    fn one_rejection_rejects() {
+        let mut r = pending(2, None);
+        r.vote(&who("alice", &[]), Verdict::Approve, None, 2)
+            .unwrap();
+        let (o, _) = r
+            .vote(&who("bob", &[]), Verdict::Reject, Some("no".into()), 3)
+            .unwrap();
+        assert_eq!(o, VoteOutcome::Rejected);
+        assert_eq!(r.status, Status::Rejected);
+        let e = r
+            .vote(&who("carol", &[]), Verdict::Approve, None, 4)
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::AlreadyFinal);
+    }
+
+    #[test]
+    fn requester_and_outsiders_cannot_vote() {
+        let mut r = pending(1, Some("dba"));
+        let e = r
+            .vote(&who("agent", &["dba"]), Verdict::Approve, None, 2)
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::SelfApproval);
+        let e = r
+            .vote(&who("eve", &["dev"]), Verdict::Approve, None, 2)
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::Forbidden);
+        assert!(r.votes.is_empty());
+        let (o, _) = r
+            .vote(&who("dan", &["dba"]), Verdict::Approve, None, 2)
+            .unwrap();
+        assert_eq!(o, VoteOutcome::Approved);
+    }
+
+    #[test]
+    fn view_hides_the_task_token() {
+        let mut r = pending(1, None);
+        r.task_token = Some("secret-token".into());
+        let v = r.view().to_string();
+        assert!(!v.contains("secret-token"));
+        assert!(!v.contains("last_hash"));
+    }
+}

@@ -1,0 +1,264 @@
+//! The body of `POST /v1/requests`, validated field by field so every refusal names the
+//! field at fault.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::action::Action;
+use crate::audit::{canonical_json, sha256_hex};
+use crate::error::ApiError;
+
+/// Largest accepted request body. AWS API inputs that matter here are small; a larger body is
+/// far more likely a mistake or an attack than a real call.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub const MAX_REASON_CHARS: usize = 2000;
+pub const DEFAULT_TARGET: &str = "default";
+const FIELDS: [&str; 5] = ["action", "region", "params", "reason", "target"];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewRequest {
+    pub action: Action,
+    pub region: String,
+    pub params: Map<String, Value>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    pub target: String,
+}
+
+impl NewRequest {
+    /// SHA-256 over the canonical form of exactly what will run. Approvals are bound to it
+    /// and the executor refuses to run a request whose hash no longer matches.
+    pub fn hash(&self) -> String {
+        let v = serde_json::json!({
+            "action": self.action.to_string(),
+            "region": self.region,
+            "target": self.target,
+            "params": Value::Object(self.params.clone()),
+        });
+        sha256_hex(canonical_json(&v).as_bytes())
+    }
+}
+
+/// Parses and validates a request body. `default_region` applies when `region` is absent.
+pub fn parse_new_request(body: &[u8], default_region: &str) -> Result<NewRequest, ApiError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::new(
+            crate::ErrorCode::PayloadTooLarge,
+            format!("body: larger than {MAX_BODY_BYTES} bytes"),
+        ));
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            crate::ErrorCode::InvalidJson,
+            format!("body: not valid JSON ({e})"),
+        )
+    })?;
+    let Value::Object(mut obj) = value else {
+        return Err(ApiError::field("body", "must be a JSON object"));
+    };
+    if let Some(unknown) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return Err(ApiError::field(
+            unknown.clone(),
+            format!("unknown field; expected one of {}", FIELDS.join(", ")),
+        ));
+    }
+
+    let action = match obj.remove("action") {
+        None | Some(Value::Null) => return Err(ApiError::field("action", "is required")),
+        Some(Value::String(s)) => Action::parse(&s).map_err(|e| ApiError::field("action", e))?,
+        Some(_) => return Err(ApiError::field("action", "must be a string")),
+    };
+    let region = match obj.remove("region") {
+        None | Some(Value::Null) => default_region.to_string(),
+        Some(Value::String(s)) => {
+            validate_region(&s).map_err(|e| ApiError::field("region", e))?;
+            s
+        }
+        Some(_) => return Err(ApiError::field("region", "must be a string")),
+    };
+    let params = match obj.remove("params") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m,
+        Some(_) => return Err(ApiError::field("params", "must be a JSON object")),
+    };
+    let reason = match obj.remove("reason") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => {
+            let trimmed = s.trim();
+            if trimmed.chars().count() > MAX_REASON_CHARS {
+                return Err(ApiError::field(
+                    "reason",
+                    format!("longer than {MAX_REASON_CHARS} characters"),
+                ));
+            }
+            if trimmed
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t')
+            {
+                return Err(ApiError::field("reason", "contains control characters"));
+            }
+            (!trimmed.is_empty()).then(|| trimmed.to_string())
+        }
+        Some(_) => return Err(ApiError::field("reason", "must be a string")),
+    };
+    let target = match obj.remove("target") {
+        None | Some(Value::Null) => DEFAULT_TARGET.to_string(),
+        Some(Value::String(s)) => {
+            validate_target(&s).map_err(|e| ApiError::field("target", e))?;
+            s
+        }
+        Some(_) => return Err(ApiError::field("target", "must be a string")),
+    };
+    Ok(NewRequest {
+        action,
+        region,
+        params,
+        reason,
+        target,
+    })
+}
+
+/// AWS region names: `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`, ...
+pub fn validate_region(s: &str) -> Result<(), String> {
+    let parts: Vec<&str> = s.split('-').collect();
+    let ok = parts.len() >= 3
+        && s.len() <= 32
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+        && !parts[parts.len() - 1].is_empty();
+    if ok {
+        Ok(())
+    } else {
+        Err("must be an AWS region name such as `us-east-1`".into())
+    }
+}
+
+fn validate_target(s: &str) -> Result<(), String> {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err("must be 1 to 64 letters, digits, `-` or `_`".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(v: Value) -> Result<NewRequest, ApiError> {
+        parse_new_request(v.to_string().as_bytes(), "us-east-1")
+    }
+
+    #[test]
+    fn accepts_a_full_request() {
+        let r = parse(serde_json::json!({
+            "action": "dynamodb:DeleteTable", "region": "eu-west-1",
+            "params": {"TableName": "orders"}, "reason": "  cleanup  ", "target": "prod"
+        }))
+        .unwrap();
+        assert_eq!(r.action.to_string(), "dynamodb:DeleteTable");
+        assert_eq!(r.region, "eu-west-1");
+        assert_eq!(r.reason.as_deref(), Some("cleanup"));
+        assert_eq!(r.target, "prod");
+    }
+
+    #[test]
+    fn fills_defaults() {
+        let r = parse(serde_json::json!({"action": "sqs:ListQueues"})).unwrap();
+        assert_eq!(r.region, "us-east-1");
+        assert_eq!(r.target, "default");
+        assert!(r.params.is_empty());
+        assert_eq!(r.reason, None);
+    }
+
+    #[test]
+    fn names_the_field_at_fault() {
+        let cases = [
+            (serde_json::json!({}), "action"),
+            (serde_json::json!({"action": 3}), "action"),
+            (serde_json::json!({"action": "nope"}), "action"),
+            (
+                serde_json::json!({"action": "s3:ListBuckets", "region": "mars"}),
+                "region",
+            ),
+            (
+                serde_json::json!({"action": "s3:ListBuckets", "params": []}),
+                "params",
+            ),
+            (
+                serde_json::json!({"action": "s3:ListBuckets", "reason": 1}),
+                "reason",
+            ),
+            (
+                serde_json::json!({"action": "s3:ListBuckets", "target": "a b"}),
+                "target",
+            ),
+            (
+                serde_json::json!({"action": "s3:ListBuckets", "extra": 1}),
+                "extra",
+            ),
+            (serde_json::json!([1]), "body"),
+        ];
+        for (body, field) in cases {
+            let e = parse(body.clone()).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some(field), "{body}");
+            assert_eq!(e.status(), 400);
+        }
+    }
+
+    #[test]
+    fn refuses_bad_json_and_huge_bodies() {
+        let e = parse_new_request(b"{not json", "us-east-1").unwrap_err();
+        assert_eq!(e.code, crate::ErrorCode::InvalidJson);
+        let big = vec![b' '; MAX_BODY_BYTES + 1];
+        assert_eq!(
+            parse_new_request(&big, "us-east-1").unwrap_err().status(),
+            413
+        );
+        let long_reason = "x".repeat(MAX_REASON_CHARS + 1);
+        let e = parse(serde_json::json!({"action": "s3:ListBuckets", "reason": long_reason}));
+        assert_eq!(e.unwrap_err().field.as_deref(), Some("reason"));
+    }
+
+    #[test]
+    fn regions() {
+        for ok in ["us-east-1", "us-gov-west-1", "ap-southeast-2", "cn-north-1"] {
+            assert!(validate_region(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "us-east",
+            "US-EAST-1",
+            "us--1",
+            "us-east-x",
+            "-us-east-1",
+        ] {
+            assert!(validate_region(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn hash_ignores_key_order_but_not_values() {
+        let a = parse(
+            serde_json::json!({"action": "dynamodb:DeleteTable", "params": {"A": 1, "B": 2}}),
+        )
+        .unwrap();
+        let b = parse_new_request(
+            br#"{"params": {"B": 2, "A": 1}, "action": "dynamodb:DeleteTable"}"#,
+            "us-east-1",
+        )
+        .unwrap();
+        assert_eq!(a.hash(), b.hash());
+        let c = parse(
+            serde_json::json!({"action": "dynamodb:DeleteTable", "params": {"A": 1, "B": 3}}),
+        )
+        .unwrap();
+        assert_ne!(a.hash(), c.hash());
+    }
+}

@@ -1,0 +1,147 @@
+//! Creates in the emulator what the SAM template creates in AWS: the table, the topic and
+//! its subscription, the roles, and the state machine from the same ASL file with the same
+//! substitutions.
+
+use aws_config::SdkConfig;
+use aws_credential_types::Credentials;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use tollgate_aws::signed_http::SignedHttp;
+
+use crate::names::Names;
+
+/// The ASL file, as deployed.
+pub const ASL: &str = include_str!("../../../statemachines/approval.asl.json");
+
+/// Applies SAM's `DefinitionSubstitutions` to the ASL text.
+pub fn substitute(asl: &str, substitutions: &[(&str, &str)]) -> String {
+    substitutions.iter().fold(asl.to_string(), |acc, (k, v)| {
+        acc.replace(&format!("${{{k}}}"), v)
+    })
+}
+
+pub async fn bootstrap(
+    sdk: &SdkConfig,
+    names: &Names,
+    moto_url: &str,
+    sns_endpoint: &str,
+) -> Result<String, String> {
+    let err = |what: &str| {
+        let what = what.to_string();
+        move |e: String| format!("bootstrap {what}: {e}")
+    };
+    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    ddb.create_table()
+        .table_name(&names.table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("pk")?)
+        .attribute_definitions(attr("sk")?)
+        .key_schema(key("pk", KeyType::Hash)?)
+        .key_schema(key("sk", KeyType::Range)?)
+        .send()
+        .await
+        .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
+        .map_err(err("table"))?;
+
+    let sns = aws_sdk_sns::Client::new(sdk);
+    let topic = sns
+        .create_topic()
+        .name(&names.topic)
+        .send()
+        .await
+        .map_err(|e| aws_sdk_sns::error::DisplayErrorContext(e).to_string())
+        .map_err(err("topic"))?;
+    let topic_arn = topic.topic_arn().unwrap_or_default().to_string();
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("http")
+        .endpoint(sns_endpoint)
+        .send()
+        .await
+        .map_err(|e| aws_sdk_sns::error::DisplayErrorContext(e).to_string())
+        .map_err(err("subscription"))?;
+
+    let trust_sfn = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"states.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let trust_executor = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{}:root"}},"Action":["sts:AssumeRole","sts:SetSourceIdentity","sts:TagSession"]}}]}}"#,
+        names.account
+    );
+    create_role(moto_url, &names.state_machine_role, trust_sfn)
+        .await
+        .map_err(err("state machine role"))?;
+    create_role(moto_url, &names.target_role, &trust_executor)
+        .await
+        .map_err(err("target role"))?;
+
+    let definition = substitute(
+        ASL,
+        &[
+            (
+                "NotifierFunctionArn",
+                &names.function_arn(&names.notifier_function),
+            ),
+            (
+                "ExecutorFunctionArn",
+                &names.function_arn(&names.executor_function),
+            ),
+        ],
+    );
+    let sfn = aws_sdk_sfn::Client::new(sdk);
+    let sm = sfn
+        .create_state_machine()
+        .name(&names.state_machine)
+        .definition(definition)
+        .role_arn(names.role_arn(&names.state_machine_role))
+        .send()
+        .await
+        .map_err(|e| aws_sdk_sfn::error::DisplayErrorContext(e).to_string())
+        .map_err(err("state machine"))?;
+    Ok(sm.state_machine_arn().to_string())
+}
+
+fn attr(name: &str) -> Result<AttributeDefinition, String> {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+fn key(name: &str, t: KeyType) -> Result<KeySchemaElement, String> {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(t)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// IAM's query API through the SigV4 caller: one call does not justify another SDK crate.
+async fn create_role(moto_url: &str, name: &str, trust: &str) -> Result<(), String> {
+    let body: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("Action", "CreateRole")
+        .append_pair("Version", "2010-05-08")
+        .append_pair("RoleName", name)
+        .append_pair("AssumeRolePolicyDocument", trust)
+        .finish();
+    let req = http::Request::post(format!("{moto_url}/"))
+        .header(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        )
+        .body(body.into_bytes())
+        .map_err(|e| e.to_string())?;
+    let creds = Credentials::new("testing", "testing", None, None, "local");
+    let resp = SignedHttp::new()
+        .send(req, &creds, "us-east-1", "iam")
+        .await
+        .map_err(|e| e.message)?;
+    if resp.status != 200 {
+        return Err(format!(
+            "CreateRole answered {}: {}",
+            resp.status,
+            String::from_utf8_lossy(&resp.body)
+        ));
+    }
+    Ok(())
+}

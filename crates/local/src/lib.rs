@@ -1,0 +1,196 @@
+//! The whole of Tollgate on one machine: moto as the AWS emulator, the real state machine,
+//! the three functions' handlers served in-process, and a dev identity provider.
+
+pub mod bootstrap;
+pub mod demo;
+pub mod issuer;
+pub mod moto;
+pub mod names;
+pub mod server;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tollgate_api::Api;
+use tollgate_aws::oidc::IssuerConfig;
+use tollgate_aws::settings::Settings;
+use tollgate_executor::Executor;
+use tollgate_notifier::Notifier;
+
+use crate::issuer::{AGENT_AUDIENCE, APPROVER_AUDIENCE, DevIssuer, MintRequest};
+use crate::moto::Moto;
+use crate::names::Names;
+use crate::server::{Host, ISSUER_PATH, SNS_PATH};
+
+/// How to run the local stack. Every field has a working default.
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    /// Address of the API and local host; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// moto's port; 0 picks a free port.
+    pub moto_port: u16,
+    pub moto_bin: Option<PathBuf>,
+    pub approval_timeout_seconds: u64,
+    /// Print approval links as notices arrive.
+    pub print_notices: bool,
+    /// Show moto's own output.
+    pub verbose_moto: bool,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            moto_port: 0,
+            moto_bin: None,
+            approval_timeout_seconds: 3600,
+            print_notices: false,
+            verbose_moto: false,
+        }
+    }
+}
+
+/// A running local stack. Dropping it stops moto and the server.
+pub struct Stack {
+    pub api_url: String,
+    pub moto_url: String,
+    pub names: Names,
+    pub sdk: SdkConfig,
+    pub state_machine_arn: String,
+    host: Arc<Host>,
+    moto: Moto,
+    shutdown: watch::Sender<bool>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+async fn free_port() -> Result<u16, String> {
+    let l = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+}
+
+/// SDK configuration for talking to the emulator with its dummy credentials.
+pub async fn emulator_sdk(moto_url: &str, region: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(moto_url)
+        .region(Region::new(region.to_string()))
+        .credentials_provider(Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "tollgate-local",
+        ))
+        .load()
+        .await
+}
+
+impl Stack {
+    pub async fn start(opts: StackOptions) -> Result<Stack, String> {
+        let listener = TcpListener::bind(opts.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let api_url = format!("http://{addr}");
+        let moto_port = if opts.moto_port == 0 {
+            free_port().await?
+        } else {
+            opts.moto_port
+        };
+        let bin = moto::locate(opts.moto_bin.as_deref())?;
+        let moto = Moto::start(&bin, moto_port, addr.port(), opts.verbose_moto).await?;
+
+        let names = Names::default();
+        let sdk = emulator_sdk(&moto.url, &names.region).await;
+        let state_machine_arn =
+            bootstrap::bootstrap(&sdk, &names, &moto.url, &format!("{api_url}{SNS_PATH}")).await?;
+
+        let issuer_url = format!("{api_url}{ISSUER_PATH}");
+        let issuer = DevIssuer::new(issuer_url.clone())?;
+        let mut link_key = vec![0u8; 32];
+        aws_lc_rs::rand::fill(&mut link_key).map_err(|_| "no randomness for the link key")?;
+        let settings = Settings {
+            table: names.table.clone(),
+            state_machine_arn: state_machine_arn.clone(),
+            topic_arn: names.topic_arn(),
+            executor_function: names.executor_function.clone(),
+            targets: [("default".to_string(), names.role_arn(&names.target_role))].into(),
+            public_url: api_url.clone(),
+            link_key,
+            agent_issuers: vec![IssuerConfig::new(&issuer_url, AGENT_AUDIENCE)],
+            approver_issuers: vec![IssuerConfig::new(&issuer_url, APPROVER_AUDIENCE)],
+            default_region: names.region.clone(),
+            approval_timeout_seconds: opts.approval_timeout_seconds,
+            jwks_min_refresh: Duration::from_secs(1),
+            lambda_endpoint: Some(api_url.clone()),
+            aws_endpoint: Some(moto.url.clone()),
+        };
+        let host = Arc::new(Host::new(
+            Api::new(settings.clone(), &sdk)?,
+            Notifier::new(settings.clone(), &sdk),
+            Executor::new(settings, &sdk),
+            issuer,
+            moto.url.clone(),
+            names.notifier_function.clone(),
+            names.executor_function.clone(),
+            opts.print_notices,
+        ));
+        let (shutdown, rx) = watch::channel(false);
+        let server = tokio::spawn(server::serve(listener, host.clone(), rx));
+        Ok(Stack {
+            api_url,
+            moto_url: moto.url.clone(),
+            names,
+            sdk,
+            state_machine_arn,
+            host,
+            moto,
+            shutdown,
+            server,
+        })
+    }
+
+    /// Mints a dev token for `sub` (an approver token when `approver`).
+    pub fn token(&self, sub: &str, approver: bool) -> Result<String, String> {
+        self.host
+            .issuer
+            .mint(&MintRequest {
+                sub: sub.to_string(),
+                approver,
+                ..Default::default()
+            })
+            .map(|(t, _)| t)
+    }
+
+    pub fn issuer(&self) -> &DevIssuer {
+        &self.host.issuer
+    }
+
+    /// Notices delivered through SNS so far.
+    pub fn outbox(&self) -> Vec<Value> {
+        self.host
+            .outbox
+            .lock()
+            .map(|o| o.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn moto_running(&mut self) -> bool {
+        self.moto.is_running()
+    }
+
+    /// Stops the server and moto, and waits for both.
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        let _ = (&mut self.server).await;
+        self.moto.stop().await;
+    }
+}

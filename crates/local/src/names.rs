@@ -1,0 +1,51 @@
+//! Names of the local stack's resources, one place for the bootstrap and the settings.
+
+#[derive(Debug, Clone)]
+pub struct Names {
+    pub region: String,
+    pub account: String,
+    pub table: String,
+    pub topic: String,
+    pub state_machine: String,
+    pub state_machine_role: String,
+    pub target_role: String,
+    pub notifier_function: String,
+    pub executor_function: String,
+}
+
+impl Default for Names {
+    fn default() -> Self {
+        Self {
+            region: "us-east-1".into(),
+            // moto's default account.
+            account: "123456789012".into(),
+            table: "tollgate-requests".into(),
+            topic: "tollgate-approvals".into(),
+            state_machine: "tollgate-approval".into(),
+            state_machine_role: "tollgate-state-machine".into(),
+            target_role: "tollgate-target".into(),
+            notifier_function: "tollgate-notifier".into(),
+            executor_function: "tollgate-executor".into(),
+        }
+    }
+}
+
+impl Names {
+    pub fn function_arn(&self, name: &str) -> String {
+        format!(
+            "arn:aws:lambda:{}:{}:function:{name}",
+            self.region, self.account
+        )
+    }
+
+    pub fn role_arn(&self, name: &str) -> String {
+        format!("arn:aws:iam::{}:role/{name}", self.account)
+    }
+
+    pub fn topic_arn(&self) -> String {
+        format!(
+            "arn:aws:sns:{}:{}:{}",
+            self.region, self.account, self.topic
+        )
+    }
+}

@@ -1,0 +1,286 @@
+//! The local host: one HTTP listener that is the API, the Lambda Invoke API for the notifier
+//! and executor, the dev identity provider, the SNS subscriber, and a pass-through to moto
+//! for everything else (moto's state machine sends all its AWS calls here).
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tollgate_api::Api;
+use tollgate_executor::Executor;
+use tollgate_notifier::Notifier;
+
+use crate::issuer::{DevIssuer, MintRequest};
+
+pub const ISSUER_PATH: &str = "/dev-idp";
+pub const SNS_PATH: &str = "/local/sns";
+const MAX_BODY: usize = 1024 * 1024;
+
+pub struct Host {
+    pub api: Api,
+    pub notifier: Notifier,
+    pub executor: Executor,
+    pub issuer: DevIssuer,
+    pub moto_url: String,
+    pub notifier_function: String,
+    pub executor_function: String,
+    pub print_notices: bool,
+    pub outbox: Mutex<Vec<Value>>,
+    http: reqwest::Client,
+}
+
+impl Host {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        api: Api,
+        notifier: Notifier,
+        executor: Executor,
+        issuer: DevIssuer,
+        moto_url: String,
+        notifier_function: String,
+        executor_function: String,
+        print_notices: bool,
+    ) -> Self {
+        Self {
+            api,
+            notifier,
+            executor,
+            issuer,
+            moto_url,
+            notifier_function,
+            executor_function,
+            print_notices,
+            outbox: Mutex::new(Vec::new()),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default(),
+        }
+    }
+}
+
+type Answer = Response<Full<Bytes>>;
+
+fn answer(status: u16, content_type: &str, body: impl Into<Bytes>) -> Answer {
+    Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .body(Full::new(body.into()))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+fn json_answer(status: u16, v: &Value) -> Answer {
+    answer(status, "application/json", v.to_string())
+}
+
+/// Serves until `shutdown` changes.
+pub async fn serve(listener: TcpListener, host: Arc<Host>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let (stream, _) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => return,
+        };
+        let host = host.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| {
+                let host = host.clone();
+                async move { Ok::<_, Infallible>(dispatch(&host, req).await) }
+            });
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
+
+async fn dispatch(host: &Host, req: Request<Incoming>) -> Answer {
+    let (parts, body) = req.into_parts();
+    let body = match http_body_util::Limited::new(body, MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return json_answer(
+                413,
+                &json!({"error": {"code": "payload_too_large", "message": "body: larger than 1 MiB"}}),
+            );
+        }
+    };
+    let path = parts.uri.path().to_string();
+    let method = parts.method.as_str().to_string();
+    if path.starts_with("/v1/") || path == "/v1" {
+        let resp = host
+            .api
+            .handle(http::Request::from_parts(parts, body.to_vec()))
+            .await
+            .into_http();
+        let (p, b) = resp.into_parts();
+        return Response::from_parts(p, Full::new(Bytes::from(b)));
+    }
+    if let Some(rest) = path.strip_prefix("/2015-03-31/functions/")
+        && let Some(name) = rest.strip_suffix("/invocations")
+        && method == "POST"
+    {
+        return invoke(host, name, &body).await;
+    }
+    if let Some(rest) = path.strip_prefix(ISSUER_PATH) {
+        return issuer(host, &method, rest, &body);
+    }
+    if path == SNS_PATH && method == "POST" {
+        return sns(host, &body);
+    }
+    if path == "/local/outbox" && method == "GET" {
+        let outbox = host.outbox.lock().map(|o| o.clone()).unwrap_or_default();
+        return json_answer(200, &Value::Array(outbox));
+    }
+    forward(host, parts, body).await
+}
+
+/// The Lambda Invoke API, answered by calling the handler in-process.
+async fn invoke(host: &Host, name: &str, body: &[u8]) -> Answer {
+    let name = percent_decode(name);
+    // Accept a name, a partial ARN or a full ARN, as Lambda does.
+    let short = name.rsplit(':').next().unwrap_or(&name).to_string();
+    let payload: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let result = if short == host.notifier_function {
+        host.notifier.handle(payload).await
+    } else if short == host.executor_function {
+        host.executor.handle(payload).await
+    } else {
+        return json_answer(
+            404,
+            &json!({"Type": "User", "Message": format!("Function not found: {name}")}),
+        )
+        .tap_header("x-amzn-errortype", "ResourceNotFoundException");
+    };
+    match result {
+        Ok(v) => json_answer(200, &v),
+        Err(e) => json_answer(
+            200,
+            &json!({"errorType": format!("{:?}", e.code), "errorMessage": e.message}),
+        )
+        .tap_header("x-amz-function-error", "Unhandled"),
+    }
+}
+
+trait TapHeader {
+    fn tap_header(self, k: &'static str, v: &'static str) -> Self;
+}
+
+impl TapHeader for Answer {
+    fn tap_header(mut self, k: &'static str, v: &'static str) -> Self {
+        self.headers_mut()
+            .insert(k, http::HeaderValue::from_static(v));
+        self
+    }
+}
+
+fn issuer(host: &Host, method: &str, rest: &str, body: &[u8]) -> Answer {
+    match (method, rest) {
+        ("GET", "/.well-known/openid-configuration") => json_answer(200, &host.issuer.discovery()),
+        ("GET", "/jwks.json") => json_answer(200, &host.issuer.jwks()),
+        ("POST", "/token") => {
+            let req: MintRequest = match serde_json::from_slice(body) {
+                Ok(r) => r,
+                Err(e) => {
+                    return json_answer(
+                        400,
+                        &json!({"error": {"code": "invalid_request", "message": format!("body: {e}")}}),
+                    );
+                }
+            };
+            match host.issuer.mint(&req) {
+                Ok((token, exp)) => json_answer(200, &json!({"token": token, "expires_at": exp})),
+                Err(e) => json_answer(
+                    400,
+                    &json!({"error": {"code": "invalid_request", "message": e}}),
+                ),
+            }
+        }
+        _ => json_answer(
+            404,
+            &json!({"error": {"code": "not_found", "message": "no such dev issuer endpoint"}}),
+        ),
+    }
+}
+
+/// SNS HTTP delivery: keep the notice and show its link, as an approver's inbox would.
+fn sns(host: &Host, body: &[u8]) -> Answer {
+    let envelope: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let message = envelope
+        .get("Message")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let notice: Value = serde_json::from_str(message).unwrap_or_else(|_| json!({"text": message}));
+    if host.print_notices
+        && let Some(link) = notice.get("link").and_then(Value::as_str)
+    {
+        println!(
+            "approval needed: {} by {} ({})\n  review: {link}\n  decide: tollgate approve {id}  |  tollgate reject {id} --comment \"...\"",
+            notice["action"].as_str().unwrap_or("?"),
+            notice["agent"].as_str().unwrap_or("?"),
+            notice["reason"].as_str().unwrap_or(""),
+            id = notice["request_id"].as_str().unwrap_or("?"),
+        );
+    }
+    if let Ok(mut outbox) = host.outbox.lock() {
+        outbox.push(json!({"subject": envelope.get("Subject"), "notice": notice}));
+    }
+    answer(200, "text/plain", "ok")
+}
+
+/// Everything else goes to moto unchanged.
+async fn forward(host: &Host, parts: http::request::Parts, body: Bytes) -> Answer {
+    let url = format!(
+        "{}{}",
+        host.moto_url,
+        parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+    );
+    let mut req = host.http.request(parts.method.clone(), &url).body(body);
+    for (k, v) in parts.headers.iter() {
+        if k != http::header::HOST && k != http::header::CONTENT_LENGTH {
+            req = req.header(k, v);
+        }
+    }
+    match req.send().await {
+        Ok(resp) => {
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let bytes = resp.bytes().await.unwrap_or_default();
+            let mut out = Response::new(Full::new(bytes));
+            *out.status_mut() = status;
+            for (k, v) in headers.iter() {
+                if k != http::header::CONTENT_LENGTH && k != http::header::TRANSFER_ENCODING {
+                    out.headers_mut().insert(k, v.clone());
+                }
+            }
+            out
+        }
+        Err(e) => json_answer(
+            502,
+            &json!({"error": {"code": "emulator_unavailable", "message": e.without_url().to_string()}}),
+        ),
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}

@@ -1,0 +1,106 @@
+//! The HTTP API for agents and approvers. `main.rs` adapts it to API Gateway; the local
+//! stack calls [`Api::handle`] directly with the same requests.
+
+mod approval_page;
+mod requests;
+mod respond;
+mod votes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use tollgate_aws::invoke::LambdaInvoker;
+use tollgate_aws::oidc::Verifier;
+use tollgate_aws::settings::Settings;
+use tollgate_aws::store::Store;
+use tollgate_aws::workflow::Workflow;
+use tollgate_core::{ApiError, BuiltinRules, ErrorCode, Policy};
+
+pub use respond::Response;
+
+/// An incoming request with its body read.
+pub type Request = http::Request<Vec<u8>>;
+
+/// Longest a `GET /v1/requests/{id}?wait=` may hold the connection (API Gateway's own limit
+/// is 30 s).
+pub const MAX_WAIT_SECONDS: u64 = 20;
+
+pub struct Api {
+    pub(crate) settings: Settings,
+    pub(crate) store: Store,
+    pub(crate) workflow: Workflow,
+    pub(crate) executor: LambdaInvoker,
+    pub(crate) agents: Verifier,
+    pub(crate) approvers: Verifier,
+    pub(crate) policy: Arc<dyn Policy>,
+    pub(crate) poll_interval: Duration,
+}
+
+impl Api {
+    pub fn new(settings: Settings, sdk: &SdkConfig) -> Result<Self, String> {
+        let credentials = sdk
+            .credentials_provider()
+            .ok_or("no AWS credentials provider configured")?;
+        let region = sdk
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| settings.default_region.clone());
+        let policy = Arc::new(BuiltinRules {
+            approval_timeout_seconds: settings.approval_timeout_seconds,
+        });
+        Ok(Self {
+            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), settings.table.clone()),
+            workflow: Workflow::new(
+                aws_sdk_sfn::Client::new(sdk),
+                settings.state_machine_arn.clone(),
+            ),
+            executor: LambdaInvoker::new(credentials, region, settings.lambda_endpoint.clone()),
+            agents: Verifier::new(settings.agent_issuers.clone(), settings.jwks_min_refresh),
+            approvers: Verifier::new(settings.approver_issuers.clone(), settings.jwks_min_refresh),
+            policy,
+            poll_interval: Duration::from_millis(250),
+            settings,
+        })
+    }
+
+    /// Routes one request. Never panics and never answers 500 for the caller's mistakes:
+    /// every refusal is a JSON error naming what was wrong.
+    pub async fn handle(&self, req: Request) -> Response {
+        let method = req.method().clone();
+        let path = req.uri().path().trim_end_matches('/').to_string();
+        let segments: Vec<&str> = path.split('/').skip(1).collect();
+        let result = match (method.as_str(), segments.as_slice()) {
+            ("GET", ["v1", "health"]) => Ok(Response::json(200, &serde_json::json!({"ok": true}))),
+            ("POST", ["v1", "requests"]) => self.submit(&req).await,
+            ("GET", ["v1", "requests", id]) => self.status(&req, id).await,
+            ("POST", ["v1", "requests", id, verb @ ("approve" | "reject")]) => {
+                self.vote(&req, id, verb).await
+            }
+            ("GET", ["v1", "approvals", id]) => self.approval_page(&req, id).await,
+            (_, ["v1", "health" | "requests"])
+            | (_, ["v1", "requests", _])
+            | (_, ["v1", "requests", _, "approve" | "reject"])
+            | (_, ["v1", "approvals", _]) => Err(ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                format!("{method} is not allowed on {path}"),
+            )),
+            _ => Err(ApiError::new(
+                ErrorCode::NotFound,
+                format!("no route for {path}"),
+            )),
+        };
+        result.unwrap_or_else(|e| Response::error(&e))
+    }
+}
+
+pub(crate) fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+pub(crate) fn query_param(req: &Request, name: &str) -> Option<String> {
+    let q = req.uri().query()?;
+    url::form_urlencoded::parse(q.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}

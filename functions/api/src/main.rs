@@ -1,0 +1,22 @@
+use lambda_http::{Body, Error, Request, service_fn};
+use tollgate_api::Api;
+use tollgate_aws::settings::Settings;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tollgate_aws::logging::init();
+    let settings = Settings::from_env()?;
+    let sdk = tollgate_aws::config::load(None, None).await;
+    let api = Api::new(settings, &sdk)?;
+    let api = &api;
+    lambda_http::run(service_fn(move |req: Request| async move {
+        let (parts, body) = req.into_parts();
+        let resp = api
+            .handle(http::Request::from_parts(parts, body.to_vec()))
+            .await
+            .into_http();
+        let (parts, body) = resp.into_parts();
+        Ok::<_, Error>(http::Response::from_parts(parts, Body::Text(body)))
+    }))
+    .await
+}

@@ -1,0 +1,263 @@
+//! Agents: submit a call, read its status.
+
+use serde_json::{Value, json};
+use tollgate_aws::now_ms;
+use tollgate_aws::oidc::Verified;
+use tollgate_aws::store::{Created, IdempotencyClaim, not_found};
+use tollgate_core::audit::sha256_hex;
+use tollgate_core::scope::{arn_account, derive_resources};
+use tollgate_core::services::{json_service, supported_services};
+use tollgate_core::{
+    ApiError, Effect, ErrorCode, EventKind, NewRequest, PolicyInput, RequestRecord, Status,
+    parse_new_request,
+};
+
+use crate::{Api, MAX_WAIT_SECONDS, Request, Response, header, query_param};
+
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+impl Api {
+    pub(crate) async fn submit(&self, req: &Request) -> Result<Response, ApiError> {
+        let agent = self
+            .agents
+            .verify_bearer(header(req, "authorization"))
+            .await?;
+        if let Some(ct) = header(req, "content-type")
+            && !ct.to_ascii_lowercase().contains("json")
+        {
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "content-type: must be application/json",
+            ));
+        }
+        let new = parse_new_request(req.body(), &self.settings.default_region)?;
+        let role_arn = self.settings.targets.get(&new.target).ok_or_else(|| {
+            ApiError::field(
+                "target",
+                format!("no target named `{}` is configured", new.target),
+            )
+        })?;
+        let account = arn_account(role_arn).unwrap_or("*");
+        let resources = derive_resources(&new.action, &new.region, account, &new.params);
+        let decision = self.policy.decide(&PolicyInput {
+            principal: &agent.identity,
+            action: &new.action,
+            region: &new.region,
+            target: &new.target,
+            resources: &resources,
+            reason: new.reason.as_deref(),
+        });
+        // Denials are decided (and recorded) before anything else is asked of the call, so a
+        // forbidden call is refused the same way whether or not it could have run.
+        if decision.effect != Effect::Deny && json_service(new.action.service()).is_none() {
+            let supported: Vec<&str> = supported_services().collect();
+            return Err(ApiError::new(
+                ErrorCode::UnknownAction,
+                format!(
+                    "action: service `{}` is not supported yet; supported: {}",
+                    new.action.service(),
+                    supported.join(", ")
+                ),
+            )
+            .with_detail(json!({"field": "action"})));
+        }
+        if matches!(decision.effect, Effect::Approval { .. }) && new.reason.is_none() {
+            return Err(ApiError::field(
+                "reason",
+                "is required: this call needs human approval, and approvers need to know why",
+            ));
+        }
+        let claim = idempotency_claim(req, &agent, &new)?;
+        let id = ulid::Ulid::new().to_string();
+        let (rec, events) = RequestRecord::new(
+            id,
+            new,
+            agent.identity.clone(),
+            decision,
+            resources,
+            now_ms(),
+        );
+        tracing::info!(request_id = %rec.id, action = %rec.request.action, status = %rec.status, agent = %rec.agent.subject, "request submitted");
+        match self.store.create(&rec, &events, claim.as_ref()).await? {
+            Created::New => self.proceed(rec).await,
+            Created::Existing {
+                request_id,
+                request_hash,
+            } => {
+                if Some(request_hash) != claim.map(|c| c.request_hash) {
+                    return Err(ApiError::new(
+                        ErrorCode::IdempotencyMismatch,
+                        "Idempotency-Key: already used for a different request",
+                    ));
+                }
+                let existing = self
+                    .store
+                    .get(&request_id)
+                    .await?
+                    .ok_or_else(|| not_found(&request_id))?;
+                let settled = self.settle(existing).await?;
+                Ok(first_answer(&settled))
+            }
+        }
+    }
+
+    /// Carries a new request to its first answer: refuse, run now, or start the approval wait.
+    async fn proceed(&self, rec: RequestRecord) -> Result<Response, ApiError> {
+        match rec.status {
+            Status::Pending => {
+                let timeout = match rec.decision.effect {
+                    Effect::Approval {
+                        timeout_seconds, ..
+                    } => timeout_seconds,
+                    _ => self.settings.approval_timeout_seconds,
+                };
+                if let Err(e) = self.workflow.start(&rec.id, timeout).await {
+                    // Nothing will ever decide this request: close it rather than leave it hanging.
+                    let detail =
+                        json!({"error": {"code": "workflow_unavailable", "message": e.message}});
+                    let _ = self
+                        .store
+                        .update(&rec.id, |r| {
+                            r.error = Some(detail["error"].clone());
+                            let ev = r.transition(
+                                Status::Failed,
+                                EventKind::Failed,
+                                None,
+                                detail.clone(),
+                                now_ms(),
+                            )?;
+                            Ok(((), vec![ev]))
+                        })
+                        .await;
+                    return Err(e);
+                }
+                Ok(first_answer(&rec))
+            }
+            Status::Approved => {
+                // The executor records the outcome; its answer is the record it wrote.
+                if let Err(e) = self
+                    .executor
+                    .invoke(
+                        &self.settings.executor_function,
+                        &json!({"request_id": rec.id}),
+                    )
+                    .await
+                {
+                    tracing::error!(request_id = %rec.id, error = %e.message, "executor invocation failed");
+                }
+                let latest = self
+                    .store
+                    .get(&rec.id)
+                    .await?
+                    .ok_or_else(|| not_found(&rec.id))?;
+                Ok(first_answer(&latest))
+            }
+            _ => Ok(first_answer(&rec)),
+        }
+    }
+
+    /// For an idempotent retry: waits briefly while the first attempt is still executing.
+    async fn settle(&self, mut rec: RequestRecord) -> Result<RequestRecord, ApiError> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(MAX_WAIT_SECONDS);
+        while matches!(rec.status, Status::Approved | Status::Executing)
+            && std::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(self.poll_interval).await;
+            rec = self
+                .store
+                .get(&rec.id)
+                .await?
+                .ok_or_else(|| not_found(&rec.id))?;
+        }
+        Ok(rec)
+    }
+
+    pub(crate) async fn status(&self, req: &Request, id: &str) -> Result<Response, ApiError> {
+        let auth = header(req, "authorization");
+        let (who, is_approver) = match self.agents.verify_bearer(auth).await {
+            Ok(v) => (v, false),
+            Err(agent_err) => match self.approvers.verify_bearer(auth).await {
+                Ok(v) => (v, true),
+                Err(_) => return Err(agent_err),
+            },
+        };
+        let wait = match query_param(req, "wait") {
+            None => 0,
+            Some(w) => w
+                .parse::<u64>()
+                .map_err(|_| ApiError::field("wait", "must be a whole number of seconds"))?
+                .min(MAX_WAIT_SECONDS),
+        };
+        let visible = |rec: &RequestRecord| is_approver || rec.agent.same_principal(&who.identity);
+        let mut rec = self
+            .store
+            .get(id)
+            .await?
+            .filter(visible)
+            // Someone else's request answers exactly like a missing one.
+            .ok_or_else(|| not_found(id))?;
+        let first = rec.status;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait);
+        while rec.status == first && !rec.status.is_final() && std::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(self.poll_interval).await;
+            rec = self.store.get(id).await?.ok_or_else(|| not_found(id))?;
+        }
+        let events = self.store.events(id).await?;
+        let mut body = rec.view();
+        body["events"] = serde_json::to_value(&events).unwrap_or(Value::Null);
+        Ok(Response::json(200, &body))
+    }
+}
+
+fn idempotency_claim(
+    req: &Request,
+    agent: &Verified,
+    new: &NewRequest,
+) -> Result<Option<IdempotencyClaim>, ApiError> {
+    let Some(key) = header(req, "idempotency-key") else {
+        return Ok(None);
+    };
+    if key.is_empty()
+        || key.len() > MAX_IDEMPOTENCY_KEY
+        || !key.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(ApiError::field(
+            "Idempotency-Key",
+            format!("must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters"),
+        ));
+    }
+    Ok(Some(IdempotencyClaim {
+        key_hash: sha256_hex(format!("{}\0{key}", agent.identity.key()).as_bytes()),
+        request_hash: new.hash(),
+    }))
+}
+
+/// The answer to a submission, given the request's state.
+fn first_answer(rec: &RequestRecord) -> Response {
+    match rec.status {
+        Status::Denied => Response::error(
+            &ApiError::new(
+                ErrorCode::Denied,
+                format!("denied by policy: {}", rec.decision.reason),
+            )
+            .with_detail(json!({
+                "request_id": rec.id,
+                "policy_ids": rec.decision.policy_ids,
+                "reason": rec.decision.reason,
+            })),
+        ),
+        Status::Pending => Response::json(
+            202,
+            &json!({
+                "id": rec.id,
+                "status": rec.status,
+                "decision": rec.decision,
+                "approvals_required": rec.decision.required_approvals(),
+                "expires_at": rec.expires_at,
+                "links": {"status": format!("/v1/requests/{}", rec.id)},
+            }),
+        ),
+        _ => Response::json(200, &rec.view()),
+    }
+}

@@ -1,0 +1,237 @@
+//! Performs an approved call exactly once: claims the request, assumes the target role with
+//! a session policy naming only this call, sends the signed call, masks the answer and
+//! records the outcome.
+
+mod call;
+
+use aws_config::SdkConfig;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tollgate_aws::credentials::{CredentialBroker, ScopedSession};
+use tollgate_aws::now_ms;
+use tollgate_aws::settings::Settings;
+use tollgate_aws::signed_http::SignedHttp;
+use tollgate_aws::store::Store;
+use tollgate_core::scope::session_policy;
+use tollgate_core::{ApiError, ErrorCode, EventKind, RequestRecord, Status};
+
+#[derive(Debug, Deserialize)]
+pub struct ExecuteEvent {
+    pub request_id: String,
+}
+
+pub struct Executor {
+    settings: Settings,
+    store: Store,
+    broker: CredentialBroker,
+    http: SignedHttp,
+}
+
+/// What claiming a request found.
+enum Claim {
+    /// This invocation owns the call.
+    Run {
+        session_policy: String,
+        role_arn: String,
+    },
+    /// Someone already ran it, or it may not run: report the record as it is.
+    Skip,
+}
+
+impl Executor {
+    pub fn new(settings: Settings, sdk: &SdkConfig) -> Self {
+        Self {
+            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), settings.table.clone()),
+            broker: CredentialBroker::new(aws_sdk_sts::Client::new(sdk)),
+            http: SignedHttp::new(),
+            settings,
+        }
+    }
+
+    pub async fn handle(&self, event: Value) -> Result<Value, ApiError> {
+        let event: ExecuteEvent = serde_json::from_value(event).map_err(|e| {
+            ApiError::new(ErrorCode::InvalidRequest, format!("executor event: {e}"))
+        })?;
+        let id = event.request_id.as_str();
+        let (claim, rec) = self.store.update(id, |rec| self.claim(rec)).await?;
+        let Claim::Run {
+            session_policy,
+            role_arn,
+        } = claim
+        else {
+            return Ok(rec.view());
+        };
+        let outcome = self.run(&rec, &role_arn, &session_policy).await;
+        let (_, rec) = self
+            .store
+            .update(id, |r| {
+                if r.status != Status::Executing {
+                    return Ok(((), vec![]));
+                }
+                let ev = match &outcome {
+                    Ok(result) => {
+                        r.result = Some(result.clone());
+                        r.transition(
+                            Status::Succeeded,
+                            EventKind::Executed,
+                            None,
+                            json!({}),
+                            now_ms(),
+                        )?
+                    }
+                    Err(error) => {
+                        r.error = Some(error.clone());
+                        r.transition(
+                            Status::Failed,
+                            EventKind::Failed,
+                            None,
+                            json!({"error": error}),
+                            now_ms(),
+                        )?
+                    }
+                };
+                Ok(((), vec![ev]))
+            })
+            .await?;
+        tracing::info!(request_id = %id, status = %rec.status, "execution recorded");
+        Ok(rec.view())
+    }
+
+    /// Moves an approved request to EXECUTING, once. A request found already EXECUTING means
+    /// an earlier attempt died mid-call: it is failed, never called a second time.
+    fn claim(
+        &self,
+        rec: &mut RequestRecord,
+    ) -> Result<(Claim, Vec<tollgate_core::Event>), ApiError> {
+        let now = now_ms();
+        match rec.status {
+            Status::Approved => {}
+            Status::Executing => {
+                let error = json!({"code": "ExecutionInterrupted", "message": "an earlier execution attempt did not finish; the call is not repeated"});
+                rec.error = Some(error.clone());
+                let ev = rec.transition(
+                    Status::Failed,
+                    EventKind::Failed,
+                    None,
+                    json!({"error": error}),
+                    now,
+                )?;
+                return Ok((Claim::Skip, vec![ev]));
+            }
+            _ => return Ok((Claim::Skip, vec![])),
+        }
+        if rec.request.hash() != rec.request_hash {
+            let error = json!({"code": "RequestAltered", "message": "the request no longer matches what was approved"});
+            rec.error = Some(error.clone());
+            let ev = rec.transition(
+                Status::Failed,
+                EventKind::Failed,
+                None,
+                json!({"error": error}),
+                now,
+            )?;
+            return Ok((Claim::Skip, vec![ev]));
+        }
+        let Some(role_arn) = self.settings.targets.get(&rec.request.target).cloned() else {
+            let error = json!({"code": "UnknownTarget", "message": format!("target `{}` is not configured", rec.request.target)});
+            rec.error = Some(error.clone());
+            let ev = rec.transition(
+                Status::Failed,
+                EventKind::Failed,
+                None,
+                json!({"error": error}),
+                now,
+            )?;
+            return Ok((Claim::Skip, vec![ev]));
+        };
+        let session_policy = session_policy(&rec.request.action.to_string(), &rec.resources);
+        let ev = rec.transition(
+            Status::Executing,
+            EventKind::ExecutionStarted,
+            None,
+            json!({
+                "role_arn": role_arn,
+                "session_policy": serde_json::from_str::<Value>(&session_policy).unwrap_or(Value::Null),
+                "source_identity": rec.agent.source_identity(),
+                "request_hash": rec.request_hash,
+            }),
+            now,
+        )?;
+        Ok((
+            Claim::Run {
+                session_policy,
+                role_arn,
+            },
+            vec![ev],
+        ))
+    }
+
+    async fn run(&self, rec: &RequestRecord, role_arn: &str, policy: &str) -> Result<Value, Value> {
+        let approvers: Vec<String> = rec.approvers().iter().map(|a| a.subject.clone()).collect();
+        let tags = session_tags(&rec.id, &approvers);
+        let creds = self
+            .broker
+            .assume(&ScopedSession {
+                role_arn,
+                session_name: &format!("tollgate-{}", rec.id),
+                session_policy: policy,
+                source_identity: &rec.agent.source_identity(),
+                tags: &tags,
+            })
+            .await
+            .map_err(|e| json!({"code": "AssumeRoleFailed", "message": e.message}))?;
+        call::perform(
+            &self.http,
+            &creds,
+            &rec.request,
+            self.settings.aws_endpoint.as_deref(),
+        )
+        .await
+    }
+}
+
+/// Session tags so CloudTrail shows which request and whose approval a call carried. Tag
+/// values allow letters, digits, spaces and `_.:/=+-@`, at most 256 characters.
+fn session_tags(request_id: &str, approvers: &[String]) -> Vec<(String, String)> {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_alphanumeric() || " _.:/=+-@".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(256)
+            .collect()
+    };
+    let mut tags = vec![("tollgate:request".to_string(), clean(request_id))];
+    if !approvers.is_empty() {
+        tags.push((
+            "tollgate:approvers".to_string(),
+            clean(&approvers.join(" ")),
+        ));
+    }
+    tags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_tags_are_clean_and_bounded() {
+        let tags = session_tags(
+            "01J",
+            &[
+                "alice@example.com".into(),
+                "bob<script>".into(),
+                "x".repeat(300),
+            ],
+        );
+        assert_eq!(tags[0], ("tollgate:request".into(), "01J".into()));
+        assert!(tags[1].1.starts_with("alice@example.com bob_script_"));
+        assert_eq!(tags[1].1.chars().count(), 256);
+        assert_eq!(session_tags("01J", &[]).len(), 1);
+    }
+}

@@ -1,0 +1,20 @@
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+use tollgate_aws::settings::Settings;
+use tollgate_executor::Executor;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tollgate_aws::logging::init();
+    let settings = Settings::from_env()?;
+    let sdk = tollgate_aws::config::load(None, None).await;
+    let executor = Executor::new(settings, &sdk);
+    let executor = &executor;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        executor
+            .handle(event.payload)
+            .await
+            .map_err(|e| Error::from(e.message))
+    }))
+    .await
+}

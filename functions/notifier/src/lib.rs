@@ -1,0 +1,158 @@
+//! Invoked by the approval state machine. `approval_requested` stores the task token with the
+//! request and sends the notice; `expire` and `abort` close a request the workflow gave up on.
+
+mod notice;
+
+use aws_config::SdkConfig;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tollgate_aws::notify::Notifier as Sns;
+use tollgate_aws::now_ms;
+use tollgate_aws::settings::Settings;
+use tollgate_aws::store::Store;
+use tollgate_aws::workflow::Workflow;
+use tollgate_core::{ApiError, ErrorCode, EventKind, Status};
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NotifierEvent {
+    ApprovalRequested {
+        request_id: String,
+        task_token: String,
+    },
+    Expire {
+        request_id: String,
+    },
+    Abort {
+        request_id: String,
+        #[serde(default)]
+        error: Value,
+    },
+}
+
+pub struct Notifier {
+    settings: Settings,
+    store: Store,
+    workflow: Workflow,
+    sns: Sns,
+}
+
+impl Notifier {
+    pub fn new(settings: Settings, sdk: &SdkConfig) -> Self {
+        Self {
+            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), settings.table.clone()),
+            workflow: Workflow::new(
+                aws_sdk_sfn::Client::new(sdk),
+                settings.state_machine_arn.clone(),
+            ),
+            sns: Sns::new(aws_sdk_sns::Client::new(sdk), settings.topic_arn.clone()),
+            settings,
+        }
+    }
+
+    pub async fn handle(&self, event: Value) -> Result<Value, ApiError> {
+        let event: NotifierEvent = serde_json::from_value(event).map_err(|e| {
+            ApiError::new(ErrorCode::InvalidRequest, format!("notifier event: {e}"))
+        })?;
+        match event {
+            NotifierEvent::ApprovalRequested {
+                request_id,
+                task_token,
+            } => self.approval_requested(&request_id, task_token).await,
+            NotifierEvent::Expire { request_id } => {
+                self.close(
+                    &request_id,
+                    Status::Expired,
+                    EventKind::Expired,
+                    json!({"reason": "no decision before the deadline"}),
+                )
+                .await
+            }
+            NotifierEvent::Abort { request_id, error } => {
+                self.close(
+                    &request_id,
+                    Status::Failed,
+                    EventKind::Failed,
+                    json!({"error": workflow_error(&error)}),
+                )
+                .await
+            }
+        }
+    }
+
+    async fn approval_requested(&self, id: &str, token: String) -> Result<Value, ApiError> {
+        let (stored, rec) = self
+            .store
+            .update(id, |rec| {
+                if rec.task_token.as_deref() == Some(token.as_str()) {
+                    return Ok((false, vec![])); // A retried invocation: already stored.
+                }
+                rec.task_token = Some(token.clone());
+                let ev = rec.push_event(
+                    EventKind::Notified,
+                    None,
+                    json!({"channel": "sns", "status": rec.status}),
+                    now_ms(),
+                );
+                Ok((true, vec![ev]))
+            })
+            .await?;
+        // Votes may have closed the request before the token arrived; then resume the
+        // workflow here, since the voter had no token to do it with.
+        match rec.status {
+            Status::Pending if stored => {
+                let (subject, message) = notice::approval_notice(&rec, &self.settings);
+                let message_id = self.sns.publish(&subject, &message).await?;
+                tracing::info!(request_id = %id, message_id, "approval notice published");
+            }
+            Status::Approved => {
+                self.workflow.approve(&token, id).await?;
+            }
+            Status::Rejected | Status::Cancelled => {
+                self.workflow
+                    .reject(&token, &format!("request is {}", rec.status))
+                    .await?;
+            }
+            _ => {}
+        }
+        Ok(json!({"request_id": id, "status": rec.status}))
+    }
+
+    async fn close(
+        &self,
+        id: &str,
+        to: Status,
+        kind: EventKind,
+        detail: Value,
+    ) -> Result<Value, ApiError> {
+        let (_, rec) = self
+            .store
+            .update(id, |rec| {
+                if !rec.status.can_move_to(to) {
+                    return Ok(((), vec![])); // Already decided: nothing to close.
+                }
+                if to == Status::Failed {
+                    rec.error = detail.get("error").cloned();
+                }
+                let ev = rec.transition(to, kind, None, detail.clone(), now_ms())?;
+                Ok(((), vec![ev]))
+            })
+            .await?;
+        tracing::info!(request_id = %id, status = %rec.status, "request closed by workflow");
+        Ok(json!({"request_id": id, "status": rec.status}))
+    }
+}
+
+/// The state machine's caught error (`{"Error", "Cause"}`) as Tollgate's error shape.
+fn workflow_error(e: &Value) -> Value {
+    let code = e
+        .get("Error")
+        .and_then(Value::as_str)
+        .unwrap_or("WorkflowError");
+    let cause = e
+        .get("Cause")
+        .and_then(Value::as_str)
+        .unwrap_or("the approval workflow failed");
+    let cause: String = cause.chars().take(500).collect();
+    json!({"code": code, "message": cause})
+}

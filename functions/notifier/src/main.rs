@@ -1,0 +1,20 @@
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+use tollgate_aws::settings::Settings;
+use tollgate_notifier::Notifier;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tollgate_aws::logging::init();
+    let settings = Settings::from_env()?;
+    let sdk = tollgate_aws::config::load(None, None).await;
+    let notifier = Notifier::new(settings, &sdk);
+    let notifier = &notifier;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        notifier
+            .handle(event.payload)
+            .await
+            .map_err(|e| Error::from(e.message))
+    }))
+    .await
+}
