@@ -1,1 +1,638 @@
+//! End-to-end: real HTTP, real signed tokens, the real state machine in moto, and moto's
+//! state checked after each scenario.
 
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures::future::join_all;
+use jsonwebtoken::Algorithm;
+use tollgate_e2e::*;
+use tollgate_local::demo::{create_table, table_exists, wait_for_notice};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_walkthrough() {
+    let stack = stack().await;
+    let mut steps = Vec::new();
+    tollgate_local::demo::run(&stack.api_url, &stack.sdk, &mut |s: &str| {
+        steps.push(s.to_string())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("demo failed after {steps:#?}: {e}"));
+    assert!(steps.len() >= 7, "{steps:#?}");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_a_clear_client_error() {
+    let stack = stack().await;
+    let token = stack.token("ci-bot", false).unwrap();
+    let t = Some(token.as_str());
+    let json_ct = [("content-type", "application/json")];
+    let cases: Vec<(
+        &str,
+        &str,
+        Vec<u8>,
+        &[(&str, &str)],
+        u16,
+        &str,
+        Option<&str>,
+    )> = vec![
+        (
+            "POST",
+            "/v1/requests",
+            b"{not json".to_vec(),
+            &json_ct,
+            400,
+            "invalid_json",
+            None,
+        ),
+        (
+            "POST",
+            "/v1/requests",
+            b"[]".to_vec(),
+            &json_ct,
+            400,
+            "invalid_request",
+            Some("body"),
+        ),
+        (
+            "POST",
+            "/v1/requests",
+            br#"{"params":{}}"#.to_vec(),
+            &json_ct,
+            400,
+            "invalid_request",
+            Some("action"),
+        ),
+        (
+            "POST",
+            "/v1/requests",
+            br#"{"action":"dynamodb:ListTables","color":"red"}"#.to_vec(),
+            &json_ct,
+            400,
+            "invalid_request",
+            Some("color"),
+        ),
+        (
+            "POST",
+            "/v1/requests",
+            br#"{"action":"dynamodb:ListTables","region":"moon-1"}"#.to_vec(),
+            &json_ct,
+            400,
+            "invalid_request",
+            Some("region"),
+        ),
+        (
+            "POST",
+            "/v1/requests",
+            br#"{"action":"dynamodb:ListTables","params":"x"}"#.to_vec(),
+            &json_ct,
+            400,
+            "invalid_request",
+            Some("params"),
+        ),
+        (
+            "POST",
+            "/v1/requests",
+            br#"{"action":"dynamodb:ListTables","target":"nope"}"#.to_vec(),
+            &json_ct,
+            400,
+            "invalid_request",
+            Some("target"),
+        ),
+        (
+            "POST",
+            "/v1/requests",
+            br#"{"action":"dynamodb:DeleteTable","params":{"TableName":"t"}}"#.to_vec(),
+            &json_ct,
+            400,
+            "invalid_request",
+            Some("reason"),
+        ),
+        (
+            "POST",
+            "/v1/requests",
+            br#"{"action":"s3:ListBuckets"}"#.to_vec(),
+            &json_ct,
+            404,
+            "unknown_action",
+            Some("action"),
+        ),
+        (
+            "POST",
+            "/v1/requests",
+            vec![b' '; 70 * 1024],
+            &json_ct,
+            413,
+            "payload_too_large",
+            None,
+        ),
+        (
+            "POST",
+            "/v1/requests",
+            br#"{"action":"dynamodb:ListTables"}"#.to_vec(),
+            &[("content-type", "text/plain")],
+            415,
+            "unsupported_media_type",
+            None,
+        ),
+        (
+            "POST",
+            "/v1/requests",
+            br#"{"action":"dynamodb:ListTables"}"#.to_vec(),
+            &[("idempotency-key", "")],
+            400,
+            "invalid_request",
+            Some("Idempotency-Key"),
+        ),
+        (
+            "GET",
+            "/v1/requests/01NOSUCHREQUEST",
+            vec![],
+            &[],
+            404,
+            "not_found",
+            None,
+        ),
+        (
+            "GET",
+            "/v1/requests/01NOSUCHREQUEST?wait=soon",
+            vec![],
+            &[],
+            400,
+            "invalid_request",
+            Some("wait"),
+        ),
+        (
+            "DELETE",
+            "/v1/requests",
+            vec![],
+            &[],
+            405,
+            "method_not_allowed",
+            None,
+        ),
+        (
+            "GET",
+            "/v1/nothing-here",
+            vec![],
+            &[],
+            404,
+            "not_found",
+            None,
+        ),
+        (
+            "GET",
+            "/v1/approvals/01NOSUCHREQUEST",
+            vec![],
+            &[],
+            400,
+            "invalid_request",
+            Some("k"),
+        ),
+        (
+            "GET",
+            "/v1/approvals/01NOSUCHREQUEST?k=1.abc",
+            vec![],
+            &[],
+            403,
+            "forbidden",
+            None,
+        ),
+    ];
+    for (method, path, body, headers, status, code, field) in cases {
+        let a = raw(&stack, method, path, t, headers, body).await;
+        assert_eq!(a.status, status, "{method} {path}: {}", a.body);
+        assert_eq!(a.error_code(), Some(code), "{method} {path}: {}", a.body);
+        if let Some(f) = field {
+            assert_eq!(a.body["error"]["field"], f, "{method} {path}: {}", a.body);
+        }
+        let msg = a.body["error"]["message"].as_str().unwrap_or_default();
+        assert!(!msg.is_empty(), "{method} {path}: error without a message");
+        assert!(
+            !msg.contains(&token),
+            "{method} {path}: the token leaked into the error"
+        );
+    }
+
+    // Votes: bad bodies, unknown ids, and a request that is already final.
+    let approver = approver(&stack, "alice");
+    let a = approver.vote("01NOSUCHREQUEST", true, None).await.unwrap();
+    assert_eq!(
+        (a.status, a.error_code()),
+        (404, Some("not_found")),
+        "{}",
+        a.body
+    );
+    create_table(&stack.sdk, "t1").await.unwrap();
+    let id = pending_delete(&agent(&stack, "ci-bot"), "t1").await;
+    let path = format!("/v1/requests/{id}/approve");
+    let at = stack.token("alice", true).unwrap();
+    let a = raw(
+        &stack,
+        "POST",
+        &path,
+        Some(&at),
+        &json_ct,
+        br#"{"comment": 5}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(
+        (a.status, a.body["error"]["field"].as_str()),
+        (400, Some("comment")),
+        "{}",
+        a.body
+    );
+    let a = raw(
+        &stack,
+        "POST",
+        &path,
+        Some(&at),
+        &json_ct,
+        br#"{"why": "x"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(
+        (a.status, a.body["error"]["field"].as_str()),
+        (400, Some("why")),
+        "{}",
+        a.body
+    );
+    let a = approver.vote(&id, false, Some("no")).await.unwrap();
+    assert_eq!(a.status, 200, "{}", a.body);
+    let a = approver_b(&stack).vote(&id, true, None).await.unwrap();
+    assert_eq!(
+        (a.status, a.error_code()),
+        (409, Some("already_final")),
+        "{}",
+        a.body
+    );
+    assert!(table_exists(&stack.sdk, "t1").await.unwrap());
+    stack.stop().await;
+}
+
+fn approver_b(stack: &tollgate_local::Stack) -> tollgate_cli::client::Client {
+    approver(stack, "bob")
+}
+
+fn segments(token: &str) -> Vec<String> {
+    token.split('.').map(str::to_string).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_verified_and_failures_say_why() {
+    let stack = stack().await;
+    let issuer = stack.issuer();
+    let now = jsonwebtoken::get_current_timestamp();
+    let claims = |exp: u64, nbf: u64, aud: &str| json!({"iss": issuer.issuer(), "sub": "ci-bot", "aud": aud, "exp": exp, "nbf": nbf, "iat": now});
+    let good = issuer
+        .sign(Algorithm::ES256, &claims(now + 600, now, "tollgate-agents"))
+        .unwrap();
+    let parts = segments(&good);
+    let b64 = |v: Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    let tampered_payload = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64(
+            json!({"iss": issuer.issuer(), "sub": "root", "aud": "tollgate-agents", "exp": now + 600})
+        ),
+        parts[2]
+    );
+    let mut sig = URL_SAFE_NO_PAD.decode(&parts[2]).unwrap();
+    sig[0] ^= 1;
+    let tampered_sig = format!("{}.{}.{}", parts[0], parts[1], URL_SAFE_NO_PAD.encode(sig));
+    let alg_none = format!(
+        "{}.{}.",
+        b64(json!({"alg": "none", "typ": "JWT"})),
+        parts[1]
+    );
+    let alg_none_sig = format!(
+        "{}.{}.{}",
+        b64(json!({"alg": "none", "typ": "JWT"})),
+        parts[1],
+        parts[2]
+    );
+    let hs256 = format!(
+        "{}.{}.{}",
+        b64(json!({"alg": "HS256", "typ": "JWT", "kid": "x"})),
+        parts[1],
+        parts[2]
+    );
+    let unknown_kid = format!(
+        "{}.{}.{}",
+        b64(json!({"alg": "ES256", "typ": "JWT", "kid": "rotated-away"})),
+        parts[1],
+        parts[2]
+    );
+    let jku = format!(
+        "{}.{}.{}",
+        b64(
+            json!({"alg": "ES256", "typ": "JWT", "kid": "evil", "jku": "http://127.0.0.1:1/jwks.json"})
+        ),
+        parts[1],
+        parts[2]
+    );
+    let other_issuer = issuer
+        .sign(Algorithm::ES256, &json!({"iss": "https://evil.example", "sub": "ci-bot", "aud": "tollgate-agents", "exp": now + 600}))
+        .unwrap();
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "expired",
+            issuer
+                .sign(
+                    Algorithm::ES256,
+                    &claims(now - 3600, now - 7200, "tollgate-agents"),
+                )
+                .unwrap(),
+            "token_expired",
+        ),
+        (
+            "not yet valid",
+            issuer
+                .sign(
+                    Algorithm::ES256,
+                    &claims(now + 7200, now + 3600, "tollgate-agents"),
+                )
+                .unwrap(),
+            "token_not_yet_valid",
+        ),
+        (
+            "approver token used as agent",
+            issuer
+                .sign(
+                    Algorithm::ES256,
+                    &claims(now + 600, now, "tollgate-approvers"),
+                )
+                .unwrap(),
+            "invalid_audience",
+        ),
+        ("untrusted issuer", other_issuer, "untrusted_issuer"),
+        ("tampered payload", tampered_payload, "invalid_signature"),
+        ("tampered signature", tampered_sig, "invalid_signature"),
+        ("alg none, empty signature", alg_none, "malformed_token"),
+        ("alg none", alg_none_sig, "unsupported_algorithm"),
+        ("HS256 downgrade", hs256, "unsupported_algorithm"),
+        ("unknown kid", unknown_kid, "unknown_kid"),
+        ("jku pointing elsewhere", jku, "unknown_kid"),
+        (
+            "truncated",
+            good[..good.len() / 2].to_string(),
+            "malformed_token",
+        ),
+        (
+            "oversized",
+            format!("{good}{}", "A".repeat(17 * 1024)),
+            "token_too_large",
+        ),
+        ("garbage", "not-a-token".to_string(), "malformed_token"),
+    ];
+    let body = br#"{"action":"dynamodb:ListTables"}"#.to_vec();
+    for (what, token, reason) in &cases {
+        let a = raw(
+            &stack,
+            "POST",
+            "/v1/requests",
+            Some(token),
+            &[],
+            body.clone(),
+        )
+        .await;
+        assert_eq!(a.status, 401, "{what}: {}", a.body);
+        assert_eq!(a.body["error"]["reason"], *reason, "{what}: {}", a.body);
+    }
+    let a = raw(&stack, "POST", "/v1/requests", None, &[], body.clone()).await;
+    assert_eq!(
+        (a.status, a.body["error"]["reason"].as_str()),
+        (401, Some("missing_token"))
+    );
+
+    // Both algorithms the dev issuer signs with are accepted.
+    for alg in [Algorithm::ES256, Algorithm::RS256] {
+        let t = issuer
+            .sign(alg, &claims(now + 600, now, "tollgate-agents"))
+            .unwrap();
+        let a = raw(&stack, "POST", "/v1/requests", Some(&t), &[], body.clone()).await;
+        assert_eq!(a.status, 200, "{alg:?}: {}", a.body);
+    }
+    // An agent token cannot vote.
+    let a = agent(&stack, "ci-bot")
+        .vote("01ANY", true, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (a.status, a.body["error"]["reason"].as_str()),
+        (401, Some("invalid_audience")),
+        "{}",
+        a.body
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_are_private_to_their_agent_and_self_approval_fails() {
+    let stack = stack().await;
+    create_table(&stack.sdk, "t2").await.unwrap();
+    let owner = agent(&stack, "ci-bot");
+    let id = pending_delete(&owner, "t2").await;
+    let a = agent(&stack, "other-bot").status(&id, 0).await.unwrap();
+    assert_eq!(a.status, 404, "{}", a.body);
+    let a = approver(&stack, "alice").status(&id, 0).await.unwrap();
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.request_status(), Some("PENDING"));
+    // The requester holding an approver token is still the requester.
+    let a = approver(&stack, "ci-bot")
+        .vote(&id, true, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (a.status, a.error_code()),
+        (403, Some("self_approval")),
+        "{}",
+        a.body
+    );
+    let a = owner.status(&id, 0).await.unwrap();
+    assert_eq!(a.request_status(), Some("PENDING"));
+    assert!(a.body["votes"].as_array().unwrap().is_empty());
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approval_link_is_signed_and_get_changes_nothing() {
+    let stack = stack().await;
+    create_table(&stack.sdk, "t3").await.unwrap();
+    let owner = agent(&stack, "ci-bot");
+    let id = pending_delete(&owner, "t3").await;
+    let anon = tollgate_cli::client::Client::new(&stack.api_url, None);
+    let notice = wait_for_notice(&anon, &id, WAIT).await.unwrap();
+    let link = notice["notice"]["link"].as_str().unwrap().to_string();
+    let path = link.trim_start_matches(&stack.api_url).to_string();
+    assert!(
+        !link.contains("token"),
+        "link must not carry the task token: {link}"
+    );
+    for _ in 0..3 {
+        let a = raw(&stack, "GET", &path, None, &[], vec![]).await;
+        assert_eq!(a.status, 200);
+        let html = a.body.as_str().unwrap();
+        assert!(
+            html.contains("dynamodb:DeleteTable") && html.contains("t3"),
+            "{html}"
+        );
+    }
+    let forged = path.replace("k=", "k=9").to_string();
+    assert_eq!(
+        raw(&stack, "GET", &forged, None, &[], vec![]).await.status,
+        403
+    );
+    let other = create_other(&owner, &stack).await;
+    let moved = path.replace(&id, &other);
+    assert_eq!(
+        raw(&stack, "GET", &moved, None, &[], vec![]).await.status,
+        403
+    );
+    let a = owner.status(&id, 0).await.unwrap();
+    assert_eq!(a.request_status(), Some("PENDING"));
+    assert!(table_exists(&stack.sdk, "t3").await.unwrap());
+    stack.stop().await;
+}
+
+async fn create_other(
+    owner: &tollgate_cli::client::Client,
+    stack: &tollgate_local::Stack,
+) -> String {
+    create_table(&stack.sdk, "t3b").await.unwrap();
+    pending_delete(owner, "t3b").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_key_returns_the_first_answer() {
+    let stack = stack().await;
+    let owner = agent(&stack, "ci-bot");
+    let body = json!({"action": "dynamodb:ListTables"});
+    let answers = join_all((0..10).map(|_| owner.submit(&body, Some("list-1")))).await;
+    let ids: std::collections::BTreeSet<String> = answers
+        .iter()
+        .map(|a| {
+            let a = a.as_ref().unwrap();
+            assert_eq!(a.status, 200, "{}", a.body);
+            a.body["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "one key, one request: {ids:?}");
+    let a = owner
+        .submit(
+            &json!({"action": "dynamodb:ListTables", "params": {"Limit": 1}}),
+            Some("list-1"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (a.status, a.error_code()),
+        (422, Some("idempotency_mismatch")),
+        "{}",
+        a.body
+    );
+    // The key is the agent's own: another agent may use the same one.
+    let a = agent(&stack, "other-bot")
+        .submit(&body, Some("list-1"))
+        .await
+        .unwrap();
+    assert_eq!(a.status, 200);
+    assert!(!ids.contains(a.body["id"].as_str().unwrap()));
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_approvals_execute_once() {
+    let stack = stack().await;
+    create_table(&stack.sdk, "t4").await.unwrap();
+    let owner = agent(&stack, "ci-bot");
+    let id = pending_delete(&owner, "t4").await;
+    let voters: Vec<_> = (0..8)
+        .map(|i| approver(&stack, &format!("approver-{i}")))
+        .collect();
+    let answers = join_all(voters.iter().map(|v| v.vote(&id, true, None))).await;
+    let ok = answers
+        .iter()
+        .filter(|a| a.as_ref().unwrap().status == 200)
+        .count();
+    assert_eq!(ok, 1, "{answers:#?}");
+    for a in answers
+        .iter()
+        .map(|a| a.as_ref().unwrap())
+        .filter(|a| a.status != 200)
+    {
+        assert_eq!(a.status, 409, "{}", a.body);
+    }
+    let done = owner.wait_final(&id, WAIT, |_| {}).await.unwrap();
+    assert_eq!(done.request_status(), Some("SUCCEEDED"), "{}", done.body);
+    let kinds = event_kinds(&done);
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "execution_started").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "voted").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert!(!table_exists(&stack.sdk, "t4").await.unwrap());
+
+    // A retried executor invocation finds the request done and does not call AWS again.
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!(
+            "{}/2015-03-31/functions/tollgate-executor/invocations",
+            stack.api_url
+        ))
+        .json(&json!({"request_id": id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let again = owner.status(&id, 0).await.unwrap();
+    assert_eq!(event_kinds(&again), kinds);
+    let start = again.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "execution_started")
+        .unwrap()
+        .clone();
+    let policy = &start["detail"]["session_policy"]["Statement"];
+    assert_eq!(policy.as_array().unwrap().len(), 1);
+    assert_eq!(policy[0]["Action"], "dynamodb:DeleteTable");
+    assert_eq!(
+        policy[0]["Resource"],
+        "arn:aws:dynamodb:us-east-1:123456789012:table/t4"
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unanswered_requests_expire() {
+    let stack = stack_with(|o| o.approval_timeout_seconds = 2).await;
+    create_table(&stack.sdk, "t5").await.unwrap();
+    let owner = agent(&stack, "ci-bot");
+    let id = pending_delete(&owner, "t5").await;
+    let done = owner
+        .wait_final(&id, Duration::from_secs(30), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(done.request_status(), Some("EXPIRED"), "{}", done.body);
+    assert!(event_kinds(&done).contains(&"expired".to_string()));
+    let a = approver(&stack, "alice")
+        .vote(&id, true, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (a.status, a.error_code()),
+        (409, Some("already_final")),
+        "{}",
+        a.body
+    );
+    assert!(table_exists(&stack.sdk, "t5").await.unwrap());
+    stack.stop().await;
+}

@@ -1,1 +1,266 @@
-fn main() {}
+//! `tollgate`: ask Tollgate for AWS calls, follow them, decide on them.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use serde_json::{Map, Value, json};
+use tollgate_cli::client::{Answer, Client};
+
+/// Exit codes, so scripts can branch on the outcome without parsing output.
+mod exit {
+    pub const SUCCEEDED: u8 = 0;
+    pub const ERROR: u8 = 1;
+    // 2: usage error (clap's own exit code).
+    pub const FAILED: u8 = 3;
+    pub const DENIED: u8 = 4;
+    pub const REJECTED: u8 = 5;
+    pub const EXPIRED: u8 = 6;
+    pub const PENDING: u8 = 7;
+    pub const CANCELLED: u8 = 8;
+}
+
+#[derive(Parser)]
+#[command(
+    name = "tollgate",
+    version,
+    about = "Ask Tollgate to perform AWS calls, follow them, and decide on them."
+)]
+struct Cli {
+    /// Tollgate's URL.
+    #[arg(
+        long,
+        env = "TOLLGATE_URL",
+        default_value = "http://127.0.0.1:3000",
+        global = true
+    )]
+    url: String,
+    /// Bearer token (an agent's or an approver's OIDC token).
+    #[arg(long, env = "TOLLGATE_TOKEN", hide_env_values = true, global = true)]
+    token: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Mint a token from the local stack's dev identity provider and print it.
+    Token {
+        #[arg(long)]
+        sub: String,
+        /// An approver token instead of an agent token.
+        #[arg(long)]
+        approver: bool,
+    },
+    /// Ask for one AWS call, e.g. `tollgate request dynamodb:DeleteTable --param TableName=orders --reason "..."`.
+    Request {
+        /// `service:Operation`.
+        action: String,
+        /// A parameter as KEY=VALUE; VALUE is read as JSON when it parses, else as a string.
+        #[arg(long = "param", short = 'p', value_name = "KEY=VALUE")]
+        params: Vec<String>,
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        region: Option<String>,
+        #[arg(long)]
+        target: Option<String>,
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        /// Wait until the request is final and print the outcome.
+        #[arg(long)]
+        wait: bool,
+        /// How long --wait waits, in seconds.
+        #[arg(long, default_value_t = 3600)]
+        timeout: u64,
+    },
+    /// Show a request.
+    Status {
+        id: String,
+        /// Hold up to this many seconds for a change.
+        #[arg(long, default_value_t = 0)]
+        wait: u64,
+    },
+    /// Approve a pending request (approver token).
+    Approve {
+        id: String,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Reject a pending request (approver token).
+    Reject {
+        id: String,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("tollgate: {e}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<u8, String> {
+    let client = Client::new(&cli.url, cli.token.clone());
+    let need_token = || {
+        cli.token
+            .clone()
+            .ok_or("a token is required: set TOLLGATE_TOKEN or pass --token")
+    };
+    match cli.command {
+        Command::Token { sub, approver } => {
+            println!("{}", client.dev_token(&sub, approver).await?);
+            Ok(exit::SUCCEEDED)
+        }
+        Command::Request {
+            action,
+            params,
+            reason,
+            region,
+            target,
+            idempotency_key,
+            wait,
+            timeout,
+        } => {
+            need_token()?;
+            let mut body = json!({"action": action, "params": parse_params(&params)?});
+            for (k, v) in [("reason", reason), ("region", region), ("target", target)] {
+                if let Some(v) = v {
+                    body[k] = json!(v);
+                }
+            }
+            let a = client.submit(&body, idempotency_key.as_deref()).await?;
+            if a.status == 202 && wait {
+                let id = a.body["id"].as_str().unwrap_or_default().to_string();
+                eprintln!(
+                    "{id}: waiting for approval ({} needed)",
+                    a.body["approvals_required"]
+                );
+                let done = client
+                    .wait_final(&id, Duration::from_secs(timeout), |s| {
+                        eprintln!("{id}: {s}")
+                    })
+                    .await?;
+                return Ok(report(&done));
+            }
+            Ok(report(&a))
+        }
+        Command::Status { id, wait } => {
+            need_token()?;
+            Ok(report(&client.status(&id, wait).await?))
+        }
+        Command::Approve { id, comment } => {
+            need_token()?;
+            Ok(report_vote(
+                &client.vote(&id, true, comment.as_deref()).await?,
+            ))
+        }
+        Command::Reject { id, comment } => {
+            need_token()?;
+            Ok(report_vote(
+                &client.vote(&id, false, comment.as_deref()).await?,
+            ))
+        }
+    }
+}
+
+fn parse_params(pairs: &[String]) -> Result<Value, String> {
+    let mut m = Map::new();
+    for p in pairs {
+        let (k, v) = p
+            .split_once('=')
+            .ok_or_else(|| format!("--param `{p}`: expected KEY=VALUE"))?;
+        if k.is_empty() {
+            return Err(format!("--param `{p}`: empty key"));
+        }
+        let v = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string()));
+        m.insert(k.to_string(), v);
+    }
+    Ok(Value::Object(m))
+}
+
+/// Prints the answer as JSON on stdout and maps it to an exit code.
+fn report(a: &Answer) -> u8 {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&a.body).unwrap_or_default()
+    );
+    match (a.status, a.request_status()) {
+        (403, _) if a.error_code() == Some("denied") => exit::DENIED,
+        (400..=599, _) => exit::ERROR,
+        (_, Some("SUCCEEDED")) => exit::SUCCEEDED,
+        (_, Some("FAILED")) => exit::FAILED,
+        (_, Some("DENIED")) => exit::DENIED,
+        (_, Some("REJECTED")) => exit::REJECTED,
+        (_, Some("EXPIRED")) => exit::EXPIRED,
+        (_, Some("CANCELLED")) => exit::CANCELLED,
+        (_, Some("PENDING" | "APPROVED" | "EXECUTING")) => exit::PENDING,
+        _ => exit::SUCCEEDED,
+    }
+}
+
+/// A vote succeeded when it was recorded, whatever the request's status now is.
+fn report_vote(a: &Answer) -> u8 {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&a.body).unwrap_or_default()
+    );
+    if (200..300).contains(&a.status) {
+        exit::SUCCEEDED
+    } else {
+        exit::ERROR
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_parse_json_or_string() {
+        let v = parse_params(&[
+            "TableName=orders".into(),
+            "Limit=5".into(),
+            "Tags=[1]".into(),
+            "Q=a=b".into(),
+        ])
+        .unwrap();
+        assert_eq!(
+            v,
+            json!({"TableName": "orders", "Limit": 5, "Tags": [1], "Q": "a=b"})
+        );
+        assert!(parse_params(&["nokey".into()]).is_err());
+        assert!(parse_params(&["=v".into()]).is_err());
+    }
+
+    #[test]
+    fn exit_codes_follow_outcomes() {
+        let a = |status, body| Answer { status, body };
+        assert_eq!(
+            report(&a(200, json!({"status": "SUCCEEDED"}))),
+            exit::SUCCEEDED
+        );
+        assert_eq!(report(&a(200, json!({"status": "FAILED"}))), exit::FAILED);
+        assert_eq!(
+            report(&a(403, json!({"error": {"code": "denied"}}))),
+            exit::DENIED
+        );
+        assert_eq!(
+            report(&a(200, json!({"status": "REJECTED"}))),
+            exit::REJECTED
+        );
+        assert_eq!(report(&a(202, json!({"status": "PENDING"}))), exit::PENDING);
+        assert_eq!(
+            report(&a(401, json!({"error": {"code": "unauthorized"}}))),
+            exit::ERROR
+        );
+        assert_eq!(report(&a(200, json!({"status": "EXPIRED"}))), exit::EXPIRED);
+    }
+}

@@ -1,0 +1,133 @@
+//! The `tollgate` binary against a real local stack: tokens, requests, waiting for a human,
+//! and the exit codes scripts branch on.
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+
+use serde_json::Value;
+use tokio::process::Command;
+use tollgate_local::{Stack, StackOptions};
+
+fn tollgate(stack: &Stack, token: Option<&str>) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tollgate"));
+    cmd.env("TOLLGATE_URL", &stack.api_url)
+        .env_remove("TOLLGATE_TOKEN");
+    if let Some(t) = token {
+        cmd.env("TOLLGATE_TOKEN", t);
+    }
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd
+}
+
+async fn run(mut cmd: Command, args: &[&str]) -> (i32, Value, String) {
+    let out = cmd.args(args).output().await.expect("run tollgate");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let json = serde_json::from_str(&stdout).unwrap_or(Value::String(stdout.clone()));
+    (
+        out.status.code().unwrap_or(-1),
+        json,
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_requests_waits_and_exits_by_outcome() {
+    let stack = Stack::start(StackOptions {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        ..Default::default()
+    })
+    .await
+    .expect("stack");
+    tollgate_local::demo::create_table(&stack.sdk, "cli-table")
+        .await
+        .unwrap();
+
+    let (code, token, _) = run(tollgate(&stack, None), &["token", "--sub", "ci-bot"]).await;
+    assert_eq!(code, 0);
+    let agent = token.as_str().unwrap().trim().to_string();
+    assert_eq!(agent.split('.').count(), 3, "a JWT: {agent}");
+    let (_, token, _) = run(
+        tollgate(&stack, None),
+        &["token", "--sub", "alice", "--approver"],
+    )
+    .await;
+    let approver = token.as_str().unwrap().trim().to_string();
+
+    // A read: executed at once, exit 0.
+    let (code, out, err) = run(
+        tollgate(&stack, Some(&agent)),
+        &[
+            "request",
+            "dynamodb:DescribeTable",
+            "--param",
+            "TableName=cli-table",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out} {err}");
+    assert_eq!(out["result"]["Table"]["TableName"], "cli-table");
+
+    // Denied: exit 4.
+    let (code, out, _) = run(
+        tollgate(&stack, Some(&agent)),
+        &[
+            "request",
+            "iam:DeleteRole",
+            "--param",
+            "RoleName=x",
+            "--reason",
+            "x",
+        ],
+    )
+    .await;
+    assert_eq!(code, 4, "{out}");
+
+    // A write with --wait: pending until a human approves, then exit 0 with the result.
+    let waiting = tollgate(&stack, Some(&agent))
+        .args([
+            "request",
+            "dynamodb:DeleteTable",
+            "-p",
+            "TableName=cli-table",
+            "--reason",
+            "cli test",
+            "--wait",
+            "--timeout",
+            "60",
+        ])
+        .spawn()
+        .expect("spawn");
+    let anon = tollgate_cli::client::Client::new(&stack.api_url, None);
+    let id = loop {
+        let outbox = anon.local_outbox().await.unwrap();
+        if let Some(id) = outbox
+            .iter()
+            .find_map(|n| n.pointer("/notice/request_id").and_then(Value::as_str))
+        {
+            break id.to_string();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let (code, out, _) = run(
+        tollgate(&stack, Some(&approver)),
+        &["approve", &id, "--comment", "ok"],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    let done = waiting.wait_with_output().await.unwrap();
+    let stdout: Value = serde_json::from_slice(&done.stdout).unwrap();
+    assert_eq!(done.status.code(), Some(0), "{stdout}");
+    assert_eq!(stdout["status"], "SUCCEEDED");
+    assert!(String::from_utf8_lossy(&done.stderr).contains("waiting for approval"));
+    assert!(
+        !tollgate_local::demo::table_exists(&stack.sdk, "cli-table")
+            .await
+            .unwrap()
+    );
+
+    // No token: a clear error, exit 1.
+    let (code, _, err) = run(tollgate(&stack, None), &["status", &id]).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("TOLLGATE_TOKEN"), "{err}");
+    stack.stop().await;
+}
