@@ -29,179 +29,38 @@ async fn bad_input_is_a_clear_client_error() {
     let token = stack.token("ci-bot", false).unwrap();
     let t = Some(token.as_str());
     let json_ct = [("content-type", "application/json")];
-    let cases: Vec<(
-        &str,
-        &str,
-        Vec<u8>,
-        &[(&str, &str)],
-        u16,
-        &str,
-        Option<&str>,
-    )> = vec![
-        (
-            "POST",
-            "/v1/requests",
-            b"{not json".to_vec(),
-            &json_ct,
-            400,
-            "invalid_json",
-            None,
-        ),
-        (
-            "POST",
-            "/v1/requests",
-            b"[]".to_vec(),
-            &json_ct,
-            400,
-            "invalid_request",
-            Some("body"),
-        ),
-        (
-            "POST",
-            "/v1/requests",
-            br#"{"params":{}}"#.to_vec(),
-            &json_ct,
-            400,
-            "invalid_request",
-            Some("action"),
-        ),
-        (
-            "POST",
-            "/v1/requests",
-            br#"{"action":"dynamodb:ListTables","color":"red"}"#.to_vec(),
-            &json_ct,
-            400,
-            "invalid_request",
-            Some("color"),
-        ),
-        (
-            "POST",
-            "/v1/requests",
-            br#"{"action":"dynamodb:ListTables","region":"moon-1"}"#.to_vec(),
-            &json_ct,
-            400,
-            "invalid_request",
-            Some("region"),
-        ),
-        (
-            "POST",
-            "/v1/requests",
-            br#"{"action":"dynamodb:ListTables","params":"x"}"#.to_vec(),
-            &json_ct,
-            400,
-            "invalid_request",
-            Some("params"),
-        ),
-        (
-            "POST",
-            "/v1/requests",
-            br#"{"action":"dynamodb:ListTables","target":"nope"}"#.to_vec(),
-            &json_ct,
-            400,
-            "invalid_request",
-            Some("target"),
-        ),
-        (
-            "POST",
-            "/v1/requests",
-            br#"{"action":"dynamodb:DeleteTable","params":{"TableName":"t"}}"#.to_vec(),
-            &json_ct,
-            400,
-            "invalid_request",
-            Some("reason"),
-        ),
-        (
-            "POST",
-            "/v1/requests",
-            br#"{"action":"s3:ListBuckets"}"#.to_vec(),
-            &json_ct,
-            404,
-            "unknown_action",
-            Some("action"),
-        ),
-        (
-            "POST",
-            "/v1/requests",
-            vec![b' '; 70 * 1024],
-            &json_ct,
-            413,
-            "payload_too_large",
-            None,
-        ),
-        (
-            "POST",
-            "/v1/requests",
-            br#"{"action":"dynamodb:ListTables"}"#.to_vec(),
-            &[("content-type", "text/plain")],
-            415,
-            "unsupported_media_type",
-            None,
-        ),
-        (
-            "POST",
-            "/v1/requests",
-            br#"{"action":"dynamodb:ListTables"}"#.to_vec(),
-            &[("idempotency-key", "")],
-            400,
-            "invalid_request",
-            Some("Idempotency-Key"),
-        ),
-        (
-            "GET",
-            "/v1/requests/01NOSUCHREQUEST",
-            vec![],
-            &[],
-            404,
-            "not_found",
-            None,
-        ),
-        (
-            "GET",
-            "/v1/requests/01NOSUCHREQUEST?wait=soon",
-            vec![],
-            &[],
-            400,
-            "invalid_request",
-            Some("wait"),
-        ),
-        (
-            "DELETE",
-            "/v1/requests",
-            vec![],
-            &[],
-            405,
-            "method_not_allowed",
-            None,
-        ),
-        (
-            "GET",
-            "/v1/nothing-here",
-            vec![],
-            &[],
-            404,
-            "not_found",
-            None,
-        ),
-        (
-            "GET",
-            "/v1/approvals/01NOSUCHREQUEST",
-            vec![],
-            &[],
-            400,
-            "invalid_request",
-            Some("k"),
-        ),
-        (
-            "GET",
-            "/v1/approvals/01NOSUCHREQUEST?k=1.abc",
-            vec![],
-            &[],
-            403,
-            "forbidden",
-            None,
-        ),
+    let ct: &[(&str, &str)] = &json_ct;
+    #[rustfmt::skip]
+    let cases = [
+        case("POST", "/v1/requests", b"{not json", ct, 400, "invalid_json", None),
+        case("POST", "/v1/requests", b"[]", ct, 400, "invalid_request", Some("body")),
+        case("POST", "/v1/requests", br#"{"params":{}}"#, ct, 400, "invalid_request", Some("action")),
+        case("POST", "/v1/requests", br#"{"action":"dynamodb:ListTables","color":"red"}"#, ct, 400, "invalid_request", Some("color")),
+        case("POST", "/v1/requests", br#"{"action":"dynamodb:ListTables","region":"moon-1"}"#, ct, 400, "invalid_request", Some("region")),
+        case("POST", "/v1/requests", br#"{"action":"dynamodb:ListTables","params":"x"}"#, ct, 400, "invalid_request", Some("params")),
+        case("POST", "/v1/requests", br#"{"action":"dynamodb:ListTables","target":"nope"}"#, ct, 400, "invalid_request", Some("target")),
+        case("POST", "/v1/requests", br#"{"action":"dynamodb:DeleteTable","params":{"TableName":"t"}}"#, ct, 400, "invalid_request", Some("reason")),
+        case("POST", "/v1/requests", br#"{"action":"s3:ListBuckets"}"#, ct, 404, "unknown_action", Some("action")),
+        case("POST", "/v1/requests", &[b' '; 70 * 1024], ct, 413, "payload_too_large", None),
+        case("POST", "/v1/requests", br#"{"action":"dynamodb:ListTables"}"#, &[("content-type", "text/plain")], 415, "unsupported_media_type", None),
+        case("POST", "/v1/requests", br#"{"action":"dynamodb:ListTables"}"#, &[("idempotency-key", "")], 400, "invalid_request", Some("Idempotency-Key")),
+        case("GET", "/v1/requests/01NOSUCHREQUEST", b"", &[], 404, "not_found", None),
+        case("GET", "/v1/requests/01NOSUCHREQUEST?wait=soon", b"", &[], 400, "invalid_request", Some("wait")),
+        case("DELETE", "/v1/requests", b"", &[], 405, "method_not_allowed", None),
+        case("GET", "/v1/nothing-here", b"", &[], 404, "not_found", None),
+        case("GET", "/v1/approvals/01NOSUCHREQUEST", b"", &[], 400, "invalid_request", Some("k")),
+        case("GET", "/v1/approvals/01NOSUCHREQUEST?k=1.abc", b"", &[], 403, "forbidden", None),
     ];
-    for (method, path, body, headers, status, code, field) in cases {
+    for Case {
+        method,
+        path,
+        body,
+        headers,
+        status,
+        code,
+        field,
+    } in cases
+    {
         let a = raw(&stack, method, path, t, headers, body).await;
         assert_eq!(a.status, status, "{method} {path}: {}", a.body);
         assert_eq!(a.error_code(), Some(code), "{method} {path}: {}", a.body);
@@ -217,8 +76,8 @@ async fn bad_input_is_a_clear_client_error() {
     }
 
     // Votes: bad bodies, unknown ids, and a request that is already final.
-    let approver = approver(&stack, "alice");
-    let a = approver.vote("01NOSUCHREQUEST", true, None).await.unwrap();
+    let alice = approver(&stack, "alice");
+    let a = alice.vote("01NOSUCHREQUEST", true, None).await.unwrap();
     assert_eq!(
         (a.status, a.error_code()),
         (404, Some("not_found")),
@@ -259,9 +118,9 @@ async fn bad_input_is_a_clear_client_error() {
         "{}",
         a.body
     );
-    let a = approver.vote(&id, false, Some("no")).await.unwrap();
+    let a = alice.vote(&id, false, Some("no")).await.unwrap();
     assert_eq!(a.status, 200, "{}", a.body);
-    let a = approver_b(&stack).vote(&id, true, None).await.unwrap();
+    let a = approver(&stack, "bob").vote(&id, true, None).await.unwrap();
     assert_eq!(
         (a.status, a.error_code()),
         (409, Some("already_final")),
@@ -272,8 +131,35 @@ async fn bad_input_is_a_clear_client_error() {
     stack.stop().await;
 }
 
-fn approver_b(stack: &tollgate_local::Stack) -> tollgate_cli::client::Client {
-    approver(stack, "bob")
+/// One malformed call and the error it must get.
+struct Case<'a> {
+    method: &'a str,
+    path: &'a str,
+    body: Vec<u8>,
+    headers: &'a [(&'a str, &'a str)],
+    status: u16,
+    code: &'a str,
+    field: Option<&'a str>,
+}
+
+fn case<'a>(
+    method: &'a str,
+    path: &'a str,
+    body: &[u8],
+    headers: &'a [(&'a str, &'a str)],
+    status: u16,
+    code: &'a str,
+    field: Option<&'a str>,
+) -> Case<'a> {
+    Case {
+        method,
+        path,
+        body: body.to_vec(),
+        headers,
+        status,
+        code,
+        field,
+    }
 }
 
 fn segments(token: &str) -> Vec<String> {
