@@ -44,7 +44,11 @@ demo: venv ## Scripted walkthrough against a fresh local stack; exits 0 only if 
 	./target/debug/tollgate-local demo
 
 test: venv lint check-infra ## Lint, unit tests and end-to-end tests (starts and stops its own stacks).
-	$(CARGO) test --workspace --no-fail-fast
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		$(CARGO) nextest run --workspace --no-fail-fast; \
+	else \
+		$(CARGO) test --workspace --no-fail-fast; \
+	fi
 
 lint: ## cargo fmt --check and clippy with warnings as errors.
 	$(CARGO) fmt --all --check

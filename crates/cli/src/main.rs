@@ -59,6 +59,10 @@ enum Command {
         /// A parameter as KEY=VALUE; VALUE is read as JSON when it parses, else as a string.
         #[arg(long = "param", short = 'p', value_name = "KEY=VALUE")]
         params: Vec<String>,
+        /// All parameters as a JSON object, from a file or `-` for standard input; `--param`
+        /// entries are applied on top.
+        #[arg(long, value_name = "FILE|-")]
+        params_json: Option<String>,
         #[arg(long)]
         reason: Option<String>,
         #[arg(long)]
@@ -122,6 +126,7 @@ async fn run(cli: Cli) -> Result<u8, String> {
         Command::Request {
             action,
             params,
+            params_json,
             reason,
             region,
             target,
@@ -130,7 +135,14 @@ async fn run(cli: Cli) -> Result<u8, String> {
             timeout,
         } => {
             need_token()?;
-            let mut body = json!({"action": action, "params": parse_params(&params)?});
+            let mut all = match params_json {
+                Some(src) => read_params_json(&src)?,
+                None => Map::new(),
+            };
+            if let Value::Object(extra) = parse_params(&params)? {
+                all.extend(extra);
+            }
+            let mut body = json!({"action": action, "params": all});
             for (k, v) in [("reason", reason), ("region", region), ("target", target)] {
                 if let Some(v) = v {
                     body[k] = json!(v);
@@ -184,6 +196,21 @@ fn parse_params(pairs: &[String]) -> Result<Value, String> {
         m.insert(k.to_string(), v);
     }
     Ok(Value::Object(m))
+}
+
+fn read_params_json(src: &str) -> Result<Map<String, Value>, String> {
+    let text = if src == "-" {
+        std::io::read_to_string(std::io::stdin())
+            .map_err(|e| format!("--params-json: cannot read stdin: {e}"))?
+    } else {
+        std::fs::read_to_string(src)
+            .map_err(|e| format!("--params-json: cannot read {src}: {e}"))?
+    };
+    match serde_json::from_str(&text) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err("--params-json: must be a JSON object".into()),
+        Err(e) => Err(format!("--params-json: not valid JSON: {e}")),
+    }
 }
 
 /// Prints the answer as JSON on stdout and maps it to an exit code.

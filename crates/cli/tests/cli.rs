@@ -67,6 +67,27 @@ async fn cli_requests_waits_and_exits_by_outcome() {
     assert_eq!(code, 0, "{out} {err}");
     assert_eq!(out["result"]["Table"]["TableName"], "cli-table");
 
+    // Parameters as JSON on standard input.
+    let mut child = tollgate(&stack, Some(&agent))
+        .args(["request", "dynamodb:DescribeTable", "--params-json", "-"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stdin, br#"{"TableName": "cli-table"}"#)
+        .await
+        .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out["result"]["Table"]["TableName"], "cli-table");
+
     // Denied: exit 4.
     let (code, out, _) = run(
         tollgate(&stack, Some(&agent)),
