@@ -16,7 +16,7 @@ LISTEN ?= 127.0.0.1:$(PORT)
 
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv local demo test lint unit e2e check-infra build deploy clean
+.PHONY: help venv local demo test lint check-infra bench build deploy clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ lint: ## cargo fmt --check and clippy with warnings as errors.
 check-infra: venv ## cfn-lint the templates; check the state machine definition parses.
 	$(BIN)/cfn-lint infra/template.yaml infra/target-role.yaml
 	$(BIN)/python -c "import json,sys; json.load(open('statemachines/approval.asl.json'))"
+
+bench: ## Benchmarks (release build): token verification cost.
+	$(CARGO) bench -p tollgate-local --bench verify
 
 build: $(DEPLOY_STAMP) ## Build the three functions for arm64 Lambda (bootstrap zips in target/lambda).
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/cargo-lambda lambda build --release --arm64 --output-format zip \

@@ -4,10 +4,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use crate::config::{env, require_env};
-use crate::oidc::IssuerConfig;
+use crate::oidc::{IssuerConfig, parse_issuers};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -33,21 +31,8 @@ pub struct Settings {
     pub aws_endpoint: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Issuers {
-    List(Vec<IssuerConfig>),
-    One(IssuerConfig),
-}
-
 fn issuers(var: &str) -> Result<Vec<IssuerConfig>, String> {
-    let raw = require_env(var)?;
-    match serde_json::from_str::<Issuers>(&raw) {
-        Ok(Issuers::List(l)) if !l.is_empty() => Ok(l),
-        Ok(Issuers::One(one)) => Ok(vec![one]),
-        Ok(Issuers::List(_)) => Err(format!("{var}: at least one issuer is required")),
-        Err(e) => Err(format!("{var}: not a valid issuer configuration: {e}")),
-    }
+    parse_issuers(&require_env(var)?).map_err(|e| format!("{var}: {e}"))
 }
 
 impl Settings {

@@ -85,11 +85,18 @@ impl Client {
 
     /// Mints a token from the local stack's dev identity provider.
     pub async fn dev_token(&self, sub: &str, approver: bool) -> Result<String, String> {
+        self.dev_token_with(&json!({"sub": sub, "approver": approver}))
+            .await
+    }
+
+    /// Mints a token with any of the dev issuer's options (`shape`, `alg`, `ttl_seconds`,
+    /// `groups`, `ref`, ...).
+    pub async fn dev_token_with(&self, request: &Value) -> Result<String, String> {
         let a = self
             .send(
                 self.http
                     .post(format!("{}/dev-idp/token", self.base))
-                    .json(&json!({"sub": sub, "approver": approver})),
+                    .json(request),
             )
             .await?;
         a.body

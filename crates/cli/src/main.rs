@@ -46,11 +46,28 @@ struct Cli {
 enum Command {
     /// Mint a token from the local stack's dev identity provider and print it.
     Token {
+        /// The principal; with --shape github the repository (`owner/repo`), with
+        /// --shape kubernetes `namespace/serviceaccount`.
         #[arg(long)]
         sub: String,
         /// An approver token instead of an agent token.
         #[arg(long)]
         approver: bool,
+        /// Claims shaped like a real provider's: plain, github, cognito, kubernetes.
+        #[arg(long, default_value = "plain")]
+        shape: String,
+        /// ES256 or RS256.
+        #[arg(long, default_value = "ES256")]
+        alg: String,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+        /// Groups (repeatable); approvers default to `approvers`.
+        #[arg(long = "group")]
+        groups: Vec<String>,
+        /// With --shape github: the git ref.
+        #[arg(long = "ref")]
+        git_ref: Option<String>,
     },
     /// Ask for one AWS call, e.g. `tollgate request dynamodb:DeleteTable --param TableName=orders --reason "..."`.
     Request {
@@ -119,8 +136,23 @@ async fn run(cli: Cli) -> Result<u8, String> {
             .ok_or("a token is required: set TOLLGATE_TOKEN or pass --token")
     };
     match cli.command {
-        Command::Token { sub, approver } => {
-            println!("{}", client.dev_token(&sub, approver).await?);
+        Command::Token {
+            sub,
+            approver,
+            shape,
+            alg,
+            ttl,
+            groups,
+            git_ref,
+        } => {
+            let mut req = json!({"sub": sub, "approver": approver, "shape": shape, "alg": alg, "ttl_seconds": ttl});
+            if !groups.is_empty() {
+                req["groups"] = json!(groups);
+            }
+            if let Some(r) = git_ref {
+                req["ref"] = json!(r);
+            }
+            println!("{}", client.dev_token_with(&req).await?);
             Ok(exit::SUCCEEDED)
         }
         Command::Request {

@@ -1,8 +1,10 @@
 //! Who is acting, as the rest of the system sees it once a token has been verified.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
     pub issuer: String,
     pub subject: String,
@@ -10,6 +12,9 @@ pub struct Identity {
     pub name: String,
     #[serde(default)]
     pub groups: Vec<String>,
+    /// Claims the issuer's configuration selects for policy and audit.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub claims: BTreeMap<String, serde_json::Value>,
 }
 
 impl Identity {
@@ -51,6 +56,7 @@ mod tests {
             subject: sub.into(),
             name: sub.into(),
             groups: vec![],
+            claims: BTreeMap::new(),
         }
     }
 

@@ -4,6 +4,7 @@
 
 pub mod action;
 pub mod audit;
+pub mod claims;
 pub mod decision;
 pub mod error;
 pub mod identity;

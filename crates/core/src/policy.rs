@@ -118,6 +118,7 @@ mod tests {
             subject: "s".into(),
             name: "s".into(),
             groups: vec![],
+            ..Default::default()
         };
         let action = Action::parse(action).unwrap();
         BuiltinRules::default().decide(&PolicyInput {

@@ -310,6 +310,7 @@ mod tests {
             subject: sub.into(),
             name: sub.into(),
             groups: groups.iter().map(|g| g.to_string()).collect(),
+            ..Default::default()
         }
     }
 

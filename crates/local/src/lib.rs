@@ -27,7 +27,7 @@ use tollgate_notifier::Notifier;
 use crate::issuer::{AGENT_AUDIENCE, APPROVER_AUDIENCE, DevIssuer, MintRequest};
 use crate::moto::Moto;
 use crate::names::Names;
-use crate::server::{Host, ISSUER_PATH, SNS_PATH};
+use crate::server::{Host, ISSUER_PATH, SECOND_ISSUER_PATH, SNS_PATH};
 
 /// How to run the local stack. Every field has a working default.
 #[derive(Debug, Clone)]
@@ -42,6 +42,13 @@ pub struct StackOptions {
     pub print_notices: bool,
     /// Show moto's own output.
     pub verbose_moto: bool,
+    /// Trusted agent issuers; `{api}` in a URL stands for the stack's base URL. Default: the
+    /// dev issuer with the agent audience.
+    pub agent_issuers: Option<Vec<IssuerConfig>>,
+    /// Trusted approver issuers, likewise. Default: the dev issuer with the approver audience.
+    pub approver_issuers: Option<Vec<IssuerConfig>>,
+    /// Shortest time between two key fetches for unknown key ids.
+    pub jwks_min_refresh: Duration,
 }
 
 impl Default for StackOptions {
@@ -53,6 +60,9 @@ impl Default for StackOptions {
             approval_timeout_seconds: 3600,
             print_notices: false,
             verbose_moto: false,
+            agent_issuers: None,
+            approver_issuers: None,
+            jwks_min_refresh: Duration::from_secs(1),
         }
     }
 }
@@ -115,6 +125,20 @@ impl Stack {
 
         let issuer_url = format!("{api_url}{ISSUER_PATH}");
         let issuer = DevIssuer::new(issuer_url.clone())?;
+        let second_issuer = DevIssuer::new(format!("{api_url}{SECOND_ISSUER_PATH}"))?;
+        let resolve = |list: Option<Vec<IssuerConfig>>, audience: &str| -> Vec<IssuerConfig> {
+            match list {
+                None => vec![IssuerConfig::new(&issuer_url, audience)],
+                Some(l) => l
+                    .into_iter()
+                    .map(|mut c| {
+                        c.issuer = c.issuer.replace("{api}", &api_url);
+                        c.jwks_uri = c.jwks_uri.map(|u| u.replace("{api}", &api_url));
+                        c
+                    })
+                    .collect(),
+            }
+        };
         let mut link_key = vec![0u8; 32];
         aws_lc_rs::rand::fill(&mut link_key).map_err(|_| "no randomness for the link key")?;
         let settings = Settings {
@@ -125,11 +149,11 @@ impl Stack {
             targets: [("default".to_string(), names.role_arn(&names.target_role))].into(),
             public_url: api_url.clone(),
             link_key,
-            agent_issuers: vec![IssuerConfig::new(&issuer_url, AGENT_AUDIENCE)],
-            approver_issuers: vec![IssuerConfig::new(&issuer_url, APPROVER_AUDIENCE)],
+            agent_issuers: resolve(opts.agent_issuers, AGENT_AUDIENCE),
+            approver_issuers: resolve(opts.approver_issuers, APPROVER_AUDIENCE),
             default_region: names.region.clone(),
             approval_timeout_seconds: opts.approval_timeout_seconds,
-            jwks_min_refresh: Duration::from_secs(1),
+            jwks_min_refresh: opts.jwks_min_refresh,
             lambda_endpoint: Some(api_url.clone()),
             aws_endpoint: Some(moto.url.clone()),
         };
@@ -137,7 +161,7 @@ impl Stack {
             Api::new(settings.clone(), &sdk)?,
             Notifier::new(settings.clone(), &sdk),
             Executor::new(settings, &sdk),
-            issuer,
+            (issuer, second_issuer),
             moto.url.clone(),
             names.notifier_function.clone(),
             names.executor_function.clone(),
@@ -172,6 +196,16 @@ impl Stack {
 
     pub fn issuer(&self) -> &DevIssuer {
         &self.host.issuer
+    }
+
+    /// A second dev issuer, trusted only when a test configures it.
+    pub fn second_issuer(&self) -> &DevIssuer {
+        &self.host.second_issuer
+    }
+
+    /// Mints a token with every option of the dev issuer.
+    pub fn mint(&self, req: &MintRequest) -> Result<String, String> {
+        self.host.issuer.mint(req).map(|(t, _)| t)
     }
 
     /// Notices delivered through SNS so far.

@@ -74,6 +74,7 @@ fn opts(cli: &Cli, print_notices: bool) -> StackOptions {
         approval_timeout_seconds: cli.approval_timeout,
         print_notices,
         verbose_moto: cli.verbose_moto,
+        ..Default::default()
     }
 }
 

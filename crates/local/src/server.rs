@@ -21,6 +21,8 @@ use tollgate_notifier::Notifier;
 use crate::issuer::{DevIssuer, MintRequest};
 
 pub const ISSUER_PATH: &str = "/dev-idp";
+/// A second, independent dev issuer, for tests of cross-issuer confusion.
+pub const SECOND_ISSUER_PATH: &str = "/dev-idp-b";
 pub const SNS_PATH: &str = "/local/sns";
 const MAX_BODY: usize = 1024 * 1024;
 
@@ -29,6 +31,7 @@ pub struct Host {
     pub notifier: Notifier,
     pub executor: Executor,
     pub issuer: DevIssuer,
+    pub second_issuer: DevIssuer,
     pub moto_url: String,
     pub notifier_function: String,
     pub executor_function: String,
@@ -43,7 +46,7 @@ impl Host {
         api: Api,
         notifier: Notifier,
         executor: Executor,
-        issuer: DevIssuer,
+        issuers: (DevIssuer, DevIssuer),
         moto_url: String,
         notifier_function: String,
         executor_function: String,
@@ -53,7 +56,8 @@ impl Host {
             api,
             notifier,
             executor,
-            issuer,
+            issuer: issuers.0,
+            second_issuer: issuers.1,
             moto_url,
             notifier_function,
             executor_function,
@@ -135,8 +139,15 @@ async fn dispatch(host: &Host, req: Request<Incoming>) -> Answer {
     {
         return invoke(host, name, &body).await;
     }
-    if let Some(rest) = path.strip_prefix(ISSUER_PATH) {
-        return issuer(host, &method, rest, &body);
+    for (prefix, dev) in [
+        (ISSUER_PATH, &host.issuer),
+        (SECOND_ISSUER_PATH, &host.second_issuer),
+    ] {
+        if let Some(rest) = path.strip_prefix(prefix)
+            && (rest.is_empty() || rest.starts_with('/'))
+        {
+            return issuer(dev, &method, rest, &body);
+        }
     }
     if path == SNS_PATH && method == "POST" {
         return sns(host, &body);
@@ -187,10 +198,14 @@ impl TapHeader for Answer {
     }
 }
 
-fn issuer(host: &Host, method: &str, rest: &str, body: &[u8]) -> Answer {
+fn issuer(dev: &DevIssuer, method: &str, rest: &str, body: &[u8]) -> Answer {
     match (method, rest) {
-        ("GET", "/.well-known/openid-configuration") => json_answer(200, &host.issuer.discovery()),
-        ("GET", "/jwks.json") => json_answer(200, &host.issuer.jwks()),
+        ("GET", "/.well-known/openid-configuration") => json_answer(200, &dev.discovery()),
+        ("GET", "/jwks.json") => json_answer(200, &dev.jwks()),
+        ("POST", "/rotate") => match dev.rotate() {
+            Ok(()) => json_answer(200, &json!({"rotated": true})),
+            Err(e) => json_answer(500, &json!({"error": {"code": "internal", "message": e}})),
+        },
         ("POST", "/token") => {
             let req: MintRequest = match serde_json::from_slice(body) {
                 Ok(r) => r,
@@ -201,7 +216,7 @@ fn issuer(host: &Host, method: &str, rest: &str, body: &[u8]) -> Answer {
                     );
                 }
             };
-            match host.issuer.mint(&req) {
+            match dev.mint(&req) {
                 Ok((token, exp)) => json_answer(200, &json!({"token": token, "expires_at": exp})),
                 Err(e) => json_answer(
                     400,

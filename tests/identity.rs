@@ -1,0 +1,422 @@
+//! Identity: every attack on the bearer token fails with a precise reason, keys rotate
+//! without a failed request, a flood of unknown key ids cannot hammer the provider, and
+//! provider-shaped tokens map to the configured identity.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use tollgate_aws::oidc::IssuerConfig;
+use tollgate_cli::client::Client;
+use tollgate_e2e::*;
+use tollgate_local::Stack;
+use tollgate_local::issuer::{AGENT_AUDIENCE, APPROVER_AUDIENCE, MintRequest};
+
+const LIST: &[u8] = br#"{"action":"dynamodb:ListTables"}"#;
+
+async fn submit_with(stack: &Stack, token: &str) -> tollgate_cli::client::Answer {
+    raw(
+        stack,
+        "POST",
+        "/v1/requests",
+        Some(token),
+        &[],
+        LIST.to_vec(),
+    )
+    .await
+}
+
+fn b64(v: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(v)
+}
+
+/// A listener that counts connections: proof that a URL in a token was never fetched.
+async fn counting_listener() -> (String, Arc<AtomicU64>) {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/jwks.json", l.local_addr().unwrap());
+    let hits = Arc::new(AtomicU64::new(0));
+    let h = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((_s, _)) = l.accept().await {
+            h.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    (url, hits)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_token_attack_fails_with_a_precise_reason() {
+    // Two trusted agent issuers, so a key of one presented under the other's name is tested.
+    let stack = stack_with(|o| {
+        o.agent_issuers = Some(vec![
+            IssuerConfig::new("{api}/dev-idp", AGENT_AUDIENCE),
+            IssuerConfig::new("{api}/dev-idp-b", AGENT_AUDIENCE),
+        ])
+    })
+    .await;
+    let a = stack.issuer();
+    let b = stack.second_issuer();
+    let iss = a.issuer().to_string();
+    let now = jsonwebtoken::get_current_timestamp();
+    let claims = |exp: u64, nbf: u64, aud: &str| json!({"iss": iss, "sub": "ci-bot", "aud": aud, "exp": exp, "nbf": nbf, "iat": now});
+    let good_claims = claims(now + 600, now, AGENT_AUDIENCE);
+    let good = a.sign(Algorithm::ES256, &good_claims).unwrap();
+    let parts: Vec<&str> = good.split('.').collect();
+    let es_kid = a.kid(Algorithm::ES256).unwrap();
+    let rs_kid = a.kid(Algorithm::RS256).unwrap();
+    let header = |v: Value| b64(v.to_string().as_bytes());
+
+    let mut sig = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
+    sig[0] ^= 1;
+    // The classic key-confusion attack: HMAC keyed with the issuer's public RSA key.
+    let mut hs_header = Header::new(Algorithm::HS256);
+    hs_header.kid = Some(rs_kid.clone());
+    let hs256 = jsonwebtoken::encode(
+        &hs_header,
+        &good_claims,
+        &EncodingKey::from_secret(a.rsa_public_pem().unwrap().as_bytes()),
+    )
+    .unwrap();
+    // A key of issuer B, named by its own kid, under issuer A's `iss`.
+    let b_key_a_iss = b.sign(Algorithm::ES256, &good_claims).unwrap();
+    let (jku_url, jku_hits) = counting_listener().await;
+    let jku = a
+        .sign_raw(
+            Algorithm::ES256,
+            json!({"alg": "ES256", "typ": "JWT", "kid": "attacker-key", "jku": jku_url, "x5u": jku_url}).to_string().as_bytes(),
+            good_claims.to_string().as_bytes(),
+        )
+        .unwrap();
+    let dup_payload = format!(
+        r#"{{"iss":"{iss}","sub":"ci-bot","aud":"someone-else","aud":"{AGENT_AUDIENCE}","exp":{},"iat":{now}}}"#,
+        now + 600
+    );
+    let dup_header = format!(r#"{{"alg":"ES256","kid":"{es_kid}","kid":"{es_kid}"}}"#);
+    let no_sub = a
+        .sign(
+            Algorithm::ES256,
+            &json!({"iss": iss, "aud": AGENT_AUDIENCE, "exp": now + 600, "iat": now}),
+        )
+        .unwrap();
+    let empty_sub = a
+        .sign(
+            Algorithm::ES256,
+            &json!({"iss": iss, "sub": "", "aud": AGENT_AUDIENCE, "exp": now + 600, "iat": now}),
+        )
+        .unwrap();
+    let no_exp = a
+        .sign(
+            Algorithm::ES256,
+            &json!({"iss": iss, "sub": "x", "aud": AGENT_AUDIENCE, "iat": now}),
+        )
+        .unwrap();
+    let long_lived = a.sign(Algorithm::ES256, &json!({"iss": iss, "sub": "x", "aud": AGENT_AUDIENCE, "exp": now + 3 * 86_400, "iat": now})).unwrap();
+    let future_iat = a.sign(Algorithm::ES256, &json!({"iss": iss, "sub": "x", "aud": AGENT_AUDIENCE, "exp": now + 7200, "iat": now + 3600})).unwrap();
+    let approver_token = stack.token("alice", true).unwrap();
+
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("expired", a.sign(Algorithm::ES256, &claims(now - 3600, now - 7200, AGENT_AUDIENCE)).unwrap(), "token_expired"),
+        ("not yet valid", a.sign(Algorithm::ES256, &claims(now + 7200, now + 3600, AGENT_AUDIENCE)).unwrap(), "token_not_yet_valid"),
+        ("issued in the future", future_iat, "token_not_yet_valid"),
+        ("wrong issuer", a.sign(Algorithm::ES256, &json!({"iss": "https://evil.example", "sub": "x", "aud": AGENT_AUDIENCE, "exp": now + 600})).unwrap(), "untrusted_issuer"),
+        ("trusted issuer, wrong audience", a.sign(Algorithm::ES256, &claims(now + 600, now, "another-app")).unwrap(), "invalid_audience"),
+        ("approver token used as agent", approver_token, "invalid_audience"),
+        ("alg none, no signature", format!("{}.{}.", header(json!({"alg": "none", "typ": "JWT"})), parts[1]), "malformed_token"),
+        ("alg none, with a signature", format!("{}.{}.{}", header(json!({"alg": "none", "typ": "JWT"})), parts[1], parts[2]), "unsupported_algorithm"),
+        ("HS256 signed with the RSA public key", hs256, "unsupported_algorithm"),
+        ("ES256 header on the RSA key", format!("{}.{}.{}", header(json!({"alg": "ES256", "kid": rs_kid})), parts[1], parts[2]), "algorithm_mismatch"),
+        ("unknown kid", format!("{}.{}.{}", header(json!({"alg": "ES256", "kid": "rotated-away"})), parts[1], parts[2]), "unknown_kid"),
+        ("no kid", format!("{}.{}.{}", header(json!({"alg": "ES256"})), parts[1], parts[2]), "missing_kid"),
+        ("kid of another trusted issuer", b_key_a_iss, "unknown_kid"),
+        ("jku/x5u pointing elsewhere", jku, "unknown_kid"),
+        ("tampered payload", format!("{}.{}.{}", parts[0], b64(claims(now + 600, now, AGENT_AUDIENCE).to_string().replace("ci-bot", "root!").as_bytes()), parts[2]), "invalid_signature"),
+        ("tampered signature", format!("{}.{}.{}", parts[0], parts[1], b64(&sig)), "invalid_signature"),
+        ("truncated", good[..good.len() - 20].to_string(), "malformed_token"),
+        ("truncated to two segments", format!("{}.{}", parts[0], parts[1]), "malformed_token"),
+        ("over 16 KiB", format!("{good}{}", "A".repeat(17 * 1024)), "token_too_large"),
+        ("lifetime above the maximum", long_lived, "lifetime_too_long"),
+        ("missing sub", no_sub, "missing_claim"),
+        ("empty sub", empty_sub, "missing_claim"),
+        ("missing exp", no_exp, "missing_claim"),
+        ("duplicate key in payload", a.sign_raw(Algorithm::ES256, format!(r#"{{"alg":"ES256","kid":"{es_kid}"}}"#).as_bytes(), dup_payload.as_bytes()).unwrap(), "duplicate_key"),
+        ("duplicate key in header", a.sign_raw(Algorithm::ES256, dup_header.as_bytes(), good_claims.to_string().as_bytes()).unwrap(), "duplicate_key"),
+        ("critical header extension", a.sign_raw(Algorithm::ES256, format!(r#"{{"alg":"ES256","kid":"{es_kid}","crit":["exp"],"exp":1}}"#).as_bytes(), good_claims.to_string().as_bytes()).unwrap(), "unsupported_header"),
+        ("payload not JSON", format!("{}.{}.{}", parts[0], b64(b"not json"), parts[2]), "malformed_token"),
+        ("garbage", "not-a-token".into(), "malformed_token"),
+    ];
+    for (what, token, reason) in &cases {
+        let r = submit_with(&stack, token).await;
+        assert_eq!(r.status, 401, "{what}: {}", r.body);
+        assert_eq!(r.body["error"]["reason"], *reason, "{what}: {}", r.body);
+        assert!(
+            !r.body.to_string().contains(token.as_str()),
+            "{what}: token echoed back"
+        );
+    }
+    assert_eq!(
+        jku_hits.load(Ordering::Relaxed),
+        0,
+        "a jku/x5u URL was fetched"
+    );
+    let r = raw(&stack, "POST", "/v1/requests", None, &[], LIST.to_vec()).await;
+    assert_eq!(
+        (r.status, r.body["error"]["reason"].as_str()),
+        (401, Some("missing_token"))
+    );
+    let r = raw(
+        &stack,
+        "POST",
+        "/v1/requests",
+        None,
+        &[("authorization", &format!("Basic {good}"))],
+        LIST.to_vec(),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["error"]["reason"].as_str()),
+        (401, Some("malformed_token"))
+    );
+
+    // The genuine article passes, in both algorithms and from both trusted issuers.
+    assert_eq!(submit_with(&stack, &good).await.status, 200);
+    assert_eq!(
+        submit_with(&stack, &a.sign(Algorithm::RS256, &good_claims).unwrap())
+            .await
+            .status,
+        200
+    );
+    let mut b_claims = good_claims.clone();
+    b_claims["iss"] = json!(b.issuer());
+    assert_eq!(
+        submit_with(&stack, &b.sign(Algorithm::ES256, &b_claims).unwrap())
+            .await
+            .status,
+        200
+    );
+
+    // An agent token is not an approver token.
+    let r = agent(&stack, "ci-bot")
+        .vote("01ANY", true, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.body["error"]["reason"].as_str()),
+        (401, Some("invalid_audience")),
+        "{}",
+        r.body
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_rotation_needs_no_failed_request() {
+    let stack = stack_with(|o| o.jwks_min_refresh = Duration::from_secs(0)).await;
+    let before = stack.token("ci-bot", false).unwrap();
+    assert_eq!(submit_with(&stack, &before).await.status, 200);
+    let fetches = stack.issuer().jwks_fetches();
+    assert_eq!(fetches, 1, "keys are cached after the first fetch");
+
+    stack.issuer().rotate().unwrap();
+    let after = stack.token("ci-bot", false).unwrap();
+    assert_ne!(
+        jsonwebtoken::decode_header(&before).unwrap().kid,
+        jsonwebtoken::decode_header(&after).unwrap().kid
+    );
+    // The first token with the new key triggers one refetch and passes.
+    assert_eq!(submit_with(&stack, &after).await.status, 200);
+    assert_eq!(stack.issuer().jwks_fetches(), fetches + 1);
+    // Tokens signed before the rotation stay valid until they expire.
+    assert_eq!(submit_with(&stack, &before).await.status, 200);
+    assert_eq!(submit_with(&stack, &after).await.status, 200);
+    assert_eq!(
+        stack.issuer().jwks_fetches(),
+        fetches + 1,
+        "no refetch for known keys"
+    );
+
+    // Once the provider stops publishing the old key, tokens it signed fail.
+    stack.issuer().retire_previous();
+    stack.issuer().rotate().unwrap();
+    let third = stack.token("ci-bot", false).unwrap();
+    assert_eq!(submit_with(&stack, &third).await.status, 200);
+    let r = submit_with(&stack, &before).await;
+    assert_eq!(
+        (r.status, r.body["error"]["reason"].as_str()),
+        (401, Some("unknown_kid")),
+        "{}",
+        r.body
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_unknown_kids_costs_the_provider_one_fetch() {
+    let stack = stack_with(|o| o.jwks_min_refresh = Duration::from_secs(300)).await;
+    let good = stack.token("ci-bot", false).unwrap();
+    assert_eq!(submit_with(&stack, &good).await.status, 200);
+    let parts: Vec<String> = good.split('.').map(str::to_string).collect();
+    let tokens: Vec<String> = (0..60)
+        .map(|i| {
+            format!(
+                "{}.{}.{}",
+                b64(json!({"alg": "ES256", "kid": format!("made-up-{i}")})
+                    .to_string()
+                    .as_bytes()),
+                parts[1],
+                parts[2]
+            )
+        })
+        .collect();
+    let answers = futures::future::join_all(tokens.iter().map(|t| submit_with(&stack, t))).await;
+    for r in &answers {
+        assert_eq!(
+            (r.status, r.body["error"]["reason"].as_str()),
+            (401, Some("unknown_kid")),
+            "{}",
+            r.body
+        );
+    }
+    // One fetch at the start; the 60 unknown kids add at most one more.
+    assert!(
+        stack.issuer().jwks_fetches() <= 2,
+        "{} fetches",
+        stack.issuer().jwks_fetches()
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_shaped_tokens_map_to_the_configured_identity() {
+    let github = IssuerConfig {
+        subject_claims: vec!["repository".into(), "ref".into()],
+        name_claims: vec!["workflow".into()],
+        policy_claims: vec!["repository_owner".into(), "event_name".into()],
+        algorithms: vec![Algorithm::RS256],
+        max_lifetime_seconds: 3600,
+        ..IssuerConfig::new("{api}/dev-idp", AGENT_AUDIENCE)
+    };
+    let cognito_approvers = IssuerConfig {
+        subject_claims: vec!["cognito:username".into()],
+        groups_claim: "cognito:groups".into(),
+        ..IssuerConfig::new("{api}/dev-idp", APPROVER_AUDIENCE)
+    };
+    let stack = stack_with(|o| {
+        o.agent_issuers = Some(vec![github]);
+        o.approver_issuers = Some(vec![cognito_approvers]);
+    })
+    .await;
+    tollgate_local::demo::create_table(&stack.sdk, "shaped")
+        .await
+        .unwrap();
+    let gh = stack
+        .mint(&MintRequest {
+            sub: "acme/app".into(),
+            shape: Some("github".into()),
+            alg: Some("RS256".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let agent = Client::new(&stack.api_url, Some(gh));
+    let id = pending_delete(&agent, "shaped").await;
+    let r = agent.status(&id, 0).await.unwrap();
+    assert_eq!(
+        r.body["agent"]["subject"], "acme/app:refs/heads/main",
+        "{}",
+        r.body
+    );
+    assert_eq!(r.body["agent"]["name"], "deploy");
+    assert_eq!(
+        r.body["agent"]["claims"],
+        json!({"repository_owner": "acme", "event_name": "push"})
+    );
+    assert_eq!(
+        r.body["events"][0]["actor"]["claims"]["repository_owner"], "acme",
+        "the audit event carries the identity"
+    );
+
+    // A GitHub-shaped token signed ES256 is refused: this issuer is configured for RS256 only.
+    let es = stack
+        .mint(&MintRequest {
+            sub: "acme/app".into(),
+            shape: Some("github".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        submit_with(&stack, &es).await.body["error"]["reason"],
+        "unsupported_algorithm"
+    );
+    // The default ttl (1 h) is within the 1 h maximum; a longer one is not.
+    let long = stack
+        .mint(&MintRequest {
+            sub: "acme/app".into(),
+            shape: Some("github".into()),
+            alg: Some("RS256".into()),
+            ttl_seconds: Some(7200),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        submit_with(&stack, &long).await.body["error"]["reason"],
+        "lifetime_too_long"
+    );
+
+    let approver_token = stack
+        .mint(&MintRequest {
+            sub: "dana".into(),
+            approver: true,
+            shape: Some("cognito".into()),
+            groups: Some(vec!["dba".into()]),
+            ..Default::default()
+        })
+        .unwrap();
+    let approver = Client::new(&stack.api_url, Some(approver_token));
+    let r = approver.vote(&id, true, None).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["votes"][0]["approver"]["subject"], "dana");
+    assert_eq!(r.body["votes"][0]["approver"]["groups"], json!(["dba"]));
+    let done = agent.wait_final(&id, WAIT, |_| {}).await.unwrap();
+    assert_eq!(done.request_status(), Some("SUCCEEDED"), "{}", done.body);
+
+    // A Kubernetes-shaped token has no repository claim: this issuer's mapping refuses it.
+    let k8s = stack
+        .mint(&MintRequest {
+            sub: "ops/deployer".into(),
+            shape: Some("kubernetes".into()),
+            alg: Some("RS256".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        submit_with(&stack, &k8s).await.body["error"]["reason"],
+        "missing_claim"
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubernetes_service_accounts_by_namespace() {
+    let k8s = IssuerConfig {
+        policy_claims: vec!["/kubernetes.io/namespace".into()],
+        ..IssuerConfig::new("{api}/dev-idp", AGENT_AUDIENCE)
+    };
+    let stack = stack_with(|o| o.agent_issuers = Some(vec![k8s])).await;
+    let token = stack
+        .mint(&MintRequest {
+            sub: "ops/deployer".into(),
+            shape: Some("kubernetes".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let r = submit_with(&stack, &token).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["agent"]["subject"],
+        "system:serviceaccount:ops:deployer"
+    );
+    assert_eq!(r.body["agent"]["claims"]["kubernetes.io/namespace"], "ops");
+    stack.stop().await;
+}
