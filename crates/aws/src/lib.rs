@@ -8,6 +8,7 @@ pub mod invoke;
 pub mod logging;
 pub mod notify;
 pub mod oidc;
+pub mod policy_source;
 pub mod settings;
 pub mod signed_http;
 pub mod store;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::config::{env, require_env};
 use crate::oidc::{IssuerConfig, parse_issuers};
+use crate::policy_source::Source;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -29,6 +30,8 @@ pub struct Settings {
     pub lambda_endpoint: Option<String>,
     /// Overrides every AWS endpoint the executor calls (the emulator).
     pub aws_endpoint: Option<String>,
+    /// Where the policies come from (`TOLLGATE_POLICY_SOURCE`).
+    pub policy_source: Source,
 }
 
 fn issuers(var: &str) -> Result<Vec<IssuerConfig>, String> {
@@ -69,6 +72,7 @@ impl Settings {
             jwks_min_refresh: Duration::from_secs(num("TOLLGATE_JWKS_MIN_REFRESH_SECONDS", 10)?),
             lambda_endpoint: env("TOLLGATE_LAMBDA_ENDPOINT"),
             aws_endpoint: env("TOLLGATE_AWS_ENDPOINT"),
+            policy_source: Source::parse(&env("TOLLGATE_POLICY_SOURCE").unwrap_or_default())?,
         })
     }
 }

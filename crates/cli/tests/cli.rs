@@ -93,9 +93,9 @@ async fn cli_requests_waits_and_exits_by_outcome() {
         tollgate(&stack, Some(&agent)),
         &[
             "request",
-            "iam:DeleteRole",
+            "cloudtrail:StopLogging",
             "--param",
-            "RoleName=x",
+            "Name=org-trail",
             "--reason",
             "x",
         ],

@@ -53,7 +53,7 @@ pub struct ApiError {
     /// The request field at fault, e.g. `params.TableName`.
     pub field: Option<String>,
     /// Extra machine-readable detail (policy ids of a denial, the current status, ...).
-    pub detail: Option<serde_json::Value>,
+    pub detail: Option<Box<serde_json::Value>>,
 }
 
 impl ApiError {
@@ -78,7 +78,7 @@ impl ApiError {
     }
 
     pub fn with_detail(mut self, detail: serde_json::Value) -> Self {
-        self.detail = Some(detail);
+        self.detail = Some(Box::new(detail));
         self
     }
 

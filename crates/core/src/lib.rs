@@ -22,7 +22,7 @@ pub use audit::{Event, EventKind};
 pub use decision::{Decision, Effect};
 pub use error::{ApiError, ErrorCode};
 pub use identity::Identity;
-pub use policy::{BuiltinRules, Policy, PolicyInput};
+pub use policy::{Policy, PolicyInput};
 pub use record::RequestRecord;
 pub use request::{NewRequest, parse_new_request};
 pub use status::Status;

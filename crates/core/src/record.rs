@@ -38,6 +38,9 @@ pub struct RequestRecord {
     pub request_hash: String,
     pub agent: Identity,
     pub decision: Decision,
+    /// The IAM actions the operation needs; the session policy allows exactly these.
+    #[serde(default)]
+    pub iam_actions: Vec<String>,
     /// ARNs the call acts on, as derived from its parameters.
     pub resources: Vec<String>,
     pub created_at: u64,
@@ -76,6 +79,7 @@ impl RequestRecord {
         request: NewRequest,
         agent: Identity,
         decision: Decision,
+        iam_actions: Vec<String>,
         resources: Vec<String>,
         now: u64,
     ) -> (Self, Vec<Event>) {
@@ -97,6 +101,7 @@ impl RequestRecord {
             request,
             agent,
             decision,
+            iam_actions,
             resources,
             created_at: now,
             updated_at: now,
@@ -124,7 +129,7 @@ impl RequestRecord {
         let decided = rec.push_event(
             EventKind::Decided,
             None,
-            json!({"decision": rec.decision, "status": rec.status, "resources": rec.resources}),
+            json!({"decision": rec.decision, "status": rec.status, "iam_actions": rec.iam_actions, "resources": rec.resources}),
             now,
         );
         (rec, vec![submitted, decided])
@@ -329,7 +334,16 @@ mod tests {
             policy_ids: vec!["p".into()],
             reason: "r".into(),
         };
-        RequestRecord::new("R1".into(), req, who("agent", &[]), decision, vec![], 1).0
+        RequestRecord::new(
+            "R1".into(),
+            req,
+            who("agent", &[]),
+            decision,
+            vec![],
+            vec![],
+            1,
+        )
+        .0
     }
 
     #[test]
@@ -340,7 +354,8 @@ mod tests {
             policy_ids: vec![],
             reason: String::new(),
         };
-        let (rec, events) = RequestRecord::new("R".into(), req, who("a", &[]), d, vec![], 5);
+        let (rec, events) =
+            RequestRecord::new("R".into(), req, who("a", &[]), d, vec![], vec![], 5);
         assert_eq!(rec.status, Status::Approved);
         assert_eq!(rec.seq, 2);
         crate::audit::verify_chain(&events).unwrap();

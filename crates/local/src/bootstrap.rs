@@ -116,6 +116,61 @@ fn key(name: &str, t: KeyType) -> Result<KeySchemaElement, String> {
         .map_err(|e| e.to_string())
 }
 
+/// Creates SSM parameters and S3 objects in the emulator, through the SigV4 caller.
+pub async fn seed(
+    moto_url: &str,
+    ssm: &[(String, String)],
+    s3: &[(String, String, String)],
+) -> Result<(), String> {
+    let creds = Credentials::new("testing", "testing", None, None, "local");
+    let http = SignedHttp::new();
+    let send = |req: http::Request<Vec<u8>>, service: &'static str| {
+        let http = http.clone();
+        let creds = creds.clone();
+        async move {
+            let r = http
+                .send(req, &creds, "us-east-1", service)
+                .await
+                .map_err(|e| e.message)?;
+            if r.status >= 300 {
+                return Err(format!(
+                    "seeding {service}: HTTP {}: {}",
+                    r.status,
+                    String::from_utf8_lossy(&r.body)
+                ));
+            }
+            Ok(())
+        }
+    };
+    for (name, value) in ssm {
+        let body =
+            serde_json::json!({"Name": name, "Value": value, "Type": "String", "Overwrite": true});
+        let req = http::Request::post(format!("{moto_url}/"))
+            .header("content-type", "application/x-amz-json-1.1")
+            .header("x-amz-target", "AmazonSSM.PutParameter")
+            .body(body.to_string().into_bytes())
+            .map_err(|e| e.to_string())?;
+        send(req, "ssm").await?;
+    }
+    for (bucket, key, body) in s3 {
+        let empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let req = http::Request::put(format!("{moto_url}/{bucket}"))
+            .header("x-amz-content-sha256", empty)
+            .body(Vec::new())
+            .map_err(|e| e.to_string())?;
+        send(req, "s3").await?;
+        let req = http::Request::put(format!("{moto_url}/{bucket}/{key}"))
+            .header(
+                "x-amz-content-sha256",
+                tollgate_core::audit::sha256_hex(body.as_bytes()),
+            )
+            .body(body.clone().into_bytes())
+            .map_err(|e| e.to_string())?;
+        send(req, "s3").await?;
+    }
+    Ok(())
+}
+
 /// IAM's query API through the SigV4 caller: one call does not justify another SDK crate.
 async fn create_role(moto_url: &str, name: &str, trust: &str) -> Result<(), String> {
     let body: String = url::form_urlencoded::Serializer::new(String::new())

@@ -196,16 +196,23 @@ pub async fn run(api_url: &str, sdk: &SdkConfig, step: Step<'_>) -> Result<(), S
         kinds.join(" > ")
     ));
 
-    // 3. A denied action.
+    // 3. A denied action: the default policy forbids tampering with the audit trail.
     let a = agent
-        .submit(&json!({"action": "iam:CreateUser", "params": {"UserName": "backdoor"}, "reason": "need a user"}), None)
+        .submit(&json!({"action": "cloudtrail:DeleteTrail", "params": {"Name": "org-trail"}, "reason": "too noisy"}), None)
         .await?;
     expect_status(&a, 403, "deny")?;
     check(a.error_code() == Some("denied"), || {
         format!("deny: expected code denied: {}", a.body)
     })?;
+    check(
+        a.body
+            .pointer("/error/policy_ids/0")
+            .and_then(Value::as_str)
+            == Some("forbid-audit-tampering"),
+        || format!("deny: expected the forbid policy's id: {}", a.body),
+    )?;
     step(&format!(
-        "3. iam:CreateUser -> 403 denied: {}",
+        "3. cloudtrail:DeleteTrail -> 403 denied: {}",
         a.body
             .pointer("/error/reason")
             .and_then(Value::as_str)

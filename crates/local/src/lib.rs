@@ -49,6 +49,13 @@ pub struct StackOptions {
     pub approver_issuers: Option<Vec<IssuerConfig>>,
     /// Shortest time between two key fetches for unknown key ids.
     pub jwks_min_refresh: Duration,
+    /// `bundled`, `ssm:<name>` or `s3://bucket/key` (in the emulator).
+    pub policy_source: String,
+    /// SSM parameters `(name, value)` to create in the emulator before the API starts
+    /// (a policy source to try, for instance).
+    pub seed_ssm: Vec<(String, String)>,
+    /// S3 objects `(bucket, key, body)` to create likewise.
+    pub seed_s3: Vec<(String, String, String)>,
 }
 
 impl Default for StackOptions {
@@ -63,6 +70,9 @@ impl Default for StackOptions {
             agent_issuers: None,
             approver_issuers: None,
             jwks_min_refresh: Duration::from_secs(1),
+            policy_source: "bundled".into(),
+            seed_ssm: vec![],
+            seed_s3: vec![],
         }
     }
 }
@@ -156,9 +166,12 @@ impl Stack {
             jwks_min_refresh: opts.jwks_min_refresh,
             lambda_endpoint: Some(api_url.clone()),
             aws_endpoint: Some(moto.url.clone()),
+            policy_source: tollgate_aws::policy_source::Source::parse(&opts.policy_source)?,
         };
+        bootstrap::seed(&moto.url, &opts.seed_ssm, &opts.seed_s3).await?;
+        let policy = tollgate_api::load_policy(&settings, &sdk).await?;
         let host = Arc::new(Host::new(
-            Api::new(settings.clone(), &sdk)?,
+            Api::new(settings.clone(), &sdk, policy)?,
             Notifier::new(settings.clone(), &sdk),
             Executor::new(settings, &sdk),
             (issuer, second_issuer),

@@ -12,10 +12,12 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use tollgate_aws::invoke::LambdaInvoker;
 use tollgate_aws::oidc::Verifier;
+use tollgate_aws::policy_source;
 use tollgate_aws::settings::Settings;
 use tollgate_aws::store::Store;
 use tollgate_aws::workflow::Workflow;
-use tollgate_core::{ApiError, BuiltinRules, ErrorCode, Policy};
+use tollgate_core::{ApiError, ErrorCode, Policy};
+use tollgate_policy::{CedarPolicy, PolicySource, bundled_sources};
 
 pub use respond::Response;
 
@@ -38,7 +40,11 @@ pub struct Api {
 }
 
 impl Api {
-    pub fn new(settings: Settings, sdk: &SdkConfig) -> Result<Self, String> {
+    pub fn new(
+        settings: Settings,
+        sdk: &SdkConfig,
+        policy: Arc<dyn Policy>,
+    ) -> Result<Self, String> {
         let credentials = sdk
             .credentials_provider()
             .ok_or("no AWS credentials provider configured")?;
@@ -46,9 +52,6 @@ impl Api {
             .region()
             .map(|r| r.to_string())
             .unwrap_or_else(|| settings.default_region.clone());
-        let policy = Arc::new(BuiltinRules {
-            approval_timeout_seconds: settings.approval_timeout_seconds,
-        });
         Ok(Self {
             store: Store::new(aws_sdk_dynamodb::Client::new(sdk), settings.table.clone()),
             workflow: Workflow::new(
@@ -92,6 +95,36 @@ impl Api {
         };
         result.unwrap_or_else(|e| Response::error(&e))
     }
+}
+
+/// Loads the configured policies (bundled, SSM or S3) and checks them. Any problem stops the
+/// cold start: running with no policy, or half of one, would not fail closed.
+pub async fn load_policy(settings: &Settings, sdk: &SdkConfig) -> Result<Arc<dyn Policy>, String> {
+    let credentials = sdk
+        .credentials_provider()
+        .ok_or("no AWS credentials provider configured")?;
+    let region = sdk
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| settings.default_region.clone());
+    let sources = match policy_source::load(
+        &settings.policy_source,
+        &credentials,
+        &region,
+        settings.aws_endpoint.as_deref(),
+    )
+    .await?
+    {
+        None => bundled_sources(),
+        Some((name, text)) => vec![PolicySource::new(name, text)],
+    };
+    let policy =
+        CedarPolicy::new(&sources, settings.approval_timeout_seconds).map_err(|errors| {
+            let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+            format!("invalid policies:\n{}", lines.join("\n"))
+        })?;
+    tracing::info!(policies = policy.policy_count(), source = ?settings.policy_source, "policies loaded");
+    Ok(Arc::new(policy))
 }
 
 pub(crate) fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {

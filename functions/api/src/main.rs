@@ -7,7 +7,8 @@ async fn main() -> Result<(), Error> {
     tollgate_aws::logging::init();
     let settings = Settings::from_env()?;
     let sdk = tollgate_aws::config::load(None, None).await;
-    let api = Api::new(settings, &sdk)?;
+    let policy = tollgate_api::load_policy(&settings, &sdk).await?;
+    let api = Api::new(settings, &sdk, policy)?;
     let api = &api;
     lambda_http::run(service_fn(move |req: Request| async move {
         let (parts, body) = req.into_parts();

@@ -5,12 +5,12 @@ use tollgate_aws::now_ms;
 use tollgate_aws::oidc::Verified;
 use tollgate_aws::store::{Created, IdempotencyClaim, not_found};
 use tollgate_core::audit::sha256_hex;
-use tollgate_core::scope::{arn_account, derive_resources};
+use tollgate_core::scope::arn_account;
 use tollgate_core::services::{json_service, supported_services};
 use tollgate_core::{
-    ApiError, Effect, ErrorCode, EventKind, NewRequest, PolicyInput, RequestRecord, Status,
-    parse_new_request,
+    ApiError, Effect, ErrorCode, EventKind, NewRequest, RequestRecord, Status, parse_new_request,
 };
+use tollgate_policy::{Classified, classify};
 
 use crate::{Api, MAX_WAIT_SECONDS, Request, Response, header, query_param};
 
@@ -38,15 +38,17 @@ impl Api {
             )
         })?;
         let account = arn_account(role_arn).unwrap_or("*");
-        let resources = derive_resources(&new.action, &new.region, account, &new.params);
-        let decision = self.policy.decide(&PolicyInput {
-            principal: &agent.identity,
-            action: &new.action,
-            region: &new.region,
-            target: &new.target,
-            resources: &resources,
-            reason: new.reason.as_deref(),
-        });
+        let Classified {
+            iam_actions,
+            resources,
+            decision,
+        } = classify(
+            self.policy.as_ref(),
+            &new,
+            &agent.identity,
+            account,
+            now_ms() / 1000,
+        )?;
         // Denials are decided (and recorded) before anything else is asked of the call, so a
         // forbidden call is refused the same way whether or not it could have run.
         if decision.effect != Effect::Deny && json_service(new.action.service()).is_none() {
@@ -74,6 +76,7 @@ impl Api {
             new,
             agent.identity.clone(),
             decision,
+            iam_actions,
             resources,
             now_ms(),
         );

@@ -144,7 +144,12 @@ impl Executor {
             )?;
             return Ok((Claim::Skip, vec![ev]));
         };
-        let session_policy = session_policy(&rec.request.action.to_string(), &rec.resources);
+        let actions = if rec.iam_actions.is_empty() {
+            vec![rec.request.action.to_string()]
+        } else {
+            rec.iam_actions.clone()
+        };
+        let session_policy = session_policy(&actions, &rec.resources);
         let ev = rec.transition(
             Status::Executing,
             EventKind::ExecutionStarted,

@@ -1,0 +1,158 @@
+//! Where the policies come from: the bundled set, an SSM parameter, or an S3 object. Read
+//! once at cold start with the function's own credentials, through the SigV4 caller.
+
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use serde_json::{Value, json};
+
+use crate::signed_http::SignedHttp;
+
+/// A configured policy source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Bundled,
+    /// `ssm:<parameter name>`: one parameter holding the policy text.
+    Ssm(String),
+    /// `s3://bucket/key`: one object holding the policy text.
+    S3 {
+        bucket: String,
+        key: String,
+    },
+}
+
+impl Source {
+    pub fn parse(s: &str) -> Result<Source, String> {
+        let s = s.trim();
+        if s.is_empty() || s == "bundled" {
+            return Ok(Source::Bundled);
+        }
+        if let Some(name) = s.strip_prefix("ssm:") {
+            if name.is_empty() {
+                return Err("TOLLGATE_POLICY_SOURCE: `ssm:` needs a parameter name".into());
+            }
+            return Ok(Source::Ssm(name.to_string()));
+        }
+        if let Some(rest) = s.strip_prefix("s3://")
+            && let Some((bucket, key)) = rest.split_once('/')
+            && !bucket.is_empty()
+            && !key.is_empty()
+        {
+            return Ok(Source::S3 {
+                bucket: bucket.to_string(),
+                key: key.to_string(),
+            });
+        }
+        Err(format!(
+            "TOLLGATE_POLICY_SOURCE: `{s}` is not `bundled`, `ssm:<name>` or `s3://<bucket>/<key>`"
+        ))
+    }
+}
+
+/// Loads the policy text of a non-bundled source as `(name, text)`. `endpoint` overrides
+/// the AWS endpoint (the emulator).
+pub async fn load(
+    source: &Source,
+    credentials: &SharedCredentialsProvider,
+    region: &str,
+    endpoint: Option<&str>,
+) -> Result<Option<(String, String)>, String> {
+    let creds = credentials
+        .provide_credentials()
+        .await
+        .map_err(|e| format!("policy source: no credentials: {e}"))?;
+    let http = SignedHttp::new();
+    match source {
+        Source::Bundled => Ok(None),
+        Source::Ssm(name) => {
+            let url = endpoint
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("https://ssm.{region}.amazonaws.com"));
+            let req = http::Request::post(format!("{}/", url.trim_end_matches('/')))
+                .header("content-type", "application/x-amz-json-1.1")
+                .header("x-amz-target", "AmazonSSM.GetParameter")
+                .body(
+                    json!({"Name": name, "WithDecryption": true})
+                        .to_string()
+                        .into_bytes(),
+                )
+                .map_err(|e| e.to_string())?;
+            let resp = http
+                .send(req, &creds, region, "ssm")
+                .await
+                .map_err(|e| e.message)?;
+            if resp.status != 200 {
+                return Err(format!(
+                    "policy source ssm:{name}: SSM answered {}: {}",
+                    resp.status,
+                    String::from_utf8_lossy(&resp.body)
+                ));
+            }
+            let v: Value = serde_json::from_slice(&resp.body)
+                .map_err(|e| format!("policy source ssm:{name}: {e}"))?;
+            let text = v
+                .pointer("/Parameter/Value")
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("policy source ssm:{name}: no value"))?;
+            Ok(Some((format!("ssm:{name}"), text.to_string())))
+        }
+        Source::S3 { bucket, key } => {
+            let key_path: String = key
+                .split('/')
+                .map(|seg| {
+                    percent_encoding::utf8_percent_encode(seg, percent_encoding::NON_ALPHANUMERIC)
+                        .to_string()
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            // Path-style for the emulator; virtual-hosted style on AWS.
+            let url = match endpoint {
+                Some(e) => format!("{}/{bucket}/{key_path}", e.trim_end_matches('/')),
+                None => format!("https://{bucket}.s3.{region}.amazonaws.com/{key_path}"),
+            };
+            let req = http::Request::get(url)
+                .header(
+                    "x-amz-content-sha256",
+                    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                )
+                .body(Vec::new())
+                .map_err(|e| e.to_string())?;
+            let resp = http
+                .send(req, &creds, region, "s3")
+                .await
+                .map_err(|e| e.message)?;
+            if resp.status != 200 {
+                return Err(format!(
+                    "policy source s3://{bucket}/{key}: S3 answered {}",
+                    resp.status
+                ));
+            }
+            let text = String::from_utf8(resp.body)
+                .map_err(|_| format!("policy source s3://{bucket}/{key}: not UTF-8"))?;
+            Ok(Some((format!("s3://{bucket}/{key}"), text)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sources() {
+        assert_eq!(Source::parse("").unwrap(), Source::Bundled);
+        assert_eq!(Source::parse("bundled").unwrap(), Source::Bundled);
+        assert_eq!(
+            Source::parse("ssm:/tollgate/policies").unwrap(),
+            Source::Ssm("/tollgate/policies".into())
+        );
+        assert_eq!(
+            Source::parse("s3://b/p/all.cedar").unwrap(),
+            Source::S3 {
+                bucket: "b".into(),
+                key: "p/all.cedar".into()
+            }
+        );
+        for bad in ["ssm:", "s3://b", "s3:///k", "file:/x", "http://x"] {
+            assert!(Source::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! The whole classification of a submitted call, shared by the API, `tollgate policy check`
+//! and the tests: operation → IAM actions → resources → decision.
+
+use tollgate_catalog::{catalog, derive_resources};
+use tollgate_core::{ApiError, Decision, ErrorCode, Identity, NewRequest, Policy, PolicyInput};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Classified {
+    pub iam_actions: Vec<String>,
+    pub resources: Vec<String>,
+    pub decision: Decision,
+}
+
+/// Classifies `req` by `agent` against `policy`, for a target in `account`.
+pub fn classify(
+    policy: &dyn Policy,
+    req: &NewRequest,
+    agent: &Identity,
+    account: &str,
+    now_secs: u64,
+) -> Result<Classified, ApiError> {
+    let actions = catalog().iam_actions(&req.action).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::UnknownAction,
+            format!(
+                "action: `{}` is not an AWS API operation in the catalog",
+                req.action
+            ),
+        )
+        .with_detail(serde_json::json!({"field": "action"}))
+    })?;
+    let resources = derive_resources(&actions, &req.region, account, &req.params)
+        .map_err(|e| ApiError::field(e.field, e.message))?;
+    let iam_actions: Vec<String> = actions.into_iter().map(|a| a.name).collect();
+    let decision = policy.decide(&PolicyInput {
+        principal: agent,
+        action: &req.action,
+        iam_actions: &iam_actions,
+        region: &req.region,
+        account,
+        target: &req.target,
+        resources: &resources,
+        reason: req.reason.as_deref(),
+        now_secs,
+    });
+    Ok(Classified {
+        iam_actions,
+        resources,
+        decision,
+    })
+}

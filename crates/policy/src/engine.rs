@@ -1,0 +1,374 @@
+//! Evaluating requests: one Cedar request per (IAM action, resource) pair, the strictest
+//! outcome over all of them.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use cedar_policy::{
+    Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityTypeName,
+    EntityUid, PolicyId, PolicySet, Request, RestrictedExpression,
+};
+use tollgate_catalog::{ActionInfo, catalog};
+use tollgate_core::{Decision, Effect, Policy, PolicyInput};
+
+use crate::sources::{PolicyError, PolicySource, parse, policy_position};
+
+/// What a policy's annotations ask for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Rule {
+    approvals: u32,
+    approvers: Option<String>,
+    timeout: Option<u64>,
+    reason: Option<String>,
+}
+
+pub struct CedarPolicy {
+    set: PolicySet,
+    rules: HashMap<PolicyId, Rule>,
+    default_timeout: u64,
+    authorizer: Authorizer,
+}
+
+const MAX_APPROVALS: u32 = 10;
+const MAX_TIMEOUT: u64 = 7 * 24 * 3600;
+
+fn uid(type_name: &str, id: &str) -> EntityUid {
+    EntityUid::from_type_name_and_id(
+        EntityTypeName::from_str(type_name).expect("static entity type names parse"),
+        EntityId::new(id),
+    )
+}
+
+fn rule_of(p: &cedar_policy::Policy) -> Result<Rule, String> {
+    let approvals = match p.annotation("approval") {
+        None => 0,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n <= MAX_APPROVALS)
+            .ok_or_else(|| {
+                format!("@approval(\"{v}\"): must be a whole number from 0 to {MAX_APPROVALS}")
+            })?,
+    };
+    let timeout = match p.annotation("timeout") {
+        None => None,
+        Some(v) => Some(
+            v.parse::<u64>()
+                .ok()
+                .filter(|n| (1..=MAX_TIMEOUT).contains(n))
+                .ok_or_else(|| {
+                    format!("@timeout(\"{v}\"): must be seconds from 1 to {MAX_TIMEOUT}")
+                })?,
+        ),
+    };
+    let approvers = match p.annotation("approvers") {
+        None => None,
+        Some(g) if g.trim().is_empty() => return Err("@approvers(\"\"): must name a group".into()),
+        Some(g) => Some(g.to_string()),
+    };
+    if p.effect() == cedar_policy::Effect::Forbid
+        && (approvals > 0 || approvers.is_some() || timeout.is_some())
+    {
+        return Err("@approval, @approvers and @timeout only make sense on a permit".into());
+    }
+    if approvals == 0 && (approvers.is_some() || timeout.is_some()) {
+        return Err("@approvers and @timeout need @approval(\"n\") with n > 0".into());
+    }
+    Ok(Rule {
+        approvals,
+        approvers,
+        timeout,
+        reason: p.annotation("reason").map(str::to_string),
+    })
+}
+
+fn weekday_hour(now_secs: u64) -> (i64, i64) {
+    let days = now_secs / 86_400;
+    // 1970-01-01 was a Thursday (3 when Monday is 0).
+    (((days + 3) % 7) as i64, ((now_secs / 3600) % 24) as i64)
+}
+
+fn string(s: &str) -> RestrictedExpression {
+    RestrictedExpression::new_string(s.to_string())
+}
+
+fn string_set<'a>(items: impl IntoIterator<Item = &'a String>) -> RestrictedExpression {
+    RestrictedExpression::new_set(items.into_iter().map(|s| string(s)))
+}
+
+/// The outcome for one (action, resource) pair.
+enum Pair {
+    Permitted(Vec<PolicyId>),
+    Denied { ids: Vec<PolicyId>, reason: String },
+}
+
+impl CedarPolicy {
+    /// Parses the policies and checks their annotations. `default_timeout` applies to
+    /// approvals whose policy names no `@timeout`.
+    pub fn new(sources: &[PolicySource], default_timeout: u64) -> Result<Self, Vec<PolicyError>> {
+        let (set, origin) = parse(sources)?;
+        let mut rules = HashMap::new();
+        let mut errors = Vec::new();
+        for p in set.policies() {
+            match rule_of(p) {
+                Ok(r) => {
+                    rules.insert(p.id().clone(), r);
+                }
+                Err(message) => {
+                    let src = origin.get(p.id()).map(|i| &sources[*i]);
+                    let (line, column) = src
+                        .map(|s| policy_position(&s.text, p.id().as_ref()))
+                        .unwrap_or((0, 0));
+                    errors.push(PolicyError {
+                        file: src.map(|s| s.name.clone()).unwrap_or_default(),
+                        line,
+                        column,
+                        message: format!("policy `{}`: {message}", p.id()),
+                    });
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Self {
+            set,
+            rules,
+            default_timeout,
+            authorizer: Authorizer::new(),
+        })
+    }
+
+    pub fn policy_count(&self) -> usize {
+        self.rules.len()
+    }
+
+    fn evaluate(
+        &self,
+        input: &PolicyInput<'_>,
+        action: &ActionInfo,
+        resource: &str,
+    ) -> Result<Pair, String> {
+        let id = input.principal;
+        let principal = uid("Agent", &id.key());
+        let tags = id.claims.iter().map(|(k, v)| {
+            let text = v
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string());
+            (k.clone(), string(&text))
+        });
+        let principal_entity = Entity::new_with_tags(
+            principal.clone(),
+            [
+                ("issuer".to_string(), string(&id.issuer)),
+                ("subject".to_string(), string(&id.subject)),
+                ("name".to_string(), string(&id.name)),
+                ("groups".to_string(), string_set(&id.groups)),
+            ],
+            [],
+            tags,
+        )
+        .map_err(|e| e.to_string())?;
+
+        let action_uid = uid("Action", &action.name);
+        let mut parents = vec![
+            uid("Action", action.level.as_str()),
+            uid("Action", &format!("service:{}", action.service)),
+        ];
+        parents.extend(
+            action
+                .risks
+                .iter()
+                .map(|r| uid("Action", &format!("risk:{r}"))),
+        );
+        let action_entity = Entity::new_no_attrs(action_uid.clone(), parents.into_iter().collect());
+
+        let arn_parts: Vec<&str> = resource.split(':').collect();
+        let field = |i: usize, fallback: &str| {
+            arn_parts
+                .get(i)
+                .filter(|s| !s.is_empty())
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| fallback.to_string())
+        };
+        let resource_uid = uid("Resource", resource);
+        let resource_entity = Entity::new(
+            resource_uid.clone(),
+            HashMap::from([
+                ("arn".to_string(), string(resource)),
+                ("service".to_string(), string(&field(2, &action.service))),
+                ("region".to_string(), string(&field(3, input.region))),
+                ("account".to_string(), string(&field(4, input.account))),
+            ]),
+            Default::default(),
+        )
+        .map_err(|e| e.to_string())?;
+
+        let (weekday, hour) = weekday_hour(input.now_secs);
+        let context = Context::from_pairs([
+            ("operation".to_string(), string(&input.action.to_string())),
+            ("service".to_string(), string(&action.service)),
+            ("accessLevel".to_string(), string(action.level.as_str())),
+            ("risks".to_string(), string_set(&action.risks)),
+            ("region".to_string(), string(input.region)),
+            ("target".to_string(), string(input.target)),
+            ("reason".to_string(), string(input.reason.unwrap_or(""))),
+            (
+                "hasReason".to_string(),
+                RestrictedExpression::new_bool(input.reason.is_some()),
+            ),
+            (
+                "time".to_string(),
+                RestrictedExpression::new_long(input.now_secs as i64),
+            ),
+            ("hour".to_string(), RestrictedExpression::new_long(hour)),
+            (
+                "weekday".to_string(),
+                RestrictedExpression::new_long(weekday),
+            ),
+        ])
+        .map_err(|e| e.to_string())?;
+        let entities =
+            Entities::from_entities([principal_entity, action_entity, resource_entity], None)
+                .map_err(|e| e.to_string())?;
+        let request = Request::new(principal, action_uid, resource_uid, context, None)
+            .map_err(|e| e.to_string())?;
+        let response = self
+            .authorizer
+            .is_authorized(&request, &self.set, &entities);
+        // Fail closed: a policy that could not be evaluated might have been a forbid.
+        let erred: Vec<PolicyId> = response
+            .diagnostics()
+            .errors()
+            .map(|cedar_policy::AuthorizationError::PolicyEvaluationError(e)| e.policy_id().clone())
+            .collect();
+        if !erred.is_empty() {
+            let names: Vec<String> = erred.iter().map(|p| p.to_string()).collect();
+            return Ok(Pair::Denied {
+                reason: format!(
+                    "policy {} could not be evaluated for {}",
+                    names.join(", "),
+                    action.name
+                ),
+                ids: erred,
+            });
+        }
+        let ids: Vec<PolicyId> = response.diagnostics().reason().cloned().collect();
+        Ok(match response.decision() {
+            CedarDecision::Allow => Pair::Permitted(ids),
+            CedarDecision::Deny if ids.is_empty() => Pair::Denied {
+                reason: format!("no policy permits {} on {resource}", action.name),
+                ids,
+            },
+            CedarDecision::Deny => {
+                let why = ids
+                    .iter()
+                    .filter_map(|i| self.rules.get(i).and_then(|r| r.reason.clone()))
+                    .next()
+                    .unwrap_or_else(|| "forbidden".into());
+                Pair::Denied {
+                    reason: format!("{} is forbidden: {why}", action.name),
+                    ids,
+                }
+            }
+        })
+    }
+
+    fn deny(policy_ids: Vec<String>, reason: String) -> Decision {
+        Decision {
+            effect: Effect::Deny,
+            policy_ids,
+            reason,
+        }
+    }
+}
+
+impl Policy for CedarPolicy {
+    fn decide(&self, input: &PolicyInput<'_>) -> Decision {
+        let c = catalog();
+        let mut actions = Vec::with_capacity(input.iam_actions.len());
+        for name in input.iam_actions {
+            match c.action(name) {
+                Some(a) => actions.push(a),
+                None => return Self::deny(vec![], format!("{name} is not in the action catalog")),
+            }
+        }
+        if actions.is_empty() {
+            return Self::deny(vec![], format!("{} maps to no IAM action", input.action));
+        }
+        let star = ["*".to_string()];
+        let resources: &[String] = if input.resources.is_empty() {
+            &star
+        } else {
+            input.resources
+        };
+        let mut permits: Vec<PolicyId> = Vec::new();
+        for action in &actions {
+            for resource in resources {
+                match self.evaluate(input, action, resource) {
+                    Ok(Pair::Permitted(ids)) => permits.extend(ids),
+                    Ok(Pair::Denied { ids, reason }) => {
+                        return Self::deny(ids.iter().map(|i| i.to_string()).collect(), reason);
+                    }
+                    Err(e) => return Self::deny(vec![], format!("cannot evaluate policy: {e}")),
+                }
+            }
+        }
+        permits.sort_by_key(|a| a.to_string());
+        permits.dedup();
+        // The strictest permit decides: most approvals, then the shortest timeout.
+        let strictest = permits
+            .iter()
+            .filter_map(|id| self.rules.get(id).map(|r| (id, r)))
+            .max_by(|(ia, a), (ib, b)| {
+                a.approvals
+                    .cmp(&b.approvals)
+                    .then_with(|| {
+                        b.timeout
+                            .unwrap_or(u64::MAX)
+                            .cmp(&a.timeout.unwrap_or(u64::MAX))
+                    })
+                    .then_with(|| ib.to_string().cmp(&ia.to_string()))
+            });
+        let Some((id, rule)) = strictest else {
+            return Self::deny(vec![], format!("no policy permits {}", input.action));
+        };
+        let why = rule
+            .reason
+            .clone()
+            .unwrap_or_else(|| format!("policy {id}"));
+        let levels: Vec<&str> = actions.iter().map(|a| a.level.as_str()).collect();
+        if rule.approvals == 0 {
+            return Decision {
+                effect: Effect::Allow,
+                policy_ids: permits.iter().map(|i| i.to_string()).collect(),
+                reason: format!("{} ({}): {why}", input.action, levels.join(", ")),
+            };
+        }
+        let deciding: Vec<String> = permits
+            .iter()
+            .filter(|i| {
+                self.rules
+                    .get(*i)
+                    .is_some_and(|r| r.approvals == rule.approvals)
+            })
+            .map(|i| i.to_string())
+            .collect();
+        Decision {
+            effect: Effect::Approval {
+                approvals: rule.approvals,
+                approvers: rule.approvers.clone(),
+                timeout_seconds: rule.timeout.unwrap_or(self.default_timeout),
+            },
+            policy_ids: deciding,
+            reason: format!(
+                "{} ({}) needs {} approval{}: {why}",
+                input.action,
+                levels.join(", "),
+                rule.approvals,
+                if rule.approvals == 1 { "" } else { "s" }
+            ),
+        }
+    }
+}

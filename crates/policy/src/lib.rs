@@ -1,0 +1,21 @@
+//! Decisions with Cedar over the IAM action catalog.
+//!
+//! Principal: the agent (`Agent::"<issuer>#<subject>"`, its identity as attributes, the claims
+//! its issuer selects as tags). Action: the IAM action (`Action::"dynamodb:DeleteTable"`),
+//! member of its access level (`Action::"Write"`), service (`Action::"service:dynamodb"`) and
+//! risk groups (`Action::"risk:credentials-exposure"`). Resource: each ARN derived from the
+//! parameters. Context: operation, service, access level, risks, region, target, reason, time.
+//!
+//! `forbid` or no match → denied; plain `permit` → allowed; `permit` with `@approval("n")`
+//! (and optionally `@approvers("group")`, `@timeout("seconds")`) → approval. The strictest
+//! outcome over every (action, resource) pair wins.
+
+mod classify;
+mod engine;
+mod schema;
+mod sources;
+
+pub use classify::{Classified, classify};
+pub use engine::CedarPolicy;
+pub use schema::{schema_text, validate};
+pub use sources::{PolicyError, PolicySource, bundled_sources};

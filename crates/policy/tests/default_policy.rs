@@ -1,0 +1,152 @@
+//! The shipped default policy set against realistic requests across services.
+
+use serde_json::json;
+use tollgate_core::{Effect, Identity, parse_new_request};
+use tollgate_policy::{CedarPolicy, bundled_sources, classify};
+
+fn agent() -> Identity {
+    Identity {
+        issuer: "https://token.actions.githubusercontent.com".into(),
+        subject: "acme/infra:refs/heads/main".into(),
+        name: "deploy".into(),
+        ..Default::default()
+    }
+}
+
+/// `allow`, `approve1`, `approve2` or `deny`.
+fn outcome(
+    policy: &CedarPolicy,
+    action: &str,
+    params: serde_json::Value,
+) -> (String, Vec<String>, Vec<String>) {
+    let body = json!({"action": action, "params": params, "reason": "table test"});
+    let req = parse_new_request(body.to_string().as_bytes(), "us-east-1").unwrap();
+    let c = classify(policy, &req, &agent(), "123456789012", 1_790_000_000)
+        .unwrap_or_else(|e| panic!("{action}: {e}"));
+    let o = match c.decision.effect {
+        Effect::Allow => "allow".to_string(),
+        Effect::Deny => "deny".to_string(),
+        Effect::Approval { approvals, .. } => format!("approve{approvals}"),
+    };
+    (o, c.decision.policy_ids, c.resources)
+}
+
+#[test]
+fn default_policy_table() {
+    let policy = CedarPolicy::new(&bundled_sources(), 3600).unwrap();
+    #[rustfmt::skip]
+    let cases: Vec<(&str, serde_json::Value, &str)> = vec![
+        // S3
+        ("s3:ListBuckets", json!({}), "allow"),
+        ("s3:ListObjectsV2", json!({"Bucket": "logs"}), "allow"),
+        ("s3:GetObject", json!({"Bucket": "logs", "Key": "2026/11/24.log"}), "allow"),
+        ("s3:HeadObject", json!({"Bucket": "logs", "Key": "a"}), "allow"),
+        ("s3:GetBucketPolicy", json!({"Bucket": "logs"}), "allow"),
+        ("s3:PutObject", json!({"Bucket": "logs", "Key": "a"}), "approve1"),
+        ("s3:DeleteObject", json!({"Bucket": "logs", "Key": "a"}), "approve1"),
+        ("s3:CreateBucket", json!({"Bucket": "new-bucket"}), "approve1"),
+        ("s3:DeleteBucket", json!({"Bucket": "logs"}), "approve1"),
+        ("s3:PutBucketTagging", json!({"Bucket": "logs"}), "approve1"),
+        ("s3:PutBucketPolicy", json!({"Bucket": "logs", "Policy": "{}"}), "approve2"),
+        ("s3:DeleteBucketPolicy", json!({"Bucket": "logs"}), "approve2"),
+        ("s3:PutBucketAcl", json!({"Bucket": "logs"}), "approve2"),
+        ("s3:PutPublicAccessBlock", json!({"Bucket": "logs"}), "approve2"),
+        // EC2
+        ("ec2:DescribeInstances", json!({}), "allow"),
+        ("ec2:DescribeSecurityGroups", json!({}), "allow"),
+        ("ec2:RunInstances", json!({"ImageId": "ami-1", "MinCount": 1, "MaxCount": 1}), "approve2"),
+        ("ec2:TerminateInstances", json!({"InstanceIds": ["i-1"]}), "approve1"),
+        ("ec2:StopInstances", json!({"InstanceIds": ["i-1"]}), "approve1"),
+        ("ec2:AuthorizeSecurityGroupIngress", json!({"GroupId": "sg-1"}), "approve1"),
+        ("ec2:CreateTags", json!({"Resources": ["i-1"]}), "approve1"),
+        ("ec2:GetPasswordData", json!({"InstanceId": "i-1"}), "approve1"),
+        ("ec2:ModifySnapshotAttribute", json!({"SnapshotId": "snap-1"}), "approve2"),
+        // IAM
+        ("iam:ListRoles", json!({}), "allow"),
+        ("iam:GetRole", json!({"RoleName": "app"}), "allow"),
+        ("iam:ListAttachedRolePolicies", json!({"RoleName": "app"}), "allow"),
+        ("iam:CreateUser", json!({"UserName": "bot"}), "approve2"), // Permissions management in the IAM data
+        ("iam:TagRole", json!({"RoleName": "app"}), "approve1"),
+        ("iam:AttachRolePolicy", json!({"RoleName": "app", "PolicyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}), "approve2"),
+        ("iam:PutRolePolicy", json!({"RoleName": "app"}), "approve2"),
+        ("iam:CreatePolicyVersion", json!({"PolicyArn": "arn:aws:iam::123456789012:policy/p"}), "approve2"),
+        ("iam:PassRole", json!({"RoleName": "app"}), "approve2"),
+        ("iam:CreateAccessKey", json!({"UserName": "bot"}), "approve2"),
+        ("iam:UpdateAssumeRolePolicy", json!({"RoleName": "app"}), "approve2"),
+        // DynamoDB
+        ("dynamodb:ListTables", json!({}), "allow"),
+        ("dynamodb:DescribeTable", json!({"TableName": "orders"}), "allow"),
+        ("dynamodb:Query", json!({"TableName": "orders"}), "allow"),
+        ("dynamodb:Scan", json!({"TableName": "orders"}), "allow"),
+        ("dynamodb:GetItem", json!({"TableName": "orders"}), "allow"),
+        ("dynamodb:PutItem", json!({"TableName": "orders"}), "approve1"),
+        ("dynamodb:DeleteTable", json!({"TableName": "orders"}), "approve1"),
+        ("dynamodb:UpdateTable", json!({"TableName": "orders"}), "approve1"),
+        ("dynamodb:TagResource", json!({"ResourceArn": "arn:aws:dynamodb:us-east-1:123456789012:table/orders"}), "approve1"),
+        // Lambda
+        ("lambda:ListFunctions", json!({}), "allow"),
+        ("lambda:GetFunction", json!({"FunctionName": "api"}), "approve1"),
+        ("lambda:GetFunctionConfiguration", json!({"FunctionName": "api"}), "approve1"),
+        ("lambda:Invoke", json!({"FunctionName": "api"}), "approve2"), // InvokeFunction is on the privilege-escalation list
+        ("lambda:UpdateFunctionCode", json!({"FunctionName": "api"}), "approve2"),
+        ("lambda:CreateFunction", json!({"FunctionName": "new"}), "approve2"),
+        ("lambda:AddPermission", json!({"FunctionName": "api"}), "approve2"),
+        ("lambda:DeleteFunction", json!({"FunctionName": "api"}), "approve1"),
+        // RDS
+        ("rds:DescribeDBInstances", json!({}), "allow"),
+        ("rds:DescribeDBSnapshots", json!({}), "allow"),
+        ("rds:DeleteDBInstance", json!({"DBInstanceIdentifier": "db1"}), "approve1"),
+        ("rds:ModifyDBInstance", json!({"DBInstanceIdentifier": "db1"}), "approve1"),
+        ("rds:ModifyDBSnapshotAttribute", json!({"DBSnapshotIdentifier": "s1"}), "approve2"), // shares snapshots: Permissions management
+        // KMS
+        ("kms:ListKeys", json!({}), "allow"),
+        ("kms:DescribeKey", json!({"KeyId": "alias/app"}), "allow"),
+        ("kms:Encrypt", json!({"KeyId": "alias/app"}), "approve1"),
+        ("kms:Decrypt", json!({"KeyId": "arn:aws:kms:us-east-1:123456789012:key/k1"}), "approve1"),
+        ("kms:ScheduleKeyDeletion", json!({"KeyId": "k1"}), "approve1"),
+        ("kms:PutKeyPolicy", json!({"KeyId": "k1"}), "approve2"),
+        ("kms:CreateGrant", json!({"KeyId": "k1"}), "approve2"),
+        // Secrets Manager
+        ("secretsmanager:ListSecrets", json!({}), "allow"),
+        ("secretsmanager:DescribeSecret", json!({"SecretId": "db"}), "allow"),
+        ("secretsmanager:GetSecretValue", json!({"SecretId": "db"}), "approve1"),
+        ("secretsmanager:PutSecretValue", json!({"SecretId": "db"}), "approve1"),
+        ("secretsmanager:DeleteSecret", json!({"SecretId": "db"}), "approve1"),
+        ("secretsmanager:PutResourcePolicy", json!({"SecretId": "db"}), "approve2"),
+        // Organizations
+        ("organizations:ListAccounts", json!({}), "allow"),
+        ("organizations:DescribeOrganization", json!({}), "allow"),
+        ("organizations:LeaveOrganization", json!({}), "deny"),
+        ("organizations:DeleteOrganization", json!({}), "deny"),
+        ("organizations:CloseAccount", json!({"AccountId": "111122223333"}), "deny"),
+        // CloudTrail
+        ("cloudtrail:DescribeTrails", json!({}), "allow"),
+        ("cloudtrail:LookupEvents", json!({}), "allow"),
+        ("cloudtrail:DeleteTrail", json!({"Name": "org-trail"}), "deny"),
+        ("cloudtrail:StopLogging", json!({"Name": "org-trail"}), "deny"),
+        ("cloudtrail:UpdateTrail", json!({"Name": "org-trail"}), "deny"),
+        // Others that hand out credentials
+        ("ecr:GetAuthorizationToken", json!({}), "approve1"),
+        ("ssm:GetParameter", json!({"Name": "/app/db-password", "WithDecryption": true}), "approve1"),
+        ("sts:GetSessionToken", json!({}), "approve1"),
+        ("sts:AssumeRole", json!({"RoleArn": "arn:aws:iam::123456789012:role/admin", "RoleSessionName": "x"}), "approve2"),
+        ("guardduty:DeleteDetector", json!({"DetectorId": "d1"}), "deny"),
+    ];
+    assert!(cases.len() >= 60, "{} cases", cases.len());
+    let mut wrong = Vec::new();
+    for (action, params, want) in &cases {
+        let (got, ids, resources) = outcome(&policy, action, params.clone());
+        if got != *want {
+            wrong.push(format!(
+                "{action}: want {want}, got {got} by {ids:?} on {resources:?}"
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {} wrong:\n{}",
+        wrong.len(),
+        cases.len(),
+        wrong.join("\n")
+    );
+}

@@ -1,0 +1,226 @@
+//! Annotations, strictest-wins, claims as tags, and failing closed.
+
+use serde_json::json;
+use tollgate_core::{Effect, Identity, parse_new_request};
+use tollgate_policy::{CedarPolicy, PolicySource, classify};
+
+fn policy(text: &str) -> CedarPolicy {
+    CedarPolicy::new(&[PolicySource::new("test.cedar", text)], 900).unwrap()
+}
+
+fn decide(
+    p: &CedarPolicy,
+    action: &str,
+    params: serde_json::Value,
+    agent: &Identity,
+) -> tollgate_core::Decision {
+    let body = json!({"action": action, "params": params, "reason": "r"});
+    let req = parse_new_request(body.to_string().as_bytes(), "us-east-1").unwrap();
+    classify(p, &req, agent, "123456789012", 1_790_000_000)
+        .unwrap()
+        .decision
+}
+
+fn bot() -> Identity {
+    Identity {
+        issuer: "https://i".into(),
+        subject: "acme/app:refs/heads/main".into(),
+        name: "deploy".into(),
+        groups: vec!["ci".into()],
+        claims: [("repository_owner".to_string(), json!("acme"))].into(),
+    }
+}
+
+#[test]
+fn strictest_permit_wins_and_carries_its_group_and_timeout() {
+    let p = policy(
+        r#"
+        @id("one") @approval("1") @timeout("7200")
+        permit (principal, action in Action::"Write", resource);
+        @id("two-dba") @approval("2") @approvers("dba") @timeout("600")
+        permit (principal, action == Action::"dynamodb:DeleteTable", resource)
+        when { resource.arn like "*:table/prod-*" };
+        "#,
+    );
+    let d = decide(
+        &p,
+        "dynamodb:DeleteTable",
+        json!({"TableName": "prod-orders"}),
+        &bot(),
+    );
+    assert_eq!(
+        d.effect,
+        Effect::Approval {
+            approvals: 2,
+            approvers: Some("dba".into()),
+            timeout_seconds: 600
+        }
+    );
+    assert_eq!(d.policy_ids, vec!["two-dba"]);
+    let d = decide(
+        &p,
+        "dynamodb:DeleteTable",
+        json!({"TableName": "staging"}),
+        &bot(),
+    );
+    assert_eq!(
+        d.effect,
+        Effect::Approval {
+            approvals: 1,
+            approvers: None,
+            timeout_seconds: 7200
+        }
+    );
+    // No @timeout: the configured default.
+    let p = policy(
+        r#"@id("w") @approval("1") permit (principal, action in Action::"Write", resource);"#,
+    );
+    let d = decide(
+        &p,
+        "dynamodb:DeleteTable",
+        json!({"TableName": "t"}),
+        &bot(),
+    );
+    assert_eq!(
+        d.effect,
+        Effect::Approval {
+            approvals: 1,
+            approvers: None,
+            timeout_seconds: 900
+        }
+    );
+}
+
+#[test]
+fn claims_groups_and_context_are_visible_to_policies() {
+    let p = policy(
+        r#"
+        @id("acme-reads")
+        permit (principal, action in Action::"Read", resource)
+        when { principal.hasTag("repository_owner") && principal.getTag("repository_owner") == "acme"
+               && principal.groups.contains("ci") && context.region == "us-east-1" && context.hasReason
+               && context.operation == "dynamodb:DescribeTable" && context.accessLevel == "Read" };
+        "#,
+    );
+    assert_eq!(
+        decide(
+            &p,
+            "dynamodb:DescribeTable",
+            json!({"TableName": "t"}),
+            &bot()
+        )
+        .effect,
+        Effect::Allow
+    );
+    let mut other = bot();
+    other
+        .claims
+        .insert("repository_owner".into(), json!("evil"));
+    let d = decide(
+        &p,
+        "dynamodb:DescribeTable",
+        json!({"TableName": "t"}),
+        &other,
+    );
+    assert_eq!(d.effect, Effect::Deny);
+    assert!(d.reason.contains("no policy permits"), "{}", d.reason);
+}
+
+#[test]
+fn forbid_beats_permit_and_reports_its_id() {
+    let p = policy(
+        r#"
+        @id("all") permit (principal, action, resource);
+        @id("no-prod") @reason("production tables are off limits")
+        forbid (principal, action, resource) when { resource.arn like "*:table/prod-*" };
+        "#,
+    );
+    let d = decide(
+        &p,
+        "dynamodb:DescribeTable",
+        json!({"TableName": "prod-x"}),
+        &bot(),
+    );
+    assert_eq!(d.effect, Effect::Deny);
+    assert_eq!(d.policy_ids, vec!["no-prod"]);
+    assert!(
+        d.reason.contains("production tables are off limits"),
+        "{}",
+        d.reason
+    );
+}
+
+#[test]
+fn a_policy_that_errors_denies() {
+    // getTag on a claim the token does not carry is an evaluation error: fail closed, even
+    // though a plain permit also matches.
+    let p = policy(
+        r#"
+        @id("all") permit (principal, action, resource);
+        @id("env-check") forbid (principal, action, resource) when { principal.getTag("environment") == "prod" };
+        "#,
+    );
+    let d = decide(
+        &p,
+        "dynamodb:DescribeTable",
+        json!({"TableName": "t"}),
+        &bot(),
+    );
+    assert_eq!(d.effect, Effect::Deny, "{d:?}");
+    assert_eq!(d.policy_ids, vec!["env-check"]);
+}
+
+#[test]
+fn every_mapped_action_must_pass() {
+    // s3:CopyObject needs GetObject and PutObject; allowing reads only is not enough.
+    let p = policy(r#"@id("reads") permit (principal, action in Action::"Read", resource);"#);
+    let d = decide(
+        &p,
+        "s3:CopyObject",
+        json!({"Bucket": "b", "Key": "k", "CopySource": "a/b"}),
+        &bot(),
+    );
+    assert_eq!(d.effect, Effect::Deny, "{d:?}");
+}
+
+#[test]
+fn bad_annotations_are_refused_with_their_line() {
+    for (text, needle) in [
+        (
+            "\n@id(\"a\") @approval(\"two\")\npermit (principal, action, resource);",
+            "@approval",
+        ),
+        (
+            "@id(\"a\") @approval(\"99\") permit (principal, action, resource);",
+            "@approval",
+        ),
+        (
+            "@id(\"a\") @approval(\"1\") forbid (principal, action, resource);",
+            "permit",
+        ),
+        (
+            "@id(\"a\") @timeout(\"60\") permit (principal, action, resource);",
+            "@approval",
+        ),
+        (
+            "@id(\"a\") @approval(\"1\") @approvers(\"\") permit (principal, action, resource);",
+            "@approvers",
+        ),
+    ] {
+        let errs = CedarPolicy::new(&[PolicySource::new("p.cedar", text)], 900)
+            .err()
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(errs[0].message.contains(needle), "{text}: {errs:?}");
+        assert_eq!(errs[0].file, "p.cedar");
+    }
+    let errs = CedarPolicy::new(
+        &[PolicySource::new(
+            "p.cedar",
+            "\n@id(\"a\") @approval(\"two\")\npermit (principal, action, resource);",
+        )],
+        900,
+    )
+    .err()
+    .unwrap();
+    assert_eq!(errs[0].line, 2);
+}

@@ -1,0 +1,147 @@
+//! Policies loaded from SSM and S3 decide live requests; approver groups from a policy are
+//! enforced; an invalid policy stops the API from starting.
+
+use tollgate_cli::client::Client;
+use tollgate_e2e::*;
+use tollgate_local::issuer::MintRequest;
+
+const POLICY: &str = r#"
+@id("reads")
+permit (principal, action in Action::"Read", resource);
+
+@id("no-deletes") @reason("tables are never deleted by agents")
+forbid (principal, action == Action::"dynamodb:DeleteTable", resource);
+
+@id("writes-by-dba") @approval("1") @approvers("dba")
+permit (principal, action in Action::"Write", resource);
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policies_from_ssm_decide_and_name_their_approvers() {
+    let stack = stack_with(|o| {
+        o.policy_source = "ssm:/tollgate/policies".into();
+        o.seed_ssm = vec![("/tollgate/policies".into(), POLICY.into())];
+    })
+    .await;
+    tollgate_local::demo::create_table(&stack.sdk, "orders")
+        .await
+        .unwrap();
+    let bot = agent(&stack, "ci-bot");
+    let a = bot
+        .submit(
+            &json!({"action": "dynamodb:DescribeTable", "params": {"TableName": "orders"}}),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (a.status, a.body["decision"]["policy_ids"][0].as_str()),
+        (200, Some("reads")),
+        "{}",
+        a.body
+    );
+
+    let a = bot.submit(&json!({"action": "dynamodb:DeleteTable", "params": {"TableName": "orders"}, "reason": "x"}), None).await.unwrap();
+    assert_eq!(a.status, 403, "{}", a.body);
+    assert_eq!(a.body["error"]["policy_ids"], json!(["no-deletes"]));
+    assert!(
+        a.body["error"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("never deleted"),
+        "{}",
+        a.body
+    );
+
+    let a = bot
+        .submit(&json!({"action": "dynamodb:UpdateTable", "params": {"TableName": "orders", "BillingMode": "PAY_PER_REQUEST"}, "reason": "x"}), None)
+        .await
+        .unwrap();
+    assert_eq!(a.status, 202, "{}", a.body);
+    assert_eq!(a.body["decision"]["approvers"], "dba");
+    let id = a.body["id"].as_str().unwrap();
+    // An approver outside the named group cannot vote; one inside can.
+    let r = approver(&stack, "alice")
+        .vote(id, true, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.error_code()),
+        (403, Some("forbidden")),
+        "{}",
+        r.body
+    );
+    let dba = stack
+        .mint(&MintRequest {
+            sub: "dana".into(),
+            approver: true,
+            groups: Some(vec!["dba".into()]),
+            ..Default::default()
+        })
+        .unwrap();
+    let r = Client::new(&stack.api_url, Some(dba))
+        .vote(id, true, None)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    let done = bot.wait_final(id, WAIT, |_| {}).await.unwrap();
+    assert_eq!(done.request_status(), Some("SUCCEEDED"), "{}", done.body);
+
+    // Writes to other services are Write too, but nothing here permits IAM's permission changes.
+    let a = bot.submit(&json!({"action": "iam:AttachRolePolicy", "params": {"RoleName": "r", "PolicyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}, "reason": "x"}), None).await.unwrap();
+    assert_eq!(a.status, 403, "{}", a.body);
+    assert!(
+        a.body["error"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no policy permits"),
+        "{}",
+        a.body
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policies_from_s3() {
+    let stack = stack_with(|o| {
+        o.policy_source = "s3://policies/tollgate/all.cedar".into();
+        o.seed_s3 = vec![(
+            "policies".into(),
+            "tollgate/all.cedar".into(),
+            POLICY.into(),
+        )];
+    })
+    .await;
+    let a = agent(&stack, "ci-bot")
+        .submit(
+            &json!({"action": "dynamodb:DeleteTable", "params": {"TableName": "t"}, "reason": "x"}),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (a.status, a.body["error"]["policy_ids"][0].as_str()),
+        (403, Some("no-deletes")),
+        "{}",
+        a.body
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_policy_stops_the_start() {
+    let opts = tollgate_local::StackOptions {
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        policy_source: "ssm:/tollgate/policies".into(),
+        seed_ssm: vec![(
+            "/tollgate/policies".into(),
+            "@id(\"a\")\npermit (principal, action, resource) when { context.hour > };".into(),
+        )],
+        ..Default::default()
+    };
+    let err = match tollgate_local::Stack::start(opts).await {
+        Ok(_) => panic!("a stack with an invalid policy must not start"),
+        Err(e) => e,
+    };
+    assert!(err.contains("ssm:/tollgate/policies:2:"), "{err}");
+}
