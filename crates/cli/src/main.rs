@@ -7,8 +7,10 @@ use clap::{Parser, Subcommand};
 use serde_json::{Map, Value, json};
 use tollgate_cli::client::{Answer, Client};
 
+mod policy_cmd;
+
 /// Exit codes, so scripts can branch on the outcome without parsing output.
-mod exit {
+pub(crate) mod exit {
     pub const SUCCEEDED: u8 = 0;
     pub const ERROR: u8 = 1;
     // 2: usage error (clap's own exit code).
@@ -114,6 +116,36 @@ enum Command {
         #[arg(long)]
         comment: Option<String>,
     },
+    /// Check and try policies offline.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate policy files against the schema and the action catalog.
+    Validate {
+        /// `.cedar` files or directories (default: the bundled policies).
+        paths: Vec<std::path::PathBuf>,
+    },
+    /// Show what the policies decide for a request. Exit 0 allowed, 7 needs approval, 4 denied.
+    Check {
+        /// The request body, as for `POST /v1/requests`.
+        #[arg(long)]
+        request: std::path::PathBuf,
+        /// The agent's token claims as JSON (default: just `sub`).
+        #[arg(long)]
+        claims: Option<std::path::PathBuf>,
+        /// `.cedar` files or directories (default: the bundled policies).
+        #[arg(long = "policies")]
+        policies: Vec<std::path::PathBuf>,
+        /// Account of the target.
+        #[arg(long, default_value = "123456789012")]
+        account: String,
+        /// Region when the request names none.
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+    },
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -136,6 +168,20 @@ async fn run(cli: Cli) -> Result<u8, String> {
             .ok_or("a token is required: set TOLLGATE_TOKEN or pass --token")
     };
     match cli.command {
+        Command::Policy(PolicyCommand::Validate { paths }) => policy_cmd::validate_cmd(&paths),
+        Command::Policy(PolicyCommand::Check {
+            request,
+            claims,
+            policies,
+            account,
+            region,
+        }) => policy_cmd::check_cmd(policy_cmd::CheckArgs {
+            request: &request,
+            claims: claims.as_deref(),
+            policies: &policies,
+            account: &account,
+            region: &region,
+        }),
         Command::Token {
             sub,
             approver,

@@ -3,10 +3,11 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::{Arc, LazyLock, RwLock};
 
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityTypeName,
-    EntityUid, PolicyId, PolicySet, Request, RestrictedExpression,
+    ActionConstraint, Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId,
+    EntityTypeName, EntityUid, PolicyId, PolicySet, Request, RestrictedExpression,
 };
 use tollgate_catalog::{ActionInfo, catalog};
 use tollgate_core::{Decision, Effect, Policy, PolicyInput};
@@ -24,6 +25,10 @@ struct Rule {
 
 pub struct CedarPolicy {
     set: PolicySet,
+    /// Per IAM action, the policies whose scope can match it. Cedar evaluates every policy
+    /// in the set it is given; most policies name other services or levels, so evaluating
+    /// only these keeps a decision's cost independent of the size of the policy set.
+    relevant: RwLock<HashMap<String, Arc<PolicySet>>>,
     rules: HashMap<PolicyId, Rule>,
     default_timeout: u64,
     authorizer: Authorizer,
@@ -32,11 +37,20 @@ pub struct CedarPolicy {
 const MAX_APPROVALS: u32 = 10;
 const MAX_TIMEOUT: u64 = 7 * 24 * 3600;
 
+/// The schema's entity types, parsed once: parsing a type name costs more than the rest of
+/// building an entity id.
+static TYPES: LazyLock<[EntityTypeName; 3]> = LazyLock::new(|| {
+    ["Agent", "Action", "Resource"]
+        .map(|t| EntityTypeName::from_str(t).expect("static entity type names parse"))
+});
+
 fn uid(type_name: &str, id: &str) -> EntityUid {
-    EntityUid::from_type_name_and_id(
-        EntityTypeName::from_str(type_name).expect("static entity type names parse"),
-        EntityId::new(id),
-    )
+    let t = match type_name {
+        "Agent" => &TYPES[0],
+        "Action" => &TYPES[1],
+        _ => &TYPES[2],
+    };
+    EntityUid::from_type_name_and_id(t.clone(), EntityId::new(id))
 }
 
 fn rule_of(p: &cedar_policy::Policy) -> Result<Rule, String> {
@@ -133,6 +147,7 @@ impl CedarPolicy {
         }
         Ok(Self {
             set,
+            relevant: RwLock::new(HashMap::new()),
             rules,
             default_timeout,
             authorizer: Authorizer::new(),
@@ -141,6 +156,35 @@ impl CedarPolicy {
 
     pub fn policy_count(&self) -> usize {
         self.rules.len()
+    }
+
+    /// The policies whose action scope can match `action` (it, or a group it is in).
+    fn relevant_to(
+        &self,
+        action: &ActionInfo,
+        uids: &[EntityUid],
+    ) -> Result<Arc<PolicySet>, String> {
+        if let Some(s) = self
+            .relevant
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&action.name)
+        {
+            return Ok(s.clone());
+        }
+        let matches = |p: &cedar_policy::Policy| match p.action_constraint() {
+            ActionConstraint::Any => true,
+            ActionConstraint::Eq(u) => uids.contains(&u),
+            ActionConstraint::In(us) => us.iter().any(|u| uids.contains(u)),
+        };
+        let subset = PolicySet::from_policies(self.set.policies().filter(|p| matches(p)).cloned())
+            .map_err(|e| e.to_string())?;
+        let subset = Arc::new(subset);
+        self.relevant
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(action.name.clone(), subset.clone());
+        Ok(subset)
     }
 
     fn evaluate(
@@ -182,6 +226,9 @@ impl CedarPolicy {
                 .iter()
                 .map(|r| uid("Action", &format!("risk:{r}"))),
         );
+        let mut scope = parents.clone();
+        scope.push(action_uid.clone());
+        let policies = self.relevant_to(action, &scope)?;
         let action_entity = Entity::new_no_attrs(action_uid.clone(), parents.into_iter().collect());
 
         let arn_parts: Vec<&str> = resource.split(':').collect();
@@ -236,7 +283,7 @@ impl CedarPolicy {
             .map_err(|e| e.to_string())?;
         let response = self
             .authorizer
-            .is_authorized(&request, &self.set, &entities);
+            .is_authorized(&request, &policies, &entities);
         // Fail closed: a policy that could not be evaluated might have been a forbid.
         let erred: Vec<PolicyId> = response
             .diagnostics()
