@@ -145,3 +145,36 @@ async fn an_invalid_policy_stops_the_start() {
     };
     assert!(err.contains("ssm:/tollgate/policies:2:"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policies_see_the_callers_address() {
+    let text = r#"
+        @id("from-loopback") permit (principal, action in Action::"List", resource) when { context.sourceIp == "127.0.0.1" };
+        @id("from-office") permit (principal, action in Action::"Read", resource) when { context.sourceIp == "198.51.100.7" };
+    "#;
+    let stack = stack_with(|o| {
+        o.policy_source = "ssm:/p".into();
+        o.seed_ssm = vec![("/p".into(), text.into())];
+    })
+    .await;
+    let bot = agent(&stack, "ci-bot");
+    let a = bot
+        .submit(&json!({"action": "dynamodb:ListTables"}), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (a.status, a.body["decision"]["policy_ids"][0].as_str()),
+        (200, Some("from-loopback")),
+        "{}",
+        a.body
+    );
+    let a = bot
+        .submit(
+            &json!({"action": "dynamodb:DescribeTable", "params": {"TableName": "t"}}),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.status, 403, "{}", a.body);
+    stack.stop().await;
+}

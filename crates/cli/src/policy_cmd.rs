@@ -120,7 +120,7 @@ pub fn check_cmd(a: CheckArgs<'_>) -> Result<u8, String> {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let c = classify(&engine, &req, &identity, a.account, now).map_err(|e| e.message)?;
+    let c = classify(&engine, &req, &identity, a.account, now, "").map_err(|e| e.message)?;
     let out = json!({
         "action": req.action.to_string(),
         "iam_actions": c.iam_actions,

@@ -21,6 +21,8 @@ pub struct PolicyInput<'a> {
     pub reason: Option<&'a str>,
     /// Unix seconds.
     pub now_secs: u64,
+    /// The caller's IP address as the API saw it ("" when unknown).
+    pub source_ip: &'a str,
 }
 
 pub trait Policy: Send + Sync {

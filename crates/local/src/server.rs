@@ -88,7 +88,7 @@ fn json_answer(status: u16, v: &Value) -> Answer {
 /// Serves until `shutdown` changes.
 pub async fn serve(listener: TcpListener, host: Arc<Host>, mut shutdown: watch::Receiver<bool>) {
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(c) => c,
                 Err(e) => {
@@ -102,7 +102,7 @@ pub async fn serve(listener: TcpListener, host: Arc<Host>, mut shutdown: watch::
         tokio::spawn(async move {
             let svc = service_fn(move |req| {
                 let host = host.clone();
-                async move { Ok::<_, Infallible>(dispatch(&host, req).await) }
+                async move { Ok::<_, Infallible>(dispatch(&host, req, peer).await) }
             });
             let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(stream), svc)
@@ -111,7 +111,7 @@ pub async fn serve(listener: TcpListener, host: Arc<Host>, mut shutdown: watch::
     }
 }
 
-async fn dispatch(host: &Host, req: Request<Incoming>) -> Answer {
+async fn dispatch(host: &Host, req: Request<Incoming>, peer: std::net::SocketAddr) -> Answer {
     let (parts, body) = req.into_parts();
     let body = match http_body_util::Limited::new(body, MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
@@ -127,7 +127,10 @@ async fn dispatch(host: &Host, req: Request<Incoming>) -> Answer {
     if path.starts_with("/v1/") || path == "/v1" {
         let resp = host
             .api
-            .handle(http::Request::from_parts(parts, body.to_vec()))
+            .handle(
+                http::Request::from_parts(parts, body.to_vec()),
+                &peer.ip().to_string(),
+            )
             .await
             .into_http();
         let (p, b) = resp.into_parts();

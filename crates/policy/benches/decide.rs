@@ -70,7 +70,15 @@ fn main() {
     ] {
         let body = json!({"action": action, "params": params, "reason": "bench"});
         let req = parse_new_request(body.to_string().as_bytes(), "us-east-1").unwrap();
-        let c = classify(&policy, &req, &agent, "123456789012", 1_790_000_000).unwrap();
+        let c = classify(
+            &policy,
+            &req,
+            &agent,
+            "123456789012",
+            1_790_000_000,
+            "192.0.2.10",
+        )
+        .unwrap();
         let input = PolicyInput {
             principal: &agent,
             action: &req.action,
@@ -81,6 +89,7 @@ fn main() {
             resources: &c.resources,
             reason: req.reason.as_deref(),
             now_secs: 1_790_000_000,
+            source_ip: "192.0.2.10",
         };
         let run = |label: &str, f: &mut dyn FnMut()| {
             for _ in 0..1000 {
@@ -107,7 +116,15 @@ fn main() {
         });
         run("classification", &mut || {
             std::hint::black_box(
-                classify(&policy, &req, &agent, "123456789012", 1_790_000_000).unwrap(),
+                classify(
+                    &policy,
+                    &req,
+                    &agent,
+                    "123456789012",
+                    1_790_000_000,
+                    "192.0.2.10",
+                )
+                .unwrap(),
             );
         });
     }

@@ -18,6 +18,7 @@ pub fn classify(
     agent: &Identity,
     account: &str,
     now_secs: u64,
+    source_ip: &str,
 ) -> Result<Classified, ApiError> {
     let actions = catalog().iam_actions(&req.action).ok_or_else(|| {
         ApiError::new(
@@ -42,6 +43,7 @@ pub fn classify(
         resources: &resources,
         reason: req.reason.as_deref(),
         now_secs,
+        source_ip,
     });
     Ok(Classified {
         iam_actions,

@@ -274,6 +274,7 @@ impl CedarPolicy {
                 "weekday".to_string(),
                 RestrictedExpression::new_long(weekday),
             ),
+            ("sourceIp".to_string(), string(input.source_ip)),
         ])
         .map_err(|e| e.to_string())?;
         let entities =

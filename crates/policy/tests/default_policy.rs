@@ -21,8 +21,15 @@ fn outcome(
 ) -> (String, Vec<String>, Vec<String>) {
     let body = json!({"action": action, "params": params, "reason": "table test"});
     let req = parse_new_request(body.to_string().as_bytes(), "us-east-1").unwrap();
-    let c = classify(policy, &req, &agent(), "123456789012", 1_790_000_000)
-        .unwrap_or_else(|e| panic!("{action}: {e}"));
+    let c = classify(
+        policy,
+        &req,
+        &agent(),
+        "123456789012",
+        1_790_000_000,
+        "192.0.2.10",
+    )
+    .unwrap_or_else(|e| panic!("{action}: {e}"));
     let o = match c.decision.effect {
         Effect::Allow => "allow".to_string(),
         Effect::Deny => "deny".to_string(),

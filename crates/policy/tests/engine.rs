@@ -16,7 +16,7 @@ fn decide(
 ) -> tollgate_core::Decision {
     let body = json!({"action": action, "params": params, "reason": "r"});
     let req = parse_new_request(body.to_string().as_bytes(), "us-east-1").unwrap();
-    classify(p, &req, agent, "123456789012", 1_790_000_000)
+    classify(p, &req, agent, "123456789012", 1_790_000_000, "192.0.2.10")
         .unwrap()
         .decision
 }

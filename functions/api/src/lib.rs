@@ -69,13 +69,15 @@ impl Api {
 
     /// Routes one request. Never panics and never answers 500 for the caller's mistakes:
     /// every refusal is a JSON error naming what was wrong.
-    pub async fn handle(&self, req: Request) -> Response {
+    /// `source_ip` is the caller's address as the front end saw it (API Gateway's
+    /// `sourceIp`, the local host's peer address); policies see it as `context.sourceIp`.
+    pub async fn handle(&self, req: Request, source_ip: &str) -> Response {
         let method = req.method().clone();
         let path = req.uri().path().trim_end_matches('/').to_string();
         let segments: Vec<&str> = path.split('/').skip(1).collect();
         let result = match (method.as_str(), segments.as_slice()) {
             ("GET", ["v1", "health"]) => Ok(Response::json(200, &serde_json::json!({"ok": true}))),
-            ("POST", ["v1", "requests"]) => self.submit(&req).await,
+            ("POST", ["v1", "requests"]) => self.submit(&req, source_ip).await,
             ("GET", ["v1", "requests", id]) => self.status(&req, id).await,
             ("POST", ["v1", "requests", id, verb @ ("approve" | "reject")]) => {
                 self.vote(&req, id, verb).await

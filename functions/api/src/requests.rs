@@ -17,7 +17,11 @@ use crate::{Api, MAX_WAIT_SECONDS, Request, Response, header, query_param};
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 
 impl Api {
-    pub(crate) async fn submit(&self, req: &Request) -> Result<Response, ApiError> {
+    pub(crate) async fn submit(
+        &self,
+        req: &Request,
+        source_ip: &str,
+    ) -> Result<Response, ApiError> {
         let agent = self
             .agents
             .verify_bearer(header(req, "authorization"))
@@ -48,6 +52,7 @@ impl Api {
             &agent.identity,
             account,
             now_ms() / 1000,
+            source_ip,
         )?;
         // Denials are decided (and recorded) before anything else is asked of the call, so a
         // forbidden call is refused the same way whether or not it could have run.
