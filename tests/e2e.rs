@@ -37,7 +37,7 @@ async fn bad_input_is_a_clear_client_error() {
         case("POST", "/v1/requests", br#"{"action":"dynamodb:ListTables","params":"x"}"#, ct, 400, "invalid_request", Some("params")),
         case("POST", "/v1/requests", br#"{"action":"dynamodb:ListTables","target":"nope"}"#, ct, 400, "invalid_request", Some("target")),
         case("POST", "/v1/requests", br#"{"action":"dynamodb:DeleteTable","params":{"TableName":"t"}}"#, ct, 400, "invalid_request", Some("reason")),
-        case("POST", "/v1/requests", br#"{"action":"s3:ListBuckets"}"#, ct, 404, "unknown_action", Some("action")),
+        case("POST", "/v1/requests", br#"{"action":"dynamodb:DropEverything"}"#, ct, 404, "unknown_action", Some("action")),
         case("POST", "/v1/requests", &[b' '; 70 * 1024], ct, 413, "payload_too_large", None),
         case("POST", "/v1/requests", br#"{"action":"dynamodb:ListTables"}"#, &[("content-type", "text/plain")], 415, "unsupported_media_type", None),
         case("POST", "/v1/requests", br#"{"action":"dynamodb:ListTables"}"#, &[("idempotency-key", "")], 400, "invalid_request", Some("Idempotency-Key")),

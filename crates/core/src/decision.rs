@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::mask::MaskRules;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "effect", rename_all = "snake_case")]
 pub enum Effect {
@@ -25,6 +27,9 @@ pub struct Decision {
     pub policy_ids: Vec<String>,
     /// One line a human can read.
     pub reason: String,
+    /// Masking rules the deciding policies add for this call's answer.
+    #[serde(default, skip_serializing_if = "MaskRules::is_empty")]
+    pub mask: MaskRules,
 }
 
 impl Decision {
@@ -50,6 +55,7 @@ mod tests {
             },
             policy_ids: vec!["r".into()],
             reason: "x".into(),
+            mask: Default::default(),
         };
         let v = serde_json::to_value(&d).unwrap();
         assert_eq!(v["effect"], "approval");

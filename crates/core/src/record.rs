@@ -120,7 +120,8 @@ impl RequestRecord {
                 "action": rec.request.action.to_string(),
                 "region": rec.request.region,
                 "target": rec.request.target,
-                "params": Value::Object(rec.request.params.clone()),
+                // Secrets in parameters stay out of the trail; the hash binds the exact values.
+                "params": masked_params(&rec.request.params),
                 "reason": rec.request.reason,
                 "request_hash": rec.request_hash,
             }),
@@ -289,12 +290,16 @@ impl RequestRecord {
             .collect()
     }
 
-    /// What the API shows: everything but the chain internals and the task token.
+    /// What the API shows: everything but the chain internals and the task token, with
+    /// secrets in the parameters masked.
     pub fn view(&self) -> Value {
         let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
         if let Value::Object(m) = &mut v {
             m.remove("seq");
             m.remove("last_hash");
+            if let Some(req) = m.get_mut("request") {
+                req["params"] = masked_params(&self.request.params);
+            }
             m.insert(
                 "approvals_required".into(),
                 json!(self.decision.required_approvals()),
@@ -302,6 +307,13 @@ impl RequestRecord {
         }
         v
     }
+}
+
+/// The parameters with secrets masked, for anything a human or a log may see.
+pub fn masked_params(params: &serde_json::Map<String, Value>) -> Value {
+    let mut v = Value::Object(params.clone());
+    crate::mask::mask(&mut v);
+    v
 }
 
 #[cfg(test)]
@@ -333,6 +345,7 @@ mod tests {
             },
             policy_ids: vec!["p".into()],
             reason: "r".into(),
+            mask: Default::default(),
         };
         RequestRecord::new(
             "R1".into(),
@@ -353,6 +366,7 @@ mod tests {
             effect: Effect::Allow,
             policy_ids: vec![],
             reason: String::new(),
+            mask: Default::default(),
         };
         let (rec, events) =
             RequestRecord::new("R".into(), req, who("a", &[]), d, vec![], vec![], 5);
@@ -415,6 +429,27 @@ mod tests {
             .vote(&who("dan", &["dba"]), Verdict::Approve, None, 2)
             .unwrap();
         assert_eq!(o, VoteOutcome::Approved);
+    }
+
+    #[test]
+    fn secrets_in_params_are_masked_in_views_and_events_but_kept_for_execution() {
+        let req = parse_new_request(
+            br#"{"action":"secretsmanager:PutSecretValue","params":{"SecretId":"db","SecretString":"hunter2"},"reason":"rotate"}"#,
+            "us-east-1",
+        )
+        .unwrap();
+        let d = Decision {
+            effect: Effect::Allow,
+            policy_ids: vec![],
+            reason: String::new(),
+            mask: Default::default(),
+        };
+        let (rec, events) =
+            RequestRecord::new("R".into(), req, who("a", &[]), d, vec![], vec![], 5);
+        assert!(!rec.view().to_string().contains("hunter2"));
+        assert!(!serde_json::to_string(&events).unwrap().contains("hunter2"));
+        assert_eq!(rec.request.params["SecretString"], "hunter2");
+        assert_eq!(events[0].detail["request_hash"], rec.request_hash);
     }
 
     #[test]

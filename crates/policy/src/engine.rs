@@ -10,6 +10,7 @@ use cedar_policy::{
     EntityTypeName, EntityUid, PolicyId, PolicySet, Request, RestrictedExpression,
 };
 use tollgate_catalog::{ActionInfo, catalog};
+use tollgate_core::mask::MaskRules;
 use tollgate_core::{Decision, Effect, Policy, PolicyInput};
 
 use crate::sources::{PolicyError, PolicySource, parse, policy_position};
@@ -21,6 +22,21 @@ struct Rule {
     approvers: Option<String>,
     timeout: Option<u64>,
     reason: Option<String>,
+    /// `@mask("A, B")`: more members to mask in the answers of calls this policy permits.
+    mask: Vec<String>,
+    /// `@unmask("A")`: members the policy's (single, named) agent may see unmasked.
+    unmask: Vec<String>,
+}
+
+fn list(annotation: Option<&str>) -> Vec<String> {
+    annotation
+        .map(|a| {
+            a.split(',')
+                .map(|m| m.trim().to_string())
+                .filter(|m| !m.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 pub struct CedarPolicy {
@@ -88,11 +104,29 @@ fn rule_of(p: &cedar_policy::Policy) -> Result<Rule, String> {
     if approvals == 0 && (approvers.is_some() || timeout.is_some()) {
         return Err("@approvers and @timeout need @approval(\"n\") with n > 0".into());
     }
+    let mask = list(p.annotation("mask"));
+    let unmask = list(p.annotation("unmask"));
+    if p.effect() == cedar_policy::Effect::Forbid && !(mask.is_empty() && unmask.is_empty()) {
+        return Err("@mask and @unmask only make sense on a permit".into());
+    }
+    // Unmasking is a grant to one agent, never to whoever matches a condition.
+    if !unmask.is_empty()
+        && !matches!(
+            p.principal_constraint(),
+            cedar_policy::PrincipalConstraint::Eq(_)
+        )
+    {
+        return Err(
+            "@unmask needs a named agent: `principal == Agent::\"<issuer>#<subject>\"`".into(),
+        );
+    }
     Ok(Rule {
         approvals,
         approvers,
         timeout,
         reason: p.annotation("reason").map(str::to_string),
+        mask,
+        unmask,
     })
 }
 
@@ -323,11 +357,29 @@ impl CedarPolicy {
         })
     }
 
+    /// Masking rules from every permit that matched: every added mask applies; a member is
+    /// shown unmasked only if a permit grants it and none asks to mask it.
+    fn mask_rules(&self, permits: &[PolicyId]) -> MaskRules {
+        let rules: Vec<&Rule> = permits.iter().filter_map(|i| self.rules.get(i)).collect();
+        let mut mask: Vec<String> = rules.iter().flat_map(|r| r.mask.iter().cloned()).collect();
+        mask.sort();
+        mask.dedup();
+        let mut unmask: Vec<String> = rules
+            .iter()
+            .flat_map(|r| r.unmask.iter().cloned())
+            .filter(|u| !mask.iter().any(|m| m.eq_ignore_ascii_case(u)))
+            .collect();
+        unmask.sort();
+        unmask.dedup();
+        MaskRules { mask, unmask }
+    }
+
     fn deny(policy_ids: Vec<String>, reason: String) -> Decision {
         Decision {
             effect: Effect::Deny,
             policy_ids,
             reason,
+            mask: MaskRules::default(),
         }
     }
 }
@@ -387,11 +439,13 @@ impl Policy for CedarPolicy {
             .clone()
             .unwrap_or_else(|| format!("policy {id}"));
         let levels: Vec<&str> = actions.iter().map(|a| a.level.as_str()).collect();
+        let mask = self.mask_rules(&permits);
         if rule.approvals == 0 {
             return Decision {
                 effect: Effect::Allow,
                 policy_ids: permits.iter().map(|i| i.to_string()).collect(),
                 reason: format!("{} ({}): {why}", input.action, levels.join(", ")),
+                mask,
             };
         }
         let deciding: Vec<String> = permits
@@ -417,6 +471,7 @@ impl Policy for CedarPolicy {
                 rule.approvals,
                 if rule.approvals == 1 { "" } else { "s" }
             ),
+            mask,
         }
     }
 }

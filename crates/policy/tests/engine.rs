@@ -224,3 +224,43 @@ fn bad_annotations_are_refused_with_their_line() {
     .unwrap();
     assert_eq!(errs[0].line, 2);
 }
+
+#[test]
+fn mask_and_unmask_annotations() {
+    let p = policy(
+        r#"
+        @id("reads") @mask("ConnectionString")
+        permit (principal, action in Action::"Read", resource);
+        @id("rotation-bot-sees-secrets") @unmask("SecretString")
+        permit (principal == Agent::"https://i#acme/app:refs/heads/main", action == Action::"secretsmanager:GetSecretValue", resource);
+        "#,
+    );
+    let d = decide(
+        &p,
+        "secretsmanager:GetSecretValue",
+        json!({"SecretId": "db"}),
+        &bot(),
+    );
+    assert_eq!(d.mask.unmask, vec!["SecretString"]);
+    assert_eq!(d.mask.mask, vec!["ConnectionString"]);
+    let mut other = bot();
+    other.subject = "someone-else".into();
+    let d = decide(
+        &p,
+        "secretsmanager:GetSecretValue",
+        json!({"SecretId": "db"}),
+        &other,
+    );
+    assert!(d.mask.unmask.is_empty(), "{d:?}");
+    // Unmasking must name one agent.
+    let err = CedarPolicy::new(
+        &[PolicySource::new(
+            "u.cedar",
+            r#"@id("u") @unmask("SecretString") permit (principal, action, resource);"#,
+        )],
+        900,
+    )
+    .err()
+    .unwrap();
+    assert!(err[0].message.contains("named agent"), "{err:?}");
+}

@@ -49,7 +49,9 @@ fn esc(s: &str) -> String {
 }
 
 fn render(rec: &RequestRecord) -> String {
-    let params = serde_json::to_string_pretty(&rec.request.params).unwrap_or_default();
+    let params =
+        serde_json::to_string_pretty(&tollgate_core::record::masked_params(&rec.request.params))
+            .unwrap_or_default();
     let votes: String = rec
         .votes
         .iter()

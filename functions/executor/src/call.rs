@@ -4,7 +4,7 @@ use aws_credential_types::Credentials;
 use serde_json::{Value, json};
 use tollgate_aws::signed_http::SignedHttp;
 use tollgate_core::NewRequest;
-use tollgate_core::mask::mask;
+use tollgate_core::mask::{MaskRules, mask_with};
 use tollgate_core::services::json_service;
 
 /// Sends the call and returns the masked JSON answer, or an AWS error as `{code, message,
@@ -14,6 +14,7 @@ pub async fn perform(
     creds: &Credentials,
     req: &NewRequest,
     endpoint_override: Option<&str>,
+    rules: &MaskRules,
 ) -> Result<Value, Value> {
     let svc = json_service(req.action.service()).ok_or_else(|| {
         json!({"code": "UnsupportedService", "message": format!("service `{}` is not supported", req.action.service())})
@@ -41,7 +42,7 @@ pub async fn perform(
         serde_json::from_slice(&resp.body)
             .unwrap_or_else(|_| json!({"raw": String::from_utf8_lossy(&resp.body)}))
     };
-    mask(&mut parsed);
+    mask_with(&mut parsed, rules);
     if (200..300).contains(&resp.status) {
         Ok(parsed)
     } else {

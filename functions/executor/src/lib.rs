@@ -190,6 +190,7 @@ impl Executor {
             &creds,
             &rec.request,
             self.settings.aws_endpoint.as_deref(),
+            &rec.decision.mask,
         )
         .await
     }
