@@ -17,6 +17,24 @@ async fn demo_walkthrough() {
     .await
     .unwrap_or_else(|e| panic!("demo failed after {steps:#?}: {e}"));
     assert!(steps.len() >= 7, "{steps:#?}");
+
+    // Every function emitted valid EMF, covering decisions, denials, waits and executions.
+    let lines = stack.metrics();
+    for l in &lines {
+        tollgate_aws::metrics::validate_emf(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+    }
+    let has = |needle: &str| lines.iter().any(|l| l.contains(needle));
+    for needle in [
+        r#""Decision":"allow""#,
+        r#""Decision":"approval""#,
+        r#""Decision":"deny""#,
+        r#""PolicyId":"forbid-audit-tampering""#,
+        r#""ApprovalWaitTime":"#,
+        r#""Outcome":"succeeded""#,
+        r#""ExecutorLatency":"#,
+    ] {
+        assert!(has(needle), "no metric line with {needle}: {lines:#?}");
+    }
     stack.stop().await;
 }
 

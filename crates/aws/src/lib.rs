@@ -6,6 +6,7 @@ pub mod config;
 pub mod credentials;
 pub mod invoke;
 pub mod logging;
+pub mod metrics;
 pub mod notify;
 pub mod oidc;
 pub mod policy_source;

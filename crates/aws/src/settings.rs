@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::config::{env, require_env};
+use crate::metrics::Metrics;
 use crate::oidc::{IssuerConfig, parse_issuers};
 use crate::policy_source::Source;
 
@@ -32,6 +33,8 @@ pub struct Settings {
     pub aws_endpoint: Option<String>,
     /// Where the policies come from (`TOLLGATE_POLICY_SOURCE`).
     pub policy_source: Source,
+    /// Where EMF metric lines go (`TOLLGATE_METRICS`: `stdout`, the default, or `off`).
+    pub metrics: Metrics,
 }
 
 fn issuers(var: &str) -> Result<Vec<IssuerConfig>, String> {
@@ -73,6 +76,15 @@ impl Settings {
             lambda_endpoint: env("TOLLGATE_LAMBDA_ENDPOINT"),
             aws_endpoint: env("TOLLGATE_AWS_ENDPOINT"),
             policy_source: Source::parse(&env("TOLLGATE_POLICY_SOURCE").unwrap_or_default())?,
+            metrics: match env("TOLLGATE_METRICS").as_deref() {
+                None | Some("stdout") => Metrics::Stdout,
+                Some("off") => Metrics::Off,
+                Some(other) => {
+                    return Err(format!(
+                        "TOLLGATE_METRICS: `{other}` is not `stdout` or `off`"
+                    ));
+                }
+            },
         })
     }
 }

@@ -85,6 +85,7 @@ pub struct Stack {
     pub sdk: SdkConfig,
     pub state_machine_arn: String,
     host: Arc<Host>,
+    metrics: tollgate_aws::metrics::Metrics,
     moto: Moto,
     shutdown: watch::Sender<bool>,
     server: tokio::task::JoinHandle<()>,
@@ -167,7 +168,9 @@ impl Stack {
             lambda_endpoint: Some(api_url.clone()),
             aws_endpoint: Some(moto.url.clone()),
             policy_source: tollgate_aws::policy_source::Source::parse(&opts.policy_source)?,
+            metrics: tollgate_aws::metrics::Metrics::memory(),
         };
+        let metrics = settings.metrics.clone();
         bootstrap::seed(&moto.url, &opts.seed_ssm, &opts.seed_s3).await?;
         let policy = tollgate_api::load_policy(&settings, &sdk).await?;
         let host = Arc::new(Host::new(
@@ -189,6 +192,7 @@ impl Stack {
             sdk,
             state_machine_arn,
             host,
+            metrics,
             moto,
             shutdown,
             server,
@@ -219,6 +223,11 @@ impl Stack {
     /// Mints a token with every option of the dev issuer.
     pub fn mint(&self, req: &MintRequest) -> Result<String, String> {
         self.host.issuer.mint(req).map(|(t, _)| t)
+    }
+
+    /// EMF metric lines the functions emitted so far.
+    pub fn metrics(&self) -> Vec<String> {
+        self.metrics.lines()
     }
 
     /// Notices delivered through SNS so far.

@@ -1,6 +1,7 @@
 //! Agents: submit a call, read its status.
 
 use serde_json::{Value, json};
+use tollgate_aws::metrics::Unit;
 use tollgate_aws::now_ms;
 use tollgate_aws::oidc::Verified;
 use tollgate_aws::store::{Created, IdempotencyClaim, not_found};
@@ -86,6 +87,7 @@ impl Api {
             now_ms(),
         );
         tracing::info!(request_id = %rec.id, action = %rec.request.action, status = %rec.status, agent = %rec.agent.subject, "request submitted");
+        self.record_decision_metrics(&rec);
         match self.store.create(&rec, &events, claim.as_ref()).await? {
             Created::New => self.proceed(rec).await,
             Created::Existing {
@@ -215,6 +217,27 @@ impl Api {
         let mut body = rec.view();
         body["events"] = serde_json::to_value(&events).unwrap_or(Value::Null);
         Ok(Response::json(200, &body))
+    }
+}
+
+impl Api {
+    fn record_decision_metrics(&self, rec: &RequestRecord) {
+        let m = &self.settings.metrics;
+        let decision = match rec.decision.effect {
+            Effect::Allow => "allow",
+            Effect::Deny => "deny",
+            Effect::Approval { .. } => "approval",
+        };
+        m.put("Requests", Unit::Count, 1.0, &[("Decision", decision)]);
+        if rec.decision.effect == Effect::Deny {
+            let policy = rec
+                .decision
+                .policy_ids
+                .first()
+                .map(String::as_str)
+                .unwrap_or("no-permit");
+            m.put("Denials", Unit::Count, 1.0, &[("PolicyId", policy)]);
+        }
     }
 }
 

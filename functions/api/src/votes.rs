@@ -1,6 +1,7 @@
 //! Approvers: approve or reject a pending request.
 
 use serde_json::Value;
+use tollgate_aws::metrics::Unit;
 use tollgate_aws::now_ms;
 use tollgate_core::record::{Verdict, VoteOutcome};
 use tollgate_core::{ApiError, ErrorCode};
@@ -31,6 +32,12 @@ impl Api {
             })
             .await?;
         tracing::info!(request_id = %id, approver = %approver.identity.subject, ?outcome, "vote recorded");
+        if outcome == VoteOutcome::Approved {
+            let waited = now_ms().saturating_sub(rec.created_at) as f64;
+            self.settings
+                .metrics
+                .put("ApprovalWaitTime", Unit::Milliseconds, waited, &[]);
+        }
         // Only the writer that moved the request tells the workflow; if the notifier has not
         // stored the task token yet, it will find the decision and resume the workflow itself.
         if let Some(token) = &rec.task_token {

@@ -8,6 +8,7 @@ use aws_config::SdkConfig;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tollgate_aws::credentials::{CredentialBroker, ScopedSession};
+use tollgate_aws::metrics::Unit;
 use tollgate_aws::now_ms;
 use tollgate_aws::settings::Settings;
 use tollgate_aws::signed_http::SignedHttp;
@@ -61,7 +62,21 @@ impl Executor {
         else {
             return Ok(rec.view());
         };
+        let started = std::time::Instant::now();
         let outcome = self.run(&rec, &role_arn, &session_policy).await;
+        let m = &self.settings.metrics;
+        m.put(
+            "ExecutorLatency",
+            Unit::Milliseconds,
+            started.elapsed().as_secs_f64() * 1000.0,
+            &[],
+        );
+        let result = if outcome.is_ok() {
+            "succeeded"
+        } else {
+            "failed"
+        };
+        m.put("Executions", Unit::Count, 1.0, &[("Outcome", result)]);
         let (_, rec) = self
             .store
             .update(id, |r| {
