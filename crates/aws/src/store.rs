@@ -12,6 +12,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use tollgate_core::audit::{ChainBreak, verify_trail};
 use tollgate_core::{ApiError, ErrorCode, Event, RequestRecord};
 
 use crate::unavailable;
@@ -242,6 +243,53 @@ impl Store {
             );
         }
         Ok(events)
+    }
+
+    /// Recomputes the request's audit trail: `Ok(Ok(n))` with the number of events when it is
+    /// whole, `Ok(Err(break))` when it is not.
+    pub async fn verify(&self, id: &str) -> Result<Result<usize, ChainBreak>, ApiError> {
+        let rec = self.get(id).await?.ok_or_else(|| not_found(id))?;
+        let events = self.events(id).await?;
+        Ok(
+            verify_trail(rec.seq, &rec.last_hash, rec.status.as_str(), &events)
+                .map(|()| events.len()),
+        )
+    }
+
+    /// Ids of the requests created at or after `since_ms`, oldest first. Scans the table: an
+    /// operator's tool, not a request path.
+    pub async fn request_ids_since(&self, since_ms: u64) -> Result<Vec<String>, ApiError> {
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("sk = :meta AND begins_with(pk, :req) AND created_at >= :since")
+            .expression_attribute_values(":meta", s(META))
+            .expression_attribute_values(":req", s("REQ#"))
+            .expression_attribute_values(":since", n(since_ms))
+            .projection_expression("pk, created_at")
+            .into_paginator()
+            .items()
+            .send();
+        let mut found: Vec<(u64, String)> = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| unavailable("DynamoDB", DisplayErrorContext(&e)))?;
+            let id = item
+                .get("pk")
+                .and_then(|v| v.as_s().ok())
+                .and_then(|p| p.strip_prefix("REQ#"))
+                .map(str::to_string);
+            let at = item
+                .get("created_at")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            if let Some(id) = id {
+                found.push((at, id));
+            }
+        }
+        found.sort();
+        Ok(found.into_iter().map(|(_, id)| id).collect())
     }
 
     /// Reads the request, lets `change` modify it, and writes it back with the events

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use serde_json::{Map, Value, json};
 use tollgate_cli::client::{Answer, Client};
 
+mod audit_cmd;
 mod policy_cmd;
 
 /// Exit codes, so scripts can branch on the outcome without parsing output.
@@ -119,6 +120,34 @@ enum Command {
     /// Check and try policies offline.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// A request's audit trail; `audit verify` checks trails straight from the table.
+    #[command(args_conflicts_with_subcommands = true)]
+    Audit {
+        #[command(subcommand)]
+        verify: Option<AuditCommand>,
+        /// The request whose trail to print.
+        id: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute hash chains from the DynamoDB table (operator credentials). Exit 0 when
+    /// every trail is whole, 10 when any is broken.
+    Verify {
+        /// Request ids to check.
+        ids: Vec<String>,
+        /// Also every request created since this date (YYYY-MM-DD, ...THH:MM:SSZ, or unix s).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, env = "TOLLGATE_TABLE", default_value = "tollgate-requests")]
+        table: String,
+        /// DynamoDB endpoint (an emulator).
+        #[arg(long, env = "AWS_ENDPOINT_URL")]
+        endpoint_url: Option<String>,
+        #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+        region: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -168,6 +197,37 @@ async fn run(cli: Cli) -> Result<u8, String> {
             .ok_or("a token is required: set TOLLGATE_TOKEN or pass --token")
     };
     match cli.command {
+        Command::Audit {
+            verify:
+                Some(AuditCommand::Verify {
+                    ids,
+                    since,
+                    table,
+                    endpoint_url,
+                    region,
+                }),
+            ..
+        } => {
+            audit_cmd::verify(audit_cmd::VerifyArgs {
+                ids: &ids,
+                since: since.as_deref(),
+                table: &table,
+                endpoint_url: endpoint_url.as_deref(),
+                region: &region,
+            })
+            .await
+        }
+        Command::Audit {
+            verify: None,
+            id: Some(id),
+        } => {
+            need_token()?;
+            audit_cmd::show(&client, &id).await
+        }
+        Command::Audit {
+            verify: None,
+            id: None,
+        } => Err("audit: name a request id, or `audit verify`".into()),
         Command::Policy(PolicyCommand::Validate { paths }) => policy_cmd::validate_cmd(&paths),
         Command::Policy(PolicyCommand::Check {
             request,

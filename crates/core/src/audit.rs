@@ -82,9 +82,13 @@ pub fn verify_chain(events: &[Event]) -> Result<(), ChainBreak> {
     for (i, e) in events.iter().enumerate() {
         let expected_seq = i as u64 + 1;
         if e.seq != expected_seq {
+            // A deleted or moved event: the break is where the expected one should be.
             return Err(ChainBreak {
-                seq: e.seq,
-                reason: format!("expected event {expected_seq}, found {}", e.seq),
+                seq: expected_seq,
+                reason: format!(
+                    "expected event {expected_seq} here, found event {} (deleted or reordered)",
+                    e.seq
+                ),
             });
         }
         if e.prev_hash != prev {
@@ -100,6 +104,46 @@ pub fn verify_chain(events: &[Event]) -> Result<(), ChainBreak> {
             });
         }
         prev = e.hash.clone();
+    }
+    Ok(())
+}
+
+/// Checks a request's whole trail: the chain itself, that it ends where the request record
+/// says it does (so removing the latest events shows), and that the record's status is the
+/// one the trail last moved it to.
+pub fn verify_trail(
+    head_seq: u64,
+    head_hash: &str,
+    status: &str,
+    events: &[Event],
+) -> Result<(), ChainBreak> {
+    verify_chain(events)?;
+    let last_seq = events.last().map(|e| e.seq).unwrap_or(0);
+    let last_hash = events
+        .last()
+        .map(|e| e.hash.as_str())
+        .unwrap_or(GENESIS_HASH);
+    if last_seq != head_seq || last_hash != head_hash {
+        return Err(ChainBreak {
+            seq: last_seq + 1,
+            reason: format!(
+                "the record says {head_seq} events, the trail ends at {last_seq}: events are missing"
+            ),
+        });
+    }
+    let moved_to = events.iter().rev().find_map(|e| {
+        e.detail
+            .get("to")
+            .or_else(|| e.detail.get("status"))
+            .and_then(Value::as_str)
+    });
+    if let Some(to) = moved_to
+        && to != status
+    {
+        return Err(ChainBreak {
+            seq: last_seq,
+            reason: format!("the record says {status}, its trail says {to}"),
+        });
     }
     Ok(())
 }
@@ -201,6 +245,31 @@ mod tests {
         let mut c = chain();
         c.swap(1, 2);
         assert!(verify_chain(&c).is_err());
+    }
+
+    #[test]
+    fn trail_must_end_at_the_record_head_and_status() {
+        let c = chain();
+        let head = c.last().unwrap().hash.clone();
+        assert_eq!(verify_trail(3, &head, "PENDING", &c), Ok(()));
+        // The last event removed: the chain alone still verifies, the head does not.
+        assert!(verify_chain(&c[..2]).is_ok());
+        assert_eq!(
+            verify_trail(3, &head, "PENDING", &c[..2]).unwrap_err().seq,
+            3
+        );
+        let mut moved = chain();
+        let mut prev = GENESIS_HASH.to_string();
+        for e in moved.iter_mut() {
+            if e.seq == 3 {
+                e.detail = json!({"to": "SUCCEEDED"});
+            }
+            e.prev_hash = prev.clone();
+            e.hash = e.compute_hash();
+            prev = e.hash.clone();
+        }
+        assert!(verify_trail(3, &prev, "FAILED", &moved).is_err());
+        assert!(verify_trail(3, &prev, "SUCCEEDED", &moved).is_ok());
     }
 
     #[test]

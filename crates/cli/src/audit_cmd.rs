@@ -1,0 +1,149 @@
+//! `tollgate audit`: show a request's trail, and verify trails straight from the table.
+
+use aws_config::{BehaviorVersion, Region};
+use tollgate_aws::store::Store;
+use tollgate_cli::client::Client;
+
+use crate::exit;
+
+/// Exit code when a trail is broken.
+pub const BROKEN: u8 = 10;
+
+/// Prints a request's audit events, one per line.
+pub async fn show(client: &Client, id: &str) -> Result<u8, String> {
+    let a = client.status(id, 0).await?;
+    if a.status != 200 {
+        println!("{}", a.body);
+        return Ok(exit::ERROR);
+    }
+    for e in a.body["events"].as_array().cloned().unwrap_or_default() {
+        let who = e["actor"]["subject"].as_str().unwrap_or("tollgate");
+        let detail = e["detail"].to_string();
+        println!(
+            "{:>3}  {}  {:<18} {:<20} {}",
+            e["seq"],
+            e["at"].as_u64().map(format_ms).unwrap_or_default(),
+            e["kind"].as_str().unwrap_or("?"),
+            who,
+            detail
+        );
+    }
+    Ok(exit::SUCCEEDED)
+}
+
+pub struct VerifyArgs<'a> {
+    pub ids: &'a [String],
+    pub since: Option<&'a str>,
+    pub table: &'a str,
+    pub endpoint_url: Option<&'a str>,
+    pub region: &'a str,
+}
+
+/// Recomputes every selected trail from the table itself (not through the API).
+pub async fn verify(a: VerifyArgs<'_>) -> Result<u8, String> {
+    let mut loader =
+        aws_config::defaults(BehaviorVersion::latest()).region(Region::new(a.region.to_string()));
+    if let Some(u) = a.endpoint_url {
+        loader = loader.endpoint_url(u);
+    }
+    let sdk = loader.load().await;
+    let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), a.table.to_string());
+    let mut ids: Vec<String> = a.ids.to_vec();
+    if let Some(since) = a.since {
+        let ms = parse_date(since).ok_or_else(|| {
+            format!("--since `{since}`: use YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or unix seconds")
+        })?;
+        ids.extend(store.request_ids_since(ms).await.map_err(|e| e.message)?);
+    }
+    if ids.is_empty() {
+        return Err("name request ids or --since".into());
+    }
+    let (mut ok, mut broken) = (0, 0);
+    for id in &ids {
+        match store
+            .verify(id)
+            .await
+            .map_err(|e| format!("{id}: {}", e.message))?
+        {
+            Ok(n) => {
+                ok += 1;
+                println!("ok      {id} ({n} events)");
+            }
+            Err(b) => {
+                broken += 1;
+                println!("BROKEN  {id} at event {}: {}", b.seq, b.reason);
+            }
+        }
+    }
+    println!("{ok} intact, {broken} broken");
+    Ok(if broken > 0 { BROKEN } else { exit::SUCCEEDED })
+}
+
+/// Milliseconds since the epoch of `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` or unix seconds.
+pub fn parse_date(s: &str) -> Option<u64> {
+    if let Ok(secs) = s.parse::<u64>() {
+        return Some(secs * 1000);
+    }
+    let (date, time) = s.split_once('T').unwrap_or((s, "00:00:00Z"));
+    let d: Vec<i64> = date
+        .split('-')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let t: Vec<i64> = time
+        .trim_end_matches('Z')
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let ([y, m, day], [hh, mm, ss]) = (d.as_slice(), t.as_slice()) else {
+        return None;
+    };
+    if !(1..=12).contains(m) || !(1..=31).contains(day) || *hh > 23 || *mm > 59 || *ss > 60 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if *m <= 2 { y - 1 } else { *y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(((days * 86_400) + hh * 3600 + mm * 60 + ss) * 1000).ok()
+}
+
+fn format_ms(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days (inverse of the above).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(parse_date("2026-11-24"), Some(1_795_478_400_000));
+        assert_eq!(parse_date("2026-11-24T13:12:01Z"), Some(1_795_525_921_000));
+        assert_eq!(parse_date("1795525921"), Some(1_795_525_921_000));
+        assert_eq!(parse_date("2026-13-01"), None);
+        assert_eq!(parse_date("yesterday"), None);
+        assert_eq!(format_ms(1_795_525_921_000), "2026-11-24T13:12:01Z");
+    }
+}

@@ -1,0 +1,175 @@
+//! `tollgate audit` and `tollgate audit verify` against a real local stack: a whole trail
+//! verifies; an edited, deleted, truncated or reordered one is caught.
+
+use std::net::SocketAddr;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{Value, json};
+use tollgate_cli::client::Client;
+use tollgate_local::{Stack, StackOptions};
+
+fn tollgate(stack: &Stack, token: Option<&str>, args: &[&str]) -> (i32, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"));
+    cmd.env("TOLLGATE_URL", &stack.api_url)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("TOLLGATE_TOKEN")
+        .env_remove("AWS_ENDPOINT_URL");
+    if let Some(t) = token {
+        cmd.env("TOLLGATE_TOKEN", t);
+    }
+    let out = cmd.args(args).output().expect("run tollgate");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+async fn done_request(stack: &Stack, agent: &Client, approver: &Client, table: &str) -> String {
+    tollgate_local::demo::create_table(&stack.sdk, table)
+        .await
+        .unwrap();
+    let a = agent
+        .submit(&json!({"action": "dynamodb:DeleteTable", "params": {"TableName": table}, "reason": "audit test"}), None)
+        .await
+        .unwrap();
+    let id = a.body["id"].as_str().unwrap().to_string();
+    tollgate_local::demo::wait_for_notice(
+        &Client::new(&stack.api_url, None),
+        &id,
+        std::time::Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    approver.vote(&id, true, None).await.unwrap();
+    let d = agent
+        .wait_final(&id, std::time::Duration::from_secs(30), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(d.request_status(), Some("SUCCEEDED"), "{}", d.body);
+    id
+}
+
+fn key(id: &str, sk: &str) -> std::collections::HashMap<String, AttributeValue> {
+    [
+        ("pk".to_string(), AttributeValue::S(format!("REQ#{id}"))),
+        ("sk".to_string(), AttributeValue::S(sk.to_string())),
+    ]
+    .into()
+}
+
+async fn event_doc(ddb: &aws_sdk_dynamodb::Client, id: &str, seq: u64) -> String {
+    let out = ddb
+        .get_item()
+        .table_name("tollgate-requests")
+        .set_key(Some(key(id, &format!("EVT#{seq:010}"))))
+        .send()
+        .await
+        .unwrap();
+    out.item().unwrap()["doc"].as_s().unwrap().clone()
+}
+
+async fn put_doc(ddb: &aws_sdk_dynamodb::Client, id: &str, seq: u64, doc: String) {
+    ddb.update_item()
+        .table_name("tollgate-requests")
+        .set_key(Some(key(id, &format!("EVT#{seq:010}"))))
+        .update_expression("SET doc = :d")
+        .expression_attribute_values(":d", AttributeValue::S(doc))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_shows_and_verify_catches_tampering() {
+    let stack = Stack::start(StackOptions {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let agent = Client::new(&stack.api_url, Some(stack.token("ci-bot", false).unwrap()));
+    let approver = Client::new(&stack.api_url, Some(stack.token("alice", true).unwrap()));
+    let intact = done_request(&stack, &agent, &approver, "a1").await;
+    let edited = done_request(&stack, &agent, &approver, "a2").await;
+    let deleted = done_request(&stack, &agent, &approver, "a3").await;
+    let truncated = done_request(&stack, &agent, &approver, "a4").await;
+    let reordered = done_request(&stack, &agent, &approver, "a5").await;
+
+    let token = stack.token("ci-bot", false).unwrap();
+    let (code, out) = tollgate(&stack, Some(&token), &["audit", &intact]);
+    assert_eq!(code, 0, "{out}");
+    for kind in [
+        "submitted",
+        "decided",
+        "notified",
+        "voted",
+        "approved",
+        "execution_started",
+        "executed",
+    ] {
+        assert!(out.contains(kind), "{kind} missing from:\n{out}");
+    }
+
+    let verify = |ids: &[&str]| {
+        let mut args = vec![
+            "audit",
+            "verify",
+            "--endpoint-url",
+            &stack.moto_url,
+            "--table",
+            "tollgate-requests",
+        ];
+        args.extend_from_slice(ids);
+        tollgate(&stack, None, &args)
+    };
+    let (code, out) = verify(&["--since", "2020-01-01"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("5 intact, 0 broken"), "{out}");
+
+    let ddb = aws_sdk_dynamodb::Client::new(&stack.sdk);
+    // An approver's comment rewritten after the fact.
+    let mut doc: Value = serde_json::from_str(&event_doc(&ddb, &edited, 4).await).unwrap();
+    doc["detail"]["comment"] = json!("approved by the CFO");
+    put_doc(&ddb, &edited, 4, doc.to_string()).await;
+    // An event removed from the middle, and the latest one removed.
+    ddb.delete_item()
+        .table_name("tollgate-requests")
+        .set_key(Some(key(&deleted, "EVT#0000000003")))
+        .send()
+        .await
+        .unwrap();
+    let last: Value = serde_json::from_str(&event_doc(&ddb, &truncated, 7).await).unwrap();
+    assert_eq!(last["kind"], "executed");
+    ddb.delete_item()
+        .table_name("tollgate-requests")
+        .set_key(Some(key(&truncated, "EVT#0000000007")))
+        .send()
+        .await
+        .unwrap();
+    // Two events swapped.
+    let (d4, d5) = (
+        event_doc(&ddb, &reordered, 4).await,
+        event_doc(&ddb, &reordered, 5).await,
+    );
+    put_doc(&ddb, &reordered, 4, d5).await;
+    put_doc(&ddb, &reordered, 5, d4).await;
+
+    for (id, at) in [
+        (&edited, 4),
+        (&deleted, 3),
+        (&truncated, 7),
+        (&reordered, 4),
+    ] {
+        let (code, out) = verify(&[id]);
+        assert_eq!(code, 10, "{out}");
+        assert!(
+            out.contains(&format!("BROKEN  {id} at event {at}")),
+            "{out}"
+        );
+    }
+    let (code, out) = verify(&["--since", "2020-01-01"]);
+    assert_eq!(code, 10);
+    assert!(out.contains("1 intact, 4 broken"), "{out}");
+    stack.stop().await;
+}
