@@ -76,7 +76,7 @@ catalog: $(CATALOG_STAMP) ## Regenerate the IAM action catalog from policy_sentr
 
 build: $(DEPLOY_STAMP) ## Build the three functions for arm64 Lambda (bootstrap zips in target/lambda).
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/cargo-lambda lambda build --release --arm64 --output-format zip \
-		-p tollgate-api -p tollgate-notifier -p tollgate-executor
+		-p tollgate-api -p tollgate-notifier -p tollgate-executor -p tollgate-audit-export
 
 deploy: $(DEPLOY_STAMP) ## sam build + sam deploy (guided the first time, then from infra/samconfig.toml).
 	cd infra && PATH="$(CURDIR)/$(BIN):$$PATH" ../$(BIN)/sam build --beta-features

@@ -384,3 +384,67 @@ async fn unanswered_requests_expire() {
     assert!(table_exists(&stack.sdk, "t5").await.unwrap());
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_events_are_exported_to_s3_as_json_lines() {
+    let stack = stack().await;
+    create_table(&stack.sdk, "t6").await.unwrap();
+    let owner = agent(&stack, "ci-bot");
+    let id = pending_delete(&owner, "t6").await;
+    let anon = tollgate_cli::client::Client::new(&stack.api_url, None);
+    wait_for_notice(&anon, &id, WAIT).await.unwrap();
+    approver(&stack, "alice")
+        .vote(&id, true, Some("ok"))
+        .await
+        .unwrap();
+    let done = owner.wait_final(&id, WAIT, |_| {}).await.unwrap();
+    let want: Vec<(u64, String)> = done.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["seq"].as_u64().unwrap(),
+                e["hash"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+
+    let s3 = tollgate_aws::s3::S3::new("us-east-1", Some(&stack.moto_url));
+    let creds = aws_credential_types::Credentials::new("testing", "testing", None, None, "test");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut got: Vec<(u64, String)> = Vec::new();
+    while std::time::Instant::now() < deadline {
+        got.clear();
+        for key in s3
+            .list_keys(&creds, "tollgate-audit", "audit/")
+            .await
+            .unwrap()
+        {
+            assert!(key.ends_with(".jsonl"), "{key}");
+            let body =
+                String::from_utf8(s3.get(&creds, "tollgate-audit", &key).await.unwrap()).unwrap();
+            for line in body.lines() {
+                let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+                assert_eq!(v["type"], "tollgate.audit.v1");
+                if v["request_id"] == id.as_str() {
+                    got.push((
+                        v["seq"].as_u64().unwrap(),
+                        v["hash"].as_str().unwrap().to_string(),
+                    ));
+                }
+            }
+        }
+        got.sort();
+        got.dedup();
+        if got == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        got, want,
+        "every event of the request is exported once, with its hash"
+    );
+    stack.stop().await;
+}

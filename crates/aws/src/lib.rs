@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod notify;
 pub mod oidc;
 pub mod policy_source;
+pub mod s3;
 pub mod settings;
 pub mod signed_http;
 pub mod store;

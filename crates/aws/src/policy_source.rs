@@ -4,6 +4,7 @@
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use serde_json::{Value, json};
 
+use crate::s3::S3;
 use crate::signed_http::SignedHttp;
 
 /// A configured policy source.
@@ -95,37 +96,11 @@ pub async fn load(
             Ok(Some((format!("ssm:{name}"), text.to_string())))
         }
         Source::S3 { bucket, key } => {
-            let key_path: String = key
-                .split('/')
-                .map(|seg| {
-                    percent_encoding::utf8_percent_encode(seg, percent_encoding::NON_ALPHANUMERIC)
-                        .to_string()
-                })
-                .collect::<Vec<_>>()
-                .join("/");
-            // Path-style for the emulator; virtual-hosted style on AWS.
-            let url = match endpoint {
-                Some(e) => format!("{}/{bucket}/{key_path}", e.trim_end_matches('/')),
-                None => format!("https://{bucket}.s3.{region}.amazonaws.com/{key_path}"),
-            };
-            let req = http::Request::get(url)
-                .header(
-                    "x-amz-content-sha256",
-                    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-                )
-                .body(Vec::new())
-                .map_err(|e| e.to_string())?;
-            let resp = http
-                .send(req, &creds, region, "s3")
+            let body = S3::new(region, endpoint)
+                .get(&creds, bucket, key)
                 .await
-                .map_err(|e| e.message)?;
-            if resp.status != 200 {
-                return Err(format!(
-                    "policy source s3://{bucket}/{key}: S3 answered {}",
-                    resp.status
-                ));
-            }
-            let text = String::from_utf8(resp.body)
+                .map_err(|e| format!("policy source {e}"))?;
+            let text = String::from_utf8(body)
                 .map_err(|_| format!("policy source s3://{bucket}/{key}: not UTF-8"))?;
             Ok(Some((format!("s3://{bucket}/{key}"), text)))
         }

@@ -4,7 +4,10 @@
 use std::time::SystemTime;
 
 use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::http_request::{
+    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+    UriPathNormalizationMode, sign,
+};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use tollgate_core::ApiError;
@@ -73,6 +76,18 @@ impl SignedHttp {
     }
 }
 
+/// S3 signs the path as sent (encoded once, never normalised) and wants the payload hash in
+/// `x-amz-content-sha256`; every other service encodes twice and normalises.
+fn signing_settings(service: &str) -> SigningSettings {
+    let mut s = SigningSettings::default();
+    if service == "s3" {
+        s.percent_encoding_mode = PercentEncodingMode::Single;
+        s.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+        s.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    }
+    s
+}
+
 /// Adds the SigV4 `Authorization`, `X-Amz-Date` and (for sessions) `X-Amz-Security-Token`
 /// headers. The payload is hashed, so the signature covers the exact body sent.
 pub fn sign_request(
@@ -87,7 +102,7 @@ pub fn sign_request(
         .region(region)
         .name(service)
         .time(SystemTime::now())
-        .settings(SigningSettings::default())
+        .settings(signing_settings(service))
         .build()
         .map_err(|e| ApiError::internal(format!("cannot sign request: {e}")))?
         .into();
@@ -130,5 +145,18 @@ mod tests {
         assert!(auth.contains("x-amz-target"));
         assert_eq!(req.headers()["x-amz-security-token"], "TOKEN");
         assert!(!auth.contains("SECRET"));
+    }
+
+    #[test]
+    fn s3_signs_the_payload_hash() {
+        let creds = Credentials::new("AKID", "SECRET", None, None, "t");
+        let mut req = http::Request::put("https://b.s3.us-east-1.amazonaws.com/a%20b/c.txt")
+            .body(b"hello".to_vec())
+            .unwrap();
+        sign_request(&mut req, &creds, "us-east-1", "s3").unwrap();
+        assert_eq!(
+            req.headers()["x-amz-content-sha256"],
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
     }
 }

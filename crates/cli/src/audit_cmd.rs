@@ -3,6 +3,7 @@
 use aws_config::{BehaviorVersion, Region};
 use tollgate_aws::store::Store;
 use tollgate_cli::client::Client;
+use tollgate_core::time::{days_from_civil, iso8601};
 
 use crate::exit;
 
@@ -22,7 +23,7 @@ pub async fn show(client: &Client, id: &str) -> Result<u8, String> {
         println!(
             "{:>3}  {}  {:<18} {:<20} {}",
             e["seq"],
-            e["at"].as_u64().map(format_ms).unwrap_or_default(),
+            e["at"].as_u64().map(iso8601).unwrap_or_default(),
             e["kind"].as_str().unwrap_or("?"),
             who,
             detail
@@ -100,36 +101,8 @@ pub fn parse_date(s: &str) -> Option<u64> {
     if !(1..=12).contains(m) || !(1..=31).contains(day) || *hh > 23 || *mm > 59 || *ss > 60 {
         return None;
     }
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if *m <= 2 { y - 1 } else { *y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = days_from_civil(*y, *m, *day);
     u64::try_from(((days * 86_400) + hh * 3600 + mm * 60 + ss) * 1000).ok()
-}
-
-fn format_ms(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil date from days (inverse of the above).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
 
 #[cfg(test)]
@@ -144,6 +117,6 @@ mod tests {
         assert_eq!(parse_date("1795525921"), Some(1_795_525_921_000));
         assert_eq!(parse_date("2026-13-01"), None);
         assert_eq!(parse_date("yesterday"), None);
-        assert_eq!(format_ms(1_795_525_921_000), "2026-11-24T13:12:01Z");
+        assert_eq!(iso8601(1_795_525_921_000), "2026-11-24T13:12:01Z");
     }
 }

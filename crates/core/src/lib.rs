@@ -16,6 +16,7 @@ pub mod request;
 pub mod scope;
 pub mod services;
 pub mod status;
+pub mod time;
 
 pub use action::Action;
 pub use audit::{Event, EventKind};

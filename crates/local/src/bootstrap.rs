@@ -6,6 +6,7 @@ use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    StreamSpecification, StreamViewType,
 };
 use tollgate_aws::signed_http::SignedHttp;
 
@@ -39,6 +40,13 @@ pub async fn bootstrap(
         .attribute_definitions(attr("sk")?)
         .key_schema(key("pk", KeyType::Hash)?)
         .key_schema(key("sk", KeyType::Range)?)
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewImage)
+                .build()
+                .map_err(|e| e.to_string())?,
+        )
         .send()
         .await
         .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
@@ -152,21 +160,12 @@ pub async fn seed(
             .map_err(|e| e.to_string())?;
         send(req, "ssm").await?;
     }
+    let s3_client = tollgate_aws::s3::S3::new("us-east-1", Some(moto_url));
     for (bucket, key, body) in s3 {
-        let empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-        let req = http::Request::put(format!("{moto_url}/{bucket}"))
-            .header("x-amz-content-sha256", empty)
-            .body(Vec::new())
-            .map_err(|e| e.to_string())?;
-        send(req, "s3").await?;
-        let req = http::Request::put(format!("{moto_url}/{bucket}/{key}"))
-            .header(
-                "x-amz-content-sha256",
-                tollgate_core::audit::sha256_hex(body.as_bytes()),
-            )
-            .body(body.clone().into_bytes())
-            .map_err(|e| e.to_string())?;
-        send(req, "s3").await?;
+        s3_client.create_bucket(&creds, bucket).await?;
+        s3_client
+            .put(&creds, bucket, key, body.clone().into_bytes(), "text/plain")
+            .await?;
     }
     Ok(())
 }

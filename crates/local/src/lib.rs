@@ -7,6 +7,7 @@ pub mod issuer;
 pub mod moto;
 pub mod names;
 pub mod server;
+pub mod streams;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -89,6 +90,7 @@ pub struct Stack {
     moto: Moto,
     shutdown: watch::Sender<bool>,
     server: tokio::task::JoinHandle<()>,
+    streams: tokio::task::JoinHandle<()>,
 }
 
 async fn free_port() -> Result<u16, String> {
@@ -185,6 +187,24 @@ impl Stack {
         ));
         let (shutdown, rx) = watch::channel(false);
         let server = tokio::spawn(server::serve(listener, host.clone(), rx));
+        tollgate_aws::s3::S3::new(&names.region, Some(&moto.url))
+            .create_bucket(
+                &Credentials::new("testing", "testing", None, None, "local"),
+                &names.audit_bucket,
+            )
+            .await?;
+        let exporter = tollgate_audit_export::Exporter::new(
+            &sdk,
+            names.audit_bucket.clone(),
+            "audit/".into(),
+            Some(&moto.url),
+        )?;
+        let streams = tokio::spawn(streams::follow(
+            sdk.clone(),
+            moto.url.clone(),
+            names.table.clone(),
+            exporter,
+        ));
         Ok(Stack {
             api_url,
             moto_url: moto.url.clone(),
@@ -196,6 +216,7 @@ impl Stack {
             moto,
             shutdown,
             server,
+            streams,
         })
     }
 
@@ -245,6 +266,7 @@ impl Stack {
 
     /// Stops the server and moto, and waits for both.
     pub async fn stop(mut self) {
+        self.streams.abort();
         let _ = self.shutdown.send(true);
         let _ = (&mut self.server).await;
         self.moto.stop().await;

@@ -11,6 +11,8 @@ pub struct Names {
     pub target_role: String,
     pub notifier_function: String,
     pub executor_function: String,
+    /// Where the audit export writes JSON Lines.
+    pub audit_bucket: String,
 }
 
 impl Default for Names {
@@ -26,6 +28,7 @@ impl Default for Names {
             target_role: "tollgate-target".into(),
             notifier_function: "tollgate-notifier".into(),
             executor_function: "tollgate-executor".into(),
+            audit_bucket: "tollgate-audit".into(),
         }
     }
 }
