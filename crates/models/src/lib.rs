@@ -1,0 +1,1 @@
+//! AWS API operation models: the protocol code lands with the model-driven executor.
