@@ -165,6 +165,13 @@ impl RequestRecord {
         }
         let from = self.status;
         self.status = to;
+        if to.is_final() {
+            // The call will never run again: secrets in its parameters need not be kept. The
+            // request hash still binds what was asked.
+            if let Value::Object(masked) = masked_params(&self.request.params) {
+                self.request.params = masked;
+            }
+        }
         let mut detail = detail;
         if let Value::Object(m) = &mut detail {
             m.insert("from".into(), json!(from));
@@ -450,6 +457,19 @@ mod tests {
         assert!(!serde_json::to_string(&events).unwrap().contains("hunter2"));
         assert_eq!(rec.request.params["SecretString"], "hunter2");
         assert_eq!(events[0].detail["request_hash"], rec.request_hash);
+        // Once final, the record keeps no secret either.
+        let mut rec = rec;
+        rec.transition(
+            Status::Executing,
+            EventKind::ExecutionStarted,
+            None,
+            json!({}),
+            6,
+        )
+        .unwrap();
+        rec.transition(Status::Succeeded, EventKind::Executed, None, json!({}), 7)
+            .unwrap();
+        assert!(!serde_json::to_string(&rec).unwrap().contains("hunter2"));
     }
 
     #[test]

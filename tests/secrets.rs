@@ -1,0 +1,217 @@
+//! Secrets in real AWS answers are masked in the agent's answer, in the stored record and in
+//! every log line; tokens, task tokens and link keys never reach the logs.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use tollgate_e2e::*;
+
+const POLICY: &str = r#"
+@id("all") permit (principal, action, resource);
+@id("deletes-need-a-human") @approval("1") permit (principal, action == Action::"dynamodb:DeleteTable", resource);
+"#;
+const SECRET: &str = "hunter2-correct-horse-battery";
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every log line the whole stack writes, as Lambda would ship them.
+fn capture_logs() -> Captured {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing_subscriber::fmt()
+        .json()
+        .with_current_span(true)
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .try_init()
+        .expect("the only subscriber in this test binary");
+    captured
+}
+
+async fn call(client: &tollgate_cli::client::Client, action: &str, params: Value) -> Value {
+    let a = client
+        .submit(
+            &json!({"action": action, "params": params, "reason": "secrets test"}),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.status, 200, "{action}: {}", a.body);
+    assert_eq!(
+        a.request_status(),
+        Some("SUCCEEDED"),
+        "{action}: {}",
+        a.body
+    );
+    a.body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_never_leave_masked_and_never_reach_the_logs() {
+    let logs = capture_logs();
+    let stack = stack_with(|o| {
+        o.policy_source = "ssm:/tollgate/policies".into();
+        o.seed_ssm = vec![("/tollgate/policies".into(), POLICY.into())];
+    })
+    .await;
+    let agent_token = stack.token("ci-bot", false).unwrap();
+    let approver_token = stack.token("alice", true).unwrap();
+    let bot = tollgate_cli::client::Client::new(&stack.api_url, Some(agent_token.clone()));
+
+    call(
+        &bot,
+        "secretsmanager:CreateSecret",
+        json!({"Name": "db", "SecretString": SECRET}),
+    )
+    .await;
+    let got = call(
+        &bot,
+        "secretsmanager:GetSecretValue",
+        json!({"SecretId": "db"}),
+    )
+    .await;
+    assert_eq!(got["result"]["SecretString"], "****MASKED****", "{got}");
+    assert_eq!(got["result"]["Name"], "db");
+
+    call(
+        &bot,
+        "ssm:PutParameter",
+        json!({"Name": "/db/password", "Value": SECRET, "Type": "SecureString"}),
+    )
+    .await;
+    let got = call(
+        &bot,
+        "ssm:GetParameter",
+        json!({"Name": "/db/password", "WithDecryption": true}),
+    )
+    .await;
+    assert_eq!(
+        got["result"]["Parameter"]["Value"], "****MASKED****",
+        "{got}"
+    );
+
+    let key = call(
+        &bot,
+        "kms:CreateKey",
+        json!({"Description": "secrets test"}),
+    )
+    .await;
+    let key_id = key["result"]["KeyMetadata"]["KeyId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let plaintext = base64_of(SECRET);
+    let enc = call(
+        &bot,
+        "kms:Encrypt",
+        json!({"KeyId": key_id, "Plaintext": plaintext}),
+    )
+    .await;
+    let blob = enc["result"]["CiphertextBlob"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dec = call(
+        &bot,
+        "kms:Decrypt",
+        json!({"KeyId": key_id, "CiphertextBlob": blob}),
+    )
+    .await;
+    assert_eq!(dec["result"]["Plaintext"], "****MASKED****", "{dec}");
+
+    // Nothing secret in the table either.
+    let ddb = aws_sdk_dynamodb::Client::new(&stack.sdk);
+    let items = ddb
+        .scan()
+        .table_name("tollgate-requests")
+        .send()
+        .await
+        .unwrap();
+    let mut task_tokens = Vec::new();
+    for item in items.items() {
+        let text = format!("{item:?}");
+        assert!(
+            !text.contains(SECRET) && !text.contains(&plaintext),
+            "a secret is stored: {text}"
+        );
+        if let Some(AttributeValue::S(t)) = item.get("task_token") {
+            task_tokens.push(t.clone());
+        }
+    }
+
+    // A full approval too, so task tokens and link keys exist and flow through the logs' paths.
+    tollgate_local::demo::create_table(&stack.sdk, "secrets-t")
+        .await
+        .unwrap();
+    let id = pending_delete(&bot, "secrets-t").await;
+    let notice = tollgate_local::demo::wait_for_notice(
+        &tollgate_cli::client::Client::new(&stack.api_url, None),
+        &id,
+        WAIT,
+    )
+    .await
+    .unwrap();
+    let link_key = notice["notice"]["link"]
+        .as_str()
+        .unwrap()
+        .split("k=")
+        .nth(1)
+        .unwrap()
+        .to_string();
+    tollgate_cli::client::Client::new(&stack.api_url, Some(approver_token.clone()))
+        .vote(&id, true, None)
+        .await
+        .unwrap();
+    bot.wait_final(&id, WAIT, |_| {}).await.unwrap();
+    for item in ddb
+        .scan()
+        .table_name("tollgate-requests")
+        .send()
+        .await
+        .unwrap()
+        .items()
+    {
+        if let Some(AttributeValue::S(t)) = item.get("task_token") {
+            task_tokens.push(t.clone());
+        }
+    }
+    assert!(!task_tokens.is_empty(), "the approval stored a task token");
+    stack.stop().await;
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let lines = text.lines().count();
+    assert!(lines > 20, "the stack logged ({lines} lines)");
+    for (what, needle) in [
+        ("a secret value", SECRET.to_string()),
+        ("a base64 plaintext", plaintext.clone()),
+        ("the agent's token", agent_token),
+        ("the approver's token", approver_token),
+        ("a link key", link_key),
+    ] {
+        assert!(!text.contains(&needle), "{what} is in the logs");
+    }
+    for t in task_tokens {
+        assert!(!text.contains(&t), "a task token is in the logs");
+    }
+    for line in text.lines() {
+        serde_json::from_str::<Value>(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+    }
+}
+
+fn base64_of(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
