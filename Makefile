@@ -59,8 +59,9 @@ lint: ## cargo fmt --check and clippy with warnings as errors.
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings
 
-check-infra: venv ## cfn-lint the templates; check the state machine definition parses.
+check-infra: venv ## cfn-lint the templates; every role least-privilege; the state machine is the deployed file.
 	$(BIN)/cfn-lint infra/template.yaml infra/target-role.yaml
+	$(BIN)/python tests/template_check.py infra/template.yaml
 	$(BIN)/python -c "import json,sys; json.load(open('statemachines/approval.asl.json'))"
 
 bench: ## Benchmarks (release build): token verification and policy decision cost.

@@ -1,0 +1,119 @@
+"""Checks infra/template.yaml: every role grants only the actions its function needs, on the
+resources it needs, and the state machine is the file in statemachines/.
+
+Run as `template_check.py infra/template.yaml`; prints one line per check and
+"N passed, M failed"; exits 1 if any failed.
+"""
+
+import sys
+
+from cfnlint.decode import decode
+
+# What each function's code calls, and nothing else. Resource "*" is allowed only where the
+# action has no resource-level permissions (task tokens are not resources).
+ALLOWED = {
+    "ApiFunction": {
+        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:ConditionCheckItem",
+        "states:StartExecution", "states:SendTaskSuccess", "states:SendTaskFailure",
+        "lambda:InvokeFunction", "ssm:GetParameter", "s3:GetObject",
+    },
+    "NotifierFunction": {
+        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
+        "sns:Publish", "states:SendTaskSuccess", "states:SendTaskFailure",
+    },
+    "ExecutorFunction": {
+        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
+        "sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession",
+    },
+    "AuditExportFunction": {
+        "s3:PutObject", "dynamodb:DescribeStream", "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator", "dynamodb:ListStreams",
+    },
+    "ApprovalStateMachine": {
+        "lambda:InvokeFunction",
+        # Step Functions' log delivery (no resource-level permissions).
+        "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+    },
+}
+STAR_OK = {"states:SendTaskSuccess", "states:SendTaskFailure"} | {
+    a for a in ALLOWED["ApprovalStateMachine"] if a.startswith("logs:")}
+
+
+def branches(stmt):
+    """A statement, or both branches of an `Fn::If` that yields one."""
+    if isinstance(stmt, dict) and "Fn::If" in stmt:
+        for branch in stmt["Fn::If"][1:]:
+            yield from branches(branch)
+    elif isinstance(stmt, dict) and "Effect" in stmt:
+        yield stmt
+
+
+def statements(resource):
+    for policy in resource.get("Properties", {}).get("Policies", []) or []:
+        if isinstance(policy, dict) and "Statement" in policy:
+            for stmt in policy["Statement"]:
+                yield from branches(stmt)
+
+
+def as_list(v):
+    return v if isinstance(v, list) else [v]
+
+
+def main():
+    template, matches = decode(sys.argv[1])
+    if matches:
+        print(f"FAIL template does not parse: {matches}")
+        print("0 passed, 1 failed")
+        return 1
+    resources = template["Resources"]
+    passed = failed = 0
+
+    def check(ok, what):
+        nonlocal passed, failed
+        print(f"{'ok  ' if ok else 'FAIL'} {what}")
+        passed += bool(ok)
+        failed += not ok
+
+    for name, allowed in ALLOWED.items():
+        res = resources.get(name)
+        check(res is not None, f"{name} exists")
+        if res is None:
+            continue
+        stmts = list(statements(res))
+        check(stmts, f"{name} has an inline least-privilege policy")
+        for s in stmts:
+            actions = set(as_list(s.get("Action", [])))
+            extra = actions - allowed
+            check(not extra, f"{name} {s.get('Sid', '?')}: no action beyond its list {sorted(extra) if extra else ''}")
+            check(not any("*" in a for a in actions), f"{name} {s.get('Sid', '?')}: no wildcard actions")
+            if s.get("Resource") == "*":
+                check(actions <= STAR_OK, f"{name} {s.get('Sid', '?')}: Resource * only for actions without resources")
+        managed = res.get("Properties", {}).get("Policies", [])
+        strings = [p for p in as_list(managed) if isinstance(p, str)]
+        check(not strings, f"{name}: no managed policies by name {strings}")
+
+    # Only the api and the notifier may resume the workflow; only the executor may assume roles.
+    for name, res in resources.items():
+        acts = {a for s in statements(res) for a in as_list(s.get("Action", []))}
+        if acts & {"states:SendTaskSuccess", "states:SendTaskFailure"}:
+            check(name in ("ApiFunction", "NotifierFunction"), f"{name} may resume the workflow")
+        if "sts:AssumeRole" in acts:
+            check(name == "ExecutorFunction", f"{name} may assume target roles")
+
+    sm = resources["ApprovalStateMachine"]["Properties"]
+    check(sm.get("DefinitionUri") == "../statemachines/approval.asl.json", "the state machine is statemachines/approval.asl.json")
+    subs = set(sm.get("DefinitionSubstitutions", {}))
+    with open("statemachines/approval.asl.json") as f:
+        asl = f.read()
+    import re
+    used = set(re.findall(r"\$\{(\w+)\}", asl))
+    check(used == subs, f"every ASL substitution is provided and used ({sorted(used)} vs {sorted(subs)})")
+
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
