@@ -131,6 +131,29 @@ async fn secrets_never_leave_masked_and_never_reach_the_logs() {
     .await;
     assert_eq!(dec["result"]["Plaintext"], "****MASKED****", "{dec}");
 
+    // Query-protocol answers carrying credentials.
+    call(&bot, "iam:CreateUser", json!({"UserName": "deployer"})).await;
+    let key = call(&bot, "iam:CreateAccessKey", json!({"UserName": "deployer"})).await;
+    assert_eq!(
+        key["result"]["AccessKey"]["SecretAccessKey"], "****MASKED****",
+        "{key}"
+    );
+    assert_eq!(
+        key["result"]["AccessKey"]["AccessKeyId"], "****MASKED****",
+        "{key}"
+    );
+    assert_eq!(key["result"]["AccessKey"]["UserName"], "deployer");
+    let assumed = call(
+        &bot,
+        "sts:AssumeRole",
+        json!({"RoleArn": "arn:aws:iam::123456789012:role/tollgate-target", "RoleSessionName": "sess"}),
+    )
+    .await;
+    let c = &assumed["result"]["Credentials"];
+    assert_eq!(c["SecretAccessKey"], "****MASKED****", "{assumed}");
+    assert_eq!(c["SessionToken"], "****MASKED****", "{assumed}");
+    assert!(c["Expiration"].is_string(), "{assumed}");
+
     // Nothing secret in the table either.
     let ddb = aws_sdk_dynamodb::Client::new(&stack.sdk);
     let items = ddb
@@ -205,10 +228,34 @@ async fn secrets_never_leave_masked_and_never_reach_the_logs() {
     for t in task_tokens {
         assert!(!text.contains(&t), "a task token is in the logs");
     }
+    // Neither the keys handed to the agent nor the executor's own scoped session.
+    assert_eq!(
+        access_key_ids(&text),
+        Vec::<String>::new(),
+        "access key ids in the logs"
+    );
     for line in text.lines() {
         serde_json::from_str::<Value>(line)
             .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
     }
+}
+
+/// Every `AKIA…`/`ASIA…` access key id in `text`.
+fn access_key_ids(text: &str) -> Vec<String> {
+    let b = text.as_bytes();
+    (0..b.len().saturating_sub(19))
+        .filter(|&i| {
+            (b[i..].starts_with(b"AKIA") || b[i..].starts_with(b"ASIA"))
+                && (i == 0 || !b[i - 1].is_ascii_alphanumeric())
+        })
+        .filter(|&i| {
+            b[i + 4..i + 20]
+                .iter()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        })
+        .filter(|&i| b.get(i + 20).is_none_or(|c| !c.is_ascii_alphanumeric()))
+        .map(|i| text[i..i + 20].to_string())
+        .collect()
 }
 
 fn base64_of(s: &str) -> String {

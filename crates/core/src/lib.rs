@@ -14,7 +14,6 @@ pub mod policy;
 pub mod record;
 pub mod request;
 pub mod scope;
-pub mod services;
 pub mod status;
 pub mod time;
 

@@ -174,11 +174,16 @@ impl Stack {
         };
         let metrics = settings.metrics.clone();
         bootstrap::seed(&moto.url, &opts.seed_ssm, &opts.seed_s3).await?;
+        // The functions reach DynamoDB through the local host, which serialises writes: moto
+        // answers a failed transaction by restoring a snapshot of the whole table, losing
+        // whatever a concurrent writer committed in between; DynamoDB does not.
+        let functions_sdk = emulator_sdk(&api_url, &names.region).await;
+        let sdk_for = &functions_sdk;
         let policy = tollgate_api::load_policy(&settings, &sdk).await?;
         let host = Arc::new(Host::new(
-            Api::new(settings.clone(), &sdk, policy)?,
-            Notifier::new(settings.clone(), &sdk),
-            Executor::new(settings, &sdk),
+            Api::new(settings.clone(), sdk_for, policy)?,
+            Notifier::new(settings.clone(), sdk_for),
+            Executor::new(settings, sdk_for),
             (issuer, second_issuer),
             moto.url.clone(),
             names.notifier_function.clone(),

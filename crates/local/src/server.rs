@@ -38,6 +38,8 @@ pub struct Host {
     pub print_notices: bool,
     pub outbox: Mutex<Vec<Value>>,
     http: reqwest::Client,
+    /// One DynamoDB write at a time (see `forward`).
+    dynamodb_writes: tokio::sync::Mutex<()>,
 }
 
 impl Host {
@@ -63,6 +65,7 @@ impl Host {
             executor_function,
             print_notices,
             outbox: Mutex::new(Vec::new()),
+            dynamodb_writes: tokio::sync::Mutex::new(()),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
@@ -259,8 +262,32 @@ fn sns(host: &Host, body: &[u8]) -> Answer {
     answer(200, "text/plain", "ok")
 }
 
-/// Everything else goes to moto unchanged.
+/// DynamoDB operations that write.
+const DYNAMODB_WRITES: [&str; 6] = [
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "TransactWriteItems",
+    "BatchWriteItem",
+    "ExecuteStatement",
+];
+
+/// Everything else goes to moto unchanged. DynamoDB writes go one at a time: moto undoes a
+/// failed transaction by restoring a copy of the whole table taken before it, which would
+/// erase a write another caller made meanwhile. DynamoDB's own transactions are isolated,
+/// so on AWS the same code needs no such help.
 async fn forward(host: &Host, parts: http::request::Parts, body: Bytes) -> Answer {
+    let is_dynamodb_write = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|t| t.to_str().ok())
+        .and_then(|t| t.strip_prefix("DynamoDB_20120810."))
+        .is_some_and(|op| DYNAMODB_WRITES.contains(&op));
+    let _serialised = if is_dynamodb_write {
+        Some(host.dynamodb_writes.lock().await)
+    } else {
+        None
+    };
     let url = format!(
         "{}{}",
         host.moto_url,

@@ -7,7 +7,6 @@ use tollgate_aws::oidc::Verified;
 use tollgate_aws::store::{Created, IdempotencyClaim, not_found};
 use tollgate_core::audit::sha256_hex;
 use tollgate_core::scope::arn_account;
-use tollgate_core::services::{json_service, supported_services};
 use tollgate_core::{
     ApiError, Effect, ErrorCode, EventKind, NewRequest, RequestRecord, Status, parse_new_request,
 };
@@ -57,17 +56,8 @@ impl Api {
         )?;
         // Denials are decided (and recorded) before anything else is asked of the call, so a
         // forbidden call is refused the same way whether or not it could have run.
-        if decision.effect != Effect::Deny && json_service(new.action.service()).is_none() {
-            let supported: Vec<&str> = supported_services().collect();
-            return Err(ApiError::new(
-                ErrorCode::UnknownAction,
-                format!(
-                    "action: service `{}` is not supported yet; supported: {}",
-                    new.action.service(),
-                    supported.join(", ")
-                ),
-            )
-            .with_detail(json!({"field": "action"})));
+        if decision.effect != Effect::Deny {
+            check_against_model(&new)?;
         }
         if matches!(decision.effect, Effect::Approval { .. }) && new.reason.is_none() {
             return Err(ApiError::field(
@@ -100,11 +90,7 @@ impl Api {
                         "Idempotency-Key: already used for a different request",
                     ));
                 }
-                let existing = self
-                    .store
-                    .get(&request_id)
-                    .await?
-                    .ok_or_else(|| not_found(&request_id))?;
+                let existing = self.first_request(&request_id).await?;
                 let settled = self.settle(existing).await?;
                 Ok(first_answer(&settled))
             }
@@ -164,6 +150,22 @@ impl Api {
             }
             _ => Ok(first_answer(&rec)),
         }
+    }
+
+    /// The request an idempotency key points at. The key and the request are written in one
+    /// transaction, but a reader racing that write (or an emulator that applies transactions
+    /// item by item) may see the key first: look again briefly before calling it a conflict.
+    async fn first_request(&self, id: &str) -> Result<RequestRecord, ApiError> {
+        for _ in 0..20 {
+            if let Some(rec) = self.store.get(id).await? {
+                return Ok(rec);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        Err(ApiError::new(
+            ErrorCode::Conflict,
+            "Idempotency-Key: the first request with this key is still being created; retry",
+        ))
     }
 
     /// For an idempotent retry: waits briefly while the first attempt is still executing.
@@ -239,6 +241,24 @@ impl Api {
             m.put("Denials", Unit::Count, 1.0, &[("PolicyId", policy)]);
         }
     }
+}
+
+/// The operation must exist in the AWS API models and the parameters must fit its input
+/// shape, so nobody is asked to approve a call that cannot run.
+fn check_against_model(new: &NewRequest) -> Result<(), ApiError> {
+    let (model, operation) = tollgate_models::find(new.action.service(), new.action.operation())
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::UnknownAction,
+                format!(
+                    "action: `{}` is not an operation in the AWS API models",
+                    new.action
+                ),
+            )
+            .with_detail(json!({"field": "action"}))
+        })?;
+    tollgate_models::validate(&model, &operation, &new.params)
+        .map_err(|e| ApiError::field(e.path, e.message))
 }
 
 fn idempotency_claim(

@@ -1,11 +1,11 @@
-//! Building, sending and reading one JSON-protocol AWS call.
+//! One AWS call from the operation models: built by the service's own protocol, signed with
+//! the scoped credentials, and read back into JSON shaped like the output shape.
 
 use aws_credential_types::Credentials;
 use serde_json::{Value, json};
 use tollgate_aws::signed_http::SignedHttp;
 use tollgate_core::NewRequest;
 use tollgate_core::mask::{MaskRules, mask_with};
-use tollgate_core::services::json_service;
 
 /// Sends the call and returns the masked JSON answer, or an AWS error as `{code, message,
 /// status}`.
@@ -16,86 +16,54 @@ pub async fn perform(
     endpoint_override: Option<&str>,
     rules: &MaskRules,
 ) -> Result<Value, Value> {
-    let svc = json_service(req.action.service()).ok_or_else(|| {
-        json!({"code": "UnsupportedService", "message": format!("service `{}` is not supported", req.action.service())})
-    })?;
-    let endpoint = match endpoint_override {
-        Some(e) => e.trim_end_matches('/').to_string(),
-        None => format!(
-            "https://{}.{}.amazonaws.com",
-            svc.endpoint_prefix, req.region
-        ),
-    };
-    let body = Value::Object(req.params.clone()).to_string().into_bytes();
-    let http_req = http::Request::post(format!("{endpoint}/"))
-        .header("content-type", svc.content_type())
-        .header("x-amz-target", svc.target(req.action.operation()))
-        .body(body)
-        .map_err(|e| json!({"code": "RequestBuildFailed", "message": e.to_string()}))?;
-    let resp = http
-        .send(http_req, creds, &req.region, svc.signing_name)
-        .await
-        .map_err(|e| json!({"code": "ServiceUnavailable", "message": e.message}))?;
-    let mut parsed: Value = if resp.body.is_empty() {
-        json!({})
-    } else {
-        serde_json::from_slice(&resp.body)
-            .unwrap_or_else(|_| json!({"raw": String::from_utf8_lossy(&resp.body)}))
-    };
-    mask_with(&mut parsed, rules);
-    if (200..300).contains(&resp.status) {
-        Ok(parsed)
-    } else {
-        Err(aws_error(resp.status, &parsed, &resp.headers))
+    let fail = |code: &str, message: String| json!({"code": code, "message": message});
+    let (model, operation) = tollgate_models::find(req.action.service(), req.action.operation())
+        .ok_or_else(|| {
+            fail(
+                "UnknownOperation",
+                format!("{} is not in the AWS API models", req.action),
+            )
+        })?;
+    let built = tollgate_models::build_request(
+        &model,
+        &operation,
+        &req.params,
+        &req.region,
+        endpoint_override,
+    )
+    .map_err(|e| fail("RequestBuildFailed", e.to_string()))?;
+    let mut builder = http::Request::builder()
+        .method(built.method.as_str())
+        .uri(&built.url);
+    for (k, v) in &built.headers {
+        builder = builder.header(k, v);
     }
-}
-
-/// AWS JSON errors name their type in `__type` (`prefix#Code` or bare) or the
-/// `x-amzn-ErrorType` header, and the message in `message` or `Message`.
-fn aws_error(status: u16, body: &Value, headers: &http::HeaderMap) -> Value {
-    let raw_type = body
-        .get("__type")
-        .and_then(Value::as_str)
-        .or_else(|| {
-            headers
-                .get("x-amzn-errortype")
-                .and_then(|v| v.to_str().ok())
+    let request = builder
+        .body(built.body)
+        .map_err(|e| fail("RequestBuildFailed", e.to_string()))?;
+    let resp = http
+        .send(request, creds, &built.signing_region, &built.signing_name)
+        .await
+        .map_err(|e| fail("ServiceUnavailable", e.message))?;
+    let headers: Vec<(String, String)> = resp
+        .headers
+        .iter()
+        .filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_string(), v.to_string()))
         })
-        .unwrap_or("UnknownError");
-    let code = raw_type
-        .rsplit('#')
-        .next()
-        .unwrap_or(raw_type)
-        .split(':')
-        .next()
-        .unwrap_or(raw_type);
-    let message = body
-        .get("message")
-        .or_else(|| body.get("Message"))
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    json!({"code": code, "message": message, "status": status})
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_aws_json_errors() {
-        let body = json!({"__type": "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException", "message": "Requested resource not found"});
-        let e = aws_error(400, &body, &http::HeaderMap::new());
-        assert_eq!(
-            e,
-            json!({"code": "ResourceNotFoundException", "message": "Requested resource not found", "status": 400})
-        );
-        let mut h = http::HeaderMap::new();
-        h.insert(
-            "x-amzn-errortype",
-            "AccessDenied:http://internal".parse().unwrap(),
-        );
-        let e = aws_error(403, &json!({"Message": "no"}), &h);
-        assert_eq!(e["code"], "AccessDenied");
-        assert_eq!(e["message"], "no");
+        .collect();
+    match tollgate_models::parse_response(&model, &operation, resp.status, &headers, &resp.body) {
+        Ok(mut v) => {
+            mask_with(&mut v, rules);
+            Ok(v)
+        }
+        Err(e) => {
+            // Error messages can echo what was sent; they get the same treatment.
+            let mut v = json!({"code": e.code, "message": e.message, "status": e.status});
+            mask_with(&mut v, rules);
+            Err(v)
+        }
     }
 }
