@@ -134,7 +134,11 @@ async fn every_token_attack_fails_with_a_precise_reason() {
         ("jku/x5u pointing elsewhere", jku, "unknown_kid"),
         ("tampered payload", format!("{}.{}.{}", parts[0], b64(claims(now + 600, now, AGENT_AUDIENCE).to_string().replace("ci-bot", "root!").as_bytes()), parts[2]), "invalid_signature"),
         ("tampered signature", format!("{}.{}.{}", parts[0], parts[1], b64(&sig)), "invalid_signature"),
-        ("truncated", good[..good.len() - 20].to_string(), "malformed_token"),
+        // A cut that leaves a base64url length of 4k+1 can never decode; a cut to
+        // whole quads always decodes, to a signature of the wrong length. Any other
+        // cut decodes or not depending on the random trailing bits, so it is avoided.
+        ("truncated", format!("{}.{}.{}", parts[0], parts[1], &parts[2][..quad_cut(parts[2]) + 1]), "malformed_token"),
+        ("signature cut to whole bytes", format!("{}.{}.{}", parts[0], parts[1], &parts[2][..quad_cut(parts[2])]), "invalid_signature"),
         ("truncated to two segments", format!("{}.{}", parts[0], parts[1]), "malformed_token"),
         ("over 16 KiB", format!("{good}{}", "A".repeat(17 * 1024)), "token_too_large"),
         ("lifetime above the maximum", long_lived, "lifetime_too_long"),
@@ -419,4 +423,10 @@ async fn kubernetes_service_accounts_by_namespace() {
     );
     assert_eq!(r.body["agent"]["claims"]["kubernetes.io/namespace"], "ops");
     stack.stop().await;
+}
+
+/// A length, 20 or more characters short of `segment`, that is a multiple of four.
+fn quad_cut(segment: &str) -> usize {
+    let n = segment.len() - 20;
+    n - n % 4
 }
