@@ -215,6 +215,12 @@ async fn any_operation_through_the_gate_matches_boto3() {
             one_or_many(&full.body["resources"]),
             "{action}"
         );
+        // ...and only in the region it is signed for (IAM and S3's global calls: us-east-1).
+        assert_eq!(
+            statement[0]["Condition"],
+            json!({"StringEquals": {"aws:RequestedRegion": "us-east-1"}}),
+            "{action}"
+        );
 
         let spec = json!({"service": service, "operation": action.split(':').nth(1).unwrap(), "params": params,
             "tollgate": answer, "mode": mode, "boto3_params": boto3_params, "ignore": ignore});

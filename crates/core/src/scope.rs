@@ -2,16 +2,22 @@
 
 use serde_json::json;
 
-/// A session policy allowing only `iam_actions` on `resources`. Compact JSON: STS counts its
-/// packed size against a hard limit.
-pub fn session_policy(iam_actions: &[String], resources: &[String]) -> String {
+/// A session policy allowing only `iam_actions` on `resources`, and only in `region` (the
+/// region the call is signed for; global services sign for one fixed region). Compact JSON:
+/// STS counts its packed size against a hard limit.
+pub fn session_policy(iam_actions: &[String], resources: &[String], region: &str) -> String {
     let one_or_many = |v: &[String]| match v {
         [one] => json!(one),
         many => json!(many),
     };
     json!({
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": one_or_many(iam_actions), "Resource": one_or_many(resources)}]
+        "Statement": [{
+            "Effect": "Allow",
+            "Action": one_or_many(iam_actions),
+            "Resource": one_or_many(resources),
+            "Condition": {"StringEquals": {"aws:RequestedRegion": region}}
+        }]
     })
     .to_string()
 }
@@ -31,6 +37,7 @@ mod tests {
         let p: serde_json::Value = serde_json::from_str(&session_policy(
             &["dynamodb:DeleteTable".into()],
             &["arn:aws:dynamodb:us-east-1:123456789012:table/t".into()],
+            "us-east-1",
         ))
         .unwrap();
         assert_eq!(p["Statement"].as_array().unwrap().len(), 1);
@@ -42,8 +49,13 @@ mod tests {
         let two: serde_json::Value = serde_json::from_str(&session_policy(
             &["s3:GetObject".into(), "s3:PutObject".into()],
             &["*".into()],
+            "eu-west-1",
         ))
         .unwrap();
+        assert_eq!(
+            two["Statement"][0]["Condition"]["StringEquals"]["aws:RequestedRegion"],
+            "eu-west-1"
+        );
         assert_eq!(
             two["Statement"][0]["Action"],
             serde_json::json!(["s3:GetObject", "s3:PutObject"])

@@ -7,6 +7,16 @@ use tollgate_aws::signed_http::SignedHttp;
 use tollgate_core::NewRequest;
 use tollgate_core::mask::{MaskRules, mask_with};
 
+/// The region the call is signed for: the request's, or a global service's fixed one.
+pub fn signing_region(req: &NewRequest) -> String {
+    tollgate_models::find(req.action.service(), req.action.operation())
+        .and_then(|(model, op)| {
+            tollgate_models::build_request(&model, &op, &req.params, &req.region, None).ok()
+        })
+        .map(|r| r.signing_region)
+        .unwrap_or_else(|| req.region.clone())
+}
+
 /// Sends the call and returns the masked JSON answer, or an AWS error as `{code, message,
 /// status}`.
 pub async fn perform(

@@ -164,7 +164,11 @@ impl Executor {
         } else {
             rec.iam_actions.clone()
         };
-        let session_policy = session_policy(&actions, &rec.resources);
+        let session_policy = session_policy(
+            &actions,
+            &rec.resources,
+            &call::signing_region(&rec.request),
+        );
         let ev = rec.transition(
             Status::Executing,
             EventKind::ExecutionStarted,
