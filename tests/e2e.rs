@@ -57,6 +57,8 @@ async fn bad_input_is_a_clear_client_error() {
         case("POST", "/v1/requests", br#"{"action":"dynamodb:DeleteTable","params":{"TableName":"t"}}"#, ct, 400, "invalid_request", Some("reason")),
         case("POST", "/v1/requests", br#"{"action":"dynamodb:DropEverything"}"#, ct, 404, "unknown_action", Some("action")),
         case("POST", "/v1/requests", br#"{"action":"dynamodb:DescribeTable","params":{}}"#, ct, 400, "invalid_request", Some("params.TableName")),
+        case("POST", "/v1/requests", br#"{"action":"sdb:ListDomains","reason":"r"}"#, ct, 404, "unknown_action", Some("action")),
+        case("POST", "/v1/requests", br#"{"action":"bedrock:InvokeModelWithResponseStream","reason":"r","params":{"modelId":"m","body":"e30="}}"#, ct, 404, "unknown_action", Some("action")),
         case("POST", "/v1/requests", br#"{"action":"dynamodb:DescribeTable","params":{"TableName":"t","Colour":"red"}}"#, ct, 400, "invalid_request", Some("params.Colour")),
         case("POST", "/v1/requests", br#"{"action":"dynamodb:DescribeTable","params":{"TableName":7}}"#, ct, 400, "invalid_request", Some("params.TableName")),
         case("POST", "/v1/requests", br#"{"action":"dynamodb:CreateTable","reason":"r","params":{"TableName":"t","BillingMode":"PAY_PER_REQUEST","AttributeDefinitions":[{"AttributeName":"id","AttributeType":"S"}],"KeySchema":[{"AttributeName":"id","KeyType":"SIDEWAYS"}]}}"#, ct, 400, "invalid_request", Some("params.KeySchema[0].KeyType")),

@@ -257,6 +257,27 @@ fn check_against_model(new: &NewRequest) -> Result<(), ApiError> {
             )
             .with_detail(json!({"field": "action"}))
         })?;
+    let unsupported = |why: String| {
+        ApiError::new(
+            ErrorCode::UnknownAction,
+            format!("action: `{}` {why}", new.action),
+        )
+        .with_detail(json!({"field": "action"}))
+    };
+    // The executor signs with SigV4 and reads whole answers; anything else cannot run.
+    if let Some(v) = model.signature_version()
+        && !matches!(v, "v4" | "s3" | "s3v4")
+    {
+        return Err(unsupported(format!(
+            "is not supported: its service signs with `{v}`, not SigV4"
+        )));
+    }
+    if model
+        .operation(&operation)
+        .is_some_and(|op| op.has_event_stream())
+    {
+        return Err(unsupported("is not supported: it streams events".into()));
+    }
     tollgate_models::validate(&model, &operation, &new.params)
         .map_err(|e| ApiError::field(e.path, e.message))
 }
