@@ -9,15 +9,21 @@ VENV := .venv
 BIN := $(VENV)/bin
 TEST_STAMP := $(VENV)/.test-tools-$(shell cksum < tests/requirements.txt | cut -d' ' -f1)
 CATALOG_STAMP := $(VENV)/.catalog-tools-$(shell cksum < crates/catalog/gen/requirements.txt | cut -d' ' -f1)
-DEPLOY_STAMP := $(VENV)/.deploy-tools-$(shell cksum < infra/requirements.txt | cut -d' ' -f1)
+# SAM CLI pins its own boto3, which would clash with the emulator's: its own venv, inside .venv.
+DEPLOY_VENV := $(VENV)/deploy
+DEPLOY_BIN := $(DEPLOY_VENV)/bin
+DEPLOY_STAMP := $(DEPLOY_VENV)/.deploy-tools-$(shell cksum < infra/requirements.txt | cut -d' ' -f1)
+NPM_STAMP := infra/node_modules/.installed-$(shell cksum < infra/package-lock.json | cut -d' ' -f1)
 CARGO ?= cargo
 # Local stack settings; override on the command line, e.g. `make local PORT=8080`.
 PORT ?= 3000
 LISTEN ?= 127.0.0.1:$(PORT)
 
 export SAM_CLI_TELEMETRY := 0
+# sam validate and sam build need a region but talk to no AWS endpoint; these never reach deploy.
+OFFLINE_AWS := AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline
 
-.PHONY: help venv local demo test lint check-infra check-data catalog models bench build deploy clean
+.PHONY: help venv local demo test lint check-infra check-data catalog models bench build sam-build deploy clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,9 +39,16 @@ $(CATALOG_STAMP): crates/catalog/gen/requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check -r crates/catalog/gen/requirements.txt
 	rm -f $(VENV)/.catalog-tools-* && touch $@
 
-$(DEPLOY_STAMP): infra/requirements.txt | $(BIN)/python
-	$(BIN)/pip install --quiet --disable-pip-version-check -r infra/requirements.txt
-	rm -f $(VENV)/.deploy-tools-* && touch $@
+$(DEPLOY_BIN)/python: | $(BIN)/python
+	$(PYTHON) -m venv $(DEPLOY_VENV)
+
+$(DEPLOY_STAMP): infra/requirements.txt | $(DEPLOY_BIN)/python
+	$(DEPLOY_BIN)/pip install --quiet --disable-pip-version-check -r infra/requirements.txt
+	rm -f $(DEPLOY_VENV)/.deploy-tools-* && touch $@
+
+$(NPM_STAMP): infra/package-lock.json
+	cd infra && npm ci --no-audit --no-fund --loglevel=error
+	rm -f infra/node_modules/.installed-* && touch $@
 
 venv: $(TEST_STAMP) ## Install the pinned emulator and linters into .venv.
 
@@ -59,10 +72,11 @@ lint: ## cargo fmt --check and clippy with warnings as errors.
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings
 
-check-infra: venv ## cfn-lint the templates; every role least-privilege; the state machine is the deployed file.
+check-infra: venv $(DEPLOY_STAMP) $(NPM_STAMP) ## cfn-lint, sam validate --lint, ASL validation; every role least-privilege; the state machine is the deployed file.
 	$(BIN)/cfn-lint infra/template.yaml infra/target-role.yaml
+	cd infra && $(OFFLINE_AWS) ../$(DEPLOY_BIN)/sam validate --lint --template template.yaml
 	$(BIN)/python tests/template_check.py infra/template.yaml
-	$(BIN)/python -c "import json,sys; json.load(open('statemachines/approval.asl.json'))"
+	infra/node_modules/.bin/asl-validator --json-path statemachines/approval.asl.json
 
 bench: ## Benchmarks (release build): token verification, policy decision, operation models.
 	$(CARGO) bench -p tollgate-local --bench verify
@@ -81,18 +95,21 @@ models: $(CATALOG_STAMP) ## Regenerate the AWS operation models from botocore (s
 	$(BIN)/python crates/models/gen/models.py --out crates/models/data
 	$(BIN)/python crates/models/gen/test_models.py crates/models/data
 
-build: $(DEPLOY_STAMP) ## Build the three functions for arm64 Lambda (bootstrap zips in target/lambda).
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/cargo-lambda lambda build --release --arm64 --output-format zip \
+build: $(DEPLOY_STAMP) ## Build every function for arm64 Lambda with cargo-lambda (bootstrap zips in target/lambda).
+	PATH="$(CURDIR)/$(DEPLOY_BIN):$$PATH" $(DEPLOY_BIN)/cargo-lambda lambda build --release --arm64 --output-format zip \
 		-p tollgate-api -p tollgate-notifier -p tollgate-executor -p tollgate-audit-export
+	@ls -l target/lambda/*/bootstrap.zip
 
-deploy: $(DEPLOY_STAMP) ## sam build + sam deploy (guided the first time, then from infra/samconfig.toml).
-	cd infra && PATH="$(CURDIR)/$(BIN):$$PATH" ../$(BIN)/sam build --beta-features
+sam-build: $(DEPLOY_STAMP) ## sam build (offline): the deployable artifacts in infra/.aws-sam.
+	cd infra && PATH="$(CURDIR)/$(DEPLOY_BIN):$$PATH" $(OFFLINE_AWS) ../$(DEPLOY_BIN)/sam build --beta-features
+
+deploy: sam-build ## sam build + sam deploy (guided the first time, then from infra/samconfig.toml).
 	cd infra && if grep -q '^parameter_overrides' samconfig.toml && [ -z "$(GUIDED)" ]; then \
-		PATH="$(CURDIR)/$(BIN):$$PATH" ../$(BIN)/sam deploy; \
+		PATH="$(CURDIR)/$(DEPLOY_BIN):$$PATH" ../$(DEPLOY_BIN)/sam deploy; \
 	else \
-		PATH="$(CURDIR)/$(BIN):$$PATH" ../$(BIN)/sam deploy --guided; \
+		PATH="$(CURDIR)/$(DEPLOY_BIN):$$PATH" ../$(DEPLOY_BIN)/sam deploy --guided; \
 	fi
 
 clean: ## Remove build output and the tool venv.
 	$(CARGO) clean
-	rm -rf $(VENV) infra/.aws-sam
+	rm -rf $(VENV) infra/.aws-sam infra/node_modules
