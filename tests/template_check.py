@@ -20,6 +20,7 @@ ALLOWED = {
     "NotifierFunction": {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
         "sns:Publish", "states:SendTaskSuccess", "states:SendTaskFailure",
+        "kms:GenerateDataKey", "kms:Decrypt",
     },
     "ExecutorFunction": {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
@@ -101,6 +102,27 @@ def main():
             check(name in ("ApiFunction", "NotifierFunction"), f"{name} may resume the workflow")
         if "sts:AssumeRole" in acts:
             check(name == "ExecutorFunction", f"{name} may assume target roles")
+
+    # The executor assumes exactly the configured target roles, nothing else.
+    assume = [s for s in statements(resources["ExecutorFunction"])
+              if "sts:AssumeRole" in as_list(s.get("Action", []))]
+    check(assume and all(s.get("Resource") == {"Ref": "TargetRoleArns"} for s in assume),
+          "ExecutorFunction assumes only the roles in TargetRoleArns")
+
+    # Every function has an errors alarm, and every alarm notifies the alarm topic.
+    alarms = {n: r for n, r in resources.items() if r.get("Type") == "AWS::CloudWatch::Alarm"}
+    for name, res in resources.items():
+        if res.get("Type") == "AWS::Serverless::Function":
+            check(any(a["Properties"].get("MetricName") == "Errors"
+                      and a["Properties"]["Dimensions"][0]["Value"] == {"Ref": name}
+                      for a in alarms.values()), f"{name} has an errors alarm")
+    for name, a in alarms.items():
+        check({"Ref": "AlarmTopic"} in a["Properties"].get("AlarmActions", []),
+              f"{name} notifies AlarmTopic")
+    for name, res in resources.items():
+        if res.get("Type") == "AWS::SNS::Topic":
+            check(res["Properties"].get("KmsMasterKeyId") == {"Ref": "NoticesKey"},
+                  f"{name} is encrypted with the customer managed key")
 
     sm = resources["ApprovalStateMachine"]["Properties"]
     check(sm.get("DefinitionUri") == "../statemachines/approval.asl.json", "the state machine is statemachines/approval.asl.json")
