@@ -237,3 +237,75 @@ async fn any_operation_through_the_gate_matches_boto3() {
     );
     stack.stop().await;
 }
+
+/// An answer larger than the request record can hold is summarised, not lost: the request
+/// still succeeds, the summary says how big it was and which list to page, and asking for
+/// less returns the items whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_too_large_to_keep_are_summarised_and_paging_gets_them_whole() {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+        ScalarAttributeType,
+    };
+    let stack = stack().await;
+    let ddb = aws_sdk_dynamodb::Client::new(&stack.sdk);
+    ddb.create_table()
+        .table_name("bulky")
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("id")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    for id in ["a", "b"] {
+        ddb.put_item()
+            .table_name("bulky")
+            .item("id", AttributeValue::S(id.into()))
+            .item("blob", AttributeValue::S("x".repeat(200 * 1024)))
+            .send()
+            .await
+            .unwrap();
+    }
+    let bot = agent(&stack, "ci-bot");
+    let scan = |params: Value| {
+        let bot = &bot;
+        async move {
+            let a = bot
+                .submit(&json!({"action": "dynamodb:Scan", "params": params}), None)
+                .await
+                .unwrap();
+            assert_eq!(a.status, 200, "{}", a.body);
+            assert_eq!(a.request_status(), Some("SUCCEEDED"), "{}", a.body);
+            a.body["result"].clone()
+        }
+    };
+    let all = scan(json!({"TableName": "bulky"})).await;
+    assert_eq!(all["truncated"], true, "{all}");
+    assert!(all["bytes"].as_u64().unwrap() > 400 * 1024, "{all}");
+    assert_eq!(all["members"]["Items"]["items"], 2, "{all}");
+    assert_eq!(all["members"]["Count"]["value"], 2, "{all}");
+    let one = scan(json!({"TableName": "bulky", "Limit": 1})).await;
+    assert!(one.get("truncated").is_none(), "a page that fits is whole");
+    assert_eq!(one["Items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        one["Items"][0]["blob"]["S"].as_str().unwrap().len(),
+        200 * 1024
+    );
+    assert!(
+        one["LastEvaluatedKey"]["id"]["S"].is_string(),
+        "{}",
+        one["LastEvaluatedKey"]
+    );
+}

@@ -3,6 +3,7 @@
 //! without an emulator.
 
 pub mod action;
+pub mod answer_size;
 pub mod audit;
 pub mod claims;
 pub mod decision;

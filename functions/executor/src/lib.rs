@@ -13,6 +13,7 @@ use tollgate_aws::now_ms;
 use tollgate_aws::settings::Settings;
 use tollgate_aws::signed_http::SignedHttp;
 use tollgate_aws::store::Store;
+use tollgate_core::answer_size::{MAX_ANSWER_BYTES, bound_answer};
 use tollgate_core::scope::session_policy;
 use tollgate_core::{ApiError, ErrorCode, EventKind, RequestRecord, Status};
 
@@ -77,6 +78,13 @@ impl Executor {
             "failed"
         };
         m.put("Executions", Unit::Count, 1.0, &[("Outcome", result)]);
+        let outcome = outcome.map(|answer| {
+            let (answer, summarised) = bound_answer(answer, MAX_ANSWER_BYTES);
+            if summarised {
+                tracing::warn!(request_id = %id, bytes = %answer["bytes"], "answer too large to keep; summarised");
+            }
+            answer
+        });
         let (_, rec) = self
             .store
             .update(id, |r| {
