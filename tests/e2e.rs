@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use futures::future::join_all;
 use tollgate_e2e::*;
 use tollgate_local::demo::{create_table, table_exists, wait_for_notice};
@@ -294,6 +295,51 @@ async fn idempotency_key_returns_the_first_answer() {
         .unwrap();
     assert_eq!(a.status, 200);
     assert!(!ids.contains(a.body["id"].as_str().unwrap()));
+
+    // Keys are remembered for a day: each claim carries a DynamoDB TTL, and an expired claim
+    // that DynamoDB has not deleted yet no longer binds the key.
+    let ddb = aws_sdk_dynamodb::Client::new(&stack.sdk);
+    let claims = || async {
+        ddb.scan()
+            .table_name(&stack.names.table)
+            .filter_expression("begins_with(pk, :p)")
+            .expression_attribute_values(":p", AttributeValue::S("IDEM#".into()))
+            .send()
+            .await
+            .unwrap()
+            .items
+            .unwrap_or_default()
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let items = claims().await;
+    assert_eq!(items.len(), 2, "one claim per agent and key");
+    let mine = items
+        .iter()
+        .find(|i| ids.contains(i["request_id"].as_s().unwrap()))
+        .unwrap();
+    let ttl: u64 = mine["ttl"].as_n().unwrap().parse().unwrap();
+    assert!(ttl.abs_diff(now + 86_400) < 120, "ttl {ttl}, now {now}");
+    ddb.update_item()
+        .table_name(&stack.names.table)
+        .key("pk", mine["pk"].clone())
+        .key("sk", mine["sk"].clone())
+        .update_expression("SET #t = :t")
+        .expression_attribute_names("#t", "ttl")
+        .expression_attribute_values(":t", AttributeValue::N((now - 1).to_string()))
+        .send()
+        .await
+        .unwrap();
+    let a = owner.submit(&body, Some("list-1")).await.unwrap();
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(
+        !ids.contains(a.body["id"].as_str().unwrap()),
+        "an expired key starts a new request"
+    );
+    let again = owner.submit(&body, Some("list-1")).await.unwrap();
+    assert_eq!(again.body["id"], a.body["id"], "and binds the key again");
     stack.stop().await;
 }
 

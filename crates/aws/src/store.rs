@@ -27,6 +27,10 @@ pub struct Store {
     table: String,
 }
 
+/// How long an idempotency key returns the first request. The claim carries a DynamoDB TTL
+/// (`ttl`, epoch seconds), so keys do not pile up in the table.
+pub const IDEMPOTENCY_WINDOW_SECONDS: u64 = 24 * 3600;
+
 /// An idempotency claim written atomically with a new request.
 #[derive(Debug, Clone)]
 pub struct IdempotencyClaim {
@@ -136,7 +140,12 @@ impl Store {
                             .item("request_id", s(rec.id.clone()))
                             .item("request_hash", s(c.request_hash.clone()))
                             .item("created_at", n(rec.created_at))
-                            .condition_expression("attribute_not_exists(pk)")
+                            .item("ttl", n(rec.created_at / 1000 + IDEMPOTENCY_WINDOW_SECONDS))
+                            // DynamoDB deletes expired items up to days late: an expired
+                            // claim is free even while it is still there.
+                            .condition_expression("attribute_not_exists(pk) OR #ttl < :now")
+                            .expression_attribute_names("#ttl", "ttl")
+                            .expression_attribute_values(":now", n(rec.created_at / 1000))
                             .build()
                             .map_err(|e| ApiError::internal(e.to_string()))?,
                     )
