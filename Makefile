@@ -15,6 +15,7 @@ DEPLOY_BIN := $(DEPLOY_VENV)/bin
 DEPLOY_STAMP := $(DEPLOY_VENV)/.deploy-tools-$(shell cksum < infra/requirements.txt | cut -d' ' -f1)
 NPM_STAMP := infra/node_modules/.installed-$(shell cksum < infra/package-lock.json | cut -d' ' -f1)
 CARGO ?= cargo
+FUNCTIONS := tollgate-api tollgate-notifier tollgate-executor tollgate-audit-export
 # Local stack settings; override on the command line, e.g. `make local PORT=8080`.
 PORT ?= 3000
 LISTEN ?= 127.0.0.1:$(PORT)
@@ -96,8 +97,12 @@ models: $(CATALOG_STAMP) ## Regenerate the AWS operation models from botocore (s
 	$(BIN)/python crates/models/gen/test_models.py crates/models/data
 
 build: $(DEPLOY_STAMP) ## Build every function for arm64 Lambda with cargo-lambda (bootstrap zips in target/lambda).
-	PATH="$(CURDIR)/$(DEPLOY_BIN):$$PATH" $(DEPLOY_BIN)/cargo-lambda lambda build --release --arm64 --output-format zip \
-		-p tollgate-api -p tollgate-notifier -p tollgate-executor -p tollgate-audit-export
+	@# One package at a time, as sam build does: each binary gets only its own crate features
+	@# (smaller), and sam build then finds every artifact already built.
+	for p in $(FUNCTIONS); do \
+		PATH="$(CURDIR)/$(DEPLOY_BIN):$$PATH" $(DEPLOY_BIN)/cargo-lambda lambda build --release --arm64 \
+			--output-format zip -p $$p || exit 1; \
+	done
 	@ls -l target/lambda/*/bootstrap.zip
 
 sam-build: $(DEPLOY_STAMP) ## sam build (offline): the deployable artifacts in infra/.aws-sam.
