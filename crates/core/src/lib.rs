@@ -14,6 +14,8 @@ pub mod policy;
 pub mod record;
 pub mod request;
 pub mod scope;
+pub mod seal;
+pub mod slack;
 pub mod status;
 pub mod time;
 

@@ -288,6 +288,21 @@ impl RequestRecord {
         Ok((outcome, events))
     }
 
+    /// Refuses a vote cast on what the approver saw when it is not what is stored: the page
+    /// and Slack send the hash they showed, and a mismatch means the approver decided on
+    /// something else.
+    pub fn check_binding(&self, seen_hash: Option<&str>) -> Result<(), ApiError> {
+        match seen_hash {
+            None => Ok(()),
+            Some(h) if crate::seal::same_secret(h, &self.request_hash) => Ok(()),
+            Some(_) => Err(ApiError::new(
+                ErrorCode::Conflict,
+                "request_hash: does not match the request as stored; reload it and decide again",
+            )
+            .with_detail(json!({"field": "request_hash"}))),
+        }
+    }
+
     /// The approvers whose approval counted, for notices and session tags.
     pub fn approvers(&self) -> Vec<&Identity> {
         self.votes
@@ -470,6 +485,16 @@ mod tests {
         rec.transition(Status::Succeeded, EventKind::Executed, None, json!({}), 7)
             .unwrap();
         assert!(!serde_json::to_string(&rec).unwrap().contains("hunter2"));
+    }
+
+    #[test]
+    fn a_vote_must_name_the_hash_that_is_stored() {
+        let r = pending(1, None);
+        assert!(r.check_binding(None).is_ok());
+        assert!(r.check_binding(Some(&r.request_hash)).is_ok());
+        let e = r.check_binding(Some(&"0".repeat(64))).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Conflict);
+        assert!(e.message.starts_with("request_hash"));
     }
 
     #[test]
