@@ -17,7 +17,7 @@ LISTEN ?= 127.0.0.1:$(PORT)
 
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv local demo test lint check-infra check-data catalog models bench build deploy clean
+.PHONY: help venv browser local demo test lint check-infra check-data catalog models bench build deploy clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -39,6 +39,17 @@ $(DEPLOY_STAMP): infra/requirements.txt | $(BIN)/python
 
 venv: $(TEST_STAMP) ## Install the pinned emulator and linters into .venv.
 
+# The approval-page browser test drives Debian's Chromium with playwright-core (pinned in
+# tests/browser/package-lock.json; it never downloads a browser of its own).
+BROWSER_STAMP := tests/browser/node_modules/.stamp-$(shell cksum < tests/browser/package-lock.json | cut -d' ' -f1)
+
+$(BROWSER_STAMP): tests/browser/package-lock.json
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+	cd tests/browser && npm ci --silent --no-audit --no-fund
+	rm -f tests/browser/node_modules/.stamp-* && touch $@
+
+browser: $(BROWSER_STAMP) ## Install Debian chromium (when missing) and the pinned playwright-core.
+
 local: venv ## Run the whole system locally (moto, state machine, API, dev OIDC issuer) until Ctrl-C.
 	$(CARGO) build --quiet -p tollgate-local -p tollgate-cli
 	@echo "CLI: $(CURDIR)/target/debug/tollgate  (or: cargo install --path crates/cli)"
@@ -48,7 +59,7 @@ demo: venv ## Scripted walkthrough against a fresh local stack; exits 0 only if 
 	$(CARGO) build --quiet -p tollgate-local
 	./target/debug/tollgate-local demo
 
-test: venv lint check-infra check-data ## Lint, unit tests and end-to-end tests (starts and stops its own stacks).
+test: venv browser lint check-infra check-data ## Lint, unit tests and end-to-end tests (starts and stops its own stacks).
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --workspace --no-fail-fast; \
 	else \

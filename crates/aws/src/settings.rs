@@ -8,6 +8,7 @@ use crate::config::{env, require_env};
 use crate::metrics::Metrics;
 use crate::oidc::{IssuerConfig, parse_issuers};
 use crate::policy_source::Source;
+use tollgate_core::Identity;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -35,6 +36,13 @@ pub struct Settings {
     pub policy_source: Source,
     /// Where EMF metric lines go (`TOLLGATE_METRICS`: `stdout`, the default, or `off`).
     pub metrics: Metrics,
+    /// Slack's signing secret for `POST /v1/slack/actions` (`TOLLGATE_SLACK_SIGNING_SECRET`);
+    /// without it the route refuses everything.
+    pub slack_signing_secret: Option<Vec<u8>>,
+    /// Slack user id → the approver identity it acts as (`TOLLGATE_SLACK_APPROVERS`, JSON).
+    /// The identity should be the one the approver's OIDC sign-in yields, so a vote in Slack
+    /// and one on the page count as the same approver.
+    pub slack_approvers: BTreeMap<String, Identity>,
 }
 
 fn issuers(var: &str) -> Result<Vec<IssuerConfig>, String> {
@@ -84,6 +92,13 @@ impl Settings {
                         "TOLLGATE_METRICS: `{other}` is not `stdout` or `off`"
                     ));
                 }
+            },
+            slack_signing_secret: env("TOLLGATE_SLACK_SIGNING_SECRET").map(String::into_bytes),
+            slack_approvers: match env("TOLLGATE_SLACK_APPROVERS") {
+                None => BTreeMap::new(),
+                Some(v) => serde_json::from_str(&v).map_err(|e| {
+                    format!("TOLLGATE_SLACK_APPROVERS: must map Slack user ids to identities ({{\"issuer\", \"subject\", \"name\", \"groups\"}}): {e}")
+                })?,
             },
         })
     }

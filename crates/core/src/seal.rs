@@ -70,7 +70,10 @@ pub fn open<T: DeserializeOwned>(
         .decode(body)
         .map_err(|_| SealError::Malformed)?;
     let v: Value = serde_json::from_slice(&raw).map_err(|_| SealError::Malformed)?;
-    let exp = v.get("exp").and_then(Value::as_u64).ok_or(SealError::Malformed)?;
+    let exp = v
+        .get("exp")
+        .and_then(Value::as_u64)
+        .ok_or(SealError::Malformed)?;
     if now_ms >= exp {
         return Err(SealError::Expired);
     }

@@ -23,9 +23,7 @@ pub enum SlackSignatureError {
 impl SlackSignatureError {
     pub fn message(self) -> &'static str {
         match self {
-            Self::Missing => {
-                "X-Slack-Signature and X-Slack-Request-Timestamp headers are required"
-            }
+            Self::Missing => "X-Slack-Signature and X-Slack-Request-Timestamp headers are required",
             Self::Stale => "X-Slack-Request-Timestamp: more than 5 minutes from now",
             Self::Mismatch => "X-Slack-Signature: does not match the request",
         }
@@ -128,12 +126,24 @@ mod tests {
         let body = b"payload=%7B%22type%22%3A%22block_actions%22%7D";
         let sig = sign(secret, "1531420618", body);
         assert_eq!(
-            verify(secret, Some("1531420618"), Some(&sig), body, 1531420618 + 10),
+            verify(
+                secret,
+                Some("1531420618"),
+                Some(&sig),
+                body,
+                1531420618 + 10
+            ),
             Ok(())
         );
         // Tampered body, another secret, a garbled header.
         assert_eq!(
-            verify(secret, Some("1531420618"), Some(&sig), b"payload=x", 1531420618),
+            verify(
+                secret,
+                Some("1531420618"),
+                Some(&sig),
+                b"payload=x",
+                1531420618
+            ),
             Err(SlackSignatureError::Mismatch)
         );
         assert_eq!(
@@ -151,11 +161,23 @@ mod tests {
         );
         // Stale either way, and missing headers.
         assert_eq!(
-            verify(secret, Some("1531420618"), Some(&sig), body, 1531420618 + 301),
+            verify(
+                secret,
+                Some("1531420618"),
+                Some(&sig),
+                body,
+                1531420618 + 301
+            ),
             Err(SlackSignatureError::Stale)
         );
         assert_eq!(
-            verify(secret, Some("1531420618"), Some(&sig), body, 1531420618 - 301),
+            verify(
+                secret,
+                Some("1531420618"),
+                Some(&sig),
+                body,
+                1531420618 - 301
+            ),
             Err(SlackSignatureError::Stale)
         );
         assert_eq!(

@@ -1,6 +1,7 @@
 //! The whole of Tollgate on one machine: moto as the AWS emulator, the real state machine,
 //! the three functions' handlers served in-process, and a dev identity provider.
 
+pub mod authorize;
 pub mod bootstrap;
 pub mod demo;
 pub mod issuer;
@@ -57,6 +58,10 @@ pub struct StackOptions {
     pub seed_ssm: Vec<(String, String)>,
     /// S3 objects `(bucket, key, body)` to create likewise.
     pub seed_s3: Vec<(String, String, String)>,
+    /// Slack signing secret for `POST /v1/slack/actions` (off when `None`).
+    pub slack_signing_secret: Option<String>,
+    /// Slack user id → approver identity.
+    pub slack_approvers: std::collections::BTreeMap<String, tollgate_core::Identity>,
 }
 
 impl Default for StackOptions {
@@ -74,6 +79,8 @@ impl Default for StackOptions {
             policy_source: "bundled".into(),
             seed_ssm: vec![],
             seed_s3: vec![],
+            slack_signing_secret: None,
+            slack_approvers: Default::default(),
         }
     }
 }
@@ -171,6 +178,8 @@ impl Stack {
             aws_endpoint: Some(moto.url.clone()),
             policy_source: tollgate_aws::policy_source::Source::parse(&opts.policy_source)?,
             metrics: tollgate_aws::metrics::Metrics::memory(),
+            slack_signing_secret: opts.slack_signing_secret.clone().map(String::into_bytes),
+            slack_approvers: opts.slack_approvers.clone(),
         };
         let metrics = settings.metrics.clone();
         bootstrap::seed(&moto.url, &opts.seed_ssm, &opts.seed_s3).await?;

@@ -7,6 +7,8 @@ pub struct Response {
     pub status: u16,
     pub content_type: &'static str,
     pub body: String,
+    /// Extra headers (`set-cookie`, `location`, `content-security-policy`).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Response {
@@ -15,6 +17,7 @@ impl Response {
             status,
             content_type: "application/json",
             body: v.to_string(),
+            headers: vec![],
         }
     }
 
@@ -23,7 +26,27 @@ impl Response {
             status,
             content_type: "text/html; charset=utf-8",
             body,
+            // No scripts at all, styles only inline, forms only to this origin.
+            headers: vec![(
+                "content-security-policy",
+                "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'".into(),
+            )],
         }
+    }
+
+    /// `303 See Other` to `location` (a form POST or a sign-in step followed by a GET).
+    pub fn redirect(location: String) -> Self {
+        Self {
+            status: 303,
+            content_type: "text/plain; charset=utf-8",
+            body: String::new(),
+            headers: vec![("location", location)],
+        }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: String) -> Self {
+        self.headers.push((name, value));
+        self
     }
 
     pub fn error(e: &ApiError) -> Self {
@@ -37,8 +60,11 @@ impl Response {
 
     /// As an `http::Response`, with headers that keep answers out of caches and frames.
     pub fn into_http(self) -> http::Response<String> {
-        http::Response::builder()
-            .status(self.status)
+        let mut b = http::Response::builder();
+        for (k, v) in &self.headers {
+            b = b.header(*k, v);
+        }
+        b.status(self.status)
             .header("content-type", self.content_type)
             .header("cache-control", "no-store")
             .header("x-content-type-options", "nosniff")
