@@ -60,7 +60,7 @@ pub struct StackOptions {
     pub seed_s3: Vec<(String, String, String)>,
     /// Slack signing secret for `POST /v1/slack/actions` (off when `None`).
     pub slack_signing_secret: Option<String>,
-    /// Slack user id → approver identity.
+    /// Slack user id → approver identity; `{api}` in an issuer stands for the stack's URL.
     pub slack_approvers: std::collections::BTreeMap<String, tollgate_core::Identity>,
 }
 
@@ -179,7 +179,15 @@ impl Stack {
             policy_source: tollgate_aws::policy_source::Source::parse(&opts.policy_source)?,
             metrics: tollgate_aws::metrics::Metrics::memory(),
             slack_signing_secret: opts.slack_signing_secret.clone().map(String::into_bytes),
-            slack_approvers: opts.slack_approvers.clone(),
+            slack_approvers: opts
+                .slack_approvers
+                .iter()
+                .map(|(user, id)| {
+                    let mut id = id.clone();
+                    id.issuer = id.issuer.replace("{api}", &api_url);
+                    (user.clone(), id)
+                })
+                .collect(),
         };
         let metrics = settings.metrics.clone();
         bootstrap::seed(&moto.url, &opts.seed_ssm, &opts.seed_s3).await?;

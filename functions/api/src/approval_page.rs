@@ -68,7 +68,7 @@ impl Api {
             .collect();
         let field = |name: &str| form.get(name).map(|s| s.trim()).filter(|s| !s.is_empty());
         let k = field("k").ok_or_else(|| ApiError::field("k", "is required"))?;
-        self.linked_request(id, k).await?;
+        let rec = self.linked_request(id, k).await?;
         let here = format!("/v1/approvals/{id}?k={k}");
         // Browsers send Origin on every POST; a different one is another site's form.
         if let Some(origin) = header(req, "origin")
@@ -106,6 +106,17 @@ impl Api {
         let seen =
             field("request_hash").ok_or_else(|| ApiError::field("request_hash", "is required"))?;
         let comment = field("comment").map(str::to_string);
+        // A late click answers with what happened, before any complaint about the form.
+        if rec.status != Status::Pending {
+            return Ok(refusal(
+                409,
+                &format!(
+                    "This request is already <strong>{}</strong>. Nothing was recorded.",
+                    rec.status
+                ),
+                &here,
+            ));
+        }
         if verdict == Verdict::Reject && comment.is_none() {
             return Ok(refusal(
                 400,

@@ -1,0 +1,552 @@
+//! Approvers on the approval page and in Slack, over real HTTP against the local stack:
+//! OIDC code + PKCE sign-in at the dev issuer, session cookies, CSRF, hash binding, group and
+//! self-approval rules, quorum, late decisions, and Slack request signatures.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tollgate_cli::client::Client;
+use tollgate_core::Identity;
+use tollgate_e2e::*;
+use tollgate_local::Stack;
+use tollgate_local::demo::{create_table, wait_for_notice};
+
+/// Deletes need two approvals from the `approvers` group in these tests.
+const POLICY: &str = r#"
+@id("reads")
+permit (principal, action in Action::"Read", resource);
+
+@id("deletes-two-approvers") @reason("dropping a table needs two approvers")
+@approval("2") @approvers("approvers")
+permit (principal, action == Action::"dynamodb:DeleteTable", resource);
+
+@id("writes-one-approval") @reason("changes need one approval") @approval("1")
+permit (principal, action in Action::"Write", resource);
+"#;
+
+const SLACK_SECRET: &str = "slack-signing-secret-for-tests";
+
+async fn approvers_stack(timeout: u64) -> Stack {
+    stack_with(|o| {
+        o.policy_source = "ssm:/tollgate/policies".into();
+        o.seed_ssm = vec![("/tollgate/policies".into(), POLICY.into())];
+        o.approval_timeout_seconds = timeout;
+        o.slack_signing_secret = Some(SLACK_SECRET.into());
+        let person = |sub: &str, name: &str, groups: &[&str]| Identity {
+            issuer: "{api}/dev-idp".into(),
+            subject: sub.into(),
+            name: name.into(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            ..Default::default()
+        };
+        o.slack_approvers = BTreeMap::from([
+            (
+                "U-CAROL".to_string(),
+                person("carol", "Carol DBA", &["approvers", "dba"]),
+            ),
+            (
+                "U-DAVE".to_string(),
+                person("dave", "Dave Developer", &["developers"]),
+            ),
+            (
+                "U-BOT".to_string(),
+                person("ci-bot", "ci-bot", &["approvers"]),
+            ),
+        ]);
+    })
+    .await
+}
+
+/// A browser without JavaScript: follows nothing by itself, keeps cookies by name.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    cookies: BTreeMap<String, String>,
+}
+
+struct Page {
+    status: u16,
+    location: Option<String>,
+    html: String,
+}
+
+impl Browser {
+    fn new(stack: &Stack) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: stack.api_url.clone(),
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    async fn send(&mut self, rb: reqwest::RequestBuilder) -> Page {
+        let cookie: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let rb = if cookie.is_empty() {
+            rb
+        } else {
+            rb.header("cookie", cookie.join("; "))
+        };
+        let resp = rb.send().await.unwrap();
+        for sc in resp.headers().get_all("set-cookie") {
+            let sc = sc.to_str().unwrap();
+            for attr in ["HttpOnly", "Secure", "SameSite=Lax"] {
+                assert!(sc.contains(attr), "cookie without {attr}: {sc}");
+            }
+            let (kv, _) = sc.split_once(';').unwrap();
+            let (k, v) = kv.split_once('=').unwrap();
+            if v.is_empty() || sc.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.into(), v.into());
+            }
+        }
+        Page {
+            status: resp.status().as_u16(),
+            location: resp
+                .headers()
+                .get("location")
+                .map(|l| l.to_str().unwrap().to_string()),
+            html: resp.text().await.unwrap(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        if path.starts_with("http") {
+            path.to_string()
+        } else {
+            format!("{}{path}", self.base)
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let rb = self.http.get(self.url(path));
+        self.send(rb).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let rb = self
+            .http
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("origin", self.base.clone())
+            .body(body);
+        self.send(rb).await
+    }
+
+    /// The whole sign-in: Tollgate → dev issuer's picker → pick `user` → callback → page.
+    async fn sign_in(&mut self, page_path: &str, user: &str) -> Page {
+        let p = self.get(page_path).await;
+        let login = attr_after(&p.html, "href=\"/v1/approver/login")
+            .map(|rest| format!("/v1/approver/login{}", html_unescape(&rest)))
+            .expect("a sign-in link on the page");
+        let p = self.get(&login).await;
+        assert_eq!(p.status, 303, "{}", p.html);
+        let authorize = p.location.unwrap();
+        assert!(
+            authorize.contains("code_challenge_method=S256"),
+            "{authorize}"
+        );
+        assert!(!authorize.contains("code_verifier"), "{authorize}");
+        let picker = self.get(&authorize).await;
+        assert_eq!(picker.status, 200, "{}", picker.html);
+        assert!(picker.html.contains("alice"));
+        let q = url::Url::parse(&authorize).unwrap();
+        let mut form: Vec<(String, String)> = q.query_pairs().into_owned().collect();
+        form.push(("user".into(), user.into()));
+        let form_ref: Vec<(&str, &str)> =
+            form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let issuer_authorize = format!("{}{}", self.base, q.path());
+        let back = self.post(&issuer_authorize, &form_ref).await;
+        assert_eq!(back.status, 303, "{}", back.html);
+        let callback = back.location.unwrap();
+        let done = self.get(&callback).await;
+        assert_eq!(done.status, 303, "{}", done.html);
+        assert!(self.cookies.contains_key("tollgate_session"));
+        let next = done.location.unwrap();
+        assert_eq!(next, page_path);
+        self.get(&next).await
+    }
+}
+
+/// The quoted attribute value that follows `marker` (up to the closing quote).
+fn attr_after(html: &str, marker: &str) -> Option<String> {
+    let start = html.find(marker)? + marker.len();
+    let rest = &html[start..];
+    Some(rest[..rest.find('"')?].to_string())
+}
+
+fn html_unescape(s: &str) -> String {
+    s.replace("&amp;", "&")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    attr_after(html, &format!("name=\"{name}\" value=\""))
+        .map(|v| html_unescape(&v))
+        .unwrap_or_else(|| panic!("no hidden `{name}` in {html}"))
+}
+
+/// Submits a delete needing two approvals; returns (id, page path, request hash).
+async fn pending(stack: &Stack, bot: &Client, table: &str) -> (String, String) {
+    create_table(&stack.sdk, table).await.unwrap();
+    let id = pending_delete(bot, table).await;
+    let anon = Client::new(&stack.api_url, None);
+    let notice = wait_for_notice(&anon, &id, WAIT).await.unwrap();
+    let link = notice["notice"]["link"].as_str().unwrap();
+    (id, link.trim_start_matches(&stack.api_url).to_string())
+}
+
+async fn votes(bot: &Client, id: &str) -> (String, usize) {
+    let a = bot.status(id, 0).await.unwrap();
+    (
+        a.request_status().unwrap().to_string(),
+        a.body["votes"].as_array().map_or(0, Vec::len),
+    )
+}
+
+fn decide_form(html: &str, decision: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("k", hidden(html, "k")),
+        ("csrf", hidden(html, "csrf")),
+        ("request_hash", hidden(html, "request_hash")),
+        ("decision", decision.to_string()),
+    ]
+}
+
+fn pairs<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    v.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_sign_in_csrf_quorum_and_late_decisions() {
+    let stack = approvers_stack(3600).await;
+    let bot = agent(&stack, "ci-bot");
+    let (id, path) = pending(&stack, &bot, "orders").await;
+    let form_path = format!("/v1/approvals/{id}");
+
+    // Anonymous GETs (mail scanners, unfurlers) see the request and change nothing.
+    let mut anon = Browser::new(&stack);
+    for _ in 0..3 {
+        let p = anon.get(&path).await;
+        assert_eq!(p.status, 200);
+        assert!(p.html.contains("Sign in to decide"), "{}", p.html);
+        assert!(!p.html.contains("name=\"csrf\""));
+        for part in [
+            "dynamodb:DeleteTable",
+            "ci-bot",
+            "arn:aws:dynamodb:us-east-1:",
+            "deletes-two-approvers",
+            "0 of 2",
+            "left (until",
+            "&quot;TableName&quot;: &quot;orders&quot;",
+        ] {
+            assert!(p.html.contains(part), "page lacks {part}: {}", p.html);
+        }
+    }
+    assert_eq!(votes(&bot, &id).await, ("PENDING".into(), 0));
+    // No session: the form is refused and nothing is recorded.
+    let p = anon
+        .post(
+            &form_path,
+            &[
+                ("k", &path.split("k=").nth(1).unwrap().to_string()),
+                ("decision", "approve"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 401, "{}", p.html);
+
+    // Alice signs in (code + PKCE at the dev issuer) and sees the forms.
+    let mut alice = Browser::new(&stack);
+    let page = alice.sign_in(&path, "alice").await;
+    assert!(
+        page.html.contains("Signed in as <strong>Alice Approver"),
+        "{}",
+        page.html
+    );
+    let form = decide_form(&page.html, "approve");
+    let hash = hidden(&page.html, "request_hash");
+    assert!(
+        page.html.contains(&hash),
+        "the page shows the hash it binds"
+    );
+
+    // CSRF: missing, wrong, from another request: refused, nothing recorded.
+    let mut missing = form.clone();
+    missing.retain(|(k, _)| *k != "csrf");
+    assert_eq!(alice.post(&form_path, &pairs(&missing)).await.status, 403);
+    let mut wrong = form.clone();
+    wrong[1].1 = "AAAA".repeat(11);
+    let p = alice.post(&form_path, &pairs(&wrong)).await;
+    assert_eq!(p.status, 403);
+    assert!(p.html.contains("csrf"), "{}", p.html);
+    // A form posted from another site.
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs(&form))
+        .finish();
+    let p = alice
+        .send(
+            alice
+                .http
+                .post(alice.url(&form_path))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("origin", "https://evil.example")
+                .body(body),
+        )
+        .await;
+    assert_eq!(p.status, 403);
+    // A hash other than the one stored.
+    let mut other_hash = form.clone();
+    other_hash[2].1 = "0".repeat(64);
+    let p = alice.post(&form_path, &pairs(&other_hash)).await;
+    assert_eq!(p.status, 409, "{}", p.html);
+    // A forged link key in the form.
+    let mut forged = form.clone();
+    forged[0].1 = forged[0].1.replacen('.', ".A", 1);
+    assert_eq!(alice.post(&form_path, &pairs(&forged)).await.status, 403);
+    assert_eq!(votes(&bot, &id).await, ("PENDING".into(), 0));
+
+    // Alice approves: 1 of 2. Approving twice does not make a quorum.
+    let p = alice.post(&form_path, &pairs(&form)).await;
+    assert_eq!(p.status, 200, "{}", p.html);
+    assert!(p.html.contains("1 of 2"), "{}", p.html);
+    let p = alice.post(&form_path, &pairs(&form)).await;
+    assert_eq!(p.status, 409, "{}", p.html);
+    assert!(p.html.contains("already voted"), "{}", p.html);
+    assert_eq!(votes(&bot, &id).await, ("PENDING".into(), 1));
+    let again = alice.get(&path).await;
+    assert!(
+        again.html.contains("You have already voted"),
+        "{}",
+        again.html
+    );
+
+    // Alice's CSRF token is worthless in Bob's session.
+    let mut bob = Browser::new(&stack);
+    let bob_page = bob.sign_in(&path, "bob").await;
+    let p = bob.post(&form_path, &pairs(&form)).await;
+    assert_eq!(p.status, 403, "{}", p.html);
+
+    // The requester, signed in as an approver, cannot approve; nor can a non-member.
+    let mut requester = Browser::new(&stack);
+    let p = requester.sign_in(&path, "ci-bot").await;
+    assert!(p.html.contains("someone else has to approve"), "{}", p.html);
+    let mut dave = Browser::new(&stack);
+    let p = dave.sign_in(&path, "dave").await;
+    assert!(p.html.contains("Only members of `approvers`"), "{}", p.html);
+    // A crafted form gets no further: they were never given a CSRF token, and the vote
+    // itself applies the same rules (see the Slack test, where the signature is the proof).
+    let k = path.split("k=").nth(1).unwrap().to_string();
+    for who in [&mut requester, &mut dave] {
+        let p = who
+            .post(
+                &form_path,
+                &[("k", &k), ("decision", "approve"), ("request_hash", &hash)],
+            )
+            .await;
+        assert_eq!(p.status, 403, "{}", p.html);
+    }
+    assert_eq!(votes(&bot, &id).await, ("PENDING".into(), 1));
+
+    // Bob approves: quorum of two distinct approvers.
+    let p = bob
+        .post(&form_path, &pairs(&decide_form(&bob_page.html, "approve")))
+        .await;
+    assert_eq!(p.status, 200, "{}", p.html);
+    assert!(p.html.contains("Approved"), "{}", p.html);
+    let done = bot.wait_final(&id, WAIT, |_| {}).await.unwrap();
+    assert_eq!(done.request_status(), Some("SUCCEEDED"), "{}", done.body);
+
+    // Replay after the decision: a clear answer, nothing changes.
+    let p = bob
+        .post(&form_path, &pairs(&decide_form(&bob_page.html, "reject")))
+        .await;
+    assert_eq!(p.status, 409, "{}", p.html);
+    assert!(p.html.contains("Nothing was recorded"), "{}", p.html);
+    let p = bob.get(&path).await;
+    assert!(p.html.contains("nothing left to decide"), "{}", p.html);
+    assert_eq!(votes(&bot, &id).await, ("SUCCEEDED".into(), 2));
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_links_are_refused() {
+    let stack = approvers_stack(2).await;
+    let bot = agent(&stack, "ci-bot");
+    let (id, path) = pending(&stack, &bot, "old").await;
+    let done = bot
+        .wait_final(&id, Duration::from_secs(30), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(done.request_status(), Some("EXPIRED"));
+    let mut b = Browser::new(&stack);
+    let p = b.get(&path).await;
+    assert_eq!(p.status, 403);
+    assert!(p.html.contains("expired"), "{}", p.html);
+    stack.stop().await;
+}
+
+fn slack_body(user: &str, action: &str, value: &str) -> String {
+    let payload = json!({
+        "type": "block_actions",
+        "user": {"id": user, "username": user},
+        "actions": [{"action_id": action, "value": value}],
+    });
+    url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", &payload.to_string())
+        .finish()
+}
+
+async fn slack(stack: &Stack, body: &str, ts: u64, secret: &str) -> tollgate_cli::client::Answer {
+    let ts = ts.to_string();
+    let sig = tollgate_core::slack::sign(secret.as_bytes(), &ts, body.as_bytes());
+    raw(
+        stack,
+        "POST",
+        "/v1/slack/actions",
+        None,
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("x-slack-request-timestamp", &ts),
+            ("x-slack-signature", &sig),
+        ],
+        body.as_bytes().to_vec(),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_buttons_verify_signatures_and_apply_the_rules() {
+    let stack = approvers_stack(3600).await;
+    let bot = agent(&stack, "ci-bot");
+    let (id, path) = pending(&stack, &bot, "slacked").await;
+    let hash = bot.status(&id, 0).await.unwrap().body["request_hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let value = format!("{id}|{hash}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let body = slack_body("U-CAROL", "approve", &value);
+
+    // Bad signature, stale, from the future, unsigned: 401, nothing recorded.
+    assert_eq!(slack(&stack, &body, now, "wrong-secret").await.status, 401);
+    let a = slack(&stack, &body, now - 400, SLACK_SECRET).await;
+    assert_eq!(a.status, 401, "{}", a.body);
+    assert!(a.body.to_string().contains("5 minutes"), "{}", a.body);
+    assert_eq!(
+        slack(&stack, &body, now + 400, SLACK_SECRET).await.status,
+        401
+    );
+    let unsigned = raw(
+        &stack,
+        "POST",
+        "/v1/slack/actions",
+        None,
+        &[],
+        body.clone().into_bytes(),
+    )
+    .await;
+    assert_eq!(unsigned.status, 401);
+    assert_eq!(votes(&bot, &id).await, ("PENDING".into(), 0));
+
+    // Signed, but the rules still apply: an unmapped user, the requester, a non-member, a
+    // hash that is not the stored one.
+    let refused = |a: &tollgate_cli::client::Answer, word: &str| {
+        assert_eq!(a.status, 200, "{}", a.body);
+        let text = a.body["text"].as_str().unwrap_or_default();
+        assert!(
+            text.contains(word) && text.contains("Nothing was recorded")
+                || text.contains("not linked"),
+            "{word}: {}",
+            a.body
+        );
+    };
+    refused(
+        &slack(
+            &stack,
+            &slack_body("U-NOBODY", "approve", &value),
+            now,
+            SLACK_SECRET,
+        )
+        .await,
+        "not linked",
+    );
+    refused(
+        &slack(
+            &stack,
+            &slack_body("U-BOT", "approve", &value),
+            now,
+            SLACK_SECRET,
+        )
+        .await,
+        "own request",
+    );
+    refused(
+        &slack(
+            &stack,
+            &slack_body("U-DAVE", "approve", &value),
+            now,
+            SLACK_SECRET,
+        )
+        .await,
+        "approvers",
+    );
+    refused(
+        &slack(
+            &stack,
+            &slack_body("U-CAROL", "approve", &format!("{id}|{}", "0".repeat(64))),
+            now,
+            SLACK_SECRET,
+        )
+        .await,
+        "request_hash",
+    );
+    assert_eq!(votes(&bot, &id).await, ("PENDING".into(), 0));
+
+    // Carol approves in Slack: 1 of 2.
+    let a = slack(&stack, &body, now, SLACK_SECRET).await;
+    assert!(
+        a.body["text"].as_str().unwrap().contains("1 of 2"),
+        "{}",
+        a.body
+    );
+    // Carol on the page is the same approver: she cannot add a second approval there.
+    let mut carol = Browser::new(&stack);
+    let p = carol.sign_in(&path, "carol").await;
+    assert!(p.html.contains("You have already voted"), "{}", p.html);
+    // Alice with the CLI completes the quorum; the Slack message is then closed.
+    let a = approver(&stack, "alice")
+        .vote(&id, true, None)
+        .await
+        .unwrap();
+    assert_eq!(a.status, 200, "{}", a.body);
+    // A late click in Slack: answered, nothing changes.
+    let late = slack(
+        &stack,
+        &slack_body("U-CAROL", "reject", &value),
+        now,
+        SLACK_SECRET,
+    )
+    .await;
+    refused(&late, "");
+    let done = bot.wait_final(&id, WAIT, |_| {}).await.unwrap();
+    assert_eq!(done.request_status(), Some("SUCCEEDED"), "{}", done.body);
+    assert_eq!(done.body["votes"].as_array().unwrap().len(), 2);
+    stack.stop().await;
+}
