@@ -365,7 +365,6 @@ fn render(rec: &RequestRecord, decide: &str, now: u64) -> String {
     };
     format!(
         r#"<p>Status: <strong>{status}</strong> · {left}</p>
-{decide}
 <dl>
 <dt>Requested by</dt><dd>{agent} <small>({issuer})</small></dd>
 <dt>Reason</dt><dd>{reason}</dd>
@@ -376,8 +375,9 @@ fn render(rec: &RequestRecord, decide: &str, now: u64) -> String {
 <dt>Approvals</dt><dd>{have} of {need}{group}</dd>
 </dl>
 <h2>Parameters</h2><pre>{params}</pre>
-<h2>Votes</h2><ul>{votes}</ul>
-<p><small>Request <code>{id}</code><br>SHA-256 of what runs: <code>{hash}</code></small></p>"#,
+<p><small>Request <code>{id}</code><br>SHA-256 of what runs: <code>{hash}</code></small></p>
+{decide}
+<h2>Votes</h2><ul>{votes}</ul>"#,
         status = rec.status,
         left = esc(&time_left(now, rec.expires_at)),
         agent = esc(&rec.agent.name),

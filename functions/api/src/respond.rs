@@ -27,10 +27,16 @@ impl Response {
             content_type: "text/html; charset=utf-8",
             body,
             // No scripts at all, styles only inline, forms only to this origin.
-            headers: vec![(
-                "content-security-policy",
-                "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'".into(),
-            )],
+            headers: vec![
+                (
+                    "content-security-policy",
+                    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'".into(),
+                ),
+                // With `no-referrer`, browsers send `Origin: null` on form posts, and the
+                // page's origin check needs the real one. Same-origin keeps the link key in
+                // the URL from leaking to other sites all the same.
+                ("referrer-policy", "same-origin".into()),
+            ],
         }
     }
 
@@ -64,11 +70,13 @@ impl Response {
         for (k, v) in &self.headers {
             b = b.header(*k, v);
         }
+        if !self.headers.iter().any(|(k, _)| *k == "referrer-policy") {
+            b = b.header("referrer-policy", "no-referrer");
+        }
         b.status(self.status)
             .header("content-type", self.content_type)
             .header("cache-control", "no-store")
             .header("x-content-type-options", "nosniff")
-            .header("referrer-policy", "no-referrer")
             .header("x-frame-options", "DENY")
             .body(self.body)
             .unwrap_or_else(|_| http::Response::new(String::new()))
