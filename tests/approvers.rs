@@ -550,3 +550,98 @@ async fn slack_buttons_verify_signatures_and_apply_the_rules() {
     assert_eq!(done.body["votes"].as_array().unwrap().len(), 2);
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notices_remind_before_expiry_and_announce_the_end() {
+    // A 4 s window: the reminder goes out after 3 s, expiry after 4 s.
+    let stack = approvers_stack(4).await;
+    let bot = agent(&stack, "ci-bot");
+    let (id, _) = pending(&stack, &bot, "reminded").await;
+    let done = bot
+        .wait_final(&id, Duration::from_secs(30), |_| {})
+        .await
+        .unwrap();
+    assert_eq!(done.request_status(), Some("EXPIRED"), "{}", done.body);
+    let mut kinds = vec![];
+    for _ in 0..50 {
+        kinds = stack
+            .outbox()
+            .iter()
+            .filter(|n| n["notice"]["request_id"] == id.as_str())
+            .map(|n| n["notice"]["type"].as_str().unwrap_or("").to_string())
+            .collect();
+        if kinds.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        kinds,
+        ["approval_requested", "approval_reminder", "request_closed"],
+        "{:?}",
+        stack.outbox()
+    );
+    let notices: Vec<Value> = stack
+        .outbox()
+        .into_iter()
+        .filter(|n| n["notice"]["request_id"] == id.as_str())
+        .collect();
+    let first = &notices[0]["notice"];
+    // Slack blocks with buttons bound to the request hash; the closing one has none.
+    let hash = done.body["request_hash"].as_str().unwrap();
+    let buttons = first["blocks"].to_string();
+    assert!(buttons.contains(&format!("{id}|{hash}")), "{first}");
+    assert!(
+        notices[1]["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("Reminder:")
+    );
+    assert!(
+        notices[2]["notice"]["text"]
+            .as_str()
+            .unwrap()
+            .ends_with("is EXPIRED")
+    );
+    assert!(
+        !notices[2]["notice"]["blocks"]
+            .to_string()
+            .contains("button")
+    );
+    // No notice carries a task token.
+    let all = serde_json::to_string(&notices).unwrap();
+    assert!(!all.to_lowercase().contains("token"), "{all}");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejection_is_announced() {
+    let stack = approvers_stack(3600).await;
+    let bot = agent(&stack, "ci-bot");
+    let (id, _) = pending(&stack, &bot, "kept").await;
+    let a = approver(&stack, "alice")
+        .vote(&id, false, Some("not during the freeze"))
+        .await
+        .unwrap();
+    assert_eq!(a.status, 200, "{}", a.body);
+    let mut closed = None;
+    for _ in 0..100 {
+        closed = stack.outbox().into_iter().find(|n| {
+            n["notice"]["request_id"] == id.as_str() && n["notice"]["type"] == "request_closed"
+        });
+        if closed.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let closed = closed.expect("a closing notice");
+    assert!(
+        closed["notice"]["blocks"].to_string().contains("alice"),
+        "{closed}"
+    );
+    assert!(
+        closed["subject"].as_str().unwrap().ends_with("is REJECTED"),
+        "{closed}"
+    );
+    stack.stop().await;
+}

@@ -150,6 +150,19 @@ impl Catalog {
         })
     }
 
+    /// The risk flags of `iam_actions` (privilege escalation, credentials exposure, ...),
+    /// sorted and without repeats, for approvers to see.
+    pub fn risks_of(&self, iam_actions: &[String]) -> Vec<String> {
+        let mut flags: Vec<String> = iam_actions
+            .iter()
+            .filter_map(|a| self.action(a))
+            .flat_map(|a| a.risks)
+            .collect();
+        flags.sort();
+        flags.dedup();
+        flags
+    }
+
     /// Versions of the data the catalog was generated from.
     pub fn source(&self) -> &HashMap<String, String> {
         &self.source

@@ -12,6 +12,7 @@ pub mod link;
 pub mod mask;
 pub mod policy;
 pub mod record;
+pub mod reminder;
 pub mod request;
 pub mod scope;
 pub mod seal;

@@ -301,19 +301,6 @@ fn time_left(now: u64, expires: Option<u64>) -> String {
     }
 }
 
-/// Risk flags of the IAM actions the call needs, from the IAM catalog.
-fn risk_flags(rec: &RequestRecord) -> Vec<String> {
-    let mut flags: Vec<String> = rec
-        .iam_actions
-        .iter()
-        .filter_map(|a| tollgate_catalog::catalog().action(a))
-        .flat_map(|a| a.risks)
-        .collect();
-    flags.sort();
-    flags.dedup();
-    flags
-}
-
 fn render(rec: &RequestRecord, decide: &str, now: u64) -> String {
     let params =
         serde_json::to_string_pretty(&tollgate_core::record::masked_params(&rec.request.params))
@@ -340,7 +327,7 @@ fn render(rec: &RequestRecord, decide: &str, now: u64) -> String {
             })
             .collect()
     };
-    let flags = risk_flags(rec);
+    let flags = tollgate_catalog::catalog().risks_of(&rec.iam_actions);
     let flags = if flags.is_empty() {
         "none".to_string()
     } else {
