@@ -143,8 +143,9 @@ impl Browser {
         self.send(rb).await
     }
 
-    /// The whole sign-in: Tollgate → dev issuer's picker → pick `user` → callback → page.
-    async fn sign_in(&mut self, page_path: &str, user: &str) -> Page {
+    /// Sign-in up to the provider's redirect back: Tollgate → dev issuer's picker → pick
+    /// `user`. Returns the callback URL (with `code` and `state`).
+    async fn pick_user(&mut self, page_path: &str, user: &str) -> String {
         let p = self.get(page_path).await;
         let login = attr_after(&p.html, "href=\"/v1/approver/login")
             .map(|rest| format!("/v1/approver/login{}", html_unescape(&rest)))
@@ -168,7 +169,12 @@ impl Browser {
         let issuer_authorize = format!("{}{}", self.base, q.path());
         let back = self.post(&issuer_authorize, &form_ref).await;
         assert_eq!(back.status, 303, "{}", back.html);
-        let callback = back.location.unwrap();
+        back.location.unwrap()
+    }
+
+    /// The whole sign-in, ending on the approval page.
+    async fn sign_in(&mut self, page_path: &str, user: &str) -> Page {
+        let callback = self.pick_user(page_path, user).await;
         let done = self.get(&callback).await;
         assert_eq!(done.status, 303, "{}", done.html);
         assert!(self.cookies.contains_key("tollgate_session"));
@@ -262,7 +268,7 @@ async fn page_sign_in_csrf_quorum_and_late_decisions() {
         .post(
             &form_path,
             &[
-                ("k", &path.split("k=").nth(1).unwrap().to_string()),
+                ("k", path.split("k=").nth(1).unwrap()),
                 ("decision", "approve"),
             ],
         )
@@ -643,5 +649,91 @@ async fn a_rejection_is_announced() {
         closed["subject"].as_str().unwrap().ends_with("is REJECTED"),
         "{closed}"
     );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_refuses_replays_wrong_state_wrong_verifier_and_foreign_destinations() {
+    let stack = approvers_stack(3600).await;
+    let bot = agent(&stack, "ci-bot");
+    let (_, path) = pending(&stack, &bot, "signin").await;
+
+    // Only approval pages are destinations.
+    let mut b = Browser::new(&stack);
+    for next in [
+        "https://evil.example/",
+        "//evil.example/v1/approvals/x",
+        "/v1/requests",
+    ] {
+        let q = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("next", next)
+            .finish();
+        let p = b.get(&format!("/v1/approver/login?{q}")).await;
+        assert_eq!(p.status, 400, "{next}: {}", p.html);
+        assert!(p.html.contains("next"), "{}", p.html);
+    }
+
+    // A code redeemed with the wrong PKCE verifier is refused and burnt.
+    let callback = b.pick_user(&path, "alice").await;
+    let code = url::Url::parse(&callback)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let token_url = format!("{}/dev-idp/token", stack.api_url);
+    let redirect = format!("{}/v1/approver/callback", stack.api_url);
+    let p = b
+        .post(
+            &token_url,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("client_id", "tollgate-approvers"),
+                ("redirect_uri", &redirect),
+                ("code_verifier", &"x".repeat(43)),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 400, "{}", p.html);
+    assert!(p.html.contains("invalid_grant"), "{}", p.html);
+    let p = b.get(&callback).await;
+    assert_eq!(p.status, 401, "{}", p.html);
+    assert!(!b.cookies.contains_key("tollgate_session"));
+
+    // A state that is not this browser's.
+    let mut c = Browser::new(&stack);
+    let callback = c.pick_user(&path, "alice").await;
+    let p = c.get(&callback.replace("state=", "state=x")).await;
+    assert_eq!(p.status, 401, "{}", p.html);
+    assert!(p.html.contains("state"), "{}", p.html);
+
+    // A callback opened in another browser (no sign-in cookie).
+    let mut d = Browser::new(&stack);
+    let callback = d.pick_user(&path, "alice").await;
+    let mut other = Browser::new(&stack);
+    let p = other.get(&callback).await;
+    assert_eq!(p.status, 401, "{}", p.html);
+    assert!(!other.cookies.contains_key("tollgate_session"));
+
+    // A completed sign-in cannot be replayed; a tampered session cookie is no session.
+    let mut e = Browser::new(&stack);
+    let callback = e.pick_user(&path, "alice").await;
+    assert_eq!(e.get(&callback).await.status, 303);
+    let mut replay = Browser::new(&stack);
+    replay.cookies = e.cookies.clone();
+    replay.cookies.remove("tollgate_session");
+    assert_eq!(replay.get(&callback).await.status, 401);
+    let session = e.cookies["tollgate_session"].clone();
+    let (body, sig) = session.split_once('.').unwrap();
+    // Always a different last character (a fixed one would be a no-op 1 time in 64).
+    let last = if body.ends_with('A') { 'B' } else { 'A' };
+    e.cookies.insert(
+        "tollgate_session".into(),
+        format!("{}{last}.{sig}", &body[..body.len() - 1]),
+    );
+    let p = e.get(&path).await;
+    assert!(p.html.contains("Sign in to decide"), "{}", p.html);
     stack.stop().await;
 }
