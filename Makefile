@@ -92,9 +92,9 @@ models: $(CATALOG_STAMP) ## Regenerate the AWS operation models from botocore (s
 	$(BIN)/python crates/models/gen/models.py --out crates/models/data
 	$(BIN)/python crates/models/gen/test_models.py crates/models/data
 
-build: $(DEPLOY_STAMP) ## Build the three functions for arm64 Lambda (bootstrap zips in target/lambda).
+build: $(DEPLOY_STAMP) ## Build the functions for arm64 Lambda (bootstrap zips in target/lambda).
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/cargo-lambda lambda build --release --arm64 --output-format zip \
-		-p tollgate-api -p tollgate-notifier -p tollgate-executor -p tollgate-audit-export
+		-p tollgate-api -p tollgate-notifier -p tollgate-executor -p tollgate-audit-export -p tollgate-slack
 
 deploy: $(DEPLOY_STAMP) ## sam build + sam deploy (guided the first time, then from infra/samconfig.toml).
 	cd infra && PATH="$(CURDIR)/$(BIN):$$PATH" ../$(BIN)/sam build --beta-features

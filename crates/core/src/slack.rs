@@ -105,7 +105,17 @@ pub fn closed_blocks(rec: &RequestRecord) -> Value {
     let who: Vec<String> = rec
         .votes
         .iter()
-        .map(|v| format!("{} ({:?})", v.approver.name, v.verdict).to_lowercase())
+        .map(|v| {
+            let verb = match v.verdict {
+                crate::record::Verdict::Approve => "approved",
+                crate::record::Verdict::Reject => "rejected",
+            };
+            format!(
+                "{} {verb} at {}",
+                v.approver.name,
+                crate::time::iso8601(v.at)
+            )
+        })
         .collect();
     json!([
         {"type": "section", "text": {"type": "mrkdwn", "text": format!(

@@ -164,5 +164,7 @@ fn bodies(text: &str, machine: &Value) -> Value {
         "email": text,
         "http": machine.to_string(),
         "https": machine.to_string(),
+        // The Slack forwarder's Lambda subscription.
+        "lambda": machine.to_string(),
     })
 }
