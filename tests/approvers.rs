@@ -20,7 +20,8 @@ permit (principal, action in Action::"Read", resource);
 @approval("2") @approvers("approvers")
 permit (principal, action == Action::"dynamodb:DeleteTable", resource);
 
-@id("writes-one-approval") @reason("changes need one approval") @approval("1")
+@id("writes-one-approval-with-ticket") @reason("changes need one approval and a ticket")
+@approval("1") @ticket @justification("12")
 permit (principal, action in Action::"Write", resource);
 "#;
 
@@ -735,5 +736,80 @@ async fn sign_in_refuses_replays_wrong_state_wrong_verifier_and_foreign_destinat
     );
     let p = e.get(&path).await;
     assert!(p.html.contains("Sign in to decide"), "{}", p.html);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_can_require_a_ticket_and_a_justification() {
+    let stack = approvers_stack(3600).await;
+    create_table(&stack.sdk, "capacity").await.unwrap();
+    let bot = agent(&stack, "ci-bot");
+    let a = bot
+        .submit(&json!({"action": "dynamodb:UpdateTable", "params": {"TableName": "capacity", "BillingMode": "PAY_PER_REQUEST"}, "reason": "spiky load"}), None)
+        .await
+        .unwrap();
+    assert_eq!(a.status, 202, "{}", a.body);
+    assert_eq!(
+        a.body["decision"]["requires"],
+        json!({"ticket": true, "min_justification": 12})
+    );
+    let id = a.body["id"].as_str().unwrap().to_string();
+    let notice = wait_for_notice(&Client::new(&stack.api_url, None), &id, WAIT)
+        .await
+        .unwrap();
+    let path = notice["notice"]["link"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches(&stack.api_url)
+        .to_string();
+    let form_path = format!("/v1/approvals/{id}");
+    let mut alice = Browser::new(&stack);
+    let page = alice.sign_in(&path, "alice").await;
+    assert!(
+        page.html
+            .contains("Each approval needs</dt><dd>a ticket reference"),
+        "{}",
+        page.html
+    );
+    let mut form = decide_form(&page.html, "approve");
+    for comment in ["", "ok", "looks fine to me, ship it", "OPS-1"] {
+        form.retain(|(k, _)| *k != "comment");
+        form.push(("comment", comment.to_string()));
+        let p = alice.post(&form_path, &pairs(&form)).await;
+        assert_eq!(p.status, 400, "{comment:?}: {}", p.html);
+        assert!(p.html.contains("ticket reference"), "{}", p.html);
+    }
+    // Slack buttons carry no text: refused with the reason.
+    let hash = hidden(&page.html, "request_hash");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let a = slack(
+        &stack,
+        &slack_body("U-CAROL", "approve", &format!("{id}|{hash}")),
+        now,
+        SLACK_SECRET,
+    )
+    .await;
+    assert!(
+        a.body["text"]
+            .as_str()
+            .unwrap()
+            .contains("ticket reference"),
+        "{}",
+        a.body
+    );
+    assert_eq!(votes(&bot, &id).await, ("PENDING".into(), 0));
+    form.retain(|(k, _)| *k != "comment");
+    form.push(("comment", "OPS-1234: load test passed".into()));
+    let p = alice.post(&form_path, &pairs(&form)).await;
+    assert_eq!(p.status, 200, "{}", p.html);
+    let done = bot.wait_final(&id, WAIT, |_| {}).await.unwrap();
+    assert_eq!(done.request_status(), Some("SUCCEEDED"), "{}", done.body);
+    assert_eq!(
+        done.body["votes"][0]["comment"],
+        "OPS-1234: load test passed"
+    );
     stack.stop().await;
 }

@@ -22,7 +22,7 @@ pub mod time;
 
 pub use action::Action;
 pub use audit::{Event, EventKind};
-pub use decision::{Decision, Effect};
+pub use decision::{Decision, Effect, Requirement};
 pub use error::{ApiError, ErrorCode};
 pub use identity::Identity;
 pub use policy::{Policy, PolicyInput};

@@ -235,6 +235,12 @@ impl RequestRecord {
                 format!("only members of `{group}` may vote on this request"),
             ));
         }
+        if verdict == Verdict::Approve {
+            self.decision
+                .requires
+                .check(comment.as_deref())
+                .map_err(|m| ApiError::field("comment", m.trim_start_matches("comment: ")))?;
+        }
         if self
             .votes
             .iter()
@@ -368,6 +374,7 @@ mod tests {
             policy_ids: vec!["p".into()],
             reason: "r".into(),
             mask: Default::default(),
+            requires: Default::default(),
         };
         RequestRecord::new(
             "R1".into(),
@@ -389,6 +396,7 @@ mod tests {
             policy_ids: vec![],
             reason: String::new(),
             mask: Default::default(),
+            requires: Default::default(),
         };
         let (rec, events) =
             RequestRecord::new("R".into(), req, who("a", &[]), d, vec![], vec![], 5);
@@ -465,6 +473,7 @@ mod tests {
             policy_ids: vec![],
             reason: String::new(),
             mask: Default::default(),
+            requires: Default::default(),
         };
         let (rec, events) =
             RequestRecord::new("R".into(), req, who("a", &[]), d, vec![], vec![], 5);
@@ -485,6 +494,34 @@ mod tests {
         rec.transition(Status::Succeeded, EventKind::Executed, None, json!({}), 7)
             .unwrap();
         assert!(!serde_json::to_string(&rec).unwrap().contains("hunter2"));
+    }
+
+    #[test]
+    fn approvals_carry_what_the_policy_requires() {
+        let mut r = pending(1, None);
+        r.decision.requires = crate::decision::Requirement {
+            ticket: true,
+            min_justification: 0,
+        };
+        let e = r
+            .vote(&who("alice", &[]), Verdict::Approve, Some("fine".into()), 2)
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
+        assert!(e.message.contains("ticket"), "{}", e.message);
+        assert!(r.votes.is_empty());
+        // A rejection needs no ticket.
+        let mut r2 = r.clone();
+        r2.vote(&who("bob", &[]), Verdict::Reject, Some("no".into()), 2)
+            .unwrap();
+        let (o, _) = r
+            .vote(
+                &who("alice", &[]),
+                Verdict::Approve,
+                Some("per OPS-77".into()),
+                3,
+            )
+            .unwrap();
+        assert_eq!(o, VoteOutcome::Approved);
     }
 
     #[test]

@@ -193,9 +193,23 @@ impl Api {
             seal::csrf_token(&self.csrf_key(), &s.sid, &rec.id),
             rec.request_hash
         );
+        let needs = rec.decision.requires.describe();
+        let approve_note = if needs.is_empty() {
+            r#"<label for="approve-comment">Comment (optional)</label>
+<textarea id="approve-comment" name="comment" rows="1" maxlength="2000"></textarea>"#
+                .to_string()
+        } else {
+            format!(
+                r#"<label for="approve-comment">Approving needs {}</label>
+<textarea id="approve-comment" name="comment" rows="2" maxlength="2000" minlength="{}" required></textarea>"#,
+                esc(&needs),
+                rec.decision.requires.min_justification
+            )
+        };
         format!(
             r#"{who}
 <form method="post" action="/v1/approvals/{id}">{hidden}<input type="hidden" name="decision" value="approve">
+{approve_note}
 <button class="approve" type="submit">Approve</button></form>
 <form method="post" action="/v1/approvals/{id}">{hidden}<input type="hidden" name="decision" value="reject">
 <label for="comment">Reason for rejecting</label>
@@ -359,7 +373,7 @@ fn render(rec: &RequestRecord, decide: &str, now: u64) -> String {
 <dt>Resources</dt><dd><ul>{resources}</ul></dd>
 <dt>Risk flags</dt><dd>{flags}</dd>
 <dt>Deciding policies</dt><dd>{policy_ids} — {policy}</dd>
-<dt>Approvals</dt><dd>{have} of {need}{group}</dd>
+<dt>Approvals</dt><dd>{have} of {need}{group}</dd>{needs}
 </dl>
 <h2>Parameters</h2><pre>{params}</pre>
 <p><small>Request <code>{id}</code><br>SHA-256 of what runs: <code>{hash}</code></small></p>
@@ -380,6 +394,10 @@ fn render(rec: &RequestRecord, decide: &str, now: u64) -> String {
         params = esc(&params),
         hash = rec.request_hash,
         id = esc(&rec.id),
+        needs = match rec.decision.requires.describe() {
+            d if d.is_empty() => String::new(),
+            d => format!("\n<dt>Each approval needs</dt><dd>{}</dd>", esc(&d)),
+        },
     )
 }
 

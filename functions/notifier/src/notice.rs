@@ -65,7 +65,7 @@ pub fn approval_notice(
          Why:        {reason}\n\
          Policy:     {policy_ids}: {policy}\n\
          Risk flags: {risks}\n\
-         Approvals:  {have} of {need}{group}\n\
+         Approvals:  {have} of {need}{group}{needs}\n\
          Deadline:   {deadline_iso} ({minutes_left} min from now)\n\
          Request:    {id}\n\
          SHA-256:    {hash}\n\n\
@@ -92,6 +92,10 @@ pub fn approval_notice(
         have = rec.approvers().len(),
         need = rec.decision.required_approvals(),
         deadline_iso = iso8601(deadline),
+        needs = match rec.decision.requires.describe() {
+            d if d.is_empty() => String::new(),
+            d => format!("; each approval needs {d}"),
+        },
         id = rec.id,
         hash = rec.request_hash,
     );
