@@ -307,6 +307,33 @@ mod tests {
     }
 
     #[test]
+    fn risks_of_several_actions_are_sorted_and_unique() {
+        let c = catalog();
+        let flags = c.risks_of(&[
+            "iam:CreatePolicyVersion".to_string(),
+            "secretsmanager:GetSecretValue".to_string(),
+            "iam:CreatePolicyVersion".to_string(),
+            "no:SuchAction".to_string(),
+        ]);
+        assert!(
+            flags.contains(&"privilege-escalation".to_string()),
+            "{flags:?}"
+        );
+        assert!(
+            flags.contains(&"credentials-exposure".to_string()),
+            "{flags:?}"
+        );
+        let mut sorted = flags.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(flags, sorted);
+        assert!(
+            c.risks_of(&["dynamodb:DescribeTable".to_string()])
+                .is_empty()
+        );
+    }
+
+    #[test]
     fn operations_map_to_iam_actions() {
         let c = catalog();
         let names = |op: &str| {

@@ -74,6 +74,7 @@ impl Api {
         if let Some(origin) = header(req, "origin")
             && origin != self.public_origin()
         {
+            tracing::warn!(request_id = %id, origin, "approval form from another origin refused");
             return Ok(refusal(
                 403,
                 "This form was sent from another site. Nothing was recorded.",
@@ -92,6 +93,7 @@ impl Api {
         };
         let csrf = field("csrf").unwrap_or("");
         if !seal::csrf_ok(&self.csrf_key(), &session.sid, id, csrf) {
+            tracing::warn!(request_id = %id, approver = %session.identity.subject, "approval form without a valid CSRF token refused");
             return Ok(refusal(
                 403,
                 "csrf: the form's token is missing or not valid for this session. Nothing was recorded.",
