@@ -813,3 +813,75 @@ async fn a_policy_can_require_a_ticket_and_a_justification() {
     );
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_users_map_by_email_through_users_info() {
+    let (api, calls) = fake_slack(BTreeMap::from([
+        ("U-BOB".to_string(), "Bob@Example.com".to_string()),
+        ("U-EVE".to_string(), "eve@example.com".to_string()),
+    ]))
+    .await;
+    let stack = stack_with(|o| {
+        o.slack_signing_secret = Some(SLACK_SECRET.into());
+        o.slack_bot_token = Some("xoxb-lookup".into());
+        o.slack_api_url = Some(api);
+        o.slack_approvers = BTreeMap::from([(
+            "bob@example.com".to_string(),
+            Identity {
+                issuer: "{api}/dev-idp".into(),
+                subject: "bob".into(),
+                name: "Bob Approver".into(),
+                groups: vec!["approvers".into()],
+                ..Default::default()
+            },
+        )]);
+    })
+    .await;
+    let bot = agent(&stack, "ci-bot");
+    let (id, _) = pending(&stack, &bot, "by-mail").await;
+    let hash = bot.status(&id, 0).await.unwrap().body["request_hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let value = format!("{id}|{hash}");
+    // An address nobody configured, and a user Slack does not know: not linked.
+    for user in ["U-EVE", "U-GHOST"] {
+        let a = slack(
+            &stack,
+            &slack_body(user, "approve", &value),
+            now,
+            SLACK_SECRET,
+        )
+        .await;
+        assert!(
+            a.body["text"].as_str().unwrap().contains("not linked"),
+            "{}",
+            a.body
+        );
+    }
+    // Bob's address (any case) maps to Bob: his approval counts, as Bob.
+    let a = slack(
+        &stack,
+        &slack_body("U-BOB", "approve", &value),
+        now,
+        SLACK_SECRET,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["replace_original"], true, "{}", a.body);
+    let done = bot.wait_final(&id, WAIT, |_| {}).await.unwrap();
+    assert_eq!(done.request_status(), Some("SUCCEEDED"), "{}", done.body);
+    assert_eq!(done.body["votes"][0]["approver"]["subject"], "bob");
+    let c = calls.lock().unwrap().clone();
+    assert!(
+        c.iter()
+            .all(|(m, auth, _)| m == "users.info" && auth == "Bearer xoxb-lookup"),
+        "{c:?}"
+    );
+    assert_eq!(c.len(), 3);
+    stack.stop().await;
+}

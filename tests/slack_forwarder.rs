@@ -3,60 +3,10 @@
 //! published for a real request: post with buttons, ignore a redelivery, then update the
 //! same message in place when the request closes.
 
-use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
-
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use tollgate_cli::client::Client;
 use tollgate_e2e::*;
 use tollgate_local::demo::{create_table, wait_for_notice};
 use tollgate_slack::Forwarder;
-
-type Calls = Arc<Mutex<Vec<(String, String, Value)>>>;
-
-/// A stand-in for `https://slack.com/api`: records (method, authorization, body).
-async fn slack_receiver() -> (String, Calls) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/api", listener.local_addr().unwrap());
-    let calls: Calls = Arc::default();
-    let seen = calls.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let seen = seen.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let seen = seen.clone();
-                    async move {
-                        let method = req.uri().path().trim_start_matches("/api/").to_string();
-                        let auth = req
-                            .headers()
-                            .get("authorization")
-                            .map(|v| v.to_str().unwrap().to_string())
-                            .unwrap_or_default();
-                        let body = req.into_body().collect().await.unwrap().to_bytes();
-                        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                        seen.lock().unwrap().push((method, auth, body));
-                        let answer =
-                            json!({"ok": true, "channel": "C-TOLLGATE", "ts": "1700000000.000100"});
-                        Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from(
-                            answer.to_string(),
-                        ))))
-                    }
-                });
-                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
-    (url, calls)
-}
 
 fn sns_event(notice: &Value) -> Value {
     json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": notice.to_string()}}]})
@@ -80,7 +30,7 @@ async fn posts_then_updates_the_same_message() {
         .send()
         .await
         .unwrap();
-    let (api, calls) = slack_receiver().await;
+    let (api, calls) = fake_slack(Default::default()).await;
     let table = stack.names.table.clone();
     let forwarder = Forwarder::new(
         &stack.sdk,

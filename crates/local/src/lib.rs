@@ -60,8 +60,12 @@ pub struct StackOptions {
     pub seed_s3: Vec<(String, String, String)>,
     /// Slack signing secret for `POST /v1/slack/actions` (off when `None`).
     pub slack_signing_secret: Option<String>,
-    /// Slack user id → approver identity; `{api}` in an issuer stands for the stack's URL.
+    /// Slack user id (or e-mail) → approver identity; `{api}` in an issuer stands for the
+    /// stack's URL.
     pub slack_approvers: std::collections::BTreeMap<String, tollgate_core::Identity>,
+    /// Bot token for e-mail lookups, and where Slack's Web API is (a test receiver).
+    pub slack_bot_token: Option<String>,
+    pub slack_api_url: Option<String>,
 }
 
 impl Default for StackOptions {
@@ -81,6 +85,8 @@ impl Default for StackOptions {
             seed_s3: vec![],
             slack_signing_secret: None,
             slack_approvers: Default::default(),
+            slack_bot_token: None,
+            slack_api_url: None,
         }
     }
 }
@@ -188,6 +194,11 @@ impl Stack {
                     (user.clone(), id)
                 })
                 .collect(),
+            slack_bot_token: opts.slack_bot_token.clone(),
+            slack_api_url: opts
+                .slack_api_url
+                .clone()
+                .unwrap_or_else(|| "https://slack.com/api".into()),
         };
         let metrics = settings.metrics.clone();
         bootstrap::seed(&moto.url, &opts.seed_ssm, &opts.seed_s3).await?;

@@ -4,8 +4,9 @@
 //! configuration, and the vote goes through exactly the checks the page's vote does.
 
 use serde_json::{Value, json};
+use tollgate_aws::slack_users::SlackUsers;
 use tollgate_core::record::{Verdict, VoteOutcome};
-use tollgate_core::{ApiError, ErrorCode, slack};
+use tollgate_core::{ApiError, ErrorCode, Identity, slack};
 
 use crate::{Api, Request, Response, header};
 
@@ -57,12 +58,13 @@ impl Api {
             .ok_or_else(|| {
                 ApiError::field("payload.actions[0].value", "must be `<request id>|<hash>`")
             })?;
-        let Some(approver) = self.settings.slack_approvers.get(user) else {
+        let Some(approver) = self.slack_approver(user).await? else {
             tracing::info!(slack_user = user, "slack user is not a configured approver");
             return Ok(ephemeral(
                 "Your Slack account is not linked to an approver identity; nothing was recorded. Use the Review link.",
             ));
         };
+        let approver = &approver;
         let comment = (verdict == Verdict::Reject).then(|| {
             format!(
                 "rejected in Slack by {}",
@@ -89,6 +91,25 @@ impl Api {
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+impl Api {
+    /// The approver a Slack user acts as: by Slack user id, else by the e-mail address Slack
+    /// has for them (when a bot token allows looking it up).
+    async fn slack_approver(&self, user: &str) -> Result<Option<Identity>, ApiError> {
+        let map = &self.settings.slack_approvers;
+        if let Some(id) = map.get(user) {
+            return Ok(Some(id.clone()));
+        }
+        let Some(token) = &self.settings.slack_bot_token else {
+            return Ok(None);
+        };
+        let users = SlackUsers::new(&self.settings.slack_api_url, token.clone());
+        Ok(users
+            .email(user)
+            .await?
+            .and_then(|email| map.get(&email).cloned()))
     }
 }
 
