@@ -2,8 +2,7 @@
 // sign in at the dev issuer's user picker, read the page, approve. Saves screenshots.
 // Usage: node approve.mjs <approval link> <screenshot dir> <user>
 import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
-import { mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -14,8 +13,10 @@ if (!link || !shots || !user) {
 }
 mkdirSync(shots, { recursive: true });
 
+// A fresh profile every run, removed afterwards.
+const profile = mkdtempSync(join(tmpdir(), "tollgate-chromium-"));
 const context = await chromium.launchPersistentContext(
-  mkdtempSync(join(tmpdir(), "tollgate-chromium-")),
+  profile,
   {
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     headless: true,
@@ -35,6 +36,7 @@ const context = await chromium.launchPersistentContext(
 const fail = async (page, what) => {
   console.error(`FAILED: ${what}\nURL: ${page.url()}\n${(await page.content()).slice(0, 3000)}`);
   await context.close();
+  rmSync(profile, { recursive: true, force: true });
   process.exit(1);
 };
 try {
@@ -62,4 +64,5 @@ try {
   console.log(JSON.stringify({ approved: true, text: await page.locator(".ok").innerText() }));
 } finally {
   await context.close();
+  rmSync(profile, { recursive: true, force: true });
 }
