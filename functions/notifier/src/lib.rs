@@ -126,8 +126,8 @@ impl Notifier {
         // workflow here, since the voter had no token to do it with.
         match rec.status {
             Status::Pending if stored => {
-                let (subject, message) =
-                    notice::approval_notice(&rec, &self.settings, kind, now_ms());
+                let link = notice::approval_link(&rec, &self.settings);
+                let (subject, message) = notice::approval_notice(&rec, &link, kind, now_ms());
                 let message_id = self.sns.publish(&subject, &message).await?;
                 tracing::info!(request_id = %id, message_id, ?kind, "approval notice published");
             }

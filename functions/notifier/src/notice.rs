@@ -25,11 +25,10 @@ pub enum Kind {
 /// Subject and per-protocol bodies for a pending request.
 pub fn approval_notice(
     rec: &RequestRecord,
-    settings: &Settings,
+    link: &str,
     kind: Kind,
     now_ms: u64,
 ) -> (String, Value) {
-    let link = approval_link(rec, settings);
     let risks = tollgate_catalog::catalog().risks_of(&rec.iam_actions);
     let deadline = rec.expires_at.unwrap_or(0);
     let minutes_left = deadline.saturating_sub(now_ms).div_ceil(60_000);
@@ -111,7 +110,7 @@ pub fn approval_notice(
         "request_hash": rec.request_hash,
         "link": link,
         "text": subject,
-        "blocks": slack::approval_blocks(rec, &link, &risks),
+        "blocks": slack::approval_blocks(rec, link, &risks),
     });
     (subject, bodies(&text, &machine))
 }
@@ -171,4 +170,114 @@ fn bodies(text: &str, machine: &Value) -> Value {
         // The Slack forwarder's Lambda subscription.
         "lambda": machine.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tollgate_core::{Decision, Effect, Identity, parse_new_request};
+
+    fn record() -> RequestRecord {
+        let req = parse_new_request(
+            br#"{"action":"iam:CreatePolicyVersion","params":{"PolicyArn":"arn:aws:iam::123456789012:policy/p","PolicyDocument":"{}"},"reason":"widen the deploy policy"}"#,
+            "us-east-1",
+        )
+        .unwrap();
+        let decision = Decision {
+            effect: Effect::Approval {
+                approvals: 2,
+                approvers: Some("security".into()),
+                timeout_seconds: 3600,
+            },
+            policy_ids: vec!["iam-two".into()],
+            reason: "permission changes need two approvals".into(),
+            mask: Default::default(),
+            requires: tollgate_core::Requirement {
+                ticket: true,
+                min_justification: 0,
+            },
+        };
+        let agent = Identity {
+            issuer: "https://idp".into(),
+            subject: "ci-bot".into(),
+            name: "ci-bot".into(),
+            ..Default::default()
+        };
+        let (mut rec, _) = RequestRecord::new(
+            "R1".into(),
+            req,
+            agent,
+            decision,
+            vec!["iam:CreatePolicyVersion".into()],
+            vec!["arn:aws:iam::123456789012:policy/p".into()],
+            1_800_000_000_000,
+        );
+        rec.task_token = Some("SECRET-TASK-TOKEN".into());
+        rec
+    }
+
+    #[test]
+    fn the_email_says_who_what_where_why_and_by_when() {
+        let rec = record();
+        let link = "https://tollgate.example/v1/approvals/R1?k=1.sig";
+        let (subject, bodies) = approval_notice(&rec, link, Kind::Requested, 1_800_000_000_000);
+        assert_eq!(subject, "Approve iam:CreatePolicyVersion for ci-bot?");
+        let email = bodies["email"].as_str().unwrap();
+        for part in [
+            "Who asks:   ci-bot (https://idp)",
+            "What:       iam:CreatePolicyVersion in us-east-1, target default",
+            "Resources:  arn:aws:iam::123456789012:policy/p",
+            "Why:        widen the deploy policy",
+            "Policy:     iam-two: permission changes need two approvals",
+            "privilege-escalation",
+            "Approvals:  0 of 2 from group security; each approval needs a ticket reference",
+            "Deadline:   2027-01-15T09:00:00Z (60 min from now)",
+            &rec.request_hash,
+            link,
+        ] {
+            assert!(email.contains(part), "email lacks {part:?}:\n{email}");
+        }
+        assert_eq!(bodies["default"], bodies["email"]);
+        let https: Value = serde_json::from_str(bodies["https"].as_str().unwrap()).unwrap();
+        assert_eq!(https["type"], "approval_requested");
+        assert_eq!(bodies["https"], bodies["lambda"]);
+        assert!(!bodies.to_string().contains("SECRET-TASK-TOKEN"));
+
+        let (subject, bodies) =
+            approval_notice(&rec, link, Kind::Reminder, 1_800_000_000_000 + 45 * 60_000);
+        assert_eq!(
+            subject,
+            "Reminder: iam:CreatePolicyVersion for ci-bot expires in 15 min"
+        );
+        assert!(bodies["email"].as_str().unwrap().starts_with(
+            "REMINDER: this request expires in 15 min and still needs 2 more approval(s)."
+        ));
+    }
+
+    #[test]
+    fn the_closing_notice_names_the_deciders() {
+        let mut rec = record();
+        let alice = Identity {
+            issuer: "https://idp".into(),
+            subject: "alice".into(),
+            name: "Alice".into(),
+            groups: vec!["security".into()],
+            ..Default::default()
+        };
+        rec.vote(
+            &alice,
+            tollgate_core::record::Verdict::Reject,
+            Some("not now".into()),
+            1_800_000_060_000,
+        )
+        .unwrap();
+        let (subject, bodies) = closing_notice(&rec);
+        assert_eq!(subject, "iam:CreatePolicyVersion for ci-bot is REJECTED");
+        let email = bodies["email"].as_str().unwrap();
+        assert!(
+            email.contains("Alice rejected at 2027-01-15T08:01:00Z (\"not now\")"),
+            "{email}"
+        );
+        assert!(!bodies.to_string().contains("SECRET-TASK-TOKEN"));
+    }
 }
