@@ -15,7 +15,7 @@ DEPLOY_BIN := $(DEPLOY_VENV)/bin
 DEPLOY_STAMP := $(DEPLOY_VENV)/.deploy-tools-$(shell cksum < infra/requirements.txt | cut -d' ' -f1)
 NPM_STAMP := infra/node_modules/.installed-$(shell cksum < infra/package-lock.json | cut -d' ' -f1)
 CARGO ?= cargo
-FUNCTIONS := tollgate-api tollgate-notifier tollgate-executor tollgate-audit-export
+FUNCTIONS := tollgate-api tollgate-notifier tollgate-executor tollgate-audit-export tollgate-slack
 # Local stack settings; override on the command line, e.g. `make local PORT=8080`.
 PORT ?= 3000
 LISTEN ?= 127.0.0.1:$(PORT)
@@ -24,7 +24,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam validate and sam build need a region but talk to no AWS endpoint; these never reach deploy.
 OFFLINE_AWS := AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline
 
-.PHONY: help venv local demo test lint check-infra check-data catalog models bench build sam-build deploy clean
+.PHONY: help venv browser local demo test lint check-infra check-data catalog models bench build sam-build deploy clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -53,6 +53,17 @@ $(NPM_STAMP): infra/package-lock.json
 
 venv: $(TEST_STAMP) ## Install the pinned emulator and linters into .venv.
 
+# The approval-page browser test drives Debian's Chromium with playwright-core (pinned in
+# tests/browser/package-lock.json; it never downloads a browser of its own).
+BROWSER_STAMP := tests/browser/node_modules/.stamp-$(shell cksum < tests/browser/package-lock.json | cut -d' ' -f1)
+
+$(BROWSER_STAMP): tests/browser/package-lock.json
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+	cd tests/browser && npm ci --silent --no-audit --no-fund
+	rm -f tests/browser/node_modules/.stamp-* && touch $@
+
+browser: $(BROWSER_STAMP) ## Install Debian chromium (when missing) and the pinned playwright-core.
+
 local: venv ## Run the whole system locally (moto, state machine, API, dev OIDC issuer) until Ctrl-C.
 	$(CARGO) build --quiet -p tollgate-local -p tollgate-cli
 	@echo "CLI: $(CURDIR)/target/debug/tollgate  (or: cargo install --path crates/cli)"
@@ -62,7 +73,7 @@ demo: venv ## Scripted walkthrough against a fresh local stack; exits 0 only if 
 	$(CARGO) build --quiet -p tollgate-local
 	./target/debug/tollgate-local demo
 
-test: venv lint check-infra check-data ## Lint, unit tests and end-to-end tests (starts and stops its own stacks).
+test: venv browser lint check-infra check-data ## Lint, unit tests and end-to-end tests (starts and stops its own stacks).
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --workspace --no-fail-fast; \
 	else \

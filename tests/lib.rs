@@ -90,3 +90,74 @@ pub fn event_kinds(a: &Answer) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// Calls a fake Slack Web API received: (method, authorization header, JSON body or query).
+pub type SlackCalls = std::sync::Arc<std::sync::Mutex<Vec<(String, String, Value)>>>;
+
+/// A stand-in for `https://slack.com/api` on a free port: `users.info` answers from
+/// `emails` (Slack user id → address), `chat.*` answers ok with a fixed channel and ts.
+pub async fn fake_slack(
+    emails: std::collections::BTreeMap<String, String>,
+) -> (String, SlackCalls) {
+    use http_body_util::BodyExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/api", listener.local_addr().unwrap());
+    let calls: SlackCalls = Default::default();
+    let seen = calls.clone();
+    let emails = std::sync::Arc::new(emails);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (seen, emails) = (seen.clone(), emails.clone());
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        let (seen, emails) = (seen.clone(), emails.clone());
+                        async move {
+                            let method = req.uri().path().trim_start_matches("/api/").to_string();
+                            let query: std::collections::BTreeMap<String, String> =
+                                url::form_urlencoded::parse(
+                                    req.uri().query().unwrap_or("").as_bytes(),
+                                )
+                                .into_owned()
+                                .collect();
+                            let auth = req
+                                .headers()
+                                .get("authorization")
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or_default()
+                                .to_string();
+                            let body = req
+                                .into_body()
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes())
+                                .unwrap_or_default();
+                            let body: Value =
+                                serde_json::from_slice(&body).unwrap_or_else(|_| json!(query));
+                            let answer = if method == "users.info" {
+                                match query.get("user").and_then(|u| emails.get(u)) {
+                                    Some(e) => {
+                                        json!({"ok": true, "user": {"profile": {"email": e}}})
+                                    }
+                                    None => json!({"ok": false, "error": "user_not_found"}),
+                                }
+                            } else {
+                                json!({"ok": true, "channel": "C-TOLLGATE", "ts": "1700000000.000100"})
+                            };
+                            seen.lock().unwrap().push((method, auth, body));
+                            Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                                http_body_util::Full::new(bytes::Bytes::from(answer.to_string())),
+                            ))
+                        }
+                    },
+                );
+                let _ = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                .await;
+            });
+        }
+    });
+    (url, calls)
+}

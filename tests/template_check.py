@@ -26,6 +26,9 @@ ALLOWED = {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
         "sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession",
     },
+    "SlackFunction": {
+        "secretsmanager:GetSecretValue", "dynamodb:GetItem", "dynamodb:PutItem",
+    },
     "AuditExportFunction": {
         "s3:PutObject", "dynamodb:DescribeStream", "dynamodb:GetRecords",
         "dynamodb:GetShardIterator", "dynamodb:ListStreams",

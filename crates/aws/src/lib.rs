@@ -13,6 +13,7 @@ pub mod policy_source;
 pub mod s3;
 pub mod settings;
 pub mod signed_http;
+pub mod slack_users;
 pub mod store;
 pub mod workflow;
 

@@ -8,6 +8,7 @@ use crate::config::{env, require_env};
 use crate::metrics::Metrics;
 use crate::oidc::{IssuerConfig, parse_issuers};
 use crate::policy_source::Source;
+use tollgate_core::Identity;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -35,6 +36,18 @@ pub struct Settings {
     pub policy_source: Source,
     /// Where EMF metric lines go (`TOLLGATE_METRICS`: `stdout`, the default, or `off`).
     pub metrics: Metrics,
+    /// Slack's signing secret for `POST /v1/slack/actions` (`TOLLGATE_SLACK_SIGNING_SECRET`);
+    /// without it the route refuses everything.
+    pub slack_signing_secret: Option<Vec<u8>>,
+    /// Slack user id, or e-mail address, → the approver identity it acts as
+    /// (`TOLLGATE_SLACK_APPROVERS`, JSON). The identity should be the one the approver's OIDC
+    /// sign-in yields, so a vote in Slack and one on the page count as the same approver.
+    pub slack_approvers: BTreeMap<String, Identity>,
+    /// Bot token to look up a Slack user's e-mail (`TOLLGATE_SLACK_BOT_TOKEN`, scope
+    /// `users:read.email`); without it only Slack user ids map.
+    pub slack_bot_token: Option<String>,
+    /// Slack's Web API base (`TOLLGATE_SLACK_API_URL`, default `https://slack.com/api`).
+    pub slack_api_url: String,
 }
 
 fn issuers(var: &str) -> Result<Vec<IssuerConfig>, String> {
@@ -85,6 +98,23 @@ impl Settings {
                     ));
                 }
             },
+            slack_signing_secret: env("TOLLGATE_SLACK_SIGNING_SECRET").map(String::into_bytes),
+            slack_approvers: match env("TOLLGATE_SLACK_APPROVERS") {
+                None => BTreeMap::new(),
+                Some(v) => serde_json::from_str::<BTreeMap<String, Identity>>(&v)
+                    .map(|m| {
+                        // E-mail keys compare case-insensitively; Slack ids are upper case.
+                        m.into_iter()
+                            .map(|(k, id)| if k.contains('@') { (k.to_ascii_lowercase(), id) } else { (k, id) })
+                            .collect()
+                    })
+                    .map_err(|e| {
+                    format!("TOLLGATE_SLACK_APPROVERS: must map Slack user ids to identities ({{\"issuer\", \"subject\", \"name\", \"groups\"}}): {e}")
+                })?,
+            },
+            slack_bot_token: env("TOLLGATE_SLACK_BOT_TOKEN"),
+            slack_api_url: env("TOLLGATE_SLACK_API_URL")
+                .unwrap_or_else(|| "https://slack.com/api".into()),
         })
     }
 }

@@ -27,7 +27,13 @@ impl Workflow {
     /// Starts the approval workflow. The execution is named after the request, so a retried
     /// start cannot create a second workflow for it.
     pub async fn start(&self, request_id: &str, timeout_seconds: u64) -> Result<(), ApiError> {
-        let input = json!({"request_id": request_id, "timeout_seconds": timeout_seconds});
+        let (remind_after, lead) = tollgate_core::reminder::schedule(timeout_seconds);
+        let input = json!({
+            "request_id": request_id,
+            "timeout_seconds": timeout_seconds,
+            "remind_after_seconds": remind_after,
+            "remind_lead_seconds": lead,
+        });
         match self
             .client
             .start_execution()

@@ -150,6 +150,19 @@ impl Catalog {
         })
     }
 
+    /// The risk flags of `iam_actions` (privilege escalation, credentials exposure, ...),
+    /// sorted and without repeats, for approvers to see.
+    pub fn risks_of(&self, iam_actions: &[String]) -> Vec<String> {
+        let mut flags: Vec<String> = iam_actions
+            .iter()
+            .filter_map(|a| self.action(a))
+            .flat_map(|a| a.risks)
+            .collect();
+        flags.sort();
+        flags.dedup();
+        flags
+    }
+
     /// Versions of the data the catalog was generated from.
     pub fn source(&self) -> &HashMap<String, String> {
         &self.source
@@ -290,6 +303,33 @@ mod tests {
                 .unwrap()
                 .risks
                 .contains(&"privilege-escalation".to_string())
+        );
+    }
+
+    #[test]
+    fn risks_of_several_actions_are_sorted_and_unique() {
+        let c = catalog();
+        let flags = c.risks_of(&[
+            "iam:CreatePolicyVersion".to_string(),
+            "secretsmanager:GetSecretValue".to_string(),
+            "iam:CreatePolicyVersion".to_string(),
+            "no:SuchAction".to_string(),
+        ]);
+        assert!(
+            flags.contains(&"privilege-escalation".to_string()),
+            "{flags:?}"
+        );
+        assert!(
+            flags.contains(&"credentials-exposure".to_string()),
+            "{flags:?}"
+        );
+        let mut sorted = flags.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(flags, sorted);
+        assert!(
+            c.risks_of(&["dynamodb:DescribeTable".to_string()])
+                .is_empty()
         );
     }
 

@@ -13,14 +13,17 @@ pub mod link;
 pub mod mask;
 pub mod policy;
 pub mod record;
+pub mod reminder;
 pub mod request;
 pub mod scope;
+pub mod seal;
+pub mod slack;
 pub mod status;
 pub mod time;
 
 pub use action::Action;
 pub use audit::{Event, EventKind};
-pub use decision::{Decision, Effect};
+pub use decision::{Decision, Effect, Requirement};
 pub use error::{ApiError, ErrorCode};
 pub use identity::Identity;
 pub use policy::{Policy, PolicyInput};

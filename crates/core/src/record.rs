@@ -235,6 +235,12 @@ impl RequestRecord {
                 format!("only members of `{group}` may vote on this request"),
             ));
         }
+        if verdict == Verdict::Approve {
+            self.decision
+                .requires
+                .check(comment.as_deref())
+                .map_err(|m| ApiError::field("comment", m.trim_start_matches("comment: ")))?;
+        }
         if self
             .votes
             .iter()
@@ -286,6 +292,21 @@ impl RequestRecord {
             Verdict::Approve => VoteOutcome::Recorded,
         };
         Ok((outcome, events))
+    }
+
+    /// Refuses a vote cast on what the approver saw when it is not what is stored: the page
+    /// and Slack send the hash they showed, and a mismatch means the approver decided on
+    /// something else.
+    pub fn check_binding(&self, seen_hash: Option<&str>) -> Result<(), ApiError> {
+        match seen_hash {
+            None => Ok(()),
+            Some(h) if crate::seal::same_secret(h, &self.request_hash) => Ok(()),
+            Some(_) => Err(ApiError::new(
+                ErrorCode::Conflict,
+                "request_hash: does not match the request as stored; reload it and decide again",
+            )
+            .with_detail(json!({"field": "request_hash"}))),
+        }
     }
 
     /// The approvers whose approval counted, for notices and session tags.
@@ -353,6 +374,7 @@ mod tests {
             policy_ids: vec!["p".into()],
             reason: "r".into(),
             mask: Default::default(),
+            requires: Default::default(),
         };
         RequestRecord::new(
             "R1".into(),
@@ -374,6 +396,7 @@ mod tests {
             policy_ids: vec![],
             reason: String::new(),
             mask: Default::default(),
+            requires: Default::default(),
         };
         let (rec, events) =
             RequestRecord::new("R".into(), req, who("a", &[]), d, vec![], vec![], 5);
@@ -450,6 +473,7 @@ mod tests {
             policy_ids: vec![],
             reason: String::new(),
             mask: Default::default(),
+            requires: Default::default(),
         };
         let (rec, events) =
             RequestRecord::new("R".into(), req, who("a", &[]), d, vec![], vec![], 5);
@@ -470,6 +494,44 @@ mod tests {
         rec.transition(Status::Succeeded, EventKind::Executed, None, json!({}), 7)
             .unwrap();
         assert!(!serde_json::to_string(&rec).unwrap().contains("hunter2"));
+    }
+
+    #[test]
+    fn approvals_carry_what_the_policy_requires() {
+        let mut r = pending(1, None);
+        r.decision.requires = crate::decision::Requirement {
+            ticket: true,
+            min_justification: 0,
+        };
+        let e = r
+            .vote(&who("alice", &[]), Verdict::Approve, Some("fine".into()), 2)
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
+        assert!(e.message.contains("ticket"), "{}", e.message);
+        assert!(r.votes.is_empty());
+        // A rejection needs no ticket.
+        let mut r2 = r.clone();
+        r2.vote(&who("bob", &[]), Verdict::Reject, Some("no".into()), 2)
+            .unwrap();
+        let (o, _) = r
+            .vote(
+                &who("alice", &[]),
+                Verdict::Approve,
+                Some("per OPS-77".into()),
+                3,
+            )
+            .unwrap();
+        assert_eq!(o, VoteOutcome::Approved);
+    }
+
+    #[test]
+    fn a_vote_must_name_the_hash_that_is_stored() {
+        let r = pending(1, None);
+        assert!(r.check_binding(None).is_ok());
+        assert!(r.check_binding(Some(&r.request_hash)).is_ok());
+        let e = r.check_binding(Some(&"0".repeat(64))).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Conflict);
+        assert!(e.message.starts_with("request_hash"));
     }
 
     #[test]

@@ -38,6 +38,8 @@ struct KeyRing {
 
 pub struct DevIssuer {
     issuer: String,
+    /// Authorization codes handed out by the browser sign-in, until redeemed.
+    pub(crate) codes: crate::authorize::Codes,
     ring: RwLock<KeyRing>,
     jwks_fetches: AtomicU64,
 }
@@ -65,6 +67,9 @@ pub struct MintRequest {
     /// For `github`: the ref (default `refs/heads/main`).
     #[serde(default, rename = "ref")]
     pub git_ref: Option<String>,
+    /// OIDC `nonce`, echoed into the token (browser sign-in).
+    #[serde(default)]
+    pub nonce: Option<String>,
 }
 
 fn new_keys() -> Result<Vec<SigningKey>, String> {
@@ -132,6 +137,7 @@ impl DevIssuer {
                 previous: vec![],
             }),
             issuer,
+            codes: Default::default(),
             jwks_fetches: AtomicU64::new(0),
         })
     }
@@ -145,8 +151,11 @@ impl DevIssuer {
             "issuer": self.issuer,
             "jwks_uri": format!("{}/jwks.json", self.issuer),
             "token_endpoint": format!("{}/token", self.issuer),
+            "authorization_endpoint": format!("{}/authorize", self.issuer),
             "id_token_signing_alg_values_supported": ["ES256", "RS256"],
-            "response_types_supported": ["id_token"],
+            "response_types_supported": ["code", "id_token"],
+            "grant_types_supported": ["authorization_code"],
+            "code_challenge_methods_supported": ["S256"],
             "subject_types_supported": ["public"],
         })
     }
@@ -233,6 +242,9 @@ impl DevIssuer {
         c.insert("iat".into(), json!(now));
         c.insert("nbf".into(), json!(now));
         c.insert("exp".into(), json!(exp));
+        if let Some(n) = &req.nonce {
+            c.insert("nonce".into(), json!(n));
+        }
         match req.shape.as_deref().unwrap_or("plain") {
             "plain" => {
                 c.insert("sub".into(), json!(req.sub));

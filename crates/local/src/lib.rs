@@ -1,6 +1,7 @@
 //! The whole of Tollgate on one machine: moto as the AWS emulator, the real state machine,
 //! the three functions' handlers served in-process, and a dev identity provider.
 
+pub mod authorize;
 pub mod bootstrap;
 pub mod demo;
 pub mod issuer;
@@ -57,6 +58,14 @@ pub struct StackOptions {
     pub seed_ssm: Vec<(String, String)>,
     /// S3 objects `(bucket, key, body)` to create likewise.
     pub seed_s3: Vec<(String, String, String)>,
+    /// Slack signing secret for `POST /v1/slack/actions` (off when `None`).
+    pub slack_signing_secret: Option<String>,
+    /// Slack user id (or e-mail) → approver identity; `{api}` in an issuer stands for the
+    /// stack's URL.
+    pub slack_approvers: std::collections::BTreeMap<String, tollgate_core::Identity>,
+    /// Bot token for e-mail lookups, and where Slack's Web API is (a test receiver).
+    pub slack_bot_token: Option<String>,
+    pub slack_api_url: Option<String>,
 }
 
 impl Default for StackOptions {
@@ -74,6 +83,10 @@ impl Default for StackOptions {
             policy_source: "bundled".into(),
             seed_ssm: vec![],
             seed_s3: vec![],
+            slack_signing_secret: None,
+            slack_approvers: Default::default(),
+            slack_bot_token: None,
+            slack_api_url: None,
         }
     }
 }
@@ -171,6 +184,21 @@ impl Stack {
             aws_endpoint: Some(moto.url.clone()),
             policy_source: tollgate_aws::policy_source::Source::parse(&opts.policy_source)?,
             metrics: tollgate_aws::metrics::Metrics::memory(),
+            slack_signing_secret: opts.slack_signing_secret.clone().map(String::into_bytes),
+            slack_approvers: opts
+                .slack_approvers
+                .iter()
+                .map(|(user, id)| {
+                    let mut id = id.clone();
+                    id.issuer = id.issuer.replace("{api}", &api_url);
+                    (user.clone(), id)
+                })
+                .collect(),
+            slack_bot_token: opts.slack_bot_token.clone(),
+            slack_api_url: opts
+                .slack_api_url
+                .clone()
+                .unwrap_or_else(|| "https://slack.com/api".into()),
         };
         let metrics = settings.metrics.clone();
         bootstrap::seed(&moto.url, &opts.seed_ssm, &opts.seed_s3).await?;

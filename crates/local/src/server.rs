@@ -18,6 +18,7 @@ use tollgate_api::Api;
 use tollgate_executor::Executor;
 use tollgate_notifier::Notifier;
 
+use crate::authorize;
 use crate::issuer::{DevIssuer, MintRequest};
 
 pub const ISSUER_PATH: &str = "/dev-idp";
@@ -152,7 +153,7 @@ async fn dispatch(host: &Host, req: Request<Incoming>, peer: std::net::SocketAdd
         if let Some(rest) = path.strip_prefix(prefix)
             && (rest.is_empty() || rest.starts_with('/'))
         {
-            return issuer(dev, &method, rest, &body);
+            return issuer(dev, &method, rest, &parts, &body);
         }
     }
     if path == SNS_PATH && method == "POST" {
@@ -204,8 +205,45 @@ impl TapHeader for Answer {
     }
 }
 
-fn issuer(dev: &DevIssuer, method: &str, rest: &str, body: &[u8]) -> Answer {
+fn form(bytes: &[u8]) -> std::collections::BTreeMap<String, String> {
+    url::form_urlencoded::parse(bytes).into_owned().collect()
+}
+
+fn from_authorize(a: authorize::Answer) -> Answer {
+    match a {
+        authorize::Answer::Html(status, body) => answer(status, "text/html; charset=utf-8", body),
+        authorize::Answer::Json(status, v) => json_answer(status, &v),
+        authorize::Answer::Redirect(location) => Response::builder()
+            .status(303)
+            .header("location", location)
+            .body(Full::new(Bytes::new()))
+            .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()))),
+    }
+}
+
+fn issuer(
+    dev: &DevIssuer,
+    method: &str,
+    rest: &str,
+    parts: &http::request::Parts,
+    body: &[u8],
+) -> Answer {
+    let is_form = parts
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     match (method, rest) {
+        ("GET", "/authorize") => from_authorize(authorize::authorize_page(
+            dev,
+            &form(parts.uri.query().unwrap_or("").as_bytes()),
+        )),
+        ("POST", "/authorize") => {
+            from_authorize(authorize::authorize_submit(dev, &dev.codes, &form(body)))
+        }
+        ("POST", "/token") if is_form => {
+            from_authorize(authorize::token(dev, &dev.codes, &form(body)))
+        }
         ("GET", "/.well-known/openid-configuration") => json_answer(200, &dev.discovery()),
         ("GET", "/jwks.json") => json_answer(200, &dev.jwks()),
         ("POST", "/rotate") => match dev.rotate() {

@@ -11,7 +11,7 @@ use cedar_policy::{
 };
 use tollgate_catalog::{ActionInfo, catalog};
 use tollgate_core::mask::MaskRules;
-use tollgate_core::{Decision, Effect, Policy, PolicyInput};
+use tollgate_core::{Decision, Effect, Policy, PolicyInput, Requirement};
 
 use crate::sources::{PolicyError, PolicySource, parse, policy_position};
 
@@ -26,6 +26,8 @@ struct Rule {
     mask: Vec<String>,
     /// `@unmask("A")`: members the policy's (single, named) agent may see unmasked.
     unmask: Vec<String>,
+    /// `@ticket`, `@justification("n")`: what each approval's comment must carry.
+    requires: Requirement,
 }
 
 fn list(annotation: Option<&str>) -> Vec<String> {
@@ -52,6 +54,8 @@ pub struct CedarPolicy {
 
 const MAX_APPROVALS: u32 = 10;
 const MAX_TIMEOUT: u64 = 7 * 24 * 3600;
+/// Comments are capped at 2000 characters; a requirement must be satisfiable.
+const MAX_JUSTIFICATION: u32 = 1000;
 
 /// The schema's entity types, parsed once: parsing a type name costs more than the rest of
 /// building an entity id.
@@ -104,6 +108,22 @@ fn rule_of(p: &cedar_policy::Policy) -> Result<Rule, String> {
     if approvals == 0 && (approvers.is_some() || timeout.is_some()) {
         return Err("@approvers and @timeout need @approval(\"n\") with n > 0".into());
     }
+    let requires = Requirement {
+        ticket: p.annotation("ticket").is_some(),
+        min_justification: match p.annotation("justification") {
+            None => 0,
+            Some(v) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=MAX_JUSTIFICATION).contains(n))
+                .ok_or_else(|| {
+                    format!("@justification(\"{v}\"): must be a number of characters from 1 to {MAX_JUSTIFICATION}")
+                })?,
+        },
+    };
+    if approvals == 0 && !requires.is_empty() {
+        return Err("@ticket and @justification need @approval(\"n\") with n > 0".into());
+    }
     let mask = list(p.annotation("mask"));
     let unmask = list(p.annotation("unmask"));
     if p.effect() == cedar_policy::Effect::Forbid && !(mask.is_empty() && unmask.is_empty()) {
@@ -127,6 +147,7 @@ fn rule_of(p: &cedar_policy::Policy) -> Result<Rule, String> {
         reason: p.annotation("reason").map(str::to_string),
         mask,
         unmask,
+        requires,
     })
 }
 
@@ -380,6 +401,7 @@ impl CedarPolicy {
             policy_ids,
             reason,
             mask: MaskRules::default(),
+            requires: Requirement::default(),
         }
     }
 }
@@ -446,6 +468,7 @@ impl Policy for CedarPolicy {
                 policy_ids: permits.iter().map(|i| i.to_string()).collect(),
                 reason: format!("{} ({}): {why}", input.action, levels.join(", ")),
                 mask,
+                requires: Requirement::default(),
             };
         }
         let deciding: Vec<String> = permits
@@ -457,6 +480,12 @@ impl Policy for CedarPolicy {
             })
             .map(|i| i.to_string())
             .collect();
+        // Every deciding policy's requirement holds: the strictest combination.
+        let requires = permits
+            .iter()
+            .filter_map(|i| self.rules.get(i))
+            .filter(|r| r.approvals == rule.approvals)
+            .fold(Requirement::default(), |acc, r| acc.merge(&r.requires));
         Decision {
             effect: Effect::Approval {
                 approvals: rule.approvals,
@@ -472,6 +501,7 @@ impl Policy for CedarPolicy {
                 if rule.approvals == 1 { "" } else { "s" }
             ),
             mask,
+            requires,
         }
     }
 }

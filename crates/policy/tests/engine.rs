@@ -206,6 +206,18 @@ fn bad_annotations_are_refused_with_their_line() {
             "@id(\"a\") @approval(\"1\") @approvers(\"\") permit (principal, action, resource);",
             "@approvers",
         ),
+        (
+            "@id(\"a\") @ticket permit (principal, action, resource);",
+            "@ticket",
+        ),
+        (
+            "@id(\"a\") @approval(\"1\") @justification(\"0\") permit (principal, action, resource);",
+            "@justification",
+        ),
+        (
+            "@id(\"a\") @approval(\"1\") @justification(\"lots\") permit (principal, action, resource);",
+            "@justification",
+        ),
     ] {
         let errs = CedarPolicy::new(&[PolicySource::new("p.cedar", text)], 900)
             .err()
@@ -263,4 +275,40 @@ fn mask_and_unmask_annotations() {
     .err()
     .unwrap();
     assert!(err[0].message.contains("named agent"), "{err:?}");
+}
+
+#[test]
+fn deciding_policies_combine_their_requirements() {
+    let p = policy(
+        r#"
+        @id("ticket") @approval("1") @ticket
+        permit (principal, action in Action::"Write", resource);
+        @id("words") @approval("1") @justification("30")
+        permit (principal, action == Action::"dynamodb:DeleteTable", resource);
+        @id("reads") permit (principal, action in Action::"Read", resource);
+        "#,
+    );
+    let d = decide(
+        &p,
+        "dynamodb:DeleteTable",
+        json!({"TableName": "t"}),
+        &bot(),
+    );
+    assert!(d.requires.ticket, "{d:?}");
+    assert_eq!(d.requires.min_justification, 30);
+    let d = decide(
+        &p,
+        "dynamodb:UpdateTable",
+        json!({"TableName": "t"}),
+        &bot(),
+    );
+    assert!(d.requires.ticket);
+    assert_eq!(d.requires.min_justification, 0);
+    let d = decide(
+        &p,
+        "dynamodb:DescribeTable",
+        json!({"TableName": "t"}),
+        &bot(),
+    );
+    assert!(d.requires.is_empty());
 }

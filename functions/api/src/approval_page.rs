@@ -1,39 +1,267 @@
-//! The page an approval link opens. Read-only: a GET never decides anything, because mail
-//! scanners and chat unfurlers fetch links before any human sees them.
+//! The page an approval link opens, and the form it posts. The GET is read-only: mail
+//! scanners and chat unfurlers fetch links before any human sees them. Deciding takes a POST
+//! carrying the link key, a CSRF token bound to the approver's session and this request, and
+//! the hash of the request the approver was shown.
+
+use std::collections::BTreeMap;
 
 use tollgate_aws::now_ms;
 use tollgate_aws::store::not_found;
 use tollgate_core::link::{self, LinkError};
-use tollgate_core::{ApiError, ErrorCode, RequestRecord};
+use tollgate_core::record::{Verdict, VoteOutcome};
+use tollgate_core::{ApiError, Effect, ErrorCode, RequestRecord, Status, seal};
 
-use crate::{Api, Request, Response, query_param};
+use crate::approver_session::Session;
+use crate::{Api, Request, Response, header, query_param};
 
 impl Api {
+    /// Checks the link key against the stored request. An unknown id and a bad signature
+    /// look the same to a prober.
+    async fn linked_request(&self, id: &str, k: &str) -> Result<RequestRecord, ApiError> {
+        let rec = self
+            .store
+            .get(id)
+            .await?
+            .ok_or_else(|| forbidden(LinkError::BadSignature))?;
+        link::verify(&self.settings.link_key, id, k, now_ms()).map_err(forbidden)?;
+        // Links expire with the request they were made for.
+        if k.split('.').next() != Some(rec.expires_at.unwrap_or(0).to_string().as_str()) {
+            return Err(not_found(id));
+        }
+        Ok(rec)
+    }
+
     pub(crate) async fn approval_page(
         &self,
         req: &Request,
         id: &str,
     ) -> Result<Response, ApiError> {
         let k = query_param(req, "k").ok_or_else(|| ApiError::field("k", "is required"))?;
-        let rec = self.store.get(id).await?;
-        // An unknown id and a bad signature look the same to a prober.
-        let Some(rec) = rec else {
-            return Err(forbidden(LinkError::BadSignature));
-        };
-        let expires = rec.expires_at.unwrap_or(0);
-        link::verify(&self.settings.link_key, id, &k, now_ms()).map_err(forbidden)?;
-        if k.split('.').next() != Some(expires.to_string().as_str()) {
-            return Err(not_found(id));
-        }
-        Ok(Response::html(200, render(&rec)))
+        let rec = self.linked_request(id, &k).await?;
+        let session = self.session(req);
+        let here = format!("/v1/approvals/{id}?k={k}");
+        let decide = self.decide_section(&rec, session.as_ref(), &k, &here);
+        Ok(Response::html(
+            200,
+            page(
+                &format!("Approve {}?", rec.request.action),
+                &render(&rec, &decide, now_ms()),
+            ),
+        ))
     }
+
+    /// `POST /v1/approvals/{id}`: the page's Approve and Reject forms.
+    pub(crate) async fn approval_form(
+        &self,
+        req: &Request,
+        id: &str,
+    ) -> Result<Response, ApiError> {
+        let ct = header(req, "content-type").unwrap_or("");
+        if !ct.starts_with("application/x-www-form-urlencoded") {
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "content-type: must be application/x-www-form-urlencoded",
+            ));
+        }
+        let form: BTreeMap<String, String> = url::form_urlencoded::parse(req.body())
+            .into_owned()
+            .collect();
+        let field = |name: &str| form.get(name).map(|s| s.trim()).filter(|s| !s.is_empty());
+        let k = field("k").ok_or_else(|| ApiError::field("k", "is required"))?;
+        let rec = self.linked_request(id, k).await?;
+        let here = format!("/v1/approvals/{id}?k={k}");
+        // Browsers send Origin on every POST; a different one is another site's form.
+        if let Some(origin) = header(req, "origin")
+            && origin != self.public_origin()
+        {
+            tracing::warn!(request_id = %id, origin, "approval form from another origin refused");
+            return Ok(refusal(
+                403,
+                "This form was sent from another site. Nothing was recorded.",
+                &here,
+            ));
+        }
+        let Some(session) = self.session(req) else {
+            return Ok(refusal(
+                401,
+                &format!(
+                    "Your session has ended. <a href=\"{}\">Sign in</a> and decide again; nothing was recorded.",
+                    esc(&self.login_link(&here))
+                ),
+                &here,
+            ));
+        };
+        let csrf = field("csrf").unwrap_or("");
+        if !seal::csrf_ok(&self.csrf_key(), &session.sid, id, csrf) {
+            tracing::warn!(request_id = %id, approver = %session.identity.subject, "approval form without a valid CSRF token refused");
+            return Ok(refusal(
+                403,
+                "csrf: the form's token is missing or not valid for this session. Nothing was recorded.",
+                &here,
+            ));
+        }
+        let verdict = match field("decision") {
+            Some("approve") => Verdict::Approve,
+            Some("reject") => Verdict::Reject,
+            _ => return Err(ApiError::field("decision", "must be `approve` or `reject`")),
+        };
+        let seen =
+            field("request_hash").ok_or_else(|| ApiError::field("request_hash", "is required"))?;
+        let comment = field("comment").map(str::to_string);
+        // A late click answers with what happened, before any complaint about the form.
+        if rec.status != Status::Pending {
+            return Ok(refusal(
+                409,
+                &format!(
+                    "This request is already <strong>{}</strong>. Nothing was recorded.",
+                    rec.status
+                ),
+                &here,
+            ));
+        }
+        if verdict == Verdict::Reject && comment.is_none() {
+            return Ok(refusal(
+                400,
+                "comment: say why you reject the request.",
+                &here,
+            ));
+        }
+        match self
+            .cast_vote(id, &session.identity, verdict, comment, Some(seen), "page")
+            .await
+        {
+            Ok((outcome, rec)) => {
+                let message = match outcome {
+                    VoteOutcome::Approved => "Approved. The request runs now.".to_string(),
+                    VoteOutcome::Rejected => "Rejected. The request will not run.".to_string(),
+                    VoteOutcome::Recorded => format!(
+                        "Your approval is recorded: {} of {} needed.",
+                        rec.approvers().len(),
+                        rec.decision.required_approvals()
+                    ),
+                };
+                Ok(Response::html(
+                    200,
+                    page(
+                        "Decision recorded",
+                        &format!(
+                            "<p class=\"ok\">{}</p><p><a href=\"{}\">Back to the request</a></p>",
+                            esc(&message),
+                            esc(&here)
+                        ),
+                    ),
+                ))
+            }
+            // Late clicks, second channels, the requester, outsiders: a clear answer, and
+            // nothing changed.
+            Err(e) if e.status() < 500 => Ok(refusal(
+                e.status(),
+                &format!("{} Nothing was recorded.", esc(&e.message)),
+                &here,
+            )),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn decide_section(
+        &self,
+        rec: &RequestRecord,
+        session: Option<&Session>,
+        k: &str,
+        here: &str,
+    ) -> String {
+        if rec.status != Status::Pending {
+            return format!(
+                "<p class=\"final\">This request is <strong>{}</strong>; there is nothing left to decide.</p>",
+                rec.status
+            );
+        }
+        let Some(s) = session else {
+            return format!(
+                "<p><a class=\"button\" href=\"{}\">Sign in to decide</a></p>",
+                esc(&self.login_link(here))
+            );
+        };
+        let who = format!(
+            "<p>Signed in as <strong>{}</strong>. <form class=\"inline\" method=\"post\" action=\"/v1/approver/logout\"><button class=\"link\">Sign out</button></form></p>",
+            esc(&s.identity.name)
+        );
+        if let Some(why) = cannot_vote(rec, &s.identity) {
+            return format!("{who}<p class=\"warn\">{}</p>", esc(&why));
+        }
+        let hidden = format!(
+            "<input type=\"hidden\" name=\"k\" value=\"{}\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"request_hash\" value=\"{}\">",
+            esc(k),
+            seal::csrf_token(&self.csrf_key(), &s.sid, &rec.id),
+            rec.request_hash
+        );
+        let needs = rec.decision.requires.describe();
+        let approve_note = if needs.is_empty() {
+            r#"<label for="approve-comment">Comment (optional)</label>
+<textarea id="approve-comment" name="comment" rows="1" maxlength="2000"></textarea>"#
+                .to_string()
+        } else {
+            format!(
+                r#"<label for="approve-comment">Approving needs {}</label>
+<textarea id="approve-comment" name="comment" rows="2" maxlength="2000" minlength="{}" required></textarea>"#,
+                esc(&needs),
+                rec.decision.requires.min_justification
+            )
+        };
+        format!(
+            r#"{who}
+<form method="post" action="/v1/approvals/{id}">{hidden}<input type="hidden" name="decision" value="approve">
+{approve_note}
+<button class="approve" type="submit">Approve</button></form>
+<form method="post" action="/v1/approvals/{id}">{hidden}<input type="hidden" name="decision" value="reject">
+<label for="comment">Reason for rejecting</label>
+<textarea id="comment" name="comment" rows="2" maxlength="2000" required></textarea>
+<button class="reject" type="submit">Reject</button></form>"#,
+            id = esc(&rec.id),
+        )
+    }
+}
+
+/// Why this approver may not vote, checked before showing the buttons (the vote itself
+/// checks again, under the conditional write).
+fn cannot_vote(rec: &RequestRecord, who: &tollgate_core::Identity) -> Option<String> {
+    if who.same_principal(&rec.agent) {
+        return Some("You asked for this request; someone else has to approve it.".into());
+    }
+    if let Effect::Approval {
+        approvers: Some(group),
+        ..
+    } = &rec.decision.effect
+        && !who.groups.iter().any(|g| g == group)
+    {
+        return Some(format!(
+            "Only members of `{group}` may decide this request."
+        ));
+    }
+    if rec.votes.iter().any(|v| v.approver.same_principal(who)) {
+        return Some("You have already voted on this request.".into());
+    }
+    None
 }
 
 fn forbidden(e: LinkError) -> ApiError {
     ApiError::new(ErrorCode::Forbidden, e.message())
 }
 
-fn esc(s: &str) -> String {
+fn refusal(status: u16, message_html: &str, here: &str) -> Response {
+    Response::html(
+        status,
+        page(
+            "Nothing was recorded",
+            &format!(
+                "<p class=\"warn\">{message_html}</p><p><a href=\"{}\">Back to the request</a></p>",
+                esc(here)
+            ),
+        ),
+    )
+}
+
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -48,61 +276,150 @@ fn esc(s: &str) -> String {
     out
 }
 
-fn render(rec: &RequestRecord) -> String {
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:42rem;margin:0 auto;padding:1rem;line-height:1.4;color:#1a1a1a}\
+h1{font-size:1.4rem;word-break:break-word}pre{background:#f4f4f4;padding:.6rem;overflow-x:auto;white-space:pre-wrap;word-break:break-word}\
+dt{font-weight:600;margin-top:.5rem}dd{margin:0 0 0 .2rem;word-break:break-word}code{word-break:break-all}\
+.flag{display:inline-block;background:#fde2e1;color:#8a1c13;border-radius:.3rem;padding:0 .4rem;margin:.1rem}\
+button{font-size:1.1rem;padding:.7rem 1.2rem;border:0;border-radius:.4rem;margin:.4rem 0;width:100%}\
+.approve{background:#1a7f37;color:#fff}.reject{background:#b42318;color:#fff}\
+button.link{background:none;color:#0645ad;padding:0;width:auto;font-size:1rem;text-decoration:underline}\
+form.inline{display:inline}textarea{width:100%;font-size:1rem;box-sizing:border-box}\
+a.button{display:block;text-align:center;background:#0645ad;color:#fff;padding:.7rem;border-radius:.4rem;text-decoration:none}\
+.warn{background:#fff4e5;padding:.5rem;border-radius:.3rem}.ok{background:#e6f4ea;padding:.5rem;border-radius:.3rem}\
+.final{background:#eef;padding:.5rem;border-radius:.3rem}";
+
+/// A complete page: phone-sized, no scripts.
+pub(crate) fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Tollgate: {t}</title><style>{STYLE}</style></head><body>\n<h1>{t}</h1>\n{body}\n</body></html>",
+        t = esc(title)
+    )
+}
+
+/// "12 min left", "expired 3 min ago".
+fn time_left(now: u64, expires: Option<u64>) -> String {
+    let Some(exp) = expires else {
+        return "no deadline".into();
+    };
+    let fmt = |ms: u64| {
+        let s = ms / 1000;
+        match s {
+            0..=59 => format!("{s} s"),
+            60..=5999 => format!("{} min", s / 60),
+            _ => format!("{} h {} min", s / 3600, s % 3600 / 60),
+        }
+    };
+    let at = tollgate_core::time::iso8601(exp);
+    if exp > now {
+        format!("{} left (until {at})", fmt(exp - now))
+    } else {
+        format!("expired {} ago ({at})", fmt(now - exp))
+    }
+}
+
+fn render(rec: &RequestRecord, decide: &str, now: u64) -> String {
     let params =
         serde_json::to_string_pretty(&tollgate_core::record::masked_params(&rec.request.params))
             .unwrap_or_default();
-    let votes: String = rec
-        .votes
-        .iter()
-        .map(|v| {
-            format!(
-                "<li>{} — {:?}{}</li>",
-                esc(&v.approver.name),
-                v.verdict,
-                v.comment
-                    .as_deref()
-                    .map(|c| format!(": {}", esc(c)))
-                    .unwrap_or_default()
-            )
-        })
-        .collect();
+    let votes: String = if rec.votes.is_empty() {
+        "<li>none yet</li>".into()
+    } else {
+        rec.votes
+            .iter()
+            .map(|v| {
+                format!(
+                    "<li>{} — {}{} <small>({})</small></li>",
+                    esc(&v.approver.name),
+                    match v.verdict {
+                        Verdict::Approve => "approved",
+                        Verdict::Reject => "rejected",
+                    },
+                    v.comment
+                        .as_deref()
+                        .map(|c| format!(": “{}”", esc(c)))
+                        .unwrap_or_default(),
+                    tollgate_core::time::iso8601(v.at),
+                )
+            })
+            .collect()
+    };
+    let flags = tollgate_catalog::catalog().risks_of(&rec.iam_actions);
+    let flags = if flags.is_empty() {
+        "none".to_string()
+    } else {
+        flags
+            .iter()
+            .map(|f| format!("<span class=\"flag\">{}</span>", esc(f)))
+            .collect()
+    };
+    let resources = if rec.resources.is_empty() {
+        "<li>(none derived from the parameters)</li>".to_string()
+    } else {
+        rec.resources
+            .iter()
+            .map(|r| format!("<li><code>{}</code></li>", esc(r)))
+            .collect()
+    };
+    let group = match &rec.decision.effect {
+        Effect::Approval {
+            approvers: Some(g), ..
+        } => format!(" from <code>{}</code>", esc(g)),
+        _ => String::new(),
+    };
     format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Tollgate: {action}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:1rem auto;padding:0 1rem}}pre{{background:#f4f4f4;padding:.5rem;overflow-x:auto}}dt{{font-weight:600}}</style>
-</head><body>
-<h1>{action}</h1>
-<p><strong>Status: {status}</strong></p>
+        r#"<p>Status: <strong>{status}</strong> · {left}</p>
 <dl>
-<dt>Requested by</dt><dd>{agent} ({issuer})</dd>
+<dt>Requested by</dt><dd>{agent} <small>({issuer})</small></dd>
 <dt>Reason</dt><dd>{reason}</dd>
-<dt>Region / target</dt><dd>{region} / {target}</dd>
-<dt>Resources</dt><dd>{resources}</dd>
-<dt>Policy</dt><dd>{policy} ({policy_ids})</dd>
-<dt>Approvals</dt><dd>{have} of {need}</dd>
+<dt>Action</dt><dd><code>{action}</code> in {region}, target {target}</dd>
+<dt>Resources</dt><dd><ul>{resources}</ul></dd>
+<dt>Risk flags</dt><dd>{flags}</dd>
+<dt>Deciding policies</dt><dd>{policy_ids} — {policy}</dd>
+<dt>Approvals</dt><dd>{have} of {need}{group}</dd>{needs}
 </dl>
 <h2>Parameters</h2><pre>{params}</pre>
-<h2>Votes</h2><ul>{votes}</ul>
-<p>Request hash <code>{hash}</code></p>
-<p>To decide: <code>tollgate approve {id}</code> or <code>tollgate reject {id} --comment "..."</code></p>
-</body></html>"#,
-        action = esc(&rec.request.action.to_string()),
+<p><small>Request <code>{id}</code><br>SHA-256 of what runs: <code>{hash}</code></small></p>
+{decide}
+<h2>Votes</h2><ul>{votes}</ul>"#,
         status = rec.status,
+        left = esc(&time_left(now, rec.expires_at)),
         agent = esc(&rec.agent.name),
         issuer = esc(&rec.agent.issuer),
-        reason = esc(rec.request.reason.as_deref().unwrap_or("")),
+        reason = esc(rec.request.reason.as_deref().unwrap_or("(none given)")),
+        action = esc(&rec.request.action.to_string()),
         region = esc(&rec.request.region),
         target = esc(&rec.request.target),
-        resources = esc(&rec.resources.join(", ")),
         policy = esc(&rec.decision.reason),
         policy_ids = esc(&rec.decision.policy_ids.join(", ")),
         have = rec.approvers().len(),
         need = rec.decision.required_approvals(),
         params = esc(&params),
-        votes = votes,
         hash = rec.request_hash,
         id = esc(&rec.id),
+        needs = match rec.decision.requires.describe() {
+            d if d.is_empty() => String::new(),
+            d => format!("\n<dt>Each approval needs</dt><dd>{}</dd>", esc(&d)),
+        },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_left_reads_naturally() {
+        assert!(time_left(0, Some(90_000)).starts_with("1 min left"));
+        assert!(time_left(0, Some(7_200_000)).starts_with("2 h 0 min left"));
+        assert!(time_left(100_000, Some(40_000)).starts_with("expired 1 min ago"));
+        assert_eq!(time_left(0, None), "no deadline");
+    }
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            esc("<a href='x'>&\""),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;"
+        );
+    }
 }

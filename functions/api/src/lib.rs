@@ -2,8 +2,11 @@
 //! stack calls [`Api::handle`] directly with the same requests.
 
 mod approval_page;
+mod approver_session;
+mod decide;
 mod requests;
 mod respond;
+mod slack_actions;
 mod votes;
 
 use std::sync::Arc;
@@ -83,10 +86,17 @@ impl Api {
                 self.vote(&req, id, verb).await
             }
             ("GET", ["v1", "approvals", id]) => self.approval_page(&req, id).await,
+            ("POST", ["v1", "approvals", id]) => self.approval_form(&req, id).await,
+            ("GET", ["v1", "approver", "login"]) => self.login(&req).await,
+            ("GET", ["v1", "approver", "callback"]) => self.callback(&req).await,
+            ("POST", ["v1", "approver", "logout"]) => self.logout(&req),
+            ("POST", ["v1", "slack", "actions"]) => self.slack_action(&req).await,
             (_, ["v1", "health" | "requests"])
             | (_, ["v1", "requests", _])
             | (_, ["v1", "requests", _, "approve" | "reject"])
-            | (_, ["v1", "approvals", _]) => Err(ApiError::new(
+            | (_, ["v1", "approvals", _])
+            | (_, ["v1", "approver", "login" | "callback" | "logout"])
+            | (_, ["v1", "slack", "actions"]) => Err(ApiError::new(
                 ErrorCode::MethodNotAllowed,
                 format!("{method} is not allowed on {path}"),
             )),

@@ -7,6 +7,8 @@ pub struct Response {
     pub status: u16,
     pub content_type: &'static str,
     pub body: String,
+    /// Extra headers (`set-cookie`, `location`, `content-security-policy`).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Response {
@@ -15,6 +17,7 @@ impl Response {
             status,
             content_type: "application/json",
             body: v.to_string(),
+            headers: vec![],
         }
     }
 
@@ -23,7 +26,33 @@ impl Response {
             status,
             content_type: "text/html; charset=utf-8",
             body,
+            // No scripts at all, styles only inline, forms only to this origin.
+            headers: vec![
+                (
+                    "content-security-policy",
+                    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'".into(),
+                ),
+                // With `no-referrer`, browsers send `Origin: null` on form posts, and the
+                // page's origin check needs the real one. Same-origin keeps the link key in
+                // the URL from leaking to other sites all the same.
+                ("referrer-policy", "same-origin".into()),
+            ],
         }
+    }
+
+    /// `303 See Other` to `location` (a form POST or a sign-in step followed by a GET).
+    pub fn redirect(location: String) -> Self {
+        Self {
+            status: 303,
+            content_type: "text/plain; charset=utf-8",
+            body: String::new(),
+            headers: vec![("location", location)],
+        }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: String) -> Self {
+        self.headers.push((name, value));
+        self
     }
 
     pub fn error(e: &ApiError) -> Self {
@@ -37,12 +66,17 @@ impl Response {
 
     /// As an `http::Response`, with headers that keep answers out of caches and frames.
     pub fn into_http(self) -> http::Response<String> {
-        http::Response::builder()
-            .status(self.status)
+        let mut b = http::Response::builder();
+        for (k, v) in &self.headers {
+            b = b.header(*k, v);
+        }
+        if !self.headers.iter().any(|(k, _)| *k == "referrer-policy") {
+            b = b.header("referrer-policy", "no-referrer");
+        }
+        b.status(self.status)
             .header("content-type", self.content_type)
             .header("cache-control", "no-store")
             .header("x-content-type-options", "nosniff")
-            .header("referrer-policy", "no-referrer")
             .header("x-frame-options", "DENY")
             .body(self.body)
             .unwrap_or_else(|_| http::Response::new(String::new()))

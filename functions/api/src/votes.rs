@@ -1,9 +1,7 @@
-//! Approvers: approve or reject a pending request.
+//! Approvers with a bearer token (the CLI): approve or reject a pending request.
 
 use serde_json::Value;
-use tollgate_aws::metrics::Unit;
-use tollgate_aws::now_ms;
-use tollgate_core::record::{Verdict, VoteOutcome};
+use tollgate_core::record::Verdict;
 use tollgate_core::{ApiError, ErrorCode};
 
 use crate::{Api, Request, Response, header};
@@ -19,47 +17,36 @@ impl Api {
             .approvers
             .verify_bearer(header(req, "authorization"))
             .await?;
-        let comment = parse_comment(req.body())?;
+        let body = parse_body(req.body())?;
         let verdict = if verb == "approve" {
             Verdict::Approve
         } else {
             Verdict::Reject
         };
-        let (outcome, rec) = self
-            .store
-            .update(id, |rec| {
-                rec.vote(&approver.identity, verdict, comment.clone(), now_ms())
-            })
+        let (_, rec) = self
+            .cast_vote(
+                id,
+                &approver.identity,
+                verdict,
+                body.comment,
+                body.request_hash.as_deref(),
+                "api",
+            )
             .await?;
-        tracing::info!(request_id = %id, approver = %approver.identity.subject, ?outcome, "vote recorded");
-        if outcome == VoteOutcome::Approved {
-            let waited = now_ms().saturating_sub(rec.created_at) as f64;
-            self.settings
-                .metrics
-                .put("ApprovalWaitTime", Unit::Milliseconds, waited, &[]);
-        }
-        // Only the writer that moved the request tells the workflow; if the notifier has not
-        // stored the task token yet, it will find the decision and resume the workflow itself.
-        if let Some(token) = &rec.task_token {
-            match outcome {
-                VoteOutcome::Approved => {
-                    self.workflow.approve(token, id).await?;
-                }
-                VoteOutcome::Rejected => {
-                    self.workflow
-                        .reject(token, comment.as_deref().unwrap_or("rejected"))
-                        .await?;
-                }
-                VoteOutcome::Recorded => {}
-            }
-        }
         Ok(Response::json(200, &rec.view()))
     }
 }
 
-fn parse_comment(body: &[u8]) -> Result<Option<String>, ApiError> {
+#[derive(Default)]
+struct VoteBody {
+    comment: Option<String>,
+    /// The hash the approver reviewed; when given, the vote counts only for that exact request.
+    request_hash: Option<String>,
+}
+
+fn parse_body(body: &[u8]) -> Result<VoteBody, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
+        return Ok(VoteBody::default());
     }
     let v: Value = serde_json::from_slice(body).map_err(|e| {
         ApiError::new(
@@ -70,16 +57,35 @@ fn parse_comment(body: &[u8]) -> Result<Option<String>, ApiError> {
     let Value::Object(obj) = v else {
         return Err(ApiError::field("body", "must be a JSON object"));
     };
-    if let Some(k) = obj.keys().find(|k| k.as_str() != "comment") {
+    if let Some(k) = obj
+        .keys()
+        .find(|k| !["comment", "request_hash"].contains(&k.as_str()))
+    {
         return Err(ApiError::field(
             k.clone(),
-            "unknown field; expected `comment`",
+            "unknown field; expected `comment` or `request_hash`",
         ));
     }
-    match obj.get("comment") {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
-        Some(_) => Err(ApiError::field("comment", "must be a string")),
-    }
+    let comment = match obj.get("comment") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(Value::String(s)) => Some(s.trim().to_string()),
+        Some(_) => return Err(ApiError::field("comment", "must be a string")),
+    };
+    let request_hash = match obj.get("request_hash") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Some(s.to_ascii_lowercase())
+        }
+        Some(_) => {
+            return Err(ApiError::field(
+                "request_hash",
+                "must be the 64-character hex SHA-256 shown with the request",
+            ));
+        }
+    };
+    Ok(VoteBody {
+        comment,
+        request_hash,
+    })
 }

@@ -20,6 +20,15 @@ pub enum NotifierEvent {
         request_id: String,
         task_token: String,
     },
+    /// The approval window is nearly over: a fresh task token for the rest of the wait.
+    Reminder {
+        request_id: String,
+        task_token: String,
+    },
+    /// The request is final: tell the approvers how it ended.
+    Closed {
+        request_id: String,
+    },
     Expire {
         request_id: String,
     },
@@ -58,7 +67,18 @@ impl Notifier {
             NotifierEvent::ApprovalRequested {
                 request_id,
                 task_token,
-            } => self.approval_requested(&request_id, task_token).await,
+            } => {
+                self.approval_requested(&request_id, task_token, notice::Kind::Requested)
+                    .await
+            }
+            NotifierEvent::Reminder {
+                request_id,
+                task_token,
+            } => {
+                self.approval_requested(&request_id, task_token, notice::Kind::Reminder)
+                    .await
+            }
+            NotifierEvent::Closed { request_id } => self.announce(&request_id).await,
             NotifierEvent::Expire { request_id } => {
                 self.close(
                     &request_id,
@@ -80,7 +100,12 @@ impl Notifier {
         }
     }
 
-    async fn approval_requested(&self, id: &str, token: String) -> Result<Value, ApiError> {
+    async fn approval_requested(
+        &self,
+        id: &str,
+        token: String,
+        kind: notice::Kind,
+    ) -> Result<Value, ApiError> {
         let (stored, rec) = self
             .store
             .update(id, |rec| {
@@ -91,7 +116,7 @@ impl Notifier {
                 let ev = rec.push_event(
                     EventKind::Notified,
                     None,
-                    json!({"channel": "sns", "status": rec.status}),
+                    json!({"channel": "sns", "status": rec.status, "reminder": kind == notice::Kind::Reminder}),
                     now_ms(),
                 );
                 Ok((true, vec![ev]))
@@ -101,9 +126,10 @@ impl Notifier {
         // workflow here, since the voter had no token to do it with.
         match rec.status {
             Status::Pending if stored => {
-                let (subject, message) = notice::approval_notice(&rec, &self.settings);
+                let link = notice::approval_link(&rec, &self.settings);
+                let (subject, message) = notice::approval_notice(&rec, &link, kind, now_ms());
                 let message_id = self.sns.publish(&subject, &message).await?;
-                tracing::info!(request_id = %id, message_id, "approval notice published");
+                tracing::info!(request_id = %id, message_id, ?kind, "approval notice published");
             }
             Status::Approved => {
                 self.workflow.approve(&token, id).await?;
@@ -125,21 +151,48 @@ impl Notifier {
         kind: EventKind,
         detail: Value,
     ) -> Result<Value, ApiError> {
-        let (_, rec) = self
+        let (moved, rec) = self
             .store
             .update(id, |rec| {
                 if !rec.status.can_move_to(to) {
-                    return Ok(((), vec![])); // Already decided: nothing to close.
+                    return Ok((false, vec![])); // Already decided: nothing to close.
                 }
                 if to == Status::Failed {
                     rec.error = detail.get("error").cloned();
                 }
                 let ev = rec.transition(to, kind, None, detail.clone(), now_ms())?;
-                Ok(((), vec![ev]))
+                Ok((true, vec![ev]))
             })
             .await?;
         tracing::info!(request_id = %id, status = %rec.status, "request closed by workflow");
+        // Only the invocation that closed it announces it; a retry stays quiet.
+        if moved {
+            self.publish_closing(&rec).await;
+        }
         Ok(json!({"request_id": id, "status": rec.status}))
+    }
+
+    async fn announce(&self, id: &str) -> Result<Value, ApiError> {
+        let rec = self
+            .store
+            .get(id)
+            .await?
+            .ok_or_else(|| tollgate_aws::store::not_found(id))?;
+        self.publish_closing(&rec).await;
+        Ok(json!({"request_id": id, "status": rec.status}))
+    }
+
+    /// A failed closing notice is logged, never fatal: the request's outcome stands.
+    async fn publish_closing(&self, rec: &tollgate_core::RequestRecord) {
+        let (subject, message) = notice::closing_notice(rec);
+        match self.sns.publish(&subject, &message).await {
+            Ok(message_id) => {
+                tracing::info!(request_id = %rec.id, message_id, status = %rec.status, "closing notice published")
+            }
+            Err(e) => {
+                tracing::warn!(request_id = %rec.id, error = %e.message, "closing notice not published")
+            }
+        }
     }
 }
 

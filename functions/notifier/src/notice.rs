@@ -1,8 +1,12 @@
-//! The approval notice: one SNS message with a body per protocol.
+//! Notices: one SNS message per event with a body per protocol (`MessageStructure: json`).
+//! E-mail subscribers get plain text; HTTP(S) subscribers (the Slack forwarder, the local
+//! host) get JSON carrying the same facts, the link, and ready-made Slack Block Kit blocks.
+//! No notice ever carries the task token: the link has an opaque id and a signature.
 
 use serde_json::{Value, json};
 use tollgate_aws::settings::Settings;
-use tollgate_core::{RequestRecord, link};
+use tollgate_core::time::iso8601;
+use tollgate_core::{RequestRecord, link, slack};
 
 pub fn approval_link(rec: &RequestRecord, settings: &Settings) -> String {
     let expires = rec.expires_at.unwrap_or(0);
@@ -10,45 +14,270 @@ pub fn approval_link(rec: &RequestRecord, settings: &Settings) -> String {
     format!("{}/v1/approvals/{}?k={k}", settings.public_url, rec.id)
 }
 
-/// Subject and `MessageStructure: json` body.
-pub fn approval_notice(rec: &RequestRecord, settings: &Settings) -> (String, Value) {
-    let link = approval_link(rec, settings);
-    let subject = format!("Approve {} for {}?", rec.request.action, rec.agent.name);
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The first notice of a pending request.
+    Requested,
+    /// Sent once before the request expires, while it is still pending.
+    Reminder,
+}
+
+/// Subject and per-protocol bodies for a pending request.
+pub fn approval_notice(
+    rec: &RequestRecord,
+    link: &str,
+    kind: Kind,
+    now_ms: u64,
+) -> (String, Value) {
+    let risks = tollgate_catalog::catalog().risks_of(&rec.iam_actions);
+    let deadline = rec.expires_at.unwrap_or(0);
+    let minutes_left = deadline.saturating_sub(now_ms).div_ceil(60_000);
+    let (subject, opening) = match kind {
+        Kind::Requested => (
+            format!("Approve {} for {}?", rec.request.action, rec.agent.name),
+            String::new(),
+        ),
+        Kind::Reminder => (
+            format!(
+                "Reminder: {} for {} expires in {minutes_left} min",
+                rec.request.action, rec.agent.name
+            ),
+            format!(
+                "REMINDER: this request expires in {minutes_left} min and still needs {} more approval(s).\n\n",
+                rec.decision
+                    .required_approvals()
+                    .saturating_sub(rec.approvers().len() as u32)
+            ),
+        ),
+    };
+    let group = match &rec.decision.effect {
+        tollgate_core::Effect::Approval {
+            approvers: Some(g), ..
+        } => format!(" from group {g}"),
+        _ => String::new(),
+    };
     let text = format!(
-        "{agent} asks to run {action} in {region} (target {target}).\n\
-         Resources: {resources}\n\
-         Reason: {reason}\n\
-         Policy: {policy}\n\
-         Approvals needed: {need}\n\
-         Deadline (unix ms): {deadline}\n\n\
-         Review: {link}\n\
-         Decide: tollgate approve {id}   or   tollgate reject {id} --comment \"...\"\n",
+        "{opening}\
+         Who asks:   {agent} ({issuer})\n\
+         What:       {action} in {region}, target {target}\n\
+         Resources:  {resources}\n\
+         Why:        {reason}\n\
+         Policy:     {policy_ids}: {policy}\n\
+         Risk flags: {risks}\n\
+         Approvals:  {have} of {need}{group}{needs}\n\
+         Deadline:   {deadline_iso} ({minutes_left} min from now)\n\
+         Request:    {id}\n\
+         SHA-256:    {hash}\n\n\
+         Review and decide: {link}\n\
+         Or: tollgate approve {id}   |   tollgate reject {id} --comment \"...\"\n",
         agent = rec.agent.name,
+        issuer = rec.agent.issuer,
         action = rec.request.action,
         region = rec.request.region,
         target = rec.request.target,
-        resources = rec.resources.join(", "),
+        resources = if rec.resources.is_empty() {
+            "(none derived)".to_string()
+        } else {
+            rec.resources.join(", ")
+        },
         reason = rec.request.reason.as_deref().unwrap_or("(none given)"),
+        policy_ids = rec.decision.policy_ids.join(", "),
         policy = rec.decision.reason,
+        risks = if risks.is_empty() {
+            "none".to_string()
+        } else {
+            risks.join(", ")
+        },
+        have = rec.approvers().len(),
         need = rec.decision.required_approvals(),
-        deadline = rec.expires_at.unwrap_or(0),
+        deadline_iso = iso8601(deadline),
+        needs = match rec.decision.requires.describe() {
+            d if d.is_empty() => String::new(),
+            d => format!("; each approval needs {d}"),
+        },
         id = rec.id,
+        hash = rec.request_hash,
     );
     let machine = json!({
-        "type": "approval_requested",
+        "type": match kind { Kind::Requested => "approval_requested", Kind::Reminder => "approval_reminder" },
         "request_id": rec.id,
+        "status": rec.status,
         "action": rec.request.action.to_string(),
         "agent": rec.agent.name,
         "reason": rec.request.reason,
+        "risks": risks,
+        "deadline": deadline,
+        "request_hash": rec.request_hash,
         "link": link,
+        "text": subject,
+        "blocks": slack::approval_blocks(rec, link, &risks),
     });
-    (
-        subject,
-        json!({
-            "default": text,
-            "email": text,
-            "http": machine.to_string(),
-            "https": machine.to_string(),
-        }),
-    )
+    (subject, bodies(&text, &machine))
+}
+
+/// Subject and bodies telling everyone the request is final, so nobody acts on it twice.
+pub fn closing_notice(rec: &RequestRecord) -> (String, Value) {
+    let who: Vec<String> = rec
+        .votes
+        .iter()
+        .map(|v| {
+            format!(
+                "{} {} at {}{}",
+                v.approver.name,
+                match v.verdict {
+                    tollgate_core::record::Verdict::Approve => "approved",
+                    tollgate_core::record::Verdict::Reject => "rejected",
+                },
+                iso8601(v.at),
+                v.comment
+                    .as_deref()
+                    .map(|c| format!(" (\"{c}\")"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    let subject = format!(
+        "{} for {} is {}",
+        rec.request.action, rec.agent.name, rec.status
+    );
+    let text = format!(
+        "{subject}.\n\nDecisions:\n{}\nRequest: {}\nNo further action is needed.\n",
+        if who.is_empty() {
+            "  (no votes)".to_string()
+        } else {
+            who.iter().map(|w| format!("  {w}\n")).collect()
+        },
+        rec.id
+    );
+    let machine = json!({
+        "type": "request_closed",
+        "request_id": rec.id,
+        "status": rec.status,
+        "action": rec.request.action.to_string(),
+        "agent": rec.agent.name,
+        "text": subject,
+        "blocks": slack::closed_blocks(rec),
+    });
+    (subject, bodies(&text, &machine))
+}
+
+fn bodies(text: &str, machine: &Value) -> Value {
+    json!({
+        "default": text,
+        "email": text,
+        "http": machine.to_string(),
+        "https": machine.to_string(),
+        // The Slack forwarder's Lambda subscription.
+        "lambda": machine.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tollgate_core::{Decision, Effect, Identity, parse_new_request};
+
+    fn record() -> RequestRecord {
+        let req = parse_new_request(
+            br#"{"action":"iam:CreatePolicyVersion","params":{"PolicyArn":"arn:aws:iam::123456789012:policy/p","PolicyDocument":"{}"},"reason":"widen the deploy policy"}"#,
+            "us-east-1",
+        )
+        .unwrap();
+        let decision = Decision {
+            effect: Effect::Approval {
+                approvals: 2,
+                approvers: Some("security".into()),
+                timeout_seconds: 3600,
+            },
+            policy_ids: vec!["iam-two".into()],
+            reason: "permission changes need two approvals".into(),
+            mask: Default::default(),
+            requires: tollgate_core::Requirement {
+                ticket: true,
+                min_justification: 0,
+            },
+        };
+        let agent = Identity {
+            issuer: "https://idp".into(),
+            subject: "ci-bot".into(),
+            name: "ci-bot".into(),
+            ..Default::default()
+        };
+        let (mut rec, _) = RequestRecord::new(
+            "R1".into(),
+            req,
+            agent,
+            decision,
+            vec!["iam:CreatePolicyVersion".into()],
+            vec!["arn:aws:iam::123456789012:policy/p".into()],
+            1_800_000_000_000,
+        );
+        rec.task_token = Some("SECRET-TASK-TOKEN".into());
+        rec
+    }
+
+    #[test]
+    fn the_email_says_who_what_where_why_and_by_when() {
+        let rec = record();
+        let link = "https://tollgate.example/v1/approvals/R1?k=1.sig";
+        let (subject, bodies) = approval_notice(&rec, link, Kind::Requested, 1_800_000_000_000);
+        assert_eq!(subject, "Approve iam:CreatePolicyVersion for ci-bot?");
+        let email = bodies["email"].as_str().unwrap();
+        for part in [
+            "Who asks:   ci-bot (https://idp)",
+            "What:       iam:CreatePolicyVersion in us-east-1, target default",
+            "Resources:  arn:aws:iam::123456789012:policy/p",
+            "Why:        widen the deploy policy",
+            "Policy:     iam-two: permission changes need two approvals",
+            "privilege-escalation",
+            "Approvals:  0 of 2 from group security; each approval needs a ticket reference",
+            "Deadline:   2027-01-15T09:00:00Z (60 min from now)",
+            &rec.request_hash,
+            link,
+        ] {
+            assert!(email.contains(part), "email lacks {part:?}:\n{email}");
+        }
+        assert_eq!(bodies["default"], bodies["email"]);
+        let https: Value = serde_json::from_str(bodies["https"].as_str().unwrap()).unwrap();
+        assert_eq!(https["type"], "approval_requested");
+        assert_eq!(bodies["https"], bodies["lambda"]);
+        assert!(!bodies.to_string().contains("SECRET-TASK-TOKEN"));
+
+        let (subject, bodies) =
+            approval_notice(&rec, link, Kind::Reminder, 1_800_000_000_000 + 45 * 60_000);
+        assert_eq!(
+            subject,
+            "Reminder: iam:CreatePolicyVersion for ci-bot expires in 15 min"
+        );
+        assert!(bodies["email"].as_str().unwrap().starts_with(
+            "REMINDER: this request expires in 15 min and still needs 2 more approval(s)."
+        ));
+    }
+
+    #[test]
+    fn the_closing_notice_names_the_deciders() {
+        let mut rec = record();
+        let alice = Identity {
+            issuer: "https://idp".into(),
+            subject: "alice".into(),
+            name: "Alice".into(),
+            groups: vec!["security".into()],
+            ..Default::default()
+        };
+        rec.vote(
+            &alice,
+            tollgate_core::record::Verdict::Reject,
+            Some("not now".into()),
+            1_800_000_060_000,
+        )
+        .unwrap();
+        let (subject, bodies) = closing_notice(&rec);
+        assert_eq!(subject, "iam:CreatePolicyVersion for ci-bot is REJECTED");
+        let email = bodies["email"].as_str().unwrap();
+        assert!(
+            email.contains("Alice rejected at 2027-01-15T08:01:00Z (\"not now\")"),
+            "{email}"
+        );
+        assert!(!bodies.to_string().contains("SECRET-TASK-TOKEN"));
+    }
 }

@@ -6,6 +6,7 @@
 //! followed), signature, `exp`/`nbf`/`iat`, audience, lifetime, and the claims that name the
 //! principal.
 
+mod code_flow;
 mod config;
 mod keys;
 
@@ -17,6 +18,7 @@ use serde_json::{Map, Value};
 use tollgate_core::claims::{identity_from_claims, reject_duplicate_keys};
 use tollgate_core::{ApiError, ErrorCode, Identity};
 
+pub use code_flow::{CodeFlow, ProviderEndpoints};
 pub use config::{IssuerConfig, parse_issuers};
 pub use keys::KeyStats;
 

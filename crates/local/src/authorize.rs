@@ -1,0 +1,249 @@
+//! The dev issuer's browser sign-in: an OIDC authorization endpoint with a user picker
+//! instead of a password, and the token endpoint's `authorization_code` grant with PKCE
+//! (`S256` only). Codes are single-use, live one minute, and are bound to the client, the
+//! redirect URI and the code challenge, as a real provider binds them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use serde_json::{Value, json};
+use tollgate_core::seal;
+
+use crate::issuer::{APPROVER_AUDIENCE, APPROVER_GROUP, DevIssuer, MintRequest};
+
+const CODE_LIFETIME_MS: u64 = 60_000;
+
+/// People to sign in as, with their groups: enough to try every rule on the page.
+pub const DEV_USERS: [(&str, &str, &[&str]); 5] = [
+    ("alice", "Alice Approver", &[APPROVER_GROUP]),
+    ("bob", "Bob Approver", &[APPROVER_GROUP]),
+    ("carol", "Carol DBA", &[APPROVER_GROUP, "dba"]),
+    ("dave", "Dave Developer", &["developers"]),
+    ("ci-bot", "ci-bot (the agent)", &[APPROVER_GROUP]),
+];
+
+struct PendingCode {
+    user: String,
+    client_id: String,
+    redirect_uri: String,
+    challenge: String,
+    nonce: Option<String>,
+    expires_ms: u64,
+}
+
+#[derive(Default)]
+pub struct Codes(Mutex<HashMap<String, PendingCode>>);
+
+/// An answer from the authorization or token endpoint.
+pub enum Answer {
+    Html(u16, String),
+    Redirect(String),
+    Json(u16, Value),
+}
+
+fn now_ms() -> u64 {
+    tollgate_aws::now_ms()
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn oauth_error(code: &str, description: &str) -> Answer {
+    Answer::Json(
+        400,
+        json!({"error": code, "error_description": description}),
+    )
+}
+
+fn html_error(message: &str) -> Answer {
+    Answer::Html(
+        400,
+        format!(
+            "<!doctype html><title>Sign-in error</title><p>{}</p>",
+            esc(message)
+        ),
+    )
+}
+
+/// The parameters of an authorization request, checked.
+fn authorization_params(
+    dev: &DevIssuer,
+    q: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, String> {
+    let get = |k: &str| q.get(k).cloned().unwrap_or_default();
+    if get("response_type") != "code" {
+        return Err("response_type: only `code` is supported".into());
+    }
+    if get("client_id") != APPROVER_AUDIENCE {
+        return Err(format!(
+            "client_id: unknown client (expected `{APPROVER_AUDIENCE}`)"
+        ));
+    }
+    // Only the host this issuer lives on may receive codes: the dev stand-in for a
+    // provider's registered redirect URIs.
+    let origin = |u: &str| {
+        url::Url::parse(u)
+            .map(|u| u.origin().ascii_serialization())
+            .ok()
+    };
+    let redirect = get("redirect_uri");
+    if origin(&redirect).is_none() || origin(&redirect) != origin(dev.issuer()) {
+        return Err("redirect_uri: not registered for this client".into());
+    }
+    if get("code_challenge_method") != "S256" || get("code_challenge").len() != 43 {
+        return Err("code_challenge: PKCE with S256 is required".into());
+    }
+    if get("state").is_empty() {
+        return Err("state: is required".into());
+    }
+    let keep = [
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "scope",
+        "state",
+        "nonce",
+        "code_challenge",
+        "code_challenge_method",
+    ];
+    Ok(q.iter()
+        .filter(|(k, _)| keep.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect())
+}
+
+/// `GET /authorize`: the user picker.
+pub fn authorize_page(dev: &DevIssuer, q: &BTreeMap<String, String>) -> Answer {
+    let params = match authorization_params(dev, q) {
+        Ok(p) => p,
+        Err(e) => return html_error(&e),
+    };
+    let hidden: String = params
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                esc(k),
+                esc(v)
+            )
+        })
+        .collect();
+    let users: String = DEV_USERS
+        .iter()
+        .map(|(sub, name, groups)| {
+            format!(
+                "<li><button name=\"user\" value=\"{sub}\" type=\"submit\">{}</button> <small>{}</small></li>",
+                esc(name),
+                esc(&groups.join(", "))
+            )
+        })
+        .collect();
+    Answer::Html(
+        200,
+        format!(
+            r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Dev sign-in</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:30rem;margin:1rem auto;padding:0 1rem}}li{{list-style:none;margin:.5rem 0}}button{{font-size:1.05rem;padding:.5rem 1rem;min-width:12rem}}</style></head>
+<body><h1>Tollgate dev sign-in</h1><p>Development identity provider: pick who you are.</p>
+<form method="post" action="{action}">{hidden}<ul>{users}</ul></form></body></html>"#,
+            action = esc(&format!("{}/authorize", dev.issuer())),
+        ),
+    )
+}
+
+/// `POST /authorize` (the picker's form): issue a code and send the browser back.
+pub fn authorize_submit(dev: &DevIssuer, codes: &Codes, form: &BTreeMap<String, String>) -> Answer {
+    let params = match authorization_params(dev, form) {
+        Ok(p) => p,
+        Err(e) => return html_error(&e),
+    };
+    let user = form.get("user").cloned().unwrap_or_default();
+    if !DEV_USERS.iter().any(|(sub, _, _)| *sub == user) {
+        return html_error("user: pick one of the listed users");
+    }
+    let Ok(code) = random_code() else {
+        return html_error("no randomness available");
+    };
+    let redirect_uri = params["redirect_uri"].clone();
+    if let Ok(mut c) = codes.0.lock() {
+        c.retain(|_, p| p.expires_ms > now_ms());
+        c.insert(
+            code.clone(),
+            PendingCode {
+                user,
+                client_id: params["client_id"].clone(),
+                redirect_uri: redirect_uri.clone(),
+                challenge: params["code_challenge"].clone(),
+                nonce: params.get("nonce").cloned(),
+                expires_ms: now_ms() + CODE_LIFETIME_MS,
+            },
+        );
+    }
+    let Ok(mut back) = url::Url::parse(&redirect_uri) else {
+        return html_error("redirect_uri: not a URL");
+    };
+    back.query_pairs_mut()
+        .append_pair("code", &code)
+        .append_pair("state", &params["state"]);
+    Answer::Redirect(back.to_string())
+}
+
+/// `POST /token` with `grant_type=authorization_code`.
+pub fn token(dev: &DevIssuer, codes: &Codes, form: &BTreeMap<String, String>) -> Answer {
+    let get = |k: &str| form.get(k).cloned().unwrap_or_default();
+    if get("grant_type") != "authorization_code" {
+        return oauth_error("unsupported_grant_type", "only authorization_code");
+    }
+    // Single use: taken out whether or not the rest checks out.
+    let pending = codes.0.lock().ok().and_then(|mut c| c.remove(&get("code")));
+    let Some(p) = pending.filter(|p| p.expires_ms > now_ms()) else {
+        return oauth_error("invalid_grant", "code is unknown, used or expired");
+    };
+    if get("client_id") != p.client_id || get("redirect_uri") != p.redirect_uri {
+        return oauth_error(
+            "invalid_grant",
+            "client_id or redirect_uri differ from the authorization request",
+        );
+    }
+    let verifier = get("code_verifier");
+    if !seal::pkce_verifier_ok(&verifier)
+        || !seal::same_secret(&seal::pkce_challenge(&verifier), &p.challenge)
+    {
+        return oauth_error(
+            "invalid_grant",
+            "code_verifier does not match the code challenge",
+        );
+    }
+    let Some((sub, name, groups)) = DEV_USERS.iter().find(|(s, _, _)| *s == p.user) else {
+        return oauth_error("invalid_grant", "unknown user");
+    };
+    match dev.mint(&MintRequest {
+        sub: sub.to_string(),
+        approver: true,
+        name: Some(name.to_string()),
+        groups: Some(groups.iter().map(|g| g.to_string()).collect()),
+        ttl_seconds: Some(600),
+        nonce: p.nonce,
+        ..Default::default()
+    }) {
+        Ok((id_token, _)) => Answer::Json(
+            200,
+            json!({"id_token": id_token, "token_type": "Bearer", "expires_in": 600}),
+        ),
+        Err(e) => Answer::Json(
+            500,
+            json!({"error": "server_error", "error_description": e}),
+        ),
+    }
+}
+
+fn random_code() -> Result<String, ()> {
+    use base64::Engine;
+    let mut b = [0u8; 24];
+    aws_lc_rs::rand::fill(&mut b).map_err(|_| ())?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b))
+}

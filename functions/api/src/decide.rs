@@ -1,0 +1,52 @@
+//! Casting a vote, whichever way it arrives (CLI bearer token, the approval page, Slack):
+//! one conditional write that checks the hash the approver saw, then the workflow is told.
+
+use tollgate_aws::metrics::Unit;
+use tollgate_aws::now_ms;
+use tollgate_core::record::{Verdict, VoteOutcome};
+use tollgate_core::{ApiError, Identity, RequestRecord};
+
+use crate::Api;
+
+impl Api {
+    pub(crate) async fn cast_vote(
+        &self,
+        id: &str,
+        approver: &Identity,
+        verdict: Verdict,
+        comment: Option<String>,
+        seen_hash: Option<&str>,
+        channel: &'static str,
+    ) -> Result<(VoteOutcome, RequestRecord), ApiError> {
+        let (outcome, rec) = self
+            .store
+            .update(id, |rec| {
+                rec.check_binding(seen_hash)?;
+                rec.vote(approver, verdict, comment.clone(), now_ms())
+            })
+            .await?;
+        tracing::info!(request_id = %id, approver = %approver.subject, channel, ?outcome, "vote recorded");
+        if outcome == VoteOutcome::Approved {
+            let waited = now_ms().saturating_sub(rec.created_at) as f64;
+            self.settings
+                .metrics
+                .put("ApprovalWaitTime", Unit::Milliseconds, waited, &[]);
+        }
+        // Only the writer that moved the request tells the workflow; if the notifier has not
+        // stored the task token yet, it will find the decision and resume the workflow itself.
+        if let Some(token) = &rec.task_token {
+            match outcome {
+                VoteOutcome::Approved => {
+                    self.workflow.approve(token, id).await?;
+                }
+                VoteOutcome::Rejected => {
+                    self.workflow
+                        .reject(token, comment.as_deref().unwrap_or("rejected"))
+                        .await?;
+                }
+                VoteOutcome::Recorded => {}
+            }
+        }
+        Ok((outcome, rec))
+    }
+}
