@@ -2,9 +2,15 @@
 //! stack calls [`Api::handle`] directly with the same requests.
 
 mod approval_page;
+mod cancel;
+mod decisions;
+mod listing;
+mod openapi;
 mod requests;
 mod respond;
 mod votes;
+
+pub use openapi::OPENAPI_JSON;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,6 +84,10 @@ impl Api {
         let result = match (method.as_str(), segments.as_slice()) {
             ("GET", ["v1", "health"]) => Ok(Response::json(200, &serde_json::json!({"ok": true}))),
             ("POST", ["v1", "requests"]) => self.submit(&req, source_ip).await,
+            ("GET", ["v1", "requests"]) => self.list(&req).await,
+            ("POST", ["v1", "requests", id, "cancel"]) => self.cancel(&req, id).await,
+            ("POST", ["v1", "decisions"]) => self.explain(&req, source_ip).await,
+            ("GET", ["v1", "openapi.json"]) => Ok(openapi::document()),
             ("GET", ["v1", "requests", id]) => self.status(&req, id).await,
             ("POST", ["v1", "requests", id, verb @ ("approve" | "reject")]) => {
                 self.vote(&req, id, verb).await
@@ -86,7 +96,9 @@ impl Api {
             (_, ["v1", "health" | "requests"])
             | (_, ["v1", "requests", _])
             | (_, ["v1", "requests", _, "approve" | "reject"])
-            | (_, ["v1", "approvals", _]) => Err(ApiError::new(
+            | (_, ["v1", "approvals", _])
+            | (_, ["v1", "requests", _, "cancel"])
+            | (_, ["v1", "decisions" | "openapi.json"]) => Err(ApiError::new(
                 ErrorCode::MethodNotAllowed,
                 format!("{method} is not allowed on {path}"),
             )),
