@@ -383,7 +383,8 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
             let a = client.submit(&body, idempotency_key.as_deref()).await?;
             if a.status == 202 && wait {
                 let id = a.body["id"].as_str().unwrap_or_default().to_string();
-                let done = watch::until_final(&client, &id, Duration::from_secs(timeout)).await?;
+                let done =
+                    watch::until_final(&client, &id, &a, Duration::from_secs(timeout)).await?;
                 return Ok(report(out, &done));
             }
             Ok(report(out, &a))

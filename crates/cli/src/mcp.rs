@@ -190,7 +190,8 @@ impl Tollgate {
             Err(e) => return failure(&e),
         };
         match client.cancel(&p.id).await {
-            Ok(a) => answer(&client, a),
+            Ok(a) if a.status == 200 => success(&summary(&a.body)),
+            Ok(a) => api_error(&a),
             Err(e) => failure(&e),
         }
     }

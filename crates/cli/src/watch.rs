@@ -13,11 +13,20 @@ const SPINNER: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '�
 /// Network failures in a row tolerated while waiting.
 const MAX_FAILURES: u32 = 3;
 
-pub async fn until_final(client: &Client, id: &str, limit: Duration) -> Result<Answer, String> {
+/// `submitted` is the submission's answer: the first status shown.
+pub async fn until_final(
+    client: &Client,
+    id: &str,
+    submitted: &Answer,
+    limit: Duration,
+) -> Result<Answer, String> {
     let live = std::io::stderr().is_terminal();
     let start = Instant::now();
-    let mut last = String::new();
-    let mut line = String::new();
+    let mut last = submitted.request_status().unwrap_or("").to_string();
+    let mut line = describe(id, &submitted.body);
+    if !live {
+        eprintln!("{line}");
+    }
     let mut failures = 0;
     let mut frame = 0usize;
     loop {

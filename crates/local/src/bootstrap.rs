@@ -51,8 +51,8 @@ pub async fn bootstrap(
         .key_schema(key("pk", KeyType::Hash)?)
         .key_schema(key("sk", KeyType::Range)?)
         // The listing indexes, as in infra/template.yaml.
-        .global_secondary_indexes(listing_index(AGENT_INDEX, "agent")?)
-        .global_secondary_indexes(listing_index(STATUS_INDEX, "status")?)
+        .global_secondary_indexes(listing_index(AGENT_INDEX, "agent", &["doc", "status"])?)
+        .global_secondary_indexes(listing_index(STATUS_INDEX, "status", &["doc"])?)
         .stream_specification(
             StreamSpecification::builder()
                 .stream_enabled(true)
@@ -129,7 +129,11 @@ fn attr(name: &str) -> Result<AttributeDefinition, String> {
         .map_err(|e| e.to_string())
 }
 
-fn listing_index(name: &str, hash: &str) -> Result<GlobalSecondaryIndex, String> {
+fn listing_index(
+    name: &str,
+    hash: &str,
+    attributes: &[&str],
+) -> Result<GlobalSecondaryIndex, String> {
     GlobalSecondaryIndex::builder()
         .index_name(name)
         .key_schema(key(hash, KeyType::Hash)?)
@@ -137,7 +141,7 @@ fn listing_index(name: &str, hash: &str) -> Result<GlobalSecondaryIndex, String>
         .projection(
             Projection::builder()
                 .projection_type(ProjectionType::Include)
-                .non_key_attributes("doc")
+                .set_non_key_attributes(Some(attributes.iter().map(|a| a.to_string()).collect()))
                 .build(),
         )
         .build()

@@ -1,7 +1,7 @@
 //! Listing requests through two sparse-free global secondary indexes on the META items:
 //! `by-agent` (`agent`, `created_at`) for an agent's own requests and `by-status`
-//! (`status`, `created_at`) for approvers' queues. Both project only the request document,
-//! never the task token.
+//! (`status`, `created_at`) for approvers' queues. Both project the request document (and
+//! `by-agent` the status, to filter on), never the task token.
 
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::AttributeValue;
