@@ -87,25 +87,25 @@ impl Api {
             ("GET", ["v1", "requests"]) => self.list(&req).await,
             ("POST", ["v1", "requests", id, "cancel"]) => self.cancel(&req, id).await,
             ("POST", ["v1", "decisions"]) => self.explain(&req, source_ip).await,
-            ("GET", ["v1", "openapi.json"]) => Ok(openapi::document()),
+            ("GET", ["v1", "openapi.json"]) => Ok(openapi::document(self.settings.targets.keys())),
             ("GET", ["v1", "requests", id]) => self.status(&req, id).await,
             ("POST", ["v1", "requests", id, verb @ ("approve" | "reject")]) => {
                 self.vote(&req, id, verb).await
             }
             ("GET", ["v1", "approvals", id]) => self.approval_page(&req, id).await,
-            (_, ["v1", "health" | "requests"])
-            | (_, ["v1", "requests", _])
-            | (_, ["v1", "requests", _, "approve" | "reject"])
-            | (_, ["v1", "approvals", _])
-            | (_, ["v1", "requests", _, "cancel"])
-            | (_, ["v1", "decisions" | "openapi.json"]) => Err(ApiError::new(
-                ErrorCode::MethodNotAllowed,
-                format!("{method} is not allowed on {path}"),
-            )),
-            _ => Err(ApiError::new(
-                ErrorCode::NotFound,
-                format!("no route for {path}"),
-            )),
+            _ => match allowed_methods(&segments) {
+                Some(allow) => {
+                    return Response::error(&ApiError::new(
+                        ErrorCode::MethodNotAllowed,
+                        format!("{method} is not allowed on {path}"),
+                    ))
+                    .with_header("allow", allow);
+                }
+                None => Err(ApiError::new(
+                    ErrorCode::NotFound,
+                    format!("no route for {path}"),
+                )),
+            },
         };
         result.unwrap_or_else(|e| Response::error(&e))
     }
@@ -139,6 +139,20 @@ pub async fn load_policy(settings: &Settings, sdk: &SdkConfig) -> Result<Arc<dyn
         })?;
     tracing::info!(policies = policy.policy_count(), source = ?settings.policy_source, "policies loaded");
     Ok(Arc::new(policy))
+}
+
+/// The methods a known path answers, for the `Allow` header of a 405.
+fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
+    match segments {
+        ["v1", "health" | "openapi.json"] | ["v1", "requests", _] | ["v1", "approvals", _] => {
+            Some("GET")
+        }
+        ["v1", "requests"] => Some("GET, POST"),
+        ["v1", "decisions"] | ["v1", "requests", _, "approve" | "reject" | "cancel"] => {
+            Some("POST")
+        }
+        _ => None,
+    }
 }
 
 pub(crate) fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {

@@ -207,10 +207,13 @@ impl Api {
         let (who, is_approver) = self.caller(req).await?;
         let wait = match query_param(req, "wait") {
             None => 0,
-            Some(w) => w
-                .parse::<u64>()
-                .map_err(|_| ApiError::field("wait", "must be a whole number of seconds"))?
-                .min(MAX_WAIT_SECONDS),
+            // Any whole number is accepted and held to the limit, however large.
+            Some(w) if !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()) => {
+                w.parse::<u64>().unwrap_or(u64::MAX).min(MAX_WAIT_SECONDS)
+            }
+            Some(_) => {
+                return Err(ApiError::field("wait", "must be a whole number of seconds"));
+            }
         };
         let visible = |rec: &RequestRecord| is_approver || rec.agent.same_principal(&who.identity);
         let mut rec = self

@@ -7,6 +7,8 @@ pub struct Response {
     pub status: u16,
     pub content_type: &'static str,
     pub body: String,
+    /// Extra headers, e.g. `Allow` on a 405.
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Response {
@@ -15,6 +17,7 @@ impl Response {
             status,
             content_type: "application/json",
             body: v.to_string(),
+            headers: Vec::new(),
         }
     }
 
@@ -23,7 +26,23 @@ impl Response {
             status,
             content_type: "text/html; charset=utf-8",
             body,
+            headers: Vec::new(),
         }
+    }
+
+    /// A JSON document already serialised.
+    pub fn json_text(status: u16, body: String) -> Self {
+        Self {
+            status,
+            content_type: "application/json",
+            body,
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
     }
 
     pub fn error(e: &ApiError) -> Self {
@@ -37,8 +56,11 @@ impl Response {
 
     /// As an `http::Response`, with headers that keep answers out of caches and frames.
     pub fn into_http(self) -> http::Response<String> {
-        http::Response::builder()
-            .status(self.status)
+        let mut b = http::Response::builder();
+        for (k, v) in &self.headers {
+            b = b.header(*k, v);
+        }
+        b.status(self.status)
             .header("content-type", self.content_type)
             .header("cache-control", "no-store")
             .header("x-content-type-options", "nosniff")
