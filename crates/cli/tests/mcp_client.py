@@ -54,6 +54,10 @@ async def main(binary):
             check(b["access"][0]["access_level"] == "Write", "access level from the catalog", b)
             check(b["outcome"] == "approval" and b["approvals_required"] == 1, "policy says approval", b)
             check(b["parameters"]["required"] == ["TableName"], "required parameters from the model", b)
+            check([p["field"] for p in b["problems"]] == ["reason"], "explains that approvals need a reason", b)
+            r = await session.call_tool("describe_action", {"action": "dynamodb:DeleteTable"})
+            b = body(r)
+            check("params.TableName" in [p["field"] for p in b["problems"]], "names missing parameters", b)
 
             # A write that needs approval comes back pending with its page, after the wait.
             r = await session.call_tool("aws_call", {"action": "dynamodb:DeleteTable", "params": {"TableName": "scratch"}, "reason": "MCP test"})

@@ -7,7 +7,7 @@ use tollgate_catalog::catalog;
 use tollgate_core::{ApiError, Effect, ErrorCode, parse_new_request};
 use tollgate_policy::{Classified, classify};
 
-use crate::requests::check_against_model;
+use crate::requests::{check_against_model, reason_given};
 use crate::{Api, Request, Response, header};
 
 impl Api {
@@ -64,6 +64,9 @@ impl Api {
             Err(e) => return Err(e),
         };
         if let Err(e) = check_against_model(&new) {
+            problems.push(problem(&e));
+        }
+        if let Some(Err(e)) = classified.as_ref().map(|c| reason_given(&c.decision, &new)) {
             problems.push(problem(&e));
         }
         let mut body = json!({

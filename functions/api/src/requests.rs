@@ -8,7 +8,8 @@ use tollgate_aws::store::{Created, IdempotencyClaim, not_found};
 use tollgate_core::audit::sha256_hex;
 use tollgate_core::scope::arn_account;
 use tollgate_core::{
-    ApiError, Effect, ErrorCode, EventKind, NewRequest, RequestRecord, Status, parse_new_request,
+    ApiError, Decision, Effect, ErrorCode, EventKind, NewRequest, RequestRecord, Status,
+    parse_new_request,
 };
 use tollgate_policy::{Classified, classify};
 
@@ -55,12 +56,7 @@ impl Api {
         if decision.effect != Effect::Deny {
             check_against_model(&new)?;
         }
-        if matches!(decision.effect, Effect::Approval { .. }) && new.reason.is_none() {
-            return Err(ApiError::field(
-                "reason",
-                "is required: this call needs human approval, and approvers need to know why",
-            ));
-        }
+        reason_given(&decision, &new)?;
         let claim = idempotency_claim(req, &agent, &new)?;
         let id = ulid::Ulid::new().to_string();
         let (rec, events) = RequestRecord::new(
@@ -302,6 +298,17 @@ pub(crate) fn check_against_model(new: &NewRequest) -> Result<(), ApiError> {
     }
     tollgate_models::validate(&model, &operation, &new.params)
         .map_err(|e| ApiError::field(e.path, e.message))
+}
+
+/// A call that needs approval must say why: approvers decide on it.
+pub(crate) fn reason_given(decision: &Decision, new: &NewRequest) -> Result<(), ApiError> {
+    if matches!(decision.effect, Effect::Approval { .. }) && new.reason.is_none() {
+        return Err(ApiError::field(
+            "reason",
+            "is required: this call needs human approval, and approvers need to know why",
+        ));
+    }
+    Ok(())
 }
 
 fn idempotency_claim(
