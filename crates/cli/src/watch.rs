@@ -107,3 +107,24 @@ fn describe(id: &str, body: &Value) -> String {
         format!("{id}: {status}")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+    use serde_json::json;
+
+    #[test]
+    fn progress_lines_count_approvals_while_pending() {
+        let pending = json!({"status": "PENDING", "approvals_required": 2,
+            "votes": [{"verdict": "approve"}]});
+        assert_eq!(describe("R1", &pending), "R1: PENDING, 1/2 approvals");
+        assert_eq!(
+            describe("R1", &json!({"status": "PENDING", "approvals_required": 1})),
+            "R1: PENDING, 0/1 approvals"
+        );
+        assert_eq!(
+            describe("R1", &json!({"status": "SUCCEEDED"})),
+            "R1: SUCCEEDED"
+        );
+    }
+}

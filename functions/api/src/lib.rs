@@ -165,3 +165,23 @@ pub(crate) fn query_param(req: &Request, name: &str) -> Option<String> {
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::allowed_methods;
+
+    #[test]
+    fn known_paths_name_their_methods_for_a_405() {
+        let allow = |p: &str| {
+            let segments: Vec<&str> = p.split('/').skip(1).collect();
+            allowed_methods(&segments)
+        };
+        assert_eq!(allow("/v1/requests"), Some("GET, POST"));
+        assert_eq!(allow("/v1/requests/X"), Some("GET"));
+        assert_eq!(allow("/v1/requests/X/cancel"), Some("POST"));
+        assert_eq!(allow("/v1/decisions"), Some("POST"));
+        assert_eq!(allow("/v1/openapi.json"), Some("GET"));
+        assert_eq!(allow("/v1/requests/X/delete"), None);
+        assert_eq!(allow("/v2/requests"), None);
+    }
+}
