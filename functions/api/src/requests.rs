@@ -222,7 +222,7 @@ impl Api {
         let first = rec.status;
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait);
         // Approvals take human time: read quickly at first (a vote may just have landed),
-        // then back off, so a 20 s wait costs about a dozen reads, not eighty.
+        // then back off, so a 20 s wait costs 14 reads, not eighty.
         let mut pause = self.poll_interval;
         while rec.status == first && !rec.status.is_final() {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
