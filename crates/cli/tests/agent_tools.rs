@@ -126,6 +126,39 @@ async fn request_wait_ends_with_the_outcome_and_its_exit_code() {
     assert_eq!(done["votes"][0]["comment"], "still used");
     assert!(table_exists(&stack.sdk, "keep").await.unwrap());
 
+    // On a terminal the wait is one live, rewritten status line; cancelling ends it with 8.
+    let on_tty = tokio::spawn(run({
+        let mut c = cli(&stack, &agent, &[]);
+        c.env_remove("TERM").args([
+            "-qec",
+            &format!("'{BIN}' request dynamodb:DeleteTable -p TableName=keep --reason tty --wait"),
+            "/dev/null",
+        ]);
+        let mut s = Command::new("script");
+        s.args(c.get_args())
+            .envs(c.get_envs().filter_map(|(k, v)| Some((k, v?))))
+            .stdin(Stdio::null());
+        s
+    }));
+    let id = pending_id(&stack, &agent).await;
+    let (code, _, _) = run(cli(&stack, &agent, &["cancel", &id])).await;
+    assert_eq!(code, 8);
+    let (code, screen, _) = on_tty.await.unwrap();
+    let screen = screen
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or(screen.to_string());
+    assert_eq!(code, 8, "{screen}");
+    assert!(
+        screen.contains("\r\x1b[2K"),
+        "the status line is rewritten in place: {screen:?}"
+    );
+    assert!(
+        screen.contains(&format!("{id}: PENDING, 0/1 approvals")),
+        "{screen:?}"
+    );
+    assert!(screen.contains("\"status\": \"CANCELLED\""), "{screen:?}");
+
     // Denied by policy: exit 4 at once, with the policy that denied it.
     let (code, denied, _) = run(cli(
         &stack,
