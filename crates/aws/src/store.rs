@@ -17,6 +17,9 @@ use tollgate_core::{ApiError, ErrorCode, Event, RequestRecord};
 
 use crate::unavailable;
 
+mod listing;
+pub use listing::{AGENT_INDEX, Cursor, Listing, Page, STATUS_INDEX};
+
 const META: &str = "META";
 /// Optimistic writes retried this often under contention before giving up with a 409.
 const MAX_ATTEMPTS: u32 = 60;

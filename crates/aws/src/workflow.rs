@@ -15,6 +15,8 @@ pub struct Workflow {
 
 /// Error name the state machine catches to end as rejected.
 pub const REJECTED_ERROR: &str = "Rejected";
+/// Error name the state machine catches to end as cancelled by the requesting agent.
+pub const CANCELLED_ERROR: &str = "Cancelled";
 
 impl Workflow {
     pub fn new(client: Client, state_machine_arn: String) -> Self {
@@ -70,6 +72,19 @@ impl Workflow {
             .task_token(task_token)
             .error(REJECTED_ERROR)
             .cause(cause)
+            .send()
+            .await;
+        Self::settle(r.map(|_| ()))
+    }
+
+    /// Ends the waiting workflow because the agent withdrew the request.
+    pub async fn cancel(&self, task_token: &str) -> Result<bool, ApiError> {
+        let r = self
+            .client
+            .send_task_failure()
+            .task_token(task_token)
+            .error(CANCELLED_ERROR)
+            .cause("cancelled by the requesting agent")
             .send()
             .await;
         Self::settle(r.map(|_| ()))

@@ -129,7 +129,7 @@ impl Client {
 
     /// `GET /v1/requests/{id}`, holding up to `wait` seconds for a change.
     pub async fn status(&self, id: &str, wait: u64) -> Result<Answer, String> {
-        let mut url = format!("{}/v1/requests/{id}", self.base);
+        let mut url = self.request_url(id);
         if wait > 0 {
             url.push_str(&format!("?wait={wait}"));
         }
@@ -160,6 +160,56 @@ impl Client {
         }
     }
 
+    /// `GET /v1/requests`: an agent's own requests, or an approver's queue.
+    pub async fn list(
+        &self,
+        status: Option<&str>,
+        limit: Option<u32>,
+        cursor: Option<&str>,
+    ) -> Result<Answer, String> {
+        let mut url = url::Url::parse(&format!("{}/v1/requests", self.base))
+            .map_err(|e| format!("invalid Tollgate URL: {e}"))?;
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(s) = status {
+                q.append_pair("status", s);
+            }
+            if let Some(l) = limit {
+                q.append_pair("limit", &l.to_string());
+            }
+            if let Some(c) = cursor {
+                q.append_pair("cursor", c);
+            }
+        }
+        let url = url.as_str().trim_end_matches('?').to_string();
+        self.send(self.http.get(url)).await
+    }
+
+    /// `POST /v1/requests/{id}/cancel`.
+    pub async fn cancel(&self, id: &str) -> Result<Answer, String> {
+        self.send(self.http.post(format!(
+            "{}/v1/requests/{}/cancel",
+            self.base,
+            path_segment(id)
+        )))
+        .await
+    }
+
+    /// `POST /v1/decisions`: what Tollgate would decide, recording nothing.
+    pub async fn explain(&self, body: &Value) -> Result<Answer, String> {
+        self.send(
+            self.http
+                .post(format!("{}/v1/decisions", self.base))
+                .json(body),
+        )
+        .await
+    }
+
+    /// The URL of a request's status, as the API serves it.
+    pub fn request_url(&self, id: &str) -> String {
+        format!("{}/v1/requests/{}", self.base, path_segment(id))
+    }
+
     /// `POST /v1/requests/{id}/approve` or `/reject`.
     pub async fn vote(
         &self,
@@ -174,7 +224,7 @@ impl Client {
         };
         self.send(
             self.http
-                .post(format!("{}/v1/requests/{id}/{verb}", self.base))
+                .post(format!("{}/{verb}", self.request_url(id)))
                 .json(&body),
         )
         .await
@@ -187,4 +237,9 @@ impl Client {
             .await?;
         Ok(a.body.as_array().cloned().unwrap_or_default())
     }
+}
+
+/// An id as one path segment: whatever an agent or a model passes cannot reach another route.
+fn path_segment(id: &str) -> String {
+    percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC).to_string()
 }

@@ -1,48 +1,95 @@
 //! `tollgate`: ask Tollgate for AWS calls, follow them, decide on them.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use serde_json::{Map, Value, json};
 use tollgate_cli::client::{Answer, Client};
+use tollgate_cli::config::{self, Layer, Settings};
+
+use crate::output::Output;
 
 mod audit_cmd;
+mod mcp;
+mod output;
 mod policy_cmd;
+mod watch;
 
 /// Exit codes, so scripts can branch on the outcome without parsing output.
 pub(crate) mod exit {
     pub const SUCCEEDED: u8 = 0;
     pub const ERROR: u8 = 1;
-    // 2: usage error (clap's own exit code).
+    pub const USAGE: u8 = 2;
     pub const FAILED: u8 = 3;
     pub const DENIED: u8 = 4;
     pub const REJECTED: u8 = 5;
     pub const EXPIRED: u8 = 6;
     pub const PENDING: u8 = 7;
     pub const CANCELLED: u8 = 8;
+    pub const AUTH: u8 = 9;
+    // 10: `audit verify` found a broken trail.
 }
+
+const EXIT_CODES: &str =
+    "Exit codes: 0 succeeded (or done), 1 error (network, invalid request, ...), \
+2 usage, 3 failed, 4 denied, 5 rejected, 6 expired, 7 still pending, 8 cancelled, \
+9 not authenticated or not allowed, 10 broken audit trail (`audit verify`).
+
+Configuration: flags, then TOLLGATE_URL / TOLLGATE_TOKEN / TOLLGATE_TOKEN_COMMAND / \
+TOLLGATE_OUTPUT, then the config file (~/.config/tollgate/config.toml: url, token, \
+token_command, output).";
 
 #[derive(Parser)]
 #[command(
     name = "tollgate",
     version,
-    about = "Ask Tollgate to perform AWS calls, follow them, and decide on them."
+    about = "Ask Tollgate to perform AWS calls, follow them, and decide on them.",
+    after_help = EXIT_CODES
 )]
 struct Cli {
-    /// Tollgate's URL.
-    #[arg(
-        long,
-        env = "TOLLGATE_URL",
-        default_value = "http://127.0.0.1:3000",
-        global = true
-    )]
-    url: String,
-    /// Bearer token (an agent's or an approver's OIDC token).
-    #[arg(long, env = "TOLLGATE_TOKEN", hide_env_values = true, global = true)]
+    /// Tollgate's URL [env: TOLLGATE_URL] (default http://127.0.0.1:3000).
+    #[arg(long, global = true)]
+    url: Option<String>,
+    /// Bearer token, an agent's or an approver's OIDC token [env: TOLLGATE_TOKEN].
+    #[arg(long, global = true)]
     token: Option<String>,
+    /// A shell command printing the token, run for each use, e.g. the GitHub Actions OIDC
+    /// request [env: TOLLGATE_TOKEN_COMMAND].
+    #[arg(long, global = true)]
+    token_command: Option<String>,
+    /// Config file [env: TOLLGATE_CONFIG] (default ~/.config/tollgate/config.toml).
+    #[arg(long, env = "TOLLGATE_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// json (default) or table [env: TOLLGATE_OUTPUT].
+    #[arg(long, short = 'o', global = true)]
+    output: Option<String>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// A way the command ends other than normally: the exit code and what to say.
+#[derive(Debug)]
+struct Fail {
+    code: u8,
+    message: String,
+}
+
+impl From<String> for Fail {
+    fn from(message: String) -> Self {
+        Fail {
+            code: exit::ERROR,
+            message,
+        }
+    }
+}
+
+fn usage(message: String) -> Fail {
+    Fail {
+        code: exit::USAGE,
+        message,
+    }
 }
 
 #[derive(Subcommand)]
@@ -105,6 +152,34 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         wait: u64,
     },
+    /// Your requests (agent token), newest first; with an approver token, requests by status.
+    List {
+        /// pending, approved, executing, succeeded, failed, denied, rejected, expired, cancelled.
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many per page (1-100).
+        #[arg(long)]
+        limit: Option<u32>,
+        /// Continue from a previous page's `next_cursor`.
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Requests waiting for your vote (approver token).
+    Pending {
+        #[arg(long)]
+        limit: Option<u32>,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Withdraw your pending request (agent token).
+    Cancel { id: String },
+    /// Serve the Model Context Protocol on stdin/stdout, for AI agents.
+    Mcp {
+        /// How long `aws_call` waits for a final answer (approval included) before it returns
+        /// the pending request; a tool call may lower it.
+        #[arg(long, default_value_t = 60)]
+        wait_seconds: u64,
+    },
     /// Approve a pending request (approver token).
     Approve {
         id: String,
@@ -114,8 +189,9 @@ enum Command {
     /// Reject a pending request (approver token).
     Reject {
         id: String,
+        /// Why; the agent and the audit trail see it.
         #[arg(long)]
-        comment: Option<String>,
+        comment: String,
     },
     /// Check and try policies offline.
     #[command(subcommand)]
@@ -182,19 +258,41 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli).await {
         Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            eprintln!("tollgate: {e}");
-            ExitCode::from(exit::ERROR)
+        Err(f) => {
+            eprintln!("tollgate: {}", f.message);
+            ExitCode::from(f.code)
         }
     }
 }
 
-async fn run(cli: Cli) -> Result<u8, String> {
-    let client = Client::new(&cli.url, cli.token.clone());
-    let need_token = || {
-        cli.token
-            .clone()
-            .ok_or("a token is required: set TOLLGATE_TOKEN or pass --token")
+fn settings(cli: &Cli) -> Result<Settings, Fail> {
+    let flags = Layer {
+        url: cli.url.clone(),
+        token: cli.token.clone(),
+        token_command: cli.token_command.clone(),
+        output: cli.output.clone(),
+    };
+    let env = Layer::from_env(|k| std::env::var(k).ok());
+    let file = match config::file_path(cli.config.as_deref()) {
+        Some(p) => Layer::from_file(&p).map_err(usage)?,
+        None => Layer::default(),
+    };
+    Ok(config::resolve(&[flags, env, file]))
+}
+
+async fn run(cli: Cli) -> Result<u8, Fail> {
+    let settings = settings(&cli)?;
+    let out = match &settings.output {
+        Some(o) => Output::parse(o).map_err(usage)?,
+        None => Output::Json,
+    };
+    // The token is fetched (its command run) only by verbs that call the API with it.
+    let authed = || -> Result<Client, Fail> {
+        let token = settings.token.get()?.ok_or_else(|| Fail {
+            code: exit::AUTH,
+            message: "a token is required: --token, --token-command, TOLLGATE_TOKEN, TOLLGATE_TOKEN_COMMAND or the config file".into(),
+        })?;
+        Ok(Client::new(&settings.url, Some(token)))
     };
     match cli.command {
         Command::Audit {
@@ -207,41 +305,36 @@ async fn run(cli: Cli) -> Result<u8, String> {
                     region,
                 }),
             ..
-        } => {
-            audit_cmd::verify(audit_cmd::VerifyArgs {
-                ids: &ids,
-                since: since.as_deref(),
-                table: &table,
-                endpoint_url: endpoint_url.as_deref(),
-                region: &region,
-            })
-            .await
-        }
+        } => Ok(audit_cmd::verify(audit_cmd::VerifyArgs {
+            ids: &ids,
+            since: since.as_deref(),
+            table: &table,
+            endpoint_url: endpoint_url.as_deref(),
+            region: &region,
+        })
+        .await?),
         Command::Audit {
             verify: None,
             id: Some(id),
-        } => {
-            need_token()?;
-            audit_cmd::show(&client, &id).await
-        }
+        } => Ok(audit_cmd::show(&authed()?, &id).await?),
         Command::Audit {
             verify: None,
             id: None,
-        } => Err("audit: name a request id, or `audit verify`".into()),
-        Command::Policy(PolicyCommand::Validate { paths }) => policy_cmd::validate_cmd(&paths),
+        } => Err(usage("audit: name a request id, or `audit verify`".into())),
+        Command::Policy(PolicyCommand::Validate { paths }) => Ok(policy_cmd::validate_cmd(&paths)?),
         Command::Policy(PolicyCommand::Check {
             request,
             claims,
             policies,
             account,
             region,
-        }) => policy_cmd::check_cmd(policy_cmd::CheckArgs {
+        }) => Ok(policy_cmd::check_cmd(policy_cmd::CheckArgs {
             request: &request,
             claims: claims.as_deref(),
             policies: &policies,
             account: &account,
             region: &region,
-        }),
+        })?),
         Command::Token {
             sub,
             approver,
@@ -258,6 +351,7 @@ async fn run(cli: Cli) -> Result<u8, String> {
             if let Some(r) = git_ref {
                 req["ref"] = json!(r);
             }
+            let client = Client::new(&settings.url, None);
             println!("{}", client.dev_token_with(&req).await?);
             Ok(exit::SUCCEEDED)
         }
@@ -272,12 +366,11 @@ async fn run(cli: Cli) -> Result<u8, String> {
             wait,
             timeout,
         } => {
-            need_token()?;
             let mut all = match params_json {
-                Some(src) => read_params_json(&src)?,
+                Some(src) => read_params_json(&src).map_err(usage)?,
                 None => Map::new(),
             };
-            if let Value::Object(extra) = parse_params(&params)? {
+            if let Value::Object(extra) = parse_params(&params).map_err(usage)? {
                 all.extend(extra);
             }
             let mut body = json!({"action": action, "params": all});
@@ -286,38 +379,46 @@ async fn run(cli: Cli) -> Result<u8, String> {
                     body[k] = json!(v);
                 }
             }
+            let client = authed()?;
             let a = client.submit(&body, idempotency_key.as_deref()).await?;
             if a.status == 202 && wait {
                 let id = a.body["id"].as_str().unwrap_or_default().to_string();
-                eprintln!(
-                    "{id}: waiting for approval ({} needed)",
-                    a.body["approvals_required"]
-                );
-                let done = client
-                    .wait_final(&id, Duration::from_secs(timeout), |s| {
-                        eprintln!("{id}: {s}")
-                    })
-                    .await?;
-                return Ok(report(&done));
+                let done =
+                    watch::until_final(&client, &id, &a, Duration::from_secs(timeout)).await?;
+                return Ok(report(out, &done));
             }
-            Ok(report(&a))
+            Ok(report(out, &a))
         }
-        Command::Status { id, wait } => {
-            need_token()?;
-            Ok(report(&client.status(&id, wait).await?))
+        Command::Status { id, wait } => Ok(report(out, &authed()?.status(&id, wait).await?)),
+        Command::List {
+            status,
+            limit,
+            cursor,
+        } => Ok(report_done(
+            out,
+            &authed()?
+                .list(status.as_deref(), limit, cursor.as_deref())
+                .await?,
+        )),
+        Command::Pending { limit, cursor } => Ok(report_done(
+            out,
+            &authed()?
+                .list(Some("pending"), limit, cursor.as_deref())
+                .await?,
+        )),
+        Command::Cancel { id } => Ok(report(out, &authed()?.cancel(&id).await?)),
+        Command::Mcp { wait_seconds } => {
+            mcp::serve(settings.url.clone(), settings.token.clone(), wait_seconds).await?;
+            Ok(exit::SUCCEEDED)
         }
-        Command::Approve { id, comment } => {
-            need_token()?;
-            Ok(report_vote(
-                &client.vote(&id, true, comment.as_deref()).await?,
-            ))
-        }
-        Command::Reject { id, comment } => {
-            need_token()?;
-            Ok(report_vote(
-                &client.vote(&id, false, comment.as_deref()).await?,
-            ))
-        }
+        Command::Approve { id, comment } => Ok(report_done(
+            out,
+            &authed()?.vote(&id, true, comment.as_deref()).await?,
+        )),
+        Command::Reject { id, comment } => Ok(report_done(
+            out,
+            &authed()?.vote(&id, false, Some(&comment)).await?,
+        )),
     }
 }
 
@@ -351,14 +452,16 @@ fn read_params_json(src: &str) -> Result<Map<String, Value>, String> {
     }
 }
 
-/// Prints the answer as JSON on stdout and maps it to an exit code.
-fn report(a: &Answer) -> u8 {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&a.body).unwrap_or_default()
-    );
+/// Prints the answer and maps the request's outcome to an exit code.
+fn report(out: Output, a: &Answer) -> u8 {
+    output::print(out, &a.body);
+    outcome_code(a)
+}
+
+fn outcome_code(a: &Answer) -> u8 {
     match (a.status, a.request_status()) {
         (403, _) if a.error_code() == Some("denied") => exit::DENIED,
+        (401 | 403, _) => exit::AUTH,
         (400..=599, _) => exit::ERROR,
         (_, Some("SUCCEEDED")) => exit::SUCCEEDED,
         (_, Some("FAILED")) => exit::FAILED,
@@ -371,16 +474,14 @@ fn report(a: &Answer) -> u8 {
     }
 }
 
-/// A vote succeeded when it was recorded, whatever the request's status now is.
-fn report_vote(a: &Answer) -> u8 {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&a.body).unwrap_or_default()
-    );
-    if (200..300).contains(&a.status) {
-        exit::SUCCEEDED
-    } else {
-        exit::ERROR
+/// For verbs that succeed when the API accepted them (a vote, a listing), whatever the
+/// requests' statuses are.
+fn report_done(out: Output, a: &Answer) -> u8 {
+    output::print(out, &a.body);
+    match a.status {
+        200..=299 => exit::SUCCEEDED,
+        401 | 403 => exit::AUTH,
+        _ => exit::ERROR,
     }
 }
 
@@ -408,6 +509,7 @@ mod tests {
     #[test]
     fn exit_codes_follow_outcomes() {
         let a = |status, body| Answer { status, body };
+        let report = |a: &Answer| outcome_code(a);
         assert_eq!(
             report(&a(200, json!({"status": "SUCCEEDED"}))),
             exit::SUCCEEDED
@@ -424,7 +526,19 @@ mod tests {
         assert_eq!(report(&a(202, json!({"status": "PENDING"}))), exit::PENDING);
         assert_eq!(
             report(&a(401, json!({"error": {"code": "unauthorized"}}))),
+            exit::AUTH
+        );
+        assert_eq!(
+            report(&a(403, json!({"error": {"code": "forbidden"}}))),
+            exit::AUTH
+        );
+        assert_eq!(
+            report(&a(404, json!({"error": {"code": "not_found"}}))),
             exit::ERROR
+        );
+        assert_eq!(
+            report(&a(200, json!({"status": "CANCELLED"}))),
+            exit::CANCELLED
         );
         assert_eq!(report(&a(200, json!({"status": "EXPIRED"}))), exit::EXPIRED);
     }

@@ -11,7 +11,9 @@ use tollgate_local::{Stack, StackOptions};
 fn tollgate(stack: &Stack, token: Option<&str>) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tollgate"));
     cmd.env("TOLLGATE_URL", &stack.api_url)
-        .env_remove("TOLLGATE_TOKEN");
+        .env_remove("TOLLGATE_TOKEN")
+        .env_remove("TOLLGATE_TOKEN_COMMAND")
+        .env_remove("TOLLGATE_CONFIG");
     if let Some(t) = token {
         cmd.env("TOLLGATE_TOKEN", t);
     }
@@ -139,16 +141,18 @@ async fn cli_requests_waits_and_exits_by_outcome() {
     let stdout: Value = serde_json::from_slice(&done.stdout).unwrap();
     assert_eq!(done.status.code(), Some(0), "{stdout}");
     assert_eq!(stdout["status"], "SUCCEEDED");
-    assert!(String::from_utf8_lossy(&done.stderr).contains("waiting for approval"));
+    assert!(
+        String::from_utf8_lossy(&done.stderr).contains(&format!("{id}: PENDING, 0/1 approvals"))
+    );
     assert!(
         !tollgate_local::demo::table_exists(&stack.sdk, "cli-table")
             .await
             .unwrap()
     );
 
-    // No token: a clear error, exit 1.
+    // No token: a clear error, exit 9 (not authenticated).
     let (code, _, err) = run(tollgate(&stack, None), &["status", &id]).await;
-    assert_eq!(code, 1);
+    assert_eq!(code, 9);
     assert!(err.contains("TOLLGATE_TOKEN"), "{err}");
     stack.stop().await;
 }

@@ -218,38 +218,12 @@ impl RequestRecord {
                 format!("longer than {MAX_COMMENT_CHARS} characters"),
             ));
         }
-        if approver.same_principal(&self.agent) {
-            return Err(ApiError::new(
-                ErrorCode::SelfApproval,
-                "the requester cannot vote on its own request",
-            ));
-        }
-        if let Effect::Approval {
-            approvers: Some(group),
-            ..
-        } = &self.decision.effect
-            && !approver.groups.iter().any(|g| g == group)
-        {
-            return Err(ApiError::new(
-                ErrorCode::Forbidden,
-                format!("only members of `{group}` may vote on this request"),
-            ));
-        }
+        self.check_voter(approver)?;
         if verdict == Verdict::Approve {
             self.decision
                 .requires
                 .check(comment.as_deref())
                 .map_err(|m| ApiError::field("comment", m.trim_start_matches("comment: ")))?;
-        }
-        if self
-            .votes
-            .iter()
-            .any(|v| v.approver.same_principal(approver))
-        {
-            return Err(ApiError::new(
-                ErrorCode::AlreadyVoted,
-                "this approver has already voted on this request",
-            ));
         }
         self.votes.push(Vote {
             approver: approver.clone(),
@@ -307,6 +281,65 @@ impl RequestRecord {
             )
             .with_detail(json!({"field": "request_hash"}))),
         }
+    }
+
+    /// Whether `approver` may vote on this request: not its requester, in the required
+    /// group if any, and not voted yet.
+    fn check_voter(&self, approver: &Identity) -> Result<(), ApiError> {
+        if approver.same_principal(&self.agent) {
+            return Err(ApiError::new(
+                ErrorCode::SelfApproval,
+                "the requester cannot vote on its own request",
+            ));
+        }
+        if let Effect::Approval {
+            approvers: Some(group),
+            ..
+        } = &self.decision.effect
+            && !approver.groups.iter().any(|g| g == group)
+        {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!("only members of `{group}` may vote on this request"),
+            ));
+        }
+        if self
+            .votes
+            .iter()
+            .any(|v| v.approver.same_principal(approver))
+        {
+            return Err(ApiError::new(
+                ErrorCode::AlreadyVoted,
+                "this approver has already voted on this request",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether `approver` could decide this request now (an approver's queue).
+    pub fn awaits_vote_from(&self, approver: &Identity) -> bool {
+        self.status == Status::Pending && self.check_voter(approver).is_ok()
+    }
+
+    /// The requesting agent withdraws its request while it waits for approval.
+    pub fn cancel(&mut self, agent: &Identity, now: u64) -> Result<Vec<Event>, ApiError> {
+        if !agent.same_principal(&self.agent) {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "only the requesting agent may cancel a request",
+            ));
+        }
+        if self.status != Status::Pending {
+            return Err(self.not_movable(Status::Cancelled));
+        }
+        let ev = self.transition(
+            Status::Cancelled,
+            EventKind::Cancelled,
+            Some(agent.clone()),
+            json!({}),
+            now,
+        )?;
+        Ok(vec![ev])
     }
 
     /// The approvers whose approval counted, for notices and session tags.
@@ -404,6 +437,39 @@ mod tests {
         assert_eq!(rec.seq, 2);
         crate::audit::verify_chain(&events).unwrap();
         assert_eq!(rec.last_hash, events[1].hash);
+    }
+
+    #[test]
+    fn only_the_requester_cancels_and_only_while_pending() {
+        let mut r = pending(1, None);
+        let e = r.cancel(&who("mallory", &[]), 2).unwrap_err();
+        assert_eq!(e.code, ErrorCode::Forbidden);
+        assert_eq!(r.status, Status::Pending);
+        let events = r.cancel(&who("agent", &[]), 3).unwrap();
+        assert_eq!(r.status, Status::Cancelled);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, EventKind::Cancelled);
+        let e = r.cancel(&who("agent", &[]), 4).unwrap_err();
+        assert_eq!(e.code, ErrorCode::AlreadyFinal);
+        let e = r
+            .vote(&who("alice", &[]), Verdict::Approve, None, 5)
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::AlreadyFinal);
+    }
+
+    #[test]
+    fn an_approvers_queue_holds_what_it_may_decide() {
+        let mut r = pending(2, Some("dba"));
+        assert!(r.awaits_vote_from(&who("alice", &["dba"])));
+        assert!(!r.awaits_vote_from(&who("bob", &["dev"])));
+        assert!(!r.awaits_vote_from(&who("agent", &["dba"])));
+        r.vote(&who("alice", &["dba"]), Verdict::Approve, None, 2)
+            .unwrap();
+        assert!(!r.awaits_vote_from(&who("alice", &["dba"])));
+        assert!(r.awaits_vote_from(&who("carol", &["dba"])));
+        r.vote(&who("carol", &["dba"]), Verdict::Approve, None, 3)
+            .unwrap();
+        assert!(!r.awaits_vote_from(&who("dave", &["dba"])));
     }
 
     #[test]

@@ -5,10 +5,11 @@
 use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    StreamSpecification, StreamViewType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
 };
 use tollgate_aws::signed_http::SignedHttp;
+use tollgate_aws::store::{AGENT_INDEX, STATUS_INDEX};
 
 use crate::names::Names;
 
@@ -38,8 +39,20 @@ pub async fn bootstrap(
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(attr("pk")?)
         .attribute_definitions(attr("sk")?)
+        .attribute_definitions(attr("agent")?)
+        .attribute_definitions(attr("status")?)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("created_at")
+                .attribute_type(ScalarAttributeType::N)
+                .build()
+                .map_err(|e| e.to_string())?,
+        )
         .key_schema(key("pk", KeyType::Hash)?)
         .key_schema(key("sk", KeyType::Range)?)
+        // The listing indexes, as in infra/template.yaml.
+        .global_secondary_indexes(listing_index(AGENT_INDEX, "agent", &["doc", "status"])?)
+        .global_secondary_indexes(listing_index(STATUS_INDEX, "status", &["doc"])?)
         .stream_specification(
             StreamSpecification::builder()
                 .stream_enabled(true)
@@ -112,6 +125,25 @@ fn attr(name: &str) -> Result<AttributeDefinition, String> {
     AttributeDefinition::builder()
         .attribute_name(name)
         .attribute_type(ScalarAttributeType::S)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+fn listing_index(
+    name: &str,
+    hash: &str,
+    attributes: &[&str],
+) -> Result<GlobalSecondaryIndex, String> {
+    GlobalSecondaryIndex::builder()
+        .index_name(name)
+        .key_schema(key(hash, KeyType::Hash)?)
+        .key_schema(key("created_at", KeyType::Range)?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::Include)
+                .set_non_key_attributes(Some(attributes.iter().map(|a| a.to_string()).collect()))
+                .build(),
+        )
         .build()
         .map_err(|e| e.to_string())
 }

@@ -3,11 +3,17 @@
 
 mod approval_page;
 mod approver_session;
+mod cancel;
 mod decide;
+mod decisions;
+mod listing;
+mod openapi;
 mod requests;
 mod respond;
 mod slack_actions;
 mod votes;
+
+pub use openapi::OPENAPI_JSON;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,6 +87,10 @@ impl Api {
         let result = match (method.as_str(), segments.as_slice()) {
             ("GET", ["v1", "health"]) => Ok(Response::json(200, &serde_json::json!({"ok": true}))),
             ("POST", ["v1", "requests"]) => self.submit(&req, source_ip).await,
+            ("GET", ["v1", "requests"]) => self.list(&req).await,
+            ("POST", ["v1", "requests", id, "cancel"]) => self.cancel(&req, id).await,
+            ("POST", ["v1", "decisions"]) => self.explain(&req, source_ip).await,
+            ("GET", ["v1", "openapi.json"]) => Ok(openapi::document(self.settings.targets.keys())),
             ("GET", ["v1", "requests", id]) => self.status(&req, id).await,
             ("POST", ["v1", "requests", id, verb @ ("approve" | "reject")]) => {
                 self.vote(&req, id, verb).await
@@ -91,19 +101,19 @@ impl Api {
             ("GET", ["v1", "approver", "callback"]) => self.callback(&req).await,
             ("POST", ["v1", "approver", "logout"]) => self.logout(&req),
             ("POST", ["v1", "slack", "actions"]) => self.slack_action(&req).await,
-            (_, ["v1", "health" | "requests"])
-            | (_, ["v1", "requests", _])
-            | (_, ["v1", "requests", _, "approve" | "reject"])
-            | (_, ["v1", "approvals", _])
-            | (_, ["v1", "approver", "login" | "callback" | "logout"])
-            | (_, ["v1", "slack", "actions"]) => Err(ApiError::new(
-                ErrorCode::MethodNotAllowed,
-                format!("{method} is not allowed on {path}"),
-            )),
-            _ => Err(ApiError::new(
-                ErrorCode::NotFound,
-                format!("no route for {path}"),
-            )),
+            _ => match allowed_methods(&segments) {
+                Some(allow) => {
+                    return Response::error(&ApiError::new(
+                        ErrorCode::MethodNotAllowed,
+                        format!("{method} is not allowed on {path}"),
+                    ))
+                    .with_header("allow", allow);
+                }
+                None => Err(ApiError::new(
+                    ErrorCode::NotFound,
+                    format!("no route for {path}"),
+                )),
+            },
         };
         result.unwrap_or_else(|e| Response::error(&e))
     }
@@ -139,6 +149,21 @@ pub async fn load_policy(settings: &Settings, sdk: &SdkConfig) -> Result<Arc<dyn
     Ok(Arc::new(policy))
 }
 
+/// The methods a known path answers, for the `Allow` header of a 405.
+fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
+    match segments {
+        ["v1", "health" | "openapi.json"]
+        | ["v1", "requests", _]
+        | ["v1", "approver", "login" | "callback"] => Some("GET"),
+        ["v1", "requests"] | ["v1", "approvals", _] => Some("GET, POST"),
+        ["v1", "decisions"]
+        | ["v1", "requests", _, "approve" | "reject" | "cancel"]
+        | ["v1", "approver", "logout"]
+        | ["v1", "slack", "actions"] => Some("POST"),
+        _ => None,
+    }
+}
+
 pub(crate) fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
@@ -148,4 +173,27 @@ pub(crate) fn query_param(req: &Request, name: &str) -> Option<String> {
     url::form_urlencoded::parse(q.as_bytes())
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::allowed_methods;
+
+    #[test]
+    fn known_paths_name_their_methods_for_a_405() {
+        let allow = |p: &str| {
+            let segments: Vec<&str> = p.split('/').skip(1).collect();
+            allowed_methods(&segments)
+        };
+        assert_eq!(allow("/v1/requests"), Some("GET, POST"));
+        assert_eq!(allow("/v1/requests/X"), Some("GET"));
+        assert_eq!(allow("/v1/requests/X/cancel"), Some("POST"));
+        assert_eq!(allow("/v1/decisions"), Some("POST"));
+        assert_eq!(allow("/v1/openapi.json"), Some("GET"));
+        assert_eq!(allow("/v1/approvals/X"), Some("GET, POST"));
+        assert_eq!(allow("/v1/approver/callback"), Some("GET"));
+        assert_eq!(allow("/v1/slack/actions"), Some("POST"));
+        assert_eq!(allow("/v1/requests/X/delete"), None);
+        assert_eq!(allow("/v2/requests"), None);
+    }
 }

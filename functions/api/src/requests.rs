@@ -8,13 +8,16 @@ use tollgate_aws::store::{Created, IdempotencyClaim, not_found};
 use tollgate_core::audit::sha256_hex;
 use tollgate_core::scope::arn_account;
 use tollgate_core::{
-    ApiError, Effect, ErrorCode, EventKind, NewRequest, RequestRecord, Status, parse_new_request,
+    ApiError, Decision, Effect, ErrorCode, EventKind, NewRequest, RequestRecord, Status,
+    parse_new_request,
 };
 use tollgate_policy::{Classified, classify};
 
 use crate::{Api, MAX_WAIT_SECONDS, Request, Response, header, query_param};
 
 const MAX_IDEMPOTENCY_KEY: usize = 255;
+/// Longest pause between reads while a long-poll waits.
+const MAX_POLL_PAUSE: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Api {
     pub(crate) async fn submit(
@@ -35,13 +38,7 @@ impl Api {
             ));
         }
         let new = parse_new_request(req.body(), &self.settings.default_region)?;
-        let role_arn = self.settings.targets.get(&new.target).ok_or_else(|| {
-            ApiError::field(
-                "target",
-                format!("no target named `{}` is configured", new.target),
-            )
-        })?;
-        let account = arn_account(role_arn).unwrap_or("*");
+        let account = self.target_account(&new)?;
         let Classified {
             iam_actions,
             resources,
@@ -59,12 +56,7 @@ impl Api {
         if decision.effect != Effect::Deny {
             check_against_model(&new)?;
         }
-        if matches!(decision.effect, Effect::Approval { .. }) && new.reason.is_none() {
-            return Err(ApiError::field(
-                "reason",
-                "is required: this call needs human approval, and approvers need to know why",
-            ));
-        }
+        reason_given(&decision, &new)?;
         let claim = idempotency_claim(req, &agent, &new)?;
         let id = ulid::Ulid::new().to_string();
         let (rec, events) = RequestRecord::new(
@@ -95,6 +87,17 @@ impl Api {
                 Ok(first_answer(&settled))
             }
         }
+    }
+
+    /// The account of the request's target, for resource ARNs and policy.
+    pub(crate) fn target_account(&self, new: &NewRequest) -> Result<&str, ApiError> {
+        let role_arn = self.settings.targets.get(&new.target).ok_or_else(|| {
+            ApiError::field(
+                "target",
+                format!("no target named `{}` is configured", new.target),
+            )
+        })?;
+        Ok(arn_account(role_arn).unwrap_or("*"))
     }
 
     /// Carries a new request to its first answer: refuse, run now, or start the approval wait.
@@ -184,21 +187,29 @@ impl Api {
         Ok(rec)
     }
 
-    pub(crate) async fn status(&self, req: &Request, id: &str) -> Result<Response, ApiError> {
+    /// The caller's verified identity, and whether it is an approver rather than an agent.
+    pub(crate) async fn caller(&self, req: &Request) -> Result<(Verified, bool), ApiError> {
         let auth = header(req, "authorization");
-        let (who, is_approver) = match self.agents.verify_bearer(auth).await {
-            Ok(v) => (v, false),
+        match self.agents.verify_bearer(auth).await {
+            Ok(v) => Ok((v, false)),
             Err(agent_err) => match self.approvers.verify_bearer(auth).await {
-                Ok(v) => (v, true),
-                Err(_) => return Err(agent_err),
+                Ok(v) => Ok((v, true)),
+                Err(_) => Err(agent_err),
             },
-        };
+        }
+    }
+
+    pub(crate) async fn status(&self, req: &Request, id: &str) -> Result<Response, ApiError> {
+        let (who, is_approver) = self.caller(req).await?;
         let wait = match query_param(req, "wait") {
             None => 0,
-            Some(w) => w
-                .parse::<u64>()
-                .map_err(|_| ApiError::field("wait", "must be a whole number of seconds"))?
-                .min(MAX_WAIT_SECONDS),
+            // Any whole number is accepted and held to the limit, however large.
+            Some(w) if !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()) => {
+                w.parse::<u64>().unwrap_or(u64::MAX).min(MAX_WAIT_SECONDS)
+            }
+            Some(_) => {
+                return Err(ApiError::field("wait", "must be a whole number of seconds"));
+            }
         };
         let visible = |rec: &RequestRecord| is_approver || rec.agent.same_principal(&who.identity);
         let mut rec = self
@@ -210,9 +221,16 @@ impl Api {
             .ok_or_else(|| not_found(id))?;
         let first = rec.status;
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait);
-        while rec.status == first && !rec.status.is_final() && std::time::Instant::now() < deadline
-        {
-            tokio::time::sleep(self.poll_interval).await;
+        // Approvals take human time: read quickly at first (a vote may just have landed),
+        // then back off, so a 20 s wait costs 14 reads, not eighty.
+        let mut pause = self.poll_interval;
+        while rec.status == first && !rec.status.is_final() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            tokio::time::sleep(pause.min(left)).await;
+            pause = (pause * 3 / 2).min(MAX_POLL_PAUSE);
             rec = self.store.get(id).await?.ok_or_else(|| not_found(id))?;
         }
         let events = self.store.events(id).await?;
@@ -245,7 +263,7 @@ impl Api {
 
 /// The operation must exist in the AWS API models and the parameters must fit its input
 /// shape, so nobody is asked to approve a call that cannot run.
-fn check_against_model(new: &NewRequest) -> Result<(), ApiError> {
+pub(crate) fn check_against_model(new: &NewRequest) -> Result<(), ApiError> {
     let (model, operation) = tollgate_models::find(new.action.service(), new.action.operation())
         .ok_or_else(|| {
             ApiError::new(
@@ -280,6 +298,17 @@ fn check_against_model(new: &NewRequest) -> Result<(), ApiError> {
     }
     tollgate_models::validate(&model, &operation, &new.params)
         .map_err(|e| ApiError::field(e.path, e.message))
+}
+
+/// A call that needs approval must say why: approvers decide on it.
+pub(crate) fn reason_given(decision: &Decision, new: &NewRequest) -> Result<(), ApiError> {
+    if matches!(decision.effect, Effect::Approval { .. }) && new.reason.is_none() {
+        return Err(ApiError::field(
+            "reason",
+            "is required: this call needs human approval, and approvers need to know why",
+        ));
+    }
+    Ok(())
 }
 
 fn idempotency_claim(

@@ -7,7 +7,7 @@ pub struct Response {
     pub status: u16,
     pub content_type: &'static str,
     pub body: String,
-    /// Extra headers (`set-cookie`, `location`, `content-security-policy`).
+    /// Extra headers (`set-cookie`, `location`, `content-security-policy`, `allow`).
     pub headers: Vec<(&'static str, String)>,
 }
 
@@ -50,8 +50,18 @@ impl Response {
         }
     }
 
-    pub fn with_header(mut self, name: &'static str, value: String) -> Self {
-        self.headers.push((name, value));
+    /// A JSON document already serialised.
+    pub fn json_text(status: u16, body: String) -> Self {
+        Self {
+            status,
+            content_type: "application/json",
+            body,
+            headers: vec![],
+        }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
         self
     }
 

@@ -134,10 +134,13 @@ impl Notifier {
             Status::Approved => {
                 self.workflow.approve(&token, id).await?;
             }
-            Status::Rejected | Status::Cancelled => {
+            Status::Rejected => {
                 self.workflow
                     .reject(&token, &format!("request is {}", rec.status))
                     .await?;
+            }
+            Status::Cancelled => {
+                self.workflow.cancel(&token).await?;
             }
             _ => {}
         }

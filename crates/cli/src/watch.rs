@@ -1,0 +1,130 @@
+//! `request --wait`: follows a request with the API's long-poll until it is final, showing a
+//! live status line on a terminal and one plain line per change otherwise.
+
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tollgate_cli::client::{Answer, Client, is_final};
+
+/// Longest single long-poll (the API holds at most 20 s).
+const POLL_SECONDS: u64 = 20;
+const SPINNER: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+/// Network failures in a row tolerated while waiting.
+const MAX_FAILURES: u32 = 3;
+
+/// `submitted` is the submission's answer: the first status shown.
+pub async fn until_final(
+    client: &Client,
+    id: &str,
+    submitted: &Answer,
+    limit: Duration,
+) -> Result<Answer, String> {
+    let live = std::io::stderr().is_terminal();
+    let start = Instant::now();
+    let mut last = submitted.request_status().unwrap_or("").to_string();
+    let mut line = describe(id, &submitted.body);
+    if !live {
+        eprintln!("{line}");
+    }
+    let mut failures = 0;
+    let mut frame = 0usize;
+    loop {
+        let remaining = limit
+            .saturating_sub(start.elapsed())
+            .as_secs()
+            .min(POLL_SECONDS);
+        let poll = client.status(id, remaining);
+        tokio::pin!(poll);
+        let answer = if live {
+            let mut tick = tokio::time::interval(Duration::from_millis(120));
+            loop {
+                tokio::select! {
+                    a = &mut poll => break a,
+                    _ = tick.tick() => {
+                        frame += 1;
+                        eprint!("\r\x1b[2K{} {line} {}s", SPINNER[frame % SPINNER.len()], start.elapsed().as_secs());
+                        let _ = std::io::stderr().flush();
+                    }
+                }
+            }
+        } else {
+            poll.await
+        };
+        let a = match answer {
+            Ok(a) => {
+                failures = 0;
+                a
+            }
+            Err(e) if failures < MAX_FAILURES => {
+                failures += 1;
+                if !live {
+                    eprintln!("{id}: {e}; retrying");
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+            Err(e) => {
+                finish(live);
+                return Err(e);
+            }
+        };
+        let st = a.request_status().unwrap_or("").to_string();
+        line = describe(id, &a.body);
+        if st != last {
+            if !live {
+                eprintln!("{line}");
+            }
+            last = st.clone();
+        }
+        if a.status != 200 || is_final(&st) || start.elapsed() >= limit {
+            finish(live);
+            if live {
+                eprintln!("{line}");
+            }
+            return Ok(a);
+        }
+    }
+}
+
+fn finish(live: bool) {
+    if live {
+        eprint!("\r\x1b[2K");
+    }
+}
+
+/// `ID STATUS (approvals m/n)`.
+fn describe(id: &str, body: &Value) -> String {
+    let status = body["status"].as_str().unwrap_or("?");
+    let required = body["approvals_required"].as_u64().unwrap_or(0);
+    if status == "PENDING" && required > 0 {
+        let have = body["votes"]
+            .as_array()
+            .map(|v| v.iter().filter(|v| v["verdict"] == "approve").count())
+            .unwrap_or(0);
+        format!("{id}: {status}, {have}/{required} approvals")
+    } else {
+        format!("{id}: {status}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+    use serde_json::json;
+
+    #[test]
+    fn progress_lines_count_approvals_while_pending() {
+        let pending = json!({"status": "PENDING", "approvals_required": 2,
+            "votes": [{"verdict": "approve"}]});
+        assert_eq!(describe("R1", &pending), "R1: PENDING, 1/2 approvals");
+        assert_eq!(
+            describe("R1", &json!({"status": "PENDING", "approvals_required": 1})),
+            "R1: PENDING, 0/1 approvals"
+        );
+        assert_eq!(
+            describe("R1", &json!({"status": "SUCCEEDED"})),
+            "R1: SUCCEEDED"
+        );
+    }
+}

@@ -1,0 +1,370 @@
+//! End-to-end: the `tollgate` binary and its MCP server against a local stack of their own.
+
+use std::net::SocketAddr;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+use tollgate_local::demo::{create_table, table_exists};
+use tollgate_local::{Stack, StackOptions};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
+
+async fn stack() -> Stack {
+    Stack::start(StackOptions {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        ..Default::default()
+    })
+    .await
+    .expect("local stack starts")
+}
+
+/// Runs `tollgate` with a token in the environment (and no config file of the machine's).
+fn cli(stack: &Stack, token: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::temp_dir())
+        .env("TOLLGATE_URL", &stack.api_url)
+        .env("TOLLGATE_TOKEN", token)
+        .stdin(Stdio::null());
+    c
+}
+
+async fn run(mut c: Command) -> (i32, Value, String) {
+    let out: Output = tokio::task::spawn_blocking(move || c.output().expect("run tollgate"))
+        .await
+        .expect("join");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let body = serde_json::from_str(&stdout).unwrap_or(Value::String(stdout));
+    (out.status.code().unwrap_or(-1), body, stderr)
+}
+
+/// Waits (through `tollgate list`) until the agent has a pending request and returns its id.
+async fn pending_id(stack: &Stack, agent: &str) -> String {
+    for _ in 0..100 {
+        let (code, body, err) = run(cli(stack, agent, &["list", "--status", "pending"])).await;
+        assert_eq!(code, 0, "{body} {err}");
+        if let Some(id) = body["requests"][0]["id"].as_str() {
+            return id.to_string();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no pending request appeared");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_wait_ends_with_the_outcome_and_its_exit_code() {
+    let stack = stack().await;
+    let agent = stack.token("ci-bot", false).unwrap();
+    let approver = stack.token("alice", true).unwrap();
+    create_table(&stack.sdk, "orders").await.unwrap();
+    create_table(&stack.sdk, "keep").await.unwrap();
+
+    // Approved write: the waiting command ends SUCCEEDED once an approver approves with the CLI.
+    let waiting = tokio::spawn(run(cli(
+        &stack,
+        &agent,
+        &[
+            "request",
+            "dynamodb:DeleteTable",
+            "--param",
+            "TableName=orders",
+            "--reason",
+            "drop orders",
+            "--wait",
+            "--timeout",
+            "60",
+        ],
+    )));
+    let id = pending_id(&stack, &agent).await;
+    let (code, queue, _) = run(cli(&stack, &approver, &["pending"])).await;
+    assert_eq!(code, 0);
+    assert_eq!(queue["requests"][0]["id"], id.as_str(), "{queue}");
+    let (code, voted, err) =
+        run(cli(&stack, &approver, &["approve", &id, "--comment", "ok"])).await;
+    assert_eq!(code, 0, "{voted} {err}");
+    let (code, done, progress) = waiting.await.unwrap();
+    assert_eq!(code, 0, "{done} {progress}");
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(done["id"], id.as_str());
+    // Piped, the progress is plain lines, one per change.
+    assert!(
+        progress.contains(&format!("{id}: PENDING, 0/1 approvals")),
+        "{progress}"
+    );
+    assert!(progress.contains(&format!("{id}: SUCCEEDED")), "{progress}");
+    assert!(!progress.contains('\r'), "{progress}");
+    assert!(!table_exists(&stack.sdk, "orders").await.unwrap());
+
+    // Rejected write: exit 5, the comment in the answer, the table untouched.
+    let waiting = tokio::spawn(run(cli(
+        &stack,
+        &agent,
+        &[
+            "request",
+            "dynamodb:DeleteTable",
+            "-p",
+            "TableName=keep",
+            "--reason",
+            "tidy",
+            "--wait",
+        ],
+    )));
+    let id = pending_id(&stack, &agent).await;
+    let (code, _, _) = run(cli(
+        &stack,
+        &approver,
+        &["reject", &id, "--comment", "still used"],
+    ))
+    .await;
+    assert_eq!(code, 0);
+    let (code, done, _) = waiting.await.unwrap();
+    assert_eq!(code, 5, "{done}");
+    assert_eq!(done["status"], "REJECTED");
+    assert_eq!(done["votes"][0]["comment"], "still used");
+    assert!(table_exists(&stack.sdk, "keep").await.unwrap());
+
+    // On a terminal the wait is one live, rewritten status line; cancelling ends it with 8.
+    let on_tty = tokio::spawn(run({
+        let mut c = cli(&stack, &agent, &[]);
+        c.env_remove("TERM").args([
+            "-qec",
+            &format!("'{BIN}' request dynamodb:DeleteTable -p TableName=keep --reason tty --wait"),
+            "/dev/null",
+        ]);
+        let mut s = Command::new("script");
+        s.args(c.get_args())
+            .envs(c.get_envs().filter_map(|(k, v)| Some((k, v?))))
+            .stdin(Stdio::null());
+        s
+    }));
+    let id = pending_id(&stack, &agent).await;
+    let (code, _, _) = run(cli(&stack, &agent, &["cancel", &id])).await;
+    assert_eq!(code, 8);
+    let (code, screen, _) = on_tty.await.unwrap();
+    let screen = screen
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or(screen.to_string());
+    assert_eq!(code, 8, "{screen}");
+    assert!(
+        screen.contains("\r\x1b[2K"),
+        "the status line is rewritten in place: {screen:?}"
+    );
+    assert!(
+        screen.contains(&format!("{id}: PENDING, 0/1 approvals")),
+        "{screen:?}"
+    );
+    assert!(screen.contains("\"status\": \"CANCELLED\""), "{screen:?}");
+
+    // Denied by policy: exit 4 at once, with the policy that denied it.
+    let (code, denied, _) = run(cli(
+        &stack,
+        &agent,
+        &[
+            "request",
+            "cloudtrail:StopLogging",
+            "--param",
+            "Name=trail",
+            "--reason",
+            "x",
+            "--wait",
+        ],
+    ))
+    .await;
+    assert_eq!(code, 4, "{denied}");
+    assert_eq!(denied["error"]["code"], "denied");
+    assert_eq!(denied["error"]["policy_ids"][0], "forbid-audit-tampering");
+
+    // An allowed read runs at once; parameters from a JSON file, `--param` on top.
+    let file = std::env::temp_dir().join(format!("tollgate-params-{}.json", std::process::id()));
+    std::fs::write(&file, r#"{"Limit": 1}"#).unwrap();
+    let (code, read, _) = run(cli(
+        &stack,
+        &agent,
+        &[
+            "request",
+            "dynamodb:ListTables",
+            "--params-json",
+            file.to_str().unwrap(),
+            "--param",
+            "Limit=5",
+            "--wait",
+        ],
+    ))
+    .await;
+    std::fs::remove_file(&file).ok();
+    assert_eq!(code, 0, "{read}");
+    assert_eq!(read["status"], "SUCCEEDED");
+    assert_eq!(read["request"]["params"]["Limit"], 5);
+    let names = read["result"]["TableNames"].as_array().unwrap();
+    assert!(
+        names.contains(&"keep".into()) && !names.contains(&"orders".into()),
+        "{read}"
+    );
+
+    // Usage and authentication failures have their own exit codes.
+    let (code, _, err) = run(cli(
+        &stack,
+        &agent,
+        &["request", "dynamodb:ListTables", "--param", "oops"],
+    ))
+    .await;
+    assert_eq!(code, 2, "{err}");
+    let (code, _, _) = run(cli(&stack, "not-a-token", &["list"])).await;
+    assert_eq!(code, 9);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_and_list() {
+    let stack = stack().await;
+    let agent = stack.token("ci-bot", false).unwrap();
+    let other = stack.token("other-bot", false).unwrap();
+    let approver = stack.token("alice", true).unwrap();
+    for t in ["a", "b", "c"] {
+        create_table(&stack.sdk, t).await.unwrap();
+    }
+    let mut ids = Vec::new();
+    for t in ["a", "b", "c"] {
+        let (code, body, _) = run(cli(
+            &stack,
+            &agent,
+            &[
+                "request",
+                "dynamodb:DeleteTable",
+                "--param",
+                &format!("TableName={t}"),
+                "--reason",
+                "r",
+            ],
+        ))
+        .await;
+        assert_eq!(code, 7, "still pending: {body}");
+        ids.push(body["id"].as_str().unwrap().to_string());
+    }
+
+    // Newest first, one page at a time, following the cursor.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut args = vec!["list", "--limit", "2"];
+        if let Some(c) = &cursor {
+            args.extend(["--cursor", c.as_str()]);
+        }
+        let (code, page, err) = run(cli(&stack, &agent, &args)).await;
+        assert_eq!(code, 0, "{page} {err}");
+        for r in page["requests"].as_array().unwrap() {
+            seen.push(r["id"].as_str().unwrap().to_string());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    let mut newest_first = ids.clone();
+    newest_first.reverse();
+    assert_eq!(seen, newest_first);
+    // Another agent sees none of them, and cannot cancel them.
+    let (_, theirs, _) = run(cli(&stack, &other, &["list"])).await;
+    assert_eq!(theirs["requests"], serde_json::json!([]));
+    let (code, _, _) = run(cli(&stack, &other, &["cancel", &ids[0]])).await;
+    assert_eq!(code, 1, "someone else's request looks missing");
+    let (code, bad, _) = run(cli(&stack, &agent, &["list", "--cursor", "junk"])).await;
+    assert_eq!(code, 1);
+    assert_eq!(bad["error"]["field"], "cursor");
+
+    // Cancel: the request ends CANCELLED, the workflow stops, a second cancel is refused.
+    let (code, cancelled, err) = run(cli(&stack, &agent, &["cancel", &ids[0]])).await;
+    assert_eq!(code, 8, "{cancelled} {err}");
+    assert_eq!(cancelled["status"], "CANCELLED");
+    let (code, again, _) = run(cli(&stack, &agent, &["cancel", &ids[0]])).await;
+    assert_eq!(code, 1);
+    assert_eq!(again["error"]["code"], "already_final");
+    let (_, shown, _) = run(cli(&stack, &agent, &["status", &ids[0]])).await;
+    let kinds: Vec<&str> = shown["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert_eq!(kinds.last(), Some(&"cancelled"), "{kinds:?}");
+    let sfn = aws_sdk_sfn::Client::new(&stack.sdk);
+    let arn = stack
+        .state_machine_arn
+        .replace(":stateMachine:", ":execution:")
+        + ":"
+        + &ids[0];
+    let mut ended = false;
+    for _ in 0..100 {
+        let ex = sfn
+            .describe_execution()
+            .execution_arn(&arn)
+            .send()
+            .await
+            .unwrap();
+        if ex.status().as_str() != "RUNNING" {
+            assert_eq!(ex.status().as_str(), "SUCCEEDED");
+            ended = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ended, "the approval workflow still runs after the cancel");
+    // The approver's queue no longer holds it; a vote on it is refused.
+    let (_, queue, _) = run(cli(&stack, &approver, &["pending", "-o", "table"])).await;
+    let queue = queue.as_str().unwrap().to_string();
+    assert!(
+        !queue.contains(&ids[0]) && queue.contains(&ids[1]),
+        "{queue}"
+    );
+    let (code, _, _) = run(cli(&stack, &approver, &["approve", &ids[0]])).await;
+    assert_eq!(code, 1);
+    // The agent's own list filters by status.
+    let (_, only, _) = run(cli(&stack, &agent, &["list", "--status", "cancelled"])).await;
+    assert_eq!(only["requests"].as_array().unwrap().len(), 1);
+    assert_eq!(only["requests"][0]["id"], ids[0].as_str());
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_mcp_client_calls_aws_through_tollgate() {
+    let stack = stack().await;
+    let agent = stack.token("claude", false).unwrap();
+    create_table(&stack.sdk, "scratch").await.unwrap();
+    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_client.py");
+    let mut c = Command::new(python);
+    c.arg(script)
+        .arg(BIN)
+        .env("TOLLGATE_URL", &stack.api_url)
+        .env("TOLLGATE_TOKEN", &agent)
+        .stdin(Stdio::null());
+    let out = tokio::task::spawn_blocking(move || {
+        c.output()
+            .expect("run the MCP client (make venv installs mcp)")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("mcp client: all checks passed"), "{stdout}");
+    // The pending write the client left is really pending, and really the client's.
+    let owner = tollgate_cli::client::Client::new(&stack.api_url, Some(agent));
+    let mine = owner.list(Some("pending"), None, None).await.unwrap();
+    assert_eq!(
+        mine.body["requests"].as_array().unwrap().len(),
+        1,
+        "{}",
+        mine.body
+    );
+    assert_eq!(
+        mine.body["requests"][0]["request"]["params"]["TableName"],
+        "scratch"
+    );
+    assert!(table_exists(&stack.sdk, "scratch").await.unwrap());
+    stack.stop().await;
+}
