@@ -208,7 +208,9 @@ async fn invoke(host: &Host, name: &str, body: &[u8]) -> Answer {
                 500,
                 &json!({"Type": "Service", "message": "the function's sandbox crashed"}),
             )
-            .tap_header("x-amzn-errortype", "ServiceException");
+            .tap_header("x-amzn-errortype", "ServiceException")
+            // Lambda always sends one; moto's interpreter fails the execution without it.
+            .tap_header("x-amzn-requestid", "local-executor-crash");
         }
         result
     } else {
