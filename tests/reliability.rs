@@ -124,14 +124,22 @@ async fn one_burst(burst: usize) -> (usize, usize, usize) {
     let stack = stack().await;
     let owner = agent(&stack, "burst-bot");
     for t in 0..5 {
-        create_table(&stack.sdk, &format!("burst-{t}")).await.unwrap();
+        create_table(&stack.sdk, &format!("burst-{t}"))
+            .await
+            .unwrap();
     }
     // Mostly reads that run at once, some denials, and a tenth waiting for approval (each of
     // those starts a workflow in the emulator).
     let body = |i: usize| match i % 10 {
-        0 => json!({"action": "dynamodb:DeleteTable", "params": {"TableName": format!("burst-{}", i % 5)}, "reason": "burst"}),
-        1 | 2 => json!({"action": "cloudtrail:DeleteTrail", "params": {"Name": "org-trail"}, "reason": "burst"}),
-        3..=5 => json!({"action": "dynamodb:DescribeTable", "params": {"TableName": format!("burst-{}", i % 5)}}),
+        0 => {
+            json!({"action": "dynamodb:DeleteTable", "params": {"TableName": format!("burst-{}", i % 5)}, "reason": "burst"})
+        }
+        1 | 2 => {
+            json!({"action": "cloudtrail:DeleteTrail", "params": {"Name": "org-trail"}, "reason": "burst"})
+        }
+        3..=5 => {
+            json!({"action": "dynamodb:DescribeTable", "params": {"TableName": format!("burst-{}", i % 5)}})
+        }
         _ => json!({"action": "dynamodb:ListTables"}),
     };
     let bodies: Vec<_> = (0..BURST).map(|j| body(burst * BURST + j)).collect();
@@ -156,7 +164,10 @@ async fn one_burst(burst: usize) -> (usize, usize, usize) {
             assert!(ids.insert(id.to_string()), "id {id} given twice");
         }
     }
-    assert!(ids.len() >= allowed + pending, "every accepted request has an id");
+    assert!(
+        ids.len() >= allowed + pending,
+        "every accepted request has an id"
+    );
     let stored: BTreeSet<String> = store(&stack)
         .request_ids_since(0)
         .await
@@ -181,7 +192,11 @@ async fn one_burst(burst: usize) -> (usize, usize, usize) {
     .collect::<Vec<_>>()
     .await;
     assert_eq!(checked.len(), stored.len());
-    assert_eq!(stack.calls(START_EXECUTION), pending, "one workflow per pending request");
+    assert_eq!(
+        stack.calls(START_EXECUTION),
+        pending,
+        "one workflow per pending request"
+    );
     stack.stop().await;
     (allowed, denied, pending)
 }
@@ -226,7 +241,10 @@ async fn emulator_killed_mid_approval_fails_clearly_and_recovers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sns_outage_fails_the_request_visibly() {
     let stack = stack().await;
-    stack.faults().fail_sns_publish.store(true, Ordering::SeqCst);
+    stack
+        .faults()
+        .fail_sns_publish
+        .store(true, Ordering::SeqCst);
     let owner = agent(&stack, "ci-bot");
     create_table(&stack.sdk, "unheard").await.unwrap();
     let id = pending_delete(&owner, "unheard").await;
@@ -243,7 +261,11 @@ async fn sns_outage_fails_the_request_visibly() {
     assert!(stack.outbox().is_empty(), "no notice was delivered");
     assert!(table_exists(&stack.sdk, "unheard").await.unwrap());
     let kinds = event_kinds(&fin);
-    assert_eq!(kinds.last().map(String::as_str), Some("failed"), "{kinds:?}");
+    assert_eq!(
+        kinds.last().map(String::as_str),
+        Some("failed"),
+        "{kinds:?}"
+    );
     assert_chain_whole(&stack, &id).await;
     stack.stop().await;
 }

@@ -64,7 +64,10 @@ async fn fresh_stack() -> Res<Stack> {
 }
 
 fn agent(stack: &Stack) -> Res<Client> {
-    Ok(Client::new(&stack.api_url, Some(stack.token("bench-bot", false)?)))
+    Ok(Client::new(
+        &stack.api_url,
+        Some(stack.token("bench-bot", false)?),
+    ))
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -98,7 +101,10 @@ async fn overhead() -> Res<()> {
         let a = client.submit(&body, None).await?;
         let v = t.elapsed();
         if a.status != 200 || a.request_status() != Some("SUCCEEDED") {
-            return Err(format!("DescribeTable through Tollgate: {} {}", a.status, a.body));
+            return Err(format!(
+                "DescribeTable through Tollgate: {} {}",
+                a.status, a.body
+            ));
         }
         let t = Instant::now();
         ddb.describe_table()
@@ -139,7 +145,10 @@ async fn overhead() -> Res<()> {
     );
     println!("| path | p50 | p90 | p99 |");
     println!("| --- | --- | --- | --- |");
-    for (name, s) in [("through Tollgate", &via), ("direct to the emulator", &direct)] {
+    for (name, s) in [
+        ("through Tollgate", &via),
+        ("direct to the emulator", &direct),
+    ] {
         println!(
             "| {name} | {:.2} ms | {:.2} ms | {:.2} ms |",
             ms(pct(s, 0.5)),
@@ -201,18 +210,35 @@ async fn throughput() -> Res<()> {
          concurrent writes), so these figures are bounded by the emulator, not by Tollgate's \
          compute; `non-2xx` for the denied scenario is the expected 403.\n"
     );
-    println!("| scenario | requests | requests/s | p50 | p90 | p99 | socket errors | timeouts | non-2xx |");
+    println!(
+        "| scenario | requests | requests/s | p50 | p90 | p99 | socket errors | timeouts | non-2xx |"
+    );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for (name, body) in [
-        ("denied (`cloudtrail:DeleteTrail`, 403)", json!({"action": "cloudtrail:DeleteTrail", "params": {"Name": "org-trail"}, "reason": "bench"})),
-        ("allowed (`dynamodb:ListTables`, run at once, 200)", json!({"action": "dynamodb:ListTables"})),
-        ("pending (`dynamodb:DeleteTable`, workflow started, 202)", json!({"action": "dynamodb:DeleteTable", "params": {"TableName": "bench"}, "reason": "bench"})),
+        (
+            "denied (`cloudtrail:DeleteTrail`, 403)",
+            json!({"action": "cloudtrail:DeleteTrail", "params": {"Name": "org-trail"}, "reason": "bench"}),
+        ),
+        (
+            "allowed (`dynamodb:ListTables`, run at once, 200)",
+            json!({"action": "dynamodb:ListTables"}),
+        ),
+        (
+            "pending (`dynamodb:DeleteTable`, workflow started, 202)",
+            json!({"action": "dynamodb:DeleteTable", "params": {"TableName": "bench"}, "reason": "bench"}),
+        ),
     ] {
         let stack = fresh_stack().await?;
         let token = stack.token("bench-bot", false)?;
         let script = wrk_script(&dir, "load", &token, &body)?;
         let out = tokio::process::Command::new("wrk")
-            .args(["-t2", "-c16", &format!("-d{LOAD_SECONDS}s"), "--latency", "-s"])
+            .args([
+                "-t2",
+                "-c16",
+                &format!("-d{LOAD_SECONDS}s"),
+                "--latency",
+                "-s",
+            ])
             .arg(&script)
             .arg(format!("{}/v1/requests", stack.api_url))
             .output()
@@ -267,7 +293,9 @@ async fn approval_latency() -> Res<()> {
         if v.status != 200 {
             return Err(format!("approve: {} {}", v.status, v.body));
         }
-        let fin = client.wait_final(&id, Duration::from_secs(60), |_| {}).await?;
+        let fin = client
+            .wait_final(&id, Duration::from_secs(60), |_| {})
+            .await?;
         let started = fin.body["events"]
             .as_array()
             .and_then(|e| e.iter().find(|e| e["kind"] == "execution_started"))
@@ -315,14 +343,29 @@ fn function_env(stack: &Stack, runtime: &str, name: &str) -> Vec<(String, String
         ("AWS_SECRET_ACCESS_KEY", "testing".into()),
         ("AWS_ENDPOINT_URL", stack.api_url.clone()),
         ("TOLLGATE_TABLE", n.table.clone()),
-        ("TOLLGATE_STATE_MACHINE_ARN", stack.state_machine_arn.clone()),
+        (
+            "TOLLGATE_STATE_MACHINE_ARN",
+            stack.state_machine_arn.clone(),
+        ),
         ("TOLLGATE_TOPIC_ARN", n.topic_arn()),
         ("TOLLGATE_EXECUTOR_FUNCTION", n.executor_function.clone()),
-        ("TOLLGATE_TARGETS", json!({"default": n.role_arn(&n.target_role)}).to_string()),
+        (
+            "TOLLGATE_TARGETS",
+            json!({"default": n.role_arn(&n.target_role)}).to_string(),
+        ),
         ("TOLLGATE_PUBLIC_URL", stack.api_url.clone()),
-        ("TOLLGATE_LINK_KEY", "bench-link-key-bench-link-key-bench-link-key".into()),
-        ("TOLLGATE_AGENT_ISSUERS", issuer(tollgate_local::issuer::AGENT_AUDIENCE)),
-        ("TOLLGATE_APPROVER_ISSUERS", issuer(tollgate_local::issuer::APPROVER_AUDIENCE)),
+        (
+            "TOLLGATE_LINK_KEY",
+            "bench-link-key-bench-link-key-bench-link-key".into(),
+        ),
+        (
+            "TOLLGATE_AGENT_ISSUERS",
+            issuer(tollgate_local::issuer::AGENT_AUDIENCE),
+        ),
+        (
+            "TOLLGATE_APPROVER_ISSUERS",
+            issuer(tollgate_local::issuer::APPROVER_AUDIENCE),
+        ),
         ("TOLLGATE_LAMBDA_ENDPOINT", stack.api_url.clone()),
         ("TOLLGATE_AWS_ENDPOINT", stack.moto_url.clone()),
         ("TOLLGATE_METRICS", "off".into()),
@@ -410,8 +453,15 @@ async fn invoke_process(
 
 fn size_of(root: &Path, name: &str) -> String {
     let lambda = root.join("target/lambda").join(format!("tollgate-{name}"));
-    let mb = |p: &Path| std::fs::metadata(p).map(|m| m.len() as f64 / 1_048_576.0).ok();
-    if let (Some(b), z) = (mb(&lambda.join("bootstrap")), mb(&lambda.join("bootstrap.zip"))) {
+    let mb = |p: &Path| {
+        std::fs::metadata(p)
+            .map(|m| m.len() as f64 / 1_048_576.0)
+            .ok()
+    };
+    if let (Some(b), z) = (
+        mb(&lambda.join("bootstrap")),
+        mb(&lambda.join("bootstrap.zip")),
+    ) {
         let z = z.map_or(String::new(), |z| format!(", zip {z:.2} MB"));
         return format!("{b:.2} MB (arm64 Lambda bootstrap{z})");
     }

@@ -120,8 +120,7 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>
         return r;
     }
     let error = path.ends_with("/error");
-    if path.starts_with("/2018-06-01/runtime/invocation/")
-        && (error || path.ends_with("/response"))
+    if path.starts_with("/2018-06-01/runtime/invocation/") && (error || path.ends_with("/response"))
         || path == "/2018-06-01/runtime/init/error"
     {
         let _ = shared.answers.send(Answered {

@@ -377,9 +377,7 @@ async fn forward(host: &Host, parts: http::request::Parts, body: Bytes) -> Answe
 /// The operation of a query-protocol call (SNS, STS): `SNS.Publish` for `Action=Publish`.
 fn query_action(body: &[u8]) -> Option<String> {
     let body = std::str::from_utf8(body).ok()?;
-    let action = body
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("Action="))?;
+    let action = body.split('&').find_map(|kv| kv.strip_prefix("Action="))?;
     let is_sns = body.split('&').any(|kv| kv.starts_with("TopicArn="));
     Some(if is_sns {
         format!("SNS.{action}")
