@@ -101,6 +101,9 @@ pub struct Stack {
     host: Arc<Host>,
     metrics: tollgate_aws::metrics::Metrics,
     moto: Moto,
+    moto_bin: PathBuf,
+    moto_port: u16,
+    verbose_moto: bool,
     shutdown: watch::Sender<bool>,
     server: tokio::task::JoinHandle<()>,
     streams: tokio::task::JoinHandle<()>,
@@ -247,6 +250,9 @@ impl Stack {
             host,
             metrics,
             moto,
+            moto_bin: bin,
+            moto_port,
+            verbose_moto: opts.verbose_moto,
             shutdown,
             server,
             streams,
@@ -295,6 +301,63 @@ impl Stack {
 
     pub fn moto_running(&mut self) -> bool {
         self.moto.is_running()
+    }
+
+    /// Faults to inject into the local host (reliability tests).
+    pub fn faults(&self) -> &server::Faults {
+        &self.host.faults
+    }
+
+    /// How often the functions called an AWS operation through the local host, by its
+    /// `x-amz-target` (`AWSStepFunctions.SendTaskSuccess`) or query action (`SNS.Publish`).
+    pub fn calls(&self, operation: &str) -> usize {
+        self.host
+            .calls
+            .lock()
+            .map(|c| c.get(operation).copied().unwrap_or(0))
+            .unwrap_or(0)
+    }
+
+    /// Kills the emulator, as a crash would.
+    pub async fn kill_moto(&mut self) {
+        self.moto.stop().await;
+    }
+
+    /// Starts a fresh emulator on the same port and recreates the stack's resources in it.
+    /// moto keeps its state in memory, so whatever the killed one held is gone.
+    pub async fn restart_moto(&mut self) -> Result<(), String> {
+        self.moto.stop().await;
+        self.moto = Moto::start(
+            &self.moto_bin,
+            self.moto_port,
+            self.host_port()?,
+            self.verbose_moto,
+        )
+        .await?;
+        let arn = bootstrap::bootstrap(
+            &self.sdk,
+            &self.names,
+            &self.moto.url,
+            &format!("{}{SNS_PATH}", self.api_url),
+        )
+        .await?;
+        if arn != self.state_machine_arn {
+            return Err(format!("state machine came back as {arn}"));
+        }
+        tollgate_aws::s3::S3::new(&self.names.region, Some(&self.moto.url))
+            .create_bucket(
+                &Credentials::new("testing", "testing", None, None, "local"),
+                &self.names.audit_bucket,
+            )
+            .await
+    }
+
+    fn host_port(&self) -> Result<u16, String> {
+        self.api_url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| format!("no port in {}", self.api_url))
     }
 
     /// Stops the server and moto, and waits for both.

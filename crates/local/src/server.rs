@@ -2,7 +2,9 @@
 //! and executor, the dev identity provider, the SNS subscriber, and a pass-through to moto
 //! for everything else (moto's state machine sends all its AWS calls here).
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -41,6 +43,25 @@ pub struct Host {
     http: reqwest::Client,
     /// One DynamoDB write at a time (see `forward`).
     dynamodb_writes: tokio::sync::Mutex<()>,
+    /// Faults the reliability tests inject into the local host. They live here, in the local
+    /// emulation, and not in the functions: nothing in a deployed function can trigger them.
+    pub faults: Faults,
+    /// How often each AWS operation passed through the host (`AWSStepFunctions.StartExecution`,
+    /// `SNS.Publish`, ...), so tests can count what the functions asked of AWS.
+    pub calls: Mutex<BTreeMap<String, usize>>,
+}
+
+/// Faults to inject, all off by default.
+#[derive(Debug, Default)]
+pub struct Faults {
+    /// Answer every SNS `Publish` with a 500, as an SNS outage would.
+    pub fail_sns_publish: AtomicBool,
+    /// Crash the executor after its AWS call and before its status write: the write that
+    /// would record `SUCCEEDED` never reaches DynamoDB, and the invocation dies as a Lambda
+    /// service error (so Step Functions retries it). One-shot: cleared by the crash.
+    pub crash_executor_after_call: AtomicBool,
+    /// Executor invocations that crashed so.
+    pub executor_crashes: AtomicUsize,
 }
 
 impl Host {
@@ -67,6 +88,8 @@ impl Host {
             print_notices,
             outbox: Mutex::new(Vec::new()),
             dynamodb_writes: tokio::sync::Mutex::new(()),
+            faults: Faults::default(),
+            calls: Mutex::new(BTreeMap::new()),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
@@ -175,7 +198,22 @@ async fn invoke(host: &Host, name: &str, body: &[u8]) -> Answer {
     let result = if short == host.notifier_function {
         host.notifier.handle(payload).await
     } else if short == host.executor_function {
-        host.executor.handle(payload).await
+        let crash = host.faults.crash_executor_after_call.load(Ordering::SeqCst);
+        let result = host.executor.handle(payload).await;
+        if crash {
+            host.faults
+                .crash_executor_after_call
+                .store(false, Ordering::SeqCst);
+            host.faults.executor_crashes.fetch_add(1, Ordering::SeqCst);
+            return json_answer(
+                500,
+                &json!({"Type": "Service", "message": "the function's sandbox crashed"}),
+            )
+            .tap_header("x-amzn-errortype", "ServiceException")
+            // Lambda always sends one; moto's interpreter fails the execution without it.
+            .tap_header("x-amzn-requestid", "local-executor-crash");
+        }
+        result
     } else {
         return json_answer(
             404,
@@ -315,10 +353,22 @@ const DYNAMODB_WRITES: [&str; 6] = [
 /// erase a write another caller made meanwhile. DynamoDB's own transactions are isolated,
 /// so on AWS the same code needs no such help.
 async fn forward(host: &Host, parts: http::request::Parts, body: Bytes) -> Answer {
-    let is_dynamodb_write = parts
+    let target = parts
         .headers
         .get("x-amz-target")
         .and_then(|t| t.to_str().ok())
+        .map(str::to_string);
+    let operation = target.clone().or_else(|| query_action(&body));
+    if let Some(op) = &operation
+        && let Ok(mut calls) = host.calls.lock()
+    {
+        *calls.entry(op.clone()).or_default() += 1;
+    }
+    if let Some(answer) = injected_fault(host, operation.as_deref(), &body) {
+        return answer;
+    }
+    let is_dynamodb_write = target
+        .as_deref()
         .and_then(|t| t.strip_prefix("DynamoDB_20120810."))
         .is_some_and(|op| DYNAMODB_WRITES.contains(&op));
     let _serialised = if is_dynamodb_write {
@@ -360,6 +410,44 @@ async fn forward(host: &Host, parts: http::request::Parts, body: Bytes) -> Answe
             &json!({"error": {"code": "emulator_unavailable", "message": e.without_url().to_string()}}),
         ),
     }
+}
+
+/// The operation of a query-protocol call (SNS, STS): `SNS.Publish` for `Action=Publish`.
+fn query_action(body: &[u8]) -> Option<String> {
+    let body = std::str::from_utf8(body).ok()?;
+    let action = body.split('&').find_map(|kv| kv.strip_prefix("Action="))?;
+    let is_sns = body.split('&').any(|kv| kv.starts_with("TopicArn="));
+    Some(if is_sns {
+        format!("SNS.{action}")
+    } else {
+        action.to_string()
+    })
+}
+
+fn injected_fault(host: &Host, operation: Option<&str>, body: &[u8]) -> Option<Answer> {
+    let f = &host.faults;
+    match operation? {
+        "SNS.Publish" if f.fail_sns_publish.load(Ordering::SeqCst) => Some(answer(
+            500,
+            "text/xml",
+            "<ErrorResponse><Error><Type>Receiver</Type><Code>InternalError</Code>\
+             <Message>injected SNS outage</Message></Error></ErrorResponse>",
+        )),
+        "DynamoDB_20120810.TransactWriteItems"
+            if f.crash_executor_after_call.load(Ordering::SeqCst)
+                && contains(body, br#"{"S":"SUCCEEDED"}"#) =>
+        {
+            Some(json_answer(
+                500,
+                &json!({"__type": "com.amazonaws.dynamodb.v20120810#InternalServerError", "message": "injected crash"}),
+            ))
+        }
+        _ => None,
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 fn percent_decode(s: &str) -> String {

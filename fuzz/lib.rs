@@ -1,0 +1,210 @@
+//! Input generators for the property-based fuzz targets in `fuzz.rs`. Each target feeds a
+//! parser of untrusted input with arbitrary bytes and with near-valid input (valid documents
+//! with random parts), since a parser's bugs hide just past its first checks.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use proptest::prelude::*;
+use serde_json::{Map, Number, Value};
+
+/// How many cases each target runs: `TOLLGATE_FUZZ_CASES`, 2,000 by default (a few seconds
+/// per target on one core). Raise it for a longer campaign.
+pub fn cases() -> u32 {
+    std::env::var("TOLLGATE_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000)
+}
+
+/// Strings that mix plain text with characters parsers trip on.
+pub fn nasty_string() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-zA-Z0-9_:./-]{0,24}",
+        any::<String>(),
+        "[<>&\"'=;#%+ \\\\\u{0}\u{7f}\u{feff}\u{10ffff}é🦀]{0,16}",
+        Just(String::new()),
+    ]
+}
+
+/// Arbitrary JSON, nested a few levels.
+pub fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| Value::Number(n.into())),
+        any::<u64>().prop_map(|n| Value::Number(n.into())),
+        any::<f64>().prop_map(|f| Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        nasty_string().prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::vec((nasty_string(), inner), 0..6)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
+        ]
+    })
+}
+
+/// Keys the request body parser knows, and some it does not.
+fn body_key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => prop::sample::select(vec!["action", "region", "params", "reason", "target"])
+            .prop_map(str::to_string),
+        1 => nasty_string(),
+    ]
+}
+
+fn action_value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "dynamodb:DescribeTable",
+            "dynamodb:DeleteTable",
+            "s3:GetObject",
+            "ec2:DescribeInstances",
+            "sts:GetCallerIdentity",
+            "iam:CreateUser",
+        ])
+        .prop_map(|s| Value::String(s.to_string())),
+        nasty_string().prop_map(Value::String),
+        json_value(),
+    ]
+}
+
+/// Request bodies that are near-valid: the right keys with random values.
+pub fn request_body() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..256),
+        prop::collection::vec((body_key(), json_value()), 0..6).prop_map(|kv| {
+            Value::Object(kv.into_iter().collect::<Map<_, _>>())
+                .to_string()
+                .into_bytes()
+        }),
+        (action_value(), json_value(), nasty_string()).prop_map(|(a, p, r)| {
+            serde_json::json!({"action": a, "params": p, "reason": r})
+                .to_string()
+                .into_bytes()
+        }),
+    ]
+}
+
+fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// JWT-shaped strings: three segments whose header and claims are random JSON, or JSON
+/// close to a real token's, or not JSON at all.
+pub fn jwt(issuer: String, audience: String) -> impl Strategy<Value = String> {
+    let header = prop_oneof![
+        json_value().prop_map(|v| v.to_string().into_bytes()),
+        (
+            prop::sample::select(vec!["ES256", "RS256", "HS256", "none", "EdDSA", "es256"]),
+            nasty_string(),
+            any::<bool>()
+        )
+            .prop_map(|(alg, kid, crit)| {
+                let mut h = serde_json::json!({"alg": alg, "typ": "JWT", "kid": kid});
+                if crit {
+                    h["crit"] = serde_json::json!(["exp"]);
+                }
+                h.to_string().into_bytes()
+            }),
+        Just(br#"{"alg":"ES256","alg":"none","kid":"k"}"#.to_vec()),
+        prop::collection::vec(any::<u8>(), 0..48),
+    ];
+    let claims = prop_oneof![
+        json_value().prop_map(|v| v.to_string().into_bytes()),
+        (json_value(), any::<i64>(), any::<bool>()).prop_map(move |(sub, exp, dup)| {
+            let mut c = serde_json::json!({"iss": issuer, "aud": audience, "sub": sub, "exp": exp});
+            let mut s = c.take().to_string();
+            if dup {
+                s = s.replacen('{', r#"{"aud":"other","#, 1);
+            }
+            s.into_bytes()
+        }),
+        prop::collection::vec(any::<u8>(), 0..48),
+    ];
+    let sig = prop::collection::vec(any::<u8>(), 0..80);
+    prop_oneof![
+        4 => (header, claims, sig).prop_map(|(h, c, s)| format!("{}.{}.{}", b64(&h), b64(&c), b64(&s))),
+        1 => "[A-Za-z0-9_.=+/-]{0,120}",
+        1 => any::<String>(),
+    ]
+}
+
+fn xml_name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "Error",
+            "Code",
+            "Message",
+            "Errors",
+            "Response",
+            "ErrorResponse",
+            "RequestId",
+            "GetCallerIdentityResponse",
+            "GetCallerIdentityResult",
+            "Arn",
+            "Account",
+            "UserId",
+            "ListBucketResult",
+            "Contents",
+            "Key",
+            "Size",
+            "LastModified",
+            "IsTruncated",
+            "reservationSet",
+            "item",
+            "instancesSet",
+            "instanceId",
+            "ResponseMetadata",
+            "x:Arn",
+            "member",
+            "entry",
+        ])
+        .prop_map(str::to_string),
+        "[a-zA-Z_][a-zA-Z0-9_:.-]{0,8}",
+    ]
+}
+
+fn xml_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-zA-Z0-9 :./+=-]{0,16}",
+        Just("&amp;&lt;&#x41;&#65;".to_string()),
+        Just("&bogus;&#xFFFFFFFF;&#0;".to_string()),
+        Just("<![CDATA[x<y]]>".to_string()),
+        Just("2024-01-31T12:00:00Z".to_string()),
+        Just("12345678901234567890123".to_string()),
+        Just("true".to_string()),
+        any::<String>(),
+    ]
+}
+
+/// XML documents shaped like AWS responses (random trees of AWS-ish element names), cut
+/// short or spliced at random, plus arbitrary bytes.
+pub fn xml_body() -> impl Strategy<Value = Vec<u8>> {
+    let leaf = (xml_name(), xml_text()).prop_map(|(n, t)| format!("<{n}>{t}</{n}>"));
+    let tree = leaf.prop_recursive(5, 40, 5, |inner| {
+        (
+            xml_name(),
+            prop::collection::vec(inner, 0..5),
+            prop::option::of((xml_name(), "[a-z\"'<&]{0,6}")),
+        )
+            .prop_map(|(n, kids, attr)| {
+                let attr = attr.map_or(String::new(), |(k, v)| format!(" {k}=\"{v}\""));
+                format!("<{n}{attr}>{}</{n}>", kids.concat())
+            })
+    });
+    prop_oneof![
+        3 => (tree.clone(), any::<bool>()).prop_map(|(t, decl)| {
+            let decl = if decl { "<?xml version=\"1.0\" encoding=\"UTF-8\"?>" } else { "" };
+            format!("{decl}{t}").into_bytes()
+        }),
+        1 => (tree, any::<prop::sample::Index>()).prop_map(|(t, cut)| {
+            let b = t.into_bytes();
+            let at = cut.index(b.len() + 1);
+            b[..at].to_vec()
+        }),
+        1 => prop::collection::vec(any::<u8>(), 0..200),
+        1 => Just(format!("{}{}", "<a>".repeat(300), "</a>".repeat(300)).into_bytes()),
+    ]
+}

@@ -1,0 +1,310 @@
+//! Reliability under contention and faults, against the real local stack: racing approvals,
+//! racing idempotent submissions, bursts of requests, and injected faults (the emulator
+//! killed mid-approval, an SNS outage, an executor that dies between its AWS call and its
+//! status write). Every scenario is bounded in time: a hang fails the test.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::future::join_all;
+use tollgate_aws::store::Store;
+use tollgate_e2e::*;
+use tollgate_local::Stack;
+use tollgate_local::demo::{create_table, table_exists, wait_for_notice};
+
+const SEND_TASK_SUCCESS: &str = "AWSStepFunctions.SendTaskSuccess";
+const START_EXECUTION: &str = "AWSStepFunctions.StartExecution";
+
+fn store(stack: &Stack) -> Store {
+    Store::new(
+        aws_sdk_dynamodb::Client::new(&stack.sdk),
+        stack.names.table.clone(),
+    )
+}
+
+/// Fails unless the request's audit chain recomputes whole.
+async fn assert_chain_whole(stack: &Stack, id: &str) -> usize {
+    match store(stack).verify(id).await {
+        Ok(Ok(n)) => n,
+        Ok(Err(b)) => panic!("audit chain of {id} broken: {b:?}"),
+        Err(e) => panic!("audit chain of {id} unreadable: {}", e.message),
+    }
+}
+
+fn count(kinds: &[String], kind: &str) -> usize {
+    kinds.iter().filter(|k| k.as_str() == kind).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hundred_concurrent_approvals_resume_the_workflow_once() {
+    let stack = stack().await;
+    let owner = agent(&stack, "ci-bot");
+    create_table(&stack.sdk, "race").await.unwrap();
+    let id = pending_delete(&owner, "race").await;
+    wait_for_notice(&owner, &id, WAIT).await.unwrap();
+
+    let approvers: Vec<_> = (0..100)
+        .map(|i| approver(&stack, &format!("approver-{i}")))
+        .collect();
+    let answers = join_all(approvers.iter().map(|a| a.vote(&id, true, None))).await;
+    let mut accepted = 0;
+    for a in &answers {
+        let a = a.as_ref().expect("vote answered");
+        match a.status {
+            200 => accepted += 1,
+            // Late votes on a request that is no longer pending: a clear conflict.
+            409 => assert!(a.error_code().is_some(), "{}", a.body),
+            s => panic!("vote answered {s}: {}", a.body),
+        }
+    }
+    assert!(accepted >= 1, "no vote was accepted");
+
+    let fin = owner.wait_final(&id, WAIT, |_| {}).await.unwrap();
+    assert_eq!(fin.request_status(), Some("SUCCEEDED"), "{}", fin.body);
+    let kinds = event_kinds(&fin);
+    assert_eq!(count(&kinds, "approved"), 1, "{kinds:?}");
+    assert_eq!(count(&kinds, "execution_started"), 1, "{kinds:?}");
+    assert_eq!(count(&kinds, "executed"), 1, "{kinds:?}");
+    assert_eq!(stack.calls(SEND_TASK_SUCCESS), 1, "one SendTaskSuccess");
+    assert_eq!(stack.calls(START_EXECUTION), 1, "one execution");
+    assert!(!table_exists(&stack.sdk, "race").await.unwrap());
+    assert_chain_whole(&stack, &id).await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_submissions_with_one_key_make_one_request() {
+    let stack = stack().await;
+    let owner = agent(&stack, "ci-bot");
+    create_table(&stack.sdk, "idem").await.unwrap();
+    let body = json!({"action": "dynamodb:DeleteTable", "params": {"TableName": "idem"}, "reason": "cleanup"});
+    let answers = join_all((0..50).map(|_| owner.submit(&body, Some("cleanup-idem")))).await;
+    let ids: BTreeSet<String> = answers
+        .iter()
+        .map(|a| {
+            let a = a.as_ref().expect("submit answered");
+            assert_eq!(a.status, 202, "{}", a.body);
+            a.body["id"].as_str().expect("id").to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "one key, one request: {ids:?}");
+    let id = ids.into_iter().next().unwrap();
+    wait_for_notice(&owner, &id, WAIT).await.unwrap();
+    assert_eq!(stack.calls(START_EXECUTION), 1, "one workflow");
+    let requests = store(&stack).request_ids_since(0).await.unwrap();
+    assert_eq!(requests, vec![id.clone()], "one stored request");
+    assert_chain_whole(&stack, &id).await;
+    stack.stop().await;
+}
+
+/// The bursts of the thousand-request test, each on a fresh stack, one at a time: moto
+/// snapshots the whole table before every item of a transaction (a deep copy), so one table
+/// of a thousand requests makes the emulator, not Tollgate, the bottleneck (over ten
+/// minutes), and a hundred concurrent requests on a loaded CI machine queue for longer than
+/// the client's 60 s timeout behind the serialised writes.
+const BURSTS: usize = 20;
+const BURST: usize = 50;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thousand_requests_in_bursts_are_all_accounted_for() {
+    let results: Vec<(usize, usize, usize)> = futures::stream::iter(0..BURSTS)
+        .map(one_burst)
+        .buffered(1)
+        .collect()
+        .await;
+    let total = results
+        .iter()
+        .fold((0, 0, 0), |a, r| (a.0 + r.0, a.1 + r.1, a.2 + r.2));
+    assert_eq!(total, (700, 200, 100), "allowed, denied, pending");
+}
+
+/// Sends one burst of `BURST` concurrent requests to a fresh stack and checks that every
+/// request it was told about is stored, final or pending, with a whole audit chain.
+async fn one_burst(burst: usize) -> (usize, usize, usize) {
+    let stack = stack().await;
+    let owner = agent(&stack, "burst-bot");
+    for t in 0..5 {
+        create_table(&stack.sdk, &format!("burst-{t}"))
+            .await
+            .unwrap();
+    }
+    // Mostly reads that run at once, some denials, and a tenth waiting for approval (each of
+    // those starts a workflow in the emulator). Indexed globally, so the mix over all bursts
+    // is exactly 700 / 200 / 100.
+    let body = |i: usize| match i % 10 {
+        0 => {
+            json!({"action": "dynamodb:DeleteTable", "params": {"TableName": format!("burst-{}", i % 5)}, "reason": "burst"})
+        }
+        1 | 2 => {
+            json!({"action": "cloudtrail:DeleteTrail", "params": {"Name": "org-trail"}, "reason": "burst"})
+        }
+        3..=5 => {
+            json!({"action": "dynamodb:DescribeTable", "params": {"TableName": format!("burst-{}", i % 5)}})
+        }
+        _ => json!({"action": "dynamodb:ListTables"}),
+    };
+    let bodies: Vec<_> = (0..BURST).map(|j| body(burst * BURST + j)).collect();
+    let answers = join_all(bodies.iter().map(|b| owner.submit(b, None))).await;
+    let mut ids = BTreeSet::new();
+    let (mut allowed, mut denied, mut pending) = (0, 0, 0);
+    for a in &answers {
+        let a = a.as_ref().expect("submit answered");
+        match a.status {
+            200 => allowed += 1,
+            202 => pending += 1,
+            403 => {
+                denied += 1;
+                assert_eq!(a.error_code(), Some("denied"), "{}", a.body);
+            }
+            s => panic!("submission answered {s}: {}", a.body),
+        }
+        let id = a.body["id"]
+            .as_str()
+            .or_else(|| a.body["error"]["request_id"].as_str());
+        if let Some(id) = id {
+            assert!(ids.insert(id.to_string()), "id {id} given twice");
+        }
+    }
+    assert!(
+        ids.len() >= allowed + pending,
+        "every accepted request has an id"
+    );
+    let stored: BTreeSet<String> = store(&stack)
+        .request_ids_since(0)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    let missing: Vec<_> = ids.difference(&stored).collect();
+    assert!(missing.is_empty(), "lost requests: {missing:?}");
+    let checked = futures::stream::iter(stored.iter().map(|id| {
+        let stack = &stack;
+        async move {
+            let rec = store(stack).get(id).await.unwrap().expect("stored");
+            let st = rec.status.as_str().to_string();
+            assert!(
+                tollgate_cli::client::is_final(&st) || st == "PENDING",
+                "{id} is {st}"
+            );
+            assert_chain_whole(stack, id).await;
+        }
+    }))
+    .buffer_unordered(8)
+    .collect::<Vec<_>>()
+    .await;
+    assert_eq!(checked.len(), stored.len());
+    assert_eq!(
+        stack.calls(START_EXECUTION),
+        pending,
+        "one workflow per pending request"
+    );
+    stack.stop().await;
+    (allowed, denied, pending)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn emulator_killed_mid_approval_fails_clearly_and_recovers() {
+    let mut stack = stack().await;
+    let owner = agent(&stack, "ci-bot");
+    let alice = approver(&stack, "alice");
+    create_table(&stack.sdk, "outage").await.unwrap();
+    let id = pending_delete(&owner, "outage").await;
+    wait_for_notice(&owner, &id, WAIT).await.unwrap();
+
+    stack.kill_moto().await;
+    // With AWS gone, the approval is refused as unavailable, quickly, and not as a crash.
+    let vote = tokio::time::timeout(Duration::from_secs(30), alice.vote(&id, true, None))
+        .await
+        .expect("the vote answered within 30 s while the emulator was down")
+        .unwrap();
+    assert_eq!(vote.status, 503, "{}", vote.body);
+    assert!(vote.error_code().is_some(), "{}", vote.body);
+    let text = vote.body.to_string();
+    assert!(!text.contains("testing"), "credentials in an error: {text}");
+
+    // moto keeps its state in memory: the restarted one knows nothing of the request, and
+    // says so; the stack works again end to end.
+    stack.restart_moto().await.unwrap();
+    let gone = owner.status(&id, 0).await.unwrap();
+    assert_eq!(gone.status, 404, "{}", gone.body);
+    create_table(&stack.sdk, "after").await.unwrap();
+    let id = pending_delete(&owner, "after").await;
+    wait_for_notice(&owner, &id, WAIT).await.unwrap();
+    let vote = alice.vote(&id, true, None).await.unwrap();
+    assert_eq!(vote.status, 200, "{}", vote.body);
+    let fin = owner.wait_final(&id, WAIT, |_| {}).await.unwrap();
+    assert_eq!(fin.request_status(), Some("SUCCEEDED"), "{}", fin.body);
+    assert!(!table_exists(&stack.sdk, "after").await.unwrap());
+    assert_chain_whole(&stack, &id).await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sns_outage_fails_the_request_visibly() {
+    let stack = stack().await;
+    stack
+        .faults()
+        .fail_sns_publish
+        .store(true, Ordering::SeqCst);
+    let owner = agent(&stack, "ci-bot");
+    create_table(&stack.sdk, "unheard").await.unwrap();
+    let id = pending_delete(&owner, "unheard").await;
+
+    let fin = owner.wait_final(&id, WAIT, |_| {}).await.unwrap();
+    assert_eq!(fin.request_status(), Some("FAILED"), "{}", fin.body);
+    let reason = fin.body["error"].to_string();
+    assert!(reason.contains("SNS"), "the reason names SNS: {}", fin.body);
+    assert!(
+        stack.calls("SNS.Publish") >= 2,
+        "the notifier retried the publish: {} attempt(s)",
+        stack.calls("SNS.Publish")
+    );
+    assert!(stack.outbox().is_empty(), "no notice was delivered");
+    assert!(table_exists(&stack.sdk, "unheard").await.unwrap());
+    let kinds = event_kinds(&fin);
+    assert_eq!(
+        kinds.last().map(String::as_str),
+        Some("failed"),
+        "{kinds:?}"
+    );
+    assert_chain_whole(&stack, &id).await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn executor_crash_after_the_call_is_never_repeated() {
+    let stack = stack().await;
+    let owner = agent(&stack, "ci-bot");
+    let alice = approver(&stack, "alice");
+    create_table(&stack.sdk, "once").await.unwrap();
+    let id = pending_delete(&owner, "once").await;
+    wait_for_notice(&owner, &id, WAIT).await.unwrap();
+
+    stack
+        .faults()
+        .crash_executor_after_call
+        .store(true, Ordering::SeqCst);
+    let vote = alice.vote(&id, true, None).await.unwrap();
+    assert_eq!(vote.status, 200, "{}", vote.body);
+
+    // The crashed attempt deleted the table; the retry Step Functions makes finds the request
+    // EXECUTING with no result and fails it instead of calling again (a second DeleteTable
+    // would have failed with ResourceNotFoundException instead).
+    let fin = owner.wait_final(&id, WAIT, |_| {}).await.unwrap();
+    assert_eq!(fin.request_status(), Some("FAILED"), "{}", fin.body);
+    assert_eq!(
+        fin.body["error"]["code"].as_str(),
+        Some("ExecutionInterrupted"),
+        "{}",
+        fin.body
+    );
+    assert_eq!(stack.faults().executor_crashes.load(Ordering::SeqCst), 1);
+    assert!(!table_exists(&stack.sdk, "once").await.unwrap());
+    let kinds = event_kinds(&fin);
+    assert_eq!(count(&kinds, "execution_started"), 1, "{kinds:?}");
+    assert_eq!(count(&kinds, "executed"), 0, "{kinds:?}");
+    assert_chain_whole(&stack, &id).await;
+    stack.stop().await;
+}
