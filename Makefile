@@ -90,9 +90,9 @@ check-infra: venv $(DEPLOY_STAMP) $(NPM_STAMP) ## cfn-lint, sam validate --lint,
 	$(BIN)/python tests/template_check.py infra/template.yaml
 	infra/node_modules/.bin/asl-validator --json-path statemachines/approval.asl.json
 
-bench: venv ## Benchmarks against fresh local stacks (release builds); writes bench/RESULTS.md.
+bench: venv ## Benchmarks against fresh local stacks (release builds); writes crates/bench/RESULTS.md.
 	@command -v wrk >/dev/null || { S=$$([ "$$(id -u)" = 0 ] || echo sudo); $$S apt-get update -qq && $$S apt-get install -y -qq wrk; }
-	CARGO="$(CARGO)" bash bench/run.sh
+	CARGO="$(CARGO)" bash crates/bench/run.sh
 
 check-data: venv ## Check the committed generated data (IAM action catalog, AWS operation models).
 	$(BIN)/python crates/catalog/gen/test_catalog.py crates/catalog/data/iam-catalog.json.gz

@@ -3,7 +3,7 @@
 //! notice carries, signs in through the dev issuer's user picker (code + PKCE, real cookies),
 //! reads the page on a phone-sized screen and approves; the request then runs.
 //! Screenshots go to `target/screenshots`, or to `$TOLLGATE_SCREENSHOTS` (the README's come
-//! from `TOLLGATE_SCREENSHOTS=docs/screenshots`).
+//! from `TOLLGATE_SCREENSHOTS=tests/browser/screenshots`).
 
 use std::path::PathBuf;
 

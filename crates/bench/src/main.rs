@@ -1,5 +1,5 @@
 //! `make bench`: measures Tollgate end to end against a fresh local stack and prints the
-//! results as Markdown (bench/run.sh puts them in bench/RESULTS.md). Every figure is measured
+//! results as Markdown (crates/bench/run.sh puts them in crates/bench/RESULTS.md). Every figure is measured
 //! here, on this machine; nothing is estimated.
 
 mod runtime_api;

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # make bench: release builds, then every benchmark against fresh local stacks; writes
-# bench/RESULTS.md (machine, date, commit, figures). Not part of make test.
+# crates/bench/RESULTS.md (machine, date, commit, figures). Not part of make test.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 CARGO=${CARGO:-cargo}
-out=bench/RESULTS.md
+out=crates/bench/RESULTS.md
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 
 # The functions alone, as `make build` builds them: with the bench in the same invocation,
 # cargo would unify features and the measured binaries would not be the shipped ones.
-$CARGO build --release --quiet \
-  -p tollgate-api -p tollgate-notifier -p tollgate-executor -p tollgate-audit-export
+for p in tollgate-api tollgate-notifier tollgate-executor tollgate-audit-export; do
+  $CARGO build --release --quiet -p "$p"
+done
 $CARGO build --release --quiet -p tollgate-bench
 
 dirty=""
@@ -19,7 +20,7 @@ git diff --quiet HEAD 2>/dev/null || dirty=" (plus uncommitted changes)"
 {
   echo "# Tollgate benchmark results"
   echo
-  echo "Written by \`make bench\` (bench/run.sh); do not edit by hand."
+  echo "Written by \`make bench\` (crates/bench/run.sh); do not edit by hand."
   echo
   echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "- commit: $(git rev-parse --short HEAD)${dirty}"
