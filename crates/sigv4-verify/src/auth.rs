@@ -103,6 +103,12 @@ pub(crate) fn parse(req: &Request<'_>) -> Result<Auth, VerifyError> {
         )),
         (Some(h), false) => parse_header(req, h),
         (None, true) => parse_presigned(req, presign),
+        (None, false) if query_pairs(req.query).any(|(k, _)| k == "AWSAccessKeyId") => {
+            Err(VerifyError::new(
+                ErrorKind::UnsupportedAuthentication,
+                "query: AWSAccessKeyId and Signature make a SigV2 presigned URL, which is refused; presign with SigV4 (botocore: signature_version='s3v4')",
+            ))
+        }
         (None, false) => Err(VerifyError::new(
             ErrorKind::MissingAuthentication,
             "authorization: missing; sign the request with SigV4 (an Authorization header or a presigned URL)",

@@ -87,7 +87,7 @@ pub(crate) fn declared_trailers(
             VerifyError::new(
                 ErrorKind::UnsupportedPayload,
                 format!(
-                    "x-amz-trailer: `{}` is not a checksum trailer; send x-amz-checksum-crc32, -crc32c, -crc64nvme, -sha1 or -sha256",
+                    "x-amz-trailer: `{}` is not a checksum trailer; send x-amz-checksum-crc32, -crc32c, -crc64nvme, -sha1, -sha256 or -sha512",
                     shown(name)
                 ),
             )

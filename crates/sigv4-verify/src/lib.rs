@@ -12,7 +12,7 @@
 //!   `STREAMING-AWS4-HMAC-SHA256-PAYLOAD` (every chunk signature, chained from the request's),
 //!   `STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER` (chunks plus the trailer signature) and
 //!   `STREAMING-UNSIGNED-PAYLOAD-TRAILER` (framing, `x-amz-decoded-content-length` and the
-//!   trailer checksum: CRC32, CRC32C, CRC64/NVME, SHA-1 or SHA-256). The body handed back is
+//!   trailer checksum: CRC32, CRC32C, CRC64/NVME, SHA-1, SHA-256 or SHA-512). The body handed back is
 //!   decoded (aws-chunked framing removed).
 //! - **Canonicalisation** as AWS does it: services other than S3 normalise the path (dot
 //!   segments, `//`) and encode it again; S3 takes the path as sent. The query is re-encoded

@@ -32,7 +32,10 @@ fn leak(s: &str) -> &'static str {
 
 fn cases() -> Vec<Case> {
     let mut out = Vec::new();
-    let mut dirs: Vec<_> = fs::read_dir(suite()).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut dirs: Vec<_> = fs::read_dir(suite())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     dirs.sort();
     for dir in dirs {
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
@@ -51,7 +54,11 @@ fn cases() -> Vec<Case> {
                 omit_token: c["omit_session_token"].as_bool().unwrap_or(false),
                 time: c["timestamp"].as_str().unwrap().replace(['-', ':'], ""),
                 options: Options {
-                    uri_rule: Some(if normalize { UriRule::NormalizeAndEncode } else { UriRule::EncodeOnly }),
+                    uri_rule: Some(if normalize {
+                        UriRule::NormalizeAndEncode
+                    } else {
+                        UriRule::EncodeOnly
+                    }),
                     ..Options::default()
                 },
             }
@@ -101,7 +108,11 @@ fn every_suite_case_verifies_with_its_canonical_request() {
             if case.omit_token {
                 let lookup = one_key(case.akid, case.secret, case.token.clone());
                 let err = check(&raw, at(&case.time), &lookup, &case.options).unwrap_err();
-                let kind = if variant == "header" { ErrorKind::HeadersNotSigned } else { ErrorKind::SignatureDoesNotMatch };
+                let kind = if variant == "header" {
+                    ErrorKind::HeadersNotSigned
+                } else {
+                    ErrorKind::SignatureDoesNotMatch
+                };
                 assert_eq!(err.kind, kind, "{what}: {err}");
                 continue;
             }
@@ -111,7 +122,11 @@ fn every_suite_case_verifies_with_its_canonical_request() {
                 .filter(|_| case.name != "double-encode-path");
             if let Some(expected) = expected {
                 let got = raw.with(|r| canonical_request(r, &case.options)).unwrap();
-                assert_eq!(String::from_utf8(got).unwrap(), expected, "{what}: canonical request");
+                assert_eq!(
+                    String::from_utf8(got).unwrap(),
+                    expected,
+                    "{what}: canonical request"
+                );
             }
             let token = case.token.clone();
             let lookup = one_key(case.akid, case.secret, token.clone());
@@ -119,11 +134,18 @@ fn every_suite_case_verifies_with_its_canonical_request() {
                 .unwrap_or_else(|e| panic!("{what}: {e}"));
             assert_eq!(v.credential.access_key_id, case.akid, "{what}");
             assert_eq!(v.credential.session_token, token, "{what}");
-            assert_eq!((v.credential.region.as_str(), v.credential.service.as_str()), ("us-east-1", "service"));
+            assert_eq!(
+                (v.credential.region.as_str(), v.credential.service.as_str()),
+                ("us-east-1", "service")
+            );
             assert_eq!(v.principal, "agent");
             let wrong = one_key(case.akid, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEZ", token);
             let err = check(&raw, at(&case.time), &wrong, &case.options).unwrap_err();
-            assert_eq!(err.kind, ErrorKind::SignatureDoesNotMatch, "{what}: wrong secret");
+            assert_eq!(
+                err.kind,
+                ErrorKind::SignatureDoesNotMatch,
+                "{what}: wrong secret"
+            );
             verified += 1;
         }
     }
@@ -134,7 +156,9 @@ fn every_suite_case_verifies_with_its_canonical_request() {
 fn double_url_encode_canonical_request() {
     let dir = suite().join("double-url-encode");
     let raw = Raw::parse_http(&read(&dir, "header-signed-request.txt").unwrap());
-    let got = raw.with(|r| canonical_request(r, &Options::default())).unwrap();
+    let got = raw
+        .with(|r| canonical_request(r, &Options::default()))
+        .unwrap();
     assert_eq!(
         String::from_utf8(got).unwrap(),
         read(&dir, "header-canonical-request.txt").unwrap()
