@@ -47,6 +47,12 @@
 //!   checks them when the call is made. Trailer checksums are always checked.
 //! - Which signed headers the operation decoder may read is the caller's business:
 //!   [`Verified::is_signed`] answers it.
+//!
+//! # For the code that decodes the verified request
+//! Read the query as it was verified: `+` is a literal plus, the same as `%2B` (never a
+//! space), so that what was signed and what is decoded cannot differ. Outside S3 `/a//b` and
+//! `/a/./b` verify the same as `/a/b`: route on the normalised path there, on the raw path for
+//! S3. Strip a base path with [`operation_path`] only after verifying.
 
 mod auth;
 mod canonical;

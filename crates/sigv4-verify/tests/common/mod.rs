@@ -2,6 +2,8 @@
 //! raw HTTP files, and lookups.
 #![allow(dead_code)]
 
+pub mod rust_signer;
+
 use std::time::{Duration, SystemTime};
 
 use tollgate_sigv4::{Found, LookupError, Options, Request, Secret, Verified, VerifyError, verify};
