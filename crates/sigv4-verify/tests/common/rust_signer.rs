@@ -14,7 +14,7 @@ use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use bytes::Bytes;
 
-use super::Raw;
+use super::raw::Raw;
 
 pub const AKID: &str = "ASIARUSTSIGNERTEST01";
 pub const SECRET: &str = "rust/signer+secret/key/not/an/aws/key00";
