@@ -111,18 +111,13 @@ fn header() -> impl Strategy<Value = (String, Vec<u8>)> {
 fn query() -> impl Strategy<Value = String> {
     let param = (
         prop_oneof![
-            prop::sample::select(vec![
-                "X-Amz-Algorithm",
-                "X-Amz-Credential",
-                "X-Amz-Date",
-                "X-Amz-Expires",
-                "X-Amz-SignedHeaders",
-                "X-Amz-Signature",
-                "X-Amz-Security-Token",
-                "X%2DAmz-Date",
-                "AWSAccessKeyId",
-                "prefix",
-            ])
+            prop::sample::select(
+                [
+                    &tollgate_sigv4::PRESIGNED_PARAMETERS[..],
+                    &["X%2DAmz-Date", "AWSAccessKeyId", "prefix"]
+                ]
+                .concat()
+            )
             .prop_map(str::to_string),
             "[a-zA-Z0-9%+=-]{0,12}",
         ],

@@ -57,7 +57,8 @@ fn malformed(location: AuthLocation, message: String) -> VerifyError {
     VerifyError::new(kind, message)
 }
 
-const PRESIGN_PARAMS: [&str; 7] = [
+/// The query parameters of a presigned URL, the last optional.
+pub const PRESIGNED_PARAMETERS: [&str; 7] = [
     "X-Amz-Algorithm",
     "X-Amz-Credential",
     "X-Amz-Date",
@@ -83,7 +84,7 @@ pub(crate) fn parse(req: &Request<'_>) -> Result<Auth, VerifyError> {
         } else {
             k.to_string()
         };
-        if let Some(i) = PRESIGN_PARAMS.iter().position(|p| *p == key) {
+        if let Some(i) = PRESIGNED_PARAMETERS.iter().position(|p| *p == key) {
             if presign[i].is_some() {
                 return Err(VerifyError::new(
                     ErrorKind::MalformedPresignedUrl,

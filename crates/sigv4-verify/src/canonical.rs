@@ -118,70 +118,46 @@ fn hex_value(b: u8) -> Option<u8> {
     }
 }
 
-/// Re-encodes one raw query key or value by SigV4's rule: each `%XX` is decoded and every
-/// byte encoded again (so `%7e` becomes `~` and `%2b` becomes `%2B`), and a literal byte that
-/// is not unreserved is encoded (so `+` is `%2B`, never a space). A `%` not followed by two
-/// hex digits is refused: no client sends one, and guessing its meaning would let two
-/// different query strings share a signature.
-pub(crate) fn canonical_query_component(raw: &[u8], out: &mut Vec<u8>) -> Result<(), VerifyError> {
+/// Walks a raw query component, handing each byte it stands for to `byte`: `%XX` decoded,
+/// anything else as is (`+` stays `+`). A `%` not followed by two hex digits is refused: no
+/// client sends one, and guessing its meaning would let two different query strings share a
+/// signature.
+fn decode_each(raw: &[u8], mut byte: impl FnMut(u8)) -> Result<(), VerifyError> {
     let mut i = 0;
     while i < raw.len() {
-        let b = raw[i];
-        if b == b'%' {
-            let hi = raw.get(i + 1).copied().and_then(hex_value);
-            let lo = raw.get(i + 2).copied().and_then(hex_value);
-            match (hi, lo) {
-                (Some(hi), Some(lo)) => {
-                    push_encoded(out, hi << 4 | lo);
-                    i += 3;
-                }
-                _ => {
-                    return Err(VerifyError::new(
-                        ErrorKind::MalformedQuery,
-                        format!(
-                            "query: `{}` has a `%` without two hex digits; percent-encode the query string",
-                            shown(raw)
-                        ),
-                    ));
-                }
-            }
-        } else {
-            push_encoded(out, b);
+        if raw[i] != b'%' {
+            byte(raw[i]);
             i += 1;
+            continue;
         }
+        let hi = raw.get(i + 1).copied().and_then(hex_value);
+        let lo = raw.get(i + 2).copied().and_then(hex_value);
+        let (Some(hi), Some(lo)) = (hi, lo) else {
+            return Err(VerifyError::new(
+                ErrorKind::MalformedQuery,
+                format!(
+                    "query: `{}` has a `%` without two hex digits; percent-encode the query string",
+                    shown(raw)
+                ),
+            ));
+        };
+        byte(hi << 4 | lo);
+        i += 3;
     }
     Ok(())
+}
+
+/// Re-encodes one raw query key or value by SigV4's rule: each `%XX` is decoded and every
+/// byte encoded again (so `%7e` becomes `~` and `%2b` becomes `%2B`), and a literal byte that
+/// is not unreserved is encoded (so `+` is `%2B`, never a space).
+pub(crate) fn canonical_query_component(raw: &[u8], out: &mut Vec<u8>) -> Result<(), VerifyError> {
+    decode_each(raw, |b| push_encoded(out, b))
 }
 
 /// Percent-decodes a raw query component (for reading `X-Amz-*` parameters). `+` stays `+`.
 pub(crate) fn decode_query_component(raw: &str) -> Result<String, VerifyError> {
     let mut out = Vec::with_capacity(raw.len());
-    let bytes = raw.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hi = bytes.get(i + 1).copied().and_then(hex_value);
-            let lo = bytes.get(i + 2).copied().and_then(hex_value);
-            match (hi, lo) {
-                (Some(hi), Some(lo)) => {
-                    out.push(hi << 4 | lo);
-                    i += 3;
-                    continue;
-                }
-                _ => {
-                    return Err(VerifyError::new(
-                        ErrorKind::MalformedQuery,
-                        format!(
-                            "query: `{}` has a `%` without two hex digits; percent-encode the query string",
-                            shown(raw)
-                        ),
-                    ));
-                }
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
+    decode_each(raw.as_bytes(), |b| out.push(b))?;
     String::from_utf8(out).map_err(|_| {
         VerifyError::new(
             ErrorKind::MalformedQuery,

@@ -68,7 +68,7 @@ pub mod time;
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
-pub use auth::{AuthLocation, MAX_PRESIGNED_EXPIRES};
+pub use auth::{AuthLocation, MAX_PRESIGNED_EXPIRES, PRESIGNED_PARAMETERS};
 pub use canonical::{UriRule, canonical_query, canonical_uri, uri_rule_for, uses_s3_rules};
 pub use checksum::{Checksum, ChecksumAlgorithm};
 pub use chunked::MIN_SIGNED_CHUNK;
@@ -310,16 +310,17 @@ fn check_amz_headers_signed(req: &Request<'_>, signed: &[&str]) -> Result<(), Ve
     Ok(())
 }
 
+/// A decimal length header's value, or `None` unless it is plain digits that fit a `u64`.
+fn parse_length(value: &[u8]) -> Option<u64> {
+    if value.is_empty() || value.len() > 19 || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(value).ok()?.parse().ok()
+}
+
 fn check_content_length(req: &Request<'_>) -> Result<(), VerifyError> {
     for value in req.header_values("content-length") {
-        let ok = !value.is_empty()
-            && value.len() <= 19
-            && value.iter().all(u8::is_ascii_digit)
-            && std::str::from_utf8(value)
-                .ok()
-                .and_then(|v| v.parse::<u64>().ok())
-                == Some(req.body.len() as u64);
-        if !ok {
+        if parse_length(value) != Some(req.body.len() as u64) {
             return Err(VerifyError::new(
                 ErrorKind::IncompleteBody,
                 format!(
@@ -547,20 +548,16 @@ fn check_decoded_length(req: &Request<'_>, decoded: usize) -> Result<(), VerifyE
                 "x-amz-decoded-content-length: sent more than once",
             )
         })?;
-    if let Some(value) = header {
-        let parsed = std::str::from_utf8(value)
-            .ok()
-            .filter(|v| !v.is_empty() && v.len() <= 19 && v.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|v| v.parse::<u64>().ok());
-        if parsed != Some(decoded as u64) {
-            return Err(VerifyError::new(
-                ErrorKind::IncompleteBody,
-                format!(
-                    "x-amz-decoded-content-length: `{}` is not the {decoded} bytes the aws-chunked body decodes to; send the whole body",
-                    shown(value)
-                ),
-            ));
-        }
+    if let Some(value) = header
+        && parse_length(value) != Some(decoded as u64)
+    {
+        return Err(VerifyError::new(
+            ErrorKind::IncompleteBody,
+            format!(
+                "x-amz-decoded-content-length: `{}` is not the {decoded} bytes the aws-chunked body decodes to; send the whole body",
+                shown(value)
+            ),
+        ));
     }
     Ok(())
 }

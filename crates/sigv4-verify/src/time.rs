@@ -1,8 +1,9 @@
-//! SigV4's timestamp, `YYYYMMDDTHHMMSSZ` (ISO 8601 basic, UTC), to and from Unix seconds.
-//! Hand-written because it is one fixed format and the civil-date arithmetic is a few lines;
-//! a date crate would add a dependency for this alone.
+//! SigV4's timestamp, `YYYYMMDDTHHMMSSZ` (ISO 8601 basic, UTC), to and from Unix seconds,
+//! on tollgate-core's calendar arithmetic: one fixed format needs no date crate.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tollgate_core::time::{civil_date, days_from_civil};
 
 /// The time an `x-amz-date` stands for, or `None` unless it is exactly `YYYYMMDDTHHMMSSZ`
 /// with a real calendar date and time.
@@ -59,11 +60,11 @@ pub(crate) fn system_time(secs: i64) -> SystemTime {
     }
 }
 
-/// `x-amz-date` of Unix seconds, for messages that show the server's clock.
+/// `x-amz-date` of Unix seconds (from 1970 on), for messages that show the server's clock.
 pub(crate) fn format_amz_date(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
+    let secs = secs.max(0);
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_date(secs.unsigned_abs());
     format!(
         "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
         rem / 3_600,
@@ -83,37 +84,6 @@ fn days_in_month(y: i64, m: i64) -> i64 {
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
-}
-
-// Howard Hinnant's days_from_civil / civil_from_days (public domain algorithms).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
 }
 
 #[cfg(test)]
