@@ -35,6 +35,8 @@ git diff --quiet HEAD 2>/dev/null || dirty=" (plus uncommitted changes)"
   echo
   $CARGO bench --quiet -p tollgate-models --bench models
   echo
+  $CARGO bench --quiet -p tollgate-sigv4 --bench verify
+  echo
   $CARGO bench --quiet -p tollgate-bench --bench micro
 } > "$tmp"
 mv "$tmp" "$out"

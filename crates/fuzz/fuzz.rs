@@ -182,3 +182,100 @@ proptest! {
         }
     }
 }
+
+mod sigv4_verifier {
+    use std::time::Duration;
+
+    use proptest::prelude::*;
+    use tollgate_fuzz::sigv4::*;
+    use tollgate_sigv4::{
+        ALL_KINDS, Family, Found, LookupError, Options, PayloadMode, Secret, canonical_request,
+        verify,
+    };
+
+    use super::config;
+
+    const SECRET: &str = rust_signer::SECRET;
+
+    /// Knows every key, with the signer's secret: only a valid signature can pass.
+    fn any_key(_: &str, _: Option<&str>) -> Result<Found<()>, LookupError> {
+        Ok(Found {
+            secret: Secret::new(SECRET),
+            principal: (),
+        })
+    }
+
+    fn now() -> std::time::SystemTime {
+        signed_at() + Duration::from_secs(1)
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn sigv4_garbage_never_verifies(raw in garbage_request()) {
+            let out = raw.with(|req| verify(req, now(), &any_key, &Options::default()).map(|v| v.payload));
+            match out {
+                Ok(mode) => prop_assert!(false, "garbage verified as {mode:?}: {raw:?}"),
+                Err(e) => {
+                    prop_assert!(!e.message.is_empty());
+                    prop_assert!(!e.message.contains(SECRET));
+                    for family in [Family::S3, Family::Query, Family::Json] {
+                        prop_assert!(e.aws_code(family).status < 500);
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn sigv4_hostile_chunk_framing(signed in any::<bool>(), body in prop_oneof![chunked_body(), prop::collection::vec(any::<u8>(), 0..256)]) {
+            // x-amz-decoded-content-length is signed, so the header pins an empty body; the
+            // signature covers the headers, not these bytes.
+            let raw = with_hostile_body(signed, body);
+            let out = raw.with(|req| verify(req, now(), &any_key, &Options::default()).map(|v| (v.body.into_owned(), v.checksum)));
+            match out {
+                Ok((decoded, checksum)) => {
+                    prop_assert!(!signed, "a signed stream verified with bytes nobody signed");
+                    prop_assert!(decoded.is_empty(), "the signed decoded length is 0");
+                    let c = checksum.expect("an unsigned stream verifies only with its trailer");
+                    prop_assert_eq!(c.algorithm.compute(&decoded), c.value);
+                }
+                Err(e) => {
+                    prop_assert!(ALL_KINDS.contains(&e.kind));
+                    prop_assert!(e.aws_code(Family::S3).status < 500);
+                }
+            }
+        }
+
+        #[test]
+        fn sigv4_mutated_requests_verify_only_as_signed(which in 0usize..6, edits in prop::collection::vec(mutation(), 1..3)) {
+            let original = &signed_requests()[which];
+            let opts = Options::default();
+            let (canonical, body) = original.with(|req| {
+                let v = verify(req, now(), &any_key, &opts).expect("the unmutated request verifies");
+                (canonical_request(req, &opts).expect("canonical"), v.body.into_owned())
+            });
+            let mut raw = original.clone();
+            for m in &edits {
+                apply(&mut raw, m);
+            }
+            let out = raw.with(|req| {
+                verify(req, now(), &any_key, &opts).map(|v| (v.payload, v.body.into_owned(), canonical_request(req, &opts)))
+            });
+            match out {
+                // Accepted only when what was signed is what was sent: the same canonical
+                // request, and the same body unless the payload was declared unsigned.
+                Ok((mode, got, again)) => {
+                    prop_assert_eq!(again.expect("canonical of a verified request"), canonical);
+                    if mode != PayloadMode::Unsigned {
+                        prop_assert_eq!(got, body, "a changed body verified ({:?})", mode);
+                    }
+                }
+                Err(e) => {
+                    prop_assert!(ALL_KINDS.contains(&e.kind));
+                    prop_assert!(!e.message.contains(SECRET));
+                }
+            }
+        }
+    }
+}

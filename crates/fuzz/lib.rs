@@ -7,6 +7,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use proptest::prelude::*;
 use serde_json::{Map, Number, Value};
 
+pub mod sigv4;
+
 /// How many cases each target runs: `TOLLGATE_FUZZ_CASES`, 2,000 by default (a few seconds
 /// per target on one core). Raise it for a longer campaign.
 pub fn cases() -> u32 {
