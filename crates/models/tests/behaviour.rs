@@ -251,6 +251,16 @@ fn endpoint_urls() {
         ),
         Err(BuildError::Endpoint(_))
     ));
+    // With an endpoint URL, no static endpoint is needed.
+    let r = ok(
+        "cloudfront-keyvaluestore",
+        "DescribeKeyValueStore",
+        json!({"KvsARN": "arn:aws:cloudfront::1:key-value-store/k"}),
+        "us-east-1",
+        Some("http://127.0.0.1:5000"),
+    );
+    assert_eq!(r.signing_region, "us-east-1");
+    assert!(r.url.starts_with("http://127.0.0.1:5000/"), "{}", r.url);
 }
 
 #[test]

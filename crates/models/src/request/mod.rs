@@ -205,7 +205,12 @@ pub fn build_request(
         }
     }
 
-    let (host_base, signing_region) = endpoint::resolve_host(model, op, region)?;
+    let (host_base, signing_region) = match endpoint::resolve_host(model, op, region) {
+        Ok(found) => found,
+        // Given an endpoint URL, no static endpoint is needed (the region signs).
+        Err(_) if endpoint.is_some() => (String::new(), region.to_string()),
+        Err(e) => return Err(e),
+    };
     let (scheme, authority, base_path) = match endpoint {
         Some(url) => endpoint::split_url(url)?,
         None => {
