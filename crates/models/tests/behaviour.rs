@@ -487,6 +487,14 @@ fn rest_headers_and_query_strings() {
         None,
     );
     assert_eq!(header(&r, "Expires"), Some("Tue, 02 Jan 2024 03:04:05 GMT"));
+    let r = ok(
+        "s3",
+        "PutObject",
+        json!({"Bucket": "b-1", "Key": "k", "Expires": "-1"}),
+        "us-east-1",
+        None,
+    );
+    assert_eq!(header(&r, "Expires"), Some("-1"));
     // Content-Length is left to the HTTP client.
     let r = ok(
         "s3",

@@ -43,12 +43,14 @@ pub(super) fn prepare_params(
             }
         }
         // botocore's sdk-extras make S3's `Expires` a timestamp (an HTTP date header); the
-        // generated model keeps it a string, so convert what parses.
+        // generated model keeps it a string, so convert what parses as a date. A bare number
+        // (`-1`, HTTP's "already expired") is sent as it is, as an SDK client sent it.
         if input
             .members
             .get("Expires")
             .is_some_and(|m| m.location == Some(Location::Header))
             && let Some(Value::String(e)) = params.get("Expires")
+            && e.trim().parse::<f64>().is_err()
             && let Some(t) = Timestamp::parse(e)
         {
             params.insert("Expires".into(), Value::String(t.truncated().rfc822()));
