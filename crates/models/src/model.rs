@@ -344,6 +344,8 @@ pub struct ServiceModel {
     pub(crate) metadata: Metadata,
     pub(crate) operations: HashMap<String, OperationDef>,
     pub(crate) shapes: HashMap<String, Shape>,
+    /// The rest protocols' URI templates, compiled on the first request decoded.
+    pub(crate) routes: OnceLock<crate::server::Routes>,
 }
 
 #[derive(Deserialize)]
@@ -439,6 +441,7 @@ impl ServiceModel {
             metadata: m.metadata,
             operations: m.operations,
             shapes: m.shapes,
+            routes: OnceLock::new(),
         })
     }
 

@@ -12,10 +12,10 @@ use crate::timestamp::{Timestamp, TsFormat};
 use crate::validate::{ValidationError, apply_aliases, json_type, validate};
 
 mod checksum;
-mod customize;
+pub(crate) mod customize;
 mod endpoint;
 mod json;
-mod query;
+pub(crate) mod query;
 mod rest;
 mod xml;
 

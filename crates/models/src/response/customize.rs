@@ -19,7 +19,7 @@ pub(super) fn customize_output(
     out: &mut Map<String, Value>,
 ) {
     match model.service_name() {
-        "iam" => decode_policies(model, shape, out, 0),
+        "iam" => decode_policies(model, shape, out),
         "ec2" if operation == "GetConsoleOutput" => {
             if let Some(Value::String(s)) = out.get("Output")
                 && let Some(bytes) = b64_decode(s)
@@ -59,7 +59,26 @@ pub(super) fn customize_output(
 }
 
 /// IAM returns policy documents URL-encoded; boto3 decodes them into JSON.
-fn decode_policies(model: &ServiceModel, shape: &Shape, v: &mut Map<String, Value>, depth: usize) {
+fn decode_policies(model: &ServiceModel, shape: &Shape, v: &mut Map<String, Value>) {
+    each_policy_document(model, shape, v, 0, &mut |value| {
+        if let Value::String(s) = value {
+            let decoded = percent_decode_str(s).decode_utf8_lossy().into_owned();
+            if let Ok(doc) = serde_json::from_str::<Value>(&decoded) {
+                *value = doc;
+            }
+        }
+    });
+}
+
+/// Calls `f` on every IAM policy document (a `policyDocumentType` member) in `v`, in
+/// structures and lists of structures.
+pub(crate) fn each_policy_document(
+    model: &ServiceModel,
+    shape: &Shape,
+    v: &mut Map<String, Value>,
+    depth: usize,
+    f: &mut dyn FnMut(&mut Value),
+) {
     if depth > MAX_DEPTH {
         return;
     }
@@ -71,16 +90,9 @@ fn decode_policies(model: &ServiceModel, shape: &Shape, v: &mut Map<String, Valu
             continue;
         };
         match (r.ty(), value) {
-            (ShapeType::String, value) if mref.shape == "policyDocumentType" => {
-                if let Value::String(s) = value {
-                    let decoded = percent_decode_str(s).decode_utf8_lossy().into_owned();
-                    if let Ok(doc) = serde_json::from_str::<Value>(&decoded) {
-                        *value = doc;
-                    }
-                }
-            }
+            (ShapeType::String, value) if mref.shape == "policyDocumentType" => f(value),
             (ShapeType::Structure, Value::Object(m)) => {
-                decode_policies(model, r.shape, m, depth + 1)
+                each_policy_document(model, r.shape, m, depth + 1, f)
             }
             (ShapeType::List, Value::Array(items)) => {
                 let Some(mr) = r.shape.member.as_ref().and_then(|m| model.resolve(m).ok()) else {
@@ -89,7 +101,7 @@ fn decode_policies(model: &ServiceModel, shape: &Shape, v: &mut Map<String, Valu
                 if mr.ty() == ShapeType::Structure {
                     for item in items {
                         if let Value::Object(m) = item {
-                            decode_policies(model, mr.shape, m, depth + 1);
+                            each_policy_document(model, mr.shape, m, depth + 1, f);
                         }
                     }
                 }

@@ -9,12 +9,12 @@ use serde_json::{Map, Number, Value};
 use crate::model::{Protocol, Ref, ServiceModel, Shape, ShapeType};
 use crate::timestamp::Timestamp;
 
-mod customize;
+pub(crate) mod customize;
 mod error;
 mod json;
 mod query;
 mod rest;
-mod xml;
+pub(crate) mod xml;
 
 /// An error answered by AWS (or a response that could not be read: code `InvalidResponse`).
 #[derive(Debug, Clone, PartialEq, Eq)]
