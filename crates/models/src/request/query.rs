@@ -2,6 +2,8 @@
 //! (botocore's `QuerySerializer` and `EC2Serializer`), written by a [`QueryWriter`] as
 //! smithy-rs's `aws-smithy-query` does.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use super::{BuildError, Parts, invalid, scalar_text, wrong_type};
@@ -40,21 +42,22 @@ pub(super) fn serialize(
 }
 
 /// botocore's `_get_serialized_name` (ec2 capitalizes locationNames and prefers queryName).
-pub(crate) fn query_name(r: Ref<'_>, default: &str, ec2: bool) -> String {
+pub(crate) fn query_name<'a>(r: Ref<'a>, default: &'a str, ec2: bool) -> Cow<'a, str> {
     if ec2 {
         if let Some(q) = r.query_name() {
-            return q.to_string();
+            return Cow::Borrowed(q);
         }
         if let Some(n) = r.location_name() {
             let mut c = n.chars();
             return match c.next() {
-                Some(f) => f.to_uppercase().chain(c).collect(),
-                None => String::new(),
+                Some(f) if f.is_ascii_uppercase() => Cow::Borrowed(n),
+                Some(f) => Cow::Owned(f.to_uppercase().chain(c).collect()),
+                None => Cow::Borrowed(""),
             };
         }
-        default.to_string()
+        Cow::Borrowed(default)
     } else {
-        r.location_name().unwrap_or(default).to_string()
+        Cow::Borrowed(r.location_name().unwrap_or(default))
     }
 }
 
@@ -90,7 +93,7 @@ impl QueryWriter<'_> {
             let r = self.model.resolve(mref)?;
             let name = query_name(r, key, self.ec2);
             let p = if prefix.is_empty() {
-                name
+                name.into_owned()
             } else {
                 format!("{prefix}.{name}")
             };

@@ -112,6 +112,10 @@ impl<'a> Headers<'a> {
         }
     }
 
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(k, _)| k.eq_ignore_ascii_case(name))
+    }
+
     /// Headers whose name starts with `prefix` (any case): (the rest of the name, value).
     pub fn with_prefix(&self, prefix: &str) -> Vec<(&'a str, &'a str)> {
         self.0

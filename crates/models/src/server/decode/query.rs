@@ -244,12 +244,14 @@ impl QueryReader<'_> {
         for (name, mref) in &shape.members {
             let r = self.model.resolve(mref).map_err(|e| invalid(path, e.0))?;
             let seg = query_name(r, name, self.ec2);
-            let p = member_path(path, name);
             let value = if r.ty() == ShapeType::List && !self.ec2 && r.flattened() {
-                self.flattened_list(r, node, &seg, key, &p)?
+                self.flattened_list(r, node, &seg, key, &member_path(path, name))?
             } else {
-                match node.children.remove(&seg) {
-                    Some(mut child) => Some(self.value(r, &mut child, &join(key, &seg), &p)?),
+                match node.children.remove(seg.as_ref()) {
+                    Some(mut child) => {
+                        let p = member_path(path, name);
+                        Some(self.value(r, &mut child, &join(key, &seg), &p)?)
+                    }
                     None => None,
                 }
             };
@@ -400,11 +402,11 @@ impl QueryReader<'_> {
             let entry_key = join(&key, &seg);
             let k = entry
                 .children
-                .remove(&ks)
+                .remove(ks.as_ref())
                 .and_then(|mut n| n.children.is_empty().then(|| n.value.take()).flatten())
                 .ok_or_else(|| invalid(path, format!("`{}` has no `{ks}`", shorten(&entry_key))))?;
             let p = member_path(path, &k);
-            let v = match entry.children.remove(&vs) {
+            let v = match entry.children.remove(vs.as_ref()) {
                 Some(mut vn) => self.value(vr, &mut vn, &join(&entry_key, &vs), &p)?,
                 // An empty structure writes nothing.
                 None if vr.ty() == ShapeType::Structure => Value::Object(Map::new()),

@@ -76,24 +76,42 @@ impl Reader<'_, '_> {
         let mut out = Map::new();
         let mut map_member = None;
         for (name, mref) in &shape.members {
+            let Some(location) = mref.location else {
+                continue;
+            };
+            // Top-level bound members carry their wire name on the reference. Most members of
+            // an input are absent: look first, resolve and name the path only when present.
+            let key = mref.location_name.as_deref().unwrap_or(name);
+            let present = match location {
+                Location::Uri => matched.labels.iter().any(|(k, _)| *k == key),
+                Location::QueryString => true,
+                Location::Header => self.headers.has(key),
+                Location::Headers => !self.headers.with_prefix(key).is_empty(),
+                _ => false,
+            };
+            if !present {
+                continue;
+            }
             let r = self
                 .model
                 .resolve(mref)
                 .map_err(|e| invalid("params", e.0))?;
-            let key = r.location_name().unwrap_or(name);
+            if location == Location::QueryString && r.ty() == ShapeType::Map {
+                map_member = Some((name, r));
+                continue;
+            }
+            if location == Location::QueryString && !query.iter().any(|(k, _)| k == key) {
+                continue;
+            }
             let path = member_path("params", name);
-            let value = match r.location() {
-                Some(Location::Uri) => match matched.labels.iter().find(|(k, _)| *k == key) {
+            let value = match location {
+                Location::Uri => match matched.labels.iter().find(|(k, _)| *k == key) {
                     Some((_, v)) => Some(scalar(r, v, &path)?),
                     None => None,
                 },
-                Some(Location::QueryString) if r.ty() == ShapeType::Map => {
-                    map_member = Some((name, r));
-                    None
-                }
-                Some(Location::QueryString) => self.query_value(r, key, query, &path)?,
-                Some(Location::Header) => self.header_value(r, key, &path)?,
-                Some(Location::Headers) => self.prefix_headers(r, key, &path)?,
+                Location::QueryString => self.query_value(r, key, query, &path)?,
+                Location::Header => self.header_value(r, key, &path)?,
+                Location::Headers => self.prefix_headers(r, key, &path)?,
                 _ => None,
             };
             if let Some(v) = value {

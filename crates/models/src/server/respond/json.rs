@@ -2,6 +2,8 @@
 //! member names to wire names, ISO 8601 timestamps to the member's format (epoch seconds by
 //! default).
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use super::{MAX_DEPTH, header, request_id_header};
@@ -54,7 +56,7 @@ pub(super) fn write_struct(
         let wire = r.location_name().unwrap_or(name).to_string();
         out.insert(
             wire,
-            write_value(model, r, v, &format!("{path}.{name}"), depth + 1)?,
+            write_value(model, r, v, &member_path(path, name, depth), depth + 1)?,
         );
     }
     Ok(out)
@@ -81,10 +83,10 @@ pub(super) fn write_value(
             };
             let mr = model.resolve(mr).map_err(|e| model_error(path, e.0))?;
             let mut out = Vec::with_capacity(items.len());
-            for (i, item) in items.iter().enumerate() {
+            for item in items {
                 out.push(match item {
                     Value::Null => Value::Null,
-                    _ => write_value(model, mr, item, &format!("{path}[{i}]"), depth + 1)?,
+                    _ => write_value(model, mr, item, path, depth + 1)?,
                 });
             }
             Value::Array(out)
@@ -100,7 +102,7 @@ pub(super) fn write_value(
                     k.clone(),
                     match item {
                         Value::Null => Value::Null,
-                        _ => write_value(model, vr, item, &format!("{path}.{k}"), depth + 1)?,
+                        _ => write_value(model, vr, item, path, depth + 1)?,
                     },
                 );
             }
@@ -115,6 +117,16 @@ pub(super) fn write_value(
         },
         _ => v.clone(),
     })
+}
+
+/// Errors name the top-level member (`output.Contents`): a full path would cost an allocation
+/// per value for an error that only a broken model or a hundred levels of nesting can cause.
+pub(super) fn member_path<'a>(path: &'a str, name: &str, depth: usize) -> Cow<'a, str> {
+    if depth == 0 {
+        Cow::Owned(format!("{path}.{name}"))
+    } else {
+        Cow::Borrowed(path)
+    }
 }
 
 pub(super) fn too_deep(path: &str) -> EncodeError {

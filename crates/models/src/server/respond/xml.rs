@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::MAX_DEPTH;
-use super::json::{model_error, too_deep};
+use super::json::{member_path, model_error, too_deep};
 use crate::encode::py_number;
 use crate::model::{Location, Ref, ServiceModel, Shape, ShapeType, XmlNamespace};
 use crate::response::xml::member_key;
@@ -59,7 +59,7 @@ pub(super) fn write_struct(
             continue;
         };
         let r = model.resolve(mref).map_err(|e| model_error(path, e.0))?;
-        let p = format!("{path}.{name}");
+        let p = member_path(path, name, depth);
         if r.xml_attribute() {
             let attr = r.location_name().unwrap_or(name);
             el.set_attr(attr.to_string(), scalar_text(r, v));
@@ -98,30 +98,14 @@ pub(super) fn write_member(
                 .ok_or_else(|| model_error(path, "list without member".into()))?;
             let mr = model.resolve(mref).map_err(|e| model_error(path, e.0))?;
             if r.flattened() {
-                for (i, item) in items.iter().enumerate() {
-                    write_member(
-                        model,
-                        mr,
-                        name,
-                        item,
-                        parent,
-                        &format!("{path}[{i}]"),
-                        depth + 1,
-                    )?;
+                for item in items {
+                    write_member(model, mr, name, item, parent, path, depth + 1)?;
                 }
             } else {
                 let mut list = El::new(name);
                 let element = mr.location_name().unwrap_or("member");
-                for (i, item) in items.iter().enumerate() {
-                    write_member(
-                        model,
-                        mr,
-                        element,
-                        item,
-                        &mut list,
-                        &format!("{path}[{i}]"),
-                        depth + 1,
-                    )?;
+                for item in items {
+                    write_member(model, mr, element, item, &mut list, path, depth + 1)?;
                 }
                 parent.children.push(list);
             }
@@ -138,15 +122,7 @@ pub(super) fn write_member(
             for (k, item) in obj {
                 let mut entry = El::new(if r.flattened() { name } else { "entry" });
                 entry.children.push(text_el(key_name, k));
-                write_member(
-                    model,
-                    vr,
-                    val_name,
-                    item,
-                    &mut entry,
-                    &format!("{path}.{k}"),
-                    depth + 1,
-                )?;
+                write_member(model, vr, val_name, item, &mut entry, path, depth + 1)?;
                 if r.flattened() {
                     parent.children.push(entry);
                 } else {
