@@ -210,3 +210,208 @@ pub fn xml_body() -> impl Strategy<Value = Vec<u8>> {
         1 => Just(format!("{}{}", "<a>".repeat(300), "</a>".repeat(300)).into_bytes()),
     ]
 }
+
+/// A request as it reaches the front door (what `tollgate_models::WireRequest` borrows).
+#[derive(Debug, Clone)]
+pub struct WireCase {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl WireCase {
+    /// A valid request for `service`'s `operation`, as the client-side builder writes it.
+    pub fn built(service: &str, operation: &str, params: Value) -> WireCase {
+        let model = tollgate_models::load(service).expect("model");
+        let params = params.as_object().cloned().unwrap_or_default();
+        let req = tollgate_models::build_request(
+            &model,
+            operation,
+            &params,
+            "us-east-1",
+            Some("http://127.0.0.1:5000"),
+        )
+        .unwrap_or_else(|e| panic!("{service}.{operation}: {e}"));
+        let rest = req
+            .url
+            .split_once("://")
+            .map_or(req.url.as_str(), |(_, r)| r);
+        let target = rest.find('/').map_or("/", |i| &rest[i..]);
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        WireCase {
+            method: req.method,
+            path: path.to_string(),
+            query: query.to_string(),
+            headers: req.headers,
+            body: req.body,
+        }
+    }
+}
+
+fn hostile_segment() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "%", "%2", "%zz", "%2F", "%C3%28", "%00", "..", ".", "", "{Bucket}", "%2e%2e", "+",
+            "a%20b", "%FF%FE", "x?y", "#",
+        ])
+        .prop_map(str::to_string),
+        "[a-zA-Z0-9%._~+-]{0,12}",
+        Just("a".repeat(300)),
+        nasty_string(),
+    ]
+}
+
+fn hostile_query_pair() -> impl Strategy<Value = String> {
+    let key = prop_oneof![
+        prop::sample::select(vec![
+            "Action",
+            "Version",
+            "Filter.1.Name",
+            "Filter.1.Value.1",
+            "Filter.01.Name",
+            "Filter.0.Name",
+            "Filter.x.Name",
+            "Filter.99999999999.Name",
+            "MessageAttributes.entry.1.Name",
+            "MessageAttributes.entry.1.Value.StringValue",
+            "Tags.member.1.Key",
+            "X-Amz-Signature",
+            "list-type",
+            "uploads",
+            "uploadId",
+            "partNumber",
+            "prefix",
+            "max-keys",
+            "Qualifier",
+            "x-id",
+        ])
+        .prop_map(str::to_string),
+        Just("a.".repeat(80)),
+        "[A-Za-z0-9.%+]{0,16}",
+        nasty_string(),
+    ];
+    (key, hostile_segment(), any::<bool>()).prop_map(|(k, v, eq)| {
+        let enc = |s: &str| {
+            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+        };
+        if eq { format!("{}={}", enc(&k), v) } else { k }
+    })
+}
+
+fn hostile_header() -> impl Strategy<Value = (String, String)> {
+    let name = prop_oneof![
+        prop::sample::select(vec![
+            "X-Amz-Target",
+            "x-amz-target",
+            "Content-Type",
+            "Content-Encoding",
+            "Content-Length",
+            "x-amz-meta-",
+            "x-amz-meta-a",
+            "x-amz-copy-source",
+            "x-amz-checksum-crc32",
+            "x-amz-sdk-checksum-algorithm",
+            "X-Amz-Invocation-Type",
+            "x-amz-storage-class",
+            "Expires",
+            "If-Modified-Since",
+            "x-amz-object-lock-retain-until-date",
+            "x-amz-tagging",
+            "Accept",
+        ])
+        .prop_map(str::to_string),
+        "[a-zA-Z-]{1,20}",
+    ];
+    let value = prop_oneof![
+        prop::sample::select(vec![
+            "DynamoDB_20120810.GetItem",
+            "DynamoDB_20120810.",
+            ".GetItem",
+            "application/x-www-form-urlencoded",
+            "application/json",
+            "aws-chunked",
+            "aws-chunked,aws-chunked",
+            "\"a,b\", \"c",
+            "Tue, 02 Jan 2024 03:04:05 GMT",
+            "not a date",
+            "eyJ9",
+            "b/k%zz?versionId=",
+            "-1",
+            "99999999999999999999",
+        ])
+        .prop_map(str::to_string),
+        nasty_string(),
+    ];
+    (name, value)
+}
+
+fn body_mutation() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..200),
+        json_value().prop_map(|v| v.to_string().into_bytes()),
+        xml_body(),
+        prop::collection::vec(hostile_query_pair(), 0..8).prop_map(|p| p.join("&").into_bytes()),
+        Just(format!("{}{}", "[".repeat(200), "]".repeat(200)).into_bytes()),
+    ]
+}
+
+/// Requests for the front door's decoders: valid ones from `bases` with one or more parts
+/// replaced, spliced or cut (the body, path segments, query pairs, headers, the method), and
+/// whole random ones.
+pub fn wire_case(bases: Vec<WireCase>) -> impl Strategy<Value = WireCase> {
+    let n = bases.len();
+    let mutation = (
+        0..n,
+        prop::collection::vec(0u8..8, 1..4),
+        body_mutation(),
+        any::<prop::sample::Index>(),
+        hostile_segment(),
+        prop::collection::vec(hostile_query_pair(), 0..4),
+        prop::collection::vec(hostile_header(), 0..4),
+        prop::sample::select(vec![
+            "GET", "PUT", "POST", "DELETE", "HEAD", "PATCH", "get", "",
+        ]),
+    );
+    mutation.prop_map(move |(i, kinds, body, at, seg, pairs, headers, method)| {
+        let mut c = bases[i].clone();
+        for k in kinds {
+            match k {
+                0 => c.body = body.clone(),
+                1 => {
+                    let at = at.index(c.body.len() + 1);
+                    let mut b = c.body[..at].to_vec();
+                    b.extend_from_slice(&body);
+                    b.extend_from_slice(&c.body[at..]);
+                    c.body = b;
+                }
+                2 => c.body.truncate(at.index(c.body.len() + 1)),
+                3 => {
+                    let segs: Vec<&str> = c.path.split('/').collect();
+                    let at = at.index(segs.len());
+                    let mut out: Vec<String> = segs.iter().map(|s| s.to_string()).collect();
+                    out.insert(at, seg.clone());
+                    c.path = out.join("/");
+                }
+                4 => {
+                    for p in &pairs {
+                        if !c.query.is_empty() {
+                            c.query.push('&');
+                        }
+                        c.query.push_str(p);
+                    }
+                }
+                5 => c.headers.extend(headers.iter().cloned()),
+                6 => c.method = method.to_string(),
+                _ => {
+                    let at = at.index(c.headers.len() + 1);
+                    if at < c.headers.len() {
+                        c.headers.remove(at);
+                    }
+                }
+            }
+        }
+        c
+    })
+}

@@ -1,10 +1,15 @@
-//! Calendar arithmetic on Unix times, for keys, filenames and display: enough to avoid a date
-//! crate for three uses.
+//! Calendar arithmetic on Unix times, for keys, filenames and display, and for the AWS
+//! timestamps `tollgate-models` reads and writes: enough to avoid a date crate.
 
 /// (year, month, day) of a Unix time in seconds, UTC.
 pub fn civil_date(secs: u64) -> (i64, i64, i64) {
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = (secs / 86_400) as i64 + 719_468;
+    civil_from_days((secs / 86_400) as i64)
+}
+
+/// (year, month, day) of a count of days since the epoch (negative before 1970), proleptic
+/// Gregorian: Howard Hinnant's days-to-civil algorithm.
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
@@ -49,6 +54,17 @@ mod tests {
         assert_eq!(civil_date(1_795_525_921), (2026, 11, 24));
         assert_eq!(civil_date(951_782_400), (2000, 2, 29));
         assert_eq!(days_from_civil(2026, 11, 24), 1_795_525_921 / 86_400);
+        // Before the epoch and at the ends of the range AWS timestamps use.
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+        assert_eq!(civil_from_days(days_from_civil(1, 1, 1)), (1, 1, 1));
+        assert_eq!(
+            civil_from_days(days_from_civil(9999, 12, 31)),
+            (9999, 12, 31)
+        );
+        assert_eq!(
+            days_from_civil(1900, 3, 1) - days_from_civil(1900, 2, 28),
+            1
+        );
         assert_eq!(iso8601(1_795_525_921_000), "2026-11-24T13:12:01Z");
     }
 }

@@ -344,6 +344,10 @@ pub struct ServiceModel {
     pub(crate) metadata: Metadata,
     pub(crate) operations: HashMap<String, OperationDef>,
     pub(crate) shapes: HashMap<String, Shape>,
+    /// The operations whose input or output is an event stream.
+    pub(crate) event_streams: OnceLock<HashSet<String>>,
+    /// The rest protocols' URI templates, compiled on the first request decoded.
+    pub(crate) routes: OnceLock<crate::server::Routes>,
 }
 
 #[derive(Deserialize)]
@@ -404,19 +408,11 @@ impl<'a> Operation<'a> {
     }
     /// Whether the request or the response is an event stream (not supported).
     pub fn has_event_stream(&self) -> bool {
-        let is_stream = |shape: Option<&String>| {
-            shape
-                .and_then(|n| self.model.shapes.get(n))
-                .is_some_and(|s| {
-                    s.members.values().any(|m| {
-                        self.model
-                            .shapes
-                            .get(&m.shape)
-                            .is_some_and(|ms| ms.eventstream)
-                    })
-                })
-        };
-        is_stream(self.def.input.as_ref()) || is_stream(self.def.output.as_ref())
+        // Worked out for every operation on first use: it is asked on every call.
+        self.model
+            .event_streams
+            .get_or_init(|| self.model.event_stream_operations())
+            .contains(self.name)
     }
     fn input_struct(&self) -> Option<&'a Shape> {
         self.def
@@ -439,7 +435,24 @@ impl ServiceModel {
             metadata: m.metadata,
             operations: m.operations,
             shapes: m.shapes,
+            event_streams: OnceLock::new(),
+            routes: OnceLock::new(),
         })
+    }
+
+    fn event_stream_operations(&self) -> HashSet<String> {
+        let is_stream = |shape: Option<&String>| {
+            shape.and_then(|n| self.shapes.get(n)).is_some_and(|s| {
+                s.members
+                    .values()
+                    .any(|m| self.shapes.get(&m.shape).is_some_and(|ms| ms.eventstream))
+            })
+        };
+        self.operations
+            .iter()
+            .filter(|(_, op)| is_stream(op.input.as_ref()) || is_stream(op.output.as_ref()))
+            .map(|(name, _)| name.clone())
+            .collect()
     }
 
     /// The botocore service name (`dynamodb`, `stepfunctions`, `elbv2`).

@@ -193,29 +193,39 @@ impl El {
 }
 
 fn escape_text(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            _ => out.push(c),
-        }
-    }
+    escape(s, out, |b| match b {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        _ => None,
+    });
 }
 
 fn escape_attr(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\r' => out.push_str("&#13;"),
-            '\n' => out.push_str("&#10;"),
-            '\t' => out.push_str("&#09;"),
-            _ => out.push(c),
+    escape(s, out, |b| match b {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        b'"' => Some("&quot;"),
+        b'\r' => Some("&#13;"),
+        b'\n' => Some("&#10;"),
+        b'\t' => Some("&#09;"),
+        _ => None,
+    });
+}
+
+/// Copies `s` in runs between the bytes `entity` replaces (all ASCII, so runs stay on
+/// character boundaries).
+fn escape(s: &str, out: &mut String, entity: impl Fn(u8) -> Option<&'static str>) {
+    let mut run = 0;
+    for (i, b) in s.bytes().enumerate() {
+        if let Some(e) = entity(b) {
+            out.push_str(&s[run..i]);
+            out.push_str(e);
+            run = i + 1;
         }
     }
+    out.push_str(&s[run..]);
 }
 
 #[cfg(test)]

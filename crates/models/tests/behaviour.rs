@@ -251,6 +251,16 @@ fn endpoint_urls() {
         ),
         Err(BuildError::Endpoint(_))
     ));
+    // With an endpoint URL, no static endpoint is needed.
+    let r = ok(
+        "cloudfront-keyvaluestore",
+        "DescribeKeyValueStore",
+        json!({"KvsARN": "arn:aws:cloudfront::1:key-value-store/k"}),
+        "us-east-1",
+        Some("http://127.0.0.1:5000"),
+    );
+    assert_eq!(r.signing_region, "us-east-1");
+    assert!(r.url.starts_with("http://127.0.0.1:5000/"), "{}", r.url);
 }
 
 #[test]
@@ -477,6 +487,14 @@ fn rest_headers_and_query_strings() {
         None,
     );
     assert_eq!(header(&r, "Expires"), Some("Tue, 02 Jan 2024 03:04:05 GMT"));
+    let r = ok(
+        "s3",
+        "PutObject",
+        json!({"Bucket": "b-1", "Key": "k", "Expires": "-1"}),
+        "us-east-1",
+        None,
+    );
+    assert_eq!(header(&r, "Expires"), Some("-1"));
     // Content-Length is left to the HTTP client.
     let r = ok(
         "s3",
