@@ -9,7 +9,7 @@ use tollgate_aws::now_ms;
 use tollgate_aws::store::not_found;
 use tollgate_core::link::{self, LinkError};
 use tollgate_core::record::{Verdict, VoteOutcome};
-use tollgate_core::{ApiError, Effect, ErrorCode, RequestRecord, Status, seal};
+use tollgate_core::{ApiError, ErrorCode, RequestRecord, Status, seal};
 
 use crate::approver_session::Session;
 use crate::{Api, Request, Response, header, query_param};
@@ -134,11 +134,9 @@ impl Api {
                 let message = match outcome {
                     VoteOutcome::Approved => "Approved. The request runs now.".to_string(),
                     VoteOutcome::Rejected => "Rejected. The request will not run.".to_string(),
-                    VoteOutcome::Recorded => format!(
-                        "Your approval is recorded: {} of {} needed.",
-                        rec.approvers().len(),
-                        rec.decision.required_approvals()
-                    ),
+                    VoteOutcome::Recorded => {
+                        format!("Your approval is recorded: {}.", rec.approvals_summary())
+                    }
                 };
                 Ok(Response::html(
                     200,
@@ -186,7 +184,17 @@ impl Api {
             "<p>Signed in as <strong>{}</strong>. <form class=\"inline\" method=\"post\" action=\"/v1/approver/logout\"><button class=\"link\">Sign out</button></form></p>",
             esc(&s.identity.name)
         );
-        if let Some(why) = cannot_vote(rec, &s.identity) {
+        let why_not = self
+            .approver_role(&s.identity)
+            .err()
+            .map(|e| {
+                format!(
+                    "{}.",
+                    capitalised(e.message.trim_start_matches("approver: "))
+                )
+            })
+            .or_else(|| cannot_vote(rec, &s.identity));
+        if let Some(why) = why_not {
             return format!("{who}<p class=\"warn\">{}</p>", esc(&why));
         }
         let hidden = format!(
@@ -222,26 +230,25 @@ impl Api {
     }
 }
 
-/// Why this approver may not vote, checked before showing the buttons (the vote itself
-/// checks again, under the conditional write).
+/// Why this approver may not vote at all, checked before showing the buttons (the vote
+/// itself checks again, under the conditional write).
 fn cannot_vote(rec: &RequestRecord, who: &tollgate_core::Identity) -> Option<String> {
-    if who.same_principal(&rec.agent) {
-        return Some("You asked for this request; someone else has to approve it.".into());
-    }
-    if let Effect::Approval {
-        approvers: Some(group),
-        ..
-    } = &rec.decision.effect
-        && !who.groups.iter().any(|g| g == group)
-    {
-        return Some(format!(
-            "Only members of `{group}` may decide this request."
-        ));
-    }
-    if rec.votes.iter().any(|v| v.approver.same_principal(who)) {
-        return Some("You have already voted on this request.".into());
-    }
-    None
+    rec.check_voter(who, Verdict::Reject)
+        .err()
+        .map(|e| match e.code {
+            ErrorCode::SelfApproval => {
+                "You asked for this request; someone else has to approve it.".to_string()
+            }
+            ErrorCode::AlreadyVoted => "You have already voted on this request.".to_string(),
+            _ => format!("{}.", capitalised(&e.message)),
+        })
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 fn forbidden(e: LinkError) -> ApiError {
@@ -360,22 +367,16 @@ fn render(rec: &RequestRecord, decide: &str, now: u64) -> String {
             .map(|r| format!("<li><code>{}</code></li>", esc(r)))
             .collect()
     };
-    let group = match &rec.decision.effect {
-        Effect::Approval {
-            approvers: Some(g), ..
-        } => format!(" from <code>{}</code>", esc(g)),
-        _ => String::new(),
-    };
     format!(
         r#"<p>Status: <strong>{status}</strong> · {left}</p>
 <dl>
-<dt>Requested by</dt><dd>{agent} <small>({issuer})</small></dd>
+<dt>Requested by</dt><dd>{agent}<br><small>issuer <code>{issuer}</code>, subject <code>{subject}</code></small></dd>
 <dt>Reason</dt><dd>{reason}</dd>
 <dt>Action</dt><dd><code>{action}</code> in {region}, target {target}</dd>
 <dt>Resources</dt><dd><ul>{resources}</ul></dd>
 <dt>Risk flags</dt><dd>{flags}</dd>
 <dt>Deciding policies</dt><dd>{policy_ids} — {policy}</dd>
-<dt>Approvals</dt><dd>{have} of {need}{group}</dd>{needs}
+<dt>Approvals</dt><dd>{approvals}</dd>{needs}
 </dl>
 <h2>Parameters</h2><pre>{params}</pre>
 <p><small>Request <code>{id}</code><br>SHA-256 of what runs: <code>{hash}</code></small></p>
@@ -385,14 +386,14 @@ fn render(rec: &RequestRecord, decide: &str, now: u64) -> String {
         left = esc(&time_left(now, rec.expires_at)),
         agent = esc(&rec.agent.name),
         issuer = esc(&rec.agent.issuer),
+        subject = esc(&rec.agent.subject),
         reason = esc(rec.request.reason.as_deref().unwrap_or("(none given)")),
         action = esc(&rec.request.action.to_string()),
         region = esc(&rec.request.region),
         target = esc(&rec.request.target),
         policy = esc(&rec.decision.reason),
         policy_ids = esc(&rec.decision.policy_ids.join(", ")),
-        have = rec.approvers().len(),
-        need = rec.decision.required_approvals(),
+        approvals = esc(&rec.approvals_summary()),
         params = esc(&params),
         hash = rec.request_hash,
         id = esc(&rec.id),
