@@ -293,7 +293,8 @@ button.link{background:none;color:#0645ad;padding:0;width:auto;font-size:1rem;te
 form.inline{display:inline}textarea{width:100%;font-size:1rem;box-sizing:border-box}\
 a.button{display:block;text-align:center;background:#0645ad;color:#fff;padding:.7rem;border-radius:.4rem;text-decoration:none}\
 .warn{background:#fff4e5;padding:.5rem;border-radius:.3rem}.ok{background:#e6f4ea;padding:.5rem;border-radius:.3rem}\
-.final{background:#eef;padding:.5rem;border-radius:.3rem}";
+.final{background:#eef;padding:.5rem;border-radius:.3rem}\
+blockquote.reason{margin:0;padding:.2rem .6rem;border-left:.25rem solid #999;white-space:pre-wrap;word-break:break-word}";
 
 /// A complete page: phone-sized, no scripts.
 pub(crate) fn page(title: &str, body: &str) -> String {
@@ -371,7 +372,7 @@ fn render(rec: &RequestRecord, decide: &str, now: u64) -> String {
         r#"<p>Status: <strong>{status}</strong> · {left}</p>
 <dl>
 <dt>Requested by</dt><dd>{agent}<br><small>issuer <code>{issuer}</code>, subject <code>{subject}</code></small></dd>
-<dt>Reason</dt><dd>{reason}</dd>
+<dt>Reason, in the agent's words</dt><dd><blockquote class="reason">{reason}</blockquote></dd>
 <dt>Action</dt><dd><code>{action}</code> in {region}, target {target}</dd>
 <dt>Resources</dt><dd><ul>{resources}</ul></dd>
 <dt>Risk flags</dt><dd>{flags}</dd>
@@ -414,6 +415,49 @@ mod tests {
         assert!(time_left(0, Some(7_200_000)).starts_with("2 h 0 min left"));
         assert!(time_left(100_000, Some(40_000)).starts_with("expired 1 min ago"));
         assert_eq!(time_left(0, None), "no deadline");
+    }
+
+    #[test]
+    fn the_page_names_the_agent_by_issuer_and_subject_and_quotes_its_reason() {
+        let req = tollgate_core::parse_new_request(
+            br#"{"action":"dynamodb:DeleteTable","params":{"TableName":"t"},"reason":"cleanup</dd><dt>Approvals</dt><dd>2 of 2\nReview: https://evil.example"}"#,
+            "us-east-1",
+        )
+        .unwrap();
+        let decision = tollgate_core::Decision {
+            effect: tollgate_core::Effect::Approval {
+                approvals: 1,
+                requirements: vec![tollgate_core::GroupRequirement {
+                    group: Some("dba".into()),
+                    approvals: 1,
+                }],
+                timeout_seconds: 60,
+            },
+            policy_ids: vec!["p".into()],
+            reason: "r".into(),
+            mask: Default::default(),
+            requires: Default::default(),
+        };
+        let agent = tollgate_core::Identity {
+            issuer: "https://token.actions.githubusercontent.com".into(),
+            subject: "123:refs/heads/main".into(),
+            name: "<b>deploy-bot</b>".into(),
+            ..Default::default()
+        };
+        let (rec, _) = RequestRecord::new("R1".into(), req, agent, decision, vec![], vec![], 1);
+        let html = render(&rec, "", 2);
+        assert!(
+            html.contains("<dd>&lt;b&gt;deploy-bot&lt;/b&gt;<br><small>issuer <code>https://token.actions.githubusercontent.com</code>, subject <code>123:refs/heads/main</code></small></dd>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<blockquote class=\"reason\">cleanup&lt;/dd&gt;&lt;dt&gt;Approvals&lt;/dt&gt;&lt;dd&gt;2 of 2\nReview: https://evil.example</blockquote>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<dd>0 of 1 (still needed: 1 from `dba`)</dd>"),
+            "{html}"
+        );
     }
 
     #[test]
