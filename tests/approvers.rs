@@ -22,7 +22,8 @@ permit (principal, action == Action::"dynamodb:DeleteTable", resource);
 
 @id("writes-one-approval-with-ticket") @reason("changes need one approval and a ticket")
 @approval("1") @ticket @justification("12")
-permit (principal, action in Action::"Write", resource);
+permit (principal, action in Action::"Write", resource)
+unless { action == Action::"dynamodb:DeleteTable" };
 "#;
 
 const SLACK_SECRET: &str = "slack-signing-secret-for-tests";
@@ -353,7 +354,12 @@ async fn page_sign_in_csrf_quorum_and_late_decisions() {
     assert!(p.html.contains("someone else has to approve"), "{}", p.html);
     let mut dave = Browser::new(&stack);
     let p = dave.sign_in(&path, "dave").await;
-    assert!(p.html.contains("Only members of `approvers`"), "{}", p.html);
+    // Dave is no approver at all: his groups hold none of the approver groups.
+    assert!(
+        p.html.contains("is not in an approver group (`approvers`)"),
+        "{}",
+        p.html
+    );
     // A crafted form gets no further: they were never given a CSRF token, and the vote
     // itself applies the same rules (see the Slack test, where the signature is the proof).
     let k = path.split("k=").nth(1).unwrap().to_string();
@@ -883,5 +889,75 @@ async fn slack_users_map_by_email_through_users_info() {
         "{c:?}"
     );
     assert_eq!(c.len(), 3);
+    stack.stop().await;
+}
+
+/// Bob votes with his OIDC token, then presses Approve in Slack, which maps him by e-mail to
+/// another subject: the address is one human key, so the second vote is his second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slack_vote_and_a_signed_in_vote_by_one_person_count_once() {
+    let (api, _calls) = fake_slack(BTreeMap::from([(
+        "U-BOB".to_string(),
+        "bob@example.com".to_string(),
+    )]))
+    .await;
+    let stack = stack_with(|o| {
+        o.policy_source = "ssm:/tollgate/policies".into();
+        o.seed_ssm = vec![("/tollgate/policies".into(), POLICY.into())];
+        o.slack_signing_secret = Some(SLACK_SECRET.into());
+        o.slack_bot_token = Some("xoxb-lookup".into());
+        o.slack_api_url = Some(api);
+        o.approver_issuers = Some(vec![tollgate_aws::oidc::IssuerConfig {
+            human_key_claim: Some("email".into()),
+            approver_groups: vec!["approvers".into()],
+            ..tollgate_aws::oidc::IssuerConfig::new(
+                "{api}/dev-idp",
+                tollgate_local::issuer::APPROVER_AUDIENCE,
+            )
+        }]);
+        o.slack_approvers = BTreeMap::from([(
+            "bob@example.com".to_string(),
+            Identity {
+                issuer: "{api}/dev-idp".into(),
+                subject: "bob-in-slack".into(),
+                name: "Bob".into(),
+                groups: vec!["approvers".into()],
+                ..Default::default()
+            },
+        )]);
+    })
+    .await;
+    let bot = agent(&stack, "ci-bot");
+    let (id, _) = pending(&stack, &bot, "one-bob").await;
+    let issuer = stack.issuer();
+    let now = jsonwebtoken::get_current_timestamp();
+    let token = issuer
+        .sign(
+            jsonwebtoken::Algorithm::ES256,
+            &json!({"iss": issuer.issuer(), "aud": tollgate_local::issuer::APPROVER_AUDIENCE,
+                "sub": "bob", "email": "bob@example.com", "email_verified": true,
+                "groups": ["approvers"], "exp": now + 600, "iat": now}),
+        )
+        .unwrap();
+    let r = Client::new(&stack.api_url, Some(token))
+        .vote(&id, true, None)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    let hash = r.body["request_hash"].as_str().unwrap().to_string();
+    let a = slack(
+        &stack,
+        &slack_body("U-BOB", "approve", &format!("{id}|{hash}")),
+        now,
+        SLACK_SECRET,
+    )
+    .await;
+    let text = a.body["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("already voted") && text.contains("Nothing was recorded"),
+        "{}",
+        a.body
+    );
+    assert_eq!(votes(&bot, &id).await, ("PENDING".into(), 1));
     stack.stop().await;
 }

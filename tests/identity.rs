@@ -11,9 +11,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use tollgate_aws::oidc::IssuerConfig;
 use tollgate_cli::client::Client;
+use tollgate_core::claims::Accepted;
 use tollgate_e2e::*;
 use tollgate_local::Stack;
-use tollgate_local::issuer::{AGENT_AUDIENCE, APPROVER_AUDIENCE, MintRequest};
+use tollgate_local::issuer::{AGENT_AUDIENCE, APPROVER_AUDIENCE, MintRequest, numeric_id};
 
 const LIST: &[u8] = br#"{"action":"dynamodb:ListTables"}"#;
 
@@ -295,9 +296,14 @@ async fn a_flood_of_unknown_kids_costs_the_provider_one_fetch() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provider_shaped_tokens_map_to_the_configured_identity() {
     let github = IssuerConfig {
-        subject_claims: vec!["repository".into(), "ref".into()],
-        name_claims: vec!["workflow".into()],
+        subject_claims: vec!["repository_id".into(), "ref".into()],
+        name_claims: vec!["repository".into()],
         policy_claims: vec!["repository_owner".into(), "event_name".into()],
+        required_claims: [(
+            "repository_owner_id".to_string(),
+            Accepted::One(json!(numeric_id("acme"))),
+        )]
+        .into(),
         algorithms: vec![Algorithm::RS256],
         max_lifetime_seconds: 3600,
         ..IssuerConfig::new("{api}/dev-idp", AGENT_AUDIENCE)
@@ -305,6 +311,7 @@ async fn provider_shaped_tokens_map_to_the_configured_identity() {
     let cognito_approvers = IssuerConfig {
         subject_claims: vec!["cognito:username".into()],
         groups_claim: "cognito:groups".into(),
+        approver_groups: vec!["dba".into()],
         ..IssuerConfig::new("{api}/dev-idp", APPROVER_AUDIENCE)
     };
     let stack = stack_with(|o| {
@@ -326,12 +333,14 @@ async fn provider_shaped_tokens_map_to_the_configured_identity() {
     let agent = Client::new(&stack.api_url, Some(gh));
     let id = pending_delete(&agent, "shaped").await;
     let r = agent.status(&id, 0).await.unwrap();
+    // Keyed on the repository's id, which a rename does not hand to someone else.
     assert_eq!(
-        r.body["agent"]["subject"], "acme/app:refs/heads/main",
+        r.body["agent"]["subject"],
+        format!("{}:refs/heads/main", numeric_id("acme/app")),
         "{}",
         r.body
     );
-    assert_eq!(r.body["agent"]["name"], "deploy");
+    assert_eq!(r.body["agent"]["name"], "acme/app");
     assert_eq!(
         r.body["agent"]["claims"],
         json!({"repository_owner": "acme", "event_name": "push"})
@@ -398,6 +407,234 @@ async fn provider_shaped_tokens_map_to_the_configured_identity() {
         submit_with(&stack, &k8s).await.body["error"]["reason"],
         "missing_claim"
     );
+    // Any repository on GitHub can ask for this audience; only the pinned owner's get in.
+    let stranger = stack
+        .mint(&MintRequest {
+            sub: "evil/app".into(),
+            shape: Some("github".into()),
+            alg: Some("RS256".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let r = submit_with(&stack, &stranger).await;
+    assert_eq!(
+        (r.status, r.body["error"]["reason"].as_str()),
+        (401, Some("claim_mismatch")),
+        "{}",
+        r.body
+    );
+    stack.stop().await;
+}
+
+/// Why a stack with these options does not start.
+async fn start_error(tune: impl FnOnce(&mut tollgate_local::StackOptions)) -> String {
+    let mut opts = tollgate_local::StackOptions {
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        ..Default::default()
+    };
+    tune(&mut opts);
+    match Stack::start(opts).await {
+        Ok(_) => panic!("the stack must not start"),
+        Err(e) => e,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_refuses_to_start_with_an_unpinned_github_issuer_or_mixed_roles() {
+    let e = start_error(|o| {
+        o.agent_issuers = Some(vec![IssuerConfig::new(
+            "https://token.actions.githubusercontent.com",
+            "tollgate",
+        )])
+    })
+    .await;
+    assert!(
+        e.contains("must pin `repository_owner_id` or `repository_id`"),
+        "{e}"
+    );
+    // One issuer and audience for both roles: a token refused as an agent's could pass as an
+    // approver's.
+    let e = start_error(|o| {
+        o.agent_issuers = Some(vec![IssuerConfig::new("{api}/dev-idp", "shared")]);
+        o.approver_issuers = Some(vec![IssuerConfig {
+            approver_groups: vec!["approvers".into()],
+            ..IssuerConfig::new("{api}/dev-idp", "shared")
+        }]);
+    })
+    .await;
+    assert!(e.contains("both agents and approvers"), "{e}");
+    let e = start_error(|o| {
+        o.approver_issuers = Some(vec![IssuerConfig::new("{api}/dev-idp", APPROVER_AUDIENCE)]);
+    })
+    .await;
+    assert!(e.contains("approver_groups: is required"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_is_verified_for_one_role_only() {
+    let stack = stack().await;
+    let a = stack.issuer();
+    let now = jsonwebtoken::get_current_timestamp();
+    // A token naming both audiences is refused, not read as whichever role passes.
+    let both = a
+        .sign(
+            Algorithm::ES256,
+            &json!({"iss": a.issuer(), "sub": "alice", "aud": [AGENT_AUDIENCE, APPROVER_AUDIENCE],
+                "groups": ["approvers"], "exp": now + 600, "iat": now}),
+        )
+        .unwrap();
+    let r = raw(&stack, "GET", "/v1/requests", Some(&both), &[], vec![]).await;
+    assert_eq!(
+        (r.status, r.body["error"]["reason"].as_str()),
+        (401, Some("ambiguous_role")),
+        "{}",
+        r.body
+    );
+    // An approver token that fails the approver configuration fails as one.
+    let expired = a
+        .sign(
+            Algorithm::ES256,
+            &json!({"iss": a.issuer(), "sub": "alice", "aud": APPROVER_AUDIENCE,
+                "groups": ["approvers"], "exp": now - 600, "iat": now - 1200}),
+        )
+        .unwrap();
+    let r = raw(&stack, "GET", "/v1/requests", Some(&expired), &[], vec![]).await;
+    assert_eq!(r.body["error"]["reason"], "token_expired", "{}", r.body);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_and_id_tokens_are_not_interchangeable() {
+    let stack = stack_with(|o| {
+        o.agent_issuers = Some(vec![IssuerConfig {
+            typ: vec!["JWT".into()],
+            ..IssuerConfig::new("{api}/dev-idp", AGENT_AUDIENCE)
+        }]);
+        // Cognito: `token_use` unset means ID tokens only.
+        o.approver_issuers = Some(vec![IssuerConfig {
+            subject_claims: vec!["cognito:username".into()],
+            groups_claim: "cognito:groups".into(),
+            approver_groups: vec!["approvers".into()],
+            ..IssuerConfig::new("{api}/dev-idp", APPROVER_AUDIENCE)
+        }]);
+    })
+    .await;
+    let a = stack.issuer();
+    let now = jsonwebtoken::get_current_timestamp();
+    let cognito = |token_use: &str| {
+        a.sign(
+            Algorithm::ES256,
+            &json!({"iss": a.issuer(), "sub": "u-1", "cognito:username": "dana", "aud": APPROVER_AUDIENCE,
+                "cognito:groups": ["approvers"], "token_use": token_use, "exp": now + 600, "iat": now}),
+        )
+        .unwrap()
+    };
+    let r = raw(
+        &stack,
+        "GET",
+        "/v1/requests",
+        Some(&cognito("id")),
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = raw(
+        &stack,
+        "GET",
+        "/v1/requests",
+        Some(&cognito("access")),
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["error"]["reason"].as_str()),
+        (401, Some("unexpected_token_type")),
+        "{}",
+        r.body
+    );
+    // RFC 9068 access tokens say `at+jwt`; this agent issuer takes `JWT` only.
+    let es_kid = a.kid(Algorithm::ES256).unwrap();
+    let claims = json!({"iss": a.issuer(), "sub": "ci-bot", "aud": AGENT_AUDIENCE, "exp": now + 600, "iat": now}).to_string();
+    let typed = |typ: &str| {
+        a.sign_raw(
+            Algorithm::ES256,
+            json!({"alg": "ES256", "kid": es_kid, "typ": typ})
+                .to_string()
+                .as_bytes(),
+            claims.as_bytes(),
+        )
+        .unwrap()
+    };
+    let r = submit_with(&stack, &typed("at+jwt")).await;
+    assert_eq!(
+        (r.status, r.body["error"]["reason"].as_str()),
+        (401, Some("unexpected_token_type")),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        submit_with(&stack, &typed("application/jwt")).await.status,
+        200
+    );
+    assert_eq!(submit_with(&stack, &typed("JWT")).await.status, 200);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_string_groups_claim_is_one_group() {
+    let stack = stack_with(|o| {
+        o.approver_issuers = Some(vec![
+            IssuerConfig {
+                approver_groups: vec!["approvers".into()],
+                ..IssuerConfig::new("{api}/dev-idp", APPROVER_AUDIENCE)
+            },
+            // This provider sends groups space-separated, and says so.
+            IssuerConfig {
+                approver_groups: vec!["approvers".into()],
+                groups_separators: " ".into(),
+                ..IssuerConfig::new("{api}/dev-idp-b", APPROVER_AUDIENCE)
+            },
+        ]);
+    })
+    .await;
+    let now = jsonwebtoken::get_current_timestamp();
+    let token = |issuer: &tollgate_local::issuer::DevIssuer| {
+        issuer
+            .sign(
+                Algorithm::ES256,
+                &json!({"iss": issuer.issuer(), "sub": "eve", "aud": APPROVER_AUDIENCE,
+                    "groups": "approvers readonly", "exp": now + 600, "iat": now}),
+            )
+            .unwrap()
+    };
+    // The group "approvers readonly" is not the group "approvers".
+    let r = raw(
+        &stack,
+        "GET",
+        "/v1/requests",
+        Some(&token(stack.issuer())),
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["error"]["reason"].as_str()),
+        (403, Some("not_an_approver")),
+        "{}",
+        r.body
+    );
+    let r = raw(
+        &stack,
+        "GET",
+        "/v1/requests",
+        Some(&token(stack.second_issuer())),
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
     stack.stop().await;
 }
 

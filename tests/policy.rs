@@ -58,7 +58,10 @@ async fn policies_from_ssm_decide_and_name_their_approvers() {
         .await
         .unwrap();
     assert_eq!(a.status, 202, "{}", a.body);
-    assert_eq!(a.body["decision"]["approvers"], "dba");
+    assert_eq!(
+        a.body["decision"]["requirements"],
+        json!([{"group": "dba", "approvals": 1}])
+    );
     let id = a.body["id"].as_str().unwrap();
     // An approver outside the named group cannot vote; one inside can.
     let r = approver(&stack, "alice")
@@ -75,7 +78,7 @@ async fn policies_from_ssm_decide_and_name_their_approvers() {
         .mint(&MintRequest {
             sub: "dana".into(),
             approver: true,
-            groups: Some(vec!["dba".into()]),
+            groups: Some(vec!["approvers".into(), "dba".into()]),
             ..Default::default()
         })
         .unwrap();
@@ -176,5 +179,132 @@ async fn policies_see_the_callers_address() {
         .await
         .unwrap();
     assert_eq!(a.status, 403, "{}", a.body);
+    stack.stop().await;
+}
+
+/// The review's tie on a live stack: the shipped policies plus an operator's `security-iam`
+/// (two approvals from `security`). Before, the shipped `permissions-two-approvals` sorted
+/// first and decided alone, so any two approvers could approve IAM changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operators_security_group_holds_beside_the_shipped_policies() {
+    let policies = [
+        include_str!("../infra/policies/default.cedar"),
+        include_str!("../infra/policies/forbid.cedar"),
+        r#"@id("security-iam") @approval("2") @approvers("security")
+           permit (principal, action in Action::"Permissions management", resource);"#,
+    ]
+    .join("\n");
+    let stack = stack_with(|o| {
+        o.policy_source = "ssm:/tollgate/policies".into();
+        o.seed_ssm = vec![("/tollgate/policies".into(), policies)];
+    })
+    .await;
+    let bot = agent(&stack, "ci-bot");
+    let a = bot
+        .submit(
+            &json!({"action": "iam:CreateUser", "params": {"UserName": "deployer"}, "reason": "a user for the deploy job"}),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.status, 202, "{}", a.body);
+    assert_eq!(
+        a.body["decision"]["requirements"],
+        json!([{"group": "security", "approvals": 2}]),
+        "{}",
+        a.body
+    );
+    let id = a.body["id"].as_str().unwrap();
+    // Two approvers outside security make no quorum: neither may vote.
+    for who in ["alice", "bob"] {
+        let r = approver(&stack, who).vote(id, true, None).await.unwrap();
+        assert_eq!(r.status, 403, "{who}: {}", r.body);
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("`security`"),
+            "{}",
+            r.body
+        );
+    }
+    let security = |sub: &str| {
+        Client::new(
+            &stack.api_url,
+            Some(
+                stack
+                    .mint(&MintRequest {
+                        sub: sub.into(),
+                        approver: true,
+                        groups: Some(vec!["approvers".into(), "security".into()]),
+                        ..Default::default()
+                    })
+                    .unwrap(),
+            ),
+        )
+    };
+    let r = security("sam").vote(id, true, None).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["status"], "PENDING");
+    assert_eq!(
+        r.body["approvals_progress"],
+        json!([{"group": "security", "approvals": 2, "have": 1}])
+    );
+    let r = security("sue").vote(id, true, None).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    let done = bot.wait_final(id, WAIT, |_| {}).await.unwrap();
+    assert_eq!(done.request_status(), Some("SUCCEEDED"), "{}", done.body);
+    stack.stop().await;
+}
+
+/// An operation spelled in another case ran the real operation while policy saw the odd
+/// spelling, so a rule on `context.operation` did not match. Such spellings are refused, with
+/// the right one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_action_must_be_spelled_exactly() {
+    let text = r#"
+        @id("writes") @approval("1") permit (principal, action in Action::"Write", resource);
+        @id("no-table-deletes") forbid (principal, action, resource)
+        when { context.operation == "dynamodb:DeleteTable" };
+    "#;
+    let stack = stack_with(|o| {
+        o.policy_source = "ssm:/p".into();
+        o.seed_ssm = vec![("/p".into(), text.into())];
+    })
+    .await;
+    let bot = agent(&stack, "ci-bot");
+    for path in ["/v1/requests", "/v1/decisions"] {
+        for spelling in ["dynamodb:DELETETABLE", "dynamodb:Deletetable"] {
+            let body = json!({"action": spelling, "params": {"TableName": "t"}, "reason": "x"});
+            let r = raw(
+                &stack,
+                "POST",
+                path,
+                Some(&stack.token("ci-bot", false).unwrap()),
+                &[("content-type", "application/json")],
+                body.to_string().into_bytes(),
+            )
+            .await;
+            assert_eq!(r.status, 400, "{path} {spelling}: {}", r.body);
+            assert_eq!(r.body["error"]["field"], "action");
+            assert!(
+                r.body["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("use `dynamodb:DeleteTable`"),
+                "{}",
+                r.body
+            );
+        }
+    }
+    let a = bot
+        .submit(
+            &json!({"action": "dynamodb:DeleteTable", "params": {"TableName": "t"}, "reason": "x"}),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.status, 403, "{}", a.body);
+    assert_eq!(a.body["error"]["policy_ids"], json!(["no-table-deletes"]));
     stack.stop().await;
 }

@@ -35,8 +35,11 @@ impl Default for SignedHttp {
 
 impl SignedHttp {
     pub fn new() -> Self {
+        // A redirect would carry the signed headers (the session token among them) to
+        // wherever the answer points, for a request nobody approved.
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(60))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
         Self { http }
@@ -50,10 +53,10 @@ impl SignedHttp {
         region: &str,
         service: &str,
     ) -> Result<RawResponse, ApiError> {
+        let url = exact_url(req.uri())?;
         sign_request(&mut req, creds, region, service)?;
         let (parts, body) = req.into_parts();
-        let url = parts.uri.to_string();
-        let mut builder = self.http.request(parts.method, &url).body(body);
+        let mut builder = self.http.request(parts.method, url).body(body);
         for (k, v) in parts.headers.iter() {
             builder = builder.header(k, v);
         }
@@ -74,6 +77,22 @@ impl SignedHttp {
             body,
         })
     }
+}
+
+/// The URL to send, parsed once and refused if parsing changed its path or query: the URL
+/// parser removes `.` and `..` segments (also percent-encoded ones), which would send a
+/// request for another path than the one built and approved. Submissions refuse such labels;
+/// this is the last check before anything leaves.
+fn exact_url(uri: &http::Uri) -> Result<reqwest::Url, ApiError> {
+    let url = reqwest::Url::parse(&uri.to_string()).map_err(|e| {
+        ApiError::internal(format!("cannot send request: its URL does not parse ({e})"))
+    })?;
+    if url.path() != uri.path() || url.query() != uri.query() {
+        return Err(ApiError::internal(
+            "cannot send request: its URL's path would change when sent (dot segments); nothing was sent",
+        ));
+    }
+    Ok(url)
 }
 
 /// S3 signs the path as sent (encoded once, never normalised) and wants the payload hash in
@@ -145,6 +164,76 @@ mod tests {
         assert!(auth.contains("x-amz-target"));
         assert_eq!(req.headers()["x-amz-security-token"], "TOKEN");
         assert!(!auth.contains("SECRET"));
+    }
+
+    /// Answers every request with `307` to `/elsewhere` and counts the requests for it.
+    async fn redirecting_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let followed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = followed.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut buf = vec![0u8; 8192];
+                let n = stream.read(&mut buf).await.unwrap_or(0);
+                if String::from_utf8_lossy(&buf[..n]).starts_with("GET /elsewhere") {
+                    seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                let _ = stream
+                    .write_all(b"HTTP/1.1 307 Temporary Redirect\r\nlocation: /elsewhere\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            }
+        });
+        (base, followed)
+    }
+
+    #[tokio::test]
+    async fn redirects_are_answered_not_followed() {
+        let (base, followed) = redirecting_server().await;
+        let creds = Credentials::new("AKID", "SECRET", Some("TOKEN".into()), None, "t");
+        let req = http::Request::get(format!("{base}/restapis/abc"))
+            .body(vec![])
+            .unwrap();
+        let answer = SignedHttp::new()
+            .send(req, &creds, "us-east-1", "apigateway")
+            .await
+            .unwrap();
+        assert_eq!(answer.status, 307);
+        assert_eq!(answer.headers["location"], "/elsewhere");
+        assert_eq!(followed.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_path_the_url_parser_would_change_is_not_sent() {
+        let (base, _) = redirecting_server().await;
+        let creds = Credentials::new("AKID", "SECRET", None, None, "t");
+        for path in [
+            "/restapis/abc/stages/..",
+            "/restapis/abc/stages/.",
+            "/b/a/%2e%2e/k",
+            "/b/./k",
+        ] {
+            let req = http::Request::delete(format!("{base}{path}"))
+                .body(vec![])
+                .unwrap();
+            let e = SignedHttp::new()
+                .send(req, &creds, "us-east-1", "apigateway")
+                .await
+                .unwrap_err();
+            assert!(e.message.contains("would change"), "{path}: {}", e.message);
+        }
+        let ok = http::Request::delete(format!("{base}/b/a.b/..c/k%20x?x=1"))
+            .body(vec![])
+            .unwrap();
+        assert_eq!(
+            SignedHttp::new()
+                .send(ok, &creds, "us-east-1", "s3")
+                .await
+                .unwrap()
+                .status,
+            307
+        );
     }
 
     #[test]

@@ -341,7 +341,12 @@ async fn approval_latency() -> Res<()> {
 /// Environment of a function process pointed at the stack's emulator.
 fn function_env(stack: &Stack, runtime: &str, name: &str) -> Vec<(String, String)> {
     let issuer = |aud: &str| {
-        json!([{"issuer": format!("{}/dev-idp", stack.api_url), "audiences": [aud]}]).to_string()
+        let groups: &[&str] = if aud == tollgate_local::issuer::APPROVER_AUDIENCE {
+            &[tollgate_local::issuer::APPROVER_GROUP]
+        } else {
+            &[]
+        };
+        json!([{"issuer": format!("{}/dev-idp", stack.api_url), "audiences": [aud], "approver_groups": groups}]).to_string()
     };
     let n = &stack.names;
     [

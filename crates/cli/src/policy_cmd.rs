@@ -130,6 +130,10 @@ pub fn check_cmd(a: CheckArgs<'_>) -> Result<u8, String> {
     });
     println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
     eprintln!("{}", c.decision.reason);
+    // Every requirement holds at once; one approver counts toward each group they are in.
+    for r in c.decision.requirements() {
+        eprintln!("  needs {}", r.describe(r.approvals));
+    }
     Ok(match c.decision.effect {
         Effect::Allow => exit::SUCCEEDED,
         Effect::Approval { .. } => exit::PENDING,

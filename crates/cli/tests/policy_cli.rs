@@ -141,3 +141,45 @@ fn check_prints_the_decision_and_exits_by_it() {
     assert_eq!(code, 1);
     assert!(err.contains("--request"), "{err}");
 }
+
+#[test]
+fn check_shows_what_each_group_has_to_give() {
+    // The operator's security policy ties with the shipped two-approval one; both hold.
+    let dir = scratch("groups");
+    let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/policies");
+    for f in std::fs::read_dir(repo).unwrap() {
+        let f = f.unwrap().path();
+        if f.extension().is_some_and(|x| x == "cedar") {
+            std::fs::copy(&f, dir.join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    write(
+        &dir,
+        "operator.cedar",
+        "@id(\"security-iam\") @approval(\"2\") @approvers(\"security\")\npermit (principal, action in Action::\"Permissions management\", resource);\n@id(\"one-from-audit\") @approval(\"1\") @approvers(\"audit\")\npermit (principal, action == Action::\"iam:PutRolePolicy\", resource);\n",
+    );
+    let req = write(
+        &dir,
+        "req.json",
+        &json!({"action": "iam:PutRolePolicy", "params": {"RoleName": "app"}, "reason": "x"})
+            .to_string(),
+    );
+    let (code, out, err) = tollgate(&[
+        "policy",
+        "check",
+        "--request",
+        &req,
+        "--policies",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 7, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["decision"]["requirements"],
+        json!([{"group": "audit", "approvals": 1}, {"group": "security", "approvals": 2}])
+    );
+    assert!(
+        err.contains("  needs 1 from `audit`\n  needs 2 from `security`\n"),
+        "{err}"
+    );
+}

@@ -20,10 +20,16 @@ pub struct ClaimMapping {
     pub subject_claims: Vec<String>,
     /// The first present one is the display name.
     pub name_claims: Vec<String>,
-    /// A string array, or a space/comma separated string.
+    /// A string array, or a string: one group, unless `groups_separators` says how to split it.
     pub groups_claim: String,
+    /// Characters that separate groups in a string `groups_claim` (e.g. `" ,"`). Empty, the
+    /// default: a string is one group, so `"dba readonly"` is never the group `dba`.
+    pub groups_separators: String,
     /// Claims copied into the identity for policy and audit.
     pub policy_claims: Vec<String>,
+    /// The claim that names the person across issuers and channels (e.g. `email`); see
+    /// [`Identity::human`]. An `email` claim counts only if `email_verified` is not false.
+    pub human_key_claim: Option<String>,
 }
 
 impl Default for ClaimMapping {
@@ -32,9 +38,74 @@ impl Default for ClaimMapping {
             subject_claims: vec!["sub".into()],
             name_claims: vec!["name".into(), "email".into(), "preferred_username".into()],
             groups_claim: "groups".into(),
+            groups_separators: String::new(),
             policy_claims: vec![],
+            human_key_claim: None,
         }
     }
+}
+
+/// The values a required claim may have: one, or a list of accepted ones. Values are
+/// strings, numbers or booleans; a number and its decimal string match (`12345` and
+/// `"12345"`), because providers differ in which they send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Accepted {
+    AnyOf(Vec<Value>),
+    One(Value),
+}
+
+impl Accepted {
+    fn values(&self) -> &[Value] {
+        match self {
+            Accepted::AnyOf(v) => v,
+            Accepted::One(v) => std::slice::from_ref(v),
+        }
+    }
+
+    /// Refuses what could never match, or would match by accident: nothing, null, an empty
+    /// string, objects and nested lists.
+    pub fn check(&self) -> Result<(), String> {
+        if self.values().is_empty() {
+            return Err("needs at least one accepted value".into());
+        }
+        if self.values().iter().any(|v| as_text(v).is_none()) {
+            return Err("accepted values must be non-empty strings, numbers or booleans".into());
+        }
+        Ok(())
+    }
+
+    fn admits(&self, v: &Value) -> bool {
+        let Some(given) = as_text(v) else {
+            return false;
+        };
+        self.values()
+            .iter()
+            .any(|a| as_text(a).is_some_and(|a| a == given))
+    }
+}
+
+/// Checks that a token carries every claim its issuer pins (`required_claims`), each with an
+/// accepted value. Claim names starting with `/` are JSON pointers.
+pub fn check_required_claims(
+    claims: &Map<String, Value>,
+    required: &BTreeMap<String, Accepted>,
+) -> Result<(), ClaimError> {
+    for (name, accepted) in required {
+        let Some(v) = claim(claims, name) else {
+            return Err(ClaimError {
+                reason: "missing_claim",
+                message: format!("token has no `{name}` claim, which this issuer requires"),
+            });
+        };
+        if !accepted.admits(v) {
+            return Err(ClaimError {
+                reason: "claim_mismatch",
+                message: format!("token claim `{name}` does not have a value this issuer accepts"),
+            });
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,12 +170,23 @@ pub fn identity_from_claims(
         .unwrap_or_else(|| subject.clone());
     let groups = match claim(claims, &mapping.groups_claim) {
         Some(Value::Array(a)) => a.iter().filter_map(as_text).collect(),
+        Some(Value::String(s)) if mapping.groups_separators.is_empty() => {
+            if s.is_empty() {
+                vec![]
+            } else {
+                vec![s.clone()]
+            }
+        }
         Some(Value::String(s)) => s
-            .split([' ', ','])
+            .split(|c| mapping.groups_separators.contains(c))
             .filter(|g| !g.is_empty())
             .map(str::to_string)
             .collect(),
         _ => vec![],
+    };
+    let human = match &mapping.human_key_claim {
+        None => None,
+        Some(name) => Some(human_key(claims, name)?),
     };
     let selected: BTreeMap<String, Value> = mapping
         .policy_claims
@@ -119,7 +201,37 @@ pub fn identity_from_claims(
         name,
         groups,
         claims: selected,
+        human,
     })
+}
+
+/// The person's key from `name`, lower-cased. An e-mail address the provider says it has not
+/// verified names nobody: anyone can type someone else's address into a sign-up form.
+fn human_key(claims: &Map<String, Value>, name: &str) -> Result<String, ClaimError> {
+    let value = claim(claims, name)
+        .and_then(as_text)
+        .map(|v| v.trim().to_lowercase())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ClaimError {
+            reason: "missing_claim",
+            message: format!("token has no usable `{name}` claim (the issuer's human_key_claim)"),
+        })?;
+    if name.trim_start_matches('/') == "email" {
+        let verified = match claims.get("email_verified") {
+            None => true,
+            Some(Value::Bool(b)) => *b,
+            // Some providers (Cognito, older ones) send the flag as a string.
+            Some(Value::String(s)) => s == "true",
+            Some(_) => false,
+        };
+        if !verified {
+            return Err(ClaimError {
+                reason: "unverified_claim",
+                message: "token's `email` is not verified (`email_verified` is not true), so it cannot identify the person".into(),
+            });
+        }
+    }
+    Ok(value)
 }
 
 /// Refuses JSON with a repeated object key at any depth. Parsers disagree on which copy of
@@ -198,12 +310,111 @@ mod tests {
 
     #[test]
     fn default_mapping_uses_sub_name_groups() {
-        let c = claims(json!({"sub": "ci-bot", "email": "ci@example.com", "groups": "a b,c"}));
+        let c = claims(json!({"sub": "ci-bot", "email": "ci@example.com", "groups": ["a", "b"]}));
         let id = identity_from_claims("https://i", &c, &ClaimMapping::default()).unwrap();
         assert_eq!(id.subject, "ci-bot");
         assert_eq!(id.name, "ci@example.com");
-        assert_eq!(id.groups, vec!["a", "b", "c"]);
+        assert_eq!(id.groups, vec!["a", "b"]);
         assert!(id.claims.is_empty());
+        assert_eq!(id.human, None);
+    }
+
+    #[test]
+    fn a_string_groups_claim_is_one_group_unless_told_how_to_split() {
+        let c = claims(json!({"sub": "u", "groups": "dba readonly,ops"}));
+        let id = identity_from_claims("https://i", &c, &ClaimMapping::default()).unwrap();
+        assert_eq!(id.groups, vec!["dba readonly,ops"]);
+        let split = ClaimMapping {
+            groups_separators: " ,".into(),
+            ..Default::default()
+        };
+        let id = identity_from_claims("https://i", &c, &split).unwrap();
+        assert_eq!(id.groups, vec!["dba", "readonly", "ops"]);
+        let empty = claims(json!({"sub": "u", "groups": ""}));
+        let id = identity_from_claims("https://i", &empty, &ClaimMapping::default()).unwrap();
+        assert!(id.groups.is_empty());
+    }
+
+    #[test]
+    fn human_keys_come_only_from_verified_addresses() {
+        let m = ClaimMapping {
+            human_key_claim: Some("email".into()),
+            ..Default::default()
+        };
+        let key = |v: Value| identity_from_claims("https://i", &claims(v), &m);
+        assert_eq!(
+            key(json!({"sub": "u", "email": " Alice@Example.com", "email_verified": true}))
+                .unwrap()
+                .human
+                .as_deref(),
+            Some("alice@example.com")
+        );
+        // Providers that never send the flag, and those that send it as a string.
+        assert!(key(json!({"sub": "u", "email": "a@x"})).is_ok());
+        assert!(key(json!({"sub": "u", "email": "a@x", "email_verified": "true"})).is_ok());
+        for unverified in [json!(false), json!("false"), json!(null), json!(1)] {
+            let e =
+                key(json!({"sub": "u", "email": "a@x", "email_verified": unverified})).unwrap_err();
+            assert_eq!(e.reason, "unverified_claim", "{unverified}");
+        }
+        assert_eq!(
+            key(json!({"sub": "u"})).unwrap_err().reason,
+            "missing_claim"
+        );
+        // Other claims have no verification flag.
+        let oid = ClaimMapping {
+            human_key_claim: Some("oid".into()),
+            ..Default::default()
+        };
+        let id = identity_from_claims(
+            "https://i",
+            &claims(json!({"sub": "u", "oid": "A-B", "email_verified": false})),
+            &oid,
+        )
+        .unwrap();
+        assert_eq!(id.human.as_deref(), Some("a-b"));
+    }
+
+    #[test]
+    fn required_claims_pin_values() {
+        let required: BTreeMap<String, Accepted> = serde_json::from_value(json!({
+            "repository_owner_id": "123",
+            "/kubernetes.io/namespace": ["ops", "ci"],
+            "org_id": 42
+        }))
+        .unwrap();
+        for a in required.values() {
+            a.check().unwrap();
+        }
+        let good = claims(json!({"repository_owner_id": 123, "org_id": "42",
+            "kubernetes.io": {"namespace": "ci"}}));
+        check_required_claims(&good, &required).unwrap();
+        let wrong = claims(json!({"repository_owner_id": "1234", "org_id": 42,
+            "kubernetes.io": {"namespace": "ci"}}));
+        let e = check_required_claims(&wrong, &required).unwrap_err();
+        assert_eq!(e.reason, "claim_mismatch");
+        assert!(e.message.contains("repository_owner_id") && !e.message.contains("1234"));
+        let missing = claims(json!({"repository_owner_id": "123", "org_id": 42}));
+        assert_eq!(
+            check_required_claims(&missing, &required)
+                .unwrap_err()
+                .reason,
+            "missing_claim"
+        );
+        // A list claim never matches a scalar pin.
+        let listed = claims(json!({"repository_owner_id": ["123"], "org_id": 42,
+            "kubernetes.io": {"namespace": "ci"}}));
+        assert!(check_required_claims(&listed, &required).is_err());
+        for bad in [
+            json!([]),
+            json!(null),
+            json!(""),
+            json!({"a": 1}),
+            json!([["x"]]),
+        ] {
+            let a: Accepted = serde_json::from_value(bad.clone()).unwrap();
+            assert!(a.check().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -2,21 +2,112 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::identity::Identity;
 use crate::mask::MaskRules;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "effect", rename_all = "snake_case")]
+#[serde(tag = "effect", rename_all = "snake_case", from = "EffectRecord")]
 pub enum Effect {
     Allow,
     Deny,
-    /// Allowed once `approvals` distinct approvers (members of `approvers`, when named) agree
-    /// within `timeout_seconds`.
+    /// Allowed within `timeout_seconds` once every one of `requirements` holds (all of them:
+    /// each matching approval policy adds its own). `approvals` is the largest count among
+    /// them: the fewest distinct approvers that can approve.
     Approval {
         approvals: u32,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        requirements: Vec<GroupRequirement>,
+        timeout_seconds: u64,
+    },
+}
+
+/// One approval policy's demand: `approvals` distinct approvers, each a member of `group`
+/// (any approver when `None`). The requirements of a decision all hold at once, and one
+/// approver counts toward every requirement whose group they are in.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct GroupRequirement {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    pub approvals: u32,
+}
+
+impl GroupRequirement {
+    /// Whether `who` counts toward this requirement.
+    pub fn admits(&self, who: &Identity) -> bool {
+        self.group
+            .as_ref()
+            .is_none_or(|g| who.groups.iter().any(|mine| mine == g))
+    }
+
+    /// "2 from `security`", "1 from any approver".
+    pub fn describe(&self, count: u32) -> String {
+        match &self.group {
+            Some(g) => format!("{count} from `{g}`"),
+            None => format!("{count} from any approver"),
+        }
+    }
+
+    /// The requirements of several policies as one set, all of which must hold: per group the
+    /// largest count; an any-approver count no larger than some group's count is implied by
+    /// it (that group's members are approvers) and dropped.
+    pub fn combine(all: impl IntoIterator<Item = GroupRequirement>) -> Vec<GroupRequirement> {
+        let mut by_group: std::collections::BTreeMap<Option<String>, u32> = Default::default();
+        for r in all {
+            let n = by_group.entry(r.group).or_default();
+            *n = (*n).max(r.approvals);
+        }
+        let most_from_a_group = by_group
+            .iter()
+            .filter(|(g, _)| g.is_some())
+            .map(|(_, n)| *n)
+            .max()
+            .unwrap_or(0);
+        by_group
+            .into_iter()
+            .filter(|(g, n)| *n > 0 && (g.is_some() || *n > most_from_a_group))
+            .map(|(group, approvals)| GroupRequirement { group, approvals })
+            .collect()
+    }
+}
+
+/// How an effect is stored: records written before group requirements were combined carry
+/// `approvers` (one group or none) instead of `requirements`, and still mean what they meant.
+#[derive(Deserialize)]
+#[serde(tag = "effect", rename_all = "snake_case")]
+enum EffectRecord {
+    Allow,
+    Deny,
+    Approval {
+        approvals: u32,
+        #[serde(default)]
+        requirements: Option<Vec<GroupRequirement>>,
+        #[serde(default)]
         approvers: Option<String>,
         timeout_seconds: u64,
     },
+}
+
+impl From<EffectRecord> for Effect {
+    fn from(r: EffectRecord) -> Self {
+        match r {
+            EffectRecord::Allow => Effect::Allow,
+            EffectRecord::Deny => Effect::Deny,
+            EffectRecord::Approval {
+                approvals,
+                requirements,
+                approvers,
+                timeout_seconds,
+            } => Effect::Approval {
+                approvals,
+                requirements: requirements.unwrap_or_else(|| {
+                    vec![GroupRequirement {
+                        group: approvers,
+                        approvals,
+                    }]
+                }),
+                timeout_seconds,
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,6 +205,14 @@ impl Decision {
             _ => 0,
         }
     }
+
+    /// What every approval policy that matched asks for (empty unless approval is needed).
+    pub fn requirements(&self) -> &[GroupRequirement] {
+        match &self.effect {
+            Effect::Approval { requirements, .. } => requirements,
+            _ => &[],
+        }
+    }
 }
 
 #[cfg(test)]
@@ -125,7 +224,10 @@ mod tests {
         let d = Decision {
             effect: Effect::Approval {
                 approvals: 2,
-                approvers: None,
+                requirements: vec![GroupRequirement {
+                    group: None,
+                    approvals: 2,
+                }],
                 timeout_seconds: 60,
             },
             policy_ids: vec!["r".into()],
@@ -137,10 +239,71 @@ mod tests {
         assert_eq!(v["effect"], "approval");
         assert_eq!(v["approvals"], 2);
         assert!(v.get("approvers").is_none());
+        assert_eq!(v["requirements"], serde_json::json!([{"approvals": 2}]));
         let back: Decision = serde_json::from_value(v.clone()).unwrap();
         assert_eq!(back, d);
         assert_eq!(back.required_approvals(), 2);
         assert!(v.get("requires").is_none());
+    }
+
+    #[test]
+    fn records_from_before_combined_groups_load_and_mean_the_same() {
+        let old = serde_json::json!({"effect": "approval", "approvals": 2, "approvers": "security",
+            "timeout_seconds": 600, "policy_ids": ["p"], "reason": "r"});
+        let d: Decision = serde_json::from_value(old).unwrap();
+        assert_eq!(
+            d.effect,
+            Effect::Approval {
+                approvals: 2,
+                requirements: vec![GroupRequirement {
+                    group: Some("security".into()),
+                    approvals: 2
+                }],
+                timeout_seconds: 600,
+            }
+        );
+        let any = serde_json::json!({"effect": "approval", "approvals": 1,
+            "timeout_seconds": 60, "policy_ids": [], "reason": ""});
+        let d: Decision = serde_json::from_value(any).unwrap();
+        assert_eq!(
+            d.requirements(),
+            &[GroupRequirement {
+                group: None,
+                approvals: 1
+            }]
+        );
+        for simple in ["allow", "deny"] {
+            let d: Decision = serde_json::from_value(
+                serde_json::json!({"effect": simple, "policy_ids": [], "reason": ""}),
+            )
+            .unwrap();
+            assert!(d.requirements().is_empty());
+        }
+    }
+
+    #[test]
+    fn group_requirements_combine_to_all_of_them() {
+        let r = |g: Option<&str>, n| GroupRequirement {
+            group: g.map(str::to_string),
+            approvals: n,
+        };
+        // The review's tie: the shipped two-approval policy and an operator's two from security.
+        assert_eq!(
+            GroupRequirement::combine([r(None, 2), r(Some("security"), 2)]),
+            vec![r(Some("security"), 2)]
+        );
+        // One from security and two in all: the any-approver count stays.
+        assert_eq!(
+            GroupRequirement::combine([r(None, 2), r(Some("security"), 1)]),
+            vec![r(None, 2), r(Some("security"), 1)]
+        );
+        assert_eq!(
+            GroupRequirement::combine([r(Some("dba"), 1), r(Some("dba"), 2), r(Some("ops"), 1)]),
+            vec![r(Some("dba"), 2), r(Some("ops"), 1)]
+        );
+        assert_eq!(GroupRequirement::combine([r(None, 1)]), vec![r(None, 1)]);
+        assert_eq!(r(None, 2).describe(1), "1 from any approver");
+        assert_eq!(r(Some("dba"), 2).describe(2), "2 from `dba`");
     }
 
     #[test]

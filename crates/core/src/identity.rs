@@ -15,6 +15,11 @@ pub struct Identity {
     /// Claims the issuer's configuration selects for policy and audit.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub claims: BTreeMap<String, serde_json::Value>,
+    /// Who the person is across issuers and channels (the issuer's `human_key_claim`, e.g. a
+    /// verified e-mail address, lower-cased), when the issuer names one. One person signed in
+    /// through two providers, or voting in Slack and on the page, has one human key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub human: Option<String>,
 }
 
 impl Identity {
@@ -25,6 +30,19 @@ impl Identity {
 
     pub fn same_principal(&self, other: &Identity) -> bool {
         self.issuer == other.issuer && self.subject == other.subject
+    }
+
+    /// Whether both are the same person: the same principal, or the same human key. Votes
+    /// count per person, and a person never approves what they asked for under another name.
+    pub fn same_human(&self, other: &Identity) -> bool {
+        self.same_principal(other) || (self.human.is_some() && self.human == other.human)
+    }
+
+    /// Whether this identity is in one of `groups`; `*` stands for any identity.
+    pub fn in_any_group(&self, groups: &[String]) -> bool {
+        groups
+            .iter()
+            .any(|g| g == "*" || self.groups.iter().any(|mine| mine == g))
     }
 
     /// STS `SourceIdentity` allows only `[\w+=,.@-]`, 2 to 64 characters. Other characters map
@@ -57,7 +75,37 @@ mod tests {
             name: sub.into(),
             groups: vec![],
             claims: BTreeMap::new(),
+            human: None,
         }
+    }
+
+    #[test]
+    fn one_human_key_is_one_person_across_issuers() {
+        let mut okta = id("alice");
+        let mut google = Identity {
+            issuer: "https://accounts.google.com".into(),
+            subject: "1234567890".into(),
+            ..id("x")
+        };
+        assert!(!okta.same_human(&google));
+        okta.human = Some("alice@example.com".into());
+        assert!(!okta.same_human(&google), "one side without a key");
+        google.human = Some("alice@example.com".into());
+        assert!(okta.same_human(&google));
+        google.human = Some("bob@example.com".into());
+        assert!(!okta.same_human(&google));
+        // The same principal is the same person whatever its key says.
+        assert!(okta.same_human(&id("alice")));
+    }
+
+    #[test]
+    fn group_membership_with_a_wildcard() {
+        let mut who = id("alice");
+        who.groups = vec!["approvers".into()];
+        assert!(who.in_any_group(&["dba".into(), "approvers".into()]));
+        assert!(!who.in_any_group(&["dba".into()]));
+        assert!(!who.in_any_group(&[]));
+        assert!(id("nobody").in_any_group(&["*".into()]));
     }
 
     #[test]

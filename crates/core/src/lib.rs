@@ -7,6 +7,7 @@ pub mod answer_size;
 pub mod audit;
 pub mod claims;
 pub mod decision;
+pub mod display;
 pub mod error;
 pub mod identity;
 pub mod link;
@@ -23,7 +24,7 @@ pub mod time;
 
 pub use action::Action;
 pub use audit::{Event, EventKind};
-pub use decision::{Decision, Effect, Requirement};
+pub use decision::{Decision, Effect, GroupRequirement, Requirement};
 pub use error::{ApiError, ErrorCode};
 pub use identity::Identity;
 pub use policy::{Policy, PolicyInput};

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::audit::{Event, EventKind, GENESIS_HASH};
-use crate::decision::{Decision, Effect};
+use crate::decision::{Decision, Effect, GroupRequirement};
 use crate::error::{ApiError, ErrorCode};
 use crate::identity::Identity;
 use crate::request::NewRequest;
@@ -60,6 +60,20 @@ pub struct RequestRecord {
     /// The Step Functions task token. Never shown to anyone, never logged.
     #[serde(default, skip_serializing)]
     pub task_token: Option<String>,
+}
+
+/// How far one group requirement has come: how many counted approvals are from its group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    #[serde(flatten)]
+    pub requirement: GroupRequirement,
+    pub have: u32,
+}
+
+impl Progress {
+    pub fn missing(&self) -> u32 {
+        self.requirement.approvals.saturating_sub(self.have)
+    }
 }
 
 /// What a vote led to.
@@ -218,7 +232,7 @@ impl RequestRecord {
                 format!("longer than {MAX_COMMENT_CHARS} characters"),
             ));
         }
-        self.check_voter(approver)?;
+        self.check_voter(approver, verdict)?;
         if verdict == Verdict::Approve {
             self.decision
                 .requires
@@ -237,11 +251,7 @@ impl RequestRecord {
             json!({"verdict": verdict, "comment": comment, "request_hash": self.request_hash}),
             now,
         )];
-        let approvals = self
-            .votes
-            .iter()
-            .filter(|v| v.verdict == Verdict::Approve)
-            .count() as u32;
+        let approvals = self.approvers().len() as u32;
         let outcome = match verdict {
             Verdict::Reject => {
                 events.push(self.transition(
@@ -253,7 +263,7 @@ impl RequestRecord {
                 )?);
                 VoteOutcome::Rejected
             }
-            Verdict::Approve if approvals >= self.decision.required_approvals() => {
+            Verdict::Approve if self.quorum() => {
                 events.push(self.transition(
                     Status::Approved,
                     EventKind::Approved,
@@ -283,42 +293,109 @@ impl RequestRecord {
         }
     }
 
-    /// Whether `approver` may vote on this request: not its requester, in the required
-    /// group if any, and not voted yet.
-    fn check_voter(&self, approver: &Identity) -> Result<(), ApiError> {
-        if approver.same_principal(&self.agent) {
+    /// Whether `approver` may cast `verdict` now: not the requester (nor the same person
+    /// under another identity), not voted yet (as any of their identities), and in the group
+    /// of a requirement. An approval must also count toward a requirement that still needs
+    /// approvals; a rejection may come from anyone a requirement admits.
+    pub fn check_voter(&self, approver: &Identity, verdict: Verdict) -> Result<(), ApiError> {
+        if approver.same_human(&self.agent) {
             return Err(ApiError::new(
                 ErrorCode::SelfApproval,
-                "the requester cannot vote on its own request",
+                if approver.same_principal(&self.agent) {
+                    "the requester cannot vote on its own request"
+                } else {
+                    "the requester cannot vote on its own request, under another identity either"
+                },
             ));
         }
-        if let Effect::Approval {
-            approvers: Some(group),
-            ..
-        } = &self.decision.effect
-            && !approver.groups.iter().any(|g| g == group)
-        {
-            return Err(ApiError::new(
-                ErrorCode::Forbidden,
-                format!("only members of `{group}` may vote on this request"),
-            ));
-        }
-        if self
-            .votes
-            .iter()
-            .any(|v| v.approver.same_principal(approver))
-        {
+        if self.votes.iter().any(|v| v.approver.same_human(approver)) {
             return Err(ApiError::new(
                 ErrorCode::AlreadyVoted,
                 "this approver has already voted on this request",
             ));
         }
+        let progress = self.progress();
+        let admitting: Vec<&Progress> = progress
+            .iter()
+            .filter(|p| p.requirement.admits(approver))
+            .collect();
+        if admitting.is_empty() {
+            let groups: Vec<String> = progress
+                .iter()
+                .filter_map(|p| p.requirement.group.as_ref())
+                .map(|g| format!("`{g}`"))
+                .collect();
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "only members of {} may vote on this request",
+                    groups.join(" or ")
+                ),
+            ));
+        }
+        if verdict == Verdict::Approve && admitting.iter().all(|p| p.missing() == 0) {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "the approvals this approver can give are complete; the request still needs {}",
+                    self.still_needed().join(" and ")
+                ),
+            ));
+        }
         Ok(())
+    }
+
+    /// Each requirement with the approvals so far that count toward it (an approver counts
+    /// toward every requirement whose group they were in when they voted).
+    pub fn progress(&self) -> Vec<Progress> {
+        let approvers = self.approvers();
+        self.decision
+            .requirements()
+            .iter()
+            .map(|r| Progress {
+                requirement: r.clone(),
+                have: approvers.iter().filter(|a| r.admits(a)).count() as u32,
+            })
+            .collect()
+    }
+
+    /// What each group still has to give, in words ("1 from `security`"); empty once none.
+    pub fn still_needed(&self) -> Vec<String> {
+        self.progress()
+            .iter()
+            .filter(|p| p.missing() > 0)
+            .map(|p| p.requirement.describe(p.missing()))
+            .collect()
+    }
+
+    /// "1 of 2 (still needed: 1 from `security`)", for pages and notices.
+    pub fn approvals_summary(&self) -> String {
+        let have = self.approvers().len();
+        let need = self.decision.required_approvals();
+        match self.still_needed() {
+            missing if missing.is_empty() => format!("{have} of {need}"),
+            missing => format!("{have} of {need} (still needed: {})", missing.join(" and ")),
+        }
+    }
+
+    /// Every requirement holds, and at least the decision's number of approvers agreed.
+    fn quorum(&self) -> bool {
+        self.approvers().len() as u32 >= self.decision.required_approvals()
+            && self.progress().iter().all(|p| p.missing() == 0)
     }
 
     /// Whether `approver` could decide this request now (an approver's queue).
     pub fn awaits_vote_from(&self, approver: &Identity) -> bool {
-        self.status == Status::Pending && self.check_voter(approver).is_ok()
+        self.status == Status::Pending && self.check_voter(approver, Verdict::Approve).is_ok()
+    }
+
+    /// Whether an approver may see this request, its result and its events: someone a
+    /// requirement admits, someone who voted on it, or the requester's own person. Requests
+    /// that needed no approval have no approvers.
+    pub fn visible_to_approver(&self, who: &Identity) -> bool {
+        who.same_human(&self.agent)
+            || self.votes.iter().any(|v| v.approver.same_human(who))
+            || self.decision.requirements().iter().any(|r| r.admits(who))
     }
 
     /// The requesting agent withdraws its request while it waits for approval.
@@ -365,6 +442,9 @@ impl RequestRecord {
                 "approvals_required".into(),
                 json!(self.decision.required_approvals()),
             );
+            if !self.decision.requirements().is_empty() {
+                m.insert("approvals_progress".into(), json!(self.progress()));
+            }
         }
         v
     }
@@ -393,6 +473,16 @@ mod tests {
     }
 
     fn pending(approvals: u32, group: Option<&str>) -> RequestRecord {
+        pending_with(
+            approvals,
+            vec![GroupRequirement {
+                group: group.map(str::to_string),
+                approvals,
+            }],
+        )
+    }
+
+    fn pending_with(approvals: u32, requirements: Vec<GroupRequirement>) -> RequestRecord {
         let req = parse_new_request(
             br#"{"action":"dynamodb:DeleteTable","params":{"TableName":"t"},"reason":"r"}"#,
             "us-east-1",
@@ -401,7 +491,7 @@ mod tests {
         let decision = Decision {
             effect: Effect::Approval {
                 approvals,
-                approvers: group.map(str::to_string),
+                requirements,
                 timeout_seconds: 60,
             },
             policy_ids: vec!["p".into()],
@@ -598,6 +688,144 @@ mod tests {
         let e = r.check_binding(Some(&"0".repeat(64))).unwrap_err();
         assert_eq!(e.code, ErrorCode::Conflict);
         assert!(e.message.starts_with("request_hash"));
+    }
+
+    fn req(group: Option<&str>, approvals: u32) -> GroupRequirement {
+        GroupRequirement {
+            group: group.map(str::to_string),
+            approvals,
+        }
+    }
+
+    #[test]
+    fn every_group_requirement_must_hold() {
+        // Two approvals in all, one of them from security.
+        let mut r = pending_with(2, vec![req(None, 2), req(Some("security"), 1)]);
+        r.vote(&who("alice", &["dev"]), Verdict::Approve, None, 2)
+            .unwrap();
+        assert_eq!(
+            r.still_needed(),
+            vec!["1 from any approver", "1 from `security`"]
+        );
+        // A second approver outside security completes "any" but not "security".
+        let (o, _) = r
+            .vote(&who("bob", &["dev"]), Verdict::Approve, None, 3)
+            .unwrap();
+        assert_eq!(o, VoteOutcome::Recorded);
+        assert_eq!(r.still_needed(), vec!["1 from `security`"]);
+        // Now only security can add anything: others are refused and told what is missing.
+        assert!(!r.awaits_vote_from(&who("carol", &["dev"])));
+        let e = r
+            .vote(&who("carol", &["dev"]), Verdict::Approve, None, 4)
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::Forbidden);
+        assert!(
+            e.message.ends_with("still needs 1 from `security`"),
+            "{}",
+            e.message
+        );
+        let (o, _) = r
+            .vote(&who("sam", &["security"]), Verdict::Approve, None, 5)
+            .unwrap();
+        assert_eq!(o, VoteOutcome::Approved);
+        assert!(r.still_needed().is_empty());
+
+        // Two from security, two from dba: one person in both counts for both.
+        let mut r = pending_with(2, vec![req(Some("dba"), 2), req(Some("security"), 2)]);
+        let (o, _) = r
+            .vote(&who("a", &["dba", "security"]), Verdict::Approve, None, 2)
+            .unwrap();
+        assert_eq!(o, VoteOutcome::Recorded);
+        let (o, _) = r
+            .vote(&who("b", &["dba"]), Verdict::Approve, None, 3)
+            .unwrap();
+        assert_eq!(o, VoteOutcome::Recorded);
+        assert_eq!(r.still_needed(), vec!["1 from `security`"]);
+        let e = r
+            .vote(&who("c", &["dba"]), Verdict::Approve, None, 4)
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::Forbidden);
+        assert!(e.message.contains("1 from `security`"), "{}", e.message);
+        let e = r
+            .vote(&who("d", &["dev"]), Verdict::Reject, None, 4)
+            .unwrap_err();
+        assert!(e.message.contains("`dba` or `security`"), "{}", e.message);
+        // A dba member may still reject.
+        let mut r2 = r.clone();
+        let (o, _) = r2
+            .vote(&who("c", &["dba"]), Verdict::Reject, Some("no".into()), 4)
+            .unwrap();
+        assert_eq!(o, VoteOutcome::Rejected);
+        let (o, _) = r
+            .vote(&who("s", &["security"]), Verdict::Approve, None, 5)
+            .unwrap();
+        assert_eq!(o, VoteOutcome::Approved);
+        assert_eq!(r.approvers().len(), 3);
+    }
+
+    #[test]
+    fn one_person_counts_once_and_never_approves_their_own_request() {
+        let person = |sub: &str, issuer: &str, human: &str| Identity {
+            issuer: issuer.into(),
+            subject: sub.into(),
+            name: sub.into(),
+            human: Some(human.into()),
+            ..Default::default()
+        };
+        let mut r = pending(2, None);
+        r.vote(
+            &person("alice", "https://okta", "alice@example.com"),
+            Verdict::Approve,
+            None,
+            2,
+        )
+        .unwrap();
+        let e = r
+            .vote(
+                &person("112233", "https://google", "alice@example.com"),
+                Verdict::Approve,
+                None,
+                3,
+            )
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::AlreadyVoted);
+        assert_eq!(r.status, Status::Pending);
+        // The agent runs under its person's identity: that person cannot approve it.
+        r.agent.human = Some("bob@example.com".into());
+        let e = r
+            .vote(
+                &person("bob", "https://okta", "bob@example.com"),
+                Verdict::Approve,
+                None,
+                4,
+            )
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::SelfApproval);
+    }
+
+    #[test]
+    fn approvers_see_only_what_they_may_decide_or_decided() {
+        let r = pending(1, Some("dba"));
+        assert!(r.visible_to_approver(&who("alice", &["dba"])));
+        assert!(!r.visible_to_approver(&who("bob", &["dev"])));
+        let mut voted = pending(2, None);
+        voted.decision.effect = Effect::Approval {
+            approvals: 1,
+            requirements: vec![req(Some("dba"), 1)],
+            timeout_seconds: 60,
+        };
+        voted.votes.push(Vote {
+            approver: who("bob", &["dev"]),
+            verdict: Verdict::Reject,
+            comment: None,
+            at: 1,
+        });
+        assert!(voted.visible_to_approver(&who("bob", &[])));
+        // A call that ran at once had no approvers.
+        let mut allowed = pending(1, None);
+        allowed.decision.effect = Effect::Allow;
+        assert!(!allowed.visible_to_approver(&who("alice", &["dba"])));
+        assert!(allowed.visible_to_approver(&who("agent", &[])));
     }
 
     #[test]

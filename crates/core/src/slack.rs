@@ -68,27 +68,79 @@ pub fn verify(
         .map_err(|_| SlackSignatureError::Mismatch)
 }
 
+/// Text for a Slack mrkdwn field. `&`, `<` and `>` are escaped as Slack asks, so nothing the
+/// agent writes becomes a mention (`<!channel>`), a user link or a disguised link
+/// (`<https://evil|Review>`); control characters (newlines too) become spaces, so a value
+/// cannot start a line of its own that looks like Tollgate's.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in crate::display::one_line(s).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Inline code: escaped, with backticks dropped so the value cannot close the code span.
+fn code(s: &str) -> String {
+    format!("`{}`", escape(&s.replace('`', "'")))
+}
+
+/// The agent's reason as a visible quote: every line `>`-prefixed and escaped, so however
+/// many lines it has, all of them read as the agent's words.
+pub fn quote(s: &str) -> String {
+    crate::display::lines(s)
+        .iter()
+        .map(|l| format!(">{}", escape(l)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The agent as approvers must see it: its display name (which it may choose) and, beside
+/// it, the issuer and subject that identify it.
+fn agent(rec: &RequestRecord) -> String {
+    format!(
+        "{} {}",
+        escape(&rec.agent.name),
+        code(&format!("{}#{}", rec.agent.issuer, rec.agent.subject))
+    )
+}
+
 /// The Block Kit message for a pending request: what, who, why, and Approve / Reject buttons
 /// whose value carries the request id and the hash the approver saw.
 pub fn approval_blocks(rec: &RequestRecord, link: &str, risks: &[String]) -> Value {
     let value = format!("{}|{}", rec.id, rec.request_hash);
     let mut fields = vec![
-        json!({"type": "mrkdwn", "text": format!("*Agent*\n{}", rec.agent.name)}),
-        json!({"type": "mrkdwn", "text": format!("*Region / target*\n{} / {}", rec.request.region, rec.request.target)}),
-        json!({"type": "mrkdwn", "text": format!("*Approvals needed*\n{}", rec.decision.required_approvals())}),
-        json!({"type": "mrkdwn", "text": format!("*Policy*\n{}", rec.decision.policy_ids.join(", "))}),
+        json!({"type": "mrkdwn", "text": format!("*Agent*\n{}", agent(rec))}),
+        json!({"type": "mrkdwn", "text": format!("*Region / target*\n{} / {}", escape(&rec.request.region), escape(&rec.request.target))}),
+        json!({"type": "mrkdwn", "text": format!("*Approvals*\n{}", escape(&rec.approvals_summary()))}),
+        json!({"type": "mrkdwn", "text": format!("*Policy*\n{}", escape(&rec.decision.policy_ids.join(", ")))}),
     ];
     if !risks.is_empty() {
-        fields.push(json!({"type": "mrkdwn", "text": format!("*Risk*\n{}", risks.join(", "))}));
+        fields.push(
+            json!({"type": "mrkdwn", "text": format!("*Risk*\n{}", escape(&risks.join(", ")))}),
+        );
     }
+    let resources = if rec.resources.is_empty() {
+        "(none derived)".to_string()
+    } else {
+        rec.resources
+            .iter()
+            .map(|r| code(r))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     json!([
         {"type": "header", "text": {"type": "plain_text", "text": format!("Approve {}?", rec.request.action)}},
         {"type": "section", "text": {"type": "mrkdwn", "text": format!(
-            "*Resources:* {}\n*Reason:* {}",
-            if rec.resources.is_empty() { "(none derived)".to_string() } else { rec.resources.join(", ") },
-            rec.request.reason.as_deref().unwrap_or("(none given)"))},
+            "*Resources:* {resources}\n*Reason given by the agent:*\n{}",
+            rec.request.reason.as_deref().map(quote).unwrap_or_else(|| "(none given)".into()))},
          "fields": fields},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": format!("Request `{}` · hash `{}`", rec.id, &rec.request_hash[..16.min(rec.request_hash.len())])}]},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": format!("Request `{}` · hash `{}`", escape(&rec.id), &rec.request_hash[..16.min(rec.request_hash.len())])}]},
         {"type": "actions", "block_id": "tollgate_decision", "elements": [
             {"type": "button", "action_id": "approve", "style": "primary", "value": value,
              "text": {"type": "plain_text", "text": "Approve"}},
@@ -112,7 +164,7 @@ pub fn closed_blocks(rec: &RequestRecord) -> Value {
             };
             format!(
                 "{} {verb} at {}",
-                v.approver.name,
+                escape(&v.approver.name),
                 crate::time::iso8601(v.at)
             )
         })
@@ -120,9 +172,9 @@ pub fn closed_blocks(rec: &RequestRecord) -> Value {
     json!([
         {"type": "section", "text": {"type": "mrkdwn", "text": format!(
             "*{}* for {} is *{}*{}",
-            rec.request.action, rec.agent.name, rec.status,
+            rec.request.action, agent(rec), rec.status,
             if who.is_empty() { String::new() } else { format!(" — {}", who.join(", ")) })}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": format!("Request `{}`", rec.id)}]}
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": format!("Request `{}`", escape(&rec.id))}]}
     ])
 }
 
@@ -193,6 +245,101 @@ mod tests {
         assert_eq!(
             verify(secret, None, Some(&sig), body, 1),
             Err(SlackSignatureError::Missing)
+        );
+    }
+
+    fn hostile_record() -> RequestRecord {
+        let req = crate::request::parse_new_request(
+            br#"{"action":"dynamodb:DeleteTable","params":{"TableName":"t"},"reason":"routine cleanup <!channel>\n*Resources:* nothing\n<https://evil.example/approve|Review and decide> & done"}"#,
+            "us-east-1",
+        )
+        .unwrap();
+        let decision = crate::decision::Decision {
+            effect: crate::decision::Effect::Approval {
+                approvals: 1,
+                requirements: vec![crate::decision::GroupRequirement {
+                    group: Some("dba".into()),
+                    approvals: 1,
+                }],
+                timeout_seconds: 60,
+            },
+            policy_ids: vec!["p".into()],
+            reason: "r".into(),
+            mask: Default::default(),
+            requires: Default::default(),
+        };
+        let agent = crate::Identity {
+            issuer: "https://token.actions.githubusercontent.com".into(),
+            subject: "123:refs/heads/`main`".into(),
+            name: "deploy-bot <@U0ADMIN>\n*Agent*".into(),
+            ..Default::default()
+        };
+        RequestRecord::new("R1".into(), req, agent, decision, vec![], vec![], 1).0
+    }
+
+    /// Every mrkdwn text in the blocks.
+    fn mrkdwn(blocks: &Value) -> Vec<String> {
+        let mut out = vec![];
+        fn walk(v: &Value, out: &mut Vec<String>) {
+            match v {
+                Value::Object(m) => {
+                    if m.get("type").and_then(Value::as_str) == Some("mrkdwn") {
+                        out.push(m["text"].as_str().unwrap_or_default().to_string());
+                    }
+                    m.values().for_each(|v| walk(v, out));
+                }
+                Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+                _ => {}
+            }
+        }
+        walk(blocks, &mut out);
+        out
+    }
+
+    #[test]
+    fn what_the_agent_writes_cannot_mention_link_or_forge_lines() {
+        let rec = hostile_record();
+        let texts = mrkdwn(&approval_blocks(
+            &rec,
+            "https://tollgate.example/v1/approvals/R1?k=x",
+            &[],
+        ));
+        let all = texts.join("\n");
+        for forged in [
+            "<!channel>",
+            "<https://evil",
+            "<@U0ADMIN>",
+            "\n*Agent*",
+            "\n*Resources:* nothing",
+        ] {
+            assert!(
+                texts.iter().all(|t| !t.contains(forged)),
+                "{forged:?} got through:\n{all}"
+            );
+        }
+        assert!(all.contains("&lt;!channel&gt;"), "{all}");
+        let section = texts
+            .iter()
+            .find(|t| t.starts_with("*Resources:*"))
+            .unwrap();
+        // Each line of the reason is quoted, so it reads as the agent's words.
+        assert!(section.contains("*Reason given by the agent:*\n>routine cleanup &lt;!channel&gt;\n>*Resources:* nothing\n>&lt;https://evil.example/approve|Review and decide&gt; &amp; done"), "{section}");
+        // The agent's name comes with the issuer and subject that identify it.
+        let agent_field = texts.iter().find(|t| t.starts_with("*Agent*")).unwrap();
+        assert_eq!(
+            agent_field,
+            "*Agent*\ndeploy-bot &lt;@U0ADMIN&gt; *Agent* `https://token.actions.githubusercontent.com#123:refs/heads/'main'`"
+        );
+        assert!(
+            texts
+                .iter()
+                .any(|t| t == "*Approvals*\n0 of 1 (still needed: 1 from `dba`)"),
+            "{texts:?}"
+        );
+        let closed = mrkdwn(&closed_blocks(&rec)).join("\n");
+        assert!(
+            !closed.contains("<@U0ADMIN>") && closed.contains("#123:refs"),
+            "{closed}"
         );
     }
 

@@ -265,6 +265,9 @@ impl DevIssuer {
                 c.insert("sub".into(), json!(format!("repo:{repo}:ref:{git_ref}")));
                 c.insert("repository".into(), json!(repo));
                 c.insert("repository_owner".into(), json!(owner));
+                // GitHub's ids survive renames; these are stable stand-ins derived from names.
+                c.insert("repository_id".into(), json!(numeric_id(repo)));
+                c.insert("repository_owner_id".into(), json!(numeric_id(owner)));
                 c.insert("ref".into(), json!(git_ref));
                 c.insert("ref_type".into(), json!("branch"));
                 c.insert(
@@ -343,6 +346,14 @@ impl DevIssuer {
             .map_err(|e| e.to_string())?;
         Ok(format!("{message}.{sig}"))
     }
+}
+
+/// A stable decimal id for a name, as GitHub gives repositories and owners (as strings).
+pub fn numeric_id(name: &str) -> String {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, name.as_bytes());
+    let mut n = [0u8; 4];
+    n.copy_from_slice(&d.as_ref()[..4]);
+    u32::from_be_bytes(n).to_string()
 }
 
 fn hex_digest(b: &[u8]) -> String {

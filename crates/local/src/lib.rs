@@ -26,7 +26,7 @@ use tollgate_aws::settings::Settings;
 use tollgate_executor::Executor;
 use tollgate_notifier::Notifier;
 
-use crate::issuer::{AGENT_AUDIENCE, APPROVER_AUDIENCE, DevIssuer, MintRequest};
+use crate::issuer::{AGENT_AUDIENCE, APPROVER_AUDIENCE, APPROVER_GROUP, DevIssuer, MintRequest};
 use crate::moto::Moto;
 use crate::names::Names;
 use crate::server::{Host, ISSUER_PATH, SECOND_ISSUER_PATH, SNS_PATH};
@@ -47,7 +47,8 @@ pub struct StackOptions {
     /// Trusted agent issuers; `{api}` in a URL stands for the stack's base URL. Default: the
     /// dev issuer with the agent audience.
     pub agent_issuers: Option<Vec<IssuerConfig>>,
-    /// Trusted approver issuers, likewise. Default: the dev issuer with the approver audience.
+    /// Trusted approver issuers, likewise. Default: the dev issuer with the approver audience
+    /// and the approver group `approvers`.
     pub approver_issuers: Option<Vec<IssuerConfig>>,
     /// Shortest time between two key fetches for unknown key ids.
     pub jwks_min_refresh: Duration,
@@ -157,6 +158,11 @@ impl Stack {
         let second_issuer = DevIssuer::new(format!("{api_url}{SECOND_ISSUER_PATH}"))?;
         let resolve = |list: Option<Vec<IssuerConfig>>, audience: &str| -> Vec<IssuerConfig> {
             match list {
+                // The dev issuer's approvers are in `approvers` unless minted with other groups.
+                None if audience == APPROVER_AUDIENCE => vec![IssuerConfig {
+                    approver_groups: vec![APPROVER_GROUP.into()],
+                    ..IssuerConfig::new(&issuer_url, audience)
+                }],
                 None => vec![IssuerConfig::new(&issuer_url, audience)],
                 Some(l) => l
                     .into_iter()

@@ -6,7 +6,7 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use crate::encode::b64_decode;
-use crate::model::{Ref, ServiceModel, Shape, ShapeType};
+use crate::model::{Location, Ref, ServiceModel, Shape, ShapeType};
 use crate::timestamp::Timestamp;
 
 /// A parameter that does not fit the operation's input shape: where (`params.KeySchema[0]
@@ -127,7 +127,51 @@ pub fn validate(
     let shape = model
         .shape(input)
         .map_err(|e| err("params", format!("model error: {}", e.0)))?;
-    validate_struct(model, shape, params, "params", 0)
+    validate_struct(model, shape, params, "params", 0)?;
+    check_uri_labels(shape, &op.http.request_uri, params)
+}
+
+/// Refuses URI label values that are dot segments: `.` or `..` as a label, or as a segment of a
+/// greedy label (`{Key+}`: `a/../b`, `../b`, `a/..`). URL parsers and the SigV4 signer remove
+/// dot segments, so such a value sends (and validly signs) a request for another path, often
+/// another operation under the same IAM action (`apigateway:DeleteStage` with `stageName:
+/// ".."` becomes `DELETE /restapis/abc/`).
+fn check_uri_labels(
+    shape: &Shape,
+    request_uri: &str,
+    params: &Map<String, Value>,
+) -> Result<(), ValidationError> {
+    let dot = |s: &str| s == "." || s == "..";
+    for (key, mref) in &shape.members {
+        if mref.location != Some(Location::Uri) {
+            continue;
+        }
+        let Some(Value::String(value)) = params.get(key) else {
+            continue;
+        };
+        let label = mref.location_name.as_deref().unwrap_or(key);
+        let greedy = request_uri.contains(&format!("{{{label}+}}"));
+        let refused = if greedy {
+            value.split('/').any(dot)
+        } else {
+            dot(value)
+        };
+        if refused {
+            return Err(err(
+                &format!("params.{key}"),
+                if greedy {
+                    format!(
+                        "`{value}` has a `.` or `..` path segment, which would change the URL's path: use a value without dot segments"
+                    )
+                } else {
+                    format!(
+                        "`{value}` is a dot segment, which would change the URL's path: use another value"
+                    )
+                },
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Deeper parameters are refused (no AWS input needs more).

@@ -67,14 +67,24 @@ fn s3_addressing() {
     let r = ok(
         "s3",
         "GetObject",
-        json!({"Bucket": "b-1", "Key": "/x/../y?z#%+é"}),
+        json!({"Bucket": "b-1", "Key": "/x/..y/.z?z#%+é"}),
         "us-west-2",
         None,
     );
     assert_eq!(
         r.url,
-        "https://b-1.s3.us-west-2.amazonaws.com//x/../y%3Fz%23%25%2B%C3%A9"
+        "https://b-1.s3.us-west-2.amazonaws.com//x/..y/.z%3Fz%23%25%2B%C3%A9"
     );
+    // Dot segments are refused: the URL parser would remove them and send another key.
+    let e = build(
+        "s3",
+        "GetObject",
+        json!({"Bucket": "b-1", "Key": "/x/../y"}),
+        "us-west-2",
+        None,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("params.Key"), "{e}");
     let r = ok("s3", "ListBuckets", json!({}), "us-west-2", None);
     assert_eq!(r.url, "https://s3.us-west-2.amazonaws.com/");
     let r = ok(

@@ -366,3 +366,42 @@ fn deep_nesting_is_refused() {
     assert_eq!(message, "parameters nested too deeply");
     assert!(path.starts_with("params.Item.a.L[0].L[0]"), "{path}");
 }
+
+#[test]
+fn dot_segments_in_uri_labels_are_refused() {
+    // A label that is `.` or `..` would be normalised away by the URL parser.
+    for stage in [".", ".."] {
+        let (path, message) = err(
+            "apigateway",
+            "DeleteStage",
+            json!({"restApiId": "abc", "stageName": stage}),
+        );
+        assert_eq!(path, "params.stageName");
+        assert!(message.contains("dot segment"), "{message}");
+    }
+    let (path, _) = err(
+        "apigateway",
+        "DeleteStage",
+        json!({"restApiId": "..", "stageName": "prod"}),
+    );
+    assert_eq!(path, "params.restApiId");
+    // Dots inside a value are fine.
+    check(
+        "apigateway",
+        "DeleteStage",
+        json!({"restApiId": "abc", "stageName": "v1.2..3"}),
+    )
+    .unwrap();
+    // Greedy labels (`{Key+}`): a `.` or `..` segment anywhere, leading or trailing.
+    for key in ["a/../b", "../b", "a/..", "./a", "a/./b", "a/.", "..", "."] {
+        let (path, message) = err("s3", "GetObject", json!({"Bucket": "b", "Key": key}));
+        assert_eq!(path, "params.Key", "{key}");
+        assert!(message.contains("dot segments"), "{key}: {message}");
+    }
+    for key in ["a/b.txt", "a/.hidden", "a/..b/c", "...", "a//b", "/a"] {
+        check("s3", "GetObject", json!({"Bucket": "b", "Key": key}))
+            .unwrap_or_else(|e| panic!("{key}: {e}"));
+    }
+    let (path, _) = err("s3", "GetObject", json!({"Bucket": "..", "Key": "k"}));
+    assert_eq!(path, "params.Bucket");
+}

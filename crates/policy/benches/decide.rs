@@ -56,6 +56,7 @@ fn main() {
         name: "deploy".into(),
         groups: vec!["ci".into()],
         claims: [("repository_owner".to_string(), json!("acme"))].into(),
+        ..Default::default()
     };
     println!(
         "## Policy decision, {} policies ({ITERATIONS} runs each, one core)\n",

@@ -11,7 +11,7 @@ use cedar_policy::{
 };
 use tollgate_catalog::{ActionInfo, catalog};
 use tollgate_core::mask::MaskRules;
-use tollgate_core::{Decision, Effect, Policy, PolicyInput, Requirement};
+use tollgate_core::{Decision, Effect, GroupRequirement, Policy, PolicyInput, Requirement};
 
 use crate::sources::{PolicyError, PolicySource, parse, policy_position};
 
@@ -439,7 +439,22 @@ impl Policy for CedarPolicy {
         }
         permits.sort_by_key(|a| a.to_string());
         permits.dedup();
-        // The strictest permit decides: most approvals, then the shortest timeout.
+        self.combine(input, &actions, &permits)
+    }
+}
+
+impl CedarPolicy {
+    /// The decision from every matching permit. Without approval permits the call is
+    /// allowed. Otherwise every approval permit's demand holds at once: its group requirement
+    /// (all of them, see [`GroupRequirement::combine`]), its `@ticket`/`@justification`; the
+    /// count is the largest, the timeout the shortest one named.
+    fn combine(
+        &self,
+        input: &PolicyInput<'_>,
+        actions: &[ActionInfo],
+        permits: &[PolicyId],
+    ) -> Decision {
+        // The strictest permit names the reason: most approvals, then the shortest timeout.
         let strictest = permits
             .iter()
             .filter_map(|id| self.rules.get(id).map(|r| (id, r)))
@@ -461,7 +476,7 @@ impl Policy for CedarPolicy {
             .clone()
             .unwrap_or_else(|| format!("policy {id}"));
         let levels: Vec<&str> = actions.iter().map(|a| a.level.as_str()).collect();
-        let mask = self.mask_rules(&permits);
+        let mask = self.mask_rules(permits);
         if rule.approvals == 0 {
             return Decision {
                 effect: Effect::Allow,
@@ -471,34 +486,42 @@ impl Policy for CedarPolicy {
                 requires: Requirement::default(),
             };
         }
-        let deciding: Vec<String> = permits
+        let deciding: Vec<(&PolicyId, &Rule)> = permits
             .iter()
-            .filter(|i| {
-                self.rules
-                    .get(*i)
-                    .is_some_and(|r| r.approvals == rule.approvals)
-            })
-            .map(|i| i.to_string())
+            .filter_map(|i| self.rules.get(i).map(|r| (i, r)))
+            .filter(|(_, r)| r.approvals > 0)
             .collect();
-        // Every deciding policy's requirement holds: the strictest combination.
-        let requires = permits
+        let requirements =
+            GroupRequirement::combine(deciding.iter().map(|(_, r)| GroupRequirement {
+                group: r.approvers.clone(),
+                approvals: r.approvals,
+            }));
+        let requires = deciding
             .iter()
-            .filter_map(|i| self.rules.get(i))
-            .filter(|r| r.approvals == rule.approvals)
-            .fold(Requirement::default(), |acc, r| acc.merge(&r.requires));
+            .fold(Requirement::default(), |acc, (_, r)| acc.merge(&r.requires));
+        let timeout = deciding
+            .iter()
+            .filter_map(|(_, r)| r.timeout)
+            .min()
+            .unwrap_or(self.default_timeout);
+        let groups: Vec<String> = requirements
+            .iter()
+            .map(|r| r.describe(r.approvals))
+            .collect();
         Decision {
             effect: Effect::Approval {
                 approvals: rule.approvals,
-                approvers: rule.approvers.clone(),
-                timeout_seconds: rule.timeout.unwrap_or(self.default_timeout),
+                requirements,
+                timeout_seconds: timeout,
             },
-            policy_ids: deciding,
+            policy_ids: deciding.iter().map(|(i, _)| i.to_string()).collect(),
             reason: format!(
-                "{} ({}) needs {} approval{}: {why}",
+                "{} ({}) needs {} approval{} ({}): {why}",
                 input.action,
                 levels.join(", "),
                 rule.approvals,
-                if rule.approvals == 1 { "" } else { "s" }
+                if rule.approvals == 1 { "" } else { "s" },
+                groups.join(" and "),
             ),
             mask,
             requires,

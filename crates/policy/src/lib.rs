@@ -7,8 +7,9 @@
 //! parameters. Context: operation, service, access level, risks, region, target, reason, time.
 //!
 //! `forbid` or no match → denied; plain `permit` → allowed; `permit` with `@approval("n")`
-//! (and optionally `@approvers("group")`, `@timeout("seconds")`) → approval. The strictest
-//! outcome over every (action, resource) pair wins.
+//! (and optionally `@approvers("group")`, `@timeout("seconds")`) → approval. Over every
+//! (action, resource) pair a denial wins; otherwise every matching approval permit's group
+//! requirement holds at once, with the shortest timeout.
 
 mod classify;
 mod engine;

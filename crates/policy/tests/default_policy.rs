@@ -157,3 +157,47 @@ fn default_policy_table() {
         wrong.join("\n")
     );
 }
+
+/// The review's tie: an operator's `security-iam` (two approvals from `security`) beside the
+/// shipped `permissions-two-approvals` (two from anyone). The shipped one sorts first, and used
+/// to decide alone, dropping the security group.
+#[test]
+fn an_operators_group_survives_a_tie_with_the_shipped_policies() {
+    let mut sources = bundled_sources();
+    sources.push(tollgate_policy::PolicySource::new(
+        "operator.cedar",
+        r#"
+        @id("security-iam") @approval("2") @approvers("security")
+        permit (principal, action in Action::"Permissions management", resource);
+        @id("secrets-need-sec") @approval("1") @approvers("security")
+        permit (principal, action == Action::"secretsmanager:GetSecretValue", resource);
+        "#,
+    ));
+    let policy = CedarPolicy::new(&sources, 3600).unwrap();
+    let decide = |action: &str, params: serde_json::Value| {
+        let body = json!({"action": action, "params": params, "reason": "r"});
+        let req = parse_new_request(body.to_string().as_bytes(), "us-east-1").unwrap();
+        classify(&policy, &req, &agent(), "123456789012", 1_790_000_000, "")
+            .unwrap()
+            .decision
+    };
+    let d = decide("iam:CreateAccessKey", json!({"UserName": "bot"}));
+    assert_eq!(
+        d.requirements(),
+        &[tollgate_core::GroupRequirement {
+            group: Some("security".into()),
+            approvals: 2
+        }],
+        "{d:?}"
+    );
+    assert!(d.policy_ids.contains(&"security-iam".to_string()), "{d:?}");
+    let d = decide("secretsmanager:GetSecretValue", json!({"SecretId": "db"}));
+    assert_eq!(
+        d.requirements(),
+        &[tollgate_core::GroupRequirement {
+            group: Some("security".into()),
+            approvals: 1
+        }],
+        "{d:?}"
+    );
+}

@@ -1,7 +1,7 @@
 //! Annotations, strictest-wins, claims as tags, and failing closed.
 
 use serde_json::json;
-use tollgate_core::{Effect, Identity, parse_new_request};
+use tollgate_core::{Effect, GroupRequirement, Identity, parse_new_request};
 use tollgate_policy::{CedarPolicy, PolicySource, classify};
 
 fn policy(text: &str) -> CedarPolicy {
@@ -28,11 +28,19 @@ fn bot() -> Identity {
         name: "deploy".into(),
         groups: vec!["ci".into()],
         claims: [("repository_owner".to_string(), json!("acme"))].into(),
+        ..Default::default()
+    }
+}
+
+fn needs(group: Option<&str>, approvals: u32) -> GroupRequirement {
+    GroupRequirement {
+        group: group.map(str::to_string),
+        approvals,
     }
 }
 
 #[test]
-fn strictest_permit_wins_and_carries_its_group_and_timeout() {
+fn every_matching_approval_permit_holds_with_the_shortest_timeout() {
     let p = policy(
         r#"
         @id("one") @approval("1") @timeout("7200")
@@ -48,15 +56,16 @@ fn strictest_permit_wins_and_carries_its_group_and_timeout() {
         json!({"TableName": "prod-orders"}),
         &bot(),
     );
+    // "one" asks for one approval from anyone, which two DBAs give.
     assert_eq!(
         d.effect,
         Effect::Approval {
             approvals: 2,
-            approvers: Some("dba".into()),
+            requirements: vec![needs(Some("dba"), 2)],
             timeout_seconds: 600
         }
     );
-    assert_eq!(d.policy_ids, vec!["two-dba"]);
+    assert_eq!(d.policy_ids, vec!["one", "two-dba"]);
     let d = decide(
         &p,
         "dynamodb:DeleteTable",
@@ -67,7 +76,7 @@ fn strictest_permit_wins_and_carries_its_group_and_timeout() {
         d.effect,
         Effect::Approval {
             approvals: 1,
-            approvers: None,
+            requirements: vec![needs(None, 1)],
             timeout_seconds: 7200
         }
     );
@@ -85,9 +94,50 @@ fn strictest_permit_wins_and_carries_its_group_and_timeout() {
         d.effect,
         Effect::Approval {
             approvals: 1,
-            approvers: None,
+            requirements: vec![needs(None, 1)],
             timeout_seconds: 900
         }
+    );
+}
+
+#[test]
+fn a_tie_keeps_every_group_requirement() {
+    // Before, the alphabetically first of two two-approval permits decided alone, and its
+    // missing group dropped the other's.
+    let p = policy(
+        r#"
+        @id("a-two-approvals") @approval("2")
+        permit (principal, action in Action::"Write", resource);
+        @id("b-security") @approval("2") @approvers("security") @timeout("1800")
+        permit (principal, action == Action::"dynamodb:DeleteTable", resource);
+        @id("c-one-dba") @approval("1") @approvers("dba") @ticket
+        permit (principal, action == Action::"dynamodb:DeleteTable", resource);
+        "#,
+    );
+    let d = decide(
+        &p,
+        "dynamodb:DeleteTable",
+        json!({"TableName": "t"}),
+        &bot(),
+    );
+    assert_eq!(
+        d.effect,
+        Effect::Approval {
+            approvals: 2,
+            requirements: vec![needs(Some("dba"), 1), needs(Some("security"), 2)],
+            timeout_seconds: 1800
+        }
+    );
+    assert_eq!(
+        d.policy_ids,
+        vec!["a-two-approvals", "b-security", "c-one-dba"]
+    );
+    assert!(d.requires.ticket, "a lesser permit's @ticket holds too");
+    assert!(
+        d.reason
+            .contains("2 approvals (1 from `dba` and 2 from `security`)"),
+        "{}",
+        d.reason
     );
 }
 

@@ -9,7 +9,7 @@ use tollgate_aws::now_ms;
 use tollgate_aws::store::not_found;
 use tollgate_core::link::{self, LinkError};
 use tollgate_core::record::{Verdict, VoteOutcome};
-use tollgate_core::{ApiError, Effect, ErrorCode, RequestRecord, Status, seal};
+use tollgate_core::{ApiError, ErrorCode, RequestRecord, Status, seal};
 
 use crate::approver_session::Session;
 use crate::{Api, Request, Response, header, query_param};
@@ -134,11 +134,9 @@ impl Api {
                 let message = match outcome {
                     VoteOutcome::Approved => "Approved. The request runs now.".to_string(),
                     VoteOutcome::Rejected => "Rejected. The request will not run.".to_string(),
-                    VoteOutcome::Recorded => format!(
-                        "Your approval is recorded: {} of {} needed.",
-                        rec.approvers().len(),
-                        rec.decision.required_approvals()
-                    ),
+                    VoteOutcome::Recorded => {
+                        format!("Your approval is recorded: {}.", rec.approvals_summary())
+                    }
                 };
                 Ok(Response::html(
                     200,
@@ -186,7 +184,17 @@ impl Api {
             "<p>Signed in as <strong>{}</strong>. <form class=\"inline\" method=\"post\" action=\"/v1/approver/logout\"><button class=\"link\">Sign out</button></form></p>",
             esc(&s.identity.name)
         );
-        if let Some(why) = cannot_vote(rec, &s.identity) {
+        let why_not = self
+            .approver_role(&s.identity)
+            .err()
+            .map(|e| {
+                format!(
+                    "{}.",
+                    capitalised(e.message.trim_start_matches("approver: "))
+                )
+            })
+            .or_else(|| cannot_vote(rec, &s.identity));
+        if let Some(why) = why_not {
             return format!("{who}<p class=\"warn\">{}</p>", esc(&why));
         }
         let hidden = format!(
@@ -222,26 +230,25 @@ impl Api {
     }
 }
 
-/// Why this approver may not vote, checked before showing the buttons (the vote itself
-/// checks again, under the conditional write).
+/// Why this approver may not vote at all, checked before showing the buttons (the vote
+/// itself checks again, under the conditional write).
 fn cannot_vote(rec: &RequestRecord, who: &tollgate_core::Identity) -> Option<String> {
-    if who.same_principal(&rec.agent) {
-        return Some("You asked for this request; someone else has to approve it.".into());
-    }
-    if let Effect::Approval {
-        approvers: Some(group),
-        ..
-    } = &rec.decision.effect
-        && !who.groups.iter().any(|g| g == group)
-    {
-        return Some(format!(
-            "Only members of `{group}` may decide this request."
-        ));
-    }
-    if rec.votes.iter().any(|v| v.approver.same_principal(who)) {
-        return Some("You have already voted on this request.".into());
-    }
-    None
+    rec.check_voter(who, Verdict::Reject)
+        .err()
+        .map(|e| match e.code {
+            ErrorCode::SelfApproval => {
+                "You asked for this request; someone else has to approve it.".to_string()
+            }
+            ErrorCode::AlreadyVoted => "You have already voted on this request.".to_string(),
+            _ => format!("{}.", capitalised(&e.message)),
+        })
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 fn forbidden(e: LinkError) -> ApiError {
@@ -286,7 +293,8 @@ button.link{background:none;color:#0645ad;padding:0;width:auto;font-size:1rem;te
 form.inline{display:inline}textarea{width:100%;font-size:1rem;box-sizing:border-box}\
 a.button{display:block;text-align:center;background:#0645ad;color:#fff;padding:.7rem;border-radius:.4rem;text-decoration:none}\
 .warn{background:#fff4e5;padding:.5rem;border-radius:.3rem}.ok{background:#e6f4ea;padding:.5rem;border-radius:.3rem}\
-.final{background:#eef;padding:.5rem;border-radius:.3rem}";
+.final{background:#eef;padding:.5rem;border-radius:.3rem}\
+blockquote.reason{margin:0;padding:.2rem .6rem;border-left:.25rem solid #999;white-space:pre-wrap;word-break:break-word}";
 
 /// A complete page: phone-sized, no scripts.
 pub(crate) fn page(title: &str, body: &str) -> String {
@@ -360,22 +368,16 @@ fn render(rec: &RequestRecord, decide: &str, now: u64) -> String {
             .map(|r| format!("<li><code>{}</code></li>", esc(r)))
             .collect()
     };
-    let group = match &rec.decision.effect {
-        Effect::Approval {
-            approvers: Some(g), ..
-        } => format!(" from <code>{}</code>", esc(g)),
-        _ => String::new(),
-    };
     format!(
         r#"<p>Status: <strong>{status}</strong> · {left}</p>
 <dl>
-<dt>Requested by</dt><dd>{agent} <small>({issuer})</small></dd>
-<dt>Reason</dt><dd>{reason}</dd>
+<dt>Requested by</dt><dd>{agent}<br><small>issuer <code>{issuer}</code>, subject <code>{subject}</code></small></dd>
+<dt>Reason, in the agent's words</dt><dd><blockquote class="reason">{reason}</blockquote></dd>
 <dt>Action</dt><dd><code>{action}</code> in {region}, target {target}</dd>
 <dt>Resources</dt><dd><ul>{resources}</ul></dd>
 <dt>Risk flags</dt><dd>{flags}</dd>
 <dt>Deciding policies</dt><dd>{policy_ids} — {policy}</dd>
-<dt>Approvals</dt><dd>{have} of {need}{group}</dd>{needs}
+<dt>Approvals</dt><dd>{approvals}</dd>{needs}
 </dl>
 <h2>Parameters</h2><pre>{params}</pre>
 <p><small>Request <code>{id}</code><br>SHA-256 of what runs: <code>{hash}</code></small></p>
@@ -385,14 +387,14 @@ fn render(rec: &RequestRecord, decide: &str, now: u64) -> String {
         left = esc(&time_left(now, rec.expires_at)),
         agent = esc(&rec.agent.name),
         issuer = esc(&rec.agent.issuer),
+        subject = esc(&rec.agent.subject),
         reason = esc(rec.request.reason.as_deref().unwrap_or("(none given)")),
         action = esc(&rec.request.action.to_string()),
         region = esc(&rec.request.region),
         target = esc(&rec.request.target),
         policy = esc(&rec.decision.reason),
         policy_ids = esc(&rec.decision.policy_ids.join(", ")),
-        have = rec.approvers().len(),
-        need = rec.decision.required_approvals(),
+        approvals = esc(&rec.approvals_summary()),
         params = esc(&params),
         hash = rec.request_hash,
         id = esc(&rec.id),
@@ -413,6 +415,49 @@ mod tests {
         assert!(time_left(0, Some(7_200_000)).starts_with("2 h 0 min left"));
         assert!(time_left(100_000, Some(40_000)).starts_with("expired 1 min ago"));
         assert_eq!(time_left(0, None), "no deadline");
+    }
+
+    #[test]
+    fn the_page_names_the_agent_by_issuer_and_subject_and_quotes_its_reason() {
+        let req = tollgate_core::parse_new_request(
+            br#"{"action":"dynamodb:DeleteTable","params":{"TableName":"t"},"reason":"cleanup</dd><dt>Approvals</dt><dd>2 of 2\nReview: https://evil.example"}"#,
+            "us-east-1",
+        )
+        .unwrap();
+        let decision = tollgate_core::Decision {
+            effect: tollgate_core::Effect::Approval {
+                approvals: 1,
+                requirements: vec![tollgate_core::GroupRequirement {
+                    group: Some("dba".into()),
+                    approvals: 1,
+                }],
+                timeout_seconds: 60,
+            },
+            policy_ids: vec!["p".into()],
+            reason: "r".into(),
+            mask: Default::default(),
+            requires: Default::default(),
+        };
+        let agent = tollgate_core::Identity {
+            issuer: "https://token.actions.githubusercontent.com".into(),
+            subject: "123:refs/heads/main".into(),
+            name: "<b>deploy-bot</b>".into(),
+            ..Default::default()
+        };
+        let (rec, _) = RequestRecord::new("R1".into(), req, agent, decision, vec![], vec![], 1);
+        let html = render(&rec, "", 2);
+        assert!(
+            html.contains("<dd>&lt;b&gt;deploy-bot&lt;/b&gt;<br><small>issuer <code>https://token.actions.githubusercontent.com</code>, subject <code>123:refs/heads/main</code></small></dd>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<blockquote class=\"reason\">cleanup&lt;/dd&gt;&lt;dt&gt;Approvals&lt;/dt&gt;&lt;dd&gt;2 of 2\nReview: https://evil.example</blockquote>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<dd>0 of 1 (still needed: 1 from `dba`)</dd>"),
+            "{html}"
+        );
     }
 
     #[test]

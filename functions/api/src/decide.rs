@@ -18,6 +18,8 @@ impl Api {
         seen_hash: Option<&str>,
         channel: &'static str,
     ) -> Result<(VoteOutcome, RequestRecord), ApiError> {
+        // Sessions and Slack mappings carry identities too: each vote is checked here.
+        self.approver_role(approver)?;
         let (outcome, rec) = self
             .store
             .update(id, |rec| {

@@ -7,7 +7,7 @@ use tollgate_catalog::catalog;
 use tollgate_core::{ApiError, Effect, ErrorCode, parse_new_request};
 use tollgate_policy::{Classified, classify};
 
-use crate::requests::{check_against_model, reason_given};
+use crate::requests::{check_against_model, exact_spelling, reason_given};
 use crate::{Api, Request, Response, header};
 
 impl Api {
@@ -21,6 +21,7 @@ impl Api {
             .verify_bearer(header(req, "authorization"))
             .await?;
         let new = parse_new_request(req.body(), &self.settings.default_region)?;
+        exact_spelling(&new)?;
         let account = self.target_account(&new)?;
         let (model, operation) =
             tollgate_models::find(new.action.service(), new.action.operation()).ok_or_else(
@@ -91,12 +92,12 @@ impl Api {
             });
             body["approvals_required"] = json!(decision.required_approvals());
             if let Effect::Approval {
-                approvers,
+                requirements,
                 timeout_seconds,
                 ..
             } = &decision.effect
             {
-                body["approvers"] = json!(approvers);
+                body["requirements"] = json!(requirements);
                 body["timeout_seconds"] = json!(timeout_seconds);
             }
             body["policy_ids"] = json!(decision.policy_ids);

@@ -10,6 +10,7 @@ mod listing;
 mod openapi;
 mod requests;
 mod respond;
+mod roles;
 mod slack_actions;
 mod votes;
 
@@ -61,6 +62,8 @@ impl Api {
             .region()
             .map(|r| r.to_string())
             .unwrap_or_else(|| settings.default_region.clone());
+        // Refuse to start with issuers that would let strangers in or blur the two roles.
+        tollgate_aws::oidc::check_roles(&settings.agent_issuers, &settings.approver_issuers)?;
         Ok(Self {
             store: Store::new(aws_sdk_dynamodb::Client::new(sdk), settings.table.clone()),
             workflow: Workflow::new(

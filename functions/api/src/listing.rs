@@ -42,8 +42,9 @@ impl Api {
                 })?),
             };
         let agent_key = who.identity.key();
-        // An agent lists its own requests; an approver lists by status, pending by default,
-        // and its pending queue holds only what it may still decide.
+        // An agent lists its own requests; an approver lists by status, pending by default:
+        // its pending queue holds only what it may still decide, the others only requests it
+        // could vote on or voted on.
         let listing = if is_approver {
             Listing::Status(status.unwrap_or(Status::Pending))
         } else {
@@ -57,7 +58,12 @@ impl Api {
             .requests
             .iter()
             .filter(|r| {
-                !is_approver || r.status != Status::Pending || r.awaits_vote_from(&who.identity)
+                !is_approver
+                    || if r.status == Status::Pending {
+                        r.awaits_vote_from(&who.identity)
+                    } else {
+                        r.visible_to_approver(&who.identity)
+                    }
             })
             .map(|r| r.view())
             .collect();

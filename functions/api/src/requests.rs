@@ -38,6 +38,7 @@ impl Api {
             ));
         }
         let new = parse_new_request(req.body(), &self.settings.default_region)?;
+        exact_spelling(&new)?;
         let account = self.target_account(&new)?;
         let Classified {
             iam_actions,
@@ -187,18 +188,6 @@ impl Api {
         Ok(rec)
     }
 
-    /// The caller's verified identity, and whether it is an approver rather than an agent.
-    pub(crate) async fn caller(&self, req: &Request) -> Result<(Verified, bool), ApiError> {
-        let auth = header(req, "authorization");
-        match self.agents.verify_bearer(auth).await {
-            Ok(v) => Ok((v, false)),
-            Err(agent_err) => match self.approvers.verify_bearer(auth).await {
-                Ok(v) => Ok((v, true)),
-                Err(_) => Err(agent_err),
-            },
-        }
-    }
-
     pub(crate) async fn status(&self, req: &Request, id: &str) -> Result<Response, ApiError> {
         let (who, is_approver) = self.caller(req).await?;
         let wait = match query_param(req, "wait") {
@@ -211,7 +200,14 @@ impl Api {
                 return Err(ApiError::field("wait", "must be a whole number of seconds"));
             }
         };
-        let visible = |rec: &RequestRecord| is_approver || rec.agent.same_principal(&who.identity);
+        // An approver sees what it may vote on or voted on; an agent its own requests.
+        let visible = |rec: &RequestRecord| {
+            if is_approver {
+                rec.visible_to_approver(&who.identity)
+            } else {
+                rec.agent.same_principal(&who.identity)
+            }
+        };
         let mut rec = self
             .store
             .get(id)
@@ -298,6 +294,25 @@ pub(crate) fn check_against_model(new: &NewRequest) -> Result<(), ApiError> {
     }
     tollgate_models::validate(&model, &operation, &new.params)
         .map_err(|e| ApiError::field(e.path, e.message))
+}
+
+/// The action must be spelled exactly as the AWS API models name the operation. The catalog
+/// and the models find operations whatever their case (IAM action names are case-insensitive),
+/// so `iam:CreateAccessKEY` would run `CreateAccessKey` while policy, the record and the page
+/// saw another name. Refused rather than rewritten: the request hash and the idempotency key
+/// bind exactly what the agent sent, and the agent learns the one spelling there is.
+pub(crate) fn exact_spelling(new: &NewRequest) -> Result<(), ApiError> {
+    let (service, operation) = (new.action.service(), new.action.operation());
+    match tollgate_models::find(service, operation) {
+        Some((_, name)) if name != operation => Err(ApiError::field(
+            "action",
+            format!(
+                "`{}` is not spelled as the AWS API names it; use `{service}:{name}`",
+                new.action
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// A call that needs approval must say why: approvers decide on it.

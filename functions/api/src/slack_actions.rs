@@ -96,20 +96,26 @@ impl Api {
 
 impl Api {
     /// The approver a Slack user acts as: by Slack user id, else by the e-mail address Slack
-    /// has for them (when a bot token allows looking it up).
+    /// has for them (when a bot token allows looking it up). The address found is the
+    /// identity's human key unless the mapping names one, so a vote in Slack and one on the
+    /// page by the same person count once.
     async fn slack_approver(&self, user: &str) -> Result<Option<Identity>, ApiError> {
         let map = &self.settings.slack_approvers;
+        let with_human = |mut id: Identity, email: Option<String>| {
+            id.human = id.human.or(email).map(|h| h.trim().to_lowercase());
+            id
+        };
         if let Some(id) = map.get(user) {
-            return Ok(Some(id.clone()));
+            return Ok(Some(with_human(id.clone(), None)));
         }
         let Some(token) = &self.settings.slack_bot_token else {
             return Ok(None);
         };
         let users = SlackUsers::new(&self.settings.slack_api_url, token.clone());
-        Ok(users
-            .email(user)
-            .await?
-            .and_then(|email| map.get(&email).cloned()))
+        Ok(users.email(user).await?.and_then(|email| {
+            map.get(&email)
+                .map(|id| with_human(id.clone(), Some(email.clone())))
+        }))
     }
 }
 

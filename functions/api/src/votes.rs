@@ -4,7 +4,7 @@ use serde_json::Value;
 use tollgate_core::record::Verdict;
 use tollgate_core::{ApiError, ErrorCode};
 
-use crate::{Api, Request, Response, header};
+use crate::{Api, Request, Response};
 
 impl Api {
     pub(crate) async fn vote(
@@ -13,10 +13,7 @@ impl Api {
         id: &str,
         verb: &str,
     ) -> Result<Response, ApiError> {
-        let approver = self
-            .approvers
-            .verify_bearer(header(req, "authorization"))
-            .await?;
+        let approver = self.verify_approver(req).await?;
         let body = parse_body(req.body())?;
         let verdict = if verb == "approve" {
             Verdict::Approve

@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 use tollgate_aws::settings::Settings;
+use tollgate_core::display::{lines, one_line};
 use tollgate_core::time::iso8601;
 use tollgate_core::{RequestRecord, link, slack};
 
@@ -22,6 +23,30 @@ pub enum Kind {
     Reminder,
 }
 
+/// The agent as approvers must see it: the display name it may choose, and beside it the
+/// issuer and subject that identify it.
+fn agent_line(rec: &RequestRecord) -> String {
+    format!(
+        "{} (issuer {}, subject {})",
+        one_line(&rec.agent.name),
+        one_line(&rec.agent.issuer),
+        one_line(&rec.agent.subject)
+    )
+}
+
+/// The agent's reason, every line quoted with `> ` under the label, so lines it adds (a
+/// forged "Review and decide" link, say) read as the agent's words, not Tollgate's.
+fn quoted_reason(reason: Option<&str>) -> String {
+    match reason {
+        None => "            (none given)".to_string(),
+        Some(r) => lines(r)
+            .iter()
+            .map(|l| format!("            > {l}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
+}
+
 /// Subject and per-protocol bodies for a pending request.
 pub fn approval_notice(
     rec: &RequestRecord,
@@ -34,62 +59,57 @@ pub fn approval_notice(
     let minutes_left = deadline.saturating_sub(now_ms).div_ceil(60_000);
     let (subject, opening) = match kind {
         Kind::Requested => (
-            format!("Approve {} for {}?", rec.request.action, rec.agent.name),
+            format!(
+                "Approve {} for {}?",
+                rec.request.action,
+                one_line(&rec.agent.name)
+            ),
             String::new(),
         ),
         Kind::Reminder => (
             format!(
                 "Reminder: {} for {} expires in {minutes_left} min",
-                rec.request.action, rec.agent.name
+                rec.request.action,
+                one_line(&rec.agent.name)
             ),
             format!(
-                "REMINDER: this request expires in {minutes_left} min and still needs {} more approval(s).\n\n",
-                rec.decision
-                    .required_approvals()
-                    .saturating_sub(rec.approvers().len() as u32)
+                "REMINDER: this request expires in {minutes_left} min and still needs {}.\n\n",
+                rec.still_needed().join(" and ")
             ),
         ),
     };
-    let group = match &rec.decision.effect {
-        tollgate_core::Effect::Approval {
-            approvers: Some(g), ..
-        } => format!(" from group {g}"),
-        _ => String::new(),
-    };
     let text = format!(
         "{opening}\
-         Who asks:   {agent} ({issuer})\n\
+         Who asks:   {agent}\n\
          What:       {action} in {region}, target {target}\n\
          Resources:  {resources}\n\
-         Why:        {reason}\n\
+         Why, in the agent's words:\n{reason}\n\
          Policy:     {policy_ids}: {policy}\n\
          Risk flags: {risks}\n\
-         Approvals:  {have} of {need}{group}{needs}\n\
+         Approvals:  {approvals}{needs}\n\
          Deadline:   {deadline_iso} ({minutes_left} min from now)\n\
          Request:    {id}\n\
          SHA-256:    {hash}\n\n\
          Review and decide: {link}\n\
          Or: tollgate approve {id}   |   tollgate reject {id} --comment \"...\"\n",
-        agent = rec.agent.name,
-        issuer = rec.agent.issuer,
+        agent = agent_line(rec),
         action = rec.request.action,
-        region = rec.request.region,
-        target = rec.request.target,
+        region = one_line(&rec.request.region),
+        target = one_line(&rec.request.target),
         resources = if rec.resources.is_empty() {
             "(none derived)".to_string()
         } else {
-            rec.resources.join(", ")
+            one_line(&rec.resources.join(", "))
         },
-        reason = rec.request.reason.as_deref().unwrap_or("(none given)"),
+        reason = quoted_reason(rec.request.reason.as_deref()),
         policy_ids = rec.decision.policy_ids.join(", "),
-        policy = rec.decision.reason,
+        policy = one_line(&rec.decision.reason),
         risks = if risks.is_empty() {
             "none".to_string()
         } else {
             risks.join(", ")
         },
-        have = rec.approvers().len(),
-        need = rec.decision.required_approvals(),
+        approvals = rec.approvals_summary(),
         deadline_iso = iso8601(deadline),
         needs = match rec.decision.requires.describe() {
             d if d.is_empty() => String::new(),
@@ -104,12 +124,16 @@ pub fn approval_notice(
         "status": rec.status,
         "action": rec.request.action.to_string(),
         "agent": rec.agent.name,
+        "agent_issuer": rec.agent.issuer,
+        "agent_subject": rec.agent.subject,
         "reason": rec.request.reason,
+        "approvals": rec.progress(),
         "risks": risks,
         "deadline": deadline,
         "request_hash": rec.request_hash,
         "link": link,
-        "text": subject,
+        // Slack reads `text` as mrkdwn (the notification's fallback).
+        "text": slack::escape(&subject),
         "blocks": slack::approval_blocks(rec, link, &risks),
     });
     (subject, bodies(&text, &machine))
@@ -123,7 +147,7 @@ pub fn closing_notice(rec: &RequestRecord) -> (String, Value) {
         .map(|v| {
             format!(
                 "{} {} at {}{}",
-                v.approver.name,
+                one_line(&v.approver.name),
                 match v.verdict {
                     tollgate_core::record::Verdict::Approve => "approved",
                     tollgate_core::record::Verdict::Reject => "rejected",
@@ -131,14 +155,16 @@ pub fn closing_notice(rec: &RequestRecord) -> (String, Value) {
                 iso8601(v.at),
                 v.comment
                     .as_deref()
-                    .map(|c| format!(" (\"{c}\")"))
+                    .map(|c| format!(" (\"{}\")", one_line(c)))
                     .unwrap_or_default()
             )
         })
         .collect();
     let subject = format!(
         "{} for {} is {}",
-        rec.request.action, rec.agent.name, rec.status
+        rec.request.action,
+        agent_line(rec),
+        rec.status
     );
     let text = format!(
         "{subject}.\n\nDecisions:\n{}\nRequest: {}\nNo further action is needed.\n",
@@ -155,7 +181,9 @@ pub fn closing_notice(rec: &RequestRecord) -> (String, Value) {
         "status": rec.status,
         "action": rec.request.action.to_string(),
         "agent": rec.agent.name,
-        "text": subject,
+        "agent_issuer": rec.agent.issuer,
+        "agent_subject": rec.agent.subject,
+        "text": slack::escape(&subject),
         "blocks": slack::closed_blocks(rec),
     });
     (subject, bodies(&text, &machine))
@@ -186,7 +214,10 @@ mod tests {
         let decision = Decision {
             effect: Effect::Approval {
                 approvals: 2,
-                approvers: Some("security".into()),
+                requirements: vec![tollgate_core::GroupRequirement {
+                    group: Some("security".into()),
+                    approvals: 2,
+                }],
                 timeout_seconds: 3600,
             },
             policy_ids: vec!["iam-two".into()],
@@ -224,13 +255,13 @@ mod tests {
         assert_eq!(subject, "Approve iam:CreatePolicyVersion for ci-bot?");
         let email = bodies["email"].as_str().unwrap();
         for part in [
-            "Who asks:   ci-bot (https://idp)",
+            "Who asks:   ci-bot (issuer https://idp, subject ci-bot)",
             "What:       iam:CreatePolicyVersion in us-east-1, target default",
             "Resources:  arn:aws:iam::123456789012:policy/p",
-            "Why:        widen the deploy policy",
+            "Why, in the agent's words:\n            > widen the deploy policy\n",
             "Policy:     iam-two: permission changes need two approvals",
             "privilege-escalation",
-            "Approvals:  0 of 2 from group security; each approval needs a ticket reference",
+            "Approvals:  0 of 2 (still needed: 2 from `security`); each approval needs a ticket reference",
             "Deadline:   2027-01-15T09:00:00Z (60 min from now)",
             &rec.request_hash,
             link,
@@ -250,7 +281,7 @@ mod tests {
             "Reminder: iam:CreatePolicyVersion for ci-bot expires in 15 min"
         );
         assert!(bodies["email"].as_str().unwrap().starts_with(
-            "REMINDER: this request expires in 15 min and still needs 2 more approval(s)."
+            "REMINDER: this request expires in 15 min and still needs 2 from `security`."
         ));
     }
 
@@ -272,12 +303,61 @@ mod tests {
         )
         .unwrap();
         let (subject, bodies) = closing_notice(&rec);
-        assert_eq!(subject, "iam:CreatePolicyVersion for ci-bot is REJECTED");
+        assert_eq!(
+            subject,
+            "iam:CreatePolicyVersion for ci-bot (issuer https://idp, subject ci-bot) is REJECTED"
+        );
         let email = bodies["email"].as_str().unwrap();
         assert!(
             email.contains("Alice rejected at 2027-01-15T08:01:00Z (\"not now\")"),
             "{email}"
         );
         assert!(!bodies.to_string().contains("SECRET-TASK-TOKEN"));
+    }
+
+    #[test]
+    fn an_agent_cannot_forge_lines_in_the_email() {
+        let mut rec = record();
+        rec.request.reason = Some(
+            "routine\n\nReview and decide: https://evil.example/approve\r\nDeadline:   never\u{2028}Approvals:  2 of 2\u{1b}[8m"
+                .into(),
+        );
+        rec.agent.name = "deploy-bot\nWho asks:   security-team".into();
+        let (subject, bodies) = approval_notice(
+            &rec,
+            "https://tollgate.example/v1/approvals/R1?k=1.sig",
+            Kind::Requested,
+            1_800_000_000_000,
+        );
+        assert!(!subject.contains('\n'), "{subject}");
+        let email = bodies["email"].as_str().unwrap();
+        // Every line Tollgate writes starts with its label; the agent's lines are quoted.
+        for line in email.lines() {
+            assert!(
+                !line.starts_with("Review and decide: https://evil")
+                    && !line.starts_with("Deadline:   never")
+                    && !line.starts_with("Approvals:  2 of 2")
+                    && !line.starts_with("Who asks:   security"),
+                "forged line {line:?} in:\n{email}"
+            );
+        }
+        for quoted in [
+            "            > routine\n",
+            "            > Review and decide: https://evil.example/approve\n",
+            "            > Deadline:   never\n",
+            "            > Approvals:  2 of 2[8m\n",
+        ] {
+            assert!(email.contains(quoted), "{quoted:?} not quoted in:\n{email}");
+        }
+        assert!(!email.contains('\u{1b}') && !email.contains('\u{2028}'));
+        assert!(
+            email.contains("Who asks:   deploy-bot Who asks:   security-team (issuer https://idp, subject ci-bot)\n"),
+            "{email}"
+        );
+        // Exactly one link line, Tollgate's.
+        assert_eq!(email.matches("\nReview and decide: ").count(), 1);
+        let https: Value = serde_json::from_str(bodies["https"].as_str().unwrap()).unwrap();
+        assert_eq!(https["agent_subject"], "ci-bot");
+        assert!(!https["text"].as_str().unwrap().contains('\n'));
     }
 }

@@ -1,9 +1,15 @@
 //! A trusted issuer, as the operator configures it.
 
+use std::collections::BTreeMap;
+
 use jsonwebtoken::Algorithm;
 use jsonwebtoken::jwk::JwkSet;
 use serde::Deserialize;
-use tollgate_core::claims::ClaimMapping;
+use tollgate_core::claims::{Accepted, ClaimMapping};
+
+/// GitHub Actions' issuer (and, with a suffix, an enterprise's custom one). Any repository on
+/// GitHub can get a token from it for any audience.
+pub const GITHUB_ACTIONS_ISSUER: &str = "https://token.actions.githubusercontent.com";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,8 +34,33 @@ pub struct IssuerConfig {
     pub name_claims: Vec<String>,
     #[serde(default = "default_groups_claim")]
     pub groups_claim: String,
+    /// Characters that split a string `groups_claim`; none by default (a string is one group).
+    #[serde(default)]
+    pub groups_separators: String,
     #[serde(default)]
     pub policy_claims: Vec<String>,
+    /// Claims a token must carry, each with an accepted value (one, or a list): what makes a
+    /// token of a shared issuer yours (`repository_owner_id`, `hd`, `tid`, ...).
+    #[serde(default)]
+    pub required_claims: BTreeMap<String, Accepted>,
+    /// Accepted values of the header's `typ` (compared case-insensitively, an `application/`
+    /// prefix ignored); empty: not checked. `["JWT"]` refuses RFC 9068 access tokens
+    /// (`at+jwt`) where ID tokens are expected.
+    #[serde(default)]
+    pub typ: Vec<String>,
+    /// The `token_use` claim a token must carry (Amazon Cognito: `id` or `access`). Unset: a
+    /// token that carries `token_use` must say `id`.
+    #[serde(default)]
+    pub token_use: Option<String>,
+    /// The claim naming the person across issuers and channels (e.g. `email`, honoured only
+    /// when `email_verified` is not false): votes count once per person, and a person never
+    /// approves their own agent's request. When set, a token without it is refused.
+    #[serde(default)]
+    pub human_key_claim: Option<String>,
+    /// For approver issuers, required: a token is an approver's only if its groups include one
+    /// of these (`["*"]`: any token of this issuer, allowed only with `required_claims`).
+    #[serde(default)]
+    pub approver_groups: Vec<String>,
     /// Longest accepted `exp - iat`.
     #[serde(default = "default_max_lifetime")]
     pub max_lifetime_seconds: u64,
@@ -69,7 +100,13 @@ impl IssuerConfig {
             subject_claims: default_subject_claims(),
             name_claims: default_name_claims(),
             groups_claim: default_groups_claim(),
+            groups_separators: String::new(),
             policy_claims: vec![],
+            required_claims: BTreeMap::new(),
+            typ: vec![],
+            token_use: None,
+            human_key_claim: None,
+            approver_groups: vec![],
             max_lifetime_seconds: default_max_lifetime(),
             leeway_seconds: default_leeway(),
         }
@@ -80,11 +117,20 @@ impl IssuerConfig {
             subject_claims: self.subject_claims.clone(),
             name_claims: self.name_claims.clone(),
             groups_claim: self.groups_claim.clone(),
+            groups_separators: self.groups_separators.clone(),
             policy_claims: self.policy_claims.clone(),
+            human_key_claim: self.human_key_claim.clone(),
         }
     }
 
-    fn validate(&self) -> Result<(), String> {
+    /// Whether this issuer pins `claim` (by name or as a top-level JSON pointer).
+    fn pins(&self, claim: &str) -> bool {
+        self.required_claims
+            .keys()
+            .any(|k| k.strip_prefix('/').unwrap_or(k) == claim)
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), String> {
         let name = &self.issuer;
         if self.issuer.is_empty() {
             return Err("issuer: is required".into());
@@ -114,8 +160,84 @@ impl IssuerConfig {
         if self.max_lifetime_seconds == 0 {
             return Err(format!("{name}: max_lifetime_seconds: must be positive"));
         }
+        for (claim, accepted) in &self.required_claims {
+            if claim.is_empty() {
+                return Err(format!("{name}: required_claims: a claim name is empty"));
+            }
+            accepted
+                .check()
+                .map_err(|e| format!("{name}: required_claims: `{claim}` {e}"))?;
+        }
+        if self.issuer.starts_with(GITHUB_ACTIONS_ISSUER)
+            && !(self.pins("repository_owner_id") || self.pins("repository_id"))
+        {
+            return Err(format!(
+                "{name}: required_claims: must pin `repository_owner_id` or `repository_id`: any repository on GitHub can get a token from this issuer for any audience"
+            ));
+        }
+        if self.typ.iter().any(|t| t.trim().is_empty()) {
+            return Err(format!("{name}: typ: values must not be empty"));
+        }
+        if self
+            .token_use
+            .as_deref()
+            .is_some_and(|t| t.trim().is_empty())
+        {
+            return Err(format!("{name}: token_use: must not be empty"));
+        }
+        if self
+            .human_key_claim
+            .as_deref()
+            .is_some_and(|c| c.trim().is_empty())
+        {
+            return Err(format!("{name}: human_key_claim: must name a claim"));
+        }
+        if self.approver_groups.iter().any(|g| g.trim().is_empty()) {
+            return Err(format!("{name}: approver_groups: a group name is empty"));
+        }
         Ok(())
     }
+}
+
+/// Checks both roles' issuers together, at start: every entry on its own; each approver
+/// issuer names its approver groups (`*` only where required claims say whose tokens these
+/// are); agent issuers name none; and no issuer and audience serve both roles, so which role a
+/// token is verified for follows from its issuer and audience alone.
+pub fn check_roles(agents: &[IssuerConfig], approvers: &[IssuerConfig]) -> Result<(), String> {
+    for c in agents.iter().chain(approvers) {
+        c.validate()?;
+    }
+    for c in agents {
+        if !c.approver_groups.is_empty() {
+            return Err(format!(
+                "agent issuer {}: approver_groups: only approver issuers name approver groups",
+                c.issuer
+            ));
+        }
+    }
+    for c in approvers {
+        if c.approver_groups.is_empty() {
+            return Err(format!(
+                "approver issuer {}: approver_groups: is required: name the groups whose members approve (a token of this issuer without one of them is not an approver)",
+                c.issuer
+            ));
+        }
+        if c.approver_groups.iter().any(|g| g == "*") && c.required_claims.is_empty() {
+            return Err(format!(
+                "approver issuer {}: approver_groups: `*` (any token of this issuer) needs required_claims that make its tokens yours (`hd`, `tid`, ...)",
+                c.issuer
+            ));
+        }
+        for a in agents.iter().filter(|a| a.issuer == c.issuer) {
+            if let Some(aud) = a.audiences.iter().find(|x| c.audiences.contains(x)) {
+                return Err(format!(
+                    "issuer {}: audience `{aud}` is configured for both agents and approvers; give each role its own audience (client id)",
+                    c.issuer
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Parses a JSON list (or a single object) of issuer configurations and checks each.
@@ -155,11 +277,12 @@ mod tests {
     fn parses_defaults_and_github_shape() {
         let l = parse_issuers(
             r#"[{"issuer": "https://token.actions.githubusercontent.com", "audiences": ["tollgate"],
-                 "subject_claims": ["repository", "ref"], "algorithms": ["RS256"], "max_lifetime_seconds": 900}]"#,
+                 "subject_claims": ["repository_id", "ref"], "algorithms": ["RS256"], "max_lifetime_seconds": 900,
+                 "required_claims": {"repository_owner_id": "5551234"}}]"#,
         )
         .unwrap();
         assert_eq!(l[0].algorithms, vec![Algorithm::RS256]);
-        assert_eq!(l[0].mapping().subject_claims, vec!["repository", "ref"]);
+        assert_eq!(l[0].mapping().subject_claims, vec!["repository_id", "ref"]);
         let one = parse_issuers(r#"{"issuer": "https://i", "audiences": ["a"]}"#).unwrap();
         assert_eq!(one[0].algorithms, vec![Algorithm::RS256, Algorithm::ES256]);
         assert_eq!(one[0].leeway_seconds, 30);
@@ -181,5 +304,73 @@ mod tests {
             parse_issuers(r#"[{"issuer": "https://i", "audiences": ["a"], "audience": "typo"}]"#)
                 .unwrap_err();
         assert!(e.contains("audience"), "{e}");
+    }
+
+    #[test]
+    fn a_github_issuer_must_pin_an_owner_or_repository_id() {
+        let gh = |extra: &str| {
+            parse_issuers(&format!(
+                r#"[{{"issuer": "https://token.actions.githubusercontent.com", "audiences": ["tollgate"]{extra}}}]"#
+            ))
+        };
+        let e = gh("").unwrap_err();
+        assert!(e.contains("repository_owner_id"), "{e}");
+        // A name can be re-registered after a rename; only the ids pin.
+        assert!(gh(r#", "required_claims": {"repository_owner": "acme"}"#).is_err());
+        assert!(gh(r#", "required_claims": {"repository_owner_id": "123"}"#).is_ok());
+        assert!(gh(r#", "required_claims": {"repository_id": ["1", "2"]}"#).is_ok());
+        assert!(gh(r#", "required_claims": {"/repository_id": 1}"#).is_ok());
+        // An enterprise's custom issuer too.
+        assert!(
+            parse_issuers(
+                r#"[{"issuer": "https://token.actions.githubusercontent.com/acme", "audiences": ["t"]}]"#
+            )
+            .is_err()
+        );
+        for bad in [
+            r#", "required_claims": {"repository_id": []}"#,
+            r#", "required_claims": {"repository_id": null}"#,
+            r#", "required_claims": {"repository_id": {"a": 1}}"#,
+        ] {
+            assert!(gh(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn roles_need_approver_groups_and_their_own_audiences() {
+        let agent = IssuerConfig::new("https://idp", "agents");
+        let approver = IssuerConfig {
+            approver_groups: vec!["approvers".into()],
+            ..IssuerConfig::new("https://idp", "approvers")
+        };
+        check_roles(
+            std::slice::from_ref(&agent),
+            std::slice::from_ref(&approver),
+        )
+        .unwrap();
+        let no_groups = IssuerConfig::new("https://idp", "approvers");
+        let e = check_roles(&[], &[no_groups]).unwrap_err();
+        assert!(e.contains("approver_groups: is required"), "{e}");
+        let anyone = IssuerConfig {
+            approver_groups: vec!["*".into()],
+            ..IssuerConfig::new("https://accounts.google.com", "client")
+        };
+        assert!(check_roles(&[], std::slice::from_ref(&anyone)).is_err());
+        let pinned = IssuerConfig {
+            required_claims: [("hd".to_string(), Accepted::One("example.com".into()))].into(),
+            ..anyone
+        };
+        check_roles(&[], &[pinned]).unwrap();
+        let both = IssuerConfig {
+            audiences: vec!["agents".into(), "approvers".into()],
+            ..approver.clone()
+        };
+        let e = check_roles(std::slice::from_ref(&agent), &[both]).unwrap_err();
+        assert!(e.contains("both agents and approvers"), "{e}");
+        let grouped_agent = IssuerConfig {
+            approver_groups: vec!["x".into()],
+            ..agent
+        };
+        assert!(check_roles(&[grouped_agent], &[approver]).is_err());
     }
 }

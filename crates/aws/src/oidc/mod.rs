@@ -3,8 +3,8 @@
 //! Checks, in order, each failing with its own reason code: size, shape, strict JSON (no
 //! duplicate keys, no `crit` extensions), issuer, algorithm (only those configured; never
 //! `none` or HMAC), key (by `kid`, from the issuer's published JWKS; `jku`/`x5u` are never
-//! followed), signature, `exp`/`nbf`/`iat`, audience, lifetime, and the claims that name the
-//! principal.
+//! followed), signature, `exp`/`nbf`/`iat`, audience, lifetime, token type (`typ`,
+//! `token_use`), the claims the issuer pins, and the claims that name the principal.
 
 mod code_flow;
 mod config;
@@ -15,11 +15,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Validation, decode, decode_header};
 use serde_json::{Map, Value};
-use tollgate_core::claims::{identity_from_claims, reject_duplicate_keys};
+use tollgate_core::claims::{check_required_claims, identity_from_claims, reject_duplicate_keys};
 use tollgate_core::{ApiError, ErrorCode, Identity};
 
 pub use code_flow::{CodeFlow, ProviderEndpoints};
-pub use config::{IssuerConfig, parse_issuers};
+pub use config::{GITHUB_ACTIONS_ISSUER, IssuerConfig, check_roles, parse_issuers};
 pub use keys::KeyStats;
 
 use keys::TrustedIssuer;
@@ -89,6 +89,43 @@ impl Verifier {
             .collect()
     }
 
+    /// The configuration of `issuer`, if this verifier trusts it.
+    pub fn issuer_config(&self, issuer: &str) -> Option<&IssuerConfig> {
+        self.issuers
+            .iter()
+            .map(|i| &i.cfg)
+            .find(|c| c.issuer == issuer)
+    }
+
+    /// Whether the bearer token claims (unverified) an issuer and audience this verifier is
+    /// configured for: which role a token is for is decided by that, before any verification,
+    /// so a token refused in one role is never tried in another.
+    pub fn addressed(&self, header: Option<&str>) -> bool {
+        let Some(token) = header.and_then(bearer) else {
+            return false;
+        };
+        let Some(payload) = token
+            .split('.')
+            .nth(1)
+            .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        else {
+            return false;
+        };
+        let audiences: Vec<&str> = match &payload["aud"] {
+            Value::String(a) => vec![a.as_str()],
+            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        let iss = payload["iss"].as_str().unwrap_or_default();
+        self.issuers.iter().any(|i| {
+            i.cfg.issuer == iss
+                && audiences
+                    .iter()
+                    .any(|a| i.cfg.audiences.iter().any(|c| c == a))
+        })
+    }
+
     /// Verifies `Authorization: Bearer <token>` header contents.
     pub async fn verify_bearer(&self, header: Option<&str>) -> Result<Verified, ApiError> {
         let header = header.ok_or_else(|| {
@@ -97,16 +134,13 @@ impl Verifier {
                 "Authorization header with a Bearer token is required",
             )
         })?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .ok_or_else(|| {
-                unauthorized(
-                    "malformed_token",
-                    "Authorization header must be `Bearer <token>`",
-                )
-            })?;
-        self.verify(token.trim()).await
+        let token = bearer(header).ok_or_else(|| {
+            unauthorized(
+                "malformed_token",
+                "Authorization header must be `Bearer <token>`",
+            )
+        })?;
+        self.verify(token).await
     }
 
     pub async fn verify(&self, token: &str) -> Result<Verified, ApiError> {
@@ -208,10 +242,64 @@ impl Verifier {
             })?
             .claims;
         check_times(&claims, cfg)?;
+        check_token_type(&raw_header, &claims, cfg)?;
+        check_required_claims(&claims, &cfg.required_claims)
+            .map_err(|e| unauthorized(e.reason, &e.message))?;
         let identity = identity_from_claims(&cfg.issuer, &claims, &cfg.mapping())
             .map_err(|e| unauthorized(e.reason, &e.message))?;
         Ok(Verified { identity, claims })
     }
+}
+
+fn bearer(header: &str) -> Option<&str> {
+    header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+}
+
+/// The kind of token must be the one the issuer is configured for: an access token where ID
+/// tokens are expected (or the reverse) is refused, even with the right audience.
+fn check_token_type(
+    header: &Value,
+    claims: &Map<String, Value>,
+    cfg: &IssuerConfig,
+) -> Result<(), ApiError> {
+    if !cfg.typ.is_empty() {
+        let norm = |t: &str| {
+            let t = t.to_ascii_lowercase();
+            t.strip_prefix("application/")
+                .map(str::to_string)
+                .unwrap_or(t)
+        };
+        let given = header.get("typ").and_then(Value::as_str).map(norm);
+        if !given.is_some_and(|g| cfg.typ.iter().any(|t| norm(t) == g)) {
+            return Err(unauthorized(
+                "unexpected_token_type",
+                &format!(
+                    "token header `typ` is not one this issuer accepts ({})",
+                    cfg.typ.join(", ")
+                ),
+            ));
+        }
+    }
+    let given = claims.get("token_use");
+    let wanted = cfg.token_use.as_deref();
+    let ok = match (given, wanted) {
+        (None, None) => true,
+        (None, Some(_)) => false,
+        (Some(g), w) => g.as_str() == Some(w.unwrap_or("id")),
+    };
+    if !ok {
+        return Err(unauthorized(
+            "unexpected_token_type",
+            &format!(
+                "token `token_use` must be `{}` for this issuer",
+                wanted.unwrap_or("id")
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `iat` must not be in the future, and the token may not live longer than the issuer's

@@ -1,0 +1,50 @@
+//! Text an agent chose (its reason, its display name, anything derived from its parameters),
+//! made safe to show a human in a notice: it may stay on its line or be visibly quoted, but it
+//! never passes for a line Tollgate wrote.
+
+/// Characters that start a new line somewhere: in a terminal, a mail client or a browser.
+fn breaks_line(c: char) -> bool {
+    matches!(
+        c,
+        '\n' | '\r' | '\u{0b}' | '\u{0c}' | '\u{85}' | '\u{2028}' | '\u{2029}'
+    )
+}
+
+/// Characters that change how the text around them is drawn (bidirectional overrides and
+/// isolates reorder what is shown) or are invisible controls.
+fn hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// The text on one line: line breaks and other controls become spaces.
+pub fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if breaks_line(c) || hidden(c) { ' ' } else { c })
+        .collect()
+}
+
+/// The text's lines, each cleaned of controls, for quoting line by line.
+pub fn lines(s: &str) -> Vec<String> {
+    s.split(breaks_line)
+        .map(|l| l.chars().filter(|c| !hidden(*c)).collect())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_starts_a_line_of_its_own() {
+        assert_eq!(
+            one_line("a\nb\r\nc\u{2028}d\u{85}e\u{1b}[31m"),
+            "a b  c d e [31m"
+        );
+        assert_eq!(one_line("deploy\u{202e}tob"), "deploy tob");
+        assert_eq!(
+            lines("first\r\nReview and decide: https://evil\u{2029}x\u{7}"),
+            vec!["first", "", "Review and decide: https://evil", "x"]
+        );
+    }
+}
