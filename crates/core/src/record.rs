@@ -120,7 +120,8 @@ impl RequestRecord {
                 "action": rec.request.action.to_string(),
                 "region": rec.request.region,
                 "target": rec.request.target,
-                // Secrets in parameters stay out of the trail; the hash binds the exact values.
+                // Everything in clear but name-masked secrets, which keep their length and
+                // digest: the trail shows what ran, and the hash binds the exact values.
                 "params": masked_params(&rec.request.params),
                 "reason": rec.request.reason,
                 "request_hash": rec.request_hash,
@@ -166,8 +167,8 @@ impl RequestRecord {
         let from = self.status;
         self.status = to;
         if to.is_final() {
-            // The call will never run again: secrets in its parameters need not be kept. The
-            // request hash still binds what was asked.
+            // The call will never run again: secrets in its parameters need not be kept (their
+            // length and digest are). The request hash still binds what was asked.
             if let Value::Object(masked) = masked_params(&self.request.params) {
                 self.request.params = masked;
             }
@@ -370,11 +371,10 @@ impl RequestRecord {
     }
 }
 
-/// The parameters with secrets masked, for anything a human or a log may see.
+/// The parameters as a human or a log may see them: members named as secrets masked (with
+/// their length and digest), everything else exactly as it will run.
 pub fn masked_params(params: &serde_json::Map<String, Value>) -> Value {
-    let mut v = Value::Object(params.clone());
-    crate::mask::mask(&mut v);
-    v
+    crate::mask::mask_params(params)
 }
 
 #[cfg(test)]
@@ -560,6 +560,52 @@ mod tests {
         rec.transition(Status::Succeeded, EventKind::Executed, None, json!({}), 7)
             .unwrap();
         assert!(!serde_json::to_string(&rec).unwrap().contains("hunter2"));
+    }
+
+    #[test]
+    fn approvers_and_the_trail_see_what_will_run() {
+        // A PEM marker in a buildspec would once mask the whole script on every channel.
+        let body = json!({
+            "action": "codebuild:StartBuild",
+            "params": {
+                "projectName": "deploy-prod",
+                "buildspecOverride": "version: 0.2\nphases:\n  build:\n    commands:\n      - aws iam attach-role-policy --role-name ci\n# -----BEGIN PRIVATE KEY-----",
+                "environmentVariablesOverride": [{"name": "DEPLOY_TOKEN", "value": "t0k"}],
+                "Password": "hunter2"
+            },
+            "reason": "re-run"
+        });
+        let req = parse_new_request(body.to_string().as_bytes(), "us-east-1").unwrap();
+        let script = req.params["buildspecOverride"].clone();
+        let d = Decision {
+            effect: Effect::Approval {
+                approvals: 1,
+                approvers: None,
+                timeout_seconds: 60,
+            },
+            policy_ids: vec![],
+            reason: String::new(),
+            mask: Default::default(),
+            requires: Default::default(),
+        };
+        let (mut rec, events) =
+            RequestRecord::new("R".into(), req, who("a", &[]), d, vec![], vec![], 5);
+        let digest = crate::audit::sha256_hex(b"hunter2");
+        let want = format!("****MASKED**** (7 chars, sha256 {digest})");
+        for seen in [
+            rec.view()["request"]["params"].clone(),
+            events[0].detail["params"].clone(),
+        ] {
+            assert_eq!(seen["buildspecOverride"], script, "{seen}");
+            assert_eq!(seen["environmentVariablesOverride"][0]["value"], "t0k");
+            assert_eq!(seen["Password"], want);
+        }
+        rec.transition(Status::Rejected, EventKind::Rejected, None, json!({}), 6)
+            .unwrap();
+        // Once final the stored params keep the script and the secret's length and digest.
+        assert_eq!(rec.request.params["buildspecOverride"], script);
+        assert_eq!(rec.request.params["Password"], want);
+        assert_eq!(rec.view()["request"]["params"]["Password"], want);
     }
 
     #[test]
