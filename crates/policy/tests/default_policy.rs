@@ -91,7 +91,8 @@ fn default_policy_table() {
         ("dynamodb:UpdateTable", json!({"TableName": "orders"}), "approve1"),
         ("dynamodb:TagResource", json!({"ResourceArn": "arn:aws:dynamodb:us-east-1:123456789012:table/orders"}), "approve1"),
         // Lambda
-        ("lambda:ListFunctions", json!({}), "allow"),
+        ("lambda:ListFunctions", json!({}), "approve1"), // returns every function's environment
+        ("lambda:ListVersionsByFunction", json!({"FunctionName": "api"}), "approve1"),
         ("lambda:GetFunction", json!({"FunctionName": "api"}), "approve1"),
         ("lambda:GetFunctionConfiguration", json!({"FunctionName": "api"}), "approve1"),
         ("lambda:Invoke", json!({"FunctionName": "api"}), "approve2"), // InvokeFunction is on the privilege-escalation list
@@ -138,6 +139,21 @@ fn default_policy_table() {
         ("sts:GetSessionToken", json!({}), "approve1"),
         ("sts:AssumeRole", json!({"RoleArn": "arn:aws:iam::123456789012:role/admin", "RoleSessionName": "x"}), "approve2"),
         ("guardduty:DeleteDetector", json!({"DetectorId": "d1"}), "deny"),
+        // Reads whose answers carry secrets masking cannot know
+        ("ecs:DescribeTaskDefinition", json!({"taskDefinition": "app:3"}), "approve1"),
+        ("codebuild:BatchGetProjects", json!({"names": ["deploy"]}), "approve1"),
+        ("ec2:DescribeInstanceAttribute", json!({"InstanceId": "i-1", "Attribute": "userData"}), "approve1"),
+        ("ec2:DescribeLaunchTemplateVersions", json!({"LaunchTemplateId": "lt-1"}), "approve1"),
+        ("glue:GetConnections", json!({}), "approve1"),
+        ("states:DescribeExecution", json!({"executionArn": "arn:aws:states:us-east-1:123456789012:execution:sm:e1"}), "approve1"),
+        ("redshift:GetClusterCredentials", json!({"DbUser": "u", "ClusterIdentifier": "c"}), "approve1"),
+        // Reads that change state or cost money
+        ("sqs:ReceiveMessage", json!({"QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/jobs", "VisibilityTimeout": 43200}), "approve1"),
+        ("bedrock:InvokeModel", json!({"modelId": "anthropic.claude-3-haiku-20240307-v1:0", "body": "e30="}), "approve1"),
+        ("bedrock:Converse", json!({"modelId": "anthropic.claude-3-haiku-20240307-v1:0", "messages": []}), "approve1"),
+        ("sagemaker:InvokeEndpoint", json!({"EndpointName": "e", "Body": "e30="}), "approve1"),
+        ("logs:StartQuery", json!({"logGroupName": "/app", "startTime": 0, "endTime": 1, "queryString": "fields @message"}), "approve1"),
+        ("athena:StartQueryExecution", json!({"QueryString": "SELECT 1"}), "approve1"),
     ];
     assert!(cases.len() >= 60, "{} cases", cases.len());
     let mut wrong = Vec::new();
