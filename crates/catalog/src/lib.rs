@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use tollgate_core::Action;
 
-pub use resources::{ResourceError, derive_resources};
+pub use resources::{ActionResources, Derived, ResourceError, derive_resources};
 
 static DATA: &[u8] = include_bytes!("../data/iam-catalog.json.gz");
 

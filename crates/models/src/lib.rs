@@ -31,6 +31,7 @@ mod encode;
 mod model;
 mod request;
 mod response;
+mod shapes;
 mod timestamp;
 mod validate;
 mod xml;
@@ -40,6 +41,7 @@ pub use model::{
 };
 pub use request::{BuildError, HttpRequest, build_request};
 pub use response::{AwsError, parse_response};
+pub use shapes::{ShapeKind, ShapeView};
 pub use validate::{ValidationError, validate};
 
 #[cfg(test)]

@@ -63,6 +63,12 @@ fn default_policy_table() {
         ("ec2:DescribeSecurityGroups", json!({}), "allow"),
         ("ec2:RunInstances", json!({"ImageId": "ami-1", "MinCount": 1, "MaxCount": 1}), "approve2"),
         ("ec2:TerminateInstances", json!({"InstanceIds": ["i-1"]}), "approve1"),
+        ("ec2:CreateVpc", json!({"CidrBlock": "10.0.0.0/16"}), "approve1"), // the new VPC: vpc/*
+        ("s3:DeleteObjects", json!({"Bucket": "logs", "Delete": {"Objects": [{"Key": "a"}]}}), "approve1"),
+        // API Gateway (REST): scoped to the request path
+        ("apigateway:GetRestApis", json!({}), "allow"),
+        ("apigateway:DeleteStage", json!({"restApiId": "a1", "stageName": "prod"}), "approve1"),
+        ("route53:ChangeResourceRecordSets", json!({"HostedZoneId": "Z1", "ChangeBatch": {"Changes": []}}), "approve1"),
         ("ec2:StopInstances", json!({"InstanceIds": ["i-1"]}), "approve1"),
         ("ec2:AuthorizeSecurityGroupIngress", json!({"GroupId": "sg-1"}), "approve1"),
         ("ec2:CreateTags", json!({"Resources": ["i-1"]}), "approve1"),
@@ -89,6 +95,10 @@ fn default_policy_table() {
         ("dynamodb:PutItem", json!({"TableName": "orders"}), "approve1"),
         ("dynamodb:DeleteTable", json!({"TableName": "orders"}), "approve1"),
         ("dynamodb:UpdateTable", json!({"TableName": "orders"}), "approve1"),
+        ("dynamodb:BatchGetItem", json!({"RequestItems": {"orders": {"Keys": [{"pk": {"S": "a"}}]}}}), "allow"),
+        ("dynamodb:BatchWriteItem", json!({"RequestItems": {"orders": [{"DeleteRequest": {"Key": {"pk": {"S": "a"}}}}]}}), "approve1"),
+        ("dynamodb:ExecuteStatement", json!({"Statement": "DELETE FROM \"orders\" WHERE pk = 'a'"}), "approve1"),
+        ("dynamodb:ExecuteStatement", json!({"Statement": "SELECT * FROM /* ? */ \"orders\""}), "approve2"), // unreadable: unknown table
         ("dynamodb:TagResource", json!({"ResourceArn": "arn:aws:dynamodb:us-east-1:123456789012:table/orders"}), "approve1"),
         // Lambda
         ("lambda:ListFunctions", json!({}), "approve1"), // returns every function's environment
@@ -108,8 +118,10 @@ fn default_policy_table() {
         ("rds:ModifyDBSnapshotAttribute", json!({"DBSnapshotIdentifier": "s1"}), "approve2"), // shares snapshots: Permissions management
         // KMS
         ("kms:ListKeys", json!({}), "allow"),
-        ("kms:DescribeKey", json!({"KeyId": "alias/app"}), "allow"),
-        ("kms:Encrypt", json!({"KeyId": "alias/app"}), "approve1"),
+        ("kms:DescribeKey", json!({"KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab"}), "allow"),
+        ("kms:DescribeKey", json!({"KeyId": "alias/app"}), "approve1"), // which key an alias names is unknown
+        ("kms:Encrypt", json!({"KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab", "Plaintext": "eA=="}), "approve1"),
+        ("kms:Encrypt", json!({"KeyId": "alias/app", "Plaintext": "eA=="}), "approve2"),
         ("kms:Decrypt", json!({"KeyId": "arn:aws:kms:us-east-1:123456789012:key/k1"}), "approve1"),
         ("kms:ScheduleKeyDeletion", json!({"KeyId": "k1"}), "approve1"),
         ("kms:PutKeyPolicy", json!({"KeyId": "k1"}), "approve2"),

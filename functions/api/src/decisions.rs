@@ -80,6 +80,7 @@ impl Api {
         });
         if let Some(Classified {
             resources,
+            resources_known,
             decision,
             ..
         }) = classified
@@ -102,6 +103,7 @@ impl Api {
             body["policy_ids"] = json!(decision.policy_ids);
             body["reason"] = json!(decision.reason);
             body["resources"] = json!(resources);
+            body["resources_known"] = json!(resources_known);
         }
         Ok(Response::json(200, &body))
     }

@@ -43,6 +43,7 @@ impl Api {
             iam_actions,
             resources,
             decision,
+            ..
         } = classify(
             self.policy.as_ref(),
             &new,
