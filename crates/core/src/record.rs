@@ -43,6 +43,11 @@ pub struct RequestRecord {
     pub iam_actions: Vec<String>,
     /// ARNs the call acts on, as derived from its parameters.
     pub resources: Vec<String>,
+    /// Per IAM action, the ARNs it acts on: the session policy gives each action only its
+    /// own (`s3:CopyObject` reads its source and writes its destination). Empty in records
+    /// written before it was kept; those get one statement for all.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub action_resources: std::collections::BTreeMap<String, Vec<String>>,
     pub created_at: u64,
     pub updated_at: u64,
     /// When an approval request lapses (ms), for requests that need one.
@@ -103,6 +108,7 @@ impl RequestRecord {
             decision,
             iam_actions,
             resources,
+            action_resources: Default::default(),
             created_at: now,
             updated_at: now,
             expires_at,

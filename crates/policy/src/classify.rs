@@ -11,6 +11,8 @@ pub struct Classified {
     /// False when a required resource of an action could not be derived (`resources` then
     /// holds `*`); policies see it as `context.resourcesKnown`.
     pub resources_known: bool,
+    /// Per IAM action, the ARNs it acts on (for the session policy's statements).
+    pub action_resources: std::collections::BTreeMap<String, Vec<String>>,
     pub decision: Decision,
 }
 
@@ -54,6 +56,11 @@ pub fn classify(
         iam_actions,
         resources,
         resources_known: derived.known,
+        action_resources: derived
+            .per_action
+            .into_iter()
+            .map(|r| (r.action, r.resources))
+            .collect(),
         decision,
     })
 }
