@@ -35,7 +35,7 @@ const CONTAINERS: [&str; 8] = [
 
 /// Members of a name/value pair whose value is secret when the name is (CloudFormation
 /// parameters, Elastic Beanstalk option settings, tags).
-const PAIR_NAMES: [&str; 7] = [
+pub(crate) const PAIR_NAMES: [&str; 7] = [
     "Name",
     "name",
     "OptionName",
@@ -44,7 +44,7 @@ const PAIR_NAMES: [&str; 7] = [
     "ParameterKey",
     "OutputKey",
 ];
-const PAIR_VALUES: [&str; 4] = ["Value", "value", "ParameterValue", "OutputValue"];
+pub(crate) const PAIR_VALUES: [&str; 4] = ["Value", "value", "ParameterValue", "OutputValue"];
 
 /// Extra rules for one call: members to mask besides the built-in ones, and members an agent
 /// was explicitly allowed to see unmasked (from the deciding policy).

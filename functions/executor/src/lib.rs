@@ -131,55 +131,21 @@ impl Executor {
             Status::Approved => {}
             Status::Executing => {
                 let error = json!({"code": "ExecutionInterrupted", "message": "an earlier execution attempt did not finish; the call is not repeated"});
-                rec.error = Some(error.clone());
-                let ev = rec.transition(
-                    Status::Failed,
-                    EventKind::Failed,
-                    None,
-                    json!({"error": error}),
-                    now,
-                )?;
-                return Ok((Claim::Skip, vec![ev]));
+                return not_run(rec, error, now);
             }
             _ => return Ok((Claim::Skip, vec![])),
         }
         if rec.request.hash() != rec.request_hash {
             let error = json!({"code": "RequestAltered", "message": "the request no longer matches what was approved"});
-            rec.error = Some(error.clone());
-            let ev = rec.transition(
-                Status::Failed,
-                EventKind::Failed,
-                None,
-                json!({"error": error}),
-                now,
-            )?;
-            return Ok((Claim::Skip, vec![ev]));
+            return not_run(rec, error, now);
         }
         let Some(role_arn) = self.settings.targets.get(&rec.request.target).cloned() else {
             let error = json!({"code": "UnknownTarget", "message": format!("target `{}` is not configured", rec.request.target)});
-            rec.error = Some(error.clone());
-            let ev = rec.transition(
-                Status::Failed,
-                EventKind::Failed,
-                None,
-                json!({"error": error}),
-                now,
-            )?;
-            return Ok((Claim::Skip, vec![ev]));
+            return not_run(rec, error, now);
         };
         let session_policy = match scoped_policy(rec, &call::signing_region(&rec.request)) {
             Ok(p) => p,
-            Err(error) => {
-                rec.error = Some(error.clone());
-                let ev = rec.transition(
-                    Status::Failed,
-                    EventKind::Failed,
-                    None,
-                    json!({"error": error}),
-                    now,
-                )?;
-                return Ok((Claim::Skip, vec![ev]));
-            }
+            Err(error) => return not_run(rec, error, now),
         };
         let ev = rec.transition(
             Status::Executing,
@@ -225,6 +191,23 @@ impl Executor {
         )
         .await
     }
+}
+
+/// Fails `rec` with `error` without calling AWS.
+fn not_run(
+    rec: &mut RequestRecord,
+    error: Value,
+    now: u64,
+) -> Result<(Claim, Vec<tollgate_core::Event>), ApiError> {
+    rec.error = Some(error.clone());
+    let ev = rec.transition(
+        Status::Failed,
+        EventKind::Failed,
+        None,
+        json!({"error": error}),
+        now,
+    )?;
+    Ok((Claim::Skip, vec![ev]))
 }
 
 /// The session policy for `rec`: each IAM action on its own resources. Fails closed: a

@@ -103,6 +103,11 @@ pub fn is_secret_name(name: &str) -> bool {
     if SECRET_HEADS.contains(&head) {
         return true;
     }
+    // `API_KEY`, `STRIPE_KEY`: in environment-variable spelling a key is a secret, while AWS
+    // members ending in `Key` (`Key`, `PartitionKey`, `TagKey`) name things.
+    if (head == "key" || head == "keys") && !name.bytes().any(|b| b.is_ascii_lowercase()) {
+        return true;
+    }
     if CARRIERS.contains(&head) {
         // `ApiKey`, `api_key`, `APIKeyValue`.
         let api_key = (head == "key" || head == "keys")
@@ -213,6 +218,8 @@ mod tests {
             "Credentials",
             "basicAuthCredentials",
             "Authorization",
+            "TOLLGATE_LINK_KEY",
+            "STRIPE_KEY",
         ] {
             assert!(is_secret_name(n), "{n} should be secret");
         }
@@ -264,6 +271,8 @@ mod tests {
             "LastEvaluatedKey",
             "ExclusiveStartKey",
             "Key",
+            "TagKey",
+            "PartitionKey",
             "Value",
             "AuthType",
             "",

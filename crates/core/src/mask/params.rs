@@ -1,6 +1,7 @@
 //! Request parameters as people see them. Approvers must see exactly what will run, so only a
 //! member whose *name* says it is a secret (`Password`, `SecretString`, a `DB_PASSWORD`
-//! variable, an SSM `SecureString` value) is hidden, and it shows as
+//! variable or `{name: "GH_TOKEN", value}` pair, an SSM `SecureString` value) is hidden, and
+//! it shows as
 //! `****MASKED**** (41 chars, sha256 <hex>)`: its length and the SHA-256 of its exact text, so
 //! an approver can tell an expected secret from a surprise and the audit trail can later be
 //! matched against a candidate value. Value shapes (a PEM marker, a JWT) never hide a
@@ -11,7 +12,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{MASK, is_secret_name};
+use super::{MASK, PAIR_NAMES, PAIR_VALUES, is_secret_name};
 use crate::audit::{canonical_json, sha256_hex};
 use crate::error::ApiError;
 
@@ -41,7 +42,7 @@ fn mask_value(v: &mut Value) {
                 if child.is_null() || child.is_boolean() {
                     continue;
                 }
-                if is_secret_name(k) || (secure && k == "Value") {
+                if is_secret_name(k) || (secure && is_pair_value(k)) {
                     if !child.as_str().is_some_and(is_masked_marker) {
                         *child = Value::String(marker(child));
                     }
@@ -55,9 +56,20 @@ fn mask_value(v: &mut Value) {
     }
 }
 
-/// `ssm:PutParameter {Type: "SecureString", Value}`: the value is the secret.
+/// Whether `map` holds a value that is secret by its sibling: `ssm:PutParameter {Type:
+/// "SecureString", Value}`, or a name/value pair whose name is secret (`{name: "GH_TOKEN",
+/// value}` in CodeBuild or ECS environments).
 fn is_secure_string(map: &Map<String, Value>) -> bool {
     map.get("Type").and_then(Value::as_str) == Some("SecureString")
+        || PAIR_NAMES.iter().any(|n| {
+            map.get(*n)
+                .and_then(Value::as_str)
+                .is_some_and(is_secret_name)
+        })
+}
+
+fn is_pair_value(k: &str) -> bool {
+    PAIR_VALUES.contains(&k)
 }
 
 /// The text a masked value stands for: a string as is, anything else as canonical JSON.
@@ -116,7 +128,7 @@ fn check_map(map: &Map<String, Value>, path: &mut String) -> Result<(), ApiError
         path.push_str(k);
         let masked = !child.is_null()
             && !child.is_boolean()
-            && (is_secret_name(k) || (secure && k == "Value"));
+            && (is_secret_name(k) || (secure && is_pair_value(k)));
         if masked {
             check_size(child, path)?;
         }
