@@ -576,7 +576,7 @@ mod tests {
             "params": {
                 "projectName": "deploy-prod",
                 "buildspecOverride": "version: 0.2\nphases:\n  build:\n    commands:\n      - aws iam attach-role-policy --role-name ci\n# -----BEGIN PRIVATE KEY-----",
-                "environmentVariablesOverride": [{"name": "DEPLOY_TOKEN", "value": "t0k"}],
+                "environmentVariablesOverride": [{"name": "STAGE", "value": "prod"}],
                 "Password": "hunter2"
             },
             "reason": "re-run"
@@ -603,7 +603,7 @@ mod tests {
             events[0].detail["params"].clone(),
         ] {
             assert_eq!(seen["buildspecOverride"], script, "{seen}");
-            assert_eq!(seen["environmentVariablesOverride"][0]["value"], "t0k");
+            assert_eq!(seen["environmentVariablesOverride"][0]["value"], "prod");
             assert_eq!(seen["Password"], want);
         }
         rec.transition(Status::Rejected, EventKind::Rejected, None, json!({}), 6)
