@@ -240,6 +240,187 @@ async fn secrets_never_leave_masked_and_never_reach_the_logs() {
     }
 }
 
+/// Reads whose answers carry environments, user data, connection passwords and API key
+/// values: the masking by name, container and pair applies to what moto really returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn environments_user_data_and_connection_secrets_are_masked() {
+    const MASK: &str = "****MASKED****";
+    // Shaped like `openssl rand -hex 32`: no value-shape check sees it.
+    const KEY: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    let stack = stack_with(|o| {
+        o.policy_source = "ssm:/tollgate/policies".into();
+        o.seed_ssm = vec![("/tollgate/policies".into(), POLICY.into())];
+    })
+    .await;
+    let bot = agent(&stack, "ci-bot");
+    let role = "arn:aws:iam::123456789012:role/tollgate-target";
+    let no_secret = |v: &Value| {
+        let text = v.to_string();
+        assert!(
+            !text.contains(KEY) && !text.contains(SECRET),
+            "a secret is returned: {text}"
+        );
+    };
+
+    // Lambda: ListFunctions returned every environment (TOLLGATE_LINK_KEY among them).
+    call(
+        &bot,
+        "lambda:CreateFunction",
+        json!({"FunctionName": "app", "Runtime": "python3.12", "Role": role, "Handler": "app.handler",
+               // An empty zip archive: moto stores the code, nothing runs it.
+               "Code": {"ZipFile": "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="},
+               "Environment": {"Variables": {"TOLLGATE_LINK_KEY": KEY, "MODE": "prod"}}}),
+    )
+    .await;
+    let got = call(&bot, "lambda:ListFunctions", json!({})).await;
+    let f = &got["result"]["Functions"][0];
+    assert_eq!(f["FunctionName"], "app", "{got}");
+    assert_eq!(
+        f["Environment"]["Variables"]["TOLLGATE_LINK_KEY"], MASK,
+        "{got}"
+    );
+    assert_eq!(f["Environment"]["Variables"]["MODE"], MASK, "{got}");
+    no_secret(&got);
+    let got = call(
+        &bot,
+        "lambda:GetFunctionConfiguration",
+        json!({"FunctionName": "app"}),
+    )
+    .await;
+    assert_eq!(
+        got["result"]["Environment"]["Variables"]["TOLLGATE_LINK_KEY"], MASK,
+        "{got}"
+    );
+
+    // ECS task definitions: container environments.
+    call(
+        &bot,
+        "ecs:RegisterTaskDefinition",
+        json!({"family": "web", "containerDefinitions": [{"name": "web", "image": "nginx:1", "memory": 128,
+               "environment": [{"name": "DB_URL", "value": SECRET}]}]}),
+    )
+    .await;
+    let got = call(
+        &bot,
+        "ecs:DescribeTaskDefinition",
+        json!({"taskDefinition": "web"}),
+    )
+    .await;
+    let c = &got["result"]["taskDefinition"]["containerDefinitions"][0];
+    assert_eq!(c["environment"][0]["value"], MASK, "{got}");
+    assert_eq!(c["environment"][0]["name"], "DB_URL");
+    assert_eq!(c["image"], "nginx:1");
+    no_secret(&got);
+
+    // CodeBuild: plaintext environment variables.
+    call(
+        &bot,
+        "codebuild:CreateProject",
+        json!({"name": "deploy", "source": {"type": "S3", "location": "builds/src.zip"},
+               "artifacts": {"type": "NO_ARTIFACTS"}, "serviceRole": role,
+               "environment": {"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
+                               "computeType": "BUILD_GENERAL1_SMALL",
+                               "environmentVariables": [{"name": "GH_TOKEN", "value": SECRET, "type": "PLAINTEXT"},
+                                                        {"name": "DB", "value": "/prod/db", "type": "PARAMETER_STORE"}]}}),
+    )
+    .await;
+    let got = call(
+        &bot,
+        "codebuild:BatchGetProjects",
+        json!({"names": ["deploy"]}),
+    )
+    .await;
+    let e = &got["result"]["projects"][0]["environment"];
+    assert_eq!(e["environmentVariables"][0]["value"], MASK, "{got}");
+    assert_eq!(e["environmentVariables"][1]["value"], "/prod/db", "{got}");
+    assert_eq!(e["image"], "aws/codebuild/standard:7.0", "{got}");
+    no_secret(&got);
+
+    // EC2 user data: base64, so only the container tells.
+    // moto runs any AMI id.
+    let image = "ami-12345678";
+    let run = call(
+        &bot,
+        "ec2:RunInstances",
+        json!({"ImageId": image, "MinCount": 1, "MaxCount": 1,
+               "UserData": format!("#!/bin/bash\nexport DEPLOY_KEY={KEY}\n")}),
+    )
+    .await;
+    let instance = run["result"]["Instances"][0]["InstanceId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let got = call(
+        &bot,
+        "ec2:DescribeInstanceAttribute",
+        json!({"InstanceId": instance, "Attribute": "userData"}),
+    )
+    .await;
+    assert_eq!(got["result"]["UserData"]["Value"], MASK, "{got}");
+    assert_eq!(got["result"]["InstanceId"], instance.as_str());
+
+    // Glue connection properties.
+    call(
+        &bot,
+        "glue:CreateConnection",
+        json!({"ConnectionInput": {"Name": "pg", "ConnectionType": "JDBC", "ConnectionProperties": {
+            "JDBC_CONNECTION_URL": "jdbc:postgresql://db.internal/app", "USERNAME": "app", "PASSWORD": SECRET}}}),
+    )
+    .await;
+    let got = call(&bot, "glue:GetConnection", json!({"Name": "pg"})).await;
+    let p = &got["result"]["Connection"]["ConnectionProperties"];
+    assert_eq!(p["PASSWORD"], MASK, "{got}");
+    assert_eq!(p["USERNAME"], "app", "{got}");
+    no_secret(&got);
+
+    // API Gateway key values and Secrets Manager's random passwords.
+    call(
+        &bot,
+        "apigateway:CreateApiKey",
+        json!({"name": "partner", "enabled": true, "value": format!("k{KEY}")}),
+    )
+    .await;
+    let got = call(
+        &bot,
+        "apigateway:GetApiKeys",
+        json!({"includeValues": true}),
+    )
+    .await;
+    assert_eq!(got["result"]["items"][0]["value"], MASK, "{got}");
+    assert_eq!(got["result"]["items"][0]["name"], "partner", "{got}");
+    no_secret(&got);
+    let got = call(
+        &bot,
+        "secretsmanager:GetRandomPassword",
+        json!({"PasswordLength": 24}),
+    )
+    .await;
+    assert_eq!(got["result"]["RandomPassword"], MASK, "{got}");
+
+    // The stored answers keep none of it either. (Parameters are kept as sent but for those
+    // named as secrets: approvers must see what runs.)
+    let ddb = aws_sdk_dynamodb::Client::new(&stack.sdk);
+    let items = ddb
+        .scan()
+        .table_name("tollgate-requests")
+        .send()
+        .await
+        .unwrap();
+    let mut answers = 0;
+    for item in items.items() {
+        let Some(doc) = item.get("doc").and_then(|v| v.as_s().ok()) else {
+            continue;
+        };
+        let doc: Value = serde_json::from_str(doc).unwrap();
+        if let Some(result) = doc.get("result") {
+            answers += 1;
+            no_secret(result);
+        }
+    }
+    assert!(answers >= 10, "{answers} stored answers");
+    stack.stop().await;
+}
+
 /// Every `AKIA…`/`ASIA…` access key id in `text`.
 fn access_key_ids(text: &str) -> Vec<String> {
     let b = text.as_bytes();

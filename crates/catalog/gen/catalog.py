@@ -52,20 +52,189 @@ RISK_FILES = {
 
 # Reads that hand out secrets or credentials but are missing from policy_sentry's
 # credentials-exposure list. Tollgate's default policy must never run them without a human,
-# so they are flagged here; the catalog's SOURCE.md lists them.
+# so they are flagged here; the catalog's SOURCE.md lists them. Masking covers the known
+# members of their answers too; the flag is for what masking cannot know (a secret in a
+# template, an execution's input).
 TOLLGATE_CREDENTIALS_EXPOSURE = [
-    "ec2:GetPasswordData",  # the Windows administrator password
+    "acm:ExportCertificate",  # the certificate's private key
+    "amplify:GetApp",  # basicAuthCredentials, environment variables
+    "amplify:GetBranch",
+    "amplify:ListApps",
+    "amplify:ListBranches",
+    "apprunner:DescribeService",  # runtime environment variables
+    "autoscaling:DescribeLaunchConfigurations",  # user data
+    "batch:DescribeJobDefinitions",  # container environment
+    "batch:DescribeJobs",
+    "cloud9:CreateEnvironmentToken",
+    "cloudformation:GetTemplate",  # parameter defaults, inline secrets
+    "codebuild:BatchGetBuilds",  # plaintext environment variables
+    "codebuild:BatchGetProjects",
+    "codeguru-reviewer:CreateConnectionToken",
+    "cognito-idp:AdminInitiateAuth",  # access, ID and refresh tokens
+    "cognito-idp:AdminRespondToAuthChallenge",
+    "ec2:DescribeInstanceAttribute",  # userData (base64: no shape check can see into it)
+    "ec2:DescribeLaunchTemplateVersions",  # UserData
     "ec2:GetLaunchTemplateData",  # user data, often with bootstrap secrets
+    "ec2:GetPasswordData",  # the Windows administrator password
+    "ecs:DescribeTaskDefinition",  # container environment
+    "ecs:DescribeTasks",  # environment overrides
+    "elasticbeanstalk:DescribeConfigurationSettings",  # environment properties
+    "glue:BatchGetJobs",  # DefaultArguments
     "glue:GetConnection",  # connection passwords
+    "glue:GetConnections",
+    "glue:GetJob",
+    "glue:GetJobs",
+    "iam:CreateServiceSpecificCredential",  # ServicePassword
+    "iam:ResetServiceSpecificCredential",
+    "kinesisanalytics:CreateApplicationPresignedUrl",
+    "kms:DeriveSharedSecret",  # SharedSecret
     "lambda:GetFunction",  # environment variables and a presigned code URL
     "lambda:GetFunctionConfiguration",  # environment variables
+    "lambda:ListFunctions",  # environment variables of every function
+    "lambda:ListVersionsByFunction",
+    "opsworks-cm:ExportServerEngineAttribute",  # starter kit with a private key
+    "redshift:GetClusterCredentials",  # DbPassword
+    "redshift:GetClusterCredentialsWithIAM",
+    "redshift-serverless:GetCredentials",
+    "sagemaker:CreateHubContentPresignedUrls",
+    "sagemaker:DescribeModel",  # container Environment
+    "sagemaker:DescribeTrainingJob",  # Environment, HyperParameters
     "secretsmanager:BatchGetSecretValue",
+    "secretsmanager:GetRandomPassword",
     "secretsmanager:GetSecretValue",
+    "signin:CreateOAuth2Token",
     "ssm:GetParameter",  # SecureString values with WithDecryption
     "ssm:GetParameterHistory",
     "ssm:GetParameters",
     "ssm:GetParametersByPath",
+    "states:DescribeExecution",  # the execution's input and output
+    "states:GetExecutionHistory",
 ]
+
+# Reads (List or Read level in the IAM data) that change state: the default policy must not
+# run them at once as if they were harmless.
+TOLLGATE_SIDE_EFFECTS = [
+    "a4b:StartSmartHomeApplianceDiscovery",
+    "aws-mcp:InvokeMcp",  # runs tools
+    "bedrock:InvokeAgent",  # agents call their action groups (Lambda functions)
+    "bedrock:InvokeFlow",
+    "bedrock:InvokeInlineAgent",
+    "bedrock:InvokeTool",
+    "cloudformation:DetectStackDrift",  # starts drift detection
+    "cloudformation:DetectStackResourceDrift",
+    "cloudformation:DetectStackSetDrift",
+    "codeconnections:StartAppRegistrationHandshake",
+    "codeconnections:StartOAuthHandshake",
+    "codedeploy-commands-secure:PollHostCommand",  # claims the host's pending commands
+    "codestar-connections:StartAppRegistrationHandshake",
+    "codestar-connections:StartOAuthHandshake",
+    "deadline:StartSessionsStatisticsAggregation",
+    "dms:TestConnection",
+    "ec2:StartDeclarativePoliciesReport",  # writes a report to S3
+    "eks-mcp:InvokeMcp",
+    "iam:GenerateCredentialReport",  # starts report jobs
+    "iam:GenerateOrganizationsAccessReport",
+    "iam:GenerateServiceLastAccessedDetails",
+    "internetmonitor:StartQuery",
+    "iot:TestInvokeAuthorizer",  # runs the authorizer's Lambda function
+    "sagemaker:InvokeEndpointAsync",  # writes its output to S3
+    "sagemaker-unified-studio-mcp:InvokeMcp",
+    "securityhub:SendFindingEvents",
+    "securityhub:SendInsightEvents",
+    "servicequotas:StartQuotaUtilizationReport",
+    "sqs:ReceiveMessage",  # hides messages for the visibility timeout, moves them toward the DLQ
+    "ssm:ExecuteAPI",
+    "ssm:StartExecutionPreview",
+    "transfer:TestIdentityProvider",  # calls the identity provider (Lambda or API)
+    "workmail:TestAvailabilityConfiguration",
+    "xray:StartTraceRetrieval",
+]
+
+# Actions billed per call well beyond an ordinary API request (model inference, ML analysis,
+# query scanning). Reads among them would otherwise run at once, unmetered.
+TOLLGATE_COST = [
+    "athena:StartQueryExecution",  # billed per byte scanned (Write already)
+    "bedrock:ApplyGuardrail",
+    "bedrock:GenerateQuery",
+    "bedrock:InvokeAgent",
+    "bedrock:InvokeAutomatedReasoningPolicy",
+    "bedrock:InvokeFlow",
+    "bedrock:InvokeInlineAgent",
+    "bedrock:InvokeModel",  # also Converse and StartAsyncInvoke
+    "bedrock:InvokeModelWithResponseStream",  # also ConverseStream
+    "bedrock:Retrieve",
+    "bedrock:RetrieveAndGenerate",
+    "cloudtrail:GenerateQueryResultsSummary",
+    "cloudtrail:StartQuery",  # CloudTrail Lake, billed per byte scanned
+    "cloudwatch:GenerateQuery",
+    "cloudwatch:GenerateQueryResultsSummary",
+    "codewhisperer:GenerateRecommendations",
+    "comprehend:BatchDetectDominantLanguage",
+    "comprehend:BatchDetectEntities",
+    "comprehend:BatchDetectKeyPhrases",
+    "comprehend:BatchDetectSentiment",
+    "comprehend:BatchDetectSyntax",
+    "comprehend:BatchDetectTargetedSentiment",
+    "comprehend:ClassifyDocument",
+    "comprehend:DetectDominantLanguage",
+    "comprehend:DetectEntities",
+    "comprehend:DetectKeyPhrases",
+    "comprehend:DetectPiiEntities",
+    "comprehend:DetectSentiment",
+    "comprehend:DetectSyntax",
+    "comprehend:DetectTargetedSentiment",
+    "comprehend:DetectToxicContent",
+    "comprehendmedical:DetectEntitiesV2",
+    "comprehendmedical:DetectPHI",
+    "comprehendmedical:InferICD10CM",
+    "comprehendmedical:InferRxNorm",
+    "comprehendmedical:InferSNOMEDCT",
+    "detective:InvokeAssistant",
+    "devops-guru:StartCostEstimation",
+    "forecast:InvokeForecastEndpoint",
+    "forecast:QueryForecast",
+    "forecast:QueryWhatIfForecast",
+    "iotsitewise:InvokeAssistant",
+    "kendra:Query",
+    "kendra:Retrieve",
+    "lex:GenerateBotElement",
+    "logs:StartLiveTail",  # billed per minute of session
+    "logs:StartQuery",  # Logs Insights, billed per byte scanned
+    "managedblockchain:InvokeRpcBitcoinMainnet",
+    "managedblockchain:InvokeRpcBitcoinTestnet",
+    "managedblockchain:InvokeRpcPolygonMainnet",
+    "managedblockchain:InvokeRpcPolygonMumbaiTestnet",
+    "polly:StartSpeechSynthesisStream",
+    "polly:SynthesizeSpeech",
+    "q:GenerateCodeFromCommands",
+    "q:GenerateCodeRecommendations",
+    "quicksight:PredictQAResults",
+    "rekognition:CompareFaces",
+    "rekognition:DetectCustomLabels",
+    "rekognition:DetectFaces",
+    "rekognition:DetectLabels",
+    "rekognition:DetectModerationLabels",
+    "rekognition:DetectProtectiveEquipment",
+    "rekognition:DetectText",
+    "rekognition:RecognizeCelebrities",
+    "sagemaker:InvokeEndpoint",
+    "sagemaker:InvokeEndpointAsync",
+    "sagemaker:InvokeEndpointWithResponseStream",
+    "textract:AnalyzeDocument",
+    "textract:AnalyzeExpense",
+    "textract:AnalyzeID",
+    "textract:DetectDocumentText",
+    "translate:TranslateDocument",
+    "translate:TranslateText",
+    "wisdom:QueryAssistant",
+]
+
+# Flag -> Tollgate's additions. Every entry must name an action of the IAM data (checked).
+TOLLGATE_RISKS = {
+    "credentials-exposure": TOLLGATE_CREDENTIALS_EXPOSURE,
+    "side-effects": TOLLGATE_SIDE_EFFECTS,
+    "cost": TOLLGATE_COST,
+}
 
 # botocore service name -> IAM prefix, where signingName/endpointPrefix is not
 # an IAM prefix (or is the wrong one).
@@ -307,8 +476,12 @@ def load_risks(audit_dir: Path, iam: dict) -> tuple[dict[str, set[str]], dict, l
                 missing.append(line)
             risks[key].add(flag)
         stale[flag] = missing
-    for action in TOLLGATE_CREDENTIALS_EXPOSURE:
-        risks[action.lower()].add("credentials-exposure")
+    for flag, actions in TOLLGATE_RISKS.items():
+        unknown = [a for a in actions if a.lower() not in lower_index]
+        if unknown:
+            sys.exit(f"TOLLGATE_RISKS[{flag!r}] names actions not in the IAM data: {unknown}")
+        for action in actions:
+            risks[action.lower()].add(flag)
     return risks, stale, ignored
 
 

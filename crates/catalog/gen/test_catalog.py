@@ -52,6 +52,18 @@ def main() -> int:
                      "ssm:GetParameter", "lambda:GetFunctionConfiguration"):
             assert "credentials-exposure" in action(name).get("risk", []), (name, action(name))
 
+    def check_tollgate_flags():
+        # Reads that return secrets masking cannot know, and reads with effects or cost.
+        for name in ("lambda:ListFunctions", "ecs:DescribeTaskDefinition", "codebuild:BatchGetProjects",
+                     "ec2:DescribeInstanceAttribute", "glue:GetConnections", "states:DescribeExecution"):
+            assert "credentials-exposure" in action(name).get("risk", []), (name, action(name))
+        for name in ("sqs:ReceiveMessage", "bedrock:InvokeAgent"):
+            assert "side-effects" in action(name).get("risk", []), (name, action(name))
+        for name in ("bedrock:InvokeModel", "sagemaker:InvokeEndpoint", "logs:StartQuery",
+                     "athena:StartQueryExecution"):
+            assert "cost" in action(name).get("risk", []), (name, action(name))
+        assert "risk" not in action("dynamodb:DescribeTable"), action("dynamodb:DescribeTable")
+
     def check_privilege_escalation():
         for name in ("iam:CreatePolicyVersion", "iam:PassRole", "iam:AttachRolePolicy"):
             assert "privilege-escalation" in action(name).get("risk", []), (name, action(name))
@@ -72,7 +84,8 @@ def main() -> int:
         assert "${TableName}" in arn, arn
 
     def check_shape():
-        allowed_risk = {"privilege-escalation", "credentials-exposure", "resource-exposure", "data-exfiltration"}
+        allowed_risk = {"privilege-escalation", "credentials-exposure", "resource-exposure", "data-exfiltration",
+                        "side-effects", "cost"}
         for prefix, svc in services.items():
             for name, a in svc["actions"].items():
                 assert 0 <= a["level"] < len(levels), (prefix, name)

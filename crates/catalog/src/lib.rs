@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use tollgate_core::Action;
 
-pub use resources::{ResourceError, derive_resources};
+pub use resources::{ActionResources, Derived, ResourceError, derive_resources};
 
 static DATA: &[u8] = include_bytes!("../data/iam-catalog.json.gz");
 
@@ -48,11 +48,14 @@ impl AccessLevel {
     }
 }
 
-/// Risk flags from the audit lists.
-pub const RISKS: [&str; 3] = [
+/// Risk flags: from policy_sentry's audit lists plus Tollgate's additions (reads returning
+/// secrets, reads that change state, calls billed well beyond an API request).
+pub const RISKS: [&str; 5] = [
     "privilege-escalation",
     "credentials-exposure",
     "resource-exposure",
+    "side-effects",
+    "cost",
 ];
 
 #[derive(Debug, Deserialize)]
@@ -304,6 +307,17 @@ mod tests {
                 .risks
                 .contains(&"privilege-escalation".to_string())
         );
+        let flags = |a: &str| c.action(a).unwrap().risks;
+        assert!(flags("lambda:ListFunctions").contains(&"credentials-exposure".into()));
+        assert!(flags("sqs:ReceiveMessage").contains(&"side-effects".into()));
+        assert!(flags("bedrock:InvokeModel").contains(&"cost".into()));
+        for a in [
+            "lambda:ListFunctions",
+            "sqs:ReceiveMessage",
+            "bedrock:InvokeModel",
+        ] {
+            assert!(flags(a).iter().all(|f| RISKS.contains(&f.as_str())), "{a}");
+        }
     }
 
     #[test]

@@ -125,6 +125,7 @@ pub fn check_cmd(a: CheckArgs<'_>) -> Result<u8, String> {
         "action": req.action.to_string(),
         "iam_actions": c.iam_actions,
         "resources": c.resources,
+        "resources_known": c.resources_known,
         "decision": c.decision,
         "principal": identity,
     });

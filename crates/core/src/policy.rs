@@ -18,6 +18,9 @@ pub struct PolicyInput<'a> {
     pub target: &'a str,
     /// ARNs the call acts on; `*` when they cannot be told from the parameters.
     pub resources: &'a [String],
+    /// False when an IAM action has a required resource type that could not be derived from
+    /// the parameters: the call cannot be scoped to named resources.
+    pub resources_known: bool,
     pub reason: Option<&'a str>,
     /// Unix seconds.
     pub now_secs: u64,

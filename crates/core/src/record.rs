@@ -43,6 +43,11 @@ pub struct RequestRecord {
     pub iam_actions: Vec<String>,
     /// ARNs the call acts on, as derived from its parameters.
     pub resources: Vec<String>,
+    /// Per IAM action, the ARNs it acts on: the session policy gives each action only its
+    /// own (`s3:CopyObject` reads its source and writes its destination). Empty in records
+    /// written before it was kept; those get one statement for all.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub action_resources: std::collections::BTreeMap<String, Vec<String>>,
     pub created_at: u64,
     pub updated_at: u64,
     /// When an approval request lapses (ms), for requests that need one.
@@ -117,6 +122,7 @@ impl RequestRecord {
             decision,
             iam_actions,
             resources,
+            action_resources: Default::default(),
             created_at: now,
             updated_at: now,
             expires_at,
@@ -134,7 +140,8 @@ impl RequestRecord {
                 "action": rec.request.action.to_string(),
                 "region": rec.request.region,
                 "target": rec.request.target,
-                // Secrets in parameters stay out of the trail; the hash binds the exact values.
+                // Everything in clear but name-masked secrets, which keep their length and
+                // digest: the trail shows what ran, and the hash binds the exact values.
                 "params": masked_params(&rec.request.params),
                 "reason": rec.request.reason,
                 "request_hash": rec.request_hash,
@@ -180,8 +187,8 @@ impl RequestRecord {
         let from = self.status;
         self.status = to;
         if to.is_final() {
-            // The call will never run again: secrets in its parameters need not be kept. The
-            // request hash still binds what was asked.
+            // The call will never run again: secrets in its parameters need not be kept (their
+            // length and digest are). The request hash still binds what was asked.
             if let Value::Object(masked) = masked_params(&self.request.params) {
                 self.request.params = masked;
             }
@@ -450,11 +457,10 @@ impl RequestRecord {
     }
 }
 
-/// The parameters with secrets masked, for anything a human or a log may see.
+/// The parameters as a human or a log may see them: members named as secrets masked (with
+/// their length and digest), everything else exactly as it will run.
 pub fn masked_params(params: &serde_json::Map<String, Value>) -> Value {
-    let mut v = Value::Object(params.clone());
-    crate::mask::mask(&mut v);
-    v
+    crate::mask::mask_params(params)
 }
 
 #[cfg(test)]
@@ -650,6 +656,55 @@ mod tests {
         rec.transition(Status::Succeeded, EventKind::Executed, None, json!({}), 7)
             .unwrap();
         assert!(!serde_json::to_string(&rec).unwrap().contains("hunter2"));
+    }
+
+    #[test]
+    fn approvers_and_the_trail_see_what_will_run() {
+        // A PEM marker in a buildspec would once mask the whole script on every channel.
+        let body = json!({
+            "action": "codebuild:StartBuild",
+            "params": {
+                "projectName": "deploy-prod",
+                "buildspecOverride": "version: 0.2\nphases:\n  build:\n    commands:\n      - aws iam attach-role-policy --role-name ci\n# -----BEGIN PRIVATE KEY-----",
+                "environmentVariablesOverride": [{"name": "STAGE", "value": "prod"}],
+                "Password": "hunter2"
+            },
+            "reason": "re-run"
+        });
+        let req = parse_new_request(body.to_string().as_bytes(), "us-east-1").unwrap();
+        let script = req.params["buildspecOverride"].clone();
+        let d = Decision {
+            effect: Effect::Approval {
+                approvals: 1,
+                requirements: vec![GroupRequirement {
+                    group: None,
+                    approvals: 1,
+                }],
+                timeout_seconds: 60,
+            },
+            policy_ids: vec![],
+            reason: String::new(),
+            mask: Default::default(),
+            requires: Default::default(),
+        };
+        let (mut rec, events) =
+            RequestRecord::new("R".into(), req, who("a", &[]), d, vec![], vec![], 5);
+        let digest = crate::audit::sha256_hex(b"hunter2");
+        let want = format!("****MASKED**** (7 chars, sha256 {digest})");
+        for seen in [
+            rec.view()["request"]["params"].clone(),
+            events[0].detail["params"].clone(),
+        ] {
+            assert_eq!(seen["buildspecOverride"], script, "{seen}");
+            assert_eq!(seen["environmentVariablesOverride"][0]["value"], "prod");
+            assert_eq!(seen["Password"], want);
+        }
+        rec.transition(Status::Rejected, EventKind::Rejected, None, json!({}), 6)
+            .unwrap();
+        // Once final the stored params keep the script and the secret's length and digest.
+        assert_eq!(rec.request.params["buildspecOverride"], script);
+        assert_eq!(rec.request.params["Password"], want);
+        assert_eq!(rec.view()["request"]["params"]["Password"], want);
     }
 
     #[test]

@@ -81,6 +81,7 @@ pub fn parse_new_request(body: &[u8], default_region: &str) -> Result<NewRequest
         Some(Value::Object(m)) => m,
         Some(_) => return Err(ApiError::field("params", "must be a JSON object")),
     };
+    crate::mask::check_params(&params)?;
     let reason = match obj.remove("reason") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => {

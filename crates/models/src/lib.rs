@@ -64,6 +64,7 @@ mod model;
 mod request;
 mod response;
 mod server;
+mod shapes;
 mod timestamp;
 mod validate;
 mod xml;
@@ -77,6 +78,7 @@ pub use server::{
     DecodeError, DecodeErrorKind, DecodedRequest, EncodeError, WireRequest, WireResponse,
     decode_request, encode_error, encode_response,
 };
+pub use shapes::{ShapeKind, ShapeView};
 pub use validate::{ValidationError, validate};
 
 #[cfg(test)]

@@ -8,6 +8,11 @@ use tollgate_core::{ApiError, Decision, ErrorCode, Identity, NewRequest, Policy,
 pub struct Classified {
     pub iam_actions: Vec<String>,
     pub resources: Vec<String>,
+    /// False when a required resource of an action could not be derived (`resources` then
+    /// holds `*`); policies see it as `context.resourcesKnown`.
+    pub resources_known: bool,
+    /// Per IAM action, the ARNs it acts on (for the session policy's statements).
+    pub action_resources: std::collections::BTreeMap<String, Vec<String>>,
     pub decision: Decision,
 }
 
@@ -30,8 +35,9 @@ pub fn classify(
         )
         .with_detail(serde_json::json!({"field": "action"}))
     })?;
-    let resources = derive_resources(&actions, &req.region, account, &req.params)
+    let derived = derive_resources(&req.action, &actions, &req.region, account, &req.params)
         .map_err(|e| ApiError::field(e.field, e.message))?;
+    let resources = derived.resources;
     let iam_actions: Vec<String> = actions.into_iter().map(|a| a.name).collect();
     let decision = policy.decide(&PolicyInput {
         principal: agent,
@@ -41,6 +47,7 @@ pub fn classify(
         account,
         target: &req.target,
         resources: &resources,
+        resources_known: derived.known,
         reason: req.reason.as_deref(),
         now_secs,
         source_ip,
@@ -48,6 +55,12 @@ pub fn classify(
     Ok(Classified {
         iam_actions,
         resources,
+        resources_known: derived.known,
+        action_resources: derived
+            .per_action
+            .into_iter()
+            .map(|r| (r.action, r.resources))
+            .collect(),
         decision,
     })
 }

@@ -330,6 +330,11 @@ impl CedarPolicy {
                 RestrictedExpression::new_long(weekday),
             ),
             ("sourceIp".to_string(), string(input.source_ip)),
+            // False when a required resource could not be derived (the resource is then "*").
+            (
+                "resourcesKnown".to_string(),
+                RestrictedExpression::new_bool(input.resources_known),
+            ),
         ])
         .map_err(|e| e.to_string())?;
         let entities =

@@ -63,6 +63,12 @@ fn default_policy_table() {
         ("ec2:DescribeSecurityGroups", json!({}), "allow"),
         ("ec2:RunInstances", json!({"ImageId": "ami-1", "MinCount": 1, "MaxCount": 1}), "approve2"),
         ("ec2:TerminateInstances", json!({"InstanceIds": ["i-1"]}), "approve1"),
+        ("ec2:CreateVpc", json!({"CidrBlock": "10.0.0.0/16"}), "approve1"), // the new VPC: vpc/*
+        ("s3:DeleteObjects", json!({"Bucket": "logs", "Delete": {"Objects": [{"Key": "a"}]}}), "approve1"),
+        // API Gateway (REST): scoped to the request path
+        ("apigateway:GetRestApis", json!({}), "allow"),
+        ("apigateway:DeleteStage", json!({"restApiId": "a1", "stageName": "prod"}), "approve1"),
+        ("route53:ChangeResourceRecordSets", json!({"HostedZoneId": "Z1", "ChangeBatch": {"Changes": []}}), "approve1"),
         ("ec2:StopInstances", json!({"InstanceIds": ["i-1"]}), "approve1"),
         ("ec2:AuthorizeSecurityGroupIngress", json!({"GroupId": "sg-1"}), "approve1"),
         ("ec2:CreateTags", json!({"Resources": ["i-1"]}), "approve1"),
@@ -89,9 +95,14 @@ fn default_policy_table() {
         ("dynamodb:PutItem", json!({"TableName": "orders"}), "approve1"),
         ("dynamodb:DeleteTable", json!({"TableName": "orders"}), "approve1"),
         ("dynamodb:UpdateTable", json!({"TableName": "orders"}), "approve1"),
+        ("dynamodb:BatchGetItem", json!({"RequestItems": {"orders": {"Keys": [{"pk": {"S": "a"}}]}}}), "allow"),
+        ("dynamodb:BatchWriteItem", json!({"RequestItems": {"orders": [{"DeleteRequest": {"Key": {"pk": {"S": "a"}}}}]}}), "approve1"),
+        ("dynamodb:ExecuteStatement", json!({"Statement": "DELETE FROM \"orders\" WHERE pk = 'a'"}), "approve1"),
+        ("dynamodb:ExecuteStatement", json!({"Statement": "SELECT * FROM /* ? */ \"orders\""}), "approve2"), // unreadable: unknown table
         ("dynamodb:TagResource", json!({"ResourceArn": "arn:aws:dynamodb:us-east-1:123456789012:table/orders"}), "approve1"),
         // Lambda
-        ("lambda:ListFunctions", json!({}), "allow"),
+        ("lambda:ListFunctions", json!({}), "approve1"), // returns every function's environment
+        ("lambda:ListVersionsByFunction", json!({"FunctionName": "api"}), "approve1"),
         ("lambda:GetFunction", json!({"FunctionName": "api"}), "approve1"),
         ("lambda:GetFunctionConfiguration", json!({"FunctionName": "api"}), "approve1"),
         ("lambda:Invoke", json!({"FunctionName": "api"}), "approve2"), // InvokeFunction is on the privilege-escalation list
@@ -107,8 +118,10 @@ fn default_policy_table() {
         ("rds:ModifyDBSnapshotAttribute", json!({"DBSnapshotIdentifier": "s1"}), "approve2"), // shares snapshots: Permissions management
         // KMS
         ("kms:ListKeys", json!({}), "allow"),
-        ("kms:DescribeKey", json!({"KeyId": "alias/app"}), "allow"),
-        ("kms:Encrypt", json!({"KeyId": "alias/app"}), "approve1"),
+        ("kms:DescribeKey", json!({"KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab"}), "allow"),
+        ("kms:DescribeKey", json!({"KeyId": "alias/app"}), "approve1"), // which key an alias names is unknown
+        ("kms:Encrypt", json!({"KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab", "Plaintext": "eA=="}), "approve1"),
+        ("kms:Encrypt", json!({"KeyId": "alias/app", "Plaintext": "eA=="}), "approve2"),
         ("kms:Decrypt", json!({"KeyId": "arn:aws:kms:us-east-1:123456789012:key/k1"}), "approve1"),
         ("kms:ScheduleKeyDeletion", json!({"KeyId": "k1"}), "approve1"),
         ("kms:PutKeyPolicy", json!({"KeyId": "k1"}), "approve2"),
@@ -138,6 +151,21 @@ fn default_policy_table() {
         ("sts:GetSessionToken", json!({}), "approve1"),
         ("sts:AssumeRole", json!({"RoleArn": "arn:aws:iam::123456789012:role/admin", "RoleSessionName": "x"}), "approve2"),
         ("guardduty:DeleteDetector", json!({"DetectorId": "d1"}), "deny"),
+        // Reads whose answers carry secrets masking cannot know
+        ("ecs:DescribeTaskDefinition", json!({"taskDefinition": "app:3"}), "approve1"),
+        ("codebuild:BatchGetProjects", json!({"names": ["deploy"]}), "approve1"),
+        ("ec2:DescribeInstanceAttribute", json!({"InstanceId": "i-1", "Attribute": "userData"}), "approve1"),
+        ("ec2:DescribeLaunchTemplateVersions", json!({"LaunchTemplateId": "lt-1"}), "approve1"),
+        ("glue:GetConnections", json!({}), "approve1"),
+        ("states:DescribeExecution", json!({"executionArn": "arn:aws:states:us-east-1:123456789012:execution:sm:e1"}), "approve1"),
+        ("redshift:GetClusterCredentials", json!({"DbUser": "u", "ClusterIdentifier": "c"}), "approve1"),
+        // Reads that change state or cost money
+        ("sqs:ReceiveMessage", json!({"QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/jobs", "VisibilityTimeout": 43200}), "approve1"),
+        ("bedrock:InvokeModel", json!({"modelId": "anthropic.claude-3-haiku-20240307-v1:0", "body": "e30="}), "approve1"),
+        ("bedrock:Converse", json!({"modelId": "anthropic.claude-3-haiku-20240307-v1:0", "messages": []}), "approve1"),
+        ("sagemaker:InvokeEndpoint", json!({"EndpointName": "e", "Body": "e30="}), "approve1"),
+        ("logs:StartQuery", json!({"logGroupName": "/app", "startTime": 0, "endTime": 1, "queryString": "fields @message"}), "approve1"),
+        ("athena:StartQueryExecution", json!({"QueryString": "SELECT 1"}), "approve1"),
     ];
     assert!(cases.len() >= 60, "{} cases", cases.len());
     let mut wrong = Vec::new();

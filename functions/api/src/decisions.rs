@@ -81,6 +81,7 @@ impl Api {
         });
         if let Some(Classified {
             resources,
+            resources_known,
             decision,
             ..
         }) = classified
@@ -103,6 +104,7 @@ impl Api {
             body["policy_ids"] = json!(decision.policy_ids);
             body["reason"] = json!(decision.reason);
             body["resources"] = json!(resources);
+            body["resources_known"] = json!(resources_known);
         }
         Ok(Response::json(200, &body))
     }

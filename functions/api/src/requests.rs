@@ -44,6 +44,8 @@ impl Api {
             iam_actions,
             resources,
             decision,
+            action_resources,
+            ..
         } = classify(
             self.policy.as_ref(),
             &new,
@@ -60,7 +62,7 @@ impl Api {
         reason_given(&decision, &new)?;
         let claim = idempotency_claim(req, &agent, &new)?;
         let id = ulid::Ulid::new().to_string();
-        let (rec, events) = RequestRecord::new(
+        let (mut rec, events) = RequestRecord::new(
             id,
             new,
             agent.identity.clone(),
@@ -69,6 +71,7 @@ impl Api {
             resources,
             now_ms(),
         );
+        rec.action_resources = action_resources;
         tracing::info!(request_id = %rec.id, action = %rec.request.action, status = %rec.status, agent = %rec.agent.subject, "request submitted");
         self.record_decision_metrics(&rec);
         match self.store.create(&rec, &events, claim.as_ref()).await? {

@@ -5,7 +5,7 @@ use aws_credential_types::Credentials;
 use serde_json::{Value, json};
 use tollgate_aws::signed_http::SignedHttp;
 use tollgate_core::NewRequest;
-use tollgate_core::mask::{MaskRules, mask_with};
+use tollgate_core::mask::{MaskRules, mask_answer};
 
 /// The region the call is signed for: the request's, or a global service's fixed one.
 pub fn signing_region(req: &NewRequest) -> String {
@@ -66,13 +66,13 @@ pub async fn perform(
         .collect();
     match tollgate_models::parse_response(&model, &operation, resp.status, &headers, &resp.body) {
         Ok(mut v) => {
-            mask_with(&mut v, rules);
+            mask_answer(req.action.service(), &mut v, rules);
             Ok(v)
         }
         Err(e) => {
             // Error messages can echo what was sent; they get the same treatment.
             let mut v = json!({"code": e.code, "message": e.message, "status": e.status});
-            mask_with(&mut v, rules);
+            mask_answer(req.action.service(), &mut v, rules);
             Err(v)
         }
     }

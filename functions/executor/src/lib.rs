@@ -14,7 +14,7 @@ use tollgate_aws::settings::Settings;
 use tollgate_aws::signed_http::SignedHttp;
 use tollgate_aws::store::Store;
 use tollgate_core::answer_size::{MAX_ANSWER_BYTES, bound_answer};
-use tollgate_core::scope::session_policy;
+use tollgate_core::scope::{scoped_session_policy, session_policy};
 use tollgate_core::{ApiError, ErrorCode, EventKind, RequestRecord, Status};
 
 #[derive(Debug, Deserialize)]
@@ -131,52 +131,22 @@ impl Executor {
             Status::Approved => {}
             Status::Executing => {
                 let error = json!({"code": "ExecutionInterrupted", "message": "an earlier execution attempt did not finish; the call is not repeated"});
-                rec.error = Some(error.clone());
-                let ev = rec.transition(
-                    Status::Failed,
-                    EventKind::Failed,
-                    None,
-                    json!({"error": error}),
-                    now,
-                )?;
-                return Ok((Claim::Skip, vec![ev]));
+                return not_run(rec, error, now);
             }
             _ => return Ok((Claim::Skip, vec![])),
         }
         if rec.request.hash() != rec.request_hash {
             let error = json!({"code": "RequestAltered", "message": "the request no longer matches what was approved"});
-            rec.error = Some(error.clone());
-            let ev = rec.transition(
-                Status::Failed,
-                EventKind::Failed,
-                None,
-                json!({"error": error}),
-                now,
-            )?;
-            return Ok((Claim::Skip, vec![ev]));
+            return not_run(rec, error, now);
         }
         let Some(role_arn) = self.settings.targets.get(&rec.request.target).cloned() else {
             let error = json!({"code": "UnknownTarget", "message": format!("target `{}` is not configured", rec.request.target)});
-            rec.error = Some(error.clone());
-            let ev = rec.transition(
-                Status::Failed,
-                EventKind::Failed,
-                None,
-                json!({"error": error}),
-                now,
-            )?;
-            return Ok((Claim::Skip, vec![ev]));
+            return not_run(rec, error, now);
         };
-        let actions = if rec.iam_actions.is_empty() {
-            vec![rec.request.action.to_string()]
-        } else {
-            rec.iam_actions.clone()
+        let session_policy = match scoped_policy(rec, &call::signing_region(&rec.request)) {
+            Ok(p) => p,
+            Err(error) => return not_run(rec, error, now),
         };
-        let session_policy = session_policy(
-            &actions,
-            &rec.resources,
-            &call::signing_region(&rec.request),
-        );
         let ev = rec.transition(
             Status::Executing,
             EventKind::ExecutionStarted,
@@ -223,6 +193,59 @@ impl Executor {
     }
 }
 
+/// Fails `rec` with `error` without calling AWS.
+fn not_run(
+    rec: &mut RequestRecord,
+    error: Value,
+    now: u64,
+) -> Result<(Claim, Vec<tollgate_core::Event>), ApiError> {
+    rec.error = Some(error.clone());
+    let ev = rec.transition(
+        Status::Failed,
+        EventKind::Failed,
+        None,
+        json!({"error": error}),
+        now,
+    )?;
+    Ok((Claim::Skip, vec![ev]))
+}
+
+/// The session policy for `rec`: each IAM action on its own resources. Fails closed: a
+/// record that names no IAM action, no resource, or a per-action scope that does not match
+/// its actions and resources is not run (the operation's name is never taken for its IAM
+/// action, and nothing falls back to a wider policy).
+fn scoped_policy(rec: &RequestRecord, region: &str) -> Result<String, Value> {
+    let refuse = |message: &str| json!({"code": "UnscopedRequest", "message": message});
+    if rec.iam_actions.is_empty() {
+        return Err(refuse(
+            "the request names no IAM action to allow, so no session policy can scope it; it is not run",
+        ));
+    }
+    if rec.resources.is_empty() {
+        return Err(refuse(
+            "the request names no resource to allow; it is not run",
+        ));
+    }
+    if rec.action_resources.is_empty() {
+        return Ok(session_policy(&rec.iam_actions, &rec.resources, region));
+    }
+    let same_actions = rec.action_resources.len() == rec.iam_actions.len()
+        && rec
+            .iam_actions
+            .iter()
+            .all(|a| rec.action_resources.contains_key(a));
+    let within = rec
+        .action_resources
+        .values()
+        .all(|r| !r.is_empty() && r.iter().all(|a| rec.resources.contains(a)));
+    if !same_actions || !within {
+        return Err(refuse(
+            "the request's per-action resources do not match its actions and resources; it is not run",
+        ));
+    }
+    Ok(scoped_session_policy(&rec.action_resources, region))
+}
+
 /// Session tags so CloudTrail shows which request and whose approval a call carried. Tag
 /// values allow letters, digits, spaces and `_.:/=+-@`, at most 256 characters.
 fn session_tags(request_id: &str, approvers: &[String]) -> Vec<(String, String)> {
@@ -251,6 +274,72 @@ fn session_tags(request_id: &str, approvers: &[String]) -> Vec<(String, String)>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn record(iam_actions: &[&str], resources: &[&str]) -> RequestRecord {
+        let req = tollgate_core::parse_new_request(
+            br#"{"action":"s3:CopyObject","params":{"Bucket":"dst","Key":"k2","CopySource":"src/k1"},"reason":"r"}"#,
+            "us-east-1",
+        )
+        .unwrap();
+        let decision = tollgate_core::Decision {
+            effect: tollgate_core::Effect::Allow,
+            policy_ids: vec![],
+            reason: String::new(),
+            mask: Default::default(),
+            requires: Default::default(),
+        };
+        RequestRecord::new(
+            "R".into(),
+            req,
+            Default::default(),
+            decision,
+            iam_actions.iter().map(|s| s.to_string()).collect(),
+            resources.iter().map(|s| s.to_string()).collect(),
+            1,
+        )
+        .0
+    }
+
+    #[test]
+    fn no_iam_action_means_no_call() {
+        let e = scoped_policy(&record(&[], &["*"]), "us-east-1").unwrap_err();
+        assert_eq!(e["code"], "UnscopedRequest");
+        assert!(scoped_policy(&record(&["s3:GetObject"], &[]), "us-east-1").is_err());
+    }
+
+    #[test]
+    fn each_action_is_allowed_its_own_resources() {
+        let mut rec = record(
+            &["s3:GetObject", "s3:PutObject"],
+            &["arn:aws:s3:::src/k1", "arn:aws:s3:::dst/k2"],
+        );
+        rec.action_resources = [
+            (
+                "s3:GetObject".to_string(),
+                vec!["arn:aws:s3:::src/k1".to_string()],
+            ),
+            (
+                "s3:PutObject".to_string(),
+                vec!["arn:aws:s3:::dst/k2".to_string()],
+            ),
+        ]
+        .into();
+        let p: Value = serde_json::from_str(&scoped_policy(&rec, "us-east-1").unwrap()).unwrap();
+        assert_eq!(p["Statement"].as_array().unwrap().len(), 2, "{p}");
+        // A scope reaching past the request's resources, or missing an action, is refused.
+        let mut wider = rec.clone();
+        wider
+            .action_resources
+            .insert("s3:GetObject".into(), vec!["*".into()]);
+        assert!(scoped_policy(&wider, "us-east-1").is_err());
+        let mut fewer = rec.clone();
+        fewer.action_resources.remove("s3:PutObject");
+        assert!(scoped_policy(&fewer, "us-east-1").is_err());
+        // Records from before per-action scopes: one statement.
+        rec.action_resources.clear();
+        let p: Value = serde_json::from_str(&scoped_policy(&rec, "us-east-1").unwrap()).unwrap();
+        assert_eq!(p["Statement"].as_array().unwrap().len(), 1);
+    }
 
     #[test]
     fn session_tags_are_clean_and_bounded() {
