@@ -58,6 +58,14 @@ impl OwnResources {
         &self.account
     }
 
+    pub fn prefix(&self) -> Option<&str> {
+        self.prefix.as_deref()
+    }
+
+    pub fn arns(&self) -> &[String] {
+        &self.arns
+    }
+
     /// Whether `arn` (a resource derived from a call's parameters) is Tollgate's, or lies
     /// inside something that is (an index of its table, an object in its bucket, an execution
     /// of its state machine). An ARN embedded in a derived one counts too.
@@ -105,7 +113,11 @@ impl OwnResources {
         for a in &self.arns {
             if let Some(base) = secret_base(a) {
                 // Secret names may contain `/`: the whole name is what a call mentions.
-                names.push(resource_part(base).trim_start_matches("secret:").to_string());
+                names.push(
+                    resource_part(base)
+                        .trim_start_matches("secret:")
+                        .to_string(),
+                );
                 continue;
             }
             if let Some(last) = resource_part(a)

@@ -18,6 +18,9 @@ pub struct PolicyInput<'a> {
     pub target: &'a str,
     /// ARNs the call acts on; `*` when they cannot be told from the parameters.
     pub resources: &'a [String],
+    /// The call's parameters, for what resources alone do not tell (whether a call whose
+    /// resources are `*` names one of Tollgate's own).
+    pub params: &'a serde_json::Map<String, serde_json::Value>,
     pub reason: Option<&'a str>,
     /// Unix seconds.
     pub now_secs: u64,

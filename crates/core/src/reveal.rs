@@ -6,7 +6,13 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::aead::{self, AeadError};
+use crate::identity::Identity;
+use crate::keyring::KeyRing;
 use crate::mask::{MaskRules, mask_with};
+
+/// The purpose label of the key that seals what is revealed.
+pub const PURPOSE: &str = "results";
 
 /// One value the agent sees where everyone else sees the mask.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,6 +49,33 @@ pub fn apply(answer: &mut Value, revealed: Vec<Revealed>) {
             *slot = r.value;
         }
     }
+}
+
+/// Binds a sealed value to its request and agent: moved to another record, it does not open.
+fn aad(request_id: &str, agent: &Identity) -> Vec<u8> {
+    format!("tollgate-revealed\0{request_id}\0{}", agent.key()).into_bytes()
+}
+
+/// Seals what is revealed for the agent of request `request_id`.
+pub fn seal_for(
+    ring: &KeyRing,
+    request_id: &str,
+    agent: &Identity,
+    revealed: &[Revealed],
+) -> Result<String, AeadError> {
+    let json = serde_json::to_vec(revealed).map_err(|_| AeadError::Malformed)?;
+    aead::seal(ring, PURPOSE, &aad(request_id, agent), &json)
+}
+
+/// Opens what [`seal_for`] sealed, for that request and agent only.
+pub fn open_for(
+    ring: &KeyRing,
+    request_id: &str,
+    agent: &Identity,
+    sealed: &str,
+) -> Result<Vec<Revealed>, AeadError> {
+    let json = aead::open(ring, PURPOSE, &aad(request_id, agent), sealed)?;
+    serde_json::from_slice(&json).map_err(|_| AeadError::Malformed)
 }
 
 fn differences(stored: &Value, agents: &Value, path: &mut String, out: &mut Vec<Revealed>) {
@@ -113,6 +146,29 @@ mod tests {
         let mut summary = json!({"truncated": true});
         apply(&mut summary, revealed);
         assert_eq!(summary, json!({"truncated": true}));
+    }
+
+    #[test]
+    fn sealed_for_one_request_and_agent() {
+        let ring = KeyRing::new(vec![7; 32], None).unwrap();
+        let agent = Identity {
+            issuer: "https://idp".into(),
+            subject: "bot".into(),
+            ..Default::default()
+        };
+        let other = Identity {
+            subject: "other".into(),
+            ..agent.clone()
+        };
+        let revealed = vec![Revealed {
+            pointer: "/SecretString".into(),
+            value: json!("hunter2"),
+        }];
+        let sealed = seal_for(&ring, "R1", &agent, &revealed).unwrap();
+        assert!(!sealed.contains("hunter2"));
+        assert_eq!(open_for(&ring, "R1", &agent, &sealed).unwrap(), revealed);
+        assert!(open_for(&ring, "R2", &agent, &sealed).is_err());
+        assert!(open_for(&ring, "R1", &other, &sealed).is_err());
     }
 
     #[test]

@@ -87,6 +87,7 @@ fn main() {
             account: "123456789012",
             target: &req.target,
             resources: &c.resources,
+            params: &req.params,
             reason: req.reason.as_deref(),
             now_secs: 1_790_000_000,
             source_ip: "192.0.2.10",

@@ -41,6 +41,7 @@ pub fn classify(
         account,
         target: &req.target,
         resources: &resources,
+        params: &req.params,
         reason: req.reason.as_deref(),
         now_secs,
         source_ip,

@@ -108,7 +108,7 @@ mod tests {
 
     #[test]
     fn bundled_policies_validate() {
-        assert_eq!(validate(&bundled_sources()), Ok(10));
+        assert_eq!(validate(&bundled_sources()), Ok(11));
     }
 
     #[test]
