@@ -94,17 +94,38 @@ pub fn event_kinds(a: &Answer) -> Vec<String> {
 /// Calls a fake Slack Web API received: (method, authorization header, JSON body or query).
 pub type SlackCalls = std::sync::Arc<std::sync::Mutex<Vec<(String, String, Value)>>>;
 
+/// The workspace the fake Slack's members belong to.
+pub const SLACK_TEAM: &str = "T-TOLLGATE";
+
 /// A stand-in for `https://slack.com/api` on a free port: `users.info` answers from
-/// `emails` (Slack user id → address), `chat.*` answers ok with a fixed channel and ts.
+/// `emails` (Slack user id → address; each a full member of [`SLACK_TEAM`] with a confirmed
+/// address), `chat.*` answers ok with a fixed channel and ts.
 pub async fn fake_slack(
     emails: std::collections::BTreeMap<String, String>,
+) -> (String, SlackCalls) {
+    fake_slack_users(
+        emails
+            .into_iter()
+            .map(|(id, email)| {
+                let user = json!({"id": id, "team_id": SLACK_TEAM, "is_email_confirmed": true,
+                                  "profile": {"email": email}});
+                (id, user)
+            })
+            .collect(),
+    )
+    .await
+}
+
+/// [`fake_slack`] with whole `users.info` user objects (Slack user id → user).
+pub async fn fake_slack_users(
+    users: std::collections::BTreeMap<String, Value>,
 ) -> (String, SlackCalls) {
     use http_body_util::BodyExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/api", listener.local_addr().unwrap());
     let calls: SlackCalls = Default::default();
     let seen = calls.clone();
-    let emails = std::sync::Arc::new(emails);
+    let emails = std::sync::Arc::new(users);
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             let (seen, emails) = (seen.clone(), emails.clone());
@@ -136,9 +157,7 @@ pub async fn fake_slack(
                                 serde_json::from_slice(&body).unwrap_or_else(|_| json!(query));
                             let answer = if method == "users.info" {
                                 match query.get("user").and_then(|u| emails.get(u)) {
-                                    Some(e) => {
-                                        json!({"ok": true, "user": {"profile": {"email": e}}})
-                                    }
+                                    Some(user) => json!({"ok": true, "user": user}),
                                     None => json!({"ok": false, "error": "user_not_found"}),
                                 }
                             } else {
