@@ -357,6 +357,12 @@ impl Stack {
         &self.settings
     }
 
+    /// The settings the next [`Stack::cold_start`] uses (a test changing configuration, as an
+    /// operator's stack update would).
+    pub fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.settings
+    }
+
     /// Starts the three functions afresh, as a new Lambda instance would: policies and keys
     /// are read again (after a key rotation, say). Calls in flight finish on the old ones.
     pub async fn cold_start(&self) -> Result<(), String> {
