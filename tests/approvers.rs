@@ -1091,19 +1091,7 @@ async fn the_review_forgery_gets_no_key_and_approves_nothing() {
         ),
         ("dynamodb:Scan", json!({"TableName": "tollgate-requests"})),
     ] {
-        let a = bot
-            .submit(
-                &json!({"action": action, "params": params, "reason": "forgery"}),
-                None,
-            )
-            .await
-            .unwrap();
-        assert_eq!(a.status, 403, "{action}: {}", a.body);
-        assert_eq!(
-            a.body["error"]["policy_ids"],
-            json!(["tollgate-protects-itself"]),
-            "{action}"
-        );
+        assert_protected(&bot, action, params).await;
     }
 
     // 2. Every value the agent read, as a key, the old way and the new.

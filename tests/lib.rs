@@ -79,6 +79,60 @@ pub async fn raw(
     }
 }
 
+/// Every log line the whole stack writes in this test process, as Lambda would ship them.
+#[derive(Clone, Default)]
+pub struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+/// Captures JSON log lines up to `level`. One subscriber per process: call it once, in a
+/// test binary whose other tests do not log-capture (nextest runs each test in its own
+/// process).
+pub fn capture_logs(level: tracing::Level) -> Captured {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing_subscriber::fmt()
+        .json()
+        .with_current_span(true)
+        .with_max_level(level)
+        .with_writer(move || writer.clone())
+        .try_init()
+        .expect("the only subscriber in this test process");
+    captured
+}
+
+/// Submits `action` and checks that the forbid on Tollgate's own resources refused it.
+pub async fn assert_protected(client: &Client, action: &str, params: Value) {
+    let a = client
+        .submit(
+            &json!({"action": action, "params": params, "reason": "Tollgate's own resources"}),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.status, 403, "{action}: {}", a.body);
+    assert_eq!(
+        a.body["error"]["policy_ids"],
+        json!(["tollgate-protects-itself"]),
+        "{action}: {}",
+        a.body
+    );
+}
+
 /// The kinds of a request's audit events, in order.
 pub fn event_kinds(a: &Answer) -> Vec<String> {
     a.body["events"]

@@ -2,27 +2,10 @@
 //! then Tollgate's own table, functions, workflow, topic, secrets, bucket and policies stay
 //! out of every agent's reach.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use tollgate_e2e::*;
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn warnings(logs: &Captured) -> Vec<Value> {
-    String::from_utf8(logs.0.lock().unwrap().clone())
-        .unwrap()
+    logs.text()
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|l| l["level"] == "WARN")
@@ -31,14 +14,7 @@ fn warnings(logs: &Captured) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_target_in_tollgates_own_account_needs_the_operators_opt_in() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::WARN)
-        .with_writer(move || writer.clone())
-        .try_init()
-        .expect("the only subscriber in this test");
+    let logs = capture_logs(tracing::Level::WARN);
     let mut stack = stack_with(|o| o.allow_self_target = false).await;
     let bot = agent(&stack, "ci-bot");
     let body = json!({"action": "dynamodb:ListTables", "params": {}});
@@ -171,20 +147,7 @@ async fn tollgates_own_resources_stay_forbidden_with_the_opt_in_and_a_permit_all
             json!({"Name": "/tollgate/policies", "Value": "permit(principal, action, resource);", "Overwrite": true}),
         ),
     ] {
-        let a = bot
-            .submit(
-                &json!({"action": action, "params": params, "reason": "own resources"}),
-                None,
-            )
-            .await
-            .unwrap();
-        assert_eq!(a.status, 403, "{action}: {}", a.body);
-        assert_eq!(
-            a.body["error"]["policy_ids"],
-            json!(["tollgate-protects-itself"]),
-            "{action}: {}",
-            a.body
-        );
+        assert_protected(&bot, action, params).await;
     }
     // The same calls on the agent's own things run.
     for (action, params) in [

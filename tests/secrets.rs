@@ -1,9 +1,6 @@
 //! Secrets in real AWS answers are masked in the agent's answer, in the stored record and in
 //! every log line; tokens, task tokens and link keys never reach the logs.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use aws_sdk_dynamodb::types::AttributeValue;
 use tollgate_e2e::*;
 
@@ -12,33 +9,6 @@ const POLICY: &str = r#"
 @id("deletes-need-a-human") @approval("1") permit (principal, action == Action::"dynamodb:DeleteTable", resource);
 "#;
 const SECRET: &str = "hunter2-correct-horse-battery";
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Every log line the whole stack writes, as Lambda would ship them.
-fn capture_logs() -> Captured {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .json()
-        .with_current_span(true)
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(move || writer.clone())
-        .try_init()
-        .expect("the only subscriber in this test binary");
-    captured
-}
 
 async fn call(client: &tollgate_cli::client::Client, action: &str, params: Value) -> Value {
     let a = client
@@ -60,7 +30,7 @@ async fn call(client: &tollgate_cli::client::Client, action: &str, params: Value
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_never_leave_masked_and_never_reach_the_logs() {
-    let logs = capture_logs();
+    let logs = capture_logs(tracing::Level::DEBUG);
     let stack = stack_with(|o| {
         o.policy_source = "ssm:/tollgate/policies".into();
         o.seed_ssm = vec![("/tollgate/policies".into(), POLICY.into())];
@@ -213,7 +183,7 @@ async fn secrets_never_leave_masked_and_never_reach_the_logs() {
     assert!(!task_tokens.is_empty(), "the approval stored a task token");
     stack.stop().await;
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     let lines = text.lines().count();
     assert!(lines > 20, "the stack logged ({lines} lines)");
     for (what, needle) in [
