@@ -822,17 +822,57 @@ async fn a_policy_can_require_a_ticket_and_a_justification() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_users_map_by_email_through_users_info() {
-    let (api, calls) = fake_slack(BTreeMap::from([
-        ("U-BOB".to_string(), "Bob@Example.com".to_string()),
-        ("U-EVE".to_string(), "eve@example.com".to_string()),
+    let member = |id: &str, email: &str| json!({"id": id, "team_id": SLACK_TEAM, "is_email_confirmed": true, "profile": {"email": email}});
+    let with = |mut u: Value, k: &str, v: Value| {
+        u[k] = v;
+        u
+    };
+    // Bob's address, on accounts that must not vouch for Bob.
+    let bob = "bob@example.com";
+    let (api, calls) = fake_slack_users(BTreeMap::from([
+        ("U-BOB".to_string(), member("U-BOB", "Bob@Example.com")),
+        ("U-EVE".to_string(), member("U-EVE", "eve@example.com")),
+        (
+            "U-OTHER-TEAM".to_string(),
+            with(member("U-OTHER-TEAM", bob), "team_id", json!("T-ELSEWHERE")),
+        ),
+        (
+            "U-CONNECT".to_string(),
+            with(
+                with(member("U-CONNECT", bob), "is_stranger", json!(true)),
+                "team_id",
+                json!("T-PARTNER"),
+            ),
+        ),
+        (
+            "U-GUEST".to_string(),
+            with(member("U-GUEST", bob), "is_restricted", json!(true)),
+        ),
+        (
+            "U-SINGLE".to_string(),
+            with(member("U-SINGLE", bob), "is_ultra_restricted", json!(true)),
+        ),
+        (
+            "U-UNCONFIRMED".to_string(),
+            with(
+                member("U-UNCONFIRMED", bob),
+                "is_email_confirmed",
+                json!(false),
+            ),
+        ),
+        (
+            "U-NO-FLAG".to_string(),
+            with(member("U-NO-FLAG", bob), "is_email_confirmed", Value::Null),
+        ),
     ]))
     .await;
     let stack = stack_with(|o| {
         o.slack_signing_secret = Some(SLACK_SECRET.into());
         o.slack_bot_token = Some("xoxb-lookup".into());
+        o.slack_team_id = Some(SLACK_TEAM.into());
         o.slack_api_url = Some(api);
         o.slack_approvers = BTreeMap::from([(
-            "bob@example.com".to_string(),
+            bob.to_string(),
             Identity {
                 issuer: "{api}/dev-idp".into(),
                 subject: "bob".into(),
@@ -869,6 +909,32 @@ async fn slack_users_map_by_email_through_users_info() {
             a.body
         );
     }
+    // Bob's address on another workspace, a Slack Connect user, guests, an unconfirmed
+    // address: refused, nothing recorded.
+    for (user, why) in [
+        ("U-OTHER-TEAM", "not a member of this workspace"),
+        ("U-CONNECT", "not a member of this workspace"),
+        ("U-GUEST", "a guest account"),
+        ("U-SINGLE", "a guest account"),
+        ("U-UNCONFIRMED", "an unconfirmed e-mail address"),
+        ("U-NO-FLAG", "an unconfirmed e-mail address"),
+    ] {
+        let a = slack(
+            &stack,
+            &slack_body(user, "approve", &value),
+            now,
+            SLACK_SECRET,
+        )
+        .await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        let text = a.body["text"].as_str().unwrap();
+        assert!(
+            text.contains(why) && text.contains("Nothing was recorded"),
+            "{user}: {}",
+            a.body
+        );
+    }
+    assert_eq!(votes(&bot, &id).await, ("PENDING".into(), 0));
     // Bob's address (any case) maps to Bob: his approval counts, as Bob.
     let a = slack(
         &stack,
@@ -888,7 +954,405 @@ async fn slack_users_map_by_email_through_users_info() {
             .all(|(m, auth, _)| m == "users.info" && auth == "Bearer xoxb-lookup"),
         "{c:?}"
     );
-    assert_eq!(c.len(), 3);
+    assert_eq!(c.len(), 9);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_token_without_a_workspace_does_not_start() {
+    let err = tollgate_local::Stack::start(tollgate_local::StackOptions {
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        slack_signing_secret: Some(SLACK_SECRET.into()),
+        slack_bot_token: Some("xoxb-lookup".into()),
+        ..Default::default()
+    })
+    .await
+    .err()
+    .expect("refused");
+    assert!(err.contains("team_id is required with bot_token"), "{err}");
+    assert!(
+        !err.contains("xoxb-lookup") && !err.contains(SLACK_SECRET),
+        "{err}"
+    );
+}
+
+/// The secret string of a key's secret, read from the emulator directly (as someone who had
+/// stolen it would hold it).
+async fn key_secret(stack: &Stack, purpose: tollgate_aws::keys::Purpose) -> Value {
+    let sm = aws_sdk_secretsmanager::Client::new(&stack.sdk);
+    let out = sm
+        .get_secret_value()
+        .secret_id(&stack.key_secret_arns[&purpose])
+        .send()
+        .await
+        .unwrap();
+    serde_json::from_str(out.secret_string().unwrap()).unwrap()
+}
+
+async fn put_key_secret(stack: &Stack, purpose: tollgate_aws::keys::Purpose, ring: Value) {
+    aws_sdk_secretsmanager::Client::new(&stack.sdk)
+        .put_secret_value()
+        .secret_id(&stack.key_secret_arns[&purpose])
+        .secret_string(ring.to_string())
+        .send()
+        .await
+        .unwrap();
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// The key derivation Tollgate used when one key signed everything (review §1).
+fn old_derive(master: &[u8], label: &str) -> Vec<u8> {
+    use hmac::Mac;
+    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(master).unwrap();
+    m.update(b"tollgate-seal\0derive\0");
+    m.update(label.as_bytes());
+    m.finalize().into_bytes().to_vec()
+}
+
+fn strings_in(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|i| strings_in(i, out)),
+        Value::Object(m) => m.values().for_each(|i| strings_in(i, out)),
+        _ => {}
+    }
+}
+
+/// Review §1, as an agent would run it: read Tollgate's functions through Tollgate, take
+/// every value they expose as a key, forge links, session cookies, CSRF tokens and Slack
+/// signatures (by the old derivation and directly), and try to approve its own request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_review_forgery_gets_no_key_and_approves_nothing() {
+    use tollgate_aws::keys::Purpose;
+    let stack = stack_with(|o| o.slack_signing_secret = Some(SLACK_SECRET.into())).await;
+    let bot = agent(&stack, "ci-bot");
+    let (id, path) = pending(&stack, &bot, "forged").await;
+    let rec = bot.status(&id, 0).await.unwrap().body;
+    let expires = rec["expires_at"].as_u64().unwrap();
+    let hash = rec["request_hash"].as_str().unwrap().to_string();
+
+    // 1. Tollgate's own functions, listed through Tollgate (auto-allowed List).
+    let listed = bot
+        .submit(
+            &json!({"action": "lambda:ListFunctions", "params": {}}),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.request_status(),
+        Some("SUCCEEDED"),
+        "{}",
+        listed.body
+    );
+    let functions = listed.body["result"]["Functions"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let names: Vec<&str> = functions
+        .iter()
+        .filter_map(|f| f["FunctionName"].as_str())
+        .collect();
+    for f in ["tollgate-api", "tollgate-notifier", "tollgate-executor"] {
+        assert!(names.contains(&f), "{names:?}");
+    }
+    let env = &functions[0]["Environment"]["Variables"];
+    assert!(env["TOLLGATE_LINK_KEY"].is_null(), "{env}");
+    assert!(
+        env["TOLLGATE_LINK_KEY_SECRET"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:secretsmanager:"),
+        "{env}"
+    );
+    // No key, and no Slack secret, anywhere in what the agent read.
+    let text = listed.body.to_string();
+    for p in Purpose::ALL {
+        let current = key_secret(&stack, p).await["current"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(!text.contains(&current), "{p:?} key exposed");
+    }
+    assert!(!text.contains(SLACK_SECRET));
+    // The functions' configuration and the keys' secrets themselves are Tollgate's: forbidden.
+    for (action, params) in [
+        (
+            "lambda:GetFunctionConfiguration",
+            json!({"FunctionName": "tollgate-api"}),
+        ),
+        (
+            "secretsmanager:GetSecretValue",
+            json!({"SecretId": stack.key_secret_arns[&Purpose::Session]}),
+        ),
+        (
+            "secretsmanager:GetSecretValue",
+            json!({"SecretId": "tollgate-session-key"}),
+        ),
+        ("dynamodb:Scan", json!({"TableName": "tollgate-requests"})),
+    ] {
+        assert_protected(&bot, action, params).await;
+    }
+
+    // 2. Every value the agent read, as a key, the old way and the new.
+    let mut candidates = vec![];
+    strings_in(&listed.body["result"], &mut candidates);
+    candidates.retain(|c| c.len() >= 8);
+    candidates.sort();
+    candidates.dedup();
+    assert!(candidates.len() > 20, "{candidates:?}");
+    let real_k = path.split("k=").nth(1).unwrap().to_string();
+    let form_path = format!("/v1/approvals/{id}");
+    let identity = json!({"issuer": format!("{}/dev-idp", stack.api_url), "subject": "mallory", "name": "Mallory", "groups": ["approvers", "dba"]});
+    let now_s = now_ms() / 1000;
+    for master in &candidates {
+        let master = master.as_bytes();
+        for (link_key, session_key, csrf_key) in [
+            (
+                old_derive(master, "links"),
+                old_derive(master, "session"),
+                old_derive(master, "csrf"),
+            ),
+            (master.to_vec(), master.to_vec(), master.to_vec()),
+        ] {
+            // A forged link: refused before anything else.
+            let k = tollgate_core::link::sign(&link_key, &id, expires);
+            let mut b = Browser::new(&stack);
+            assert_eq!(
+                b.get(&format!("/v1/approvals/{id}?k={k}")).await.status,
+                403
+            );
+            // The real link with a forged session (old and new cookie shapes) and CSRF token.
+            for cookie in [
+                json!({"sid": "x", "identity": identity}),
+                json!({"sid": "x"}),
+            ] {
+                b.cookies.insert(
+                    "tollgate_session".into(),
+                    tollgate_core::seal::seal(&session_key, "session", &cookie, now_ms() + 600_000),
+                );
+                let csrf = tollgate_core::seal::csrf_token(&csrf_key, "x", &id);
+                let body = url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs([
+                        ("k", real_k.as_str()),
+                        ("csrf", &csrf),
+                        ("request_hash", &hash),
+                        ("decision", "approve"),
+                    ])
+                    .finish();
+                // No Origin header, as in the review's attack.
+                let p = b
+                    .send(
+                        b.http
+                            .post(b.url(&form_path))
+                            .header("content-type", "application/x-www-form-urlencoded")
+                            .body(body),
+                    )
+                    .await;
+                assert_eq!(p.status, 401, "{}", p.html);
+            }
+        }
+        // A forged Slack signature.
+        let body = slack_body("U-ANY", "approve", &format!("{id}|{hash}"));
+        let a = slack(&stack, &body, now_s, std::str::from_utf8(master).unwrap()).await;
+        assert_eq!(a.status, 401, "{}", a.body);
+    }
+    assert_eq!(votes(&bot, &id).await, ("PENDING".into(), 0));
+    stack.stop().await;
+}
+
+/// Even with the session key itself, a cookie is only as good as its server-side record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_cookie_without_a_server_record_is_refused() {
+    use tollgate_aws::keys::Purpose;
+    let stack = approvers_stack(3600).await;
+    let bot = agent(&stack, "ci-bot");
+    let (id, path) = pending(&stack, &bot, "cookies").await;
+    let session_key = key_secret(&stack, Purpose::Session).await["current"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let csrf_key = key_secret(&stack, Purpose::Csrf).await["current"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let hash = bot.status(&id, 0).await.unwrap().body["request_hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let k = path.split("k=").nth(1).unwrap().to_string();
+    let identity = json!({"issuer": format!("{}/dev-idp", stack.api_url), "subject": "mallory", "name": "Mallory", "groups": ["approvers"]});
+    for cookie in [
+        json!({"sid": "forged-session-id"}),
+        json!({"sid": "forged", "identity": identity}),
+    ] {
+        let sid = cookie["sid"].as_str().unwrap().to_string();
+        let mut b = Browser::new(&stack);
+        b.cookies.insert(
+            "tollgate_session".into(),
+            tollgate_core::seal::seal(
+                session_key.as_bytes(),
+                "session",
+                &cookie,
+                now_ms() + 600_000,
+            ),
+        );
+        let p = b.get(&path).await;
+        assert!(p.html.contains("Sign in to decide"), "{}", p.html);
+        let csrf = tollgate_core::seal::csrf_token(csrf_key.as_bytes(), &sid, &id);
+        let p = b
+            .post(
+                &format!("/v1/approvals/{id}"),
+                &[
+                    ("k", &k),
+                    ("csrf", &csrf),
+                    ("request_hash", &hash),
+                    ("decision", "approve"),
+                ],
+            )
+            .await;
+        assert_eq!(p.status, 401, "{}", p.html);
+    }
+    assert_eq!(votes(&bot, &id).await, ("PENDING".into(), 0));
+    stack.stop().await;
+}
+
+async fn session_items(stack: &Stack) -> usize {
+    aws_sdk_dynamodb::Client::new(&stack.sdk)
+        .scan()
+        .table_name("tollgate-requests")
+        .send()
+        .await
+        .unwrap()
+        .items()
+        .iter()
+        .filter(|i| i["pk"].as_s().unwrap().starts_with("SESSION#"))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_ends_the_session_on_the_server() {
+    let stack = approvers_stack(3600).await;
+    let bot = agent(&stack, "ci-bot");
+    let (id, path) = pending(&stack, &bot, "logout").await;
+    let mut alice = Browser::new(&stack);
+    let page = alice.sign_in(&path, "alice").await;
+    assert!(page.html.contains("Signed in as"), "{}", page.html);
+    assert_eq!(session_items(&stack).await, 1);
+    // The record holds no session id, only its hash.
+    let sid_cookie = alice.cookies["tollgate_session"].clone();
+    let form = decide_form(&page.html, "approve");
+    let kept = alice.cookies.clone();
+    let p = alice.post("/v1/approver/logout", &[]).await;
+    assert_eq!(p.status, 200, "{}", p.html);
+    assert!(!alice.cookies.contains_key("tollgate_session"));
+    assert_eq!(session_items(&stack).await, 0);
+    // The cookie, kept from before the logout, no longer signs anyone in.
+    let mut replay = Browser::new(&stack);
+    replay.cookies = kept;
+    assert_eq!(replay.cookies["tollgate_session"], sid_cookie);
+    let p = replay.get(&path).await;
+    assert!(p.html.contains("Sign in to decide"), "{}", p.html);
+    let p = replay
+        .post(&format!("/v1/approvals/{id}"), &pairs(&form))
+        .await;
+    assert_eq!(p.status, 401, "{}", p.html);
+    assert_eq!(votes(&bot, &id).await, ("PENDING".into(), 0));
+    stack.stop().await;
+}
+
+/// Rotation: a new current key signs, the previous one still verifies; once dropped from
+/// the ring, what it signed is refused. The functions read the rings at cold start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotating_keys_keeps_links_and_sessions_until_the_old_key_is_dropped() {
+    use tollgate_aws::keys::Purpose;
+    let stack = approvers_stack(3600).await;
+    let bot = agent(&stack, "ci-bot");
+    let (_, old_link) = pending(&stack, &bot, "rot-a").await;
+    let mut alice = Browser::new(&stack);
+    alice.sign_in(&old_link, "alice").await;
+    let a_link = key_secret(&stack, Purpose::Link).await["current"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let a_session = key_secret(&stack, Purpose::Session).await["current"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (b, c) = ("B".repeat(64), "C".repeat(64));
+
+    // Rotate: B is current, A previous.
+    put_key_secret(
+        &stack,
+        Purpose::Link,
+        json!({"current": b, "previous": a_link}),
+    )
+    .await;
+    put_key_secret(
+        &stack,
+        Purpose::Session,
+        json!({"current": b, "previous": a_session}),
+    )
+    .await;
+    stack.cold_start().await.unwrap();
+    let p = alice.get(&old_link).await;
+    assert_eq!(p.status, 200, "{}", p.html);
+    assert!(
+        p.html.contains("Signed in as"),
+        "the session survives: {}",
+        p.html
+    );
+    let (id2, new_link) = pending(&stack, &bot, "rot-b").await;
+    let k2 = new_link.split("k=").nth(1).unwrap();
+    let rec2 = bot.status(&id2, 0).await.unwrap().body;
+    assert_eq!(
+        k2,
+        tollgate_core::link::sign(b.as_bytes(), &id2, rec2["expires_at"].as_u64().unwrap()),
+        "new links are signed with the current key"
+    );
+
+    // Rotate again: A is dropped.
+    put_key_secret(&stack, Purpose::Link, json!({"current": c, "previous": b})).await;
+    put_key_secret(
+        &stack,
+        Purpose::Session,
+        json!({"current": c, "previous": b}),
+    )
+    .await;
+    stack.cold_start().await.unwrap();
+    let p = alice.get(&old_link).await;
+    assert_eq!(p.status, 403, "{}", p.html);
+    assert_eq!(alice.get(&new_link).await.status, 200);
+    let p = alice.get(&new_link).await;
+    assert!(
+        p.html.contains("Sign in to decide"),
+        "a session sealed with A is gone: {}",
+        p.html
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_ins_reuse_the_providers_discovery_document() {
+    let stack = approvers_stack(3600).await;
+    let bot = agent(&stack, "ci-bot");
+    let (_, path) = pending(&stack, &bot, "discovery").await;
+    let before = stack.calls("/dev-idp GET /.well-known/openid-configuration");
+    for user in ["alice", "bob", "carol"] {
+        Browser::new(&stack).sign_in(&path, user).await;
+    }
+    let fetched = stack.calls("/dev-idp GET /.well-known/openid-configuration") - before;
+    // One for the sign-in flow, at most one for the approver token verifier's key set.
+    assert!(
+        fetched <= 2,
+        "discovery fetched {fetched} times for three sign-ins"
+    );
     stack.stop().await;
 }
 

@@ -79,6 +79,60 @@ pub async fn raw(
     }
 }
 
+/// Every log line the whole stack writes in this test process, as Lambda would ship them.
+#[derive(Clone, Default)]
+pub struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+/// Captures JSON log lines up to `level`. One subscriber per process: call it once, in a
+/// test binary whose other tests do not log-capture (nextest runs each test in its own
+/// process).
+pub fn capture_logs(level: tracing::Level) -> Captured {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing_subscriber::fmt()
+        .json()
+        .with_current_span(true)
+        .with_max_level(level)
+        .with_writer(move || writer.clone())
+        .try_init()
+        .expect("the only subscriber in this test process");
+    captured
+}
+
+/// Submits `action` and checks that the forbid on Tollgate's own resources refused it.
+pub async fn assert_protected(client: &Client, action: &str, params: Value) {
+    let a = client
+        .submit(
+            &json!({"action": action, "params": params, "reason": "Tollgate's own resources"}),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.status, 403, "{action}: {}", a.body);
+    assert_eq!(
+        a.body["error"]["policy_ids"],
+        json!(["tollgate-protects-itself"]),
+        "{action}: {}",
+        a.body
+    );
+}
+
 /// The kinds of a request's audit events, in order.
 pub fn event_kinds(a: &Answer) -> Vec<String> {
     a.body["events"]
@@ -94,17 +148,38 @@ pub fn event_kinds(a: &Answer) -> Vec<String> {
 /// Calls a fake Slack Web API received: (method, authorization header, JSON body or query).
 pub type SlackCalls = std::sync::Arc<std::sync::Mutex<Vec<(String, String, Value)>>>;
 
+/// The workspace the fake Slack's members belong to.
+pub const SLACK_TEAM: &str = "T-TOLLGATE";
+
 /// A stand-in for `https://slack.com/api` on a free port: `users.info` answers from
-/// `emails` (Slack user id → address), `chat.*` answers ok with a fixed channel and ts.
+/// `emails` (Slack user id → address; each a full member of [`SLACK_TEAM`] with a confirmed
+/// address), `chat.*` answers ok with a fixed channel and ts.
 pub async fn fake_slack(
     emails: std::collections::BTreeMap<String, String>,
+) -> (String, SlackCalls) {
+    fake_slack_users(
+        emails
+            .into_iter()
+            .map(|(id, email)| {
+                let user = json!({"id": id, "team_id": SLACK_TEAM, "is_email_confirmed": true,
+                                  "profile": {"email": email}});
+                (id, user)
+            })
+            .collect(),
+    )
+    .await
+}
+
+/// [`fake_slack`] with whole `users.info` user objects (Slack user id → user).
+pub async fn fake_slack_users(
+    users: std::collections::BTreeMap<String, Value>,
 ) -> (String, SlackCalls) {
     use http_body_util::BodyExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/api", listener.local_addr().unwrap());
     let calls: SlackCalls = Default::default();
     let seen = calls.clone();
-    let emails = std::sync::Arc::new(emails);
+    let emails = std::sync::Arc::new(users);
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             let (seen, emails) = (seen.clone(), emails.clone());
@@ -136,9 +211,7 @@ pub async fn fake_slack(
                                 serde_json::from_slice(&body).unwrap_or_else(|_| json!(query));
                             let answer = if method == "users.info" {
                                 match query.get("user").and_then(|u| emails.get(u)) {
-                                    Some(e) => {
-                                        json!({"ok": true, "user": {"profile": {"email": e}}})
-                                    }
+                                    Some(user) => json!({"ok": true, "user": user}),
                                     None => json!({"ok": false, "error": "user_not_found"}),
                                 }
                             } else {

@@ -1,9 +1,6 @@
 //! Secrets in real AWS answers are masked in the agent's answer, in the stored record and in
 //! every log line; tokens, task tokens and link keys never reach the logs.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use aws_sdk_dynamodb::types::AttributeValue;
 use tollgate_e2e::*;
 
@@ -12,33 +9,6 @@ const POLICY: &str = r#"
 @id("deletes-need-a-human") @approval("1") permit (principal, action == Action::"dynamodb:DeleteTable", resource);
 "#;
 const SECRET: &str = "hunter2-correct-horse-battery";
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Every log line the whole stack writes, as Lambda would ship them.
-fn capture_logs() -> Captured {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .json()
-        .with_current_span(true)
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(move || writer.clone())
-        .try_init()
-        .expect("the only subscriber in this test binary");
-    captured
-}
 
 async fn call(client: &tollgate_cli::client::Client, action: &str, params: Value) -> Value {
     let a = client
@@ -60,7 +30,7 @@ async fn call(client: &tollgate_cli::client::Client, action: &str, params: Value
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_never_leave_masked_and_never_reach_the_logs() {
-    let logs = capture_logs();
+    let logs = capture_logs(tracing::Level::DEBUG);
     let stack = stack_with(|o| {
         o.policy_source = "ssm:/tollgate/policies".into();
         o.seed_ssm = vec![("/tollgate/policies".into(), POLICY.into())];
@@ -213,7 +183,7 @@ async fn secrets_never_leave_masked_and_never_reach_the_logs() {
     assert!(!task_tokens.is_empty(), "the approval stored a task token");
     stack.stop().await;
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     let lines = text.lines().count();
     assert!(lines > 20, "the stack logged ({lines} lines)");
     for (what, needle) in [
@@ -442,4 +412,110 @@ fn access_key_ids(text: &str) -> Vec<String> {
 fn base64_of(s: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// `@unmask` grants one agent a member: that agent sees it, nobody else does, and the table
+/// holds it only sealed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unmasked_values_reach_only_the_requesting_agent() {
+    let stack = stack().await;
+    // The principal names the stack's own issuer, whose URL is known only now: write the
+    // policies and start the functions afresh, as publishing a policy version would.
+    let policy = format!(
+        r#"@id("all") permit (principal, action, resource);
+@id("bot-reads-db") @unmask("SecretString")
+permit (principal == Agent::"{}/dev-idp#ci-bot", action == Action::"secretsmanager:GetSecretValue", resource);"#,
+        stack.api_url
+    );
+    tollgate_local::bootstrap::seed(&stack.moto_url, &[("/tollgate/unmask".into(), policy)], &[])
+        .await
+        .unwrap();
+    let mut stack = stack;
+    stack.settings_mut().policy_source =
+        tollgate_aws::policy_source::Source::parse("ssm:/tollgate/unmask").unwrap();
+    stack.cold_start().await.unwrap();
+
+    let bot = agent(&stack, "ci-bot");
+    call(
+        &bot,
+        "secretsmanager:CreateSecret",
+        json!({"Name": "db", "SecretString": SECRET}),
+    )
+    .await;
+    let got = call(
+        &bot,
+        "secretsmanager:GetSecretValue",
+        json!({"SecretId": "db"}),
+    )
+    .await;
+    assert_eq!(got["result"]["SecretString"], SECRET, "{got}");
+    let id = got["id"].as_str().unwrap().to_string();
+    // The agent's own later reads see it too.
+    let again = bot.status(&id, 0).await.unwrap();
+    assert_eq!(
+        again.body["result"]["SecretString"], SECRET,
+        "{}",
+        again.body
+    );
+    // An approver sees the mask (or, where approvers see only what they decide, nothing);
+    // another agent making the same call sees the mask.
+    let seen = approver(&stack, "alice").status(&id, 0).await.unwrap();
+    assert!(!seen.body.to_string().contains(SECRET), "{}", seen.body);
+    match seen.status {
+        200 => assert_eq!(
+            seen.body["result"]["SecretString"], "****MASKED****",
+            "{}",
+            seen.body
+        ),
+        404 => {}
+        s => panic!("approver got {s}: {}", seen.body),
+    }
+    let other = agent(&stack, "other-bot");
+    assert_eq!(other.status(&id, 0).await.unwrap().status, 404);
+    let theirs = call(
+        &other,
+        "secretsmanager:GetSecretValue",
+        json!({"SecretId": "db"}),
+    )
+    .await;
+    assert_eq!(
+        theirs["result"]["SecretString"], "****MASKED****",
+        "{theirs}"
+    );
+    // The stored record: masked, with the agent's part sealed beside it.
+    let item = aws_sdk_dynamodb::Client::new(&stack.sdk)
+        .get_item()
+        .table_name("tollgate-requests")
+        .key("pk", AttributeValue::S(format!("REQ#{id}")))
+        .key("sk", AttributeValue::S("META".into()))
+        .send()
+        .await
+        .unwrap()
+        .item()
+        .cloned()
+        .unwrap();
+    let text = format!("{item:?}");
+    assert!(!text.contains(SECRET), "stored in clear: {text}");
+    let doc: Value = serde_json::from_str(item["doc"].as_s().unwrap()).unwrap();
+    assert_eq!(doc["result"]["SecretString"], "****MASKED****");
+    assert!(item["sealed_result"].as_s().unwrap().starts_with("v1."));
+    // The sealed part moved onto another agent's record opens for nobody.
+    let theirs_id = theirs["id"].as_str().unwrap();
+    aws_sdk_dynamodb::Client::new(&stack.sdk)
+        .update_item()
+        .table_name("tollgate-requests")
+        .key("pk", AttributeValue::S(format!("REQ#{theirs_id}")))
+        .key("sk", AttributeValue::S("META".into()))
+        .update_expression("SET sealed_result = :s")
+        .expression_attribute_values(":s", item["sealed_result"].clone())
+        .send()
+        .await
+        .unwrap();
+    let moved = other.status(theirs_id, 0).await.unwrap();
+    assert_eq!(
+        moved.body["result"]["SecretString"], "****MASKED****",
+        "{}",
+        moved.body
+    );
+    stack.stop().await;
 }

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod credentials;
 pub mod invoke;
+pub mod keys;
 pub mod logging;
 pub mod metrics;
 pub mod notify;

@@ -5,10 +5,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::config::{env, require_env};
+use crate::keys::{Purpose, SecretIds};
 use crate::metrics::Metrics;
 use crate::oidc::{IssuerConfig, parse_issuers};
 use crate::policy_source::Source;
 use tollgate_core::Identity;
+use tollgate_core::own::OwnResources;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -20,8 +22,17 @@ pub struct Settings {
     pub targets: BTreeMap<String, String>,
     /// Base URL approvers reach the API at (links in notices).
     pub public_url: String,
-    /// Key that signs approval links.
-    pub link_key: Vec<u8>,
+    /// Where the keys and the Slack app's secret are (ARNs of Secrets Manager secrets, read
+    /// at cold start; never the secrets themselves).
+    pub secrets: SecretIds,
+    /// The account Tollgate runs in (`TOLLGATE_ACCOUNT_ID`, the template's `AWS::AccountId`).
+    pub account_id: String,
+    /// Whether a target's role may be in Tollgate's own account (`TOLLGATE_ALLOW_SELF_TARGET`,
+    /// default false).
+    pub allow_self_target: bool,
+    /// Tollgate's own resources, which policy sees as `resource.tollgate`
+    /// (`TOLLGATE_OWN_PREFIX`, `TOLLGATE_OWN_RESOURCES`).
+    pub own_resources: OwnResources,
     pub agent_issuers: Vec<IssuerConfig>,
     pub approver_issuers: Vec<IssuerConfig>,
     pub default_region: String,
@@ -36,16 +47,10 @@ pub struct Settings {
     pub policy_source: Source,
     /// Where EMF metric lines go (`TOLLGATE_METRICS`: `stdout`, the default, or `off`).
     pub metrics: Metrics,
-    /// Slack's signing secret for `POST /v1/slack/actions` (`TOLLGATE_SLACK_SIGNING_SECRET`);
-    /// without it the route refuses everything.
-    pub slack_signing_secret: Option<Vec<u8>>,
     /// Slack user id, or e-mail address, → the approver identity it acts as
     /// (`TOLLGATE_SLACK_APPROVERS`, JSON). The identity should be the one the approver's OIDC
     /// sign-in yields, so a vote in Slack and one on the page count as the same approver.
     pub slack_approvers: BTreeMap<String, Identity>,
-    /// Bot token to look up a Slack user's e-mail (`TOLLGATE_SLACK_BOT_TOKEN`, scope
-    /// `users:read.email`); without it only Slack user ids map.
-    pub slack_bot_token: Option<String>,
     /// Slack's Web API base (`TOLLGATE_SLACK_API_URL`, default `https://slack.com/api`).
     pub slack_api_url: String,
 }
@@ -61,10 +66,37 @@ impl Settings {
             serde_json::from_str(&require_env("TOLLGATE_TARGETS")?).map_err(|e| {
                 format!("TOLLGATE_TARGETS: must be a JSON object of name to role ARN: {e}")
             })?;
-        let link_key = require_env("TOLLGATE_LINK_KEY")?.into_bytes();
-        if link_key.len() < 32 {
-            return Err("TOLLGATE_LINK_KEY: must be at least 32 bytes".into());
+        let secrets = SecretIds {
+            keys: Purpose::ALL
+                .iter()
+                .filter_map(|p| env(p.setting()).map(|id| (*p, id)))
+                .collect(),
+            slack_actions: env("TOLLGATE_SLACK_ACTIONS_SECRET"),
+        };
+        let account_id = require_env("TOLLGATE_ACCOUNT_ID")?;
+        if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!(
+                "TOLLGATE_ACCOUNT_ID: `{account_id}` is not a 12-digit account id"
+            ));
         }
+        let allow_self_target = match env("TOLLGATE_ALLOW_SELF_TARGET").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(format!(
+                    "TOLLGATE_ALLOW_SELF_TARGET: `{other}` is not `true` or `false`"
+                ));
+            }
+        };
+        let own_arns: Vec<String> = env("TOLLGATE_OWN_RESOURCES")
+            .map(|v| v.split(',').map(str::to_string).collect())
+            .unwrap_or_default();
+        let own_resources = OwnResources::new(
+            &account_id,
+            env("TOLLGATE_OWN_PREFIX").as_deref(),
+            &own_arns,
+        )
+        .map_err(|e| format!("TOLLGATE_OWN_RESOURCES / TOLLGATE_OWN_PREFIX: {e}"))?;
         let num = |name: &str, default: u64| -> Result<u64, String> {
             env(name).map_or(Ok(default), |v| {
                 v.parse()
@@ -80,7 +112,10 @@ impl Settings {
             public_url: require_env("TOLLGATE_PUBLIC_URL")?
                 .trim_end_matches('/')
                 .to_string(),
-            link_key,
+            secrets,
+            account_id,
+            allow_self_target,
+            own_resources,
             agent_issuers: issuers("TOLLGATE_AGENT_ISSUERS")?,
             approver_issuers: issuers("TOLLGATE_APPROVER_ISSUERS")?,
             default_region: env("AWS_REGION").unwrap_or_else(|| "us-east-1".into()),
@@ -98,7 +133,6 @@ impl Settings {
                     ));
                 }
             },
-            slack_signing_secret: env("TOLLGATE_SLACK_SIGNING_SECRET").map(String::into_bytes),
             slack_approvers: match env("TOLLGATE_SLACK_APPROVERS") {
                 None => BTreeMap::new(),
                 Some(v) => serde_json::from_str::<BTreeMap<String, Identity>>(&v)
@@ -112,7 +146,6 @@ impl Settings {
                     format!("TOLLGATE_SLACK_APPROVERS: must map Slack user ids to identities ({{\"issuer\", \"subject\", \"name\", \"groups\"}}): {e}")
                 })?,
             },
-            slack_bot_token: env("TOLLGATE_SLACK_BOT_TOKEN"),
             slack_api_url: env("TOLLGATE_SLACK_API_URL")
                 .unwrap_or_else(|| "https://slack.com/api".into()),
         })

@@ -1,5 +1,6 @@
 //! The DynamoDB single table: `pk = REQ#<id>`, `sk = META` for the request, `sk = EVT#<seq>`
-//! for its audit events, `pk = IDEM#<hash>` for idempotency keys.
+//! for its audit events, `pk = IDEM#<hash>` for idempotency keys, `pk = SESSION#<hash>` for
+//! approver sessions (`sessions.rs`).
 //!
 //! Every write is a transaction conditioned on the version (`seq`) read before it, and every
 //! event is put only if absent: two racing writers can never both win, and no event is ever
@@ -18,7 +19,9 @@ use tollgate_core::{ApiError, ErrorCode, Event, RequestRecord};
 use crate::unavailable;
 
 mod listing;
+mod sessions;
 pub use listing::{AGENT_INDEX, Cursor, Listing, Page, STATUS_INDEX};
+pub use sessions::{SESSION_ID_BYTES, SessionRecord};
 
 const META: &str = "META";
 /// Optimistic writes retried this often under contention before giving up with a 409.
@@ -91,6 +94,9 @@ impl Store {
         ]);
         if let Some(t) = &rec.task_token {
             item.insert("task_token".to_string(), s(t.clone()));
+        }
+        if let Some(r) = &rec.sealed_result {
+            item.insert("sealed_result".to_string(), s(r.clone()));
         }
         Ok(item)
     }
@@ -226,6 +232,10 @@ impl Store {
         let mut rec: RequestRecord = serde_json::from_str(doc)
             .map_err(|e| ApiError::internal(format!("stored request unreadable: {e}")))?;
         rec.task_token = item.get("task_token").and_then(|v| v.as_s().ok()).cloned();
+        rec.sealed_result = item
+            .get("sealed_result")
+            .and_then(|v| v.as_s().ok())
+            .cloned();
         Ok(Some(rec))
     }
 

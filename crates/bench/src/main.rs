@@ -338,18 +338,12 @@ async fn approval_latency() -> Res<()> {
     Ok(())
 }
 
-/// Environment of a function process pointed at the stack's emulator.
+/// Environment of a function process pointed at the stack's emulator: what the stack's
+/// functions carry as Lambda configuration (secret ARNs, never keys), plus the runtime's own.
 fn function_env(stack: &Stack, runtime: &str, name: &str) -> Vec<(String, String)> {
-    let issuer = |aud: &str| {
-        let groups: &[&str] = if aud == tollgate_local::issuer::APPROVER_AUDIENCE {
-            &[tollgate_local::issuer::APPROVER_GROUP]
-        } else {
-            &[]
-        };
-        json!([{"issuer": format!("{}/dev-idp", stack.api_url), "audiences": [aud], "approver_groups": groups}]).to_string()
-    };
     let n = &stack.names;
-    [
+    let mut env = tollgate_local::lambda::environment(stack.settings());
+    for (k, v) in [
         ("AWS_LAMBDA_RUNTIME_API", runtime.to_string()),
         ("AWS_LAMBDA_FUNCTION_NAME", format!("tollgate-{name}")),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
@@ -361,39 +355,13 @@ fn function_env(stack: &Stack, runtime: &str, name: &str) -> Vec<(String, String
         ("AWS_ACCESS_KEY_ID", "testing".into()),
         ("AWS_SECRET_ACCESS_KEY", "testing".into()),
         ("AWS_ENDPOINT_URL", stack.api_url.clone()),
-        ("TOLLGATE_TABLE", n.table.clone()),
-        (
-            "TOLLGATE_STATE_MACHINE_ARN",
-            stack.state_machine_arn.clone(),
-        ),
-        ("TOLLGATE_TOPIC_ARN", n.topic_arn()),
-        ("TOLLGATE_EXECUTOR_FUNCTION", n.executor_function.clone()),
-        (
-            "TOLLGATE_TARGETS",
-            json!({"default": n.role_arn(&n.target_role)}).to_string(),
-        ),
-        ("TOLLGATE_PUBLIC_URL", stack.api_url.clone()),
-        (
-            "TOLLGATE_LINK_KEY",
-            "bench-link-key-bench-link-key-bench-link-key".into(),
-        ),
-        (
-            "TOLLGATE_AGENT_ISSUERS",
-            issuer(tollgate_local::issuer::AGENT_AUDIENCE),
-        ),
-        (
-            "TOLLGATE_APPROVER_ISSUERS",
-            issuer(tollgate_local::issuer::APPROVER_AUDIENCE),
-        ),
-        ("TOLLGATE_LAMBDA_ENDPOINT", stack.api_url.clone()),
-        ("TOLLGATE_AWS_ENDPOINT", stack.moto_url.clone()),
         ("TOLLGATE_METRICS", "off".into()),
         ("TOLLGATE_AUDIT_BUCKET", n.audit_bucket.clone()),
         ("TOLLGATE_LOG", "warn".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
+    ] {
+        env.insert(k.to_string(), v);
+    }
+    env.into_iter().collect()
 }
 
 /// The first event each function gets: cheap, but it reaches the function's handler.

@@ -34,7 +34,7 @@ fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
 fn validate_bundled_and_repo_policies() {
     let (code, out, err) = tollgate(&["policy", "validate"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("14 policies"), "{out}");
+    assert!(out.contains("15 policies"), "{out}");
     let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/policies");
     let (code, out, err) = tollgate(&["policy", "validate", repo]);
     assert_eq!(code, 0, "{out}{err}");

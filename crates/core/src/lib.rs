@@ -3,6 +3,7 @@
 //! without an emulator.
 
 pub mod action;
+pub mod aead;
 pub mod answer_size;
 pub mod audit;
 pub mod claims;
@@ -10,12 +11,15 @@ pub mod decision;
 pub mod display;
 pub mod error;
 pub mod identity;
+pub mod keyring;
 pub mod link;
 pub mod mask;
+pub mod own;
 pub mod policy;
 pub mod record;
 pub mod reminder;
 pub mod request;
+pub mod reveal;
 pub mod scope;
 pub mod seal;
 pub mod slack;

@@ -7,6 +7,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::keyring::KeyRing;
+
 type HmacSha256 = Hmac<Sha256>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +59,19 @@ pub fn verify(key: &[u8], id: &str, k: &str, now_ms: u64) -> Result<(), LinkErro
     Ok(())
 }
 
+/// Verifies `k` under any key of the ring: links signed before a rotation stay valid until
+/// the key that signed them is dropped from the ring.
+pub fn verify_any(ring: &KeyRing, id: &str, k: &str, now_ms: u64) -> Result<(), LinkError> {
+    let mut last = LinkError::BadSignature;
+    for key in ring.keys() {
+        match verify(key, id, k, now_ms) {
+            Err(LinkError::BadSignature) => last = LinkError::BadSignature,
+            other => return other,
+        }
+    }
+    Err(last)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,5 +91,27 @@ mod tests {
         );
         assert_eq!(verify(key, "R1", "garbage", 0), Err(LinkError::Malformed));
         assert_eq!(verify(key, "R1", "1.***", 0), Err(LinkError::Malformed));
+    }
+
+    #[test]
+    fn a_ring_verifies_links_of_its_previous_key_but_not_of_a_dropped_one() {
+        let (a, b, c) = (vec![b'a'; 32], vec![b'b'; 32], vec![b'c'; 32]);
+        let signed_with_a = sign(&a, "R1", 1000);
+        let rotated = KeyRing::new(b.clone(), Some(a.clone())).unwrap();
+        assert_eq!(verify_any(&rotated, "R1", &signed_with_a, 1), Ok(()));
+        assert_eq!(verify_any(&rotated, "R1", &sign(&b, "R1", 1000), 1), Ok(()));
+        assert_eq!(
+            verify_any(&rotated, "R1", &signed_with_a, 1001),
+            Err(LinkError::Expired)
+        );
+        let again = KeyRing::new(c, Some(b)).unwrap();
+        assert_eq!(
+            verify_any(&again, "R1", &signed_with_a, 1),
+            Err(LinkError::BadSignature)
+        );
+        assert_eq!(
+            verify_any(&again, "R1", "garbage", 1),
+            Err(LinkError::Malformed)
+        );
     }
 }

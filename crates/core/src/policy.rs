@@ -21,6 +21,9 @@ pub struct PolicyInput<'a> {
     /// False when an IAM action has a required resource type that could not be derived from
     /// the parameters: the call cannot be scoped to named resources.
     pub resources_known: bool,
+    /// The call's parameters, for what resources alone do not tell (whether a call whose
+    /// resources are `*` names one of Tollgate's own).
+    pub params: &'a serde_json::Map<String, serde_json::Value>,
     pub reason: Option<&'a str>,
     /// Unix seconds.
     pub now_secs: u64,

@@ -65,6 +65,11 @@ pub struct RequestRecord {
     /// The Step Functions task token. Never shown to anyone, never logged.
     #[serde(default, skip_serializing)]
     pub task_token: Option<String>,
+    /// What `@unmask` lets the requesting agent see besides the stored (masked) result,
+    /// sealed for that agent and request (`tollgate_core::reveal`, `aead`). Kept beside the
+    /// record like the task token: never in its document, a view or a listing index.
+    #[serde(default, skip_serializing)]
+    pub sealed_result: Option<String>,
 }
 
 /// How far one group requirement has come: how many counted approvals are from its group.
@@ -132,6 +137,7 @@ impl RequestRecord {
             seq: 0,
             last_hash: GENESIS_HASH.to_string(),
             task_token: None,
+            sealed_result: None,
         };
         let submitted = rec.push_event(
             EventKind::Submitted,

@@ -1,7 +1,9 @@
 //! Signed, expiring values the server hands to a browser and reads back: the approver's
-//! session cookie, the sign-in state cookie, and CSRF tokens. A seal is
+//! session cookie (which carries only a session id; the session itself is a server-side
+//! record), the sign-in state cookie, and CSRF tokens. A seal is
 //! `base64url(json).base64url(hmac)` where the MAC covers a purpose label, so a value sealed
-//! for one use (a sign-in state) can never be replayed as another (a session).
+//! for one use (a sign-in state) can never be replayed as another (a session). Values are
+//! sealed with a key ring's current key and opened with any of its keys.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -10,6 +12,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+
+use crate::keyring::KeyRing;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -29,14 +33,6 @@ fn mac(key: &[u8], purpose: &str) -> HmacSha256 {
     m.update(purpose.as_bytes());
     m.update(b"\0");
     m
-}
-
-/// A key for one use, derived from a master key, so one configured secret serves links,
-/// sessions and CSRF without any of them being usable as another.
-pub fn derive_key(master: &[u8], label: &str) -> Vec<u8> {
-    let mut m = mac(master, "derive");
-    m.update(label.as_bytes());
-    m.finalize().into_bytes().to_vec()
 }
 
 /// Seals `value` for `purpose` until `expires_ms`.
@@ -81,6 +77,24 @@ pub fn open<T: DeserializeOwned>(
         .map_err(|_| SealError::Malformed)
 }
 
+/// Opens a value sealed with any key of `ring` (the current one, or the one before a
+/// rotation). An expired value is expired under every key.
+pub fn open_any<T: DeserializeOwned>(
+    ring: &KeyRing,
+    purpose: &str,
+    sealed: &str,
+    now_ms: u64,
+) -> Result<T, SealError> {
+    let mut last = SealError::BadSignature;
+    for key in ring.keys() {
+        match open(key, purpose, sealed, now_ms) {
+            Err(SealError::BadSignature) => last = SealError::BadSignature,
+            other => return other,
+        }
+    }
+    Err(last)
+}
+
 /// The CSRF token for a form that decides request `request_id` in session `session_id`:
 /// bound to both, so a token from another session or another request is worthless.
 pub fn csrf_token(key: &[u8], session_id: &str, request_id: &str) -> String {
@@ -101,6 +115,12 @@ pub fn csrf_ok(key: &[u8], session_id: &str, request_id: &str, given: &str) -> b
     m.update(b"\0");
     m.update(request_id.as_bytes());
     m.verify_slice(&given).is_ok()
+}
+
+/// [`csrf_ok`] under any key of `ring`.
+pub fn csrf_ok_any(ring: &KeyRing, session_id: &str, request_id: &str, given: &str) -> bool {
+    ring.keys()
+        .any(|key| csrf_ok(key, session_id, request_id, given))
 }
 
 /// The PKCE `S256` challenge for a code verifier (RFC 7636 §4.2).
@@ -131,7 +151,7 @@ mod tests {
 
     #[test]
     fn seal_round_trip_and_tampering() {
-        let key = derive_key(b"master", "session");
+        let key = [b'k'; 32];
         let s = seal(&key, "session", &json!({"sub": "alice"}), 1000);
         let v: Value = open(&key, "session", &s, 999).unwrap();
         assert_eq!(v["sub"], "alice");
@@ -144,7 +164,7 @@ mod tests {
             open::<Value>(&key, "login", &s, 1),
             Err(SealError::BadSignature)
         );
-        let other = derive_key(b"master", "links");
+        let other = [b'o'; 32];
         assert_eq!(
             open::<Value>(&other, "session", &s, 1),
             Err(SealError::BadSignature)
@@ -165,6 +185,27 @@ mod tests {
             open::<Value>(&key, "session", &"a".repeat(5000), 1),
             Err(SealError::Malformed)
         );
+    }
+
+    #[test]
+    fn a_ring_opens_what_its_previous_key_sealed_but_not_a_dropped_key() {
+        let (a, b, c) = (vec![b'a'; 32], vec![b'b'; 32], vec![b'c'; 32]);
+        let s = seal(&a, "session", &json!({"sid": "x"}), 1000);
+        let rotated = KeyRing::new(b.clone(), Some(a.clone())).unwrap();
+        let v: Value = open_any(&rotated, "session", &s, 1).unwrap();
+        assert_eq!(v["sid"], "x");
+        assert_eq!(
+            open_any::<Value>(&rotated, "session", &s, 1000),
+            Err(SealError::Expired)
+        );
+        let dropped = KeyRing::new(c.clone(), Some(b.clone())).unwrap();
+        assert_eq!(
+            open_any::<Value>(&dropped, "session", &s, 1),
+            Err(SealError::BadSignature)
+        );
+        let t = csrf_token(&a, "S1", "R1");
+        assert!(csrf_ok_any(&rotated, "S1", "R1", &t));
+        assert!(!csrf_ok_any(&dropped, "S1", "R1", &t));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Creates in the emulator what the SAM template creates in AWS: the table, the topic and
 //! its subscription, the roles, and the state machine from the same ASL file with the same
-//! substitutions.
+//! substitutions. The secrets are `secrets.rs`, the functions' configurations `lambda.rs`.
 
 use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
@@ -94,6 +94,10 @@ pub async fn bootstrap(
     create_role(moto_url, &names.target_role, &trust_executor)
         .await
         .map_err(err("target role"))?;
+    let trust_lambda = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    create_role(moto_url, &names.functions_role, trust_lambda)
+        .await
+        .map_err(err("functions role"))?;
 
     let definition = substitute(
         ASL,

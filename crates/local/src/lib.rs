@@ -5,8 +5,10 @@ pub mod authorize;
 pub mod bootstrap;
 pub mod demo;
 pub mod issuer;
+pub mod lambda;
 pub mod moto;
 pub mod names;
+pub mod secrets;
 pub mod server;
 pub mod streams;
 
@@ -21,15 +23,17 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tollgate_api::Api;
+use tollgate_aws::keys::Purpose;
 use tollgate_aws::oidc::IssuerConfig;
 use tollgate_aws::settings::Settings;
+use tollgate_core::own::OwnResources;
 use tollgate_executor::Executor;
 use tollgate_notifier::Notifier;
 
 use crate::issuer::{AGENT_AUDIENCE, APPROVER_AUDIENCE, APPROVER_GROUP, DevIssuer, MintRequest};
 use crate::moto::Moto;
 use crate::names::Names;
-use crate::server::{Host, ISSUER_PATH, SECOND_ISSUER_PATH, SNS_PATH};
+use crate::server::{Functions, Host, ISSUER_PATH, SECOND_ISSUER_PATH, SNS_PATH};
 
 /// How to run the local stack. Every field has a working default.
 #[derive(Debug, Clone)]
@@ -59,14 +63,20 @@ pub struct StackOptions {
     pub seed_ssm: Vec<(String, String)>,
     /// S3 objects `(bucket, key, body)` to create likewise.
     pub seed_s3: Vec<(String, String, String)>,
-    /// Slack signing secret for `POST /v1/slack/actions` (off when `None`).
+    /// Slack signing secret for `POST /v1/slack/actions` (off when `None`). Kept, with the
+    /// bot token and team id, in the Slack app's secret in the emulator.
     pub slack_signing_secret: Option<String>,
     /// Slack user id (or e-mail) → approver identity; `{api}` in an issuer stands for the
     /// stack's URL.
     pub slack_approvers: std::collections::BTreeMap<String, tollgate_core::Identity>,
     /// Bot token for e-mail lookups, and where Slack's Web API is (a test receiver).
     pub slack_bot_token: Option<String>,
+    /// The workspace whose members may be mapped by e-mail (needed with a bot token).
+    pub slack_team_id: Option<String>,
     pub slack_api_url: Option<String>,
+    /// Whether the target may be in Tollgate's own account. The emulator is one account, so
+    /// the local stack allows it by default; the template does not.
+    pub allow_self_target: bool,
 }
 
 impl Default for StackOptions {
@@ -87,7 +97,9 @@ impl Default for StackOptions {
             slack_signing_secret: None,
             slack_approvers: Default::default(),
             slack_bot_token: None,
+            slack_team_id: None,
             slack_api_url: None,
+            allow_self_target: true,
         }
     }
 }
@@ -99,6 +111,12 @@ pub struct Stack {
     pub names: Names,
     pub sdk: SdkConfig,
     pub state_machine_arn: String,
+    /// Every key secret's ARN, the gateway credentials key's too.
+    pub key_secret_arns: std::collections::BTreeMap<Purpose, String>,
+    settings: Settings,
+    /// What the functions' clients use: the local host, which serialises DynamoDB writes.
+    functions_sdk: SdkConfig,
+    created_secrets: secrets::Created,
     host: Arc<Host>,
     metrics: tollgate_aws::metrics::Metrics,
     moto: Moto,
@@ -115,6 +133,56 @@ async fn free_port() -> Result<u16, String> {
         .await
         .map_err(|e| e.to_string())?;
     l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+}
+
+/// The functions, built as each one's `main` builds it on Lambda. Policies load from the
+/// emulator directly; everything else goes through `functions_sdk`.
+async fn cold_start(
+    settings: &Settings,
+    sdk: &SdkConfig,
+    functions_sdk: &SdkConfig,
+) -> Result<Functions, String> {
+    let policy = tollgate_api::load_policy(settings, sdk).await?;
+    Ok(Functions {
+        api: Api::new(settings.clone(), functions_sdk, policy).await?,
+        notifier: Notifier::new(settings.clone(), functions_sdk).await?,
+        executor: Executor::new(settings.clone(), functions_sdk).await?,
+    })
+}
+
+/// What is Tollgate's in the emulator: its table, topic, workflow, functions and their roles,
+/// secrets, audit bucket and policy source, by ARN (the template uses its stack-name prefix;
+/// here the target role shares the `tollgate-` prefix and is not Tollgate's).
+fn own_resources<'a>(
+    names: &Names,
+    state_machine_arn: &str,
+    secret_arns: impl Iterator<Item = &'a String>,
+    policy_source: &tollgate_aws::policy_source::Source,
+) -> Result<OwnResources, String> {
+    use tollgate_aws::policy_source::Source;
+    let (r, a) = (&names.region, &names.account);
+    let mut arns = vec![
+        format!("arn:aws:dynamodb:{r}:{a}:table/{}", names.table),
+        names.topic_arn(),
+        state_machine_arn.to_string(),
+        format!("arn:aws:states:{r}:{a}:execution:{}", names.state_machine),
+        names.function_arn(&names.api_function),
+        names.function_arn(&names.notifier_function),
+        names.function_arn(&names.executor_function),
+        names.role_arn(&names.state_machine_role),
+        names.role_arn(&names.functions_role),
+        format!("arn:aws:s3:::{}", names.audit_bucket),
+    ];
+    arns.extend(secret_arns.cloned());
+    match policy_source {
+        Source::Bundled => {}
+        Source::Ssm(name) => arns.push(format!(
+            "arn:aws:ssm:{r}:{a}:parameter/{}",
+            name.trim_start_matches('/')
+        )),
+        Source::S3 { bucket, key } => arns.push(format!("arn:aws:s3:::{bucket}/{key}")),
+    }
+    OwnResources::new(a, None, &arns)
 }
 
 /// SDK configuration for talking to the emulator with its dummy credentials.
@@ -174,8 +242,24 @@ impl Stack {
                     .collect(),
             }
         };
-        let mut link_key = vec![0u8; 32];
-        aws_lc_rs::rand::fill(&mut link_key).map_err(|_| "no randomness for the link key")?;
+        let slack_secret = opts.slack_signing_secret.as_ref().map(|secret| {
+            serde_json::json!({
+                "signing_secret": secret,
+                "bot_token": opts.slack_bot_token,
+                "team_id": opts.slack_team_id,
+            })
+        });
+        let (secret_ids, key_secret_arns, created_secrets) =
+            secrets::create_all(&sdk, slack_secret.as_ref()).await?;
+        let policy_source = tollgate_aws::policy_source::Source::parse(&opts.policy_source)?;
+        let own_resources = own_resources(
+            &names,
+            &state_machine_arn,
+            key_secret_arns
+                .values()
+                .chain(secret_ids.slack_actions.as_ref()),
+            &policy_source,
+        )?;
         let settings = Settings {
             table: names.table.clone(),
             state_machine_arn: state_machine_arn.clone(),
@@ -183,7 +267,10 @@ impl Stack {
             executor_function: names.executor_function.clone(),
             targets: [("default".to_string(), names.role_arn(&names.target_role))].into(),
             public_url: api_url.clone(),
-            link_key,
+            secrets: secret_ids,
+            account_id: names.account.clone(),
+            allow_self_target: opts.allow_self_target,
+            own_resources,
             agent_issuers: resolve(opts.agent_issuers, AGENT_AUDIENCE),
             approver_issuers: resolve(opts.approver_issuers, APPROVER_AUDIENCE),
             default_region: names.region.clone(),
@@ -191,9 +278,8 @@ impl Stack {
             jwks_min_refresh: opts.jwks_min_refresh,
             lambda_endpoint: Some(api_url.clone()),
             aws_endpoint: Some(moto.url.clone()),
-            policy_source: tollgate_aws::policy_source::Source::parse(&opts.policy_source)?,
+            policy_source,
             metrics: tollgate_aws::metrics::Metrics::memory(),
-            slack_signing_secret: opts.slack_signing_secret.clone().map(String::into_bytes),
             slack_approvers: opts
                 .slack_approvers
                 .iter()
@@ -203,7 +289,6 @@ impl Stack {
                     (user.clone(), id)
                 })
                 .collect(),
-            slack_bot_token: opts.slack_bot_token.clone(),
             slack_api_url: opts
                 .slack_api_url
                 .clone()
@@ -211,16 +296,18 @@ impl Stack {
         };
         let metrics = settings.metrics.clone();
         bootstrap::seed(&moto.url, &opts.seed_ssm, &opts.seed_s3).await?;
+        lambda::register(
+            &moto.url,
+            &names,
+            &settings,
+            &names.role_arn(&names.functions_role),
+        )
+        .await?;
         // The functions reach DynamoDB through the local host, which serialises writes: moto
         // answers a failed transaction by restoring a snapshot of the whole table, losing
         // whatever a concurrent writer committed in between; DynamoDB does not.
         let functions_sdk = emulator_sdk(&api_url, &names.region).await;
-        let sdk_for = &functions_sdk;
-        let policy = tollgate_api::load_policy(&settings, &sdk).await?;
         let host = Arc::new(Host::new(
-            Api::new(settings.clone(), sdk_for, policy)?,
-            Notifier::new(settings.clone(), sdk_for),
-            Executor::new(settings, sdk_for),
             (issuer, second_issuer),
             moto.url.clone(),
             names.notifier_function.clone(),
@@ -229,6 +316,8 @@ impl Stack {
         ));
         let (shutdown, rx) = watch::channel(false);
         let server = tokio::spawn(server::serve(listener, host.clone(), rx));
+        // A cold start, as on Lambda: each function reads its keys from Secrets Manager.
+        host.install(cold_start(&settings, &sdk, &functions_sdk).await?);
         tollgate_aws::s3::S3::new(&names.region, Some(&moto.url))
             .create_bucket(
                 &Credentials::new("testing", "testing", None, None, "local"),
@@ -253,6 +342,10 @@ impl Stack {
             names,
             sdk,
             state_machine_arn,
+            key_secret_arns,
+            settings,
+            functions_sdk,
+            created_secrets,
             host,
             metrics,
             moto,
@@ -263,6 +356,25 @@ impl Stack {
             server,
             streams,
         })
+    }
+
+    /// The functions' settings (what their environment says on AWS).
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The settings the next [`Stack::cold_start`] uses (a test changing configuration, as an
+    /// operator's stack update would).
+    pub fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.settings
+    }
+
+    /// Starts the three functions afresh, as a new Lambda instance would: policies and keys
+    /// are read again (after a key rotation, say). Calls in flight finish on the old ones.
+    pub async fn cold_start(&self) -> Result<(), String> {
+        self.host
+            .install(cold_start(&self.settings, &self.sdk, &self.functions_sdk).await?);
+        Ok(())
     }
 
     /// Mints a dev token for `sub` (an approver token when `approver`).
@@ -350,6 +462,23 @@ impl Stack {
         if arn != self.state_machine_arn {
             return Err(format!("state machine came back as {arn}"));
         }
+        // The same keys again, under new ARNs, for the next cold start.
+        let arns = secrets::recreate(&self.sdk, &self.created_secrets).await?;
+        for (p, arn) in self.settings.secrets.keys.iter_mut() {
+            if let Some(a) = arns.get(&secrets::key_secret_name(*p)) {
+                arn.clone_from(a);
+            }
+        }
+        if let Some(a) = arns.get(secrets::SLACK_ACTIONS_SECRET) {
+            self.settings.secrets.slack_actions = Some(a.clone());
+        }
+        lambda::register(
+            &self.moto.url,
+            &self.names,
+            &self.settings,
+            &self.names.role_arn(&self.names.functions_role),
+        )
+        .await?;
         tollgate_aws::s3::S3::new(&self.names.region, Some(&self.moto.url))
             .create_bucket(
                 &Credentials::new("testing", "testing", None, None, "local"),

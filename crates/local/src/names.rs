@@ -9,8 +9,11 @@ pub struct Names {
     pub state_machine: String,
     pub state_machine_role: String,
     pub target_role: String,
+    pub api_function: String,
     pub notifier_function: String,
     pub executor_function: String,
+    /// The role the functions' Lambda configurations name.
+    pub functions_role: String,
     /// Where the audit export writes JSON Lines.
     pub audit_bucket: String,
 }
@@ -26,8 +29,10 @@ impl Default for Names {
             state_machine: "tollgate-approval".into(),
             state_machine_role: "tollgate-state-machine".into(),
             target_role: "tollgate-target".into(),
+            api_function: "tollgate-api".into(),
             notifier_function: "tollgate-notifier".into(),
             executor_function: "tollgate-executor".into(),
+            functions_role: "tollgate-functions".into(),
             audit_bucket: "tollgate-audit".into(),
         }
     }

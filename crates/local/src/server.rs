@@ -29,10 +29,17 @@ pub const SECOND_ISSUER_PATH: &str = "/dev-idp-b";
 pub const SNS_PATH: &str = "/local/sns";
 const MAX_BODY: usize = 1024 * 1024;
 
-pub struct Host {
+/// The three functions, as one cold start built them.
+pub struct Functions {
     pub api: Api,
     pub notifier: Notifier,
     pub executor: Executor,
+}
+
+pub struct Host {
+    /// Installed once the functions' cold start (which reads their keys through this host)
+    /// is done; replaced by a later cold start. Until then they answer 503.
+    functions: std::sync::RwLock<Option<Arc<Functions>>>,
     pub issuer: DevIssuer,
     pub second_issuer: DevIssuer,
     pub moto_url: String,
@@ -65,11 +72,7 @@ pub struct Faults {
 }
 
 impl Host {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
-        api: Api,
-        notifier: Notifier,
-        executor: Executor,
         issuers: (DevIssuer, DevIssuer),
         moto_url: String,
         notifier_function: String,
@@ -77,9 +80,7 @@ impl Host {
         print_notices: bool,
     ) -> Self {
         Self {
-            api,
-            notifier,
-            executor,
+            functions: std::sync::RwLock::new(None),
             issuer: issuers.0,
             second_issuer: issuers.1,
             moto_url,
@@ -98,7 +99,29 @@ impl Host {
     }
 }
 
+impl Host {
+    /// The functions of the latest cold start.
+    pub fn functions(&self) -> Option<Arc<Functions>> {
+        self.functions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Puts freshly started functions in place (calls in flight finish on the old ones).
+    pub fn install(&self, f: Functions) {
+        *self.functions.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(f));
+    }
+}
+
 type Answer = Response<Full<Bytes>>;
+
+fn starting() -> Answer {
+    json_answer(
+        503,
+        &json!({"error": {"code": "unavailable", "message": "the functions are starting; try again"}}),
+    )
+}
 
 fn answer(status: u16, content_type: &str, body: impl Into<Bytes>) -> Answer {
     Response::builder()
@@ -152,7 +175,10 @@ async fn dispatch(host: &Host, req: Request<Incoming>, peer: std::net::SocketAdd
     let path = parts.uri.path().to_string();
     let method = parts.method.as_str().to_string();
     if path.starts_with("/v1/") || path == "/v1" {
-        let resp = host
+        let Some(f) = host.functions() else {
+            return starting();
+        };
+        let resp = f
             .api
             .handle(
                 http::Request::from_parts(parts, body.to_vec()),
@@ -176,6 +202,13 @@ async fn dispatch(host: &Host, req: Request<Incoming>, peer: std::net::SocketAdd
         if let Some(rest) = path.strip_prefix(prefix)
             && (rest.is_empty() || rest.starts_with('/'))
         {
+            // Counted like AWS calls, so tests can see how often the functions ask the
+            // provider (`/dev-idp GET /.well-known/openid-configuration`).
+            if let Ok(mut calls) = host.calls.lock() {
+                *calls
+                    .entry(format!("{prefix} {method} {rest}"))
+                    .or_default() += 1;
+            }
             return issuer(dev, &method, rest, &parts, &body);
         }
     }
@@ -195,11 +228,14 @@ async fn invoke(host: &Host, name: &str, body: &[u8]) -> Answer {
     // Accept a name, a partial ARN or a full ARN, as Lambda does.
     let short = name.rsplit(':').next().unwrap_or(&name).to_string();
     let payload: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let Some(f) = host.functions() else {
+        return starting();
+    };
     let result = if short == host.notifier_function {
-        host.notifier.handle(payload).await
+        f.notifier.handle(payload).await
     } else if short == host.executor_function {
         let crash = host.faults.crash_executor_after_call.load(Ordering::SeqCst);
-        let result = host.executor.handle(payload).await;
+        let result = f.executor.handle(payload).await;
         if crash {
             host.faults
                 .crash_executor_after_call

@@ -96,6 +96,7 @@ fn main() {
             target: &req.target,
             resources: &c.resources,
             resources_known: c.resources_known,
+            params: &req.params,
             reason: req.reason.as_deref(),
             now_secs: 1_790_000_000,
             source_ip: "192.0.2.10",

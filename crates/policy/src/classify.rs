@@ -48,6 +48,7 @@ pub fn classify(
         target: &req.target,
         resources: &resources,
         resources_known: derived.known,
+        params: &req.params,
         reason: req.reason.as_deref(),
         now_secs,
         source_ip,

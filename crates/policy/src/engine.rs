@@ -11,6 +11,7 @@ use cedar_policy::{
 };
 use tollgate_catalog::{ActionInfo, catalog};
 use tollgate_core::mask::MaskRules;
+use tollgate_core::own::OwnResources;
 use tollgate_core::{Decision, Effect, GroupRequirement, Policy, PolicyInput, Requirement};
 
 use crate::sources::{PolicyError, PolicySource, parse, policy_position};
@@ -50,6 +51,8 @@ pub struct CedarPolicy {
     rules: HashMap<PolicyId, Rule>,
     default_timeout: u64,
     authorizer: Authorizer,
+    /// What `resource.tollgate` marks (none unless the deployment says).
+    own: OwnResources,
 }
 
 const MAX_APPROVALS: u32 = 10;
@@ -206,7 +209,14 @@ impl CedarPolicy {
             rules,
             default_timeout,
             authorizer: Authorizer::new(),
+            own: OwnResources::default(),
         })
+    }
+
+    /// Marks `own` as Tollgate's resources for policy (`resource.tollgate`).
+    pub fn with_own_resources(mut self, own: OwnResources) -> Self {
+        self.own = own;
+        self
     }
 
     pub fn policy_count(&self) -> usize {
@@ -294,6 +304,13 @@ impl CedarPolicy {
                 .map(|s| s.to_string())
                 .unwrap_or_else(|| fallback.to_string())
         };
+        // A call whose resources cannot be derived is Tollgate's when its parameters name
+        // one of Tollgate's resources in Tollgate's account (a PartiQL statement on its table).
+        let tollgate = if resource == "*" {
+            input.account == self.own.account() && self.own.mentioned_in(input.params)
+        } else {
+            self.own.contains(resource)
+        };
         let resource_uid = uid("Resource", resource);
         let resource_entity = Entity::new(
             resource_uid.clone(),
@@ -302,6 +319,10 @@ impl CedarPolicy {
                 ("service".to_string(), string(&field(2, &action.service))),
                 ("region".to_string(), string(&field(3, input.region))),
                 ("account".to_string(), string(&field(4, input.account))),
+                (
+                    "tollgate".to_string(),
+                    RestrictedExpression::new_bool(tollgate),
+                ),
             ]),
             Default::default(),
         )

@@ -19,4 +19,4 @@ mod sources;
 pub use classify::{Classified, classify};
 pub use engine::CedarPolicy;
 pub use schema::{schema_text, validate};
-pub use sources::{PolicyError, PolicySource, bundled_sources};
+pub use sources::{PROTECTION_ID, PolicyError, PolicySource, bundled_sources, with_protection};

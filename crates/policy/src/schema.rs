@@ -110,7 +110,7 @@ mod tests {
 
     #[test]
     fn bundled_policies_validate() {
-        assert_eq!(validate(&bundled_sources()), Ok(14));
+        assert_eq!(validate(&bundled_sources()), Ok(15));
     }
 
     #[test]

@@ -57,7 +57,28 @@ pub fn bundled_sources() -> Vec<PolicySource> {
             "forbid.cedar",
             include_str!("../../../infra/policies/forbid.cedar"),
         ),
+        protection(),
     ]
+}
+
+/// The id of the forbid that protects Tollgate's own resources (`infra/policies/tollgate.cedar`).
+pub const PROTECTION_ID: &str = "tollgate-protects-itself";
+
+fn protection() -> PolicySource {
+    PolicySource::new(
+        "tollgate.cedar",
+        include_str!("../../../infra/policies/tollgate.cedar"),
+    )
+}
+
+/// `sources` with the forbid that protects Tollgate's own resources, unless they carry it
+/// already: an operator's policy set replaces the bundled one, but never this rule.
+pub fn with_protection(mut sources: Vec<PolicySource>) -> Vec<PolicySource> {
+    let id = format!("@id(\"{PROTECTION_ID}\")");
+    if !sources.iter().any(|s| s.text.contains(&id)) {
+        sources.push(protection());
+    }
+    sources
 }
 
 /// Line and column (1-based) of a byte offset.

@@ -23,7 +23,7 @@ impl Api {
             .get(id)
             .await?
             .ok_or_else(|| forbidden(LinkError::BadSignature))?;
-        link::verify(&self.settings.link_key, id, k, now_ms()).map_err(forbidden)?;
+        link::verify_any(&self.keys.link, id, k, now_ms()).map_err(forbidden)?;
         // Links expire with the request they were made for.
         if k.split('.').next() != Some(rec.expires_at.unwrap_or(0).to_string().as_str()) {
             return Err(not_found(id));
@@ -38,7 +38,7 @@ impl Api {
     ) -> Result<Response, ApiError> {
         let k = query_param(req, "k").ok_or_else(|| ApiError::field("k", "is required"))?;
         let rec = self.linked_request(id, &k).await?;
-        let session = self.session(req);
+        let session = self.session(req).await?;
         let here = format!("/v1/approvals/{id}?k={k}");
         let decide = self.decide_section(&rec, session.as_ref(), &k, &here);
         Ok(Response::html(
@@ -81,7 +81,7 @@ impl Api {
                 &here,
             ));
         }
-        let Some(session) = self.session(req) else {
+        let Some(session) = self.session(req).await? else {
             return Ok(refusal(
                 401,
                 &format!(
@@ -92,7 +92,7 @@ impl Api {
             ));
         };
         let csrf = field("csrf").unwrap_or("");
-        if !seal::csrf_ok(&self.csrf_key(), &session.sid, id, csrf) {
+        if !seal::csrf_ok_any(&self.keys.csrf, &session.sid, id, csrf) {
             tracing::warn!(request_id = %id, approver = %session.identity.subject, "approval form without a valid CSRF token refused");
             return Ok(refusal(
                 403,
@@ -200,7 +200,7 @@ impl Api {
         let hidden = format!(
             "<input type=\"hidden\" name=\"k\" value=\"{}\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"request_hash\" value=\"{}\">",
             esc(k),
-            seal::csrf_token(&self.csrf_key(), &s.sid, &rec.id),
+            seal::csrf_token(self.keys.csrf.current(), &s.sid, &rec.id),
             rec.request_hash
         );
         let needs = rec.decision.requires.describe();

@@ -1,14 +1,21 @@
 //! Approver sign-in for the approval page: OIDC authorization code + PKCE against the first
-//! configured approver issuer, then a signed, short-lived session cookie.
+//! configured approver issuer, then a short-lived server-side session. The session record
+//! (`tollgate_aws::store::SessionRecord`) holds the identity as the ID token verified it; the
+//! cookie holds only a random session id, sealed with the session key. Every use loads the
+//! record and checks it against the approver configuration of the moment, so a forged or
+//! replayed cookie, or one whose session ended, is no session.
 //!
 //! Cookies are `HttpOnly; Secure; SameSite=Lax`: scripts cannot read them, they never travel
 //! in clear, and a cross-site POST (the CSRF attempt) arrives without them. `Lax` still sends
 //! them on the top-level GET that comes back from the identity provider.
 
+use std::time::{Duration, Instant};
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tollgate_aws::now_ms;
-use tollgate_aws::oidc::CodeFlow;
+use tollgate_aws::oidc::{CodeFlow, ProviderEndpoints};
+use tollgate_aws::store::{SESSION_ID_BYTES, SessionRecord};
 use tollgate_core::seal::{self, SealError};
 use tollgate_core::{ApiError, ErrorCode, Identity};
 
@@ -23,12 +30,45 @@ pub(crate) const SESSION_SECONDS: u64 = 15 * 60;
 /// How long a sign-in may take at the provider.
 const LOGIN_SECONDS: u64 = 10 * 60;
 
-/// A signed-in approver, as sealed in the session cookie.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// How long a provider's discovery document is reused before it is fetched again.
+const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
+
+/// A signed-in approver: the session id from the cookie and the identity from its record.
+#[derive(Debug, Clone)]
 pub(crate) struct Session {
     /// Random per sign-in; CSRF tokens are bound to it.
     pub sid: String,
     pub identity: Identity,
+}
+
+/// What the session cookie carries: nothing but the session id.
+#[derive(Serialize, Deserialize)]
+struct SessionCookie {
+    sid: String,
+}
+
+/// The sign-in issuer's endpoints, fetched once and reused for an hour, so an anonymous
+/// `GET /v1/approver/login` does not cost a fetch from the provider each time.
+#[derive(Default)]
+pub(crate) struct DiscoveryCache {
+    flow: CodeFlow,
+    entry: tokio::sync::Mutex<Option<(Instant, ProviderEndpoints)>>,
+}
+
+impl DiscoveryCache {
+    async fn endpoints(&self, issuer: &str) -> Result<ProviderEndpoints, ApiError> {
+        // Held across the fetch: concurrent cold sign-ins wait for one fetch.
+        let mut entry = self.entry.lock().await;
+        if let Some((at, e)) = entry.as_ref()
+            && e.issuer == issuer
+            && at.elapsed() < DISCOVERY_TTL
+        {
+            return Ok(e.clone());
+        }
+        let fresh = self.flow.discover(issuer).await?;
+        *entry = Some((Instant::now(), fresh.clone()));
+        Ok(fresh)
+    }
 }
 
 /// What the browser carries through the provider round trip.
@@ -75,14 +115,6 @@ fn safe_next(next: &str) -> bool {
 }
 
 impl Api {
-    fn key(&self, label: &str) -> Vec<u8> {
-        seal::derive_key(&self.settings.link_key, label)
-    }
-
-    pub(crate) fn csrf_key(&self) -> Vec<u8> {
-        self.key("csrf")
-    }
-
     fn redirect_uri(&self) -> String {
         format!("{}{LOGIN_PATH}/callback", self.settings.public_url)
     }
@@ -100,11 +132,12 @@ impl Api {
         Ok((cfg.issuer.clone(), client_id))
     }
 
-    /// The signed-in approver, when the request carries a valid session cookie.
-    pub(crate) fn session(&self, req: &Request) -> Option<Session> {
+    /// The session id in the request's session cookie, when the cookie is one this API
+    /// sealed and has not expired.
+    fn session_id(&self, req: &Request) -> Option<String> {
         let sealed = cookie(req, SESSION_COOKIE)?;
-        match seal::open::<Session>(&self.key("session"), "session", &sealed, now_ms()) {
-            Ok(s) => Some(s),
+        match seal::open_any::<SessionCookie>(&self.keys.session, "session", &sealed, now_ms()) {
+            Ok(c) => Some(c.sid),
             Err(e) => {
                 if e != SealError::Expired {
                     tracing::warn!(reason = ?e, "session cookie refused");
@@ -112,6 +145,32 @@ impl Api {
                 None
             }
         }
+    }
+
+    /// The signed-in approver: a valid cookie, a live session record for it, and an
+    /// identity whose issuer is still a configured approver issuer.
+    pub(crate) async fn session(&self, req: &Request) -> Result<Option<Session>, ApiError> {
+        let Some(sid) = self.session_id(req) else {
+            return Ok(None);
+        };
+        let Some(record) = self.store.session(&sid, now_ms()).await? else {
+            tracing::warn!("session cookie without a live session record refused");
+            return Ok(None);
+        };
+        // Removing an issuer from the configuration ends its sessions at once.
+        if !self
+            .settings
+            .approver_issuers
+            .iter()
+            .any(|c| c.issuer == record.identity.issuer)
+        {
+            tracing::warn!(issuer = %record.identity.issuer, "session of an issuer no longer configured refused");
+            return Ok(None);
+        }
+        Ok(Some(Session {
+            sid,
+            identity: record.identity,
+        }))
     }
 
     /// `GET /v1/approver/login?next=/v1/approvals/...`: off to the identity provider.
@@ -125,7 +184,7 @@ impl Api {
             ));
         }
         let (issuer, client_id) = self.sign_in_issuer()?;
-        let endpoints = CodeFlow::default().discover(&issuer).await?;
+        let endpoints = self.discovery.endpoints(&issuer).await?;
         let login = LoginState {
             state: random_token(24)?,
             verifier: random_token(48)?,
@@ -155,7 +214,7 @@ impl Api {
             )
         })?;
         let sealed = seal::seal(
-            &self.key("login"),
+            self.keys.session.current(),
             "login",
             &login,
             now_ms() + LOGIN_SECONDS * 1000,
@@ -179,9 +238,9 @@ impl Api {
                 "The identity provider refused the sign-in ({err})."
             )));
         }
-        let Some(login) = cookie(req, LOGIN_COOKIE)
-            .and_then(|c| seal::open::<LoginState>(&self.key("login"), "login", &c, now_ms()).ok())
-        else {
+        let Some(login) = cookie(req, LOGIN_COOKIE).and_then(|c| {
+            seal::open_any::<LoginState>(&self.keys.session, "login", &c, now_ms()).ok()
+        }) else {
             return Ok(sign_in_failed(
                 "This sign-in expired or was started in another browser. Open the approval link again.",
             ));
@@ -195,9 +254,10 @@ impl Api {
         let code =
             query_param(req, "code").ok_or_else(|| ApiError::field("code", "is required"))?;
         let (issuer, client_id) = self.sign_in_issuer()?;
-        let flow = CodeFlow::default();
-        let endpoints = flow.discover(&issuer).await?;
-        let id_token = flow
+        let endpoints = self.discovery.endpoints(&issuer).await?;
+        let id_token = self
+            .discovery
+            .flow
             .exchange(
                 &endpoints,
                 &client_id,
@@ -225,12 +285,25 @@ impl Api {
             .saturating_mul(1000);
         let now = now_ms();
         let exp = token_exp_ms.min(now + SESSION_SECONDS * 1000);
-        let session = Session {
-            sid: random_token(18)?,
-            identity: verified.identity,
-        };
-        tracing::info!(approver = %session.identity.subject, "approver signed in");
-        let sealed = seal::seal(&self.key("session"), "session", &session, exp);
+        let sid = random_token(SESSION_ID_BYTES)?;
+        let subject = verified.identity.subject.clone();
+        self.store
+            .put_session(
+                &sid,
+                &SessionRecord {
+                    identity: verified.identity,
+                    created_ms: now,
+                    expires_ms: exp,
+                },
+            )
+            .await?;
+        tracing::info!(approver = %subject, "approver signed in");
+        let sealed = seal::seal(
+            self.keys.session.current(),
+            "session",
+            &SessionCookie { sid },
+            exp,
+        );
         Ok(Response::redirect(login.next)
             .with_header(
                 "set-cookie",
@@ -239,13 +312,18 @@ impl Api {
             .with_header("set-cookie", clear_login))
     }
 
-    /// `POST /v1/approver/logout`: forgets the session in this browser.
-    pub(crate) fn logout(&self, req: &Request) -> Result<Response, ApiError> {
+    /// `POST /v1/approver/logout`: ends the session (its record is deleted, so the cookie
+    /// is worthless even if kept) and clears the cookie.
+    pub(crate) async fn logout(&self, req: &Request) -> Result<Response, ApiError> {
         // A cross-site form could log an approver out; harmless, but refuse it anyway.
         if let Some(origin) = header(req, "origin")
             && origin != self.public_origin()
         {
             return Err(ApiError::new(ErrorCode::Forbidden, "origin: not this site"));
+        }
+        if let Some(sid) = self.session_id(req) {
+            self.store.delete_session(&sid).await?;
+            tracing::info!("approver signed out");
         }
         Ok(
             Response::html(200, page("Signed out", "<p>You are signed out.</p>"))

@@ -1,6 +1,7 @@
 //! The HTTP API for agents and approvers. `main.rs` adapts it to API Gateway; the local
 //! stack calls [`Api::handle`] directly with the same requests.
 
+mod agent_view;
 mod approval_page;
 mod approver_session;
 mod cancel;
@@ -21,13 +22,15 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 use tollgate_aws::invoke::LambdaInvoker;
+use tollgate_aws::keys::{KeySource, Purpose, SlackApp, take};
 use tollgate_aws::oidc::Verifier;
 use tollgate_aws::policy_source;
 use tollgate_aws::settings::Settings;
 use tollgate_aws::store::Store;
 use tollgate_aws::workflow::Workflow;
+use tollgate_core::keyring::KeyRing;
 use tollgate_core::{ApiError, ErrorCode, Policy};
-use tollgate_policy::{CedarPolicy, PolicySource, bundled_sources};
+use tollgate_policy::{CedarPolicy, PolicySource, bundled_sources, with_protection};
 
 pub use respond::Response;
 
@@ -47,14 +50,71 @@ pub struct Api {
     pub(crate) approvers: Verifier,
     pub(crate) policy: Arc<dyn Policy>,
     pub(crate) poll_interval: Duration,
+    pub(crate) keys: ApiKeys,
+    pub(crate) discovery: approver_session::DiscoveryCache,
+}
+
+/// The keys the API uses, each from its own secret.
+pub(crate) struct ApiKeys {
+    /// Verifies approval links (the notifier signs them).
+    pub link: KeyRing,
+    /// Seals session and sign-in cookies.
+    pub session: KeyRing,
+    pub csrf: KeyRing,
+    /// Opens what `@unmask` reveals to a requesting agent (the executor seals it).
+    pub results: KeyRing,
+    /// The Slack app's signing secret and bot token, when Slack actions are configured.
+    pub slack: Option<SlackApp>,
+}
+
+impl ApiKeys {
+    async fn load(settings: &Settings, sdk: &SdkConfig) -> Result<Self, String> {
+        let source = KeySource::new(sdk);
+        let needed = [
+            Purpose::Link,
+            Purpose::Session,
+            Purpose::Csrf,
+            Purpose::Results,
+        ];
+        let (mut rings, slack) = tokio::try_join!(
+            source.rings(&settings.secrets, &needed),
+            source.slack_app(&settings.secrets)
+        )?;
+        Ok(Self {
+            link: take(&mut rings, Purpose::Link)?,
+            session: take(&mut rings, Purpose::Session)?,
+            csrf: take(&mut rings, Purpose::Csrf)?,
+            results: take(&mut rings, Purpose::Results)?,
+            slack,
+        })
+    }
+}
+
+/// Targets whose role is in Tollgate's own account get a warning at every cold start: an
+/// agent acting there could reach Tollgate itself, and only the forbid on Tollgate's own
+/// resources stands in the way.
+fn warn_about_self_targets(settings: &Settings) {
+    let own = tollgate_core::own::self_targets(&settings.targets, &settings.account_id);
+    if own.is_empty() {
+        return;
+    }
+    if settings.allow_self_target {
+        tracing::warn!(targets = ?own, account = %settings.account_id, "targets in Tollgate's own account are allowed (TOLLGATE_ALLOW_SELF_TARGET); the forbid on Tollgate's own resources still applies");
+    } else {
+        tracing::warn!(targets = ?own, account = %settings.account_id, "targets in Tollgate's own account are refused; use roles in other accounts, or set TOLLGATE_ALLOW_SELF_TARGET");
+    }
 }
 
 impl Api {
-    pub fn new(
+    /// Builds the API at cold start: reads its keys from Secrets Manager (the secrets named
+    /// in `settings`), with the SDK configuration every other client uses.
+    pub async fn new(
         settings: Settings,
         sdk: &SdkConfig,
         policy: Arc<dyn Policy>,
     ) -> Result<Self, String> {
+        let keys = ApiKeys::load(&settings, sdk).await?;
+        warn_about_self_targets(&settings);
         let credentials = sdk
             .credentials_provider()
             .ok_or("no AWS credentials provider configured")?;
@@ -75,6 +135,8 @@ impl Api {
             approvers: Verifier::new(settings.approver_issuers.clone(), settings.jwks_min_refresh),
             policy,
             poll_interval: Duration::from_millis(250),
+            keys,
+            discovery: approver_session::DiscoveryCache::default(),
             settings,
         })
     }
@@ -102,7 +164,7 @@ impl Api {
             ("POST", ["v1", "approvals", id]) => self.approval_form(&req, id).await,
             ("GET", ["v1", "approver", "login"]) => self.login(&req).await,
             ("GET", ["v1", "approver", "callback"]) => self.callback(&req).await,
-            ("POST", ["v1", "approver", "logout"]) => self.logout(&req),
+            ("POST", ["v1", "approver", "logout"]) => self.logout(&req).await,
             ("POST", ["v1", "slack", "actions"]) => self.slack_action(&req).await,
             _ => match allowed_methods(&segments) {
                 Some(allow) => {
@@ -132,22 +194,26 @@ pub async fn load_policy(settings: &Settings, sdk: &SdkConfig) -> Result<Arc<dyn
         .region()
         .map(|r| r.to_string())
         .unwrap_or_else(|| settings.default_region.clone());
-    let sources = match policy_source::load(
-        &settings.policy_source,
-        &credentials,
-        &region,
-        settings.aws_endpoint.as_deref(),
-    )
-    .await?
-    {
-        None => bundled_sources(),
-        Some((name, text)) => vec![PolicySource::new(name, text)],
-    };
-    let policy =
-        CedarPolicy::new(&sources, settings.approval_timeout_seconds).map_err(|errors| {
+    // Whatever the source, the forbid on Tollgate's own resources is part of the set.
+    let sources = with_protection(
+        match policy_source::load(
+            &settings.policy_source,
+            &credentials,
+            &region,
+            settings.aws_endpoint.as_deref(),
+        )
+        .await?
+        {
+            None => bundled_sources(),
+            Some((name, text)) => vec![PolicySource::new(name, text)],
+        },
+    );
+    let policy = CedarPolicy::new(&sources, settings.approval_timeout_seconds)
+        .map_err(|errors| {
             let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
             format!("invalid policies:\n{}", lines.join("\n"))
-        })?;
+        })?
+        .with_own_resources(settings.own_resources.clone());
     tracing::info!(policies = policy.policy_count(), source = ?settings.policy_source, "policies loaded");
     Ok(Arc::new(policy))
 }

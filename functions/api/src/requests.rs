@@ -88,12 +88,14 @@ impl Api {
                 }
                 let existing = self.first_request(&request_id).await?;
                 let settled = self.settle(existing).await?;
-                Ok(first_answer(&settled))
+                Ok(self.agent_answer(&settled))
             }
         }
     }
 
-    /// The account of the request's target, for resource ARNs and policy.
+    /// The account of the request's target, for resource ARNs and policy. A target in
+    /// Tollgate's own account is refused unless the operator allows it: from there an agent
+    /// could reach Tollgate's table, functions and secrets.
     pub(crate) fn target_account(&self, new: &NewRequest) -> Result<&str, ApiError> {
         let role_arn = self.settings.targets.get(&new.target).ok_or_else(|| {
             ApiError::field(
@@ -101,7 +103,17 @@ impl Api {
                 format!("no target named `{}` is configured", new.target),
             )
         })?;
-        Ok(arn_account(role_arn).unwrap_or("*"))
+        let account = arn_account(role_arn).unwrap_or("*");
+        if account == self.settings.account_id && !self.settings.allow_self_target {
+            return Err(ApiError::field(
+                "target",
+                format!(
+                    "`{}` acts in Tollgate's own account ({account}), which agents may not do; use a target in another account (an operator may allow this with AllowSelfTarget)",
+                    new.target
+                ),
+            ));
+        }
+        Ok(account)
     }
 
     /// Carries a new request to its first answer: refuse, run now, or start the approval wait.
@@ -153,7 +165,7 @@ impl Api {
                     .get(&rec.id)
                     .await?
                     .ok_or_else(|| not_found(&rec.id))?;
-                Ok(first_answer(&latest))
+                Ok(self.agent_answer(&latest))
             }
             _ => Ok(first_answer(&rec)),
         }
@@ -233,7 +245,12 @@ impl Api {
             rec = self.store.get(id).await?.ok_or_else(|| not_found(id))?;
         }
         let events = self.store.events(id).await?;
-        let mut body = rec.view();
+        // Only the requesting agent sees what `@unmask` granted it.
+        let mut body = if !is_approver && rec.agent.same_principal(&who.identity) {
+            self.agent_view(&rec)
+        } else {
+            rec.view()
+        };
         body["events"] = serde_json::to_value(&events).unwrap_or(Value::Null);
         Ok(Response::json(200, &body))
     }
@@ -353,7 +370,7 @@ fn idempotency_claim(
 }
 
 /// The answer to a submission, given the request's state.
-fn first_answer(rec: &RequestRecord) -> Response {
+pub(crate) fn first_answer(rec: &RequestRecord) -> Response {
     match rec.status {
         Status::Denied => Response::error(
             &ApiError::new(

@@ -4,7 +4,7 @@
 //! configuration, and the vote goes through exactly the checks the page's vote does.
 
 use serde_json::{Value, json};
-use tollgate_aws::slack_users::SlackUsers;
+use tollgate_aws::slack_users::{EmailLookup, SlackUsers};
 use tollgate_core::record::{Verdict, VoteOutcome};
 use tollgate_core::{ApiError, ErrorCode, Identity, slack};
 
@@ -12,15 +12,15 @@ use crate::{Api, Request, Response, header};
 
 impl Api {
     pub(crate) async fn slack_action(&self, req: &Request) -> Result<Response, ApiError> {
-        let Some(secret) = &self.settings.slack_signing_secret else {
+        let Some(app) = &self.keys.slack else {
             return Err(ApiError::new(
                 ErrorCode::NotFound,
-                "Slack actions are not configured (TOLLGATE_SLACK_SIGNING_SECRET)",
+                "Slack actions are not configured (TOLLGATE_SLACK_ACTIONS_SECRET)",
             ));
         };
         let now_s = tollgate_aws::now_ms() / 1000;
         slack::verify(
-            secret,
+            app.signing_secret.as_bytes(),
             header(req, "x-slack-request-timestamp"),
             header(req, "x-slack-signature"),
             req.body(),
@@ -58,11 +58,24 @@ impl Api {
             .ok_or_else(|| {
                 ApiError::field("payload.actions[0].value", "must be `<request id>|<hash>`")
             })?;
-        let Some(approver) = self.slack_approver(user).await? else {
-            tracing::info!(slack_user = user, "slack user is not a configured approver");
-            return Ok(ephemeral(
-                "Your Slack account is not linked to an approver identity; nothing was recorded. Use the Review link.",
-            ));
+        let approver = match self.slack_approver(user).await? {
+            Mapped::Approver(a) => a,
+            Mapped::Unlinked => {
+                tracing::info!(slack_user = user, "slack user is not a configured approver");
+                return Ok(ephemeral(
+                    "Your Slack account is not linked to an approver identity; nothing was recorded. Use the Review link.",
+                ));
+            }
+            Mapped::Refused(why) => {
+                tracing::warn!(
+                    slack_user = user,
+                    why,
+                    "slack user refused for e-mail mapping"
+                );
+                return Ok(ephemeral(&format!(
+                    "Your Slack account cannot act as an approver here: it is {why}. Nothing was recorded; use the Review link."
+                )));
+            }
         };
         let approver = &approver;
         let comment = (verdict == Verdict::Reject).then(|| {
@@ -94,28 +107,45 @@ impl Api {
     }
 }
 
+/// Whom a Slack user acts as.
+enum Mapped {
+    Approver(Identity),
+    Unlinked,
+    /// Slack knows the user, but their address does not vouch for them (why).
+    Refused(&'static str),
+}
+
 impl Api {
     /// The approver a Slack user acts as: by Slack user id, else by the e-mail address Slack
-    /// has for them (when a bot token allows looking it up). The address found is the
+    /// has for them (when a bot token allows looking it up), and only for a full member of
+    /// the configured workspace whose address Slack has confirmed. The address found is the
     /// identity's human key unless the mapping names one, so a vote in Slack and one on the
     /// page by the same person count once.
-    async fn slack_approver(&self, user: &str) -> Result<Option<Identity>, ApiError> {
+    async fn slack_approver(&self, user: &str) -> Result<Mapped, ApiError> {
         let map = &self.settings.slack_approvers;
         let with_human = |mut id: Identity, email: Option<String>| {
             id.human = id.human.or(email).map(|h| h.trim().to_lowercase());
             id
         };
         if let Some(id) = map.get(user) {
-            return Ok(Some(with_human(id.clone(), None)));
+            return Ok(Mapped::Approver(with_human(id.clone(), None)));
         }
-        let Some(token) = &self.settings.slack_bot_token else {
-            return Ok(None);
+        let Some((token, team)) = self
+            .keys
+            .slack
+            .as_ref()
+            .and_then(|a| Some((a.bot_token.clone()?, a.team_id.as_deref()?)))
+        else {
+            return Ok(Mapped::Unlinked);
         };
-        let users = SlackUsers::new(&self.settings.slack_api_url, token.clone());
-        Ok(users.email(user).await?.and_then(|email| {
-            map.get(&email)
-                .map(|id| with_human(id.clone(), Some(email.clone())))
-        }))
+        let users = SlackUsers::new(&self.settings.slack_api_url, token);
+        Ok(match users.email(user, team).await? {
+            EmailLookup::Confirmed(email) => map.get(&email).map_or(Mapped::Unlinked, |id| {
+                Mapped::Approver(with_human(id.clone(), Some(email.clone())))
+            }),
+            EmailLookup::Unknown => Mapped::Unlinked,
+            EmailLookup::Refused(why) => Mapped::Refused(why),
+        })
     }
 }
 

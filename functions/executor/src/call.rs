@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use tollgate_aws::signed_http::SignedHttp;
 use tollgate_core::NewRequest;
 use tollgate_core::mask::{MaskRules, mask_answer};
+use tollgate_core::reveal::{self, Revealed};
 
 /// The region the call is signed for: the request's, or a global service's fixed one.
 pub fn signing_region(req: &NewRequest) -> String {
@@ -17,15 +18,16 @@ pub fn signing_region(req: &NewRequest) -> String {
         .unwrap_or_else(|| req.region.clone())
 }
 
-/// Sends the call and returns the masked JSON answer, or an AWS error as `{code, message,
-/// status}`.
+/// Sends the call and returns the JSON answer masked for everyone, with what `@unmask`
+/// reveals to the requesting agent beside it; or an AWS error as `{code, message, status}`,
+/// masked for everyone (errors echo what was sent, and reveal nothing).
 pub async fn perform(
     http: &SignedHttp,
     creds: &Credentials,
     req: &NewRequest,
     endpoint_override: Option<&str>,
     rules: &MaskRules,
-) -> Result<Value, Value> {
+) -> Result<(Value, Vec<Revealed>), Value> {
     let fail = |code: &str, message: String| json!({"code": code, "message": message});
     let (model, operation) = tollgate_models::find(req.action.service(), req.action.operation())
         .ok_or_else(|| {
@@ -65,14 +67,16 @@ pub async fn perform(
         })
         .collect();
     match tollgate_models::parse_response(&model, &operation, resp.status, &headers, &resp.body) {
-        Ok(mut v) => {
-            mask_answer(req.action.service(), &mut v, rules);
-            Ok(v)
-        }
+        Ok(v) => Ok(reveal::split(req.action.service(), v, rules)),
         Err(e) => {
-            // Error messages can echo what was sent; they get the same treatment.
             let mut v = json!({"code": e.code, "message": e.message, "status": e.status});
-            mask_answer(req.action.service(), &mut v, rules);
+            // Error messages can echo what was sent; they get the same treatment, and reveal
+            // nothing even to the agent.
+            let for_everyone = MaskRules {
+                mask: rules.mask.clone(),
+                unmask: vec![],
+            };
+            mask_answer(req.action.service(), &mut v, &for_everyone);
             Err(v)
         }
     }

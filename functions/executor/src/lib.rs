@@ -8,12 +8,15 @@ use aws_config::SdkConfig;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tollgate_aws::credentials::{CredentialBroker, ScopedSession};
+use tollgate_aws::keys::{KeySource, Purpose};
 use tollgate_aws::metrics::Unit;
 use tollgate_aws::now_ms;
 use tollgate_aws::settings::Settings;
 use tollgate_aws::signed_http::SignedHttp;
 use tollgate_aws::store::Store;
 use tollgate_core::answer_size::{MAX_ANSWER_BYTES, bound_answer};
+use tollgate_core::keyring::KeyRing;
+use tollgate_core::reveal::{self, Revealed};
 use tollgate_core::scope::{scoped_session_policy, session_policy};
 use tollgate_core::{ApiError, ErrorCode, EventKind, RequestRecord, Status};
 
@@ -27,7 +30,13 @@ pub struct Executor {
     store: Store,
     broker: CredentialBroker,
     http: SignedHttp,
+    /// Seals what `@unmask` reveals to the requesting agent; the only key the executor reads.
+    results_key: KeyRing,
 }
+
+/// Largest sealed `@unmask` part kept beside an answer; the answer's own budget shrinks by
+/// as much, so the record still fits one DynamoDB item.
+const MAX_SEALED_RESULT_BYTES: usize = 64 * 1024;
 
 /// What claiming a request found.
 enum Claim {
@@ -41,13 +50,18 @@ enum Claim {
 }
 
 impl Executor {
-    pub fn new(settings: Settings, sdk: &SdkConfig) -> Self {
-        Self {
+    /// Builds the executor at cold start, reading the results key from Secrets Manager.
+    pub async fn new(settings: Settings, sdk: &SdkConfig) -> Result<Self, String> {
+        let results_key = KeySource::new(sdk)
+            .ring(&settings.secrets, Purpose::Results)
+            .await?;
+        Ok(Self {
             store: Store::new(aws_sdk_dynamodb::Client::new(sdk), settings.table.clone()),
             broker: CredentialBroker::new(aws_sdk_sts::Client::new(sdk)),
             http: SignedHttp::new(),
+            results_key,
             settings,
-        }
+        })
     }
 
     pub async fn handle(&self, event: Value) -> Result<Value, ApiError> {
@@ -78,13 +92,7 @@ impl Executor {
             "failed"
         };
         m.put("Executions", Unit::Count, 1.0, &[("Outcome", result)]);
-        let outcome = outcome.map(|answer| {
-            let (answer, summarised) = bound_answer(answer, MAX_ANSWER_BYTES);
-            if summarised {
-                tracing::warn!(request_id = %id, bytes = %answer["bytes"], "answer too large to keep; summarised");
-            }
-            answer
-        });
+        let outcome = outcome.map(|(answer, revealed)| self.keep(&rec, answer, &revealed));
         let (_, rec) = self
             .store
             .update(id, |r| {
@@ -92,8 +100,9 @@ impl Executor {
                     return Ok(((), vec![]));
                 }
                 let ev = match &outcome {
-                    Ok(result) => {
+                    Ok((result, sealed)) => {
                         r.result = Some(result.clone());
+                        r.sealed_result = sealed.clone();
                         r.transition(
                             Status::Succeeded,
                             EventKind::Executed,
@@ -118,6 +127,41 @@ impl Executor {
             .await?;
         tracing::info!(request_id = %id, status = %rec.status, "execution recorded");
         Ok(rec.view())
+    }
+
+    /// What is stored of an answer: masked for everyone and bounded in size, and what
+    /// `@unmask` reveals sealed for the requesting agent alone. Never the unmasked values in
+    /// clear.
+    fn keep(
+        &self,
+        rec: &RequestRecord,
+        answer: Value,
+        revealed: &[Revealed],
+    ) -> (Value, Option<String>) {
+        let id = &rec.id;
+        let sealed = if revealed.is_empty() {
+            None
+        } else {
+            match reveal::seal_for(&self.results_key, id, &rec.agent, revealed) {
+                Ok(s) if s.len() <= MAX_SEALED_RESULT_BYTES => Some(s),
+                Ok(s) => {
+                    tracing::warn!(request_id = %id, bytes = s.len(), "unmasked values too large to keep; the agent gets the masked answer");
+                    None
+                }
+                Err(e) => {
+                    tracing::error!(request_id = %id, error = ?e, "unmasked values could not be sealed; the agent gets the masked answer");
+                    None
+                }
+            }
+        };
+        let budget = MAX_ANSWER_BYTES - sealed.as_ref().map_or(0, String::len);
+        let (answer, summarised) = bound_answer(answer, budget);
+        if summarised {
+            tracing::warn!(request_id = %id, bytes = %answer["bytes"], "answer too large to keep; summarised");
+            // The summary has nothing to put unmasked values back into.
+            return (answer, None);
+        }
+        (answer, sealed)
     }
 
     /// Moves an approved request to EXECUTING, once. A request found already EXECUTING means
@@ -168,7 +212,12 @@ impl Executor {
         ))
     }
 
-    async fn run(&self, rec: &RequestRecord, role_arn: &str, policy: &str) -> Result<Value, Value> {
+    async fn run(
+        &self,
+        rec: &RequestRecord,
+        role_arn: &str,
+        policy: &str,
+    ) -> Result<(Value, Vec<Revealed>), Value> {
         let approvers: Vec<String> = rec.approvers().iter().map(|a| a.subject.clone()).collect();
         let tags = session_tags(&rec.id, &approvers);
         let creds = self

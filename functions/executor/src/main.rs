@@ -8,7 +8,7 @@ async fn main() -> Result<(), Error> {
     tollgate_aws::logging::init();
     let settings = Settings::from_env()?;
     let sdk = tollgate_aws::config::load(None, None).await;
-    let executor = Executor::new(settings, &sdk);
+    let executor = Executor::new(settings, &sdk).await?;
     let executor = &executor;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         executor

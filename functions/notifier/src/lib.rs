@@ -6,11 +6,13 @@ mod notice;
 use aws_config::SdkConfig;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tollgate_aws::keys::{KeySource, Purpose};
 use tollgate_aws::notify::Notifier as Sns;
 use tollgate_aws::now_ms;
 use tollgate_aws::settings::Settings;
 use tollgate_aws::store::Store;
 use tollgate_aws::workflow::Workflow;
+use tollgate_core::keyring::KeyRing;
 use tollgate_core::{ApiError, ErrorCode, EventKind, Status};
 
 #[derive(Debug, Deserialize)]
@@ -44,19 +46,26 @@ pub struct Notifier {
     store: Store,
     workflow: Workflow,
     sns: Sns,
+    /// Signs approval links; the only key the notifier may read.
+    link_key: KeyRing,
 }
 
 impl Notifier {
-    pub fn new(settings: Settings, sdk: &SdkConfig) -> Self {
-        Self {
+    /// Builds the notifier at cold start, reading the link key from Secrets Manager.
+    pub async fn new(settings: Settings, sdk: &SdkConfig) -> Result<Self, String> {
+        let link_key = KeySource::new(sdk)
+            .ring(&settings.secrets, Purpose::Link)
+            .await?;
+        Ok(Self {
             store: Store::new(aws_sdk_dynamodb::Client::new(sdk), settings.table.clone()),
             workflow: Workflow::new(
                 aws_sdk_sfn::Client::new(sdk),
                 settings.state_machine_arn.clone(),
             ),
             sns: Sns::new(aws_sdk_sns::Client::new(sdk), settings.topic_arn.clone()),
+            link_key,
             settings,
-        }
+        })
     }
 
     pub async fn handle(&self, event: Value) -> Result<Value, ApiError> {
@@ -126,7 +135,7 @@ impl Notifier {
         // workflow here, since the voter had no token to do it with.
         match rec.status {
             Status::Pending if stored => {
-                let link = notice::approval_link(&rec, &self.settings);
+                let link = notice::approval_link(&rec, &self.settings, &self.link_key);
                 let (subject, message) = notice::approval_notice(&rec, &link, kind, now_ms());
                 let message_id = self.sns.publish(&subject, &message).await?;
                 tracing::info!(request_id = %id, message_id, ?kind, "approval notice published");

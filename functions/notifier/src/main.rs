@@ -8,7 +8,7 @@ async fn main() -> Result<(), Error> {
     tollgate_aws::logging::init();
     let settings = Settings::from_env()?;
     let sdk = tollgate_aws::config::load(None, None).await;
-    let notifier = Notifier::new(settings, &sdk);
+    let notifier = Notifier::new(settings, &sdk).await?;
     let notifier = &notifier;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         notifier

@@ -6,12 +6,14 @@
 use serde_json::{Value, json};
 use tollgate_aws::settings::Settings;
 use tollgate_core::display::{lines, one_line};
+use tollgate_core::keyring::KeyRing;
 use tollgate_core::time::iso8601;
 use tollgate_core::{RequestRecord, link, slack};
 
-pub fn approval_link(rec: &RequestRecord, settings: &Settings) -> String {
+/// The link to the request's page, signed with the link key's current key.
+pub fn approval_link(rec: &RequestRecord, settings: &Settings, link_key: &KeyRing) -> String {
     let expires = rec.expires_at.unwrap_or(0);
-    let k = link::sign(&settings.link_key, &rec.id, expires);
+    let k = link::sign(link_key.current(), &rec.id, expires);
     format!("{}/v1/approvals/{}?k={k}", settings.public_url, rec.id)
 }
 

@@ -1,0 +1,111 @@
+//! The secrets the template creates, created in the emulator the same way: one key ring per
+//! purpose, `{"current": <64 characters from Secrets Manager's GetRandomPassword, no
+//! punctuation>}` (what CloudFormation's `GenerateSecretString` does), and the Slack app's
+//! secret when the stack is given one. The functions read them through their own Secrets
+//! Manager client at cold start, as on AWS.
+
+use std::collections::BTreeMap;
+
+use aws_config::SdkConfig;
+use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::error::DisplayErrorContext;
+use serde_json::json;
+use tollgate_aws::keys::{Purpose, SecretIds};
+
+/// Secret values as created, so a restarted emulator gets the very same keys back.
+#[derive(Clone, Default)]
+pub struct Created {
+    values: Vec<(String, String)>,
+}
+
+// Never printed: these are the keys.
+impl std::fmt::Debug for Created {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Created({} secrets)", self.values.len())
+    }
+}
+
+/// The secret's name in the emulator.
+pub fn key_secret_name(p: Purpose) -> String {
+    format!("tollgate-{}-key", p.label().replace('_', "-"))
+}
+
+pub const SLACK_ACTIONS_SECRET: &str = "tollgate-slack-actions";
+
+async fn random_key(sm: &Client) -> Result<String, String> {
+    sm.get_random_password()
+        .password_length(64)
+        .exclude_punctuation(true)
+        .send()
+        .await
+        .map_err(|e| format!("GetRandomPassword: {}", DisplayErrorContext(&e)))?
+        .random_password()
+        .map(str::to_string)
+        .ok_or_else(|| "GetRandomPassword returned no password".to_string())
+}
+
+async fn create(sm: &Client, name: &str, value: &str) -> Result<String, String> {
+    sm.create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await
+        .map_err(|e| format!("CreateSecret {name}: {}", DisplayErrorContext(&e)))?
+        .arn()
+        .map(str::to_string)
+        .ok_or_else(|| format!("CreateSecret {name}: no ARN"))
+}
+
+/// Creates a key ring for every purpose, and the Slack app's secret (`slack`, JSON) when
+/// given. Returns where each is, and what was created (for [`recreate`]).
+pub async fn create_all(
+    sdk: &SdkConfig,
+    slack: Option<&serde_json::Value>,
+) -> Result<(SecretIds, BTreeMap<Purpose, String>, Created), String> {
+    let sm = Client::new(sdk);
+    let mut created = Created::default();
+    let mut arns = BTreeMap::new();
+    for p in Purpose::ALL {
+        let value = json!({"current": random_key(&sm).await?}).to_string();
+        let name = key_secret_name(p);
+        arns.insert(p, create(&sm, &name, &value).await?);
+        created.values.push((name, value));
+    }
+    let slack_actions = match slack {
+        Some(v) => {
+            let value = v.to_string();
+            let arn = create(&sm, SLACK_ACTIONS_SECRET, &value).await?;
+            created.values.push((SLACK_ACTIONS_SECRET.into(), value));
+            Some(arn)
+        }
+        None => None,
+    };
+    // As in the template: the gateway credentials key is created now, but no function reads
+    // it yet, so no function's settings name it.
+    let keys = arns
+        .iter()
+        .filter(|(p, _)| **p != Purpose::GatewayCredentials)
+        .map(|(p, a)| (*p, a.clone()))
+        .collect();
+    Ok((
+        SecretIds {
+            keys,
+            slack_actions,
+        },
+        arns,
+        created,
+    ))
+}
+
+/// Creates the same secrets again in a fresh emulator; returns their new ARNs by name.
+pub async fn recreate(
+    sdk: &SdkConfig,
+    created: &Created,
+) -> Result<BTreeMap<String, String>, String> {
+    let sm = Client::new(sdk);
+    let mut arns = BTreeMap::new();
+    for (name, value) in &created.values {
+        arns.insert(name.clone(), create(&sm, name, value).await?);
+    }
+    Ok(arns)
+}
