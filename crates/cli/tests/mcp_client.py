@@ -63,7 +63,10 @@ async def main(binary):
             r = await session.call_tool("aws_call", {"action": "dynamodb:DeleteTable", "params": {"TableName": "scratch"}, "reason": "MCP test"})
             b = body(r)
             check(not r.is_error and b["status"] == "PENDING", "write is pending", b)
-            check(b["request_page"].endswith("/v1/requests/" + b["id"]), "pending answer links the request page", b)
+            check(b["status_url"].endswith("/v1/requests/" + b["id"]), "pending answer links the request status", b)
+            check(b["ask_again"] == {"tool": "request_status", "arguments": {"id": b["id"], "wait_seconds": 20}}, "pending answer says how to ask again", b)
+            check("/v1/approvals/" + b["id"] + "?k=" in b["approval_page"], "pending answer carries the approval page", b)
+            check(b["waiting_for"]["approvals_required"] == 1, "pending answer says what it waits for", b)
             pending_id = b["id"]
 
             r = await session.call_tool("request_status", {"id": pending_id, "wait_seconds": 1})

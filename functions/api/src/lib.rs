@@ -7,6 +7,7 @@ mod cancel;
 mod decide;
 mod decisions;
 mod listing;
+mod mcp;
 mod openapi;
 mod requests;
 mod respond;
@@ -101,6 +102,13 @@ impl Api {
             ("GET", ["v1", "approver", "callback"]) => self.callback(&req).await,
             ("POST", ["v1", "approver", "logout"]) => self.logout(&req),
             ("POST", ["v1", "slack", "actions"]) => self.slack_action(&req).await,
+            ("POST", ["mcp"]) => Ok(self.mcp(&req, source_ip).await),
+            ("GET" | "DELETE", ["mcp"]) => Ok(self.mcp_other(method.as_str())),
+            ("GET", [".well-known", "oauth-protected-resource", rest @ ..])
+                if matches!(rest, [] | ["mcp"]) =>
+            {
+                Ok(self.resource_metadata())
+            }
             _ => match allowed_methods(&segments) {
                 Some(allow) => {
                     return Response::error(&ApiError::new(
@@ -159,7 +167,10 @@ fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
         ["v1", "decisions"]
         | ["v1", "requests", _, "approve" | "reject" | "cancel"]
         | ["v1", "approver", "logout"]
-        | ["v1", "slack", "actions"] => Some("POST"),
+        | ["v1", "slack", "actions"]
+        | ["mcp"] => Some("POST"),
+        [".well-known", "oauth-protected-resource"]
+        | [".well-known", "oauth-protected-resource", "mcp"] => Some("GET"),
         _ => None,
     }
 }

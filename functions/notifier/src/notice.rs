@@ -10,8 +10,7 @@ use tollgate_core::{RequestRecord, link, slack};
 
 pub fn approval_link(rec: &RequestRecord, settings: &Settings) -> String {
     let expires = rec.expires_at.unwrap_or(0);
-    let k = link::sign(&settings.link_key, &rec.id, expires);
-    format!("{}/v1/approvals/{}?k={k}", settings.public_url, rec.id)
+    link::approval_url(&settings.link_key, &settings.public_url, &rec.id, expires)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
