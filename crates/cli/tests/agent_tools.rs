@@ -368,3 +368,35 @@ async fn a_real_mcp_client_calls_aws_through_tollgate() {
     assert!(table_exists(&stack.sdk, "scratch").await.unwrap());
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hosted_mcp_client_signs_in_and_works_over_http() {
+    let stack = stack().await;
+    let approver = stack.token("alice", true).unwrap();
+    create_table(&stack.sdk, "scratch").await.unwrap();
+    create_table(&stack.sdk, "keep").await.unwrap();
+    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_http_client.py");
+    let mut c = Command::new(python);
+    c.arg(script)
+        .env("TOLLGATE_URL", &stack.api_url)
+        .env("TOLLGATE_APPROVER_TOKEN", &approver)
+        .stdin(Stdio::null());
+    let out = tokio::task::spawn_blocking(move || {
+        c.output()
+            .expect("run the MCP client (make venv installs mcp)")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("mcp http client: all checks passed"),
+        "{stdout}"
+    );
+    // The task's call really ran, after the approval; the cancelled one never did.
+    assert!(!table_exists(&stack.sdk, "scratch").await.unwrap());
+    assert!(table_exists(&stack.sdk, "keep").await.unwrap());
+    stack.stop().await;
+}
