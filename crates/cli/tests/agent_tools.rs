@@ -76,6 +76,8 @@ async fn request_wait_ends_with_the_outcome_and_its_exit_code() {
             "--wait",
             "--timeout",
             "60",
+            "-o",
+            "json",
         ],
     )));
     let id = pending_id(&stack, &agent).await;
@@ -192,6 +194,8 @@ async fn request_wait_ends_with_the_outcome_and_its_exit_code() {
             "--param",
             "Limit=5",
             "--wait",
+            "--output",
+            "json",
         ],
     ))
     .await;

@@ -14,4 +14,5 @@ mod tools;
 pub use answer::{Answer, is_final};
 pub use backend::Backend;
 pub use call::{CallOptions, Outcome, Progress, ToolResult, call};
+pub use shape::progress_line;
 pub use tools::{INSTRUCTIONS, POLL_SECONDS, tools};
