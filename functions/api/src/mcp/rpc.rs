@@ -147,8 +147,9 @@ pub(crate) async fn handle(req: &Request, message: Value, backend: &InProcess<'_
         );
     }
     let params = match msg.get("params") {
-        None | Some(Value::Null) => Value::Object(Map::new()),
+        None => Value::Object(Map::new()),
         Some(p @ Value::Object(_)) => p.clone(),
+        // JSON-RPC 2.0: params, when present, are structured; MCP's are objects.
         Some(_) => return Reply::error(400, id, INVALID_PARAMS, "params: must be an object"),
     };
     let era = match era(req, method, &params) {
