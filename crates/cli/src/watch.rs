@@ -30,9 +30,11 @@ pub async fn until_final(
     let mut failures = 0;
     let mut frame = 0usize;
     loop {
-        let remaining = limit
+        // Rounded up: a wait of 0 in the last second would turn the long-poll into a tight loop.
+        let remaining = (limit
             .saturating_sub(start.elapsed())
-            .as_secs()
+            .as_millis()
+            .div_ceil(1000) as u64)
             .min(POLL_SECONDS);
         let poll = client.status(id, remaining);
         tokio::pin!(poll);

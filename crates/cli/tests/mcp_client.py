@@ -63,6 +63,7 @@ async def main(binary):
             r = await session.call_tool("aws_call", {"action": "dynamodb:DeleteTable", "params": {"TableName": "scratch"}, "reason": "MCP test"})
             b = body(r)
             check(not r.is_error and b["status"] == "PENDING", "write is pending", b)
+            check(b["action"] == "dynamodb:DeleteTable" and b["reason"], "after waiting, the answer is the request as it stands", b)
             check(b["status_url"].endswith("/v1/requests/" + b["id"]), "pending answer links the request status", b)
             check(b["ask_again"] == {"tool": "request_status", "arguments": {"id": b["id"], "wait_seconds": 20}}, "pending answer says how to ask again", b)
             check("/v1/approvals/" + b["id"] + "?k=" in b["approval_page"], "pending answer carries the approval page", b)

@@ -217,6 +217,7 @@ async def main():
                                                 "reason": "MCP over HTTP", "wait_seconds": 1}, progress_callback=on_progress)
         b = body(r)
         check(not r.is_error and b["status"] == "PENDING", "held write answers PENDING", b)
+        check(b["action"] == "dynamodb:DeleteTable" and b["reason"], "after waiting, the answer is the request as it stands", b)
         check(b["ask_again"]["arguments"] == {"id": b["id"], "wait_seconds": 20}, "and how to ask again", b)
         check(b["waiting_for"]["approvals_required"] == 1 and "/v1/approvals/" in b["approval_page"], "what it waits for, the approval page", b)
         check(progress and progress[0][2] == "waiting for approval: 0 of 1", "progress reported while it waited", progress)

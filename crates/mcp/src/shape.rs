@@ -121,9 +121,10 @@ pub fn api_error(a: &Answer) -> ToolResult {
     ToolResult::error(&v)
 }
 
-/// Whether the answer is a request that will not change any more.
+/// Whether there is nothing more to wait for: a refusal, or a request that is final. (A
+/// submission's 202 is a request that waits.)
 pub fn settled(a: &Answer) -> bool {
-    a.status != 200 || a.request_status().is_some_and(is_final)
+    !(200..300).contains(&a.status) || a.request_status().is_some_and(is_final)
 }
 
 #[cfg(test)]
