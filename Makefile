@@ -24,7 +24,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam validate and sam build need a region but talk to no AWS endpoint; these never reach deploy.
 OFFLINE_AWS := AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline
 
-.PHONY: help venv browser local demo test lint check-infra check-data catalog models bench build release sam-build deploy clean
+.PHONY: help venv browser inspector local demo test lint check-infra check-data catalog models bench build release sam-build deploy clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -64,6 +64,16 @@ $(BROWSER_STAMP): tests/browser/package-lock.json
 
 browser: $(BROWSER_STAMP) ## Install Debian chromium (when missing) and the pinned playwright-core.
 
+# The MCP Inspector's CLI mode drives /mcp in crates/cli/tests/agent_tools.rs (pinned in
+# tests/inspector/package-lock.json).
+INSPECTOR_STAMP := tests/inspector/node_modules/.stamp-$(shell cksum < tests/inspector/package-lock.json | cut -d' ' -f1)
+
+$(INSPECTOR_STAMP): tests/inspector/package-lock.json
+	cd tests/inspector && npm ci --silent --no-audit --no-fund
+	rm -f tests/inspector/node_modules/.stamp-* && touch $@
+
+inspector: $(INSPECTOR_STAMP) ## Install the pinned MCP Inspector (its CLI mode tests /mcp).
+
 local: venv ## Run the whole system locally (moto, state machine, API, dev OIDC issuer) until Ctrl-C.
 	$(CARGO) build --quiet -p tollgate-local -p tollgate-cli
 	@echo "CLI: $(CURDIR)/target/debug/tollgate  (or: cargo install --path crates/cli)"
@@ -73,7 +83,7 @@ demo: venv ## Scripted walkthrough against a fresh local stack; exits 0 only if 
 	$(CARGO) build --quiet -p tollgate-local
 	./target/debug/tollgate-local demo
 
-test: venv browser lint check-infra check-data ## Lint, unit tests and end-to-end tests (starts and stops its own stacks).
+test: venv browser inspector lint check-infra check-data ## Lint, unit tests and end-to-end tests (starts and stops its own stacks).
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --workspace --no-fail-fast; \
 	else \

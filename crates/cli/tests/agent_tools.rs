@@ -404,3 +404,83 @@ async fn a_hosted_mcp_client_signs_in_and_works_over_http() {
     assert!(table_exists(&stack.sdk, "keep").await.unwrap());
     stack.stop().await;
 }
+
+/// The MCP Inspector's CLI mode (`make inspector` installs the pinned version).
+fn inspector(stack: &Stack, token: &str, args: &[&str]) -> Command {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/inspector");
+    let mut c = Command::new(format!("{dir}/node_modules/.bin/mcp-inspector"));
+    c.current_dir(dir)
+        .env("HOME", std::env::temp_dir())
+        .arg("--cli")
+        .arg(format!("{}/mcp", stack.api_url))
+        .args(args)
+        .args(["--header", &format!("Authorization: Bearer {token}")])
+        .stdin(Stdio::null());
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mcp_inspector_lists_and_calls_the_tools() {
+    let stack = stack().await;
+    let agent = stack.token("inspector-bot", false).unwrap();
+    create_table(&stack.sdk, "inspected").await.unwrap();
+    let (code, listed, err) = run(inspector(&stack, &agent, &["--method", "tools/list"])).await;
+    assert_eq!(code, 0, "{listed} {err}");
+    let names: Vec<&str> = listed["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "aws_call",
+            "request_status",
+            "list_my_requests",
+            "cancel_request",
+            "describe_action"
+        ]
+    );
+    let text = |v: &Value| -> Value {
+        serde_json::from_str(v["content"][0]["text"].as_str().unwrap_or("")).unwrap_or_default()
+    };
+    let call = |args: &[&str]| {
+        let mut a = vec!["--method", "tools/call", "--tool-name", "aws_call"];
+        a.push("--tool-arg");
+        a.extend(args);
+        inspector(&stack, &agent, &a)
+    };
+    let (code, read, err) = run(call(&["action=dynamodb:ListTables"])).await;
+    assert_eq!(code, 0, "{read} {err}");
+    assert_eq!(read["isError"], false, "{read}");
+    assert!(
+        text(&read)["result"]["TableNames"]
+            .as_array()
+            .unwrap()
+            .contains(&"inspected".into()),
+        "{read}"
+    );
+    let (code, held, err) = run(call(&[
+        "action=dynamodb:DeleteTable",
+        r#"params={"TableName":"inspected"}"#,
+        "reason=inspector",
+        "wait_seconds=1",
+    ]))
+    .await;
+    assert_eq!(code, 0, "{held} {err}");
+    let held = text(&held);
+    assert_eq!(held["status"], "PENDING", "{held}");
+    assert_eq!(held["action"], "dynamodb:DeleteTable", "{held}");
+    assert_eq!(held["ask_again"]["tool"], "request_status", "{held}");
+    // A token the API does not accept: the Inspector reports the 401.
+    let (code, _, _) = run(inspector(
+        &stack,
+        "not-a-token",
+        &["--method", "tools/list"],
+    ))
+    .await;
+    assert_ne!(code, 0);
+    assert!(table_exists(&stack.sdk, "inspected").await.unwrap());
+    stack.stop().await;
+}
