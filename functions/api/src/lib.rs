@@ -104,9 +104,8 @@ impl Api {
             ("POST", ["v1", "slack", "actions"]) => self.slack_action(&req).await,
             ("POST", ["mcp"]) => Ok(self.mcp(&req, source_ip).await),
             ("GET" | "DELETE", ["mcp"]) => Ok(self.mcp_other(method.as_str())),
-            ("GET", [".well-known", "oauth-protected-resource", rest @ ..])
-                if matches!(rest, [] | ["mcp"]) =>
-            {
+            ("GET", [".well-known", "oauth-protected-resource"])
+            | ("GET", [".well-known", "oauth-protected-resource", "mcp"]) => {
                 Ok(self.resource_metadata())
             }
             _ => match allowed_methods(&segments) {
@@ -204,6 +203,11 @@ mod tests {
         assert_eq!(allow("/v1/approvals/X"), Some("GET, POST"));
         assert_eq!(allow("/v1/approver/callback"), Some("GET"));
         assert_eq!(allow("/v1/slack/actions"), Some("POST"));
+        assert_eq!(allow("/mcp"), Some("POST"));
+        assert_eq!(
+            allow("/.well-known/oauth-protected-resource/mcp"),
+            Some("GET")
+        );
         assert_eq!(allow("/v1/requests/X/delete"), None);
         assert_eq!(allow("/v2/requests"), None);
     }

@@ -157,6 +157,13 @@ pub(crate) async fn handle(req: &Request, message: Value, backend: &InProcess<'_
         Err(reply) => return reply.with_id(id),
     };
     let modern = matches!(era, Era::Modern { .. });
+    // Never the arguments: they may carry secrets (the API masks them where it records them).
+    tracing::info!(
+        mcp_method = %shown(method),
+        tool = %params["name"].as_str().map(shown).unwrap_or_default(),
+        modern,
+        "mcp request"
+    );
     let mut reply = dispatch(method, &params, id.clone(), &era, backend).await;
     if modern {
         decorate(&mut reply);
@@ -436,6 +443,115 @@ fn decorate(reply: &mut Reply) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn request(headers: &[(&str, &str)]) -> Request {
+        let mut r = http::Request::new(vec![]);
+        for (k, v) in headers {
+            r.headers_mut().insert(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                http::HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        r
+    }
+
+    fn code(r: Result<Era, Reply>) -> i64 {
+        match r {
+            Ok(_) => 0,
+            Err(reply) => reply.response.unwrap()["error"]["code"].as_i64().unwrap(),
+        }
+    }
+
+    #[test]
+    fn modern_requests_must_say_the_same_in_headers_and_body() {
+        let params = |v: &str| json!({"name": "aws_call", "_meta": {META_VERSION: v, META_CAPABILITIES: {}}});
+        let good = [
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "aws_call"),
+        ];
+        assert_eq!(
+            code(era(&request(&good), "tools/call", &params("2026-07-28"))),
+            0
+        );
+        // Each header missing, then each wrong.
+        for i in 0..good.len() {
+            let mut h = good.to_vec();
+            h.remove(i);
+            assert_eq!(
+                code(era(&request(&h), "tools/call", &params("2026-07-28"))),
+                HEADER_MISMATCH,
+                "without {}",
+                good[i].0
+            );
+            let mut h = good.to_vec();
+            h[i].1 = "other";
+            assert_eq!(
+                code(era(&request(&h), "tools/call", &params("2026-07-28"))),
+                HEADER_MISMATCH,
+                "a different {}",
+                good[i].0
+            );
+        }
+        let future = [
+            ("mcp-protocol-version", "2099-01-01"),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "aws_call"),
+        ];
+        assert_eq!(
+            code(era(&request(&future), "tools/call", &params("2099-01-01"))),
+            UNSUPPORTED_VERSION
+        );
+        // The header says modern, the body carries no version.
+        assert_eq!(
+            code(era(
+                &request(&good),
+                "tools/call",
+                &json!({"name": "aws_call"})
+            )),
+            HEADER_MISMATCH
+        );
+    }
+
+    #[test]
+    fn handshake_requests_name_a_version_this_server_speaks() {
+        let p = json!({});
+        assert_eq!(code(era(&request(&[]), "tools/list", &p)), 0);
+        let ok = [("mcp-protocol-version", "2025-06-18")];
+        assert_eq!(code(era(&request(&ok), "tools/list", &p)), 0);
+        let old = [("mcp-protocol-version", "2024-11-05")];
+        assert_eq!(
+            code(era(&request(&old), "tools/list", &p)),
+            UNSUPPORTED_VERSION
+        );
+        // `initialize` negotiates whatever the header said.
+        assert_eq!(code(era(&request(&old), "initialize", &p)), 0);
+    }
+
+    #[test]
+    fn tasks_need_the_extension_declared_in_this_request() {
+        let h = [
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "tasks/get"),
+            ("mcp-name", "01J"),
+        ];
+        let with = json!({"taskId": "01J", "_meta": {META_VERSION: "2026-07-28",
+            META_CAPABILITIES: {"extensions": {EXTENSION: {}}}}});
+        assert!(matches!(
+            era(&request(&h), "tasks/get", &with),
+            Ok(Era::Modern { tasks: true })
+        ));
+        let without = json!({"taskId": "01J", "_meta": {META_VERSION: "2026-07-28"}});
+        assert!(matches!(
+            era(&request(&h), "tasks/get", &without),
+            Ok(Era::Modern { tasks: false })
+        ));
+        let other = json!({"taskId": "01K", "_meta": {META_VERSION: "2026-07-28"}});
+        assert_eq!(
+            code(era(&request(&h), "tasks/get", &other)),
+            HEADER_MISMATCH
+        );
+    }
 
     #[test]
     fn sentinel_header_values_decode() {
