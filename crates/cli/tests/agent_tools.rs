@@ -41,6 +41,27 @@ async fn run(mut c: Command) -> (i32, Value, String) {
     (out.status.code().unwrap_or(-1), body, stderr)
 }
 
+/// Runs one of the Python MCP clients (the official SDK, which `make venv` installs) and
+/// checks it finished every check.
+async fn mcp_client(script: &str, args: &[&str], env: &[(&str, &str)], done: &str) {
+    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python");
+    let mut c = Command::new(python);
+    c.arg(format!("{}/tests/{script}", env!("CARGO_MANIFEST_DIR")))
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null());
+    let out = tokio::task::spawn_blocking(move || {
+        c.output()
+            .expect("run the MCP client (make venv installs mcp)")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains(done), "{stdout}");
+}
+
 /// Waits (through `tollgate list`) until the agent has a pending request and returns its id.
 async fn pending_id(stack: &Stack, agent: &str) -> String {
     for _ in 0..100 {
@@ -338,24 +359,13 @@ async fn a_real_mcp_client_calls_aws_through_tollgate() {
     let stack = stack().await;
     let agent = stack.token("claude", false).unwrap();
     create_table(&stack.sdk, "scratch").await.unwrap();
-    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_client.py");
-    let mut c = Command::new(python);
-    c.arg(script)
-        .arg(BIN)
-        .env("TOLLGATE_URL", &stack.api_url)
-        .env("TOLLGATE_TOKEN", &agent)
-        .stdin(Stdio::null());
-    let out = tokio::task::spawn_blocking(move || {
-        c.output()
-            .expect("run the MCP client (make venv installs mcp)")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("mcp client: all checks passed"), "{stdout}");
+    mcp_client(
+        "mcp_client.py",
+        &[BIN],
+        &[("TOLLGATE_URL", &stack.api_url), ("TOLLGATE_TOKEN", &agent)],
+        "mcp client: all checks passed",
+    )
+    .await;
     // The pending write the client left is really pending, and really the client's.
     let owner = tollgate_cli::client::Client::new(&stack.api_url, Some(agent));
     let mine = owner.list(Some("pending"), None, None).await.unwrap();
@@ -379,26 +389,16 @@ async fn a_hosted_mcp_client_signs_in_and_works_over_http() {
     let approver = stack.token("alice", true).unwrap();
     create_table(&stack.sdk, "scratch").await.unwrap();
     create_table(&stack.sdk, "keep").await.unwrap();
-    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_http_client.py");
-    let mut c = Command::new(python);
-    c.arg(script)
-        .env("TOLLGATE_URL", &stack.api_url)
-        .env("TOLLGATE_APPROVER_TOKEN", &approver)
-        .stdin(Stdio::null());
-    let out = tokio::task::spawn_blocking(move || {
-        c.output()
-            .expect("run the MCP client (make venv installs mcp)")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(
-        stdout.contains("mcp http client: all checks passed"),
-        "{stdout}"
-    );
+    mcp_client(
+        "mcp_http_client.py",
+        &[],
+        &[
+            ("TOLLGATE_URL", &stack.api_url),
+            ("TOLLGATE_APPROVER_TOKEN", &approver),
+        ],
+        "mcp http client: all checks passed",
+    )
+    .await;
     // The task's call really ran, after the approval; the cancelled one never did.
     assert!(!table_exists(&stack.sdk, "scratch").await.unwrap());
     assert!(table_exists(&stack.sdk, "keep").await.unwrap());

@@ -10,19 +10,9 @@ import json
 import os
 import sys
 
+from mcp_checks import body, check
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
-
-
-def check(cond, what, detail=""):
-    if not cond:
-        sys.exit(f"FAILED: {what}\n{detail}")
-    print(f"ok: {what}")
-
-
-def body(result):
-    text = "".join(c.text for c in result.content if getattr(c, "type", "") == "text")
-    return json.loads(text) if text.startswith("{") else {"text": text}
 
 
 async def main(binary):

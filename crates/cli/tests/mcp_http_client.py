@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx2
 from mcp import Client
+from mcp_checks import body, check
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.extension import ClaimContext, ClientExtension, ResultClaim
 from mcp.client.streamable_http import streamable_http_client
@@ -35,17 +36,6 @@ API = os.environ["TOLLGATE_URL"]
 MCP = f"{API}/mcp"
 APPROVER = os.environ["TOLLGATE_APPROVER_TOKEN"]
 REDIRECT = "http://127.0.0.1:9/callback"
-
-
-def check(cond, what, detail=""):
-    if not cond:
-        sys.exit(f"FAILED: {what}\n{detail}")
-    print(f"ok: {what}")
-
-
-def body(result):
-    text = "".join(c.text for c in result.content if getattr(c, "type", "") == "text")
-    return json.loads(text) if text.startswith("{") else {"text": text}
 
 
 class Storage:

@@ -273,7 +273,7 @@ pub fn token(dev: &DevIssuer, codes: &Codes, form: &BTreeMap<String, String>) ->
     let Some((sub, name, groups)) = DEV_USERS.iter().find(|(s, _, _)| *s == p.user) else {
         return oauth_error("invalid_grant", "unknown user");
     };
-    match dev.mint(&MintRequest {
+    let req = MintRequest {
         sub: sub.to_string(),
         approver: true,
         name: Some(name.to_string()),
@@ -281,10 +281,16 @@ pub fn token(dev: &DevIssuer, codes: &Codes, form: &BTreeMap<String, String>) ->
         ttl_seconds: Some(600),
         nonce: p.nonce,
         ..Default::default()
-    }) {
-        Ok((id_token, _)) => Answer::Json(
+    };
+    token_answer(dev, &req, "id_token")
+}
+
+/// The token endpoint's answer: the minted token under `field`, with its lifetime.
+fn token_answer(dev: &DevIssuer, req: &MintRequest, field: &str) -> Answer {
+    match dev.mint(req) {
+        Ok((token, _)) => Answer::Json(
             200,
-            json!({"id_token": id_token, "token_type": "Bearer", "expires_in": 600}),
+            json!({field: token, "token_type": "Bearer", "expires_in": req.ttl_seconds}),
         ),
         Err(e) => Answer::Json(
             500,
@@ -302,21 +308,13 @@ fn agent_token(dev: &DevIssuer, user: &str) -> Answer {
     let Some((sub, name)) = DEV_AGENTS.iter().find(|(s, _)| *s == user) else {
         return oauth_error("invalid_grant", "unknown agent");
     };
-    match dev.mint(&MintRequest {
+    let req = MintRequest {
         sub: sub.to_string(),
         name: Some(name.to_string()),
         ttl_seconds: Some(3600),
         ..Default::default()
-    }) {
-        Ok((access_token, _)) => Answer::Json(
-            200,
-            json!({"access_token": access_token, "token_type": "Bearer", "expires_in": 3600}),
-        ),
-        Err(e) => Answer::Json(
-            500,
-            json!({"error": "server_error", "error_description": e}),
-        ),
-    }
+    };
+    token_answer(dev, &req, "access_token")
 }
 
 fn random_code() -> Result<String, ()> {
