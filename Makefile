@@ -24,7 +24,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam validate and sam build need a region but talk to no AWS endpoint; these never reach deploy.
 OFFLINE_AWS := AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline
 
-.PHONY: help venv browser local demo test lint check-infra check-data catalog models bench build sam-build deploy clean
+.PHONY: help venv browser inspector local demo test lint check-infra check-data catalog models bench build release sam-build deploy clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -64,6 +64,16 @@ $(BROWSER_STAMP): tests/browser/package-lock.json
 
 browser: $(BROWSER_STAMP) ## Install Debian chromium (when missing) and the pinned playwright-core.
 
+# The MCP Inspector's CLI mode drives /mcp in crates/cli/tests/agent_tools.rs (pinned in
+# tests/inspector/package-lock.json).
+INSPECTOR_STAMP := tests/inspector/node_modules/.stamp-$(shell cksum < tests/inspector/package-lock.json | cut -d' ' -f1)
+
+$(INSPECTOR_STAMP): tests/inspector/package-lock.json
+	cd tests/inspector && npm ci --silent --no-audit --no-fund
+	rm -f tests/inspector/node_modules/.stamp-* && touch $@
+
+inspector: $(INSPECTOR_STAMP) ## Install the pinned MCP Inspector (its CLI mode tests /mcp).
+
 local: venv ## Run the whole system locally (moto, state machine, API, dev OIDC issuer) until Ctrl-C.
 	$(CARGO) build --quiet -p tollgate-local -p tollgate-cli
 	@echo "CLI: $(CURDIR)/target/debug/tollgate  (or: cargo install --path crates/cli)"
@@ -73,7 +83,7 @@ demo: venv ## Scripted walkthrough against a fresh local stack; exits 0 only if 
 	$(CARGO) build --quiet -p tollgate-local
 	./target/debug/tollgate-local demo
 
-test: venv browser lint check-infra check-data ## Lint, unit tests and end-to-end tests (starts and stops its own stacks).
+test: venv browser inspector lint check-infra check-data ## Lint, unit tests and end-to-end tests (starts and stops its own stacks).
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --workspace --no-fail-fast; \
 	else \
@@ -114,6 +124,31 @@ build: $(DEPLOY_STAMP) ## Build every function for arm64 Lambda with cargo-lambd
 			--output-format zip -p $$p || exit 1; \
 	done
 	@ls -l target/lambda/*/bootstrap.zip
+
+# The CLI's release targets. A target is built when its Rust standard library is installed
+# (rustup target list --installed) and, for a cross build, a linker for it is known: set
+# CARGO_TARGET_<TRIPLE>_LINKER (and CC_<triple> for aws-lc's C code), or have the usual
+# cross gcc (aarch64-linux-gnu-gcc) on PATH. Any other target is skipped, saying why.
+RELEASE_TARGETS ?= x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu x86_64-apple-darwin aarch64-apple-darwin
+
+release: ## Build the tollgate CLI for Linux and macOS (each target the toolchain here can build) into target/dist.
+	@mkdir -p target/dist; host=$$(rustc -vV | sed -n 's/^host: //p'); \
+	installed=$$(rustup target list --installed 2>/dev/null || echo "$$host"); built=0; \
+	for t in $(RELEASE_TARGETS); do \
+		if ! grep -qx "$$t" <<<"$$installed"; then \
+			echo "skipped $$t: its Rust standard library is not installed (rustup target add $$t)"; continue; fi; \
+		var=CARGO_TARGET_$$(echo "$$t" | tr 'a-z-' 'A-Z_')_LINKER; \
+		if [ "$$t" != "$$host" ] && [ -z "$${!var}" ]; then \
+			case "$$t" in \
+			aarch64-unknown-linux-gnu) if command -v aarch64-linux-gnu-gcc >/dev/null; then \
+				export $$var=aarch64-linux-gnu-gcc CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc; \
+				else echo "skipped $$t: no linker (apt-get install gcc-aarch64-linux-gnu, or set $$var)"; continue; fi;; \
+			*) echo "skipped $$t: no linker for it here (a macOS SDK; set $$var)"; continue;; \
+			esac; fi; \
+		$(CARGO) build --quiet --release --locked -p tollgate-cli --bin tollgate --target "$$t" || exit 1; \
+		tar -C "target/$$t/release" -czf "target/dist/tollgate-$$t.tar.gz" tollgate && built=$$((built + 1)); \
+		echo "built target/dist/tollgate-$$t.tar.gz"; \
+	done; [ $$built -gt 0 ] || { echo "release: no target could be built"; exit 1; }
 
 sam-build: $(DEPLOY_STAMP) ## sam build (offline): the deployable artifacts in infra/.aws-sam.
 	cd infra && PATH="$(CURDIR)/$(DEPLOY_BIN):$$PATH" $(OFFLINE_AWS) ../$(DEPLOY_BIN)/sam build --beta-features

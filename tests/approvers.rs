@@ -1037,24 +1037,33 @@ async fn the_review_forgery_gets_no_key_and_approves_nothing() {
     let expires = rec["expires_at"].as_u64().unwrap();
     let hash = rec["request_hash"].as_str().unwrap().to_string();
 
-    // 1. Tollgate's own functions, listed through Tollgate (auto-allowed List).
-    let listed = bot
+    // 1. Tollgate's own functions. Listing them hands out every environment, so it no
+    // longer runs at once: it waits for a human.
+    let asked = bot
         .submit(
             &json!({"action": "lambda:ListFunctions", "params": {}}),
             None,
         )
         .await
         .unwrap();
-    assert_eq!(
-        listed.request_status(),
-        Some("SUCCEEDED"),
-        "{}",
-        listed.body
-    );
-    let functions = listed.body["result"]["Functions"]
-        .as_array()
+    assert_eq!(asked.status, 400, "{}", asked.body);
+    assert_eq!(asked.body["error"]["field"], "reason", "{}", asked.body);
+    // The worst case past that: an approver waves it through and masking fails. What the
+    // agent would then read is the functions' configuration as Lambda holds it.
+    let raw_list = reqwest::Client::new()
+        .get(format!("{}/2015-03-31/functions/", stack.moto_url))
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/lambda/aws4_request",
+        )
+        .send()
+        .await
         .unwrap()
-        .clone();
+        .text()
+        .await
+        .unwrap();
+    let listed: Value = serde_json::from_str(&raw_list).unwrap();
+    let functions = listed["Functions"].as_array().unwrap().clone();
     let names: Vec<&str> = functions
         .iter()
         .filter_map(|f| f["FunctionName"].as_str())
@@ -1071,8 +1080,8 @@ async fn the_review_forgery_gets_no_key_and_approves_nothing() {
             .starts_with("arn:aws:secretsmanager:"),
         "{env}"
     );
-    // No key, and no Slack secret, anywhere in what the agent read.
-    let text = listed.body.to_string();
+    // No key, and no Slack secret, anywhere in what the agent could read.
+    let text = listed.to_string();
     for p in Purpose::ALL {
         let current = key_secret(&stack, p).await["current"]
             .as_str()
@@ -1102,7 +1111,7 @@ async fn the_review_forgery_gets_no_key_and_approves_nothing() {
 
     // 2. Every value the agent read, as a key, the old way and the new.
     let mut candidates = vec![];
-    strings_in(&listed.body["result"], &mut candidates);
+    strings_in(&listed, &mut candidates);
     candidates.retain(|c| c.len() >= 8);
     candidates.sort();
     candidates.dedup();
@@ -1370,6 +1379,7 @@ async fn a_slack_vote_and_a_signed_in_vote_by_one_person_count_once() {
         o.seed_ssm = vec![("/tollgate/policies".into(), POLICY.into())];
         o.slack_signing_secret = Some(SLACK_SECRET.into());
         o.slack_bot_token = Some("xoxb-lookup".into());
+        o.slack_team_id = Some(SLACK_TEAM.into());
         o.slack_api_url = Some(api);
         o.approver_issuers = Some(vec![tollgate_aws::oidc::IssuerConfig {
             human_key_claim: Some("email".into()),

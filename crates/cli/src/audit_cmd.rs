@@ -14,13 +14,13 @@ pub const BROKEN: u8 = 10;
 pub async fn show(client: &Client, id: &str) -> Result<u8, String> {
     let a = client.status(id, 0).await?;
     if a.status != 200 {
-        println!("{}", a.body);
+        outln!("{}", a.body);
         return Ok(exit::ERROR);
     }
     for e in a.body["events"].as_array().cloned().unwrap_or_default() {
         let who = e["actor"]["subject"].as_str().unwrap_or("tollgate");
         let detail = e["detail"].to_string();
-        println!(
+        outln!(
             "{:>3}  {}  {:<18} {:<20} {}",
             e["seq"],
             e["at"].as_u64().map(iso8601).unwrap_or_default(),
@@ -68,15 +68,15 @@ pub async fn verify(a: VerifyArgs<'_>) -> Result<u8, String> {
         {
             Ok(n) => {
                 ok += 1;
-                println!("ok      {id} ({n} events)");
+                outln!("ok      {id} ({n} events)");
             }
             Err(b) => {
                 broken += 1;
-                println!("BROKEN  {id} at event {}: {}", b.seq, b.reason);
+                outln!("BROKEN  {id} at event {}: {}", b.seq, b.reason);
             }
         }
     }
-    println!("{ok} intact, {broken} broken");
+    outln!("{ok} intact, {broken} broken");
     Ok(if broken > 0 { BROKEN } else { exit::SUCCEEDED })
 }
 

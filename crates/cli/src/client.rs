@@ -5,41 +5,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-#[derive(Debug, Clone)]
-pub struct Answer {
-    pub status: u16,
-    pub body: Value,
-}
-
-impl Answer {
-    /// `error.code` of an error answer.
-    pub fn error_code(&self) -> Option<&str> {
-        self.body.pointer("/error/code").and_then(Value::as_str)
-    }
-
-    pub fn request_status(&self) -> Option<&str> {
-        self.body.get("status").and_then(Value::as_str)
-    }
-}
+pub use tollgate_mcp::{Answer, is_final};
 
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
     base: String,
     token: Option<String>,
-}
-
-const FINAL: [&str; 6] = [
-    "DENIED",
-    "SUCCEEDED",
-    "FAILED",
-    "REJECTED",
-    "EXPIRED",
-    "CANCELLED",
-];
-
-pub fn is_final(status: &str) -> bool {
-    FINAL.contains(&status)
 }
 
 impl Client {

@@ -147,7 +147,9 @@ fn warn_if_readable_by_others(path: &Path) {
     if let Ok(m) = std::fs::metadata(path)
         && m.permissions().mode() & 0o077 != 0
     {
-        eprintln!(
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
             "tollgate: warning: {} holds a token and is readable by others (chmod 600 it)",
             path.display()
         );

@@ -11,6 +11,26 @@ use tollgate_cli::config::{self, Layer, Settings};
 
 use crate::output::Output;
 
+/// A line on standard output that a closed pipe cannot turn into a panic.
+macro_rules! outln {
+    ($($t:tt)*) => { $crate::output::line(format_args!($($t)*)) };
+}
+
+/// Standard error, likewise (a closed one is ignored).
+macro_rules! errln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
+macro_rules! err {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($t)*);
+    }};
+}
+
 mod audit_cmd;
 mod mcp;
 mod output;
@@ -62,7 +82,8 @@ struct Cli {
     /// Config file [env: TOLLGATE_CONFIG] (default ~/.config/tollgate/config.toml).
     #[arg(long, env = "TOLLGATE_CONFIG", global = true)]
     config: Option<PathBuf>,
-    /// json (default) or table [env: TOLLGATE_OUTPUT].
+    /// json or table [env: TOLLGATE_OUTPUT]. Default: json, except that `request` prints
+    /// just its answer (the AWS result, or how to follow a held request).
     #[arg(long, short = 'o', global = true)]
     output: Option<String>,
     #[command(subcommand)]
@@ -95,6 +116,10 @@ fn usage(message: String) -> Fail {
 #[derive(Subcommand)]
 enum Command {
     /// Mint a token from the local stack's dev identity provider and print it.
+    #[command(after_help = "Examples:
+  tollgate token --sub ci-bot                    # an agent token
+  tollgate token --sub alice --approver          # an approver token
+  tollgate token --sub octo/app --shape github --ref refs/heads/main")]
     Token {
         /// The principal; with --shape github the repository (`owner/repo`), with
         /// --shape kubernetes `namespace/serviceaccount`.
@@ -119,7 +144,12 @@ enum Command {
         #[arg(long = "ref")]
         git_ref: Option<String>,
     },
-    /// Ask for one AWS call, e.g. `tollgate request dynamodb:DeleteTable --param TableName=orders --reason "..."`.
+    /// Ask for one AWS call. Prints the AWS result when it ran, or the held request's id, its
+    /// approval page and how to follow it (exit 7); `--output json` prints the whole record.
+    #[command(after_help = "Examples:
+  tollgate request dynamodb:ListTables
+  tollgate request dynamodb:DeleteTable -p TableName=orders --reason \"drop the old table\" --wait
+  tollgate request s3:PutObject --params-json put.json --reason \"publish\" -o json")]
     Request {
         /// `service:Operation`.
         action: String,
@@ -146,13 +176,20 @@ enum Command {
         timeout: u64,
     },
     /// Show a request.
+    #[command(after_help = "Examples:
+  tollgate status 01JABCDEFGHJKMNPQRSTVWXYZ0
+  tollgate status 01JABCDEFGHJKMNPQRSTVWXYZ0 --wait 600   # follow it until it is decided")]
     Status {
         id: String,
-        /// Hold up to this many seconds for a change.
+        /// Follow the request up to this many seconds, until it is final, showing its progress
+        /// on standard error as `request --wait` does.
         #[arg(long, default_value_t = 0)]
         wait: u64,
     },
     /// Your requests (agent token), newest first; with an approver token, requests by status.
+    #[command(after_help = "Examples:
+  tollgate list --status pending
+  tollgate list --limit 10 -o table")]
     List {
         /// pending, approved, executing, succeeded, failed, denied, rejected, expired, cancelled.
         #[arg(long)]
@@ -165,6 +202,8 @@ enum Command {
         cursor: Option<String>,
     },
     /// Requests waiting for your vote (approver token).
+    #[command(after_help = "Examples:
+  tollgate pending -o table")]
     Pending {
         #[arg(long)]
         limit: Option<u32>,
@@ -172,8 +211,13 @@ enum Command {
         cursor: Option<String>,
     },
     /// Withdraw your pending request (agent token).
+    #[command(after_help = "Examples:
+  tollgate cancel 01JABCDEFGHJKMNPQRSTVWXYZ0")]
     Cancel { id: String },
     /// Serve the Model Context Protocol on stdin/stdout, for AI agents.
+    #[command(after_help = "Examples:
+  TOLLGATE_URL=https://tollgate.example.com TOLLGATE_TOKEN_COMMAND='...' tollgate mcp
+  tollgate mcp --wait-seconds 20")]
     Mcp {
         /// How long `aws_call` waits for a final answer (approval included) before it returns
         /// the pending request; a tool call may lower it.
@@ -181,12 +225,16 @@ enum Command {
         wait_seconds: u64,
     },
     /// Approve a pending request (approver token).
+    #[command(after_help = "Examples:
+  tollgate approve 01JABCDEFGHJKMNPQRSTVWXYZ0 --comment \"looks right\"")]
     Approve {
         id: String,
         #[arg(long)]
         comment: Option<String>,
     },
     /// Reject a pending request (approver token).
+    #[command(after_help = "Examples:
+  tollgate reject 01JABCDEFGHJKMNPQRSTVWXYZ0 --comment \"use the staging table\"")]
     Reject {
         id: String,
         /// Why; the agent and the audit trail see it.
@@ -194,15 +242,34 @@ enum Command {
         comment: String,
     },
     /// Check and try policies offline.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  tollgate policy validate policies/
+  tollgate policy check --request req.json --claims claims.json"
+    )]
     Policy(PolicyCommand),
     /// A request's audit trail; `audit verify` checks trails straight from the table.
-    #[command(args_conflicts_with_subcommands = true)]
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_help = "Examples:
+  tollgate audit 01JABCDEFGHJKMNPQRSTVWXYZ0
+  tollgate audit verify --since 2026-01-01"
+    )]
     Audit {
         #[command(subcommand)]
         verify: Option<AuditCommand>,
         /// The request whose trail to print.
         id: Option<String>,
+    },
+    /// Print a shell completion script.
+    #[command(after_help = "Examples:
+  tollgate completions bash > ~/.local/share/bash-completion/completions/tollgate
+  tollgate completions zsh > ~/.zfunc/_tollgate
+  tollgate completions fish > ~/.config/fish/completions/tollgate.fish")]
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
     },
 }
 
@@ -210,6 +277,9 @@ enum Command {
 enum AuditCommand {
     /// Recompute hash chains from the DynamoDB table (operator credentials). Exit 0 when
     /// every trail is whole, 10 when any is broken.
+    #[command(after_help = "Examples:
+  tollgate audit verify 01JABCDEFGHJKMNPQRSTVWXYZ0
+  tollgate audit verify --since 2026-01-01 --table tollgate-requests")]
     Verify {
         /// Request ids to check.
         ids: Vec<String>,
@@ -229,11 +299,17 @@ enum AuditCommand {
 #[derive(Subcommand)]
 enum PolicyCommand {
     /// Validate policy files against the schema and the action catalog.
+    #[command(after_help = "Examples:
+  tollgate policy validate
+  tollgate policy validate my-policies/ extra.cedar")]
     Validate {
         /// `.cedar` files or directories (default: the bundled policies).
         paths: Vec<std::path::PathBuf>,
     },
     /// Show what the policies decide for a request. Exit 0 allowed, 7 needs approval, 4 denied.
+    #[command(after_help = "Examples:
+  tollgate policy check --request req.json
+  tollgate policy check --request req.json --claims claims.json --policies my-policies/")]
     Check {
         /// The request body, as for `POST /v1/requests`.
         #[arg(long)]
@@ -259,7 +335,7 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
-            eprintln!("tollgate: {}", f.message);
+            errln!("tollgate: {}", f.message);
             ExitCode::from(f.code)
         }
     }
@@ -284,7 +360,7 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
     let settings = settings(&cli)?;
     let out = match &settings.output {
         Some(o) => Output::parse(o).map_err(usage)?,
-        None => Output::Json,
+        None => Output::Answer,
     };
     // The token is fetched (its command run) only by verbs that call the API with it.
     let authed = || -> Result<Client, Fail> {
@@ -352,7 +428,7 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
                 req["ref"] = json!(r);
             }
             let client = Client::new(&settings.url, None);
-            println!("{}", client.dev_token_with(&req).await?);
+            outln!("{}", client.dev_token_with(&req).await?);
             Ok(exit::SUCCEEDED)
         }
         Command::Request {
@@ -385,11 +461,30 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
                 let id = a.body["id"].as_str().unwrap_or_default().to_string();
                 let done =
                     watch::until_final(&client, &id, &a, Duration::from_secs(timeout)).await?;
-                return Ok(report(out, &done));
+                return Ok(report_request(out, &done));
             }
-            Ok(report(out, &a))
+            Ok(report_request(out, &a))
         }
-        Command::Status { id, wait } => Ok(report(out, &authed()?.status(&id, wait).await?)),
+        Command::Status { id, wait } => {
+            let client = authed()?;
+            let a = client.status(&id, 0).await?;
+            if wait == 0 || a.status != 200 {
+                return Ok(report(out, &a));
+            }
+            let done = watch::until_final(&client, &id, &a, Duration::from_secs(wait)).await?;
+            Ok(report(out, &done))
+        }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "tollgate",
+                &mut script,
+            );
+            outln!("{}", String::from_utf8_lossy(&script).trim_end());
+            Ok(exit::SUCCEEDED)
+        }
         Command::List {
             status,
             limit,
@@ -450,6 +545,15 @@ fn read_params_json(src: &str) -> Result<Map<String, Value>, String> {
         Ok(_) => Err("--params-json: must be a JSON object".into()),
         Err(e) => Err(format!("--params-json: not valid JSON: {e}")),
     }
+}
+
+/// `request`'s answer: by default just what an agent acts on (see `output::request_answer`).
+fn report_request(out: Output, a: &Answer) -> u8 {
+    if out == Output::Answer && (200..300).contains(&a.status) {
+        output::print(Output::Json, &output::request_answer(&a.body));
+        return outcome_code(a);
+    }
+    report(out, a)
 }
 
 /// Prints the answer and maps the request's outcome to an exit code.

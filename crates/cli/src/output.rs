@@ -1,9 +1,18 @@
-//! What the command prints: JSON (the API's answer, for scripts) or a table for people.
+//! What the command prints: JSON (the API's answer, for scripts) or a table for people, and
+//! for `tollgate request` by default just the answer (the AWS result, or where to follow a
+//! held request). Everything goes through [`line`], so a closed pipe (`tollgate ... | head`)
+//! ends the output quietly, as Unix tools do, and the command still finishes and exits with
+//! its own code: a vote is recorded whether or not anyone reads the answer.
 
-use serde_json::Value;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Output {
+    /// The default: `request` prints the answer; every other verb the API's JSON.
+    Answer,
     Json,
     Table,
 }
@@ -18,11 +27,57 @@ impl Output {
     }
 }
 
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// One line on standard output. A closed pipe ends the output, not the command; any other
+/// write failure is reported once on standard error.
+pub fn line(text: std::fmt::Arguments) {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush()) {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            let _ = writeln!(std::io::stderr(), "tollgate: cannot write the output: {e}");
+        }
+    }
+}
+
 /// Prints one answer: a request, a list of requests, or an error.
 pub fn print(out: Output, body: &Value) {
     match out {
-        Output::Json => println!("{}", serde_json::to_string_pretty(body).unwrap_or_default()),
-        Output::Table => println!("{}", table(body)),
+        Output::Json | Output::Answer => {
+            outln!("{}", serde_json::to_string_pretty(body).unwrap_or_default())
+        }
+        Output::Table => outln!("{}", table(body)),
+    }
+}
+
+/// What `tollgate request` prints by default: the AWS result when the call succeeded; for a
+/// held request its id, what it waits for and how to follow it; otherwise the whole answer
+/// (an error, a rejection with its comment, a failure with the AWS error).
+pub fn request_answer(body: &Value) -> Value {
+    match body["status"].as_str() {
+        Some("SUCCEEDED") => body.get("result").cloned().unwrap_or(Value::Null),
+        Some(s @ ("PENDING" | "APPROVED" | "EXECUTING")) => {
+            let id = body["id"].as_str().unwrap_or_default();
+            let mut v = json!({
+                "id": id,
+                "status": s,
+                "waiting_for": tollgate_mcp::progress_line(body),
+                "follow": format!("tollgate status {id} --wait 600"),
+                "cancel": format!("tollgate cancel {id}"),
+            });
+            if let Some(link) = body.pointer("/links/approval") {
+                v["approval_page"] = link.clone();
+            }
+            if let Some(e) = body.get("expires_at").filter(|e| !e.is_null()) {
+                v["expires_at"] = e.clone();
+            }
+            v
+        }
+        _ => body.clone(),
     }
 }
 
@@ -109,6 +164,20 @@ fn align(rows: &[Vec<String>]) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_request_answers_with_its_result_or_how_to_follow_it() {
+        let done = json!({"id": "01A", "status": "SUCCEEDED", "result": {"TableNames": ["t"]}});
+        assert_eq!(request_answer(&done), json!({"TableNames": ["t"]}));
+        let held = json!({"id": "01A", "status": "PENDING", "approvals_required": 1, "votes": [],
+            "links": {"approval": "http://x/v1/approvals/01A?k=1.s"}});
+        let a = request_answer(&held);
+        assert_eq!(a["follow"], "tollgate status 01A --wait 600");
+        assert_eq!(a["approval_page"], "http://x/v1/approvals/01A?k=1.s");
+        assert_eq!(a["waiting_for"], "waiting for approval: 0 of 1");
+        let rejected = json!({"id": "01A", "status": "REJECTED", "votes": [{"comment": "no"}]});
+        assert_eq!(request_answer(&rejected), rejected);
+    }
 
     #[test]
     fn lists_print_as_aligned_rows() {

@@ -47,7 +47,7 @@ pub fn validate_cmd(paths: &[PathBuf]) -> Result<u8, String> {
     let engine = CedarPolicy::new(&sources, 3600).map(|_| ());
     match (validate(&sources), engine) {
         (Ok(n), Ok(())) => {
-            println!("ok: {n} policies in {} file(s) are valid", sources.len());
+            outln!("ok: {n} policies in {} file(s) are valid", sources.len());
             Ok(exit::SUCCEEDED)
         }
         (v, e) => {
@@ -58,9 +58,9 @@ pub fn validate_cmd(paths: &[PathBuf]) -> Result<u8, String> {
                 }
             }
             for err in &errors {
-                eprintln!("{err}");
+                errln!("{err}");
             }
-            eprintln!("{} error(s)", errors.len());
+            errln!("{} error(s)", errors.len());
             Ok(exit::ERROR)
         }
     }
@@ -129,11 +129,11 @@ pub fn check_cmd(a: CheckArgs<'_>) -> Result<u8, String> {
         "decision": c.decision,
         "principal": identity,
     });
-    println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
-    eprintln!("{}", c.decision.reason);
+    outln!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    errln!("{}", c.decision.reason);
     // Every requirement holds at once; one approver counts toward each group they are in.
     for r in c.decision.requirements() {
-        eprintln!("  needs {}", r.describe(r.approvals));
+        errln!("  needs {}", r.describe(r.approvals));
     }
     Ok(match c.decision.effect {
         Effect::Allow => exit::SUCCEEDED,

@@ -25,14 +25,16 @@ pub async fn until_final(
     let mut last = submitted.request_status().unwrap_or("").to_string();
     let mut line = describe(id, &submitted.body);
     if !live {
-        eprintln!("{line}");
+        errln!("{line}");
     }
     let mut failures = 0;
     let mut frame = 0usize;
     loop {
-        let remaining = limit
+        // Rounded up: a wait of 0 in the last second would turn the long-poll into a tight loop.
+        let remaining = (limit
             .saturating_sub(start.elapsed())
-            .as_secs()
+            .as_millis()
+            .div_ceil(1000) as u64)
             .min(POLL_SECONDS);
         let poll = client.status(id, remaining);
         tokio::pin!(poll);
@@ -43,7 +45,7 @@ pub async fn until_final(
                     a = &mut poll => break a,
                     _ = tick.tick() => {
                         frame += 1;
-                        eprint!("\r\x1b[2K{} {line} {}s", SPINNER[frame % SPINNER.len()], start.elapsed().as_secs());
+                        err!("\r\x1b[2K{} {line} {}s", SPINNER[frame % SPINNER.len()], start.elapsed().as_secs());
                         let _ = std::io::stderr().flush();
                     }
                 }
@@ -59,7 +61,7 @@ pub async fn until_final(
             Err(e) if failures < MAX_FAILURES => {
                 failures += 1;
                 if !live {
-                    eprintln!("{id}: {e}; retrying");
+                    errln!("{id}: {e}; retrying");
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
@@ -73,14 +75,14 @@ pub async fn until_final(
         line = describe(id, &a.body);
         if st != last {
             if !live {
-                eprintln!("{line}");
+                errln!("{line}");
             }
             last = st.clone();
         }
         if a.status != 200 || is_final(&st) || start.elapsed() >= limit {
             finish(live);
             if live {
-                eprintln!("{line}");
+                errln!("{line}");
             }
             return Ok(a);
         }
@@ -89,7 +91,7 @@ pub async fn until_final(
 
 fn finish(live: bool) {
     if live {
-        eprint!("\r\x1b[2K");
+        err!("\r\x1b[2K");
     }
 }
 

@@ -41,6 +41,27 @@ async fn run(mut c: Command) -> (i32, Value, String) {
     (out.status.code().unwrap_or(-1), body, stderr)
 }
 
+/// Runs one of the Python MCP clients (the official SDK, which `make venv` installs) and
+/// checks it finished every check.
+async fn mcp_client(script: &str, args: &[&str], env: &[(&str, &str)], done: &str) {
+    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python");
+    let mut c = Command::new(python);
+    c.arg(format!("{}/tests/{script}", env!("CARGO_MANIFEST_DIR")))
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null());
+    let out = tokio::task::spawn_blocking(move || {
+        c.output()
+            .expect("run the MCP client (make venv installs mcp)")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains(done), "{stdout}");
+}
+
 /// Waits (through `tollgate list`) until the agent has a pending request and returns its id.
 async fn pending_id(stack: &Stack, agent: &str) -> String {
     for _ in 0..100 {
@@ -76,6 +97,8 @@ async fn request_wait_ends_with_the_outcome_and_its_exit_code() {
             "--wait",
             "--timeout",
             "60",
+            "-o",
+            "json",
         ],
     )));
     let id = pending_id(&stack, &agent).await;
@@ -192,6 +215,8 @@ async fn request_wait_ends_with_the_outcome_and_its_exit_code() {
             "--param",
             "Limit=5",
             "--wait",
+            "--output",
+            "json",
         ],
     ))
     .await;
@@ -334,24 +359,13 @@ async fn a_real_mcp_client_calls_aws_through_tollgate() {
     let stack = stack().await;
     let agent = stack.token("claude", false).unwrap();
     create_table(&stack.sdk, "scratch").await.unwrap();
-    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin/python");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_client.py");
-    let mut c = Command::new(python);
-    c.arg(script)
-        .arg(BIN)
-        .env("TOLLGATE_URL", &stack.api_url)
-        .env("TOLLGATE_TOKEN", &agent)
-        .stdin(Stdio::null());
-    let out = tokio::task::spawn_blocking(move || {
-        c.output()
-            .expect("run the MCP client (make venv installs mcp)")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("mcp client: all checks passed"), "{stdout}");
+    mcp_client(
+        "mcp_client.py",
+        &[BIN],
+        &[("TOLLGATE_URL", &stack.api_url), ("TOLLGATE_TOKEN", &agent)],
+        "mcp client: all checks passed",
+    )
+    .await;
     // The pending write the client left is really pending, and really the client's.
     let owner = tollgate_cli::client::Client::new(&stack.api_url, Some(agent));
     let mine = owner.list(Some("pending"), None, None).await.unwrap();
@@ -366,5 +380,107 @@ async fn a_real_mcp_client_calls_aws_through_tollgate() {
         "scratch"
     );
     assert!(table_exists(&stack.sdk, "scratch").await.unwrap());
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hosted_mcp_client_signs_in_and_works_over_http() {
+    let stack = stack().await;
+    let approver = stack.token("alice", true).unwrap();
+    create_table(&stack.sdk, "scratch").await.unwrap();
+    create_table(&stack.sdk, "keep").await.unwrap();
+    mcp_client(
+        "mcp_http_client.py",
+        &[],
+        &[
+            ("TOLLGATE_URL", &stack.api_url),
+            ("TOLLGATE_APPROVER_TOKEN", &approver),
+        ],
+        "mcp http client: all checks passed",
+    )
+    .await;
+    // The task's call really ran, after the approval; the cancelled one never did.
+    assert!(!table_exists(&stack.sdk, "scratch").await.unwrap());
+    assert!(table_exists(&stack.sdk, "keep").await.unwrap());
+    stack.stop().await;
+}
+
+/// The MCP Inspector's CLI mode (`make inspector` installs the pinned version).
+fn inspector(stack: &Stack, token: &str, args: &[&str]) -> Command {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/inspector");
+    let mut c = Command::new(format!("{dir}/node_modules/.bin/mcp-inspector"));
+    c.current_dir(dir)
+        .env("HOME", std::env::temp_dir())
+        .arg("--cli")
+        .arg(format!("{}/mcp", stack.api_url))
+        .args(args)
+        .args(["--header", &format!("Authorization: Bearer {token}")])
+        .stdin(Stdio::null());
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mcp_inspector_lists_and_calls_the_tools() {
+    let stack = stack().await;
+    let agent = stack.token("inspector-bot", false).unwrap();
+    create_table(&stack.sdk, "inspected").await.unwrap();
+    let (code, listed, err) = run(inspector(&stack, &agent, &["--method", "tools/list"])).await;
+    assert_eq!(code, 0, "{listed} {err}");
+    let names: Vec<&str> = listed["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "aws_call",
+            "request_status",
+            "list_my_requests",
+            "cancel_request",
+            "describe_action"
+        ]
+    );
+    let text = |v: &Value| -> Value {
+        serde_json::from_str(v["content"][0]["text"].as_str().unwrap_or("")).unwrap_or_default()
+    };
+    let call = |args: &[&str]| {
+        let mut a = vec!["--method", "tools/call", "--tool-name", "aws_call"];
+        a.push("--tool-arg");
+        a.extend(args);
+        inspector(&stack, &agent, &a)
+    };
+    let (code, read, err) = run(call(&["action=dynamodb:ListTables"])).await;
+    assert_eq!(code, 0, "{read} {err}");
+    assert_eq!(read["isError"], false, "{read}");
+    assert!(
+        text(&read)["result"]["TableNames"]
+            .as_array()
+            .unwrap()
+            .contains(&"inspected".into()),
+        "{read}"
+    );
+    let (code, held, err) = run(call(&[
+        "action=dynamodb:DeleteTable",
+        r#"params={"TableName":"inspected"}"#,
+        "reason=inspector",
+        "wait_seconds=1",
+    ]))
+    .await;
+    assert_eq!(code, 0, "{held} {err}");
+    let held = text(&held);
+    assert_eq!(held["status"], "PENDING", "{held}");
+    assert_eq!(held["action"], "dynamodb:DeleteTable", "{held}");
+    assert_eq!(held["ask_again"]["tool"], "request_status", "{held}");
+    // A token the API does not accept: the Inspector reports the 401.
+    let (code, _, _) = run(inspector(
+        &stack,
+        "not-a-token",
+        &["--method", "tools/list"],
+    ))
+    .await;
+    assert_ne!(code, 0);
+    assert!(table_exists(&stack.sdk, "inspected").await.unwrap());
     stack.stop().await;
 }

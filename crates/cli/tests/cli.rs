@@ -67,6 +67,22 @@ async fn cli_requests_waits_and_exits_by_outcome() {
     )
     .await;
     assert_eq!(code, 0, "{out} {err}");
+    // By default `request` prints just the AWS result; `-o json` the whole record.
+    assert_eq!(out["Table"]["TableName"], "cli-table", "{out}");
+    let (code, out, _) = run(
+        tollgate(&stack, Some(&agent)),
+        &[
+            "request",
+            "dynamodb:DescribeTable",
+            "--param",
+            "TableName=cli-table",
+            "-o",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0);
+    assert_eq!(out["status"], "SUCCEEDED");
     assert_eq!(out["result"]["Table"]["TableName"], "cli-table");
 
     // Parameters as JSON on standard input.
@@ -88,7 +104,7 @@ async fn cli_requests_waits_and_exits_by_outcome() {
         String::from_utf8_lossy(&out.stderr)
     );
     let out: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(out["result"]["Table"]["TableName"], "cli-table");
+    assert_eq!(out["Table"]["TableName"], "cli-table");
 
     // Denied: exit 4.
     let (code, out, _) = run(
@@ -105,6 +121,49 @@ async fn cli_requests_waits_and_exits_by_outcome() {
     .await;
     assert_eq!(code, 4, "{out}");
 
+    // A held write without --wait: its id, what it waits for, how to follow it (exit 7).
+    let (code, held, _) = run(
+        tollgate(&stack, Some(&agent)),
+        &[
+            "request",
+            "dynamodb:DeleteTable",
+            "-p",
+            "TableName=cli-table",
+            "--reason",
+            "to cancel",
+        ],
+    )
+    .await;
+    assert_eq!(code, 7, "{held}");
+    let held_id = held["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        held["follow"],
+        format!("tollgate status {held_id} --wait 600")
+    );
+    assert_eq!(held["waiting_for"], "waiting for approval: 0 of 1");
+    assert!(
+        held["approval_page"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("/v1/approvals/{held_id}?k=")),
+        "{held}"
+    );
+    // `status --wait` follows it with the same progress lines as `request --wait`.
+    let follower = tollgate(&stack, Some(&agent))
+        .args(["status", &held_id, "--wait", "60"])
+        .spawn()
+        .expect("spawn");
+    let (code, _, _) = run(tollgate(&stack, Some(&agent)), &["cancel", &held_id]).await;
+    assert_eq!(code, 8);
+    let followed = follower.wait_with_output().await.unwrap();
+    assert_eq!(followed.status.code(), Some(8));
+    let progress = String::from_utf8_lossy(&followed.stderr);
+    assert!(
+        progress.contains(&format!("{held_id}: PENDING, 0/1 approvals"))
+            && progress.contains(&format!("{held_id}: CANCELLED")),
+        "{progress}"
+    );
+
     // A write with --wait: pending until a human approves, then exit 0 with the result.
     let waiting = tollgate(&stack, Some(&agent))
         .args([
@@ -117,6 +176,8 @@ async fn cli_requests_waits_and_exits_by_outcome() {
             "--wait",
             "--timeout",
             "60",
+            "-o",
+            "json",
         ])
         .spawn()
         .expect("spawn");
@@ -125,7 +186,8 @@ async fn cli_requests_waits_and_exits_by_outcome() {
         let outbox = anon.local_outbox().await.unwrap();
         if let Some(id) = outbox
             .iter()
-            .find_map(|n| n.pointer("/notice/request_id").and_then(Value::as_str))
+            .filter_map(|n| n.pointer("/notice/request_id").and_then(Value::as_str))
+            .find(|id| *id != held_id)
         {
             break id.to_string();
         }

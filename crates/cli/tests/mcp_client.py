@@ -10,19 +10,9 @@ import json
 import os
 import sys
 
+from mcp_checks import body, check
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
-
-
-def check(cond, what, detail=""):
-    if not cond:
-        sys.exit(f"FAILED: {what}\n{detail}")
-    print(f"ok: {what}")
-
-
-def body(result):
-    text = "".join(c.text for c in result.content if getattr(c, "type", "") == "text")
-    return json.loads(text) if text.startswith("{") else {"text": text}
 
 
 async def main(binary):
@@ -63,7 +53,11 @@ async def main(binary):
             r = await session.call_tool("aws_call", {"action": "dynamodb:DeleteTable", "params": {"TableName": "scratch"}, "reason": "MCP test"})
             b = body(r)
             check(not r.is_error and b["status"] == "PENDING", "write is pending", b)
-            check(b["request_page"].endswith("/v1/requests/" + b["id"]), "pending answer links the request page", b)
+            check(b["action"] == "dynamodb:DeleteTable" and b["reason"], "after waiting, the answer is the request as it stands", b)
+            check(b["status_url"].endswith("/v1/requests/" + b["id"]), "pending answer links the request status", b)
+            check(b["ask_again"] == {"tool": "request_status", "arguments": {"id": b["id"], "wait_seconds": 20}}, "pending answer says how to ask again", b)
+            check("/v1/approvals/" + b["id"] + "?k=" in b["approval_page"], "pending answer carries the approval page", b)
+            check(b["waiting_for"]["approvals_required"] == 1, "pending answer says what it waits for", b)
             pending_id = b["id"]
 
             r = await session.call_tool("request_status", {"id": pending_id, "wait_seconds": 1})

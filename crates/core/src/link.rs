@@ -44,6 +44,15 @@ pub fn sign(key: &[u8], id: &str, expires_ms: u64) -> String {
     format!("{expires_ms}.{}", URL_SAFE_NO_PAD.encode(sig))
 }
 
+/// The approval page's URL for request `id`, with its key.
+pub fn approval_url(key: &[u8], public_url: &str, id: &str, expires_ms: u64) -> String {
+    let k = sign(key, id, expires_ms);
+    format!(
+        "{}/v1/approvals/{id}?k={k}",
+        public_url.trim_end_matches('/')
+    )
+}
+
 pub fn verify(key: &[u8], id: &str, k: &str, now_ms: u64) -> Result<(), LinkError> {
     let (exp, sig) = k.split_once('.').ok_or(LinkError::Malformed)?;
     let exp: u64 = exp.parse().map_err(|_| LinkError::Malformed)?;

@@ -1,7 +1,9 @@
 //! The dev issuer's browser sign-in: an OIDC authorization endpoint with a user picker
 //! instead of a password, and the token endpoint's `authorization_code` grant with PKCE
 //! (`S256` only). Codes are single-use, live one minute, and are bound to the client, the
-//! redirect URI and the code challenge, as a real provider binds them.
+//! redirect URI and the code challenge, as a real provider binds them. Besides the approval
+//! page's own client, clients registered through `agent_clients` (MCP clients) sign in here
+//! as an agent and get an agent token.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -9,6 +11,7 @@ use std::sync::Mutex;
 use serde_json::{Value, json};
 use tollgate_core::seal;
 
+use crate::agent_clients::DEV_AGENTS;
 use crate::issuer::{APPROVER_AUDIENCE, APPROVER_GROUP, DevIssuer, MintRequest};
 
 const CODE_LIFETIME_MS: u64 = 60_000;
@@ -24,6 +27,10 @@ pub const DEV_USERS: [(&str, &str, &[&str]); 5] = [
 
 struct PendingCode {
     user: String,
+    /// Signed in through a registered (MCP) client: an agent, not an approver.
+    agent: bool,
+    /// The RFC 8707 resource the client asked a token for.
+    resource: Option<String>,
     client_id: String,
     redirect_uri: String,
     challenge: String,
@@ -79,21 +86,32 @@ fn authorization_params(
     if get("response_type") != "code" {
         return Err("response_type: only `code` is supported".into());
     }
-    if get("client_id") != APPROVER_AUDIENCE {
-        return Err(format!(
-            "client_id: unknown client (expected `{APPROVER_AUDIENCE}`)"
-        ));
-    }
-    // Only the host this issuer lives on may receive codes: the dev stand-in for a
-    // provider's registered redirect URIs.
     let origin = |u: &str| {
         url::Url::parse(u)
             .map(|u| u.origin().ascii_serialization())
             .ok()
     };
     let redirect = get("redirect_uri");
-    if origin(&redirect).is_none() || origin(&redirect) != origin(dev.issuer()) {
-        return Err("redirect_uri: not registered for this client".into());
+    match dev.clients.allows(&get("client_id"), &redirect) {
+        Some(true) => {}
+        Some(false) => return Err("redirect_uri: not registered for this client".into()),
+        None if get("client_id") != APPROVER_AUDIENCE => {
+            return Err(format!(
+                "client_id: unknown client (expected `{APPROVER_AUDIENCE}` or a registered client)"
+            ));
+        }
+        // Only the host this issuer lives on may receive the approval page's codes: the dev
+        // stand-in for a provider's registered redirect URIs.
+        None if origin(&redirect).is_none() || origin(&redirect) != origin(dev.issuer()) => {
+            return Err("redirect_uri: not registered for this client".into());
+        }
+        None => {}
+    }
+    // RFC 8707: a token only for a resource on this stack.
+    if let Some(r) = q.get("resource")
+        && (origin(r).is_none() || origin(r) != origin(dev.issuer()))
+    {
+        return Err("resource: not a resource this issuer makes tokens for".into());
     }
     if get("code_challenge_method") != "S256" || get("code_challenge").len() != 43 {
         return Err("code_challenge: PKCE with S256 is required".into());
@@ -110,6 +128,7 @@ fn authorization_params(
         "nonce",
         "code_challenge",
         "code_challenge_method",
+        "resource",
     ];
     Ok(q.iter()
         .filter(|(k, _)| keep.contains(&k.as_str()))
@@ -133,13 +152,25 @@ pub fn authorize_page(dev: &DevIssuer, q: &BTreeMap<String, String>) -> Answer {
             )
         })
         .collect();
-    let users: String = DEV_USERS
+    let agent = is_agent_client(&params);
+    let people: Vec<(&str, &str, String)> = if agent {
+        DEV_AGENTS
+            .iter()
+            .map(|(sub, name)| (*sub, *name, "agent".to_string()))
+            .collect()
+    } else {
+        DEV_USERS
+            .iter()
+            .map(|(sub, name, groups)| (*sub, *name, groups.join(", ")))
+            .collect()
+    };
+    let users: String = people
         .iter()
         .map(|(sub, name, groups)| {
             format!(
                 "<li><button name=\"user\" value=\"{sub}\" type=\"submit\">{}</button> <small>{}</small></li>",
                 esc(name),
-                esc(&groups.join(", "))
+                esc(groups)
             )
         })
         .collect();
@@ -162,7 +193,13 @@ pub fn authorize_submit(dev: &DevIssuer, codes: &Codes, form: &BTreeMap<String, 
         Err(e) => return html_error(&e),
     };
     let user = form.get("user").cloned().unwrap_or_default();
-    if !DEV_USERS.iter().any(|(sub, _, _)| *sub == user) {
+    let agent = is_agent_client(&params);
+    let known = if agent {
+        DEV_AGENTS.iter().any(|(sub, _)| *sub == user)
+    } else {
+        DEV_USERS.iter().any(|(sub, _, _)| *sub == user)
+    };
+    if !known {
         return html_error("user: pick one of the listed users");
     }
     let Ok(code) = random_code() else {
@@ -175,6 +212,8 @@ pub fn authorize_submit(dev: &DevIssuer, codes: &Codes, form: &BTreeMap<String, 
             code.clone(),
             PendingCode {
                 user,
+                agent,
+                resource: params.get("resource").cloned(),
                 client_id: params["client_id"].clone(),
                 redirect_uri: redirect_uri.clone(),
                 challenge: params["code_challenge"].clone(),
@@ -186,9 +225,11 @@ pub fn authorize_submit(dev: &DevIssuer, codes: &Codes, form: &BTreeMap<String, 
     let Ok(mut back) = url::Url::parse(&redirect_uri) else {
         return html_error("redirect_uri: not a URL");
     };
+    // RFC 9207: the response names its issuer, so a client can tell mix-ups apart.
     back.query_pairs_mut()
         .append_pair("code", &code)
-        .append_pair("state", &params["state"]);
+        .append_pair("state", &params["state"])
+        .append_pair("iss", dev.issuer());
     Answer::Redirect(back.to_string())
 }
 
@@ -218,10 +259,21 @@ pub fn token(dev: &DevIssuer, codes: &Codes, form: &BTreeMap<String, String>) ->
             "code_verifier does not match the code challenge",
         );
     }
+    if let Some(r) = form.get("resource")
+        && p.resource.as_ref().is_some_and(|asked| asked != r)
+    {
+        return oauth_error(
+            "invalid_target",
+            "resource differs from the authorization request",
+        );
+    }
+    if p.agent {
+        return agent_token(dev, &p.user);
+    }
     let Some((sub, name, groups)) = DEV_USERS.iter().find(|(s, _, _)| *s == p.user) else {
         return oauth_error("invalid_grant", "unknown user");
     };
-    match dev.mint(&MintRequest {
+    let req = MintRequest {
         sub: sub.to_string(),
         approver: true,
         name: Some(name.to_string()),
@@ -229,16 +281,40 @@ pub fn token(dev: &DevIssuer, codes: &Codes, form: &BTreeMap<String, String>) ->
         ttl_seconds: Some(600),
         nonce: p.nonce,
         ..Default::default()
-    }) {
-        Ok((id_token, _)) => Answer::Json(
+    };
+    token_answer(dev, &req, "id_token")
+}
+
+/// The token endpoint's answer: the minted token under `field`, with its lifetime.
+fn token_answer(dev: &DevIssuer, req: &MintRequest, field: &str) -> Answer {
+    match dev.mint(req) {
+        Ok((token, _)) => Answer::Json(
             200,
-            json!({"id_token": id_token, "token_type": "Bearer", "expires_in": 600}),
+            json!({field: token, "token_type": "Bearer", "expires_in": req.ttl_seconds}),
         ),
         Err(e) => Answer::Json(
             500,
             json!({"error": "server_error", "error_description": e}),
         ),
     }
+}
+
+fn is_agent_client(params: &BTreeMap<String, String>) -> bool {
+    params.get("client_id").map(String::as_str) != Some(APPROVER_AUDIENCE)
+}
+
+/// An agent token as an OAuth access token (what an MCP client sends to `/mcp`).
+fn agent_token(dev: &DevIssuer, user: &str) -> Answer {
+    let Some((sub, name)) = DEV_AGENTS.iter().find(|(s, _)| *s == user) else {
+        return oauth_error("invalid_grant", "unknown agent");
+    };
+    let req = MintRequest {
+        sub: sub.to_string(),
+        name: Some(name.to_string()),
+        ttl_seconds: Some(3600),
+        ..Default::default()
+    };
+    token_answer(dev, &req, "access_token")
 }
 
 fn random_code() -> Result<String, ()> {

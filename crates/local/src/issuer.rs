@@ -40,6 +40,8 @@ pub struct DevIssuer {
     issuer: String,
     /// Authorization codes handed out by the browser sign-in, until redeemed.
     pub(crate) codes: crate::authorize::Codes,
+    /// MCP clients registered dynamically.
+    pub(crate) clients: crate::agent_clients::Clients,
     ring: RwLock<KeyRing>,
     jwks_fetches: AtomicU64,
 }
@@ -138,6 +140,7 @@ impl DevIssuer {
             }),
             issuer,
             codes: Default::default(),
+            clients: Default::default(),
             jwks_fetches: AtomicU64::new(0),
         })
     }
@@ -152,10 +155,13 @@ impl DevIssuer {
             "jwks_uri": format!("{}/jwks.json", self.issuer),
             "token_endpoint": format!("{}/token", self.issuer),
             "authorization_endpoint": format!("{}/authorize", self.issuer),
+            "registration_endpoint": format!("{}/register", self.issuer),
             "id_token_signing_alg_values_supported": ["ES256", "RS256"],
             "response_types_supported": ["code", "id_token"],
             "grant_types_supported": ["authorization_code"],
             "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported": ["none"],
+            "authorization_response_iss_parameter_supported": true,
             "subject_types_supported": ["public"],
         })
     }

@@ -1,6 +1,7 @@
 //! The whole of Tollgate on one machine: moto as the AWS emulator, the real state machine,
 //! the three functions' handlers served in-process, and a dev identity provider.
 
+pub mod agent_clients;
 pub mod authorize;
 pub mod bootstrap;
 pub mod demo;

@@ -174,7 +174,7 @@ async fn dispatch(host: &Host, req: Request<Incoming>, peer: std::net::SocketAdd
     };
     let path = parts.uri.path().to_string();
     let method = parts.method.as_str().to_string();
-    if path.starts_with("/v1/") || path == "/v1" {
+    if path.starts_with("/v1/") || path == "/v1" || is_api_path(&path) {
         let Some(f) = host.functions() else {
             return starting();
         };
@@ -199,6 +199,17 @@ async fn dispatch(host: &Host, req: Request<Incoming>, peer: std::net::SocketAdd
         (ISSUER_PATH, &host.issuer),
         (SECOND_ISSUER_PATH, &host.second_issuer),
     ] {
+        // RFC 8414 §3.1: metadata of an issuer with a path, at the path-inserted well-known URL.
+        if method == "GET"
+            && [
+                "/.well-known/oauth-authorization-server",
+                "/.well-known/openid-configuration",
+            ]
+            .iter()
+            .any(|w| path.strip_prefix(w) == Some(prefix))
+        {
+            return json_answer(200, &dev.discovery());
+        }
         if let Some(rest) = path.strip_prefix(prefix)
             && (rest.is_empty() || rest.starts_with('/'))
         {
@@ -220,6 +231,12 @@ async fn dispatch(host: &Host, req: Request<Incoming>, peer: std::net::SocketAdd
         return json_answer(200, &Value::Array(outbox));
     }
     forward(host, parts, body).await
+}
+
+/// Paths the API serves besides `/v1`: the MCP endpoint and its resource metadata (API
+/// Gateway routes the same ones to the function).
+fn is_api_path(path: &str) -> bool {
+    path == "/mcp" || path.starts_with("/.well-known/oauth-protected-resource")
 }
 
 /// The Lambda Invoke API, answered by calling the handler in-process.
@@ -319,6 +336,7 @@ fn issuer(
             from_authorize(authorize::token(dev, &dev.codes, &form(body)))
         }
         ("GET", "/.well-known/openid-configuration") => json_answer(200, &dev.discovery()),
+        ("POST", "/register") => from_authorize(dev.clients.register(body)),
         ("GET", "/jwks.json") => json_answer(200, &dev.jwks()),
         ("POST", "/rotate") => match dev.rotate() {
             Ok(()) => json_answer(200, &json!({"rotated": true})),

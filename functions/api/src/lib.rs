@@ -8,6 +8,7 @@ mod cancel;
 mod decide;
 mod decisions;
 mod listing;
+mod mcp;
 mod openapi;
 mod requests;
 mod respond;
@@ -166,6 +167,12 @@ impl Api {
             ("GET", ["v1", "approver", "callback"]) => self.callback(&req).await,
             ("POST", ["v1", "approver", "logout"]) => self.logout(&req).await,
             ("POST", ["v1", "slack", "actions"]) => self.slack_action(&req).await,
+            ("POST", ["mcp"]) => Ok(self.mcp(&req, source_ip).await),
+            ("GET" | "DELETE", ["mcp"]) => Ok(self.mcp_other(method.as_str())),
+            ("GET", [".well-known", "oauth-protected-resource"])
+            | ("GET", [".well-known", "oauth-protected-resource", "mcp"]) => {
+                Ok(self.resource_metadata())
+            }
             _ => match allowed_methods(&segments) {
                 Some(allow) => {
                     return Response::error(&ApiError::new(
@@ -228,7 +235,10 @@ fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
         ["v1", "decisions"]
         | ["v1", "requests", _, "approve" | "reject" | "cancel"]
         | ["v1", "approver", "logout"]
-        | ["v1", "slack", "actions"] => Some("POST"),
+        | ["v1", "slack", "actions"]
+        | ["mcp"] => Some("POST"),
+        [".well-known", "oauth-protected-resource"]
+        | [".well-known", "oauth-protected-resource", "mcp"] => Some("GET"),
         _ => None,
     }
 }
@@ -262,6 +272,11 @@ mod tests {
         assert_eq!(allow("/v1/approvals/X"), Some("GET, POST"));
         assert_eq!(allow("/v1/approver/callback"), Some("GET"));
         assert_eq!(allow("/v1/slack/actions"), Some("POST"));
+        assert_eq!(allow("/mcp"), Some("POST"));
+        assert_eq!(
+            allow("/.well-known/oauth-protected-resource/mcp"),
+            Some("GET")
+        );
         assert_eq!(allow("/v1/requests/X/delete"), None);
         assert_eq!(allow("/v2/requests"), None);
     }

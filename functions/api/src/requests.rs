@@ -146,7 +146,7 @@ impl Api {
                         .await;
                     return Err(e);
                 }
-                Ok(first_answer(&rec))
+                Ok(first_answer(&rec).with_approval_link(self, &rec))
             }
             Status::Approved => {
                 // The executor records the outcome; its answer is the record it wrote.
@@ -230,12 +230,13 @@ impl Api {
             .filter(visible)
             // Someone else's request answers exactly like a missing one.
             .ok_or_else(|| not_found(id))?;
-        let first = rec.status;
+        let first = (rec.status, rec.votes.len());
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait);
         // Approvals take human time: read quickly at first (a vote may just have landed),
         // then back off, so a 20 s wait costs 14 reads, not eighty.
         let mut pause = self.poll_interval;
-        while rec.status == first && !rec.status.is_final() {
+        // A vote counts as a change: a follower shows approvals as they arrive.
+        while (rec.status, rec.votes.len()) == first && !rec.status.is_final() {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
                 break;
@@ -252,6 +253,9 @@ impl Api {
             rec.view()
         };
         body["events"] = serde_json::to_value(&events).unwrap_or(Value::Null);
+        if rec.status == Status::Pending && !is_approver {
+            body["links"] = json!({"approval": self.approval_link(&rec)});
+        }
         Ok(Response::json(200, &body))
     }
 }
@@ -369,6 +373,29 @@ fn idempotency_claim(
     }))
 }
 
+impl Api {
+    /// The approval page of a pending request, for the agent to pass on to the people who
+    /// decide (it shows the request; deciding still takes an approver's sign-in).
+    pub(crate) fn approval_link(&self, rec: &RequestRecord) -> String {
+        tollgate_core::link::approval_url(
+            self.keys.link.current(),
+            &self.settings.public_url,
+            &rec.id,
+            rec.expires_at.unwrap_or(0),
+        )
+    }
+}
+
+impl Response {
+    fn with_approval_link(mut self, api: &Api, rec: &RequestRecord) -> Self {
+        if let Ok(mut v) = serde_json::from_str::<Value>(&self.body) {
+            v["links"]["approval"] = json!(api.approval_link(rec));
+            self.body = v.to_string();
+        }
+        self
+    }
+}
+
 /// The answer to a submission, given the request's state.
 pub(crate) fn first_answer(rec: &RequestRecord) -> Response {
     match rec.status {
@@ -391,6 +418,7 @@ pub(crate) fn first_answer(rec: &RequestRecord) -> Response {
                 "decision": rec.decision,
                 "approvals_required": rec.decision.required_approvals(),
                 "expires_at": rec.expires_at,
+                "created_at": rec.created_at,
                 "links": {"status": format!("/v1/requests/{}", rec.id)},
             }),
         ),

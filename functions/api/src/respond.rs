@@ -60,6 +60,31 @@ impl Response {
         }
     }
 
+    /// No body (`202 Accepted` for a notification).
+    pub fn empty(status: u16) -> Self {
+        Self {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body: String::new(),
+            headers: vec![],
+        }
+    }
+
+    /// A complete Server-Sent Events stream (answers are buffered end to end on Lambda).
+    pub fn event_stream(status: u16, body: String) -> Self {
+        Self {
+            status,
+            content_type: "text/event-stream",
+            body,
+            headers: vec![("x-accel-buffering", "no".into())],
+        }
+    }
+
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = status;
+        self
+    }
+
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.headers.push((name, value.into()));
         self

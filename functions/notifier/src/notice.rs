@@ -13,8 +13,7 @@ use tollgate_core::{RequestRecord, link, slack};
 /// The link to the request's page, signed with the link key's current key.
 pub fn approval_link(rec: &RequestRecord, settings: &Settings, link_key: &KeyRing) -> String {
     let expires = rec.expires_at.unwrap_or(0);
-    let k = link::sign(link_key.current(), &rec.id, expires);
-    format!("{}/v1/approvals/{}?k={k}", settings.public_url, rec.id)
+    link::approval_url(link_key.current(), &settings.public_url, &rec.id, expires)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

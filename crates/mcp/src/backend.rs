@@ -1,0 +1,39 @@
+//! What the tools need from Tollgate: the agent-facing operations of its HTTP API, each
+//! answering as the API does. The stdio server reaches them over HTTP with the agent's token;
+//! the API's `/mcp` endpoint calls its own handlers with the token the MCP request carried.
+
+use std::future::Future;
+
+use serde_json::Value;
+
+use crate::Answer;
+
+/// Transport failures are `Err`; every answer the API gives (a 403, a 404) is `Ok`.
+pub trait Backend: Sync {
+    /// `POST /v1/requests`.
+    fn submit(
+        &self,
+        body: &Value,
+        idempotency_key: Option<&str>,
+    ) -> impl Future<Output = Result<Answer, String>> + Send;
+
+    /// `GET /v1/requests/{id}?wait=`: returns early when the status or the votes change.
+    fn status(&self, id: &str, wait: u64) -> impl Future<Output = Result<Answer, String>> + Send;
+
+    /// `GET /v1/requests?status=&limit=&cursor=`.
+    fn list(
+        &self,
+        status: Option<&str>,
+        limit: Option<u32>,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<Answer, String>> + Send;
+
+    /// `POST /v1/requests/{id}/cancel`.
+    fn cancel(&self, id: &str) -> impl Future<Output = Result<Answer, String>> + Send;
+
+    /// `POST /v1/decisions`.
+    fn explain(&self, body: &Value) -> impl Future<Output = Result<Answer, String>> + Send;
+
+    /// Where the request's status is served, for the answer a model reads.
+    fn status_url(&self, id: &str) -> String;
+}
