@@ -1,12 +1,33 @@
-//! The README's commands are real: every `make` target it shows exists, and every `tollgate`
-//! command line it shows (in shell blocks and inline) parses with the flags it uses. What
-//! they do is exercised by the end-to-end tests and `make demo`; this keeps the text from
-//! drifting away from the code.
+//! The documentation's commands are real: every `make` target the README, CONTRIBUTING.md
+//! and docs/*.md show exists, and every `tollgate` command line they show (in shell blocks
+//! and inline) parses with the flags it uses. What they do is exercised by the end-to-end
+//! tests and `make demo`; this keeps the text from drifting away from the code.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-const README: &str = include_str!("../../../README.md");
 const MAKEFILE: &str = include_str!("../../../Makefile");
+
+/// README.md, CONTRIBUTING.md and every docs/*.md, as (path relative to the repository, text).
+fn documents() -> Vec<(String, String)> {
+    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let mut paths = vec![root.join("README.md"), root.join("CONTRIBUTING.md")];
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(root.join("docs"))
+        .expect("docs/")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .collect();
+    docs.sort();
+    paths.extend(docs);
+    paths
+        .into_iter()
+        .map(|p| {
+            let text =
+                std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            let name = p.strip_prefix(&root).unwrap().display().to_string();
+            (name, text)
+        })
+        .collect()
+}
 
 /// Shell-ish words of one command: quotes removed, `$(...)` left for the caller.
 fn words(cmd: &str) -> Vec<String> {
@@ -63,15 +84,27 @@ fn commands(line: &str) -> Vec<String> {
     found
 }
 
-/// Every command line the README shows, with where it came from.
-fn readme_commands() -> Vec<(usize, String)> {
+/// Every command line the documents show, with where it came from (`file:line`).
+fn documented_commands() -> Vec<(String, String)> {
+    documents()
+        .into_iter()
+        .flat_map(|(name, text)| {
+            commands_in(&text)
+                .into_iter()
+                .map(move |(line, cmd)| (format!("{name}:{line}"), cmd))
+        })
+        .collect()
+}
+
+/// Every command line one document shows, with its line number.
+fn commands_in(text: &str) -> Vec<(usize, String)> {
     let mut out = Vec::new();
     let mut in_shell = false;
     let mut in_block = false;
     let mut pending = String::new();
     let mut para = String::new();
     let mut para_line = 0;
-    for (i, raw) in README.lines().enumerate() {
+    for (i, raw) in text.lines().enumerate() {
         let n = i + 1;
         if let Some(lang) = raw.trim_start().strip_prefix("```") {
             in_block = !in_block;
@@ -127,14 +160,14 @@ fn placeholder(w: &str) -> String {
 }
 
 #[test]
-fn every_make_target_in_the_readme_exists() {
+fn every_make_target_in_the_docs_exists() {
     let targets: Vec<&str> = MAKEFILE
         .lines()
         .filter_map(|l| l.split_once(':').map(|(t, _)| t))
         .filter(|t| !t.is_empty() && !t.contains(' ') && !t.contains('$') && !t.starts_with('\t'))
         .collect();
     let mut checked = 0;
-    for (line, cmd) in readme_commands() {
+    for (place, cmd) in documented_commands() {
         let w = words(&cmd);
         if w.first().map(String::as_str) != Some("make") {
             continue;
@@ -145,7 +178,7 @@ fn every_make_target_in_the_readme_exists() {
         {
             assert!(
                 targets.contains(&target.as_str()),
-                "README.md:{line}: `make {target}` is not a Makefile target"
+                "{place}: `make {target}` is not a Makefile target"
             );
             checked += 1;
         }
@@ -157,11 +190,11 @@ fn every_make_target_in_the_readme_exists() {
 }
 
 #[test]
-fn every_tollgate_command_in_the_readme_parses() {
+fn every_tollgate_command_in_the_docs_parses() {
     let bin = env!("CARGO_BIN_EXE_tollgate");
     assert!(Path::new(bin).exists());
     let mut checked = 0;
-    for (line, cmd) in readme_commands() {
+    for (place, cmd) in documented_commands() {
         // `[--flag value]` marks an optional part: check it as given.
         let w: Vec<String> = words(&cmd.replace(['[', ']'], ""))
             .into_iter()
@@ -182,7 +215,7 @@ fn every_tollgate_command_in_the_readme_parses() {
             .unwrap();
         assert!(
             out.status.success(),
-            "README.md:{line}: `{cmd}` does not parse: {}",
+            "{place}: `{cmd}` does not parse: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         checked += 1;
