@@ -185,35 +185,20 @@ impl RequestRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decision::{Decision, Effect};
+    use crate::decision::Effect;
+    use crate::fixtures;
     use crate::identity::Identity;
-    use crate::request::parse_new_request;
 
     const ROLE: Option<&str> = Some("arn:aws:iam::111122223333:role/t");
 
     fn record(iam_actions: &[&str], resources: &[&str]) -> RequestRecord {
-        let req = parse_new_request(
-            br#"{"action":"s3:CopyObject","params":{"Bucket":"dst","Key":"k2","CopySource":"src/k1"},"reason":"r"}"#,
-            "us-east-1",
-        )
-        .unwrap();
-        let decision = Decision {
-            effect: Effect::Allow,
-            policy_ids: vec![],
-            reason: String::new(),
-            mask: Default::default(),
-            requires: Default::default(),
-        };
-        RequestRecord::new(
-            "R".into(),
-            req,
+        fixtures::record(
+            r#"{"action":"s3:CopyObject","params":{"Bucket":"dst","Key":"k2","CopySource":"src/k1"},"reason":"r"}"#,
             Identity::default(),
-            decision,
-            iam_actions.iter().map(|s| s.to_string()).collect(),
-            resources.iter().map(|s| s.to_string()).collect(),
-            1,
+            Effect::Allow,
+            iam_actions,
+            resources,
         )
-        .0
     }
 
     fn approved() -> RequestRecord {

@@ -12,6 +12,8 @@ pub mod display;
 pub mod error;
 pub mod execution;
 pub mod failure;
+#[cfg(test)]
+mod fixtures;
 pub mod identity;
 pub mod keyring;
 pub mod link;

@@ -419,17 +419,8 @@ pub fn masked_params(params: &serde_json::Map<String, Value>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::who;
     use crate::request::parse_new_request;
-
-    fn who(sub: &str, groups: &[&str]) -> Identity {
-        Identity {
-            issuer: "https://idp".into(),
-            subject: sub.into(),
-            name: sub.into(),
-            groups: groups.iter().map(|g| g.to_string()).collect(),
-            ..Default::default()
-        }
-    }
 
     fn pending(approvals: u32, group: Option<&str>) -> RequestRecord {
         pending_with(

@@ -118,26 +118,11 @@ impl RequestRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decision::{Decision, Effect, GroupRequirement};
+    use crate::decision::{Effect, GroupRequirement};
+    use crate::fixtures::{self, who};
     use crate::record::Vote;
-    use crate::request::parse_new_request;
-
-    fn who(sub: &str, groups: &[&str]) -> Identity {
-        Identity {
-            issuer: "https://idp".into(),
-            subject: sub.into(),
-            name: sub.into(),
-            groups: groups.iter().map(|g| g.to_string()).collect(),
-            ..Default::default()
-        }
-    }
 
     fn pending(requirements: Vec<(Option<&str>, u32)>) -> RequestRecord {
-        let req = parse_new_request(
-            br#"{"action":"dynamodb:DeleteTable","params":{"TableName":"t"},"reason":"r"}"#,
-            "us-east-1",
-        )
-        .unwrap();
         let requirements: Vec<GroupRequirement> = requirements
             .into_iter()
             .map(|(g, approvals)| GroupRequirement {
@@ -145,27 +130,18 @@ mod tests {
                 approvals,
             })
             .collect();
-        let decision = Decision {
-            effect: Effect::Approval {
-                approvals: requirements.iter().map(|r| r.approvals).max().unwrap_or(1),
-                requirements,
-                timeout_seconds: 60,
-            },
-            policy_ids: vec![],
-            reason: String::new(),
-            mask: Default::default(),
-            requires: Default::default(),
+        let effect = Effect::Approval {
+            approvals: requirements.iter().map(|r| r.approvals).max().unwrap_or(1),
+            requirements,
+            timeout_seconds: 60,
         };
-        RequestRecord::new(
-            "R".into(),
-            req,
+        fixtures::record(
+            r#"{"action":"dynamodb:DeleteTable","params":{"TableName":"t"},"reason":"r"}"#,
             who("agent", &[]),
-            decision,
-            vec![],
-            vec![],
-            1,
+            effect,
+            &[],
+            &[],
         )
-        .0
     }
 
     fn approve(rec: &mut RequestRecord, who: Identity) {
