@@ -296,7 +296,7 @@ async fn executor_crash_after_the_call_is_never_repeated() {
     assert_eq!(fin.request_status(), Some("FAILED"), "{}", fin.body);
     assert_eq!(
         fin.body["error"]["code"].as_str(),
-        Some("ExecutionInterrupted"),
+        Some("execution_interrupted"),
         "{}",
         fin.body
     );

@@ -185,16 +185,29 @@ impl Requirement {
     }
 
     /// Checks an approval's comment.
-    pub fn check(&self, comment: Option<&str>) -> Result<(), String> {
+    pub fn check(&self, comment: Option<&str>) -> Result<(), UnmetRequirement> {
         let text = comment.unwrap_or("").trim();
         let long_enough = text.chars().count() >= self.min_justification as usize;
         if (self.ticket && !cites_ticket(text)) || !long_enough {
-            return Err(format!(
-                "comment: this request's policy requires {} with each approval",
-                self.describe()
-            ));
+            return Err(UnmetRequirement {
+                needs: self.describe(),
+            });
         }
         Ok(())
+    }
+}
+
+/// An approval's comment lacks what the policy asks for; `needs` says what, in words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("this request's policy requires {needs} with each approval")]
+pub struct UnmetRequirement {
+    pub needs: String,
+}
+
+/// The comment is the field at fault.
+impl From<UnmetRequirement> for crate::error::ApiError {
+    fn from(e: UnmetRequirement) -> Self {
+        crate::error::ApiError::field("comment", e.to_string())
     }
 }
 
@@ -330,6 +343,17 @@ mod tests {
         assert!(both.check(Some("OPS-1")).is_err());
         assert!(both.check(Some("OPS-1 rollback tested")).is_ok());
         assert!(both.describe().contains("ticket") && both.describe().contains("10"));
-        assert!(both.check(None).unwrap_err().starts_with("comment:"));
+        let unmet = both.check(None).unwrap_err();
+        assert_eq!(unmet.needs, both.describe());
+        // As the caller sees it: the comment is at fault, named once.
+        let e = crate::error::ApiError::from(unmet);
+        assert_eq!(e.field.as_deref(), Some("comment"));
+        assert_eq!(
+            e.message,
+            format!(
+                "comment: this request's policy requires {} with each approval",
+                both.describe()
+            )
+        );
     }
 }

@@ -4,8 +4,7 @@
 use serde::Serialize;
 use serde_json::json;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     InvalidRequest,
     InvalidJson,
@@ -27,6 +26,30 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// The code as the API writes it (`already_final`), and as a function's error type.
+    pub fn as_str(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            InvalidRequest => "invalid_request",
+            InvalidJson => "invalid_json",
+            PayloadTooLarge => "payload_too_large",
+            UnsupportedMediaType => "unsupported_media_type",
+            Unauthorized => "unauthorized",
+            Forbidden => "forbidden",
+            Denied => "denied",
+            NotFound => "not_found",
+            UnknownAction => "unknown_action",
+            MethodNotAllowed => "method_not_allowed",
+            Conflict => "conflict",
+            AlreadyFinal => "already_final",
+            AlreadyVoted => "already_voted",
+            SelfApproval => "self_approval",
+            IdempotencyMismatch => "idempotency_mismatch",
+            Internal => "internal",
+            Unavailable => "unavailable",
+        }
+    }
+
     pub fn http_status(self) -> u16 {
         use ErrorCode::*;
         match self {
@@ -42,6 +65,13 @@ impl ErrorCode {
             Internal => 500,
             Unavailable => 503,
         }
+    }
+}
+
+/// Written as [`ErrorCode::as_str`] says, so the API and the Lambda error type agree.
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -77,6 +107,13 @@ impl ApiError {
         }
     }
 
+    /// Names the request field at fault, for an error whose code is not `invalid_request`
+    /// (an unknown action, a stale hash); the message is left as it is.
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
     pub fn with_detail(mut self, detail: serde_json::Value) -> Self {
         self.detail = Some(Box::new(detail));
         self
@@ -102,8 +139,26 @@ impl ApiError {
         json!({ "error": err })
     }
 
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::Internal, message)
+    /// Something went wrong on Tollgate's side. `detail` (a serde or signer error, say) is
+    /// logged here and never answered: the caller learns only that it happened.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        Self::new(ErrorCode::Internal, INTERNAL_MESSAGE)
+    }
+}
+
+/// What a caller is told of an internal error.
+pub const INTERNAL_MESSAGE: &str = "internal error; nothing more is said here, and it is logged";
+
+/// A function invoked by Step Functions fails with the code as its error type, so the state
+/// machine can retry `unavailable` and `conflict` by name (`ErrorEquals`).
+#[cfg(feature = "lambda")]
+impl From<ApiError> for lambda_runtime::Diagnostic {
+    fn from(e: ApiError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: e.code.as_str().to_string(),
+            error_message: e.message,
+        }
     }
 }
 
@@ -119,6 +174,36 @@ mod tests {
         assert_eq!(b["error"]["code"], "invalid_request");
         assert_eq!(b["error"]["field"], "params.TableName");
         assert_eq!(b["error"]["message"], "params.TableName: must be a string");
+    }
+
+    #[test]
+    fn a_field_can_be_named_for_any_code() {
+        let e = ApiError::new(ErrorCode::UnknownAction, "action: `s3:Nope` is not known")
+            .with_field("action");
+        assert_eq!(e.status(), 404);
+        let b = e.body();
+        assert_eq!(b["error"]["field"], "action");
+        assert_eq!(b["error"]["message"], "action: `s3:Nope` is not known");
+        assert_eq!(b["error"]["code"], "unknown_action");
+    }
+
+    #[test]
+    fn internal_errors_say_nothing_of_their_cause() {
+        let e = ApiError::internal("expected value at line 1 column 1 in `secret-doc`");
+        assert_eq!(e.status(), 500);
+        assert_eq!(e.message, INTERNAL_MESSAGE);
+        assert!(!e.body().to_string().contains("secret-doc"), "{}", e.body());
+    }
+
+    #[cfg(feature = "lambda")]
+    #[test]
+    fn functions_fail_with_the_code_as_error_type() {
+        let d = lambda_runtime::Diagnostic::from(ApiError::new(
+            ErrorCode::Unavailable,
+            "SNS is unavailable; try again",
+        ));
+        assert_eq!(d.error_type, "unavailable");
+        assert_eq!(d.error_message, "SNS is unavailable; try again");
     }
 
     #[test]

@@ -11,20 +11,16 @@ use crate::keyring::KeyRing;
 
 type HmacSha256 = Hmac<Sha256>;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinkError {
-    Malformed,
-    BadSignature,
-    Expired,
-}
+pub use crate::token::TokenError;
+/// The name links' errors had before links and seals shared one.
+pub type LinkError = TokenError;
 
-impl LinkError {
-    pub fn message(self) -> &'static str {
-        match self {
-            LinkError::Malformed => "k: malformed link key",
-            LinkError::BadSignature => "k: link signature does not match this request",
-            LinkError::Expired => "k: link has expired",
-        }
+/// What is wrong with a link's key `k`, for the page's refusal.
+pub fn refusal(e: TokenError) -> &'static str {
+    match e {
+        TokenError::Malformed => "k: malformed link key",
+        TokenError::BadSignature => "k: link signature does not match this request",
+        TokenError::Expired => "k: link has expired",
     }
 }
 
@@ -53,7 +49,9 @@ pub fn approval_url(key: &[u8], public_url: &str, id: &str, expires_ms: u64) -> 
     )
 }
 
-pub fn verify(key: &[u8], id: &str, k: &str, now_ms: u64) -> Result<(), LinkError> {
+/// Checks `k` for request `id` and returns when the link lapses (ms): the page compares it
+/// with the request's own expiry, so a link outlives nothing.
+pub fn verify(key: &[u8], id: &str, k: &str, now_ms: u64) -> Result<u64, LinkError> {
     let (exp, sig) = k.split_once('.').ok_or(LinkError::Malformed)?;
     let exp: u64 = exp.parse().map_err(|_| LinkError::Malformed)?;
     let sig = URL_SAFE_NO_PAD
@@ -65,12 +63,12 @@ pub fn verify(key: &[u8], id: &str, k: &str, now_ms: u64) -> Result<(), LinkErro
     if now_ms > exp {
         return Err(LinkError::Expired);
     }
-    Ok(())
+    Ok(exp)
 }
 
 /// Verifies `k` under any key of the ring: links signed before a rotation stay valid until
 /// the key that signed them is dropped from the ring.
-pub fn verify_any(ring: &KeyRing, id: &str, k: &str, now_ms: u64) -> Result<(), LinkError> {
+pub fn verify_any(ring: &KeyRing, id: &str, k: &str, now_ms: u64) -> Result<u64, LinkError> {
     let mut last = LinkError::BadSignature;
     for key in ring.keys() {
         match verify(key, id, k, now_ms) {
@@ -89,7 +87,7 @@ mod tests {
     fn round_trip_and_forgery() {
         let key = b"k1";
         let k = sign(key, "R1", 1000);
-        assert_eq!(verify(key, "R1", &k, 999), Ok(()));
+        assert_eq!(verify(key, "R1", &k, 999), Ok(1000));
         assert_eq!(verify(key, "R1", &k, 1001), Err(LinkError::Expired));
         assert_eq!(verify(key, "R2", &k, 999), Err(LinkError::BadSignature));
         assert_eq!(verify(b"k2", "R1", &k, 999), Err(LinkError::BadSignature));
@@ -107,8 +105,11 @@ mod tests {
         let (a, b, c) = (vec![b'a'; 32], vec![b'b'; 32], vec![b'c'; 32]);
         let signed_with_a = sign(&a, "R1", 1000);
         let rotated = KeyRing::new(b.clone(), Some(a.clone())).unwrap();
-        assert_eq!(verify_any(&rotated, "R1", &signed_with_a, 1), Ok(()));
-        assert_eq!(verify_any(&rotated, "R1", &sign(&b, "R1", 1000), 1), Ok(()));
+        assert_eq!(verify_any(&rotated, "R1", &signed_with_a, 1), Ok(1000));
+        assert_eq!(
+            verify_any(&rotated, "R1", &sign(&b, "R1", 2000), 1),
+            Ok(2000)
+        );
         assert_eq!(
             verify_any(&rotated, "R1", &signed_with_a, 1001),
             Err(LinkError::Expired)

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use crate::audit::{Event, EventKind, GENESIS_HASH};
 use crate::decision::{Decision, Effect, GroupRequirement};
 use crate::error::{ApiError, ErrorCode};
+use crate::failure::Failure;
 use crate::identity::Identity;
 use crate::request::NewRequest;
 use crate::status::Status;
@@ -57,8 +58,9 @@ pub struct RequestRecord {
     pub votes: Vec<Vote>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<Value>,
+    /// Why it failed, once FAILED.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<Value>,
+    pub error: Option<Failure>,
     /// Number of audit events so far; also the optimistic-concurrency version of the record.
     pub seq: u64,
     pub last_hash: String,
@@ -247,10 +249,7 @@ impl RequestRecord {
         }
         self.check_voter(approver, verdict)?;
         if verdict == Verdict::Approve {
-            self.decision
-                .requires
-                .check(comment.as_deref())
-                .map_err(|m| ApiError::field("comment", m.trim_start_matches("comment: ")))?;
+            self.decision.requires.check(comment.as_deref())?;
         }
         self.votes.push(Vote {
             approver: approver.clone(),
@@ -302,60 +301,8 @@ impl RequestRecord {
                 ErrorCode::Conflict,
                 "request_hash: does not match the request as stored; reload it and decide again",
             )
-            .with_detail(json!({"field": "request_hash"}))),
+            .with_field("request_hash")),
         }
-    }
-
-    /// Whether `approver` may cast `verdict` now: not the requester (nor the same person
-    /// under another identity), not voted yet (as any of their identities), and in the group
-    /// of a requirement. An approval must also count toward a requirement that still needs
-    /// approvals; a rejection may come from anyone a requirement admits.
-    pub fn check_voter(&self, approver: &Identity, verdict: Verdict) -> Result<(), ApiError> {
-        if approver.same_human(&self.agent) {
-            return Err(ApiError::new(
-                ErrorCode::SelfApproval,
-                if approver.same_principal(&self.agent) {
-                    "the requester cannot vote on its own request"
-                } else {
-                    "the requester cannot vote on its own request, under another identity either"
-                },
-            ));
-        }
-        if self.votes.iter().any(|v| v.approver.same_human(approver)) {
-            return Err(ApiError::new(
-                ErrorCode::AlreadyVoted,
-                "this approver has already voted on this request",
-            ));
-        }
-        let progress = self.progress();
-        let admitting: Vec<&Progress> = progress
-            .iter()
-            .filter(|p| p.requirement.admits(approver))
-            .collect();
-        if admitting.is_empty() {
-            let groups: Vec<String> = progress
-                .iter()
-                .filter_map(|p| p.requirement.group.as_ref())
-                .map(|g| format!("`{g}`"))
-                .collect();
-            return Err(ApiError::new(
-                ErrorCode::Forbidden,
-                format!(
-                    "only members of {} may vote on this request",
-                    groups.join(" or ")
-                ),
-            ));
-        }
-        if verdict == Verdict::Approve && admitting.iter().all(|p| p.missing() == 0) {
-            return Err(ApiError::new(
-                ErrorCode::Forbidden,
-                format!(
-                    "the approvals this approver can give are complete; the request still needs {}",
-                    self.still_needed().join(" and ")
-                ),
-            ));
-        }
-        Ok(())
     }
 
     /// Each requirement with the approvals so far that count toward it (an approver counts
@@ -472,17 +419,8 @@ pub fn masked_params(params: &serde_json::Map<String, Value>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::who;
     use crate::request::parse_new_request;
-
-    fn who(sub: &str, groups: &[&str]) -> Identity {
-        Identity {
-            issuer: "https://idp".into(),
-            subject: sub.into(),
-            name: sub.into(),
-            groups: groups.iter().map(|g| g.to_string()).collect(),
-            ..Default::default()
-        }
-    }
 
     fn pending(approvals: u32, group: Option<&str>) -> RequestRecord {
         pending_with(

@@ -20,12 +20,9 @@ type HmacSha256 = Hmac<Sha256>;
 /// Longest accepted sealed value; cookies are capped near 4 KiB anyway.
 pub const MAX_SEALED_BYTES: usize = 4096;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SealError {
-    Malformed,
-    BadSignature,
-    Expired,
-}
+pub use crate::token::TokenError;
+/// The name seals' errors had before links and seals shared one.
+pub type SealError = TokenError;
 
 fn mac(key: &[u8], purpose: &str) -> HmacSha256 {
     let mut m = HmacSha256::new_from_slice(key).expect("HMAC accepts any key length");

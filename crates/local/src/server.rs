@@ -276,9 +276,10 @@ async fn invoke(host: &Host, name: &str, body: &[u8]) -> Answer {
     };
     match result {
         Ok(v) => json_answer(200, &v),
+        // What the runtime sends for a function's error: its code as the error type.
         Err(e) => json_answer(
             200,
-            &json!({"errorType": format!("{:?}", e.code), "errorMessage": e.message}),
+            &serde_json::to_value(lambda_runtime::Diagnostic::from(e)).unwrap_or_default(),
         )
         .tap_header("x-amz-function-error", "Unhandled"),
     }

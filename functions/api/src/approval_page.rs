@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use tollgate_aws::now_ms;
 use tollgate_aws::store::not_found;
-use tollgate_core::link::{self, LinkError};
+use tollgate_core::link;
 use tollgate_core::record::{Verdict, VoteOutcome};
-use tollgate_core::{ApiError, ErrorCode, RequestRecord, Status, seal};
+use tollgate_core::{ApiError, ErrorCode, RequestRecord, Status, TokenError, seal};
 
 use crate::approver_session::Session;
 use crate::{Api, Request, Response, header, query_param};
@@ -22,10 +22,10 @@ impl Api {
             .store
             .get(id)
             .await?
-            .ok_or_else(|| forbidden(LinkError::BadSignature))?;
-        link::verify_any(&self.keys.link, id, k, now_ms()).map_err(forbidden)?;
+            .ok_or_else(|| forbidden(TokenError::BadSignature))?;
+        let lapses = link::verify_any(&self.keys.link, id, k, now_ms()).map_err(forbidden)?;
         // Links expire with the request they were made for.
-        if k.split('.').next() != Some(rec.expires_at.unwrap_or(0).to_string().as_str()) {
+        if Some(lapses) != rec.expires_at {
             return Err(not_found(id));
         }
         Ok(rec)
@@ -235,13 +235,7 @@ impl Api {
 fn cannot_vote(rec: &RequestRecord, who: &tollgate_core::Identity) -> Option<String> {
     rec.check_voter(who, Verdict::Reject)
         .err()
-        .map(|e| match e.code {
-            ErrorCode::SelfApproval => {
-                "You asked for this request; someone else has to approve it.".to_string()
-            }
-            ErrorCode::AlreadyVoted => "You have already voted on this request.".to_string(),
-            _ => format!("{}.", capitalised(&e.message)),
-        })
+        .map(|refusal| refusal.sentence())
 }
 
 fn capitalised(s: &str) -> String {
@@ -251,8 +245,8 @@ fn capitalised(s: &str) -> String {
         .unwrap_or_default()
 }
 
-fn forbidden(e: LinkError) -> ApiError {
-    ApiError::new(ErrorCode::Forbidden, e.message())
+fn forbidden(e: TokenError) -> ApiError {
+    ApiError::new(ErrorCode::Forbidden, link::refusal(e))
 }
 
 fn refusal(status: u16, message_html: &str, here: &str) -> Response {

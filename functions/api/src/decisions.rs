@@ -33,7 +33,7 @@ impl Api {
                             new.action
                         ),
                     )
-                    .with_detail(json!({"field": "action"}))
+                    .with_field("action")
                 },
             )?;
         let op = model.operation(&operation);

@@ -8,7 +8,7 @@ use tollgate_aws::store::{Created, IdempotencyClaim, not_found};
 use tollgate_core::audit::sha256_hex;
 use tollgate_core::scope::arn_account;
 use tollgate_core::{
-    ApiError, Decision, Effect, ErrorCode, EventKind, NewRequest, RequestRecord, Status,
+    ApiError, Decision, Effect, ErrorCode, Failure, FailureCode, NewRequest, RequestRecord, Status,
     parse_new_request,
 };
 use tollgate_policy::{Classified, classify};
@@ -128,22 +128,18 @@ impl Api {
                 };
                 if let Err(e) = self.workflow.start(&rec.id, timeout).await {
                     // Nothing will ever decide this request: close it rather than leave it hanging.
-                    let detail =
-                        json!({"error": {"code": "workflow_unavailable", "message": e.message}});
-                    let _ = self
+                    let failure = Failure::new(FailureCode::WorkflowUnavailable, e.message.clone());
+                    if let Err(not_failed) = self
                         .store
                         .update(&rec.id, |r| {
-                            r.error = Some(detail["error"].clone());
-                            let ev = r.transition(
-                                Status::Failed,
-                                EventKind::Failed,
-                                None,
-                                detail.clone(),
-                                now_ms(),
-                            )?;
-                            Ok(((), vec![ev]))
+                            Ok(((), vec![r.fail(failure.clone(), now_ms())?]))
                         })
-                        .await;
+                        .await
+                    {
+                        // The caller still gets the workflow's error; the record stays PENDING
+                        // with no workflow, which an operator has to close by hand.
+                        tracing::error!(request_id = %rec.id, code = ?not_failed.code, error = %not_failed.message, "request could not be marked FAILED after the workflow did not start");
+                    }
                     return Err(e);
                 }
                 Ok(first_answer(&rec).with_approval_link(self, &rec))
@@ -293,7 +289,7 @@ pub(crate) fn check_against_model(new: &NewRequest) -> Result<(), ApiError> {
                     new.action
                 ),
             )
-            .with_detail(json!({"field": "action"}))
+            .with_field("action")
         })?;
     let unsupported = |why: String| {
         ApiError::new(

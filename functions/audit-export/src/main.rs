@@ -11,11 +11,10 @@ async fn main() -> Result<(), Error> {
     let prefix = env("TOLLGATE_AUDIT_PREFIX").unwrap_or_else(|| "audit/".into());
     let exporter = Exporter::new(&sdk, bucket, prefix, None)?;
     let exporter = &exporter;
+    // An `ApiError` becomes the runtime's diagnostic with its code as the error type, which
+    // the state machine matches on.
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        exporter
-            .handle(event.payload)
-            .await
-            .map_err(|e| Error::from(e.message))
+        exporter.handle(event.payload).await
     }))
     .await
 }

@@ -4,9 +4,9 @@
 use aws_credential_types::Credentials;
 use serde_json::{Value, json};
 use tollgate_aws::signed_http::SignedHttp;
-use tollgate_core::NewRequest;
 use tollgate_core::mask::{MaskRules, mask_answer};
 use tollgate_core::reveal::{self, Revealed};
+use tollgate_core::{Failure, FailureCode, NewRequest};
 
 /// The region the call is signed for: the request's, or a global service's fixed one.
 pub fn signing_region(req: &NewRequest) -> String {
@@ -19,23 +19,24 @@ pub fn signing_region(req: &NewRequest) -> String {
 }
 
 /// Sends the call and returns the JSON answer masked for everyone, with what `@unmask`
-/// reveals to the requesting agent beside it; or an AWS error as `{code, message, status}`,
-/// masked for everyone (errors echo what was sent, and reveal nothing).
+/// reveals to the requesting agent beside it; or why it failed: AWS's error (its message
+/// masked for everyone: errors echo what was sent, and reveal nothing), or why it could not
+/// be sent.
 pub async fn perform(
     http: &SignedHttp,
     creds: &Credentials,
     req: &NewRequest,
     endpoint_override: Option<&str>,
     rules: &MaskRules,
-) -> Result<(Value, Vec<Revealed>), Value> {
-    let fail = |code: &str, message: String| json!({"code": code, "message": message});
+) -> Result<(Value, Vec<Revealed>), Failure> {
     let (model, operation) = tollgate_models::find(req.action.service(), req.action.operation())
         .ok_or_else(|| {
-            fail(
-                "UnknownOperation",
+            Failure::new(
+                FailureCode::UnknownOperation,
                 format!("{} is not in the AWS API models", req.action),
             )
         })?;
+    let build_failed = |e: String| Failure::new(FailureCode::RequestBuildFailed, e);
     let built = tollgate_models::build_request(
         &model,
         &operation,
@@ -43,7 +44,7 @@ pub async fn perform(
         &req.region,
         endpoint_override,
     )
-    .map_err(|e| fail("RequestBuildFailed", e.to_string()))?;
+    .map_err(|e| build_failed(e.to_string()))?;
     let mut builder = http::Request::builder()
         .method(built.method.as_str())
         .uri(&built.url);
@@ -52,11 +53,11 @@ pub async fn perform(
     }
     let request = builder
         .body(built.body)
-        .map_err(|e| fail("RequestBuildFailed", e.to_string()))?;
+        .map_err(|e| build_failed(e.to_string()))?;
     let resp = http
         .send(request, creds, &built.signing_region, &built.signing_name)
         .await
-        .map_err(|e| fail("ServiceUnavailable", e.message))?;
+        .map_err(|e| Failure::new(FailureCode::ServiceUnavailable, e.message))?;
     let headers: Vec<(String, String)> = resp
         .headers
         .iter()
@@ -69,7 +70,7 @@ pub async fn perform(
     match tollgate_models::parse_response(&model, &operation, resp.status, &headers, &resp.body) {
         Ok(v) => Ok(reveal::split(req.action.service(), v, rules)),
         Err(e) => {
-            let mut v = json!({"code": e.code, "message": e.message, "status": e.status});
+            let mut v = json!({"code": e.code, "message": e.message});
             // Error messages can echo what was sent; they get the same treatment, and reveal
             // nothing even to the agent.
             let for_everyone = MaskRules {
@@ -77,7 +78,15 @@ pub async fn perform(
                 unmask: vec![],
             };
             mask_answer(req.action.service(), &mut v, &for_everyone);
-            Err(v)
+            let text = |v: &Value| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            Err(Failure::aws(
+                text(&v["code"]),
+                text(&v["message"]),
+                e.status,
+            ))
         }
     }
 }

@@ -6,7 +6,7 @@ mod call;
 
 use aws_config::SdkConfig;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tollgate_aws::credentials::{CredentialBroker, ScopedSession};
 use tollgate_aws::keys::{KeySource, Purpose};
 use tollgate_aws::metrics::Unit;
@@ -17,8 +17,7 @@ use tollgate_aws::store::Store;
 use tollgate_core::answer_size::{MAX_ANSWER_BYTES, bound_answer};
 use tollgate_core::keyring::KeyRing;
 use tollgate_core::reveal::{self, Revealed};
-use tollgate_core::scope::{scoped_session_policy, session_policy};
-use tollgate_core::{ApiError, ErrorCode, EventKind, RequestRecord, Status};
+use tollgate_core::{ApiError, Claim, ErrorCode, Failure, FailureCode, Outcome, RequestRecord};
 
 #[derive(Debug, Deserialize)]
 pub struct ExecuteEvent {
@@ -37,17 +36,6 @@ pub struct Executor {
 /// Largest sealed `@unmask` part kept beside an answer; the answer's own budget shrinks by
 /// as much, so the record still fits one DynamoDB item.
 const MAX_SEALED_RESULT_BYTES: usize = 64 * 1024;
-
-/// What claiming a request found.
-enum Claim {
-    /// This invocation owns the call.
-    Run {
-        session_policy: String,
-        role_arn: String,
-    },
-    /// Someone already ran it, or it may not run: report the record as it is.
-    Skip,
-}
 
 impl Executor {
     /// Builds the executor at cold start, reading the results key from Secrets Manager.
@@ -69,7 +57,13 @@ impl Executor {
             ApiError::new(ErrorCode::InvalidRequest, format!("executor event: {e}"))
         })?;
         let id = event.request_id.as_str();
-        let (claim, rec) = self.store.update(id, |rec| self.claim(rec)).await?;
+        let (claim, rec) = self
+            .store
+            .update(id, |rec| {
+                let role_arn = self.settings.targets.get(&rec.request.target).cloned();
+                rec.claim_for_execution(now_ms(), role_arn.as_deref(), call::signing_region)
+            })
+            .await?;
         let Claim::Run {
             session_policy,
             role_arn,
@@ -92,37 +86,20 @@ impl Executor {
             "failed"
         };
         m.put("Executions", Unit::Count, 1.0, &[("Outcome", result)]);
-        let outcome = outcome.map(|(answer, revealed)| self.keep(&rec, answer, &revealed));
+        let outcome = match outcome {
+            Ok((answer, revealed)) => {
+                let (result, sealed_result) = self.keep(&rec, answer, &revealed);
+                Outcome::Succeeded {
+                    result,
+                    sealed_result,
+                }
+            }
+            Err(failure) => Outcome::Failed(failure),
+        };
         let (_, rec) = self
             .store
             .update(id, |r| {
-                if r.status != Status::Executing {
-                    return Ok(((), vec![]));
-                }
-                let ev = match &outcome {
-                    Ok((result, sealed)) => {
-                        r.result = Some(result.clone());
-                        r.sealed_result = sealed.clone();
-                        r.transition(
-                            Status::Succeeded,
-                            EventKind::Executed,
-                            None,
-                            json!({}),
-                            now_ms(),
-                        )?
-                    }
-                    Err(error) => {
-                        r.error = Some(error.clone());
-                        r.transition(
-                            Status::Failed,
-                            EventKind::Failed,
-                            None,
-                            json!({"error": error}),
-                            now_ms(),
-                        )?
-                    }
-                };
-                Ok(((), vec![ev]))
+                Ok(((), r.record_outcome(outcome.clone(), now_ms())?))
             })
             .await?;
         tracing::info!(request_id = %id, status = %rec.status, "execution recorded");
@@ -164,60 +141,12 @@ impl Executor {
         (answer, sealed)
     }
 
-    /// Moves an approved request to EXECUTING, once. A request found already EXECUTING means
-    /// an earlier attempt died mid-call: it is failed, never called a second time.
-    fn claim(
-        &self,
-        rec: &mut RequestRecord,
-    ) -> Result<(Claim, Vec<tollgate_core::Event>), ApiError> {
-        let now = now_ms();
-        match rec.status {
-            Status::Approved => {}
-            Status::Executing => {
-                let error = json!({"code": "ExecutionInterrupted", "message": "an earlier execution attempt did not finish; the call is not repeated"});
-                return not_run(rec, error, now);
-            }
-            _ => return Ok((Claim::Skip, vec![])),
-        }
-        if rec.request.hash() != rec.request_hash {
-            let error = json!({"code": "RequestAltered", "message": "the request no longer matches what was approved"});
-            return not_run(rec, error, now);
-        }
-        let Some(role_arn) = self.settings.targets.get(&rec.request.target).cloned() else {
-            let error = json!({"code": "UnknownTarget", "message": format!("target `{}` is not configured", rec.request.target)});
-            return not_run(rec, error, now);
-        };
-        let session_policy = match scoped_policy(rec, &call::signing_region(&rec.request)) {
-            Ok(p) => p,
-            Err(error) => return not_run(rec, error, now),
-        };
-        let ev = rec.transition(
-            Status::Executing,
-            EventKind::ExecutionStarted,
-            None,
-            json!({
-                "role_arn": role_arn,
-                "session_policy": serde_json::from_str::<Value>(&session_policy).unwrap_or(Value::Null),
-                "source_identity": rec.agent.source_identity(),
-                "request_hash": rec.request_hash,
-            }),
-            now,
-        )?;
-        Ok((
-            Claim::Run {
-                session_policy,
-                role_arn,
-            },
-            vec![ev],
-        ))
-    }
-
     async fn run(
         &self,
         rec: &RequestRecord,
         role_arn: &str,
         policy: &str,
-    ) -> Result<(Value, Vec<Revealed>), Value> {
+    ) -> Result<(Value, Vec<Revealed>), Failure> {
         let approvers: Vec<String> = rec.approvers().iter().map(|a| a.subject.clone()).collect();
         let tags = session_tags(&rec.id, &approvers);
         let creds = self
@@ -230,7 +159,7 @@ impl Executor {
                 tags: &tags,
             })
             .await
-            .map_err(|e| json!({"code": "AssumeRoleFailed", "message": e.message}))?;
+            .map_err(|e| Failure::new(FailureCode::AssumeRoleFailed, e.message))?;
         call::perform(
             &self.http,
             &creds,
@@ -240,59 +169,6 @@ impl Executor {
         )
         .await
     }
-}
-
-/// Fails `rec` with `error` without calling AWS.
-fn not_run(
-    rec: &mut RequestRecord,
-    error: Value,
-    now: u64,
-) -> Result<(Claim, Vec<tollgate_core::Event>), ApiError> {
-    rec.error = Some(error.clone());
-    let ev = rec.transition(
-        Status::Failed,
-        EventKind::Failed,
-        None,
-        json!({"error": error}),
-        now,
-    )?;
-    Ok((Claim::Skip, vec![ev]))
-}
-
-/// The session policy for `rec`: each IAM action on its own resources. Fails closed: a
-/// record that names no IAM action, no resource, or a per-action scope that does not match
-/// its actions and resources is not run (the operation's name is never taken for its IAM
-/// action, and nothing falls back to a wider policy).
-fn scoped_policy(rec: &RequestRecord, region: &str) -> Result<String, Value> {
-    let refuse = |message: &str| json!({"code": "UnscopedRequest", "message": message});
-    if rec.iam_actions.is_empty() {
-        return Err(refuse(
-            "the request names no IAM action to allow, so no session policy can scope it; it is not run",
-        ));
-    }
-    if rec.resources.is_empty() {
-        return Err(refuse(
-            "the request names no resource to allow; it is not run",
-        ));
-    }
-    if rec.action_resources.is_empty() {
-        return Ok(session_policy(&rec.iam_actions, &rec.resources, region));
-    }
-    let same_actions = rec.action_resources.len() == rec.iam_actions.len()
-        && rec
-            .iam_actions
-            .iter()
-            .all(|a| rec.action_resources.contains_key(a));
-    let within = rec
-        .action_resources
-        .values()
-        .all(|r| !r.is_empty() && r.iter().all(|a| rec.resources.contains(a)));
-    if !same_actions || !within {
-        return Err(refuse(
-            "the request's per-action resources do not match its actions and resources; it is not run",
-        ));
-    }
-    Ok(scoped_session_policy(&rec.action_resources, region))
 }
 
 /// Session tags so CloudTrail shows which request and whose approval a call carried. Tag
@@ -323,72 +199,6 @@ fn session_tags(request_id: &str, approvers: &[String]) -> Vec<(String, String)>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn record(iam_actions: &[&str], resources: &[&str]) -> RequestRecord {
-        let req = tollgate_core::parse_new_request(
-            br#"{"action":"s3:CopyObject","params":{"Bucket":"dst","Key":"k2","CopySource":"src/k1"},"reason":"r"}"#,
-            "us-east-1",
-        )
-        .unwrap();
-        let decision = tollgate_core::Decision {
-            effect: tollgate_core::Effect::Allow,
-            policy_ids: vec![],
-            reason: String::new(),
-            mask: Default::default(),
-            requires: Default::default(),
-        };
-        RequestRecord::new(
-            "R".into(),
-            req,
-            Default::default(),
-            decision,
-            iam_actions.iter().map(|s| s.to_string()).collect(),
-            resources.iter().map(|s| s.to_string()).collect(),
-            1,
-        )
-        .0
-    }
-
-    #[test]
-    fn no_iam_action_means_no_call() {
-        let e = scoped_policy(&record(&[], &["*"]), "us-east-1").unwrap_err();
-        assert_eq!(e["code"], "UnscopedRequest");
-        assert!(scoped_policy(&record(&["s3:GetObject"], &[]), "us-east-1").is_err());
-    }
-
-    #[test]
-    fn each_action_is_allowed_its_own_resources() {
-        let mut rec = record(
-            &["s3:GetObject", "s3:PutObject"],
-            &["arn:aws:s3:::src/k1", "arn:aws:s3:::dst/k2"],
-        );
-        rec.action_resources = [
-            (
-                "s3:GetObject".to_string(),
-                vec!["arn:aws:s3:::src/k1".to_string()],
-            ),
-            (
-                "s3:PutObject".to_string(),
-                vec!["arn:aws:s3:::dst/k2".to_string()],
-            ),
-        ]
-        .into();
-        let p: Value = serde_json::from_str(&scoped_policy(&rec, "us-east-1").unwrap()).unwrap();
-        assert_eq!(p["Statement"].as_array().unwrap().len(), 2, "{p}");
-        // A scope reaching past the request's resources, or missing an action, is refused.
-        let mut wider = rec.clone();
-        wider
-            .action_resources
-            .insert("s3:GetObject".into(), vec!["*".into()]);
-        assert!(scoped_policy(&wider, "us-east-1").is_err());
-        let mut fewer = rec.clone();
-        fewer.action_resources.remove("s3:PutObject");
-        assert!(scoped_policy(&fewer, "us-east-1").is_err());
-        // Records from before per-action scopes: one statement.
-        rec.action_resources.clear();
-        let p: Value = serde_json::from_str(&scoped_policy(&rec, "us-east-1").unwrap()).unwrap();
-        assert_eq!(p["Statement"].as_array().unwrap().len(), 1);
-    }
 
     #[test]
     fn session_tags_are_clean_and_bounded() {

@@ -10,11 +10,10 @@ async fn main() -> Result<(), Error> {
     let sdk = tollgate_aws::config::load(None, None).await;
     let executor = Executor::new(settings, &sdk).await?;
     let executor = &executor;
+    // An `ApiError` becomes the runtime's diagnostic with its code as the error type, which
+    // the state machine matches on.
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        executor
-            .handle(event.payload)
-            .await
-            .map_err(|e| Error::from(e.message))
+        executor.handle(event.payload).await
     }))
     .await
 }

@@ -13,7 +13,7 @@ use tollgate_aws::settings::Settings;
 use tollgate_aws::store::Store;
 use tollgate_aws::workflow::Workflow;
 use tollgate_core::keyring::KeyRing;
-use tollgate_core::{ApiError, ErrorCode, EventKind, Status};
+use tollgate_core::{ApiError, ErrorCode, EventKind, Failure, Status};
 
 #[derive(Debug, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -39,6 +39,14 @@ pub enum NotifierEvent {
         #[serde(default)]
         error: Value,
     },
+}
+
+/// How the workflow closes a request it gave up on.
+enum Closing {
+    /// No decision came before the deadline.
+    Expire,
+    /// The workflow failed (its caught error, as a failure).
+    Fail(Failure),
 }
 
 pub struct Notifier {
@@ -88,23 +96,10 @@ impl Notifier {
                     .await
             }
             NotifierEvent::Closed { request_id } => self.announce(&request_id).await,
-            NotifierEvent::Expire { request_id } => {
-                self.close(
-                    &request_id,
-                    Status::Expired,
-                    EventKind::Expired,
-                    json!({"reason": "no decision before the deadline"}),
-                )
-                .await
-            }
+            NotifierEvent::Expire { request_id } => self.close(&request_id, Closing::Expire).await,
             NotifierEvent::Abort { request_id, error } => {
-                self.close(
-                    &request_id,
-                    Status::Failed,
-                    EventKind::Failed,
-                    json!({"error": workflow_error(&error)}),
-                )
-                .await
+                self.close(&request_id, Closing::Fail(Failure::from_workflow(&error)))
+                    .await
             }
         }
     }
@@ -156,23 +151,28 @@ impl Notifier {
         Ok(json!({"request_id": id, "status": rec.status}))
     }
 
-    async fn close(
-        &self,
-        id: &str,
-        to: Status,
-        kind: EventKind,
-        detail: Value,
-    ) -> Result<Value, ApiError> {
+    /// Closes a request the workflow gave up on, once: a retried invocation finds it final.
+    async fn close(&self, id: &str, closing: Closing) -> Result<Value, ApiError> {
         let (moved, rec) = self
             .store
             .update(id, |rec| {
+                let to = match closing {
+                    Closing::Expire => Status::Expired,
+                    Closing::Fail(_) => Status::Failed,
+                };
                 if !rec.status.can_move_to(to) {
                     return Ok((false, vec![])); // Already decided: nothing to close.
                 }
-                if to == Status::Failed {
-                    rec.error = detail.get("error").cloned();
-                }
-                let ev = rec.transition(to, kind, None, detail.clone(), now_ms())?;
+                let ev = match &closing {
+                    Closing::Expire => rec.transition(
+                        to,
+                        EventKind::Expired,
+                        None,
+                        json!({"reason": "no decision before the deadline"}),
+                        now_ms(),
+                    )?,
+                    Closing::Fail(failure) => rec.fail(failure.clone(), now_ms())?,
+                };
                 Ok((true, vec![ev]))
             })
             .await?;
@@ -206,18 +206,4 @@ impl Notifier {
             }
         }
     }
-}
-
-/// The state machine's caught error (`{"Error", "Cause"}`) as Tollgate's error shape.
-fn workflow_error(e: &Value) -> Value {
-    let code = e
-        .get("Error")
-        .and_then(Value::as_str)
-        .unwrap_or("WorkflowError");
-    let cause = e
-        .get("Cause")
-        .and_then(Value::as_str)
-        .unwrap_or("the approval workflow failed");
-    let cause: String = cause.chars().take(500).collect();
-    json!({"code": code, "message": cause})
 }

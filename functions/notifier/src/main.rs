@@ -10,11 +10,10 @@ async fn main() -> Result<(), Error> {
     let sdk = tollgate_aws::config::load(None, None).await;
     let notifier = Notifier::new(settings, &sdk).await?;
     let notifier = &notifier;
+    // An `ApiError` becomes the runtime's diagnostic with its code as the error type, which
+    // the state machine matches on.
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        notifier
-            .handle(event.payload)
-            .await
-            .map_err(|e| Error::from(e.message))
+        notifier.handle(event.payload).await
     }))
     .await
 }

@@ -14,11 +14,10 @@ async fn main() -> Result<(), Error> {
         env("TOLLGATE_SLACK_API_URL").unwrap_or_else(|| "https://slack.com/api".into()),
     );
     let forwarder = &forwarder;
+    // An `ApiError` becomes the runtime's diagnostic with its code as the error type, which
+    // the state machine matches on.
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        forwarder
-            .handle(event.payload)
-            .await
-            .map_err(|e| Error::from(e.message))
+        forwarder.handle(event.payload).await
     }))
     .await
 }

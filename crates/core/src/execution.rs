@@ -1,0 +1,397 @@
+//! A request's run, as the record keeps it: claimed once, then succeeded or failed. The claim is
+//! the "executed at most once" promise: it moves an approved request to EXECUTING under the
+//! store's conditional write, and a request found already EXECUTING is failed, never run again.
+
+use serde_json::{Value, json};
+
+use crate::audit::{Event, EventKind};
+use crate::error::ApiError;
+use crate::failure::{Failure, FailureCode};
+use crate::record::RequestRecord;
+use crate::request::NewRequest;
+use crate::scope::{scoped_session_policy, session_policy};
+use crate::status::Status;
+
+/// What claiming a request found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// This invocation owns the call: run it as `role_arn` under `session_policy`.
+    Run {
+        role_arn: String,
+        session_policy: String,
+    },
+    /// The request may not run; it is now FAILED for this reason, and nothing was called.
+    Refused(Failure),
+    /// Nothing to do: it ran already, or is not approved. Report the record as it is.
+    Skip,
+}
+
+/// How a call ended, as the executor hands it over to be recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The answer as stored (masked, bounded) and what `@unmask` reveals, sealed.
+    Succeeded {
+        result: Value,
+        sealed_result: Option<String>,
+    },
+    Failed(Failure),
+}
+
+impl RequestRecord {
+    /// Claims an approved request for execution. `role_arn` is the role configured for the
+    /// request's target (if any); `signing_region` says which region the call is signed for
+    /// (global services sign for a fixed one), which the session policy is bound to.
+    ///
+    /// Once only: a request found EXECUTING means an earlier attempt died after its claim,
+    /// maybe mid-call, and is failed rather than called a second time. A request whose
+    /// parameters no longer hash to what was approved, whose target has no role, or that no
+    /// session policy can scope is failed without calling AWS.
+    pub fn claim_for_execution(
+        &mut self,
+        now: u64,
+        role_arn: Option<&str>,
+        signing_region: impl FnOnce(&NewRequest) -> String,
+    ) -> Result<(Claim, Vec<Event>), ApiError> {
+        match self.runnable(role_arn, signing_region) {
+            Ok(None) => Ok((Claim::Skip, vec![])),
+            Err(failure) => {
+                let ev = self.fail(failure.clone(), now)?;
+                Ok((Claim::Refused(failure), vec![ev]))
+            }
+            Ok(Some((role_arn, session_policy))) => {
+                let ev = self.transition(
+                    Status::Executing,
+                    EventKind::ExecutionStarted,
+                    None,
+                    json!({
+                        "role_arn": role_arn,
+                        "session_policy": serde_json::from_str::<Value>(&session_policy).unwrap_or(Value::Null),
+                        "source_identity": self.agent.source_identity(),
+                        "request_hash": self.request_hash,
+                    }),
+                    now,
+                )?;
+                Ok((
+                    Claim::Run {
+                        role_arn,
+                        session_policy,
+                    },
+                    vec![ev],
+                ))
+            }
+        }
+    }
+
+    /// The role and session policy to run with; `None` when there is nothing to run.
+    fn runnable(
+        &self,
+        role_arn: Option<&str>,
+        signing_region: impl FnOnce(&NewRequest) -> String,
+    ) -> Result<Option<(String, String)>, Failure> {
+        match self.status {
+            Status::Approved => {}
+            Status::Executing => {
+                return Err(Failure::new(
+                    FailureCode::ExecutionInterrupted,
+                    "an earlier execution attempt did not finish; the call is not repeated",
+                ));
+            }
+            _ => return Ok(None),
+        }
+        if self.request.hash() != self.request_hash {
+            return Err(Failure::new(
+                FailureCode::RequestAltered,
+                "the request no longer matches what was approved",
+            ));
+        }
+        let Some(role_arn) = role_arn else {
+            return Err(Failure::new(
+                FailureCode::UnknownTarget,
+                format!("target `{}` is not configured", self.request.target),
+            ));
+        };
+        let policy = self.scoped_policy(&signing_region(&self.request))?;
+        Ok(Some((role_arn.to_string(), policy)))
+    }
+
+    /// The session policy for this request: each IAM action on its own resources. Fails
+    /// closed: a record that names no IAM action, no resource, or a per-action scope that
+    /// does not match its actions and resources is not run (the operation's name is never
+    /// taken for its IAM action, and nothing falls back to a wider policy).
+    pub fn scoped_policy(&self, region: &str) -> Result<String, Failure> {
+        let refuse = |message: &str| Failure::new(FailureCode::UnscopedRequest, message);
+        if self.iam_actions.is_empty() {
+            return Err(refuse(
+                "the request names no IAM action to allow, so no session policy can scope it; it is not run",
+            ));
+        }
+        if self.resources.is_empty() {
+            return Err(refuse(
+                "the request names no resource to allow; it is not run",
+            ));
+        }
+        if self.action_resources.is_empty() {
+            return Ok(session_policy(&self.iam_actions, &self.resources, region));
+        }
+        let same_actions = self.action_resources.len() == self.iam_actions.len()
+            && self
+                .iam_actions
+                .iter()
+                .all(|a| self.action_resources.contains_key(a));
+        let within = self
+            .action_resources
+            .values()
+            .all(|r| !r.is_empty() && r.iter().all(|a| self.resources.contains(a)));
+        if !same_actions || !within {
+            return Err(refuse(
+                "the request's per-action resources do not match its actions and resources; it is not run",
+            ));
+        }
+        Ok(scoped_session_policy(&self.action_resources, region))
+    }
+
+    /// Ends the request FAILED for `failure`, kept in the record and in the `failed` event.
+    pub fn fail(&mut self, failure: Failure, now: u64) -> Result<Event, ApiError> {
+        let detail = json!({ "error": failure });
+        let ev = self.transition(Status::Failed, EventKind::Failed, None, detail, now)?;
+        self.error = Some(failure);
+        Ok(ev)
+    }
+
+    /// Records how the claimed call ended. Only a request still EXECUTING takes an outcome:
+    /// one found otherwise was settled by someone else (a retry that failed it as
+    /// interrupted), and gets no events.
+    pub fn record_outcome(&mut self, outcome: Outcome, now: u64) -> Result<Vec<Event>, ApiError> {
+        if self.status != Status::Executing {
+            return Ok(vec![]);
+        }
+        let ev = match outcome {
+            Outcome::Succeeded {
+                result,
+                sealed_result,
+            } => {
+                let ev =
+                    self.transition(Status::Succeeded, EventKind::Executed, None, json!({}), now)?;
+                self.result = Some(result);
+                self.sealed_result = sealed_result;
+                ev
+            }
+            Outcome::Failed(failure) => self.fail(failure, now)?,
+        };
+        Ok(vec![ev])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decision::Effect;
+    use crate::fixtures;
+    use crate::identity::Identity;
+
+    const ROLE: Option<&str> = Some("arn:aws:iam::111122223333:role/t");
+
+    fn record(iam_actions: &[&str], resources: &[&str]) -> RequestRecord {
+        fixtures::record(
+            r#"{"action":"s3:CopyObject","params":{"Bucket":"dst","Key":"k2","CopySource":"src/k1"},"reason":"r"}"#,
+            Identity::default(),
+            Effect::Allow,
+            iam_actions,
+            resources,
+        )
+    }
+
+    fn approved() -> RequestRecord {
+        let rec = record(&["s3:GetObject"], &["arn:aws:s3:::src/k1"]);
+        assert_eq!(rec.status, Status::Approved);
+        rec
+    }
+
+    fn region(_: &NewRequest) -> String {
+        "us-east-1".into()
+    }
+
+    fn failed_with(rec: &RequestRecord) -> FailureCode {
+        assert_eq!(rec.status, Status::Failed);
+        rec.error.as_ref().unwrap().code.clone()
+    }
+
+    #[test]
+    fn an_approved_request_is_claimed_once() {
+        let mut rec = approved();
+        let (claim, events) = rec.claim_for_execution(2, ROLE, region).unwrap();
+        let Claim::Run {
+            role_arn,
+            session_policy,
+        } = claim
+        else {
+            panic!("{claim:?}")
+        };
+        assert_eq!(role_arn, ROLE.unwrap());
+        assert!(session_policy.contains("s3:GetObject"), "{session_policy}");
+        assert_eq!(rec.status, Status::Executing);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, EventKind::ExecutionStarted);
+        assert_eq!(events[0].detail["request_hash"], rec.request_hash);
+        assert_eq!(events[0].detail["role_arn"], role_arn);
+    }
+
+    #[test]
+    fn a_request_found_executing_is_failed_and_never_run_again() {
+        let mut rec = approved();
+        rec.claim_for_execution(2, ROLE, region).unwrap();
+        let seq = rec.seq;
+        let (claim, events) = rec
+            .claim_for_execution(3, ROLE, |_| panic!("no policy is built for a second run"))
+            .unwrap();
+        assert!(
+            matches!(&claim, Claim::Refused(f) if f.code == FailureCode::ExecutionInterrupted),
+            "{claim:?}"
+        );
+        assert_eq!(failed_with(&rec), FailureCode::ExecutionInterrupted);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, EventKind::Failed);
+        assert_eq!(events[0].detail["error"]["code"], "execution_interrupted");
+        assert_eq!(rec.seq, seq + 1);
+        // Final now: later attempts find nothing to do.
+        let (claim, events) = rec.claim_for_execution(4, ROLE, region).unwrap();
+        assert_eq!(claim, Claim::Skip);
+        assert!(events.is_empty());
+    }
+
+    #[test]
+    fn only_approved_requests_are_claimed() {
+        for status in [Status::Pending, Status::Rejected, Status::Succeeded] {
+            let mut rec = approved();
+            rec.status = status;
+            let (claim, events) = rec.claim_for_execution(2, ROLE, region).unwrap();
+            assert_eq!(claim, Claim::Skip, "{status}");
+            assert!(events.is_empty());
+            assert_eq!(rec.status, status);
+        }
+    }
+
+    #[test]
+    fn an_altered_request_is_failed_without_a_call() {
+        let mut rec = approved();
+        rec.request
+            .params
+            .insert("Bucket".into(), json!("someone-elses"));
+        let (claim, _) = rec.claim_for_execution(2, ROLE, region).unwrap();
+        assert!(matches!(claim, Claim::Refused(_)));
+        assert_eq!(failed_with(&rec), FailureCode::RequestAltered);
+    }
+
+    #[test]
+    fn an_unconfigured_target_or_an_unscoped_request_is_failed_without_a_call() {
+        let mut rec = approved();
+        rec.claim_for_execution(2, None, region).unwrap();
+        assert_eq!(failed_with(&rec), FailureCode::UnknownTarget);
+        assert!(
+            rec.error.as_ref().unwrap().message.contains("`default`"),
+            "{:?}",
+            rec.error
+        );
+        let mut rec = record(&[], &["*"]);
+        rec.claim_for_execution(2, ROLE, region).unwrap();
+        assert_eq!(failed_with(&rec), FailureCode::UnscopedRequest);
+    }
+
+    #[test]
+    fn no_iam_action_or_resource_means_no_policy() {
+        let e = record(&[], &["*"]).scoped_policy("us-east-1").unwrap_err();
+        assert_eq!(e.code, FailureCode::UnscopedRequest);
+        assert!(
+            record(&["s3:GetObject"], &[])
+                .scoped_policy("us-east-1")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn each_action_is_allowed_its_own_resources() {
+        let mut rec = record(
+            &["s3:GetObject", "s3:PutObject"],
+            &["arn:aws:s3:::src/k1", "arn:aws:s3:::dst/k2"],
+        );
+        rec.action_resources = [
+            (
+                "s3:GetObject".to_string(),
+                vec!["arn:aws:s3:::src/k1".to_string()],
+            ),
+            (
+                "s3:PutObject".to_string(),
+                vec!["arn:aws:s3:::dst/k2".to_string()],
+            ),
+        ]
+        .into();
+        let p: Value = serde_json::from_str(&rec.scoped_policy("us-east-1").unwrap()).unwrap();
+        assert_eq!(p["Statement"].as_array().unwrap().len(), 2, "{p}");
+        // A scope reaching past the request's resources, or missing an action, is refused.
+        let mut wider = rec.clone();
+        wider
+            .action_resources
+            .insert("s3:GetObject".into(), vec!["*".into()]);
+        assert!(wider.scoped_policy("us-east-1").is_err());
+        let mut fewer = rec.clone();
+        fewer.action_resources.remove("s3:PutObject");
+        assert!(fewer.scoped_policy("us-east-1").is_err());
+        // Records from before per-action scopes: one statement.
+        rec.action_resources.clear();
+        let p: Value = serde_json::from_str(&rec.scoped_policy("us-east-1").unwrap()).unwrap();
+        assert_eq!(p["Statement"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn the_outcome_is_recorded_once_and_only_for_the_running_claim() {
+        let mut rec = approved();
+        rec.claim_for_execution(2, ROLE, region).unwrap();
+        let events = rec
+            .record_outcome(
+                Outcome::Succeeded {
+                    result: json!({"ok": 1}),
+                    sealed_result: Some("sealed".into()),
+                },
+                3,
+            )
+            .unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, EventKind::Executed);
+        assert_eq!(rec.status, Status::Succeeded);
+        assert_eq!(rec.result, Some(json!({"ok": 1})));
+        assert_eq!(rec.sealed_result.as_deref(), Some("sealed"));
+        // A late second outcome changes nothing.
+        let failure = Failure::aws("AccessDenied", "no", 403);
+        assert!(
+            rec.record_outcome(Outcome::Failed(failure.clone()), 4)
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(rec.status, Status::Succeeded);
+        assert_eq!(rec.error, None);
+
+        let mut rec = approved();
+        rec.claim_for_execution(2, ROLE, region).unwrap();
+        let events = rec
+            .record_outcome(Outcome::Failed(failure.clone()), 3)
+            .unwrap();
+        assert_eq!(events[0].kind, EventKind::Failed);
+        assert_eq!(
+            events[0].detail["error"],
+            json!({"code": "AccessDenied", "message": "no", "status": 403})
+        );
+        assert_eq!(rec.error, Some(failure));
+        assert_eq!(rec.result, None);
+    }
+
+    #[test]
+    fn a_final_request_cannot_be_failed() {
+        let mut rec = approved();
+        rec.status = Status::Succeeded;
+        let e = rec
+            .fail(Failure::new(FailureCode::WorkflowError, "late"), 2)
+            .unwrap_err();
+        assert_eq!(e.code, crate::ErrorCode::AlreadyFinal);
+        assert_eq!(rec.error, None);
+    }
+}

@@ -1,0 +1,286 @@
+//! Why a request ended FAILED: a stable code and a message for people, stored with the record
+//! and shown in its view. Codes are snake_case like API error codes; records written before
+//! that carry PascalCase codes (`ExecutionInterrupted`), which are still read. A call AWS
+//! refused keeps AWS's own code (`ResourceNotFoundException`) and HTTP status, so an agent
+//! sees what the SDK would have told it.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Longest message kept from another system (a workflow's cause, an AWS error), in characters.
+pub const MAX_FAILURE_MESSAGE_CHARS: usize = 500;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailureCode {
+    /// An earlier execution attempt claimed the request and never recorded how it ended.
+    ExecutionInterrupted,
+    /// The stored request no longer hashes to what was approved.
+    RequestAltered,
+    /// The request's target has no role configured.
+    UnknownTarget,
+    /// No session policy could scope the call to its actions and resources.
+    UnscopedRequest,
+    /// STS refused the scoped role.
+    AssumeRoleFailed,
+    /// The operation is not in the AWS API models.
+    UnknownOperation,
+    /// The call could not be built from its parameters.
+    RequestBuildFailed,
+    /// The call could not be sent (the service did not answer).
+    ServiceUnavailable,
+    /// The approval workflow could not be started.
+    WorkflowUnavailable,
+    /// The approval workflow failed on its own account.
+    WorkflowError,
+    /// AWS answered the call with this error code.
+    Aws(String),
+    /// A code this version does not know, read from an older record: kept as written.
+    Other(String),
+}
+
+/// Each named code with its stored name and the PascalCase name older records carry.
+const NAMED: [(FailureCode, &str, &str); 10] = [
+    (
+        FailureCode::ExecutionInterrupted,
+        "execution_interrupted",
+        "ExecutionInterrupted",
+    ),
+    (
+        FailureCode::RequestAltered,
+        "request_altered",
+        "RequestAltered",
+    ),
+    (
+        FailureCode::UnknownTarget,
+        "unknown_target",
+        "UnknownTarget",
+    ),
+    (
+        FailureCode::UnscopedRequest,
+        "unscoped_request",
+        "UnscopedRequest",
+    ),
+    (
+        FailureCode::AssumeRoleFailed,
+        "assume_role_failed",
+        "AssumeRoleFailed",
+    ),
+    (
+        FailureCode::UnknownOperation,
+        "unknown_operation",
+        "UnknownOperation",
+    ),
+    (
+        FailureCode::RequestBuildFailed,
+        "request_build_failed",
+        "RequestBuildFailed",
+    ),
+    (
+        FailureCode::ServiceUnavailable,
+        "service_unavailable",
+        "ServiceUnavailable",
+    ),
+    (
+        FailureCode::WorkflowUnavailable,
+        "workflow_unavailable",
+        "WorkflowUnavailable",
+    ),
+    (
+        FailureCode::WorkflowError,
+        "workflow_error",
+        "WorkflowError",
+    ),
+];
+
+impl FailureCode {
+    /// The code as stored and shown.
+    pub fn as_str(&self) -> &str {
+        match self {
+            FailureCode::Aws(c) | FailureCode::Other(c) => c,
+            named => NAMED
+                .iter()
+                .find(|(c, _, _)| c == named)
+                .map_or("", |(_, name, _)| name),
+        }
+    }
+
+    /// A stored code without an HTTP status: a named one (either spelling), else kept as is.
+    fn read(s: &str) -> Self {
+        NAMED
+            .iter()
+            .find(|(_, name, legacy)| s == *name || s == *legacy)
+            .map_or_else(|| FailureCode::Other(s.to_string()), |(c, _, _)| c.clone())
+    }
+}
+
+impl std::fmt::Display for FailureCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub code: FailureCode,
+    pub message: String,
+    /// The HTTP status AWS answered with, for [`FailureCode::Aws`].
+    pub status: Option<u16>,
+}
+
+impl Failure {
+    pub fn new(code: FailureCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            status: None,
+        }
+    }
+
+    /// A call AWS refused, with its error code and status.
+    pub fn aws(code: impl Into<String>, message: impl Into<String>, status: u16) -> Self {
+        Self {
+            code: FailureCode::Aws(code.into()),
+            message: message.into(),
+            status: Some(status),
+        }
+    }
+
+    /// The approval workflow's caught error (`{"Error", "Cause"}`, the cause being the
+    /// function's `{"errorType", "errorMessage"}` when a function failed), bounded.
+    pub fn from_workflow(caught: &serde_json::Value) -> Self {
+        let name = caught.get("Error").and_then(|v| v.as_str());
+        let cause = caught.get("Cause").and_then(|v| v.as_str());
+        // A function's error arrives as its JSON diagnostic; its message is what matters.
+        let said = cause
+            .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
+            .and_then(|v| v.get("errorMessage")?.as_str().map(str::to_string));
+        let cause = said
+            .as_deref()
+            .or(cause)
+            .unwrap_or("the approval workflow failed");
+        let message = match name {
+            Some(n) => format!("{n}: {cause}"),
+            None => cause.to_string(),
+        };
+        Self::new(
+            FailureCode::WorkflowError,
+            message
+                .chars()
+                .take(MAX_FAILURE_MESSAGE_CHARS)
+                .collect::<String>(),
+        )
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+/// The stored shape: `{"code", "message"}`, plus `"status"` for an AWS error.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+}
+
+impl Serialize for Failure {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Stored {
+            code: self.code.as_str().to_string(),
+            message: self.message.clone(),
+            status: self.status,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Failure {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let Stored {
+            code,
+            message,
+            status,
+        } = Stored::deserialize(d)?;
+        // Only AWS errors carry a status; their codes are AWS's, whatever they look like
+        // (AWS has a `ServiceUnavailable` of its own).
+        let code = match status {
+            Some(_) => FailureCode::Aws(code),
+            None => FailureCode::read(&code),
+        };
+        Ok(Self {
+            code,
+            message,
+            status,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn codes_are_stored_snake_case_and_old_pascal_case_ones_still_read() {
+        let f = Failure::new(FailureCode::ExecutionInterrupted, "gone");
+        let v = serde_json::to_value(&f).unwrap();
+        assert_eq!(
+            v,
+            json!({"code": "execution_interrupted", "message": "gone"})
+        );
+        assert_eq!(serde_json::from_value::<Failure>(v).unwrap(), f);
+        for (code, name, legacy) in NAMED {
+            assert_eq!(code.as_str(), name);
+            assert_eq!(FailureCode::read(legacy), code, "{legacy}");
+            assert_eq!(FailureCode::read(name), code, "{name}");
+        }
+        let old: Failure =
+            serde_json::from_value(json!({"code": "AssumeRoleFailed", "message": "no"})).unwrap();
+        assert_eq!(old.code, FailureCode::AssumeRoleFailed);
+        assert_eq!(
+            serde_json::to_value(&old).unwrap()["code"],
+            "assume_role_failed"
+        );
+    }
+
+    #[test]
+    fn aws_codes_and_unknown_ones_are_kept_as_written() {
+        let f = Failure::aws("ServiceUnavailable", "try later", 503);
+        let v = serde_json::to_value(&f).unwrap();
+        assert_eq!(
+            v,
+            json!({"code": "ServiceUnavailable", "message": "try later", "status": 503})
+        );
+        // Read back, AWS's own `ServiceUnavailable` stays AWS's, not Tollgate's.
+        assert_eq!(serde_json::from_value::<Failure>(v).unwrap(), f);
+        let old: Failure =
+            serde_json::from_value(json!({"code": "States.TaskFailed", "message": "x"})).unwrap();
+        assert_eq!(old.code, FailureCode::Other("States.TaskFailed".into()));
+        assert_eq!(
+            serde_json::to_value(&old).unwrap()["code"],
+            "States.TaskFailed"
+        );
+    }
+
+    #[test]
+    fn a_workflow_error_keeps_the_functions_message_and_is_bounded() {
+        let caught = json!({
+            "Error": "unavailable",
+            "Cause": json!({"errorType": "unavailable", "errorMessage": "SNS is unavailable; try again"}).to_string(),
+        });
+        let f = Failure::from_workflow(&caught);
+        assert_eq!(f.code, FailureCode::WorkflowError);
+        assert_eq!(f.message, "unavailable: SNS is unavailable; try again");
+        let f =
+            Failure::from_workflow(&json!({"Error": "States.Timeout", "Cause": "x".repeat(900)}));
+        assert_eq!(f.message.chars().count(), MAX_FAILURE_MESSAGE_CHARS);
+        assert!(f.message.starts_with("States.Timeout: xx"));
+        let f = Failure::from_workflow(&json!(null));
+        assert_eq!(f.message, "the approval workflow failed");
+    }
+}
