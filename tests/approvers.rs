@@ -207,7 +207,7 @@ fn hidden(html: &str, name: &str) -> String {
         .unwrap_or_else(|| panic!("no hidden `{name}` in {html}"))
 }
 
-/// Submits a delete needing two approvals; returns (id, page path, request hash).
+/// Submits a delete needing two approvals; returns (id, page path).
 async fn pending(stack: &Stack, bot: &Client, table: &str) -> (String, String) {
     create_table(&stack.sdk, table).await.unwrap();
     let id = pending_delete(bot, table).await;
@@ -286,10 +286,20 @@ async fn page_sign_in_csrf_quorum_and_late_decisions() {
         page.html
     );
     let form = decide_form(&page.html, "approve");
-    let hash = hidden(&page.html, "request_hash");
+    // The form binds, and the page shows, the hash the API stored for this request.
+    let hash = bot.status(&id, 0).await.unwrap().body["request_hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        hidden(&page.html, "request_hash"),
+        hash,
+        "the form binds the stored hash"
+    );
     assert!(
-        page.html.contains(&hash),
-        "the page shows the hash it binds"
+        page.html.contains(&format!("<code>{hash}</code>")),
+        "the page shows the hash it binds: {}",
+        page.html
     );
 
     // CSRF: missing, wrong, from another request: refused, nothing recorded.
@@ -360,17 +370,55 @@ async fn page_sign_in_csrf_quorum_and_late_decisions() {
         "{}",
         p.html
     );
-    // A crafted form gets no further: they were never given a CSRF token, and the vote
-    // itself applies the same rules (see the Slack test, where the signature is the proof).
+    // Neither page offers a form, but the vote itself applies the same rules: a crafted form
+    // that carries a valid CSRF token for the caller's own session (minted here with the key,
+    // as if the page had leaked one) is still refused, for the rule in question.
     let k = path.split("k=").nth(1).unwrap().to_string();
-    for who in [&mut requester, &mut dave] {
+    let session_key = key_secret(&stack, tollgate_aws::keys::Purpose::Session).await["current"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let csrf_key = key_secret(&stack, tollgate_aws::keys::Purpose::Csrf).await["current"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (who, refusal) in [
+        (
+            &mut requester,
+            "the requester cannot vote on its own request",
+        ),
+        (&mut dave, "is not in an approver group"),
+    ] {
+        let cookie: Value = tollgate_core::seal::open(
+            session_key.as_bytes(),
+            "session",
+            &who.cookies["tollgate_session"],
+            now_ms(),
+        )
+        .unwrap();
+        let csrf = tollgate_core::seal::csrf_token(
+            csrf_key.as_bytes(),
+            cookie["sid"].as_str().unwrap(),
+            &id,
+        );
         let p = who
             .post(
                 &form_path,
-                &[("k", &k), ("decision", "approve"), ("request_hash", &hash)],
+                &[
+                    ("k", &k),
+                    ("csrf", &csrf),
+                    ("decision", "approve"),
+                    ("request_hash", &hash),
+                ],
             )
             .await;
         assert_eq!(p.status, 403, "{}", p.html);
+        assert!(
+            !p.html.contains("csrf"),
+            "refused for its CSRF token: {}",
+            p.html
+        );
+        assert!(p.html.contains(refusal), "{}", p.html);
     }
     assert_eq!(votes(&bot, &id).await, ("PENDING".into(), 1));
 
