@@ -7,6 +7,7 @@ mod approver_session;
 mod cancel;
 mod decide;
 mod decisions;
+mod html;
 mod listing;
 mod mcp;
 mod openapi;
