@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tollgate_cli::client::Client;
 use tollgate_core::Identity;
+use tollgate_core::record::Verdict;
 use tollgate_e2e::*;
 use tollgate_local::Stack;
 use tollgate_local::demo::{create_table, wait_for_notice};
@@ -225,12 +226,16 @@ async fn votes(bot: &Client, id: &str) -> (String, usize) {
     )
 }
 
-fn decide_form(html: &str, decision: &str) -> Vec<(&'static str, String)> {
+fn decide_form(html: &str, verdict: &str) -> Vec<(&'static str, String)> {
+    assert!(
+        html.contains(&format!("name=\"verdict\" value=\"{verdict}\"")),
+        "the page's form sends `verdict`: {html}"
+    );
     vec![
         ("k", hidden(html, "k")),
         ("csrf", hidden(html, "csrf")),
         ("request_hash", hidden(html, "request_hash")),
-        ("decision", decision.to_string()),
+        ("verdict", verdict.to_string()),
     ]
 }
 
@@ -407,7 +412,7 @@ async fn page_sign_in_csrf_quorum_and_late_decisions() {
                 &[
                     ("k", &k),
                     ("csrf", &csrf),
-                    ("decision", "approve"),
+                    ("verdict", "approve"),
                     ("request_hash", &hash),
                 ],
             )
@@ -422,10 +427,13 @@ async fn page_sign_in_csrf_quorum_and_late_decisions() {
     }
     assert_eq!(votes(&bot, &id).await, ("PENDING".into(), 1));
 
-    // Bob approves: quorum of two distinct approvers.
-    let p = bob
-        .post(&form_path, &pairs(&decide_form(&bob_page.html, "approve")))
-        .await;
+    // Bob approves: quorum of two distinct approvers. His form uses the field's old name,
+    // `decision`, which is still accepted.
+    let old_name: Vec<_> = decide_form(&bob_page.html, "approve")
+        .into_iter()
+        .map(|(k, v)| (if k == "verdict" { "decision" } else { k }, v))
+        .collect();
+    let p = bob.post(&form_path, &pairs(&old_name)).await;
     assert_eq!(p.status, 200, "{}", p.html);
     assert!(p.html.contains("Approved"), "{}", p.html);
     let done = bot.wait_final(&id, WAIT, |_| {}).await.unwrap();
@@ -593,7 +601,7 @@ async fn slack_buttons_verify_signatures_and_apply_the_rules() {
     assert!(p.html.contains("You have already voted"), "{}", p.html);
     // Alice with the CLI completes the quorum; the Slack message is then closed.
     let a = approver(&stack, "alice")
-        .vote(&id, true, None)
+        .vote(&id, Verdict::Approve, None)
         .await
         .unwrap();
     assert_eq!(a.status, 200, "{}", a.body);
@@ -681,7 +689,7 @@ async fn a_rejection_is_announced() {
     let bot = agent(&stack, "ci-bot");
     let (id, _) = pending(&stack, &bot, "kept").await;
     let a = approver(&stack, "alice")
-        .vote(&id, false, Some("not during the freeze"))
+        .vote(&id, Verdict::Reject, Some("not during the freeze"))
         .await
         .unwrap();
     assert_eq!(a.status, 200, "{}", a.body);
@@ -1462,7 +1470,7 @@ async fn a_slack_vote_and_a_signed_in_vote_by_one_person_count_once() {
         )
         .unwrap();
     let r = Client::new(&stack.api_url, Some(token))
-        .vote(&id, true, None)
+        .vote(&id, Verdict::Approve, None)
         .await
         .unwrap();
     assert_eq!(r.status, 200, "{}", r.body);

@@ -10,6 +10,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::future::join_all;
 use tollgate_aws::store::Store;
+use tollgate_core::record::Verdict;
 use tollgate_e2e::*;
 use tollgate_local::Stack;
 use tollgate_local::demo::{create_table, table_exists, wait_for_notice};
@@ -48,7 +49,12 @@ async fn hundred_concurrent_approvals_resume_the_workflow_once() {
     let approvers: Vec<_> = (0..100)
         .map(|i| approver(&stack, &format!("approver-{i}")))
         .collect();
-    let answers = join_all(approvers.iter().map(|a| a.vote(&id, true, None))).await;
+    let answers = join_all(
+        approvers
+            .iter()
+            .map(|a| a.vote(&id, Verdict::Approve, None)),
+    )
+    .await;
     let mut accepted = 0;
     for a in &answers {
         let a = a.as_ref().expect("vote answered");
@@ -219,10 +225,13 @@ async fn emulator_killed_mid_approval_fails_clearly_and_recovers() {
 
     stack.kill_moto().await;
     // With AWS gone, the approval is refused as unavailable, quickly, and not as a crash.
-    let vote = tokio::time::timeout(Duration::from_secs(30), alice.vote(&id, true, None))
-        .await
-        .expect("the vote answered within 30 s while the emulator was down")
-        .unwrap();
+    let vote = tokio::time::timeout(
+        Duration::from_secs(30),
+        alice.vote(&id, Verdict::Approve, None),
+    )
+    .await
+    .expect("the vote answered within 30 s while the emulator was down")
+    .unwrap();
     assert_eq!(vote.status, 503, "{}", vote.body);
     assert!(vote.error_code().is_some(), "{}", vote.body);
     let text = vote.body.to_string();
@@ -236,7 +245,7 @@ async fn emulator_killed_mid_approval_fails_clearly_and_recovers() {
     create_table(&stack.sdk, "after").await.unwrap();
     let id = pending_delete(&owner, "after").await;
     wait_for_notice(&owner, &id, WAIT).await.unwrap();
-    let vote = alice.vote(&id, true, None).await.unwrap();
+    let vote = alice.vote(&id, Verdict::Approve, None).await.unwrap();
     assert_eq!(vote.status, 200, "{}", vote.body);
     let fin = owner.wait_final(&id, WAIT, |_| {}).await.unwrap();
     assert_eq!(fin.request_status(), Some("SUCCEEDED"), "{}", fin.body);
@@ -290,7 +299,7 @@ async fn executor_crash_after_the_call_is_never_repeated() {
         .faults()
         .crash_executor_after_call
         .store(true, Ordering::SeqCst);
-    let vote = alice.vote(&id, true, None).await.unwrap();
+    let vote = alice.vote(&id, Verdict::Approve, None).await.unwrap();
     assert_eq!(vote.status, 200, "{}", vote.body);
 
     // The crashed attempt deleted the table; the retry Step Functions makes finds the request

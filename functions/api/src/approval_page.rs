@@ -101,10 +101,11 @@ impl Api {
                 &here,
             ));
         }
-        let verdict = match field("decision") {
+        // `decision` is the field's old name, still accepted from pages rendered before.
+        let verdict = match field("verdict").or_else(|| field("decision")) {
             Some("approve") => Verdict::Approve,
             Some("reject") => Verdict::Reject,
-            _ => return Err(ApiError::field("decision", "must be `approve` or `reject`")),
+            _ => return Err(ApiError::field("verdict", "must be `approve` or `reject`")),
         };
         let seen =
             field("request_hash").ok_or_else(|| ApiError::field("request_hash", "is required"))?;
@@ -219,10 +220,10 @@ impl Api {
         };
         format!(
             r#"{who}
-<form method="post" action="/v1/approvals/{id}">{hidden}<input type="hidden" name="decision" value="approve">
+<form method="post" action="/v1/approvals/{id}">{hidden}<input type="hidden" name="verdict" value="approve">
 {approve_note}
 <button class="approve" type="submit">Approve</button></form>
-<form method="post" action="/v1/approvals/{id}">{hidden}<input type="hidden" name="decision" value="reject">
+<form method="post" action="/v1/approvals/{id}">{hidden}<input type="hidden" name="verdict" value="reject">
 <label for="comment">Reason for rejecting</label>
 <textarea id="comment" name="comment" rows="2" maxlength="2000" required></textarea>
 <button class="reject" type="submit">Reject</button></form>"#,

@@ -1,5 +1,7 @@
-//! `POST /v1/decisions`: what Tollgate would do with a request, without recording anything,
-//! so an agent can plan before asking. Same identity, validation and policy as a submission.
+//! `POST /v1/explain` (formerly `/v1/decisions`, still served): what Tollgate would do with a
+//! request, without recording anything, so an agent can plan before asking. Same identity,
+//! validation and policy as a submission. "Explain" throughout: endpoint, handler, client,
+//! the MCP tool `explain_call`; "decision" is the policy's.
 
 use serde_json::{Value, json};
 use tollgate_aws::now_ms;
