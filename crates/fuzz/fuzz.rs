@@ -139,6 +139,17 @@ proptest! {
     }
 }
 
+/// A query-protocol body: ASCII, every byte outside the unreserved set percent-encoded.
+fn form_body(bytes: Vec<u8>) -> Result<String, TestCaseError> {
+    let body = String::from_utf8(bytes).expect("form bodies are ASCII");
+    prop_assert!(
+        body.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.~%&=+".contains(&b)),
+        "unescaped byte in {body}"
+    );
+    Ok(body)
+}
+
 /// Runs a round-trip property whose checks live in its `Ok` arm, and fails when fewer than
 /// `min_ok` cases reach it: a property that only ever meets `Invalid` proves nothing.
 fn run_counted<S: Strategy>(
@@ -195,12 +206,7 @@ fn query_protocol_serialization() {
                 Err(tollgate_models::BuildError::Invalid(_)) => Ok(false),
                 Err(e) => Err(TestCaseError::fail(e.to_string())),
                 Ok(req) => {
-                    let body = String::from_utf8(req.body).expect("form bodies are ASCII");
-                    prop_assert!(
-                        body.bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b"-_.~%&=+".contains(&b)),
-                        "unescaped byte in {body}"
-                    );
+                    let body = form_body(req.body)?;
                     let form: Vec<(String, String)> = body
                         .split('&')
                         .map(|kv| {
@@ -250,12 +256,7 @@ fn ec2_protocol_serialization() {
                 Err(tollgate_models::BuildError::Invalid(_)) => Ok(false),
                 Err(e) => Err(TestCaseError::fail(e.to_string())),
                 Ok(req) => {
-                    let body = String::from_utf8(req.body).expect("form bodies are ASCII");
-                    prop_assert!(
-                        body.bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b"-_.~%&=+".contains(&b)),
-                        "unescaped byte in {body}"
-                    );
+                    form_body(req.body)?;
                     Ok(true)
                 }
             }
