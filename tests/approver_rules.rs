@@ -4,6 +4,7 @@
 use jsonwebtoken::Algorithm;
 use tollgate_aws::oidc::IssuerConfig;
 use tollgate_cli::client::Client;
+use tollgate_core::record::Verdict;
 use tollgate_e2e::*;
 use tollgate_local::Stack;
 use tollgate_local::demo::create_table;
@@ -85,7 +86,10 @@ async fn approvers_see_only_requests_they_may_decide_or_decided() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(ids(&get(&carol, &stack, "/v1/requests").await).contains(&id));
 
-    let r = carol_client.vote(&id, true, None).await.unwrap();
+    let r = carol_client
+        .vote(&id, Verdict::Approve, None)
+        .await
+        .unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
     let done = bot.wait_final(&id, WAIT, |_| {}).await.unwrap();
     assert_eq!(done.request_status(), Some("SUCCEEDED"), "{}", done.body);
@@ -140,7 +144,10 @@ async fn a_token_without_an_approver_group_is_no_approver() {
             r.body
         );
     }
-    let r = outsider_client.vote(&id, true, None).await.unwrap();
+    let r = outsider_client
+        .vote(&id, Verdict::Approve, None)
+        .await
+        .unwrap();
     assert_eq!(
         (r.status, r.body["error"]["reason"].as_str()),
         (403, Some("not_an_approver")),
@@ -206,7 +213,7 @@ async fn one_person_under_two_issuers_counts_once_and_never_approves_their_own_a
         "alice@example.com",
         true,
     ));
-    let r = alice.vote(&id, true, None).await.unwrap();
+    let r = alice.vote(&id, Verdict::Approve, None).await.unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["votes"][0]["approver"]["human"], "alice@example.com");
     // Alice again, through the other provider: still one person.
@@ -217,7 +224,7 @@ async fn one_person_under_two_issuers_counts_once_and_never_approves_their_own_a
         "Alice@Example.com",
         true,
     ));
-    let r = alice_b.vote(&id, true, None).await.unwrap();
+    let r = alice_b.vote(&id, Verdict::Approve, None).await.unwrap();
     assert_eq!(
         (r.status, r.error_code()),
         (409, Some("already_voted")),
@@ -232,7 +239,7 @@ async fn one_person_under_two_issuers_counts_once_and_never_approves_their_own_a
         "carol@example.com",
         false,
     ));
-    let r = unverified.vote(&id, true, None).await.unwrap();
+    let r = unverified.vote(&id, Verdict::Approve, None).await.unwrap();
     assert_eq!(
         (r.status, r.body["error"]["reason"].as_str()),
         (401, Some("unverified_claim")),
@@ -241,7 +248,7 @@ async fn one_person_under_two_issuers_counts_once_and_never_approves_their_own_a
     );
     // Bob, signed in as an approver elsewhere, cannot approve what his agent asked.
     let bob = client(person(b, APPROVER_AUDIENCE, "bob", "bob@example.com", true));
-    let r = bob.vote(&id, true, None).await.unwrap();
+    let r = bob.vote(&id, Verdict::Approve, None).await.unwrap();
     assert_eq!(
         (r.status, r.error_code()),
         (403, Some("self_approval")),
@@ -259,7 +266,14 @@ async fn one_person_under_two_issuers_counts_once_and_never_approves_their_own_a
         "carol@example.com",
         true,
     ));
-    assert_eq!(carol.vote(&id, true, None).await.unwrap().status, 200);
+    assert_eq!(
+        carol
+            .vote(&id, Verdict::Approve, None)
+            .await
+            .unwrap()
+            .status,
+        200
+    );
     let done = bot.wait_final(&id, WAIT, |_| {}).await.unwrap();
     assert_eq!(done.request_status(), Some("SUCCEEDED"), "{}", done.body);
     stack.stop().await;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tollgate_cli::client::Client;
 use tollgate_core::Identity;
+use tollgate_core::record::Verdict;
 use tollgate_e2e::*;
 use tollgate_local::Stack;
 use tollgate_local::demo::{create_table, wait_for_notice};
@@ -207,7 +208,7 @@ fn hidden(html: &str, name: &str) -> String {
         .unwrap_or_else(|| panic!("no hidden `{name}` in {html}"))
 }
 
-/// Submits a delete needing two approvals; returns (id, page path, request hash).
+/// Submits a delete needing two approvals; returns (id, page path).
 async fn pending(stack: &Stack, bot: &Client, table: &str) -> (String, String) {
     create_table(&stack.sdk, table).await.unwrap();
     let id = pending_delete(bot, table).await;
@@ -225,12 +226,16 @@ async fn votes(bot: &Client, id: &str) -> (String, usize) {
     )
 }
 
-fn decide_form(html: &str, decision: &str) -> Vec<(&'static str, String)> {
+fn decide_form(html: &str, verdict: &str) -> Vec<(&'static str, String)> {
+    assert!(
+        html.contains(&format!("name=\"verdict\" value=\"{verdict}\"")),
+        "the page's form sends `verdict`: {html}"
+    );
     vec![
         ("k", hidden(html, "k")),
         ("csrf", hidden(html, "csrf")),
         ("request_hash", hidden(html, "request_hash")),
-        ("decision", decision.to_string()),
+        ("verdict", verdict.to_string()),
     ]
 }
 
@@ -286,10 +291,20 @@ async fn page_sign_in_csrf_quorum_and_late_decisions() {
         page.html
     );
     let form = decide_form(&page.html, "approve");
-    let hash = hidden(&page.html, "request_hash");
+    // The form binds, and the page shows, the hash the API stored for this request.
+    let hash = bot.status(&id, 0).await.unwrap().body["request_hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        hidden(&page.html, "request_hash"),
+        hash,
+        "the form binds the stored hash"
+    );
     assert!(
-        page.html.contains(&hash),
-        "the page shows the hash it binds"
+        page.html.contains(&format!("<code>{hash}</code>")),
+        "the page shows the hash it binds: {}",
+        page.html
     );
 
     // CSRF: missing, wrong, from another request: refused, nothing recorded.
@@ -360,24 +375,65 @@ async fn page_sign_in_csrf_quorum_and_late_decisions() {
         "{}",
         p.html
     );
-    // A crafted form gets no further: they were never given a CSRF token, and the vote
-    // itself applies the same rules (see the Slack test, where the signature is the proof).
+    // Neither page offers a form, but the vote itself applies the same rules: a crafted form
+    // that carries a valid CSRF token for the caller's own session (minted here with the key,
+    // as if the page had leaked one) is still refused, for the rule in question.
     let k = path.split("k=").nth(1).unwrap().to_string();
-    for who in [&mut requester, &mut dave] {
+    let session_key = key_secret(&stack, tollgate_aws::keys::Purpose::Session).await["current"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let csrf_key = key_secret(&stack, tollgate_aws::keys::Purpose::Csrf).await["current"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (who, refusal) in [
+        (
+            &mut requester,
+            "the requester cannot vote on its own request",
+        ),
+        (&mut dave, "is not in an approver group"),
+    ] {
+        let cookie: Value = tollgate_core::seal::open(
+            session_key.as_bytes(),
+            "session",
+            &who.cookies["tollgate_session"],
+            now_ms(),
+        )
+        .unwrap();
+        let csrf = tollgate_core::seal::csrf_token(
+            csrf_key.as_bytes(),
+            cookie["sid"].as_str().unwrap(),
+            &id,
+        );
         let p = who
             .post(
                 &form_path,
-                &[("k", &k), ("decision", "approve"), ("request_hash", &hash)],
+                &[
+                    ("k", &k),
+                    ("csrf", &csrf),
+                    ("verdict", "approve"),
+                    ("request_hash", &hash),
+                ],
             )
             .await;
         assert_eq!(p.status, 403, "{}", p.html);
+        assert!(
+            !p.html.contains("csrf"),
+            "refused for its CSRF token: {}",
+            p.html
+        );
+        assert!(p.html.contains(refusal), "{}", p.html);
     }
     assert_eq!(votes(&bot, &id).await, ("PENDING".into(), 1));
 
-    // Bob approves: quorum of two distinct approvers.
-    let p = bob
-        .post(&form_path, &pairs(&decide_form(&bob_page.html, "approve")))
-        .await;
+    // Bob approves: quorum of two distinct approvers. His form uses the field's old name,
+    // `decision`, which is still accepted.
+    let old_name: Vec<_> = decide_form(&bob_page.html, "approve")
+        .into_iter()
+        .map(|(k, v)| (if k == "verdict" { "decision" } else { k }, v))
+        .collect();
+    let p = bob.post(&form_path, &pairs(&old_name)).await;
     assert_eq!(p.status, 200, "{}", p.html);
     assert!(p.html.contains("Approved"), "{}", p.html);
     let done = bot.wait_final(&id, WAIT, |_| {}).await.unwrap();
@@ -545,7 +601,7 @@ async fn slack_buttons_verify_signatures_and_apply_the_rules() {
     assert!(p.html.contains("You have already voted"), "{}", p.html);
     // Alice with the CLI completes the quorum; the Slack message is then closed.
     let a = approver(&stack, "alice")
-        .vote(&id, true, None)
+        .vote(&id, Verdict::Approve, None)
         .await
         .unwrap();
     assert_eq!(a.status, 200, "{}", a.body);
@@ -633,7 +689,7 @@ async fn a_rejection_is_announced() {
     let bot = agent(&stack, "ci-bot");
     let (id, _) = pending(&stack, &bot, "kept").await;
     let a = approver(&stack, "alice")
-        .vote(&id, false, Some("not during the freeze"))
+        .vote(&id, Verdict::Reject, Some("not during the freeze"))
         .await
         .unwrap();
     assert_eq!(a.status, 200, "{}", a.body);
@@ -1414,7 +1470,7 @@ async fn a_slack_vote_and_a_signed_in_vote_by_one_person_count_once() {
         )
         .unwrap();
     let r = Client::new(&stack.api_url, Some(token))
-        .vote(&id, true, None)
+        .vote(&id, Verdict::Approve, None)
         .await
         .unwrap();
     assert_eq!(r.status, 200, "{}", r.body);

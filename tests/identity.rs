@@ -12,6 +12,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use tollgate_aws::oidc::IssuerConfig;
 use tollgate_cli::client::Client;
 use tollgate_core::claims::Accepted;
+use tollgate_core::record::Verdict;
 use tollgate_e2e::*;
 use tollgate_local::Stack;
 use tollgate_local::issuer::{AGENT_AUDIENCE, APPROVER_AUDIENCE, MintRequest, numeric_id};
@@ -204,7 +205,7 @@ async fn every_token_attack_fails_with_a_precise_reason() {
 
     // An agent token is not an approver token.
     let r = agent(&stack, "ci-bot")
-        .vote("01ANY", true, None)
+        .vote("01ANY", Verdict::Approve, None)
         .await
         .unwrap();
     assert_eq!(
@@ -387,7 +388,7 @@ async fn provider_shaped_tokens_map_to_the_configured_identity() {
         })
         .unwrap();
     let approver = Client::new(&stack.api_url, Some(approver_token));
-    let r = approver.vote(&id, true, None).await.unwrap();
+    let r = approver.vote(&id, Verdict::Approve, None).await.unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["votes"][0]["approver"]["subject"], "dana");
     assert_eq!(r.body["votes"][0]["approver"]["groups"], json!(["dba"]));

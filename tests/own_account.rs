@@ -18,7 +18,7 @@ async fn a_target_in_tollgates_own_account_needs_the_operators_opt_in() {
     let mut stack = stack_with(|o| o.allow_self_target = false).await;
     let bot = agent(&stack, "ci-bot");
     let body = json!({"action": "dynamodb:ListTables", "params": {}});
-    for path in ["/v1/requests", "/v1/decisions"] {
+    for path in ["/v1/requests", "/v1/explain", "/v1/decisions"] {
         let a = raw(
             &stack,
             "POST",

@@ -2,6 +2,7 @@
 //! enforced; an invalid policy stops the API from starting.
 
 use tollgate_cli::client::Client;
+use tollgate_core::record::Verdict;
 use tollgate_e2e::*;
 use tollgate_local::issuer::MintRequest;
 
@@ -65,7 +66,7 @@ async fn policies_from_ssm_decide_and_name_their_approvers() {
     let id = a.body["id"].as_str().unwrap();
     // An approver outside the named group cannot vote; one inside can.
     let r = approver(&stack, "alice")
-        .vote(id, true, None)
+        .vote(id, Verdict::Approve, None)
         .await
         .unwrap();
     assert_eq!(
@@ -83,7 +84,7 @@ async fn policies_from_ssm_decide_and_name_their_approvers() {
         })
         .unwrap();
     let r = Client::new(&stack.api_url, Some(dba))
-        .vote(id, true, None)
+        .vote(id, Verdict::Approve, None)
         .await
         .unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
@@ -217,7 +218,10 @@ async fn an_operators_security_group_holds_beside_the_shipped_policies() {
     let id = a.body["id"].as_str().unwrap();
     // Two approvers outside security make no quorum: neither may vote.
     for who in ["alice", "bob"] {
-        let r = approver(&stack, who).vote(id, true, None).await.unwrap();
+        let r = approver(&stack, who)
+            .vote(id, Verdict::Approve, None)
+            .await
+            .unwrap();
         assert_eq!(r.status, 403, "{who}: {}", r.body);
         assert!(
             r.body["error"]["message"]
@@ -243,14 +247,20 @@ async fn an_operators_security_group_holds_beside_the_shipped_policies() {
             ),
         )
     };
-    let r = security("sam").vote(id, true, None).await.unwrap();
+    let r = security("sam")
+        .vote(id, Verdict::Approve, None)
+        .await
+        .unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["status"], "PENDING");
     assert_eq!(
         r.body["approvals_progress"],
         json!([{"group": "security", "approvals": 2, "have": 1}])
     );
-    let r = security("sue").vote(id, true, None).await.unwrap();
+    let r = security("sue")
+        .vote(id, Verdict::Approve, None)
+        .await
+        .unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
     let done = bot.wait_final(id, WAIT, |_| {}).await.unwrap();
     assert_eq!(done.request_status(), Some("SUCCEEDED"), "{}", done.body);
@@ -273,7 +283,7 @@ async fn an_action_must_be_spelled_exactly() {
     })
     .await;
     let bot = agent(&stack, "ci-bot");
-    for path in ["/v1/requests", "/v1/decisions"] {
+    for path in ["/v1/requests", "/v1/explain", "/v1/decisions"] {
         for spelling in ["dynamodb:DELETETABLE", "dynamodb:Deletetable"] {
             let body = json!({"action": spelling, "params": {"TableName": "t"}, "reason": "x"});
             let r = raw(

@@ -2,6 +2,7 @@
 //! every log line; tokens, task tokens and link keys never reach the logs.
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use tollgate_core::record::Verdict;
 use tollgate_e2e::*;
 
 const POLICY: &str = r#"
@@ -164,7 +165,7 @@ async fn secrets_never_leave_masked_and_never_reach_the_logs() {
         .unwrap()
         .to_string();
     tollgate_cli::client::Client::new(&stack.api_url, Some(approver_token.clone()))
-        .vote(&id, true, None)
+        .vote(&id, Verdict::Approve, None)
         .await
         .unwrap();
     bot.wait_final(&id, WAIT, |_| {}).await.unwrap();

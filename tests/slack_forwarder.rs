@@ -4,6 +4,7 @@
 //! same message in place when the request closes.
 
 use tollgate_cli::client::Client;
+use tollgate_core::record::Verdict;
 use tollgate_e2e::*;
 use tollgate_local::demo::{create_table, wait_for_notice};
 use tollgate_slack::Forwarder;
@@ -84,7 +85,7 @@ async fn posts_then_updates_the_same_message() {
 
     // Alice approves with the CLI; the closing notice updates the message in place.
     let a = approver(&stack, "alice")
-        .vote(&id, true, None)
+        .vote(&id, Verdict::Approve, None)
         .await
         .unwrap();
     assert_eq!(a.status, 200, "{}", a.body);

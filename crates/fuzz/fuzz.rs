@@ -1,7 +1,8 @@
 //! Fuzz targets for everything that parses untrusted input. Each property is "never panics,
 //! and refuses with a caller's-mistake error", plus round trips where the format has one.
 //! Cases per target: `TOLLGATE_FUZZ_CASES` (default 2,000). A failure is shrunk by proptest
-//! and saved under `proptest-regressions/`; turn it into a named test in `regressions`.
+//! and its seed saved in `fuzz.regressions` beside this file, which every later run replays
+//! first; turn a lasting one into a named test beside the property it broke.
 
 use std::sync::OnceLock;
 
@@ -136,51 +137,131 @@ proptest! {
             Err(e) => prop_assert!(!e.code.is_empty()),
         }
     }
+}
 
-    #[test]
-    fn query_protocol_serialization(message in any::<String>(), subject in nasty_string(), attr in nasty_string(), value in any::<String>()) {
-        let (model, op) = tollgate_models::find("sns", "Publish").expect("model");
-        let params = json!({
-            "TopicArn": "arn:aws:sns:us-east-1:123456789012:t",
-            "Message": message,
-            "Subject": subject,
-            "MessageAttributes": {attr.clone(): {"DataType": "String", "StringValue": value}},
-        });
-        let params = params.as_object().expect("object");
-        match tollgate_models::build_request(&model, &op, params, "us-east-1", None) {
-            Err(tollgate_models::BuildError::Invalid(_)) => {}
-            Err(e) => prop_assert!(false, "{e}"),
-            Ok(req) => {
-                let body = String::from_utf8(req.body).expect("form bodies are ASCII");
-                prop_assert!(body.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.~%&=+".contains(&b)), "unescaped byte in {body}");
-                let form: Vec<(String, String)> = body.split('&').map(|kv| {
-                    let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                    // Form encoding, as botocore's urlencode writes it: `+` is a space.
-                    let d = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8().expect("utf-8").into_owned();
-                    (d(k), d(v))
-                }).collect();
-                let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-                prop_assert_eq!(get("Action"), Some("Publish".to_string()));
-                prop_assert_eq!(get("Message"), Some(message.clone()));
-                prop_assert_eq!(get("MessageAttributes.entry.1.Name"), Some(attr.clone()));
-                prop_assert_eq!(get("MessageAttributes.entry.1.Value.StringValue"), Some(value.clone()));
-            }
-        }
-    }
+/// A query-protocol body: ASCII, every byte outside the unreserved set percent-encoded.
+fn form_body(bytes: Vec<u8>) -> Result<String, TestCaseError> {
+    let body = String::from_utf8(bytes).expect("form bodies are ASCII");
+    prop_assert!(
+        body.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.~%&=+".contains(&b)),
+        "unescaped byte in {body}"
+    );
+    Ok(body)
+}
 
-    #[test]
-    fn ec2_protocol_serialization(name in nasty_string(), values in prop::collection::vec(any::<String>(), 0..4)) {
-        let (model, op) = tollgate_models::find("ec2", "DescribeInstances").expect("model");
-        let params = json!({"Filters": [{"Name": name, "Values": values}]});
-        match tollgate_models::build_request(&model, &op, params.as_object().expect("object"), "us-east-1", None) {
-            Err(tollgate_models::BuildError::Invalid(_)) => {}
-            Err(e) => prop_assert!(false, "{e}"),
-            Ok(req) => {
-                let body = String::from_utf8(req.body).expect("form bodies are ASCII");
-                prop_assert!(body.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.~%&=+".contains(&b)), "unescaped byte in {body}");
-            }
+/// Runs a round-trip property whose checks live in its `Ok` arm, and fails when fewer than
+/// `min_ok` cases reach it: a property that only ever meets `Invalid` proves nothing.
+fn run_counted<S: Strategy>(
+    name: &str,
+    strategy: S,
+    min_ok: u32,
+    test: impl Fn(S::Value) -> Result<bool, TestCaseError>,
+) {
+    use proptest::test_runner::TestRunner;
+    let ok = std::cell::Cell::new(0u32);
+    let mut runner = TestRunner::new(ProptestConfig {
+        source_file: Some(file!()),
+        ..config()
+    });
+    let result = runner.run(&strategy, |v| {
+        if test(v)? {
+            ok.set(ok.get() + 1);
         }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{name}: {e}");
     }
+    assert!(
+        ok.get() >= min_ok,
+        "{name}: only {} of {} cases reached the round trip (at least {min_ok} must)",
+        ok.get(),
+        cases()
+    );
+}
+
+#[test]
+fn query_protocol_serialization() {
+    let strategy = (
+        any::<String>(),
+        nasty_string(),
+        nasty_string(),
+        any::<String>(),
+    );
+    run_counted(
+        "query_protocol_serialization",
+        strategy,
+        cases() / 4,
+        |(message, subject, attr, value)| {
+            let (model, op) = tollgate_models::find("sns", "Publish").expect("model");
+            let params = json!({
+                "TopicArn": "arn:aws:sns:us-east-1:123456789012:t",
+                "Message": message,
+                "Subject": subject,
+                "MessageAttributes": {attr.clone(): {"DataType": "String", "StringValue": value}},
+            });
+            let params = params.as_object().expect("object");
+            match tollgate_models::build_request(&model, &op, params, "us-east-1", None) {
+                Err(tollgate_models::BuildError::Invalid(_)) => Ok(false),
+                Err(e) => Err(TestCaseError::fail(e.to_string())),
+                Ok(req) => {
+                    let body = form_body(req.body)?;
+                    let form: Vec<(String, String)> = body
+                        .split('&')
+                        .map(|kv| {
+                            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                            // Form encoding, as botocore's urlencode writes it: `+` is a space.
+                            let d = |s: &str| {
+                                percent_encoding::percent_decode_str(&s.replace('+', " "))
+                                    .decode_utf8()
+                                    .expect("utf-8")
+                                    .into_owned()
+                            };
+                            (d(k), d(v))
+                        })
+                        .collect();
+                    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+                    prop_assert_eq!(get("Action"), Some("Publish".to_string()));
+                    prop_assert_eq!(get("Message"), Some(message.clone()));
+                    prop_assert_eq!(get("MessageAttributes.entry.1.Name"), Some(attr.clone()));
+                    prop_assert_eq!(
+                        get("MessageAttributes.entry.1.Value.StringValue"),
+                        Some(value.clone())
+                    );
+                    Ok(true)
+                }
+            }
+        },
+    );
+}
+
+#[test]
+fn ec2_protocol_serialization() {
+    let strategy = (nasty_string(), prop::collection::vec(any::<String>(), 0..4));
+    run_counted(
+        "ec2_protocol_serialization",
+        strategy,
+        cases() / 4,
+        |(name, values)| {
+            let (model, op) = tollgate_models::find("ec2", "DescribeInstances").expect("model");
+            let params = json!({"Filters": [{"Name": name, "Values": values}]});
+            match tollgate_models::build_request(
+                &model,
+                &op,
+                params.as_object().expect("object"),
+                "us-east-1",
+                None,
+            ) {
+                Err(tollgate_models::BuildError::Invalid(_)) => Ok(false),
+                Err(e) => Err(TestCaseError::fail(e.to_string())),
+                Ok(req) => {
+                    form_body(req.body)?;
+                    Ok(true)
+                }
+            }
+        },
+    );
 }
 
 mod sigv4_verifier {

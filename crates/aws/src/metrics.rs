@@ -49,9 +49,28 @@ impl Metrics {
 
     /// Emits one metric with its dimensions.
     pub fn put(&self, name: &str, unit: Unit, value: f64, dimensions: &[(&str, &str)]) {
+        self.put_to(&mut std::io::stdout().lock(), name, unit, value, dimensions);
+    }
+
+    /// `put`, with `stdout` standing for the process's standard output (so tests can see
+    /// what each sink writes there).
+    fn put_to(
+        &self,
+        stdout: &mut impl std::io::Write,
+        name: &str,
+        unit: Unit,
+        value: f64,
+        dimensions: &[(&str, &str)],
+    ) {
+        if matches!(self, Metrics::Off) {
+            return;
+        }
         let line = emf_line(name, unit, value, dimensions, crate::now_ms());
         match self {
-            Metrics::Stdout => println!("{line}"),
+            // A metric lost to a closed stdout is not worth failing a request for.
+            Metrics::Stdout => {
+                let _ = writeln!(stdout, "{line}");
+            }
             Metrics::Memory(m) => {
                 if let Ok(mut l) = m.lock() {
                     l.push(line);
@@ -206,10 +225,28 @@ mod tests {
     }
 
     #[test]
-    fn memory_sink_keeps_lines() {
+    fn each_sink_writes_where_it_says() {
+        let put = |m: &Metrics| {
+            let mut out = Vec::new();
+            m.put_to(
+                &mut out,
+                "Requests",
+                Unit::Count,
+                1.0,
+                &[("Decision", "deny")],
+            );
+            String::from_utf8(out).unwrap()
+        };
         let m = Metrics::memory();
-        m.put("Requests", Unit::Count, 1.0, &[("Decision", "deny")]);
+        assert_eq!(put(&m), "", "memory keeps lines off stdout");
         assert_eq!(m.lines().len(), 1);
-        Metrics::Off.put("Requests", Unit::Count, 1.0, &[]);
+        validate_emf(&m.lines()[0]).unwrap();
+
+        let out = put(&Metrics::Stdout);
+        assert_eq!(out.lines().count(), 1, "{out}");
+        validate_emf(out.trim_end()).unwrap();
+
+        assert_eq!(put(&Metrics::Off), "", "off writes nothing");
+        assert!(Metrics::Off.lines().is_empty());
     }
 }

@@ -14,6 +14,7 @@ use tollgate_local::demo::{create_table, wait_for_notice};
 use tollgate_local::{Stack, StackOptions};
 
 use crate::runtime_api::RuntimeApi;
+use tollgate_core::record::Verdict;
 
 /// Kept small: every request grows the emulator's table, and moto deep-copies the whole
 /// table for each item of each transaction, so long runs measure that copy.
@@ -302,7 +303,7 @@ async fn approval_latency() -> Res<()> {
         wait_for_notice(&client, &id, Duration::from_secs(60)).await?;
         let t0 = now_ms();
         let t = Instant::now();
-        let v = approver.vote(&id, true, None).await?;
+        let v = approver.vote(&id, Verdict::Approve, None).await?;
         post.push(t.elapsed());
         if v.status != 200 {
             return Err(format!("approve: {} {}", v.status, v.body));

@@ -4,8 +4,30 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+pub use tollgate_core::Status;
+pub use tollgate_core::record::Verdict;
 
 pub use tollgate_mcp::{Answer, is_final};
+
+/// Why a call did not get an answer from Tollgate.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot reach Tollgate: {0}")]
+    Unreachable(reqwest::Error),
+    #[error("cannot read Tollgate's answer: {0}")]
+    Unreadable(reqwest::Error),
+    #[error("invalid Tollgate URL: {0}")]
+    BadUrl(#[from] url::ParseError),
+    #[error("the dev identity provider answered {status}: {body}")]
+    NoDevToken { status: u16, body: Value },
+}
+
+// Callers that report errors as text (the MCP backend, the demo) keep using `?`.
+impl From<ClientError> for String {
+    fn from(e: ClientError) -> String {
+        e.to_string()
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -40,30 +62,27 @@ impl Client {
         }
     }
 
-    async fn send(&self, rb: reqwest::RequestBuilder) -> Result<Answer, String> {
+    async fn send(&self, rb: reqwest::RequestBuilder) -> Result<Answer, ClientError> {
         let resp = self
             .authed(rb)
             .send()
             .await
-            .map_err(|e| format!("cannot reach Tollgate: {e}"))?;
+            .map_err(ClientError::Unreachable)?;
         let status = resp.status().as_u16();
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| format!("cannot read Tollgate's answer: {e}"))?;
+        let text = resp.text().await.map_err(ClientError::Unreadable)?;
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Ok(Answer { status, body })
     }
 
     /// Mints a token from the local stack's dev identity provider.
-    pub async fn dev_token(&self, sub: &str, approver: bool) -> Result<String, String> {
+    pub async fn dev_token(&self, sub: &str, approver: bool) -> Result<String, ClientError> {
         self.dev_token_with(&json!({"sub": sub, "approver": approver}))
             .await
     }
 
     /// Mints a token with any of the dev issuer's options (`shape`, `alg`, `ttl_seconds`,
     /// `groups`, `ref`, ...).
-    pub async fn dev_token_with(&self, request: &Value) -> Result<String, String> {
+    pub async fn dev_token_with(&self, request: &Value) -> Result<String, ClientError> {
         let a = self
             .send(
                 self.http
@@ -75,11 +94,9 @@ impl Client {
             .get("token")
             .and_then(Value::as_str)
             .map(str::to_string)
-            .ok_or_else(|| {
-                format!(
-                    "the dev identity provider answered {}: {}",
-                    a.status, a.body
-                )
+            .ok_or(ClientError::NoDevToken {
+                status: a.status,
+                body: a.body,
             })
     }
 
@@ -88,7 +105,7 @@ impl Client {
         &self,
         body: &Value,
         idempotency_key: Option<&str>,
-    ) -> Result<Answer, String> {
+    ) -> Result<Answer, ClientError> {
         let mut rb = self
             .http
             .post(format!("{}/v1/requests", self.base))
@@ -100,7 +117,7 @@ impl Client {
     }
 
     /// `GET /v1/requests/{id}`, holding up to `wait` seconds for a change.
-    pub async fn status(&self, id: &str, wait: u64) -> Result<Answer, String> {
+    pub async fn status(&self, id: &str, wait: u64) -> Result<Answer, ClientError> {
         let mut url = self.request_url(id);
         if wait > 0 {
             url.push_str(&format!("?wait={wait}"));
@@ -115,7 +132,7 @@ impl Client {
         id: &str,
         limit: Duration,
         mut on_change: impl FnMut(&str),
-    ) -> Result<Answer, String> {
+    ) -> Result<Answer, ClientError> {
         let start = Instant::now();
         let mut last = String::new();
         loop {
@@ -138,9 +155,8 @@ impl Client {
         status: Option<&str>,
         limit: Option<u32>,
         cursor: Option<&str>,
-    ) -> Result<Answer, String> {
-        let mut url = url::Url::parse(&format!("{}/v1/requests", self.base))
-            .map_err(|e| format!("invalid Tollgate URL: {e}"))?;
+    ) -> Result<Answer, ClientError> {
+        let mut url = url::Url::parse(&format!("{}/v1/requests", self.base))?;
         {
             let mut q = url.query_pairs_mut();
             if let Some(s) = status {
@@ -158,7 +174,7 @@ impl Client {
     }
 
     /// `POST /v1/requests/{id}/cancel`.
-    pub async fn cancel(&self, id: &str) -> Result<Answer, String> {
+    pub async fn cancel(&self, id: &str) -> Result<Answer, ClientError> {
         self.send(self.http.post(format!(
             "{}/v1/requests/{}/cancel",
             self.base,
@@ -167,11 +183,11 @@ impl Client {
         .await
     }
 
-    /// `POST /v1/decisions`: what Tollgate would decide, recording nothing.
-    pub async fn explain(&self, body: &Value) -> Result<Answer, String> {
+    /// `POST /v1/explain`: what Tollgate would do with a call, recording nothing.
+    pub async fn explain(&self, body: &Value) -> Result<Answer, ClientError> {
         self.send(
             self.http
-                .post(format!("{}/v1/decisions", self.base))
+                .post(format!("{}/v1/explain", self.base))
                 .json(body),
         )
         .await
@@ -186,10 +202,13 @@ impl Client {
     pub async fn vote(
         &self,
         id: &str,
-        approve: bool,
+        verdict: Verdict,
         comment: Option<&str>,
-    ) -> Result<Answer, String> {
-        let verb = if approve { "approve" } else { "reject" };
+    ) -> Result<Answer, ClientError> {
+        let verb = match verdict {
+            Verdict::Approve => "approve",
+            Verdict::Reject => "reject",
+        };
         let body = match comment {
             Some(c) => json!({"comment": c}),
             None => json!({}),
@@ -203,7 +222,7 @@ impl Client {
     }
 
     /// Notices the local stack received through SNS.
-    pub async fn local_outbox(&self) -> Result<Vec<Value>, String> {
+    pub async fn local_outbox(&self) -> Result<Vec<Value>, ClientError> {
         let a = self
             .send(self.http.get(format!("{}/local/outbox", self.base)))
             .await?;

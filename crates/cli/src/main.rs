@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use serde_json::{Map, Value, json};
-use tollgate_cli::client::{Answer, Client};
+use tollgate_cli::client::{Answer, Client, ClientError, Status, Verdict};
 use tollgate_cli::config::{self, Layer, Settings};
 
 use crate::output::Output;
@@ -95,6 +95,12 @@ struct Cli {
 struct Fail {
     code: u8,
     message: String,
+}
+
+impl From<ClientError> for Fail {
+    fn from(e: ClientError) -> Self {
+        e.to_string().into()
+    }
 }
 
 impl From<String> for Fail {
@@ -449,12 +455,14 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
             if let Value::Object(extra) = parse_params(&params).map_err(usage)? {
                 all.extend(extra);
             }
-            let mut body = json!({"action": action, "params": all});
-            for (k, v) in [("reason", reason), ("region", region), ("target", target)] {
-                if let Some(v) = v {
-                    body[k] = json!(v);
-                }
+            let body = tollgate_core::request::RequestBody {
+                action,
+                params: all,
+                region,
+                reason,
+                target,
             }
+            .to_json();
             let client = authed()?;
             let a = client.submit(&body, idempotency_key.as_deref()).await?;
             if a.status == 202 && wait {
@@ -508,11 +516,13 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
         }
         Command::Approve { id, comment } => Ok(report_done(
             out,
-            &authed()?.vote(&id, true, comment.as_deref()).await?,
+            &authed()?
+                .vote(&id, Verdict::Approve, comment.as_deref())
+                .await?,
         )),
         Command::Reject { id, comment } => Ok(report_done(
             out,
-            &authed()?.vote(&id, false, Some(&comment)).await?,
+            &authed()?.vote(&id, Verdict::Reject, Some(&comment)).await?,
         )),
     }
 }
@@ -563,18 +573,18 @@ fn report(out: Output, a: &Answer) -> u8 {
 }
 
 fn outcome_code(a: &Answer) -> u8 {
-    match (a.status, a.request_status()) {
+    match (a.status, a.request_state()) {
         (403, _) if a.error_code() == Some("denied") => exit::DENIED,
         (401 | 403, _) => exit::AUTH,
         (400..=599, _) => exit::ERROR,
-        (_, Some("SUCCEEDED")) => exit::SUCCEEDED,
-        (_, Some("FAILED")) => exit::FAILED,
-        (_, Some("DENIED")) => exit::DENIED,
-        (_, Some("REJECTED")) => exit::REJECTED,
-        (_, Some("EXPIRED")) => exit::EXPIRED,
-        (_, Some("CANCELLED")) => exit::CANCELLED,
-        (_, Some("PENDING" | "APPROVED" | "EXECUTING")) => exit::PENDING,
-        _ => exit::SUCCEEDED,
+        (_, Some(Status::Succeeded)) => exit::SUCCEEDED,
+        (_, Some(Status::Failed)) => exit::FAILED,
+        (_, Some(Status::Denied)) => exit::DENIED,
+        (_, Some(Status::Rejected)) => exit::REJECTED,
+        (_, Some(Status::Expired)) => exit::EXPIRED,
+        (_, Some(Status::Cancelled)) => exit::CANCELLED,
+        (_, Some(Status::Pending | Status::Approved | Status::Executing)) => exit::PENDING,
+        (_, None) => exit::SUCCEEDED,
     }
 }
 

@@ -43,11 +43,11 @@ impl HttpBackend {
 
 impl Backend for HttpBackend {
     async fn submit(&self, body: &Value, idempotency_key: Option<&str>) -> Result<Answer, String> {
-        self.client()?.submit(body, idempotency_key).await
+        Ok(self.client()?.submit(body, idempotency_key).await?)
     }
 
     async fn status(&self, id: &str, wait: u64) -> Result<Answer, String> {
-        self.client()?.status(id, wait).await
+        Ok(self.client()?.status(id, wait).await?)
     }
 
     async fn list(
@@ -56,15 +56,15 @@ impl Backend for HttpBackend {
         limit: Option<u32>,
         cursor: Option<&str>,
     ) -> Result<Answer, String> {
-        self.client()?.list(status, limit, cursor).await
+        Ok(self.client()?.list(status, limit, cursor).await?)
     }
 
     async fn cancel(&self, id: &str) -> Result<Answer, String> {
-        self.client()?.cancel(id).await
+        Ok(self.client()?.cancel(id).await?)
     }
 
     async fn explain(&self, body: &Value) -> Result<Answer, String> {
-        self.client()?.explain(body).await
+        Ok(self.client()?.explain(body).await?)
     }
 
     fn status_url(&self, id: &str) -> String {
@@ -102,6 +102,7 @@ impl ServerHandler for Tollgate {
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
+        let name = tollgate_mcp::tool_name(name)?;
         self.tools.iter().find(|t| t.name == name).cloned()
     }
 

@@ -8,6 +8,7 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{Value, json};
+use tollgate_core::Status;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Output {
@@ -58,9 +59,9 @@ pub fn print(out: Output, body: &Value) {
 /// held request its id, what it waits for and how to follow it; otherwise the whole answer
 /// (an error, a rejection with its comment, a failure with the AWS error).
 pub fn request_answer(body: &Value) -> Value {
-    match body["status"].as_str() {
-        Some("SUCCEEDED") => body.get("result").cloned().unwrap_or(Value::Null),
-        Some(s @ ("PENDING" | "APPROVED" | "EXECUTING")) => {
+    match body["status"].as_str().and_then(Status::parse) {
+        Some(Status::Succeeded) => body.get("result").cloned().unwrap_or(Value::Null),
+        Some(s @ (Status::Pending | Status::Approved | Status::Executing)) => {
             let id = body["id"].as_str().unwrap_or_default();
             let mut v = json!({
                 "id": id,

@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tollgate_cli::client::{Answer, Client, is_final};
+use tollgate_cli::client::{Answer, Client, ClientError, Status, is_final};
 
 /// Longest single long-poll (the API holds at most 20 s).
 const POLL_SECONDS: u64 = 20;
@@ -19,7 +19,7 @@ pub async fn until_final(
     id: &str,
     submitted: &Answer,
     limit: Duration,
-) -> Result<Answer, String> {
+) -> Result<Answer, ClientError> {
     let live = std::io::stderr().is_terminal();
     let start = Instant::now();
     let mut last = submitted.request_status().unwrap_or("").to_string();
@@ -99,7 +99,7 @@ fn finish(live: bool) {
 fn describe(id: &str, body: &Value) -> String {
     let status = body["status"].as_str().unwrap_or("?");
     let required = body["approvals_required"].as_u64().unwrap_or(0);
-    if status == "PENDING" && required > 0 {
+    if Status::parse(status) == Some(Status::Pending) && required > 0 {
         let have = body["votes"]
             .as_array()
             .map(|v| v.iter().filter(|v| v["verdict"] == "approve").count())

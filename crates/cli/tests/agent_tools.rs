@@ -439,7 +439,7 @@ async fn the_mcp_inspector_lists_and_calls_the_tools() {
             "request_status",
             "list_my_requests",
             "cancel_request",
-            "describe_action"
+            "explain_call"
         ]
     );
     let text = |v: &Value| -> Value {

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 use tollgate_cli::client::Client;
+use tollgate_core::record::Verdict;
 use tollgate_local::{Stack, StackOptions};
 
 fn tollgate(stack: &Stack, token: Option<&str>, args: &[&str]) -> (i32, String) {
@@ -41,7 +42,7 @@ async fn done_request(stack: &Stack, agent: &Client, approver: &Client, table: &
     )
     .await
     .unwrap();
-    approver.vote(&id, true, None).await.unwrap();
+    approver.vote(&id, Verdict::Approve, None).await.unwrap();
     let d = agent
         .wait_final(&id, std::time::Duration::from_secs(30), |_| {})
         .await

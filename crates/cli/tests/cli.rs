@@ -8,6 +8,9 @@ use serde_json::Value;
 use tokio::process::Command;
 use tollgate_local::{Stack, StackOptions};
 
+/// How long a held request's approval notice may take to reach the local outbox.
+const NOTICE_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 fn tollgate(stack: &Stack, token: Option<&str>) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tollgate"));
     cmd.env("TOLLGATE_URL", &stack.api_url)
@@ -182,17 +185,22 @@ async fn cli_requests_waits_and_exits_by_outcome() {
         .spawn()
         .expect("spawn");
     let anon = tollgate_cli::client::Client::new(&stack.api_url, None);
-    let id = loop {
-        let outbox = anon.local_outbox().await.unwrap();
-        if let Some(id) = outbox
-            .iter()
-            .filter_map(|n| n.pointer("/notice/request_id").and_then(Value::as_str))
-            .find(|id| *id != held_id)
-        {
-            break id.to_string();
+    // Bounded: a notice that never comes fails the test instead of hanging it.
+    let id = tokio::time::timeout(NOTICE_WAIT, async {
+        loop {
+            let outbox = anon.local_outbox().await.unwrap();
+            if let Some(id) = outbox
+                .iter()
+                .filter_map(|n| n.pointer("/notice/request_id").and_then(Value::as_str))
+                .find(|id| *id != held_id)
+            {
+                break id.to_string();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no notice for the waiting request within {NOTICE_WAIT:?}"));
     let (code, out, _) = run(
         tollgate(&stack, Some(&approver)),
         &["approve", &id, "--comment", "ok"],

@@ -25,7 +25,7 @@ async def main(binary):
             check("approve" in (init.instructions or ""), "instructions explain approvals", init.instructions)
 
             tools = {t.name: t for t in (await session.list_tools()).tools}
-            expected = {"aws_call", "request_status", "list_my_requests", "cancel_request", "describe_action"}
+            expected = {"aws_call", "request_status", "list_my_requests", "cancel_request", "explain_call"}
             check(expected <= set(tools), "all tools listed", sorted(tools))
             check("human" in tools["aws_call"].description, "aws_call says writes may wait for a human")
             schema = tools["aws_call"].input_schema
@@ -38,16 +38,17 @@ async def main(binary):
             check("scratch" in b["result"]["TableNames"], "read returns the AWS result", b)
 
             # Planning a write: access level, decision and required parameters.
-            r = await session.call_tool("describe_action", {"action": "dynamodb:DeleteTable", "params": {"TableName": "scratch"}})
+            r = await session.call_tool("explain_call", {"action": "dynamodb:DeleteTable", "params": {"TableName": "scratch"}})
             b = body(r)
-            check(not r.is_error, "describe_action answers", b)
+            check(not r.is_error, "explain_call answers", b)
             check(b["access"][0]["access_level"] == "Write", "access level from the catalog", b)
             check(b["outcome"] == "approval" and b["approvals_required"] == 1, "policy says approval", b)
             check(b["parameters"]["required"] == ["TableName"], "required parameters from the model", b)
             check([p["field"] for p in b["problems"]] == ["reason"], "explains that approvals need a reason", b)
+            # Under its old name too (describe_action, before the dry run had one name).
             r = await session.call_tool("describe_action", {"action": "dynamodb:DeleteTable"})
             b = body(r)
-            check("params.TableName" in [p["field"] for p in b["problems"]], "names missing parameters", b)
+            check(not r.is_error and "params.TableName" in [p["field"] for p in b["problems"]], "names missing parameters", b)
 
             # A write that needs approval comes back pending with its page, after the wait.
             r = await session.call_tool("aws_call", {"action": "dynamodb:DeleteTable", "params": {"TableName": "scratch"}, "reason": "MCP test"})

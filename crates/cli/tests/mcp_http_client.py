@@ -191,7 +191,7 @@ async def main():
         check(client.session.protocol_version == "2025-11-25", "handshake era negotiated", client.session.protocol_version)
         check("approve" in (client.session.instructions or ""), "instructions explain approvals")
         tools = {t.name: t for t in (await client.list_tools()).tools}
-        check(set(tools) == {"aws_call", "request_status", "list_my_requests", "cancel_request", "describe_action"}, "all tools listed", sorted(tools))
+        check(set(tools) == {"aws_call", "request_status", "list_my_requests", "cancel_request", "explain_call"}, "all tools listed", sorted(tools))
         check("request_status" in tools["aws_call"].description, "aws_call says how to follow a held call")
 
         r = await client.call_tool("aws_call", {"action": "dynamodb:ListTables", "params": {}})
@@ -269,7 +269,7 @@ async def main():
         r = await raw.get(MCP, headers=headers)
         check(r.status_code == 405 and r.headers.get("allow") == "POST", "GET /mcp: 405 (no server stream)", r.status_code)
         msg = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "aws_call", "arguments": {"action": "s3:ListBuckets"}, "_meta": meta}}
-        r = await raw.post(MCP, json=msg, headers={**headers, "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "describe_action"})
+        r = await raw.post(MCP, json=msg, headers={**headers, "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "explain_call"})
         check(r.status_code == 400 and r.json()["error"]["code"] == -32020, "Mcp-Name must match the body", r.text)
         r = await raw.post(MCP, json={**msg, "params": {**msg["params"], "_meta": {**meta, "io.modelcontextprotocol/protocolVersion": "2099-01-01"}}},
                            headers={**headers, "mcp-protocol-version": "2099-01-01", "mcp-method": "tools/call", "mcp-name": "aws_call"})

@@ -1,11 +1,11 @@
 //! Append-only audit events. Each event carries the hash of the one before it, so a
 //! rewritten, removed or reordered event breaks the chain.
 
+use crate::identity::Identity;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
-
-use crate::identity::Identity;
+// Kept here too: the hashes are the audit trail's, and callers outside core name them so.
+pub use crate::digest::{canonical_json, sha256_hex};
 
 /// Hash that stands before the first event of every request.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -154,49 +154,6 @@ pub struct ChainBreak {
     pub reason: String,
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
-/// JSON with object keys sorted at every depth and no insignificant whitespace. Written out
-/// here rather than relying on `serde_json`'s map order, which a feature flag elsewhere in
-/// the dependency graph (`preserve_order`) would silently change.
-pub fn canonical_json(v: &Value) -> String {
-    let mut out = String::new();
-    write_canonical(v, &mut out);
-    out
-}
-
-fn write_canonical(v: &Value, out: &mut String) {
-    match v {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String((*k).clone()).to_string());
-                out.push(':');
-                write_canonical(&map[*k], out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(']');
-        }
-        other => out.push_str(&other.to_string()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,15 +227,5 @@ mod tests {
         }
         assert!(verify_trail(3, &prev, "FAILED", &moved).is_err());
         assert!(verify_trail(3, &prev, "SUCCEEDED", &moved).is_ok());
-    }
-
-    #[test]
-    fn canonical_json_sorts_keys_at_every_depth() {
-        let v: Value =
-            serde_json::from_str(r#"{"b":1,"a":{"d":[{"z":1,"y":2}],"c":"\u00e9"}}"#).unwrap();
-        assert_eq!(
-            canonical_json(&v),
-            r#"{"a":{"c":"é","d":[{"y":2,"z":1}]},"b":1}"#
-        );
     }
 }

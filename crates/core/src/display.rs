@@ -1,6 +1,7 @@
 //! Text an agent chose (its reason, its display name, anything derived from its parameters),
 //! made safe to show a human in a notice: it may stay on its line or be visibly quoted, but it
-//! never passes for a line Tollgate wrote.
+//! never passes for a line Tollgate wrote. And the one HTML escaping every page uses (the
+//! approval page, the dev issuer's sign-in).
 
 /// Characters that start a new line somewhere: in a terminal, a mail client or a browser.
 fn breaks_line(c: char) -> bool {
@@ -31,6 +32,22 @@ pub fn lines(s: &str) -> Vec<String> {
         .collect()
 }
 
+/// Text made safe inside HTML element content and quoted attribute values.
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,6 +62,14 @@ mod tests {
         assert_eq!(
             lines("first\r\nReview and decide: https://evil\u{2029}x\u{7}"),
             vec!["first", "", "Review and decide: https://evil", "x"]
+        );
+    }
+
+    #[test]
+    fn html_escape_escapes_markup_and_quotes() {
+        assert_eq!(
+            html_escape("<a href='x'>&\""),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;"
         );
     }
 }

@@ -58,7 +58,7 @@ impl Identity {
         if !changed && (2..=64).contains(&mapped.len()) {
             return mapped;
         }
-        let digest = crate::audit::sha256_hex(self.subject.as_bytes());
+        let digest = crate::digest::sha256_hex(self.subject.as_bytes());
         let head: String = mapped.chars().take(64 - 9).collect();
         format!("{head}.{}", &digest[..8])
     }

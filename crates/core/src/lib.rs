@@ -8,6 +8,7 @@ pub mod answer_size;
 pub mod audit;
 pub mod claims;
 pub mod decision;
+pub mod digest;
 pub mod display;
 pub mod error;
 pub mod execution;

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::action::Action;
-use crate::audit::{canonical_json, sha256_hex};
+use crate::digest::{canonical_json, sha256_hex};
 use crate::error::ApiError;
 
 /// Largest accepted request body. AWS API inputs that matter here are small; a larger body is
@@ -36,6 +36,34 @@ impl NewRequest {
             "params": Value::Object(self.params.clone()),
         });
         sha256_hex(canonical_json(&v).as_bytes())
+    }
+}
+
+/// The body a client sends to submit a call (`POST /v1/requests`) or to have it explained
+/// (`POST /v1/explain`), as the CLI and the MCP tools build it: what `parse_new_request`
+/// reads, with the fields left unset left out, so the API's defaults apply.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RequestBody {
+    pub action: String,
+    pub params: Map<String, Value>,
+    pub region: Option<String>,
+    pub reason: Option<String>,
+    pub target: Option<String>,
+}
+
+impl RequestBody {
+    pub fn to_json(&self) -> Value {
+        let mut body = serde_json::json!({"action": self.action, "params": self.params});
+        for (k, v) in [
+            ("region", &self.region),
+            ("reason", &self.reason),
+            ("target", &self.target),
+        ] {
+            if let Some(v) = v {
+                body[k] = Value::String(v.clone());
+            }
+        }
+        body
     }
 }
 
@@ -151,6 +179,29 @@ fn validate_target(s: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_built_body_leaves_unset_fields_to_the_api_and_parses() {
+        let mut body = RequestBody {
+            action: "s3:ListBuckets".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            body.to_json(),
+            serde_json::json!({"action": "s3:ListBuckets", "params": {}})
+        );
+        body.reason = Some("audit".into());
+        body.region = Some("eu-west-1".into());
+        let parsed = parse_new_request(body.to_json().to_string().as_bytes(), "us-east-1").unwrap();
+        assert_eq!(
+            (
+                parsed.region.as_str(),
+                parsed.reason.as_deref(),
+                parsed.target.as_str()
+            ),
+            ("eu-west-1", Some("audit"), DEFAULT_TARGET)
+        );
+    }
 
     fn parse(v: Value) -> Result<NewRequest, ApiError> {
         parse_new_request(v.to_string().as_bytes(), "us-east-1")

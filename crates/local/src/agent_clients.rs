@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::authorize::Answer;
+use crate::answer::Answer;
 
 /// Agent identities to sign in as.
 pub const DEV_AGENTS: [(&str, &str); 3] = [

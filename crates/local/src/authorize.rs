@@ -8,10 +8,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-use serde_json::{Value, json};
+use serde_json::json;
+use tollgate_core::display::html_escape as esc;
 use tollgate_core::seal;
 
 use crate::agent_clients::DEV_AGENTS;
+pub use crate::answer::Answer;
 use crate::issuer::{APPROVER_AUDIENCE, APPROVER_GROUP, DevIssuer, MintRequest};
 
 const CODE_LIFETIME_MS: u64 = 60_000;
@@ -38,26 +40,13 @@ struct PendingCode {
     expires_ms: u64,
 }
 
+/// Authorization codes handed out by one issuer's browser sign-in, until redeemed. Kept by
+/// the host beside its issuer, not inside it: the issuer signs, this module runs the flow.
 #[derive(Default)]
 pub struct Codes(Mutex<HashMap<String, PendingCode>>);
 
-/// An answer from the authorization or token endpoint.
-pub enum Answer {
-    Html(u16, String),
-    Redirect(String),
-    Json(u16, Value),
-}
-
 fn now_ms() -> u64 {
     tollgate_aws::now_ms()
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }
 
 fn oauth_error(code: &str, description: &str) -> Answer {
@@ -288,9 +277,9 @@ pub fn token(dev: &DevIssuer, codes: &Codes, form: &BTreeMap<String, String>) ->
 /// The token endpoint's answer: the minted token under `field`, with its lifetime.
 fn token_answer(dev: &DevIssuer, req: &MintRequest, field: &str) -> Answer {
     match dev.mint(req) {
-        Ok((token, _)) => Answer::Json(
+        Ok(m) => Answer::Json(
             200,
-            json!({field: token, "token_type": "Bearer", "expires_in": req.ttl_seconds}),
+            json!({field: m.token, "token_type": "Bearer", "expires_in": req.ttl_seconds}),
         ),
         Err(e) => Answer::Json(
             500,

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use aws_config::SdkConfig;
 use serde_json::{Value, json};
 use tollgate_cli::client::{Answer, Client};
+use tollgate_core::record::Verdict;
 
 pub type Step<'a> = &'a mut dyn FnMut(&str);
 
@@ -157,7 +158,9 @@ pub async fn run(api_url: &str, sdk: &SdkConfig, step: Step<'_>) -> Result<(), S
     check(table_exists(sdk, "orders-staging").await?, || {
         "write: table deleted before approval".into()
     })?;
-    let v = approver.vote(&id, true, Some("looks right")).await?;
+    let v = approver
+        .vote(&id, Verdict::Approve, Some("looks right"))
+        .await?;
     expect_status(&v, 200, "approve")?;
     step("   alice approved through the API");
     let done = agent.wait_final(&id, wait, |_| {}).await?;
@@ -233,7 +236,7 @@ pub async fn run(api_url: &str, sdk: &SdkConfig, step: Step<'_>) -> Result<(), S
         .to_string();
     wait_for_notice(&anon, &id, wait).await?;
     let v = second_approver
-        .vote(&id, false, Some("not the production table"))
+        .vote(&id, Verdict::Reject, Some("not the production table"))
         .await?;
     expect_status(&v, 200, "reject vote")?;
     let done = agent.wait_final(&id, wait, |_| {}).await?;

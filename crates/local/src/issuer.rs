@@ -38,12 +38,17 @@ struct KeyRing {
 
 pub struct DevIssuer {
     issuer: String,
-    /// Authorization codes handed out by the browser sign-in, until redeemed.
-    pub(crate) codes: crate::authorize::Codes,
     /// MCP clients registered dynamically.
     pub(crate) clients: crate::agent_clients::Clients,
     ring: RwLock<KeyRing>,
     jwks_fetches: AtomicU64,
+}
+
+/// A minted token and its expiry, in seconds since the epoch as the token's `exp` claim has it.
+#[derive(Debug, Clone)]
+pub struct Minted {
+    pub token: String,
+    pub exp_s: u64,
 }
 
 /// What a caller may ask the dev issuer to mint.
@@ -139,7 +144,6 @@ impl DevIssuer {
                 previous: vec![],
             }),
             issuer,
-            codes: Default::default(),
             clients: Default::default(),
             jwks_fetches: AtomicU64::new(0),
         })
@@ -223,13 +227,14 @@ impl DevIssuer {
 
     /// Mints a token. Agents get the agent audience; approvers the approver audience and the
     /// approvers group unless other groups are named.
-    pub fn mint(&self, req: &MintRequest) -> Result<(String, u64), String> {
+    pub fn mint(&self, req: &MintRequest) -> Result<Minted, String> {
         if req.sub.trim().is_empty() {
             return Err("sub: is required".into());
         }
         let alg = parse_alg(req.alg.as_deref())?;
-        let now = jsonwebtoken::get_current_timestamp();
-        let exp = now + req.ttl_seconds.unwrap_or(3600).clamp(1, 86_400);
+        // JWT times are seconds (RFC 7519 `NumericDate`), unlike Tollgate's records (ms).
+        let now_s = jsonwebtoken::get_current_timestamp();
+        let exp_s = now_s + req.ttl_seconds.unwrap_or(3600).clamp(1, 86_400);
         let aud = if req.approver {
             APPROVER_AUDIENCE
         } else {
@@ -245,9 +250,9 @@ impl DevIssuer {
         let mut c = Map::new();
         c.insert("iss".into(), json!(self.issuer));
         c.insert("aud".into(), json!(aud));
-        c.insert("iat".into(), json!(now));
-        c.insert("nbf".into(), json!(now));
-        c.insert("exp".into(), json!(exp));
+        c.insert("iat".into(), json!(now_s));
+        c.insert("nbf".into(), json!(now_s));
+        c.insert("exp".into(), json!(exp_s));
         if let Some(n) = &req.nonce {
             c.insert("nonce".into(), json!(n));
         }
@@ -323,7 +328,8 @@ impl DevIssuer {
                 ));
             }
         }
-        self.sign(alg, &Value::Object(c)).map(|t| (t, exp))
+        self.sign(alg, &Value::Object(c))
+            .map(|token| Minted { token, exp_s })
     }
 
     /// Signs arbitrary claims with the current key for `alg` (tests use this for tokens that

@@ -2,6 +2,7 @@
 //! the three functions' handlers served in-process, and a dev identity provider.
 
 pub mod agent_clients;
+pub mod answer;
 pub mod authorize;
 pub mod bootstrap;
 pub mod demo;
@@ -387,7 +388,7 @@ impl Stack {
                 approver,
                 ..Default::default()
             })
-            .map(|(t, _)| t)
+            .map(|m| m.token)
     }
 
     pub fn issuer(&self) -> &DevIssuer {
@@ -401,7 +402,7 @@ impl Stack {
 
     /// Mints a token with every option of the dev issuer.
     pub fn mint(&self, req: &MintRequest) -> Result<String, String> {
-        self.host.issuer.mint(req).map(|(t, _)| t)
+        self.host.issuer.mint(req).map(|m| m.token)
     }
 
     /// EMF metric lines the functions emitted so far.

@@ -42,6 +42,8 @@ pub struct Host {
     functions: std::sync::RwLock<Option<Arc<Functions>>>,
     pub issuer: DevIssuer,
     pub second_issuer: DevIssuer,
+    /// Each issuer's pending authorization codes (`issuer`'s, then `second_issuer`'s).
+    codes: (authorize::Codes, authorize::Codes),
     pub moto_url: String,
     pub notifier_function: String,
     pub executor_function: String,
@@ -83,6 +85,7 @@ impl Host {
             functions: std::sync::RwLock::new(None),
             issuer: issuers.0,
             second_issuer: issuers.1,
+            codes: Default::default(),
             moto_url,
             notifier_function,
             executor_function,
@@ -195,9 +198,9 @@ async fn dispatch(host: &Host, req: Request<Incoming>, peer: std::net::SocketAdd
     {
         return invoke(host, name, &body).await;
     }
-    for (prefix, dev) in [
-        (ISSUER_PATH, &host.issuer),
-        (SECOND_ISSUER_PATH, &host.second_issuer),
+    for (prefix, dev, codes) in [
+        (ISSUER_PATH, &host.issuer, &host.codes.0),
+        (SECOND_ISSUER_PATH, &host.second_issuer, &host.codes.1),
     ] {
         // RFC 8414 §3.1: metadata of an issuer with a path, at the path-inserted well-known URL.
         if method == "GET"
@@ -220,7 +223,7 @@ async fn dispatch(host: &Host, req: Request<Incoming>, peer: std::net::SocketAdd
                     .entry(format!("{prefix} {method} {rest}"))
                     .or_default() += 1;
             }
-            return issuer(dev, &method, rest, &parts, &body);
+            return issuer(dev, codes, &method, rest, &parts, &body);
         }
     }
     if path == SNS_PATH && method == "POST" {
@@ -315,6 +318,7 @@ fn from_authorize(a: authorize::Answer) -> Answer {
 
 fn issuer(
     dev: &DevIssuer,
+    codes: &authorize::Codes,
     method: &str,
     rest: &str,
     parts: &http::request::Parts,
@@ -331,11 +335,9 @@ fn issuer(
             &form(parts.uri.query().unwrap_or("").as_bytes()),
         )),
         ("POST", "/authorize") => {
-            from_authorize(authorize::authorize_submit(dev, &dev.codes, &form(body)))
+            from_authorize(authorize::authorize_submit(dev, codes, &form(body)))
         }
-        ("POST", "/token") if is_form => {
-            from_authorize(authorize::token(dev, &dev.codes, &form(body)))
-        }
+        ("POST", "/token") if is_form => from_authorize(authorize::token(dev, codes, &form(body))),
         ("GET", "/.well-known/openid-configuration") => json_answer(200, &dev.discovery()),
         ("POST", "/register") => from_authorize(dev.clients.register(body)),
         ("GET", "/jwks.json") => json_answer(200, &dev.jwks()),
@@ -354,7 +356,12 @@ fn issuer(
                 }
             };
             match dev.mint(&req) {
-                Ok((token, exp)) => json_answer(200, &json!({"token": token, "expires_at": exp})),
+                // `expires_at` is in seconds, as it always was here; `expires_at_ms` says its
+                // unit and matches the records' times.
+                Ok(m) => json_answer(
+                    200,
+                    &json!({"token": m.token, "expires_at": m.exp_s, "expires_at_ms": m.exp_s * 1000}),
+                ),
                 Err(e) => json_answer(
                     400,
                     &json!({"error": {"code": "invalid_request", "message": e}}),

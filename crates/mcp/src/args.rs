@@ -5,6 +5,7 @@
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use tollgate_core::request::RequestBody;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,7 +50,7 @@ pub struct ListMine {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Describe {
+pub struct ExplainCall {
     pub action: String,
     #[serde(default)]
     pub params: Option<Map<String, Value>>,
@@ -57,6 +58,39 @@ pub struct Describe {
     pub region: Option<String>,
     #[serde(default)]
     pub target: Option<String>,
+}
+
+// `AwsCall` and `ExplainCall` share their first fields but stay two structs: serde cannot
+// combine `flatten` with `deny_unknown_fields`, and refusing unknown fields matters more.
+// Both build their body with the one `RequestBody`.
+impl AwsCall {
+    pub fn body(&self) -> RequestBody {
+        RequestBody {
+            reason: self.reason.clone(),
+            ..call_body(&self.action, &self.params, &self.region, &self.target)
+        }
+    }
+}
+
+impl ExplainCall {
+    pub fn body(&self) -> RequestBody {
+        call_body(&self.action, &self.params, &self.region, &self.target)
+    }
+}
+
+fn call_body(
+    action: &str,
+    params: &Option<Map<String, Value>>,
+    region: &Option<String>,
+    target: &Option<String>,
+) -> RequestBody {
+    RequestBody {
+        action: action.to_string(),
+        params: params.clone().unwrap_or_default(),
+        region: region.clone(),
+        reason: None,
+        target: target.clone(),
+    }
 }
 
 /// Absent arguments read as `{}`, so a tool whose fields are all optional needs none.

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::args::{self, AwsCall, CancelRequest, Describe, ListMine, RequestStatus};
+use crate::args::{self, AwsCall, CancelRequest, ExplainCall, ListMine, RequestStatus};
 use crate::shape::{self, answer, api_error, settled, summary};
 use crate::tasks;
 use crate::tools::POLL_SECONDS;
@@ -77,6 +77,9 @@ pub async fn call(
     arguments: Option<Value>,
     opts: CallOptions<'_>,
 ) -> Outcome {
+    let Some(name) = crate::tools::tool_name(name) else {
+        return Outcome::Done(ToolResult::message(crate::tools::no_such_tool(name)));
+    };
     let done = match name {
         "aws_call" => match args::parse::<AwsCall>(arguments) {
             Ok(p) => return aws_call(backend, p, opts).await,
@@ -94,44 +97,17 @@ pub async fn call(
             Ok(p) => cancel(backend, p).await,
             Err(e) => ToolResult::message(e),
         },
-        "describe_action" => match args::parse::<Describe>(arguments) {
-            Ok(p) => describe(backend, p).await,
+        "explain_call" => match args::parse::<ExplainCall>(arguments) {
+            Ok(p) => explain(backend, p).await,
             Err(e) => ToolResult::message(e),
         },
-        other => {
-            let shown: String = other.chars().take(64).collect();
-            ToolResult::message(format!(
-                "name: no tool `{shown}`; the tools are aws_call, request_status, list_my_requests, cancel_request, describe_action"
-            ))
-        }
+        other => ToolResult::message(crate::tools::no_such_tool(other)),
     };
     Outcome::Done(done)
 }
 
-fn request_body(
-    action: String,
-    params: Option<serde_json::Map<String, Value>>,
-    extra: [(&str, Option<String>); 3],
-) -> Value {
-    let mut body = json!({"action": action, "params": params.unwrap_or_default()});
-    for (k, v) in extra {
-        if let Some(v) = v {
-            body[k] = json!(v);
-        }
-    }
-    body
-}
-
 async fn aws_call(backend: &impl Backend, p: AwsCall, mut opts: CallOptions<'_>) -> Outcome {
-    let body = request_body(
-        p.action,
-        p.params,
-        [
-            ("region", p.region),
-            ("reason", p.reason),
-            ("target", p.target),
-        ],
-    );
+    let body = p.body().to_json();
     let a = match backend.submit(&body, p.idempotency_key.as_deref()).await {
         Ok(a) => a,
         Err(e) => return Outcome::Done(ToolResult::message(e)),
@@ -269,12 +245,8 @@ async fn cancel(backend: &impl Backend, p: CancelRequest) -> ToolResult {
     }
 }
 
-async fn describe(backend: &impl Backend, p: Describe) -> ToolResult {
-    let body = request_body(
-        p.action,
-        p.params,
-        [("region", p.region), ("target", p.target), ("reason", None)],
-    );
+async fn explain(backend: &impl Backend, p: ExplainCall) -> ToolResult {
+    let body = p.body().to_json();
     match backend.explain(&body).await {
         Ok(a) if a.status == 200 => ToolResult::ok(&a.body),
         Ok(a) => api_error(&a),

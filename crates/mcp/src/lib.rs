@@ -15,4 +15,4 @@ pub use answer::{Answer, is_final};
 pub use backend::Backend;
 pub use call::{CallOptions, Outcome, Progress, ToolResult, call};
 pub use shape::progress_line;
-pub use tools::{INSTRUCTIONS, POLL_SECONDS, tools};
+pub use tools::{INSTRUCTIONS, POLL_SECONDS, TOOL_NAMES, no_such_tool, tool_name, tools};

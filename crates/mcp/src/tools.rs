@@ -11,7 +11,7 @@ You hold no AWS credentials: call `aws_call` instead. Reads usually run at once.
 deletions and permission changes often need a human to approve them first, so `aws_call` \
 may return a PENDING request instead of a result: tell the user what you asked for and why, \
 then follow it with `request_status` (it waits up to 20 s per call) or move on and check \
-later; never submit the same call again while it is pending. Use `describe_action` first to \
+later; never submit the same call again while it is pending. Use `explain_call` first to \
 see whether a call would run now, need approval or be denied, and which parameters it needs. \
 A denial is final: do not retry it with small changes.";
 
@@ -23,7 +23,40 @@ const LIST_MY_REQUESTS: &str = "Your requests, newest first, optionally only tho
 
 const CANCEL_REQUEST: &str = "Withdraw one of your requests that is still waiting for approval (status PENDING). Approvers are no longer asked; the request ends CANCELLED and never runs.";
 
-const DESCRIBE_ACTION: &str = "Plan before asking: for an AWS operation, its IAM access level (List, Read, Write, Tagging, Permissions management), what Tollgate's policy would decide for you right now (allow, approval with how many approvers, or deny, and why), and the operation's required and accepted parameters. Records nothing and runs nothing.";
+const EXPLAIN_CALL: &str = "Plan before asking: for an AWS operation, its IAM access level (List, Read, Write, Tagging, Permissions management), what Tollgate's policy would decide for you right now (allow, approval with how many approvers, or deny, and why), and the operation's required and accepted parameters. Records nothing and runs nothing.";
+
+/// The tools' names, as `tools/list` gives them.
+pub const TOOL_NAMES: [&str; 5] = [
+    "aws_call",
+    "request_status",
+    "list_my_requests",
+    "cancel_request",
+    "explain_call",
+];
+
+/// Tools renamed, by old name: clients configured with the old name keep working, though
+/// `tools/list` offers only the new one. `explain_call` was `describe_action` (one name for the
+/// dry run: the API's `POST /v1/explain`).
+const OLD_TOOL_NAMES: [(&str, &str); 1] = [("describe_action", "explain_call")];
+
+/// The tool a name calls: its own name, or the new name of a renamed tool.
+pub fn tool_name(name: &str) -> Option<&'static str> {
+    TOOL_NAMES.into_iter().find(|t| *t == name).or_else(|| {
+        OLD_TOOL_NAMES
+            .into_iter()
+            .find(|(old, _)| *old == name)
+            .map(|(_, new)| new)
+    })
+}
+
+/// The refusal for a name that calls no tool.
+pub fn no_such_tool(name: &str) -> String {
+    let shown: String = name.chars().take(64).collect();
+    format!(
+        "name: no tool `{shown}`; the tools are {}",
+        TOOL_NAMES.join(", ")
+    )
+}
 
 fn string(description: &str) -> Value {
     json!({"type": "string", "description": description})
@@ -122,9 +155,9 @@ pub fn tools() -> Vec<Value> {
             false,
         ),
         tool(
-            "describe_action",
+            "explain_call",
             "Plan an AWS call",
-            DESCRIBE_ACTION,
+            EXPLAIN_CALL,
             object(
                 json!({
                     "action": string("The AWS API operation as `service:Operation`."),
@@ -193,9 +226,20 @@ mod tests {
             sorted(accepted::<args::ListMine>())
         );
         assert_eq!(
-            fields("describe_action"),
-            sorted(accepted::<args::Describe>())
+            fields("explain_call"),
+            sorted(accepted::<args::ExplainCall>())
         );
         assert_eq!(by_name.len(), 5);
+        let listed: Vec<&str> = by_name.keys().map(String::as_str).collect();
+        assert_eq!(listed, sorted(TOOL_NAMES.map(String::from).to_vec()));
+    }
+
+    #[test]
+    fn old_tool_names_call_the_renamed_tool() {
+        assert_eq!(tool_name("explain_call"), Some("explain_call"));
+        assert_eq!(tool_name("describe_action"), Some("explain_call"));
+        assert_eq!(tool_name("aws_call"), Some("aws_call"));
+        assert_eq!(tool_name("Aws_call"), None);
+        assert!(no_such_tool("x").ends_with("cancel_request, explain_call"));
     }
 }

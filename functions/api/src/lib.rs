@@ -6,7 +6,8 @@ mod approval_page;
 mod approver_session;
 mod cancel;
 mod decide;
-mod decisions;
+mod explain;
+mod html;
 mod listing;
 mod mcp;
 mod openapi;
@@ -155,7 +156,8 @@ impl Api {
             ("POST", ["v1", "requests"]) => self.submit(&req, source_ip).await,
             ("GET", ["v1", "requests"]) => self.list(&req).await,
             ("POST", ["v1", "requests", id, "cancel"]) => self.cancel(&req, id).await,
-            ("POST", ["v1", "decisions"]) => self.explain(&req, source_ip).await,
+            // `/v1/decisions` is the dry run's old path, still served.
+            ("POST", ["v1", "explain" | "decisions"]) => self.explain(&req, source_ip).await,
             ("GET", ["v1", "openapi.json"]) => Ok(openapi::document(self.settings.targets.keys())),
             ("GET", ["v1", "requests", id]) => self.status(&req, id).await,
             ("POST", ["v1", "requests", id, verb @ ("approve" | "reject")]) => {
@@ -232,7 +234,7 @@ fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
         | ["v1", "requests", _]
         | ["v1", "approver", "login" | "callback"] => Some("GET"),
         ["v1", "requests"] | ["v1", "approvals", _] => Some("GET, POST"),
-        ["v1", "decisions"]
+        ["v1", "explain" | "decisions"]
         | ["v1", "requests", _, "approve" | "reject" | "cancel"]
         | ["v1", "approver", "logout"]
         | ["v1", "slack", "actions"]
@@ -267,6 +269,7 @@ mod tests {
         assert_eq!(allow("/v1/requests"), Some("GET, POST"));
         assert_eq!(allow("/v1/requests/X"), Some("GET"));
         assert_eq!(allow("/v1/requests/X/cancel"), Some("POST"));
+        assert_eq!(allow("/v1/explain"), Some("POST"));
         assert_eq!(allow("/v1/decisions"), Some("POST"));
         assert_eq!(allow("/v1/openapi.json"), Some("GET"));
         assert_eq!(allow("/v1/approvals/X"), Some("GET, POST"));

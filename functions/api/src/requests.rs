@@ -279,18 +279,25 @@ impl Api {
 
 /// The operation must exist in the AWS API models and the parameters must fit its input
 /// shape, so nobody is asked to approve a call that cannot run.
+/// The AWS API model and operation name the request's action names, or the refusal both a
+/// submission and a dry run give for an action no model has.
+pub(crate) fn model_operation(
+    new: &NewRequest,
+) -> Result<(std::sync::Arc<tollgate_models::ServiceModel>, String), ApiError> {
+    tollgate_models::find(new.action.service(), new.action.operation()).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::UnknownAction,
+            format!(
+                "action: `{}` is not an operation in the AWS API models",
+                new.action
+            ),
+        )
+        .with_field("action")
+    })
+}
+
 pub(crate) fn check_against_model(new: &NewRequest) -> Result<(), ApiError> {
-    let (model, operation) = tollgate_models::find(new.action.service(), new.action.operation())
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::UnknownAction,
-                format!(
-                    "action: `{}` is not an operation in the AWS API models",
-                    new.action
-                ),
-            )
-            .with_field("action")
-        })?;
+    let (model, operation) = model_operation(new)?;
     let unsupported = |why: String| {
         ApiError::new(
             ErrorCode::UnknownAction,

@@ -10,7 +10,7 @@ use aws_config::SdkConfig;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use serde_json::{Value, json};
 use tollgate_aws::s3::S3;
-use tollgate_core::audit::sha256_hex;
+use tollgate_core::digest::sha256_hex;
 use tollgate_core::time::civil_date;
 use tollgate_core::{ApiError, ErrorCode, Event};
 

@@ -13,7 +13,7 @@
 use serde_json::{Map, Value};
 
 use super::{MASK, PAIR_NAMES, PAIR_VALUES, is_secret_name};
-use crate::audit::{canonical_json, sha256_hex};
+use crate::digest::{canonical_json, sha256_hex};
 use crate::error::ApiError;
 
 /// The longest name-masked parameter accepted in any form. Passwords (IAM, RDS, Redshift and

@@ -85,7 +85,7 @@ impl Backend for InProcess<'_> {
     }
 
     async fn explain(&self, body: &Value) -> Result<Answer, String> {
-        let req = self.request("POST", "/v1/decisions", body.to_string().into_bytes());
+        let req = self.request("POST", "/v1/explain", body.to_string().into_bytes());
         Ok(answer(self.api.explain(&req, self.source_ip).await))
     }
 

@@ -380,16 +380,8 @@ async fn call_tool(params: &Value, id: Value, era: &Era, backend: &InProcess<'_>
             "name: is required (the tool's name)",
         );
     };
-    if !tollgate_mcp::tools().iter().any(|t| t["name"] == name) {
-        return Reply::error(
-            200,
-            id,
-            INVALID_PARAMS,
-            format!(
-                "name: no tool `{}`; the tools are aws_call, request_status, list_my_requests, cancel_request, describe_action",
-                shown(name)
-            ),
-        );
+    if tollgate_mcp::tool_name(name).is_none() {
+        return Reply::error(200, id, INVALID_PARAMS, tollgate_mcp::no_such_tool(name));
     }
     let token = params
         .pointer("/_meta/progressToken")

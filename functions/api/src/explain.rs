@@ -1,13 +1,15 @@
-//! `POST /v1/decisions`: what Tollgate would do with a request, without recording anything,
-//! so an agent can plan before asking. Same identity, validation and policy as a submission.
+//! `POST /v1/explain` (formerly `/v1/decisions`, still served): what Tollgate would do with a
+//! request, without recording anything, so an agent can plan before asking. Same identity,
+//! validation and policy as a submission. "Explain" throughout: endpoint, handler, client,
+//! the MCP tool `explain_call`; "decision" is the policy's.
 
 use serde_json::{Value, json};
 use tollgate_aws::now_ms;
 use tollgate_catalog::catalog;
-use tollgate_core::{ApiError, Effect, ErrorCode, parse_new_request};
+use tollgate_core::{ApiError, Effect, parse_new_request};
 use tollgate_policy::{Classified, classify};
 
-use crate::requests::{check_against_model, exact_spelling, reason_given};
+use crate::requests::{check_against_model, exact_spelling, model_operation, reason_given};
 use crate::{Api, Request, Response, header};
 
 impl Api {
@@ -23,19 +25,7 @@ impl Api {
         let new = parse_new_request(req.body(), &self.settings.default_region)?;
         exact_spelling(&new)?;
         let account = self.target_account(&new)?;
-        let (model, operation) =
-            tollgate_models::find(new.action.service(), new.action.operation()).ok_or_else(
-                || {
-                    ApiError::new(
-                        ErrorCode::UnknownAction,
-                        format!(
-                            "action: `{}` is not an operation in the AWS API models",
-                            new.action
-                        ),
-                    )
-                    .with_field("action")
-                },
-            )?;
+        let (model, operation) = model_operation(&new)?;
         let op = model.operation(&operation);
         let parameters = json!({
             "required": op.as_ref().map(|o| o.required_members()).unwrap_or_default(),
