@@ -10,7 +10,7 @@ use aws_sigv4::http_request::{
 };
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
-use tollgate_core::ApiError;
+use tollgate_core::{ApiError, ErrorCode};
 
 use crate::unavailable;
 
@@ -82,13 +82,18 @@ impl SignedHttp {
 /// The URL to send, parsed once and refused if parsing changed its path or query: the URL
 /// parser removes `.` and `..` segments (also percent-encoded ones), which would send a
 /// request for another path than the one built and approved. Submissions refuse such labels;
-/// this is the last check before anything leaves.
+/// this is the last check before anything leaves. Both refusals are about the request, not
+/// an internal fault, so they keep their words (the URL holds no secret: it was approved).
 fn exact_url(uri: &http::Uri) -> Result<reqwest::Url, ApiError> {
     let url = reqwest::Url::parse(&uri.to_string()).map_err(|e| {
-        ApiError::internal(format!("cannot send request: its URL does not parse ({e})"))
+        ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("cannot send request: its URL does not parse ({e}); nothing was sent"),
+        )
     })?;
     if url.path() != uri.path() || url.query() != uri.query() {
-        return Err(ApiError::internal(
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
             "cannot send request: its URL's path would change when sent (dot segments); nothing was sent",
         ));
     }
