@@ -277,6 +277,12 @@ impl Harness {
         .await
     }
 
+    async fn cancel(&self, agent: &str, id: &str) -> (u16, Value) {
+        let path = format!("/v1/requests/{id}/cancel");
+        self.call("POST", &path, &self.agent(agent), &[], Value::Null)
+            .await
+    }
+
     async fn status(&self, token: &str, id: &str, wait: u64) -> (u16, Value) {
         self.call(
             "GET",
@@ -361,27 +367,11 @@ async fn cancel_and_approve_race_and_exactly_one_wins() {
         (200, Some("APPROVED")),
         "{body}"
     );
-    let (status, body) = h
-        .call(
-            "POST",
-            &format!("/v1/requests/{id}/cancel"),
-            &h.agent("bot"),
-            &[],
-            Value::Null,
-        )
-        .await;
+    let (status, body) = h.cancel("bot", &id).await;
     assert_eq!((status, code(&body)), (409, "conflict"), "{body}");
     // Cancel first: the approval is refused, and the workflow hears only the cancel.
     let id = h.pending("bot", delete_table("b")).await;
-    let (status, body) = h
-        .call(
-            "POST",
-            &format!("/v1/requests/{id}/cancel"),
-            &h.agent("bot"),
-            &[],
-            Value::Null,
-        )
-        .await;
+    let (status, body) = h.cancel("bot", &id).await;
     assert_eq!(
         (status, body["status"].as_str()),
         (200, Some("CANCELLED")),
@@ -400,12 +390,8 @@ async fn cancel_and_approve_race_and_exactly_one_wins() {
     // At once: one of the two lands, the other is refused.
     let id = h.pending("bot", delete_table("c")).await;
     let ann = h.approver("ann", &["approvers"]);
-    let bot = h.agent("bot");
-    let cancel_path = format!("/v1/requests/{id}/cancel");
-    let ((approved, _), (cancelled, _)) = tokio::join!(
-        h.vote(&ann, &id, "approve"),
-        h.call("POST", &cancel_path, &bot, &[], Value::Null)
-    );
+    let ((approved, _), (cancelled, _)) =
+        tokio::join!(h.vote(&ann, &id, "approve"), h.cancel("bot", &id));
     assert_eq!(
         [approved, cancelled].iter().filter(|s| **s == 200).count(),
         1,
