@@ -4,11 +4,13 @@
 //! status write). Every scenario is bounded in time: a hang fails the test.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures::StreamExt;
 use futures::future::join_all;
+use tollgate_aws::ports::RecordStore;
 use tollgate_aws::store::Store;
 use tollgate_core::record::Verdict;
 use tollgate_e2e::*;
@@ -18,11 +20,11 @@ use tollgate_local::demo::{create_table, table_exists, wait_for_notice};
 const SEND_TASK_SUCCESS: &str = "AWSStepFunctions.SendTaskSuccess";
 const START_EXECUTION: &str = "AWSStepFunctions.StartExecution";
 
-fn store(stack: &Stack) -> Store {
-    Store::new(
+fn store(stack: &Stack) -> Arc<dyn RecordStore> {
+    Arc::new(Store::new(
         aws_sdk_dynamodb::Client::new(&stack.sdk),
         stack.names.table.clone(),
-    )
+    ))
 }
 
 /// Fails unless the request's audit chain recomputes whole.

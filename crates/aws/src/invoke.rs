@@ -1,11 +1,13 @@
 //! Synchronous Lambda invocation through the Lambda Invoke HTTP API, signed with the caller's
 //! own credentials. Reuses the SigV4 caller instead of pulling in another SDK client.
 
+use async_trait::async_trait;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 use tollgate_core::{ApiError, ErrorCode};
 
+use crate::ports::Invoker;
 use crate::signed_http::SignedHttp;
 use crate::unavailable;
 
@@ -31,10 +33,13 @@ impl LambdaInvoker {
             endpoint: endpoint.trim_end_matches('/').to_string(),
         }
     }
+}
 
-    /// Invokes `function` (name or ARN) and returns its JSON answer. A function error is an
-    /// error here, with the function's own error type in the log, not in the message.
-    pub async fn invoke(&self, function: &str, payload: &Value) -> Result<Value, ApiError> {
+#[async_trait]
+impl Invoker for LambdaInvoker {
+    /// A function error is an error here, with the function's own error type in the log, not
+    /// in the message.
+    async fn invoke(&self, function: &str, payload: &Value) -> Result<Value, ApiError> {
         let creds = self
             .credentials
             .provide_credentials()

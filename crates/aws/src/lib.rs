@@ -1,6 +1,6 @@
 //! Adapters from Tollgate's domain to AWS: DynamoDB, Step Functions, SNS, STS, SigV4-signed
-//! HTTP, and OIDC token verification. Handlers get these through plain structs built once at
-//! cold start.
+//! HTTP, and OIDC token verification. Handlers hold them through the traits in [`ports`], built
+//! once at cold start.
 
 pub mod config;
 pub mod credentials;
@@ -11,9 +11,11 @@ pub mod metrics;
 pub mod notify;
 pub mod oidc;
 pub mod policy_source;
+pub mod ports;
 pub mod s3;
 pub mod settings;
 pub mod signed_http;
+pub mod slack_threads;
 pub mod slack_users;
 pub mod store;
 pub mod workflow;

@@ -1,25 +1,29 @@
-//! Approval notices through SNS.
+//! Approval notices through an SNS topic.
 
+use async_trait::async_trait;
 use aws_sdk_sns::Client;
 use aws_sdk_sns::error::DisplayErrorContext;
 use tollgate_core::ApiError;
 
+use crate::ports::Publisher;
 use crate::unavailable;
 
 #[derive(Clone, Debug)]
-pub struct Notifier {
+pub struct Topic {
     client: Client,
     topic_arn: String,
 }
 
-impl Notifier {
+impl Topic {
     pub fn new(client: Client, topic_arn: String) -> Self {
         Self { client, topic_arn }
     }
+}
 
-    /// Publishes one message; `message` is a JSON object of per-protocol bodies
-    /// (`MessageStructure: json`), which must include `default`.
-    pub async fn publish(
+#[async_trait]
+impl Publisher for Topic {
+    /// Publishes with `MessageStructure: json`.
+    async fn publish(
         &self,
         subject: &str,
         message: &serde_json::Value,

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::config::{env, require_env};
+use crate::config::env;
 use crate::keys::{Purpose, SecretIds};
 use crate::metrics::Metrics;
 use crate::oidc::{IssuerConfig, parse_issuers};
@@ -55,16 +55,39 @@ pub struct Settings {
     pub slack_api_url: String,
 }
 
-fn issuers(var: &str) -> Result<Vec<IssuerConfig>, String> {
-    parse_issuers(&require_env(var)?).map_err(|e| format!("{var}: {e}"))
+/// A setting that is missing or malformed; the message names it.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("environment variable {0} must be set")]
+    Missing(String),
+    #[error("{setting}: {reason}")]
+    Invalid { setting: String, reason: String },
+}
+
+fn invalid(setting: &str, reason: impl std::fmt::Display) -> SettingsError {
+    SettingsError::Invalid {
+        setting: setting.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+fn required(name: &str) -> Result<String, SettingsError> {
+    env(name).ok_or_else(|| SettingsError::Missing(name.to_string()))
+}
+
+fn issuers(var: &str) -> Result<Vec<IssuerConfig>, SettingsError> {
+    parse_issuers(&required(var)?).map_err(|e| invalid(var, e))
 }
 
 impl Settings {
     /// Reads every setting, failing with the name of the first one missing or malformed.
-    pub fn from_env() -> Result<Self, String> {
+    pub fn from_env() -> Result<Self, SettingsError> {
         let targets: BTreeMap<String, String> =
-            serde_json::from_str(&require_env("TOLLGATE_TARGETS")?).map_err(|e| {
-                format!("TOLLGATE_TARGETS: must be a JSON object of name to role ARN: {e}")
+            serde_json::from_str(&required("TOLLGATE_TARGETS")?).map_err(|e| {
+                invalid(
+                    "TOLLGATE_TARGETS",
+                    format!("must be a JSON object of name to role ARN: {e}"),
+                )
             })?;
         let secrets = SecretIds {
             keys: Purpose::ALL
@@ -73,18 +96,20 @@ impl Settings {
                 .collect(),
             slack_actions: env("TOLLGATE_SLACK_ACTIONS_SECRET"),
         };
-        let account_id = require_env("TOLLGATE_ACCOUNT_ID")?;
+        let account_id = required("TOLLGATE_ACCOUNT_ID")?;
         if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!(
-                "TOLLGATE_ACCOUNT_ID: `{account_id}` is not a 12-digit account id"
+            return Err(invalid(
+                "TOLLGATE_ACCOUNT_ID",
+                format!("`{account_id}` is not a 12-digit account id"),
             ));
         }
         let allow_self_target = match env("TOLLGATE_ALLOW_SELF_TARGET").as_deref() {
             None | Some("false") => false,
             Some("true") => true,
             Some(other) => {
-                return Err(format!(
-                    "TOLLGATE_ALLOW_SELF_TARGET: `{other}` is not `true` or `false`"
+                return Err(invalid(
+                    "TOLLGATE_ALLOW_SELF_TARGET",
+                    format!("`{other}` is not `true` or `false`"),
                 ));
             }
         };
@@ -96,20 +121,20 @@ impl Settings {
             env("TOLLGATE_OWN_PREFIX").as_deref(),
             &own_arns,
         )
-        .map_err(|e| format!("TOLLGATE_OWN_RESOURCES / TOLLGATE_OWN_PREFIX: {e}"))?;
-        let num = |name: &str, default: u64| -> Result<u64, String> {
+        .map_err(|e| invalid("TOLLGATE_OWN_RESOURCES / TOLLGATE_OWN_PREFIX", e))?;
+        let num = |name: &str, default: u64| -> Result<u64, SettingsError> {
             env(name).map_or(Ok(default), |v| {
                 v.parse()
-                    .map_err(|_| format!("{name}: must be a whole number"))
+                    .map_err(|_| invalid(name, "must be a whole number"))
             })
         };
         Ok(Self {
-            table: require_env("TOLLGATE_TABLE")?,
-            state_machine_arn: require_env("TOLLGATE_STATE_MACHINE_ARN")?,
-            topic_arn: require_env("TOLLGATE_TOPIC_ARN")?,
-            executor_function: require_env("TOLLGATE_EXECUTOR_FUNCTION")?,
+            table: required("TOLLGATE_TABLE")?,
+            state_machine_arn: required("TOLLGATE_STATE_MACHINE_ARN")?,
+            topic_arn: required("TOLLGATE_TOPIC_ARN")?,
+            executor_function: required("TOLLGATE_EXECUTOR_FUNCTION")?,
             targets,
-            public_url: require_env("TOLLGATE_PUBLIC_URL")?
+            public_url: required("TOLLGATE_PUBLIC_URL")?
                 .trim_end_matches('/')
                 .to_string(),
             secrets,
@@ -123,13 +148,18 @@ impl Settings {
             jwks_min_refresh: Duration::from_secs(num("TOLLGATE_JWKS_MIN_REFRESH_SECONDS", 10)?),
             lambda_endpoint: env("TOLLGATE_LAMBDA_ENDPOINT"),
             aws_endpoint: env("TOLLGATE_AWS_ENDPOINT"),
-            policy_source: Source::parse(&env("TOLLGATE_POLICY_SOURCE").unwrap_or_default())?,
+            policy_source: Source::parse(&env("TOLLGATE_POLICY_SOURCE").unwrap_or_default())
+                .map_err(|e| {
+                    let reason = e.strip_prefix("TOLLGATE_POLICY_SOURCE: ").unwrap_or(&e);
+                    invalid("TOLLGATE_POLICY_SOURCE", reason)
+                })?,
             metrics: match env("TOLLGATE_METRICS").as_deref() {
                 None | Some("stdout") => Metrics::Stdout,
                 Some("off") => Metrics::Off,
                 Some(other) => {
-                    return Err(format!(
-                        "TOLLGATE_METRICS: `{other}` is not `stdout` or `off`"
+                    return Err(invalid(
+                        "TOLLGATE_METRICS",
+                        format!("`{other}` is not `stdout` or `off`"),
                     ));
                 }
             },
@@ -143,7 +173,7 @@ impl Settings {
                             .collect()
                     })
                     .map_err(|e| {
-                    format!("TOLLGATE_SLACK_APPROVERS: must map Slack user ids to identities ({{\"issuer\", \"subject\", \"name\", \"groups\"}}): {e}")
+                    invalid("TOLLGATE_SLACK_APPROVERS", format!("must map Slack user ids to identities ({{\"issuer\", \"subject\", \"name\", \"groups\"}}): {e}"))
                 })?,
             },
             slack_api_url: env("TOLLGATE_SLACK_API_URL")

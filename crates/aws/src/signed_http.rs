@@ -3,6 +3,7 @@
 
 use std::time::SystemTime;
 
+use async_trait::async_trait;
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{
     PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
@@ -12,6 +13,7 @@ use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use tollgate_core::{ApiError, ErrorCode};
 
+use crate::ports::SignedCaller;
 use crate::unavailable;
 
 /// An HTTP response, whatever its status.
@@ -76,6 +78,19 @@ impl SignedHttp {
             headers,
             body,
         })
+    }
+}
+
+#[async_trait]
+impl SignedCaller for SignedHttp {
+    async fn send(
+        &self,
+        req: http::Request<Vec<u8>>,
+        creds: &Credentials,
+        region: &str,
+        service: &str,
+    ) -> Result<RawResponse, ApiError> {
+        SignedHttp::send(self, req, creds, region, service).await
     }
 }
 

@@ -1,14 +1,17 @@
-//! The approval state machine: start it, and tell it how the humans decided.
+//! The approval state machine on Step Functions: start it, and tell it how the humans
+//! decided.
 
+use async_trait::async_trait;
 use aws_sdk_sfn::Client;
 use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata};
 use serde_json::json;
 use tollgate_core::ApiError;
 
+use crate::ports::Workflow;
 use crate::unavailable;
 
 #[derive(Clone, Debug)]
-pub struct Workflow {
+pub struct StepFunctions {
     client: Client,
     state_machine_arn: String,
 }
@@ -18,7 +21,7 @@ pub const REJECTED_ERROR: &str = "Rejected";
 /// Error name the state machine catches to end as cancelled by the requesting agent.
 pub const CANCELLED_ERROR: &str = "Cancelled";
 
-impl Workflow {
+impl StepFunctions {
     pub fn new(client: Client, state_machine_arn: String) -> Self {
         Self {
             client,
@@ -26,9 +29,31 @@ impl Workflow {
         }
     }
 
+    fn settle<E>(r: Result<(), aws_sdk_sfn::error::SdkError<E>>) -> Result<bool, ApiError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        match r {
+            Ok(()) => Ok(true),
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some("TaskTimedOut" | "TaskDoesNotExist" | "InvalidToken")
+                ) =>
+            {
+                tracing::warn!(code = e.code(), "task already closed");
+                Ok(false)
+            }
+            Err(e) => Err(unavailable("Step Functions", DisplayErrorContext(&e))),
+        }
+    }
+}
+
+#[async_trait]
+impl Workflow for StepFunctions {
     /// Starts the approval workflow. The execution is named after the request, so a retried
     /// start cannot create a second workflow for it.
-    pub async fn start(&self, request_id: &str, timeout_seconds: u64) -> Result<(), ApiError> {
+    async fn start(&self, request_id: &str, timeout_seconds: u64) -> Result<(), ApiError> {
         let (remind_after, lead) = tollgate_core::reminder::schedule(timeout_seconds);
         let input = json!({
             "request_id": request_id,
@@ -53,7 +78,7 @@ impl Workflow {
 
     /// Resumes the waiting workflow. A token that already finished (timed out, or resumed by a
     /// racing caller) is not an error: the request's status in the table is the truth.
-    pub async fn approve(&self, task_token: &str, request_id: &str) -> Result<bool, ApiError> {
+    async fn approve(&self, task_token: &str, request_id: &str) -> Result<bool, ApiError> {
         let out = json!({"request_id": request_id, "approved": true});
         let r = self
             .client
@@ -65,7 +90,7 @@ impl Workflow {
         Self::settle(r.map(|_| ()))
     }
 
-    pub async fn reject(&self, task_token: &str, cause: &str) -> Result<bool, ApiError> {
+    async fn reject(&self, task_token: &str, cause: &str) -> Result<bool, ApiError> {
         let r = self
             .client
             .send_task_failure()
@@ -78,7 +103,7 @@ impl Workflow {
     }
 
     /// Ends the waiting workflow because the agent withdrew the request.
-    pub async fn cancel(&self, task_token: &str) -> Result<bool, ApiError> {
+    async fn cancel(&self, task_token: &str) -> Result<bool, ApiError> {
         let r = self
             .client
             .send_task_failure()
@@ -88,24 +113,5 @@ impl Workflow {
             .send()
             .await;
         Self::settle(r.map(|_| ()))
-    }
-
-    fn settle<E>(r: Result<(), aws_sdk_sfn::error::SdkError<E>>) -> Result<bool, ApiError>
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-    {
-        match r {
-            Ok(()) => Ok(true),
-            Err(e)
-                if matches!(
-                    e.code(),
-                    Some("TaskTimedOut" | "TaskDoesNotExist" | "InvalidToken")
-                ) =>
-            {
-                tracing::warn!(code = e.code(), "task already closed");
-                Ok(false)
-            }
-            Err(e) => Err(unavailable("Step Functions", DisplayErrorContext(&e))),
-        }
     }
 }

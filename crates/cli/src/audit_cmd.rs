@@ -1,6 +1,7 @@
 //! `tollgate audit`: show a request's trail, and verify trails straight from the table.
 
 use aws_config::{BehaviorVersion, Region};
+use tollgate_aws::ports::RecordStore;
 use tollgate_aws::store::Store;
 use tollgate_cli::client::Client;
 use tollgate_core::time::{days_from_civil, iso8601};
@@ -49,6 +50,7 @@ pub async fn verify(a: VerifyArgs<'_>) -> Result<u8, String> {
     }
     let sdk = loader.load().await;
     let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), a.table.to_string());
+    let store: &dyn RecordStore = &store;
     let mut ids: Vec<String> = a.ids.to_vec();
     if let Some(since) = a.since {
         let ms = parse_date(since).ok_or_else(|| {

@@ -146,7 +146,9 @@ async fn cold_start(
 ) -> Result<Functions, String> {
     let policy = tollgate_api::load_policy(settings, sdk).await?;
     Ok(Functions {
-        api: Api::new(settings.clone(), functions_sdk, policy).await?,
+        api: Api::new(settings.clone(), functions_sdk, policy)
+            .await
+            .map_err(|e| e.to_string())?,
         notifier: Notifier::new(settings.clone(), functions_sdk).await?,
         executor: Executor::new(settings.clone(), functions_sdk).await?,
     })

@@ -17,19 +17,24 @@ mod roles;
 mod slack_actions;
 mod votes;
 
+#[cfg(test)]
+mod handler_tests;
+
 pub use openapi::OPENAPI_JSON;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
+use tollgate_aws::config::{NoCredentials, signing_identity};
 use tollgate_aws::invoke::LambdaInvoker;
 use tollgate_aws::keys::{KeySource, Purpose, SlackApp, take};
 use tollgate_aws::oidc::Verifier;
 use tollgate_aws::policy_source;
+use tollgate_aws::ports::{Invoker, RecordStore, Workflow};
 use tollgate_aws::settings::Settings;
 use tollgate_aws::store::Store;
-use tollgate_aws::workflow::Workflow;
+use tollgate_aws::workflow::StepFunctions;
 use tollgate_core::keyring::KeyRing;
 use tollgate_core::{ApiError, ErrorCode, Policy};
 use tollgate_policy::{CedarPolicy, PolicySource, bundled_sources, with_protection};
@@ -45,15 +50,23 @@ pub const MAX_WAIT_SECONDS: u64 = 20;
 
 pub struct Api {
     pub(crate) settings: Settings,
-    pub(crate) store: Store,
-    pub(crate) workflow: Workflow,
-    pub(crate) executor: LambdaInvoker,
+    pub(crate) store: Arc<dyn RecordStore>,
+    pub(crate) workflow: Arc<dyn Workflow>,
+    pub(crate) executor: Arc<dyn Invoker>,
     pub(crate) agents: Verifier,
     pub(crate) approvers: Verifier,
     pub(crate) policy: Arc<dyn Policy>,
     pub(crate) poll_interval: Duration,
     pub(crate) keys: ApiKeys,
     pub(crate) discovery: approver_session::DiscoveryCache,
+}
+
+/// What the API talks to outside itself. On Lambda: DynamoDB, Step Functions and the
+/// executor function; in handler tests, the in-memory store and recorders.
+pub struct Ports {
+    pub store: Arc<dyn RecordStore>,
+    pub workflow: Arc<dyn Workflow>,
+    pub executor: Arc<dyn Invoker>,
 }
 
 /// The keys the API uses, each from its own secret.
@@ -107,6 +120,19 @@ fn warn_about_self_targets(settings: &Settings) {
     }
 }
 
+/// Why the API cannot start; the message says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A key secret is missing or unreadable.
+    #[error("{0}")]
+    Keys(String),
+    #[error(transparent)]
+    Credentials(#[from] NoCredentials),
+    /// The issuers would let strangers in or blur the two roles.
+    #[error("{0}")]
+    Issuers(String),
+}
+
 impl Api {
     /// Builds the API at cold start: reads its keys from Secrets Manager (the secrets named
     /// in `settings`), with the SDK configuration every other client uses.
@@ -114,25 +140,38 @@ impl Api {
         settings: Settings,
         sdk: &SdkConfig,
         policy: Arc<dyn Policy>,
-    ) -> Result<Self, String> {
-        let keys = ApiKeys::load(&settings, sdk).await?;
+    ) -> Result<Self, StartError> {
+        let keys = ApiKeys::load(&settings, sdk)
+            .await
+            .map_err(StartError::Keys)?;
         warn_about_self_targets(&settings);
-        let credentials = sdk
-            .credentials_provider()
-            .ok_or("no AWS credentials provider configured")?;
-        let region = sdk
-            .region()
-            .map(|r| r.to_string())
-            .unwrap_or_else(|| settings.default_region.clone());
+        let (credentials, region) = signing_identity(sdk, &settings.default_region)?;
         // Refuse to start with issuers that would let strangers in or blur the two roles.
-        tollgate_aws::oidc::check_roles(&settings.agent_issuers, &settings.approver_issuers)?;
-        Ok(Self {
-            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), settings.table.clone()),
-            workflow: Workflow::new(
+        tollgate_aws::oidc::check_roles(&settings.agent_issuers, &settings.approver_issuers)
+            .map_err(StartError::Issuers)?;
+        let ports = Ports {
+            store: Arc::new(Store::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                settings.table.clone(),
+            )),
+            workflow: Arc::new(StepFunctions::new(
                 aws_sdk_sfn::Client::new(sdk),
                 settings.state_machine_arn.clone(),
-            ),
-            executor: LambdaInvoker::new(credentials, region, settings.lambda_endpoint.clone()),
+            )),
+            executor: Arc::new(LambdaInvoker::new(
+                credentials,
+                region,
+                settings.lambda_endpoint.clone(),
+            )),
+        };
+        Ok(Self::assemble(settings, ports, keys, policy))
+    }
+
+    fn assemble(settings: Settings, ports: Ports, keys: ApiKeys, policy: Arc<dyn Policy>) -> Self {
+        Self {
+            store: ports.store,
+            workflow: ports.workflow,
+            executor: ports.executor,
             agents: Verifier::new(settings.agent_issuers.clone(), settings.jwks_min_refresh),
             approvers: Verifier::new(settings.approver_issuers.clone(), settings.jwks_min_refresh),
             policy,
@@ -140,7 +179,7 @@ impl Api {
             keys,
             discovery: approver_session::DiscoveryCache::default(),
             settings,
-        })
+        }
     }
 
     /// Routes one request. Never panics and never answers 500 for the caller's mistakes:
@@ -196,13 +235,8 @@ impl Api {
 /// Loads the configured policies (bundled, SSM or S3) and checks them. Any problem stops the
 /// cold start: running with no policy, or half of one, would not fail closed.
 pub async fn load_policy(settings: &Settings, sdk: &SdkConfig) -> Result<Arc<dyn Policy>, String> {
-    let credentials = sdk
-        .credentials_provider()
-        .ok_or("no AWS credentials provider configured")?;
-    let region = sdk
-        .region()
-        .map(|r| r.to_string())
-        .unwrap_or_else(|| settings.default_region.clone());
+    let (credentials, region) =
+        signing_identity(sdk, &settings.default_region).map_err(|e| e.to_string())?;
     // Whatever the source, the forbid on Tollgate's own resources is part of the set.
     let sources = with_protection(
         match policy_source::load(

@@ -227,13 +227,14 @@ impl Api {
             // Someone else's request answers exactly like a missing one.
             .ok_or_else(|| not_found(id))?;
         let first = (rec.status, rec.votes.len());
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(wait);
+        // Tokio's clock: handler tests run the wait on a paused clock.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(wait);
         // Approvals take human time: read quickly at first (a vote may just have landed),
         // then back off, so a 20 s wait costs 14 reads, not eighty.
         let mut pause = self.poll_interval;
         // A vote counts as a change: a follower shows approvals as they arrive.
         while (rec.status, rec.votes.len()) == first && !rec.status.is_final() {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             if left.is_zero() {
                 break;
             }

@@ -9,7 +9,9 @@
 use aws_config::SdkConfig;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use serde_json::{Value, json};
+use tollgate_aws::config::signing_identity;
 use tollgate_aws::s3::S3;
+use tollgate_aws::store::keys;
 use tollgate_core::digest::sha256_hex;
 use tollgate_core::time::civil_date;
 use tollgate_core::{ApiError, ErrorCode, Event};
@@ -29,11 +31,11 @@ pub fn event_of(record: &Value) -> Option<(String, Event)> {
     let image = record.pointer("/dynamodb/NewImage")?;
     let pk = image.pointer("/pk/S")?.as_str()?;
     let sk = image.pointer("/sk/S")?.as_str()?;
-    if !sk.starts_with("EVT#") {
+    if !keys::is_event(sk) {
         return None;
     }
     let event: Event = serde_json::from_str(image.pointer("/doc/S")?.as_str()?).ok()?;
-    Some((pk.strip_prefix("REQ#")?.to_string(), event))
+    Some((keys::request_id(pk)?.to_string(), event))
 }
 
 /// The JSON Lines body and object key for a batch; `None` when it holds no audit event.
@@ -71,15 +73,11 @@ impl Exporter {
         prefix: String,
         endpoint: Option<&str>,
     ) -> Result<Self, String> {
-        let region = sdk
-            .region()
-            .map(|r| r.to_string())
-            .unwrap_or_else(|| "us-east-1".into());
+        let (credentials, region) =
+            signing_identity(sdk, "us-east-1").map_err(|e| e.to_string())?;
         Ok(Self {
             s3: S3::new(&region, endpoint),
-            credentials: sdk
-                .credentials_provider()
-                .ok_or("no AWS credentials provider configured")?,
+            credentials,
             bucket,
             prefix,
         })

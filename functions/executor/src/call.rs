@@ -3,7 +3,7 @@
 
 use aws_credential_types::Credentials;
 use serde_json::{Value, json};
-use tollgate_aws::signed_http::SignedHttp;
+use tollgate_aws::ports::SignedCaller;
 use tollgate_core::mask::{MaskRules, mask_answer};
 use tollgate_core::reveal::{self, Revealed};
 use tollgate_core::{Failure, FailureCode, NewRequest};
@@ -23,7 +23,7 @@ pub fn signing_region(req: &NewRequest) -> String {
 /// masked for everyone: errors echo what was sent, and reveal nothing), or why it could not
 /// be sent.
 pub async fn perform(
-    http: &SignedHttp,
+    http: &dyn SignedCaller,
     creds: &Credentials,
     req: &NewRequest,
     endpoint_override: Option<&str>,

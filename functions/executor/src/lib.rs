@@ -4,6 +4,8 @@
 
 mod call;
 
+use std::sync::Arc;
+
 use aws_config::SdkConfig;
 use serde::Deserialize;
 use serde_json::Value;
@@ -11,6 +13,7 @@ use tollgate_aws::credentials::{CredentialBroker, ScopedSession};
 use tollgate_aws::keys::{KeySource, Purpose};
 use tollgate_aws::metrics::Unit;
 use tollgate_aws::now_ms;
+use tollgate_aws::ports::{RecordStore, SignedCaller};
 use tollgate_aws::settings::Settings;
 use tollgate_aws::signed_http::SignedHttp;
 use tollgate_aws::store::Store;
@@ -26,9 +29,9 @@ pub struct ExecuteEvent {
 
 pub struct Executor {
     settings: Settings,
-    store: Store,
+    store: Arc<dyn RecordStore>,
     broker: CredentialBroker,
-    http: SignedHttp,
+    http: Arc<dyn SignedCaller>,
     /// Seals what `@unmask` reveals to the requesting agent; the only key the executor reads.
     results_key: KeyRing,
 }
@@ -44,9 +47,12 @@ impl Executor {
             .ring(&settings.secrets, Purpose::Results)
             .await?;
         Ok(Self {
-            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), settings.table.clone()),
+            store: Arc::new(Store::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                settings.table.clone(),
+            )),
             broker: CredentialBroker::new(aws_sdk_sts::Client::new(sdk)),
-            http: SignedHttp::new(),
+            http: Arc::new(SignedHttp::new()),
             results_key,
             settings,
         })
@@ -161,7 +167,7 @@ impl Executor {
             .await
             .map_err(|e| Failure::new(FailureCode::AssumeRoleFailed, e.message))?;
         call::perform(
-            &self.http,
+            self.http.as_ref(),
             &creds,
             &rec.request,
             self.settings.aws_endpoint.as_deref(),

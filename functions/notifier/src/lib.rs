@@ -3,15 +3,18 @@
 
 mod notice;
 
+use std::sync::Arc;
+
 use aws_config::SdkConfig;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tollgate_aws::keys::{KeySource, Purpose};
-use tollgate_aws::notify::Notifier as Sns;
+use tollgate_aws::notify::Topic;
 use tollgate_aws::now_ms;
+use tollgate_aws::ports::{Publisher, RecordStore, Workflow};
 use tollgate_aws::settings::Settings;
 use tollgate_aws::store::Store;
-use tollgate_aws::workflow::Workflow;
+use tollgate_aws::workflow::StepFunctions;
 use tollgate_core::keyring::KeyRing;
 use tollgate_core::{ApiError, ErrorCode, EventKind, Failure, Status};
 
@@ -51,9 +54,9 @@ enum Closing {
 
 pub struct Notifier {
     settings: Settings,
-    store: Store,
-    workflow: Workflow,
-    sns: Sns,
+    store: Arc<dyn RecordStore>,
+    workflow: Arc<dyn Workflow>,
+    topic: Arc<dyn Publisher>,
     /// Signs approval links; the only key the notifier may read.
     link_key: KeyRing,
 }
@@ -65,12 +68,18 @@ impl Notifier {
             .ring(&settings.secrets, Purpose::Link)
             .await?;
         Ok(Self {
-            store: Store::new(aws_sdk_dynamodb::Client::new(sdk), settings.table.clone()),
-            workflow: Workflow::new(
+            store: Arc::new(Store::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                settings.table.clone(),
+            )),
+            workflow: Arc::new(StepFunctions::new(
                 aws_sdk_sfn::Client::new(sdk),
                 settings.state_machine_arn.clone(),
-            ),
-            sns: Sns::new(aws_sdk_sns::Client::new(sdk), settings.topic_arn.clone()),
+            )),
+            topic: Arc::new(Topic::new(
+                aws_sdk_sns::Client::new(sdk),
+                settings.topic_arn.clone(),
+            )),
             link_key,
             settings,
         })
@@ -132,7 +141,7 @@ impl Notifier {
             Status::Pending if stored => {
                 let link = notice::approval_link(&rec, &self.settings, &self.link_key);
                 let (subject, message) = notice::approval_notice(&rec, &link, kind, now_ms());
-                let message_id = self.sns.publish(&subject, &message).await?;
+                let message_id = self.topic.publish(&subject, &message).await?;
                 tracing::info!(request_id = %id, message_id, ?kind, "approval notice published");
             }
             Status::Approved => {
@@ -197,7 +206,7 @@ impl Notifier {
     /// A failed closing notice is logged, never fatal: the request's outcome stands.
     async fn publish_closing(&self, rec: &tollgate_core::RequestRecord) {
         let (subject, message) = notice::closing_notice(rec);
-        match self.sns.publish(&subject, &message).await {
+        match self.topic.publish(&subject, &message).await {
             Ok(message_id) => {
                 tracing::info!(request_id = %rec.id, message_id, status = %rec.status, "closing notice published")
             }

@@ -6,12 +6,12 @@
 //! Its secret (Secrets Manager, JSON) is either `{"bot_token": "xoxb-...", "channel": "C..."}`
 //! (post, thread and update through the Web API) or `{"webhook_url": "https://hooks..."}`
 //! (post only: incoming webhooks cannot edit what they posted). The posted message's channel
-//! and timestamp are kept next to the request (`sk = SLACK`) to find it again.
+//! and timestamp are kept next to the request ([`SlackThreads`]) to find it again.
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
+use tollgate_aws::slack_threads::{Posted, SlackThreads};
 use tollgate_core::{ApiError, ErrorCode};
 
 #[derive(Clone, Deserialize)]
@@ -35,8 +35,7 @@ impl std::fmt::Debug for SlackSecret {
 pub struct Forwarder {
     secrets: aws_sdk_secretsmanager::Client,
     secret_id: String,
-    dynamodb: aws_sdk_dynamodb::Client,
-    table: String,
+    threads: SlackThreads,
     /// Slack's Web API base (`https://slack.com/api`); tests point it at a local receiver.
     api_base: String,
     http: reqwest::Client,
@@ -46,13 +45,6 @@ pub struct Forwarder {
 fn failed(what: &str, detail: impl std::fmt::Display) -> ApiError {
     tracing::error!(what, detail = %detail, "slack forwarding failed");
     ApiError::new(ErrorCode::Unavailable, format!("{what} failed"))
-}
-
-fn key(request_id: &str) -> [(String, AttributeValue); 2] {
-    [
-        ("pk".into(), AttributeValue::S(format!("REQ#{request_id}"))),
-        ("sk".into(), AttributeValue::S("SLACK".into())),
-    ]
 }
 
 impl Forwarder {
@@ -65,8 +57,7 @@ impl Forwarder {
         Self {
             secrets: aws_sdk_secretsmanager::Client::new(sdk),
             secret_id,
-            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
-            table,
+            threads: SlackThreads::new(aws_sdk_dynamodb::Client::new(sdk), table),
             api_base: api_base.trim_end_matches('/').to_string(),
             http: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(5))
@@ -140,7 +131,7 @@ impl Forwarder {
             }
             return Ok(json!({"request_id": id, "type": kind, "via": "webhook"}));
         };
-        let posted = self.posted(id).await?;
+        let posted = self.threads.posted(id).await?.map(|p| (p.channel, p.ts));
         match (kind, posted) {
             ("approval_requested", None) => {
                 let mut msg = body.clone();
@@ -148,7 +139,13 @@ impl Forwarder {
                 let answer = self.call(token, "chat.postMessage", &msg).await?;
                 let ts = answer["ts"].as_str().unwrap_or_default().to_string();
                 let ch = answer["channel"].as_str().unwrap_or(channel).to_string();
-                self.remember(id, &ch, &ts).await?;
+                let posted = Posted {
+                    channel: ch,
+                    ts: ts.clone(),
+                };
+                self.threads
+                    .remember(id, &posted, tollgate_aws::now_ms())
+                    .await?;
                 Ok(json!({"request_id": id, "type": kind, "ts": ts}))
             }
             // An SNS redelivery of the first notice: already posted.
@@ -199,37 +196,5 @@ impl Forwarder {
             return Err(failed(method, v["error"].as_str().unwrap_or("not ok")));
         }
         Ok(v)
-    }
-
-    async fn posted(&self, id: &str) -> Result<Option<(String, String)>, ApiError> {
-        let out = self
-            .dynamodb
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(id).into_iter().collect()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| failed("DynamoDB", aws_sdk_dynamodb::error::DisplayErrorContext(&e)))?;
-        let Some(item) = out.item else {
-            return Ok(None);
-        };
-        let s = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
-        Ok(s("channel").zip(s("ts")))
-    }
-
-    async fn remember(&self, id: &str, channel: &str, ts: &str) -> Result<(), ApiError> {
-        let ttl = tollgate_aws::now_ms() / 1000 + 90 * 24 * 3600;
-        let mut put = self.dynamodb.put_item().table_name(&self.table);
-        for (k, v) in key(id) {
-            put = put.item(k, v);
-        }
-        put.item("channel", AttributeValue::S(channel.into()))
-            .item("ts", AttributeValue::S(ts.into()))
-            .item("ttl", AttributeValue::N(ttl.to_string()))
-            .send()
-            .await
-            .map_err(|e| failed("DynamoDB", aws_sdk_dynamodb::error::DisplayErrorContext(&e)))?;
-        Ok(())
     }
 }

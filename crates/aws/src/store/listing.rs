@@ -3,11 +3,13 @@
 //! (`status`, `created_at`) for approvers' queues. Both project the request document (and
 //! `by-agent` the status, to filter on), never the task token.
 
+use async_trait::async_trait;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
-use aws_sdk_dynamodb::types::AttributeValue;
 use tollgate_core::{ApiError, RequestRecord, Status};
 
-use super::{META, Store, n, req_pk, s};
+use super::item::{ItemExt, n, s};
+use super::{META, Store, keys};
+use crate::ports::RequestLister;
 use crate::unavailable;
 
 pub const AGENT_INDEX: &str = "by-agent";
@@ -58,10 +60,9 @@ pub struct Page {
     pub next: Option<Cursor>,
 }
 
-impl Store {
-    /// A page of requests, newest first. `limit` bounds the items read, so a page filtered by
-    /// status may hold fewer than `limit` requests and still have a next page.
-    pub async fn list(
+#[async_trait]
+impl RequestLister for Store {
+    async fn list(
         &self,
         listing: &Listing<'_>,
         limit: i32,
@@ -92,7 +93,7 @@ impl Store {
         }
         if let Some(c) = after {
             q = q
-                .exclusive_start_key("pk", s(req_pk(&c.id)))
+                .exclusive_start_key("pk", s(keys::request(&c.id)))
                 .exclusive_start_key("sk", s(META))
                 .exclusive_start_key(hash_attr, s(hash_value))
                 .exclusive_start_key("created_at", n(c.created_at));
@@ -101,26 +102,21 @@ impl Store {
             .send()
             .await
             .map_err(|e| unavailable("DynamoDB", DisplayErrorContext(&e)))?;
-        let mut requests = Vec::new();
-        for item in out.items() {
-            let doc = item
-                .get("doc")
-                .and_then(|v| v.as_s().ok())
-                .ok_or_else(|| ApiError::internal("listed request has no document"))?;
-            requests.push(
-                serde_json::from_str::<RequestRecord>(doc)
-                    .map_err(|e| ApiError::internal(format!("listed request unreadable: {e}")))?,
-            );
-        }
+        let requests = out
+            .items()
+            .iter()
+            .map(|item| item.doc::<RequestRecord>("listed request"))
+            .collect::<Result<_, _>>()?;
         let next = out.last_evaluated_key().and_then(|k| {
-            let id = k.get("pk")?.as_s().ok()?.strip_prefix("REQ#")?.to_string();
-            let created_at = match k.get("created_at")? {
-                AttributeValue::N(v) => v.parse().ok()?,
-                _ => return None,
-            };
+            let id = keys::request_id(k.string("pk")?)?.to_string();
+            let created_at = k.number("created_at")?;
             Some(Cursor { created_at, id })
         });
         Ok(Page { requests, next })
+    }
+
+    async fn request_ids_since(&self, since_ms: u64) -> Result<Vec<String>, ApiError> {
+        self.scan_request_ids(since_ms).await
     }
 }
 

@@ -1,0 +1,184 @@
+//! The ports handlers hold their adapters through: one capability trait per thing a handler
+//! asks of the outside (read requests, write them conditionally, list them, keep sessions,
+//! drive the workflow, publish a notice, invoke a function, send a signed call). The AWS
+//! adapters implement them; `store::memory` implements the record store for handler tests.
+//!
+//! Traits are `async_trait` so they can be held as `Arc<dyn …>`: a native `async fn` in a
+//! trait is not dyn-compatible, and boxing the futures by hand is what the macro writes.
+
+use async_trait::async_trait;
+use aws_credential_types::Credentials;
+use serde_json::Value;
+use tollgate_core::audit::{ChainBreak, verify_trail};
+use tollgate_core::{ApiError, ErrorCode, Event, RequestRecord};
+
+use crate::signed_http::RawResponse;
+use crate::store::{Created, Cursor, IdempotencyClaim, Listing, Page, SessionRecord, not_found};
+
+/// Reads requests and their audit events, consistently.
+#[async_trait]
+pub trait RequestReader: Send + Sync {
+    /// The request; `None` if there is no such request.
+    async fn get(&self, id: &str) -> Result<Option<RequestRecord>, ApiError>;
+    /// The request's audit events in order.
+    async fn events(&self, id: &str) -> Result<Vec<Event>, ApiError>;
+}
+
+/// Why a conditional write did not happen.
+#[derive(Debug)]
+pub enum CommitError {
+    /// Someone wrote the request since it was read (its `seq` moved), or one of the events
+    /// already exists: read again and retry.
+    Lost,
+    Failed(ApiError),
+}
+
+/// Writes requests; every write is conditional, so two racing writers never both win.
+#[async_trait]
+pub trait RequestWriter: Send + Sync {
+    /// Writes a new request with its first events, and its idempotency claim if any, all or
+    /// nothing. A claim already held (and not expired) answers [`Created::Existing`].
+    async fn create(
+        &self,
+        rec: &RequestRecord,
+        events: &[Event],
+        claim: Option<&IdempotencyClaim>,
+    ) -> Result<Created, ApiError>;
+
+    /// Writes `rec` with `events` if its stored version is still `prev_seq` and none of the
+    /// events exist yet, all or nothing.
+    async fn commit(
+        &self,
+        rec: &RequestRecord,
+        prev_seq: u64,
+        events: &[Event],
+    ) -> Result<(), CommitError>;
+}
+
+/// Lists requests for agents, approvers and operators.
+#[async_trait]
+pub trait RequestLister: Send + Sync {
+    /// A page of requests, newest first. `limit` bounds the items read, so a page filtered by
+    /// status may hold fewer than `limit` requests and still have a next page.
+    async fn list(
+        &self,
+        listing: &Listing<'_>,
+        limit: i32,
+        after: Option<&Cursor>,
+    ) -> Result<Page, ApiError>;
+
+    /// Ids of the requests created at or after `since_ms`, oldest first: an operator's tool,
+    /// not a request path.
+    async fn request_ids_since(&self, since_ms: u64) -> Result<Vec<String>, ApiError>;
+}
+
+/// Approver sessions, keyed by the session id's hash.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Records a new session; an existing one with that id is a collision, refused.
+    async fn put_session(&self, session_id: &str, session: &SessionRecord) -> Result<(), ApiError>;
+    /// The session, when it exists and has not expired.
+    async fn session(
+        &self,
+        session_id: &str,
+        now_ms: u64,
+    ) -> Result<Option<SessionRecord>, ApiError>;
+    /// Ends a session; ending one that does not exist is not an error.
+    async fn delete_session(&self, session_id: &str) -> Result<(), ApiError>;
+}
+
+/// Everything the table holds, as the API needs it.
+pub trait RecordStore: RequestReader + RequestWriter + RequestLister + SessionStore {}
+
+impl<T: RequestReader + RequestWriter + RequestLister + SessionStore + ?Sized> RecordStore for T {}
+
+/// Optimistic writes retried this often under contention before giving up with a 409.
+const MAX_ATTEMPTS: u32 = 60;
+
+impl dyn RecordStore + '_ {
+    /// Reads the request, lets `change` modify it, and writes it back with the events
+    /// `change` produced, conditioned on nobody having written in between; retries on a lost
+    /// race. `change` returning no events means nothing to write.
+    pub async fn update<T>(
+        &self,
+        id: &str,
+        mut change: impl FnMut(&mut RequestRecord) -> Result<(T, Vec<Event>), ApiError>,
+    ) -> Result<(T, RequestRecord), ApiError> {
+        for attempt in 0..MAX_ATTEMPTS {
+            let mut rec = self.get(id).await?.ok_or_else(|| not_found(id))?;
+            let prev_seq = rec.seq;
+            let (out, events) = change(&mut rec)?;
+            if events.is_empty() {
+                return Ok((out, rec));
+            }
+            match self.commit(&rec, prev_seq, &events).await {
+                Ok(()) => return Ok((out, rec)),
+                Err(CommitError::Lost) => {
+                    // Spread contending writers apart a little more on every loss.
+                    use std::hash::{BuildHasher, RandomState};
+                    let jitter = RandomState::new().hash_one(attempt) % 20;
+                    tokio::time::sleep(std::time::Duration::from_millis(
+                        5 + jitter + u64::from(attempt) * 2,
+                    ))
+                    .await;
+                }
+                Err(CommitError::Failed(e)) => return Err(e),
+            }
+        }
+        Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!("request {id} is being changed by many callers at once; retry"),
+        ))
+    }
+
+    /// Recomputes the request's audit trail: `Ok(Ok(n))` with the number of events when it is
+    /// whole, `Ok(Err(break))` when it is not.
+    pub async fn verify(&self, id: &str) -> Result<Result<usize, ChainBreak>, ApiError> {
+        let rec = self.get(id).await?.ok_or_else(|| not_found(id))?;
+        let events = self.events(id).await?;
+        Ok(
+            verify_trail(rec.seq, &rec.last_hash, rec.status.as_str(), &events)
+                .map(|()| events.len()),
+        )
+    }
+}
+
+/// The approval wait (Step Functions): started once per request, resumed by the decision.
+/// Resuming a wait that already ended answers `Ok(false)`: the record is the truth.
+#[async_trait]
+pub trait Workflow: Send + Sync {
+    /// Starts the wait; starting it again for the same request is not an error.
+    async fn start(&self, request_id: &str, timeout_seconds: u64) -> Result<(), ApiError>;
+    async fn approve(&self, task_token: &str, request_id: &str) -> Result<bool, ApiError>;
+    async fn reject(&self, task_token: &str, cause: &str) -> Result<bool, ApiError>;
+    /// Ends the wait because the agent withdrew the request.
+    async fn cancel(&self, task_token: &str) -> Result<bool, ApiError>;
+}
+
+/// Publishes approval notices (SNS).
+#[async_trait]
+pub trait Publisher: Send + Sync {
+    /// Publishes one message; `message` is a JSON object of per-protocol bodies, which must
+    /// include `default`. Answers the message id.
+    async fn publish(&self, subject: &str, message: &Value) -> Result<String, ApiError>;
+}
+
+/// Invokes a function synchronously (the executor, from the API).
+#[async_trait]
+pub trait Invoker: Send + Sync {
+    /// Invokes `function` (name or ARN) and returns its JSON answer; a function error is an
+    /// error.
+    async fn invoke(&self, function: &str, payload: &Value) -> Result<Value, ApiError>;
+}
+
+/// Sends one SigV4-signed HTTP call to AWS, whatever the answer's status.
+#[async_trait]
+pub trait SignedCaller: Send + Sync {
+    async fn send(
+        &self,
+        req: http::Request<Vec<u8>>,
+        creds: &Credentials,
+        region: &str,
+        service: &str,
+    ) -> Result<RawResponse, ApiError>;
+}

@@ -1,0 +1,390 @@
+//! What every record store must do, as one suite run against each: the DynamoDB store
+//! against moto (`tests/store_contract.rs`) and the in-memory store in process
+//! (`crates/aws/tests/memory_store.rs`). A store that passes here may stand in for the
+//! other in handler tests.
+
+use serde_json::json;
+use tollgate_core::{
+    ApiError, Decision, Effect, ErrorCode, EventKind, GroupRequirement, Identity, RequestRecord,
+    Status, parse_new_request,
+};
+
+use super::{
+    Created, Cursor, IDEMPOTENCY_WINDOW_SECONDS, IdempotencyClaim, Listing, SessionRecord,
+};
+use crate::ports::{CommitError, RecordStore};
+
+/// Runs every case against `store`, which must be empty. `tag` makes ids unique per run.
+pub async fn run(store: &dyn RecordStore, tag: &str) {
+    creates_and_reads_back(store, tag).await;
+    refuses_a_second_create_with_the_same_id(store, tag).await;
+    idempotency_claims_return_the_first_request(store, tag).await;
+    an_expired_claim_is_free(store, tag).await;
+    commits_only_on_the_version_read(store, tag).await;
+    never_overwrites_an_event(store, tag).await;
+    racing_updates_all_land_once(store, tag).await;
+    updating_a_missing_request_is_not_found(store, tag).await;
+    lists_newest_first_by_agent_and_status(store, tag).await;
+    keeps_sessions_until_they_expire(store, tag).await;
+}
+
+fn agent(sub: &str) -> Identity {
+    Identity {
+        issuer: "https://issuer.test".into(),
+        subject: sub.into(),
+        name: sub.into(),
+        ..Default::default()
+    }
+}
+
+/// A pending request needing one approval, created at `at` (ms).
+pub fn pending(
+    id: &str,
+    agent_sub: &str,
+    table: &str,
+    at: u64,
+) -> (RequestRecord, Vec<tollgate_core::Event>) {
+    let body = json!({"action": "dynamodb:DeleteTable", "params": {"TableName": table}, "reason": "contract"});
+    let req = parse_new_request(body.to_string().as_bytes(), "us-east-1").expect("request parses");
+    let decision = Decision {
+        effect: Effect::Approval {
+            approvals: 1,
+            requirements: vec![GroupRequirement {
+                group: None,
+                approvals: 1,
+            }],
+            timeout_seconds: 60,
+        },
+        policy_ids: vec!["contract".into()],
+        reason: "contract".into(),
+        mask: Default::default(),
+        requires: Default::default(),
+    };
+    RequestRecord::new(
+        id.into(),
+        req,
+        agent(agent_sub),
+        decision,
+        vec![],
+        vec![],
+        at,
+    )
+}
+
+fn noted(rec: &mut RequestRecord, at: u64) -> tollgate_core::Event {
+    rec.push_event(
+        EventKind::Notified,
+        None,
+        json!({"channel": "contract"}),
+        at,
+    )
+}
+
+fn code(r: Result<impl std::fmt::Debug, ApiError>) -> ErrorCode {
+    r.expect_err("must fail").code
+}
+
+const T0: u64 = 1_700_000_000_000;
+
+async fn creates_and_reads_back(store: &dyn RecordStore, tag: &str) {
+    let id = format!("{tag}A1");
+    let (mut rec, events) = pending(&id, "a", "t", T0);
+    rec.task_token = Some("token".into());
+    rec.sealed_result = Some("sealed".into());
+    assert_eq!(
+        store.create(&rec, &events, None).await.unwrap(),
+        Created::New
+    );
+    let got = store.get(&id).await.unwrap().expect("stored");
+    assert_eq!(got.seq, rec.seq);
+    assert_eq!(got.last_hash, rec.last_hash);
+    assert_eq!(got.status, Status::Pending);
+    assert_eq!(
+        got.task_token.as_deref(),
+        Some("token"),
+        "task token kept beside"
+    );
+    assert_eq!(got.sealed_result.as_deref(), Some("sealed"));
+    let stored = store.events(&id).await.unwrap();
+    assert_eq!(stored.len(), events.len());
+    assert_eq!(stored[1].hash, events[1].hash);
+    assert_eq!(store.verify(&id).await.unwrap().unwrap(), events.len());
+    assert!(store.get(&format!("{tag}none")).await.unwrap().is_none());
+    assert!(
+        store
+            .events(&format!("{tag}none"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn refuses_a_second_create_with_the_same_id(store: &dyn RecordStore, tag: &str) {
+    let id = format!("{tag}B1");
+    let (rec, events) = pending(&id, "a", "first", T0);
+    store.create(&rec, &events, None).await.unwrap();
+    let (other, other_events) = pending(&id, "a", "second", T0);
+    let e = store.create(&other, &other_events, None).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::Conflict);
+    assert_eq!(e.message, "request id collision; retry");
+    let kept = store.get(&id).await.unwrap().unwrap();
+    assert_eq!(
+        kept.request_hash, rec.request_hash,
+        "the first request stands"
+    );
+}
+
+async fn idempotency_claims_return_the_first_request(store: &dyn RecordStore, tag: &str) {
+    let claim = |rec: &RequestRecord| IdempotencyClaim {
+        key_hash: format!("{tag}key"),
+        request_hash: rec.request_hash.clone(),
+    };
+    let (first, events) = pending(&format!("{tag}C1"), "a", "t", T0);
+    assert_eq!(
+        store
+            .create(&first, &events, Some(&claim(&first)))
+            .await
+            .unwrap(),
+        Created::New
+    );
+    let (second, events) = pending(&format!("{tag}C2"), "a", "other", T0 + 1000);
+    assert_eq!(
+        store
+            .create(&second, &events, Some(&claim(&second)))
+            .await
+            .unwrap(),
+        Created::Existing {
+            request_id: first.id.clone(),
+            request_hash: first.request_hash.clone(),
+        }
+    );
+    assert!(
+        store.get(&second.id).await.unwrap().is_none(),
+        "nothing of the refused create is written"
+    );
+    assert!(store.events(&second.id).await.unwrap().is_empty());
+}
+
+async fn an_expired_claim_is_free(store: &dyn RecordStore, tag: &str) {
+    let claim = |rec: &RequestRecord| IdempotencyClaim {
+        key_hash: format!("{tag}old"),
+        request_hash: rec.request_hash.clone(),
+    };
+    let (first, events) = pending(&format!("{tag}D1"), "a", "t", T0);
+    store
+        .create(&first, &events, Some(&claim(&first)))
+        .await
+        .unwrap();
+    let later = T0 + (IDEMPOTENCY_WINDOW_SECONDS + 2) * 1000;
+    let (second, events) = pending(&format!("{tag}D2"), "a", "t", later);
+    assert_eq!(
+        store
+            .create(&second, &events, Some(&claim(&second)))
+            .await
+            .unwrap(),
+        Created::New,
+        "a claim past its window is taken over"
+    );
+    let (third, events) = pending(&format!("{tag}D3"), "a", "t", later + 1000);
+    assert!(matches!(
+        store.create(&third, &events, Some(&claim(&third))).await.unwrap(),
+        Created::Existing { request_id, .. } if request_id == second.id
+    ));
+}
+
+async fn commits_only_on_the_version_read(store: &dyn RecordStore, tag: &str) {
+    let id = format!("{tag}E1");
+    let (rec, events) = pending(&id, "a", "t", T0);
+    store.create(&rec, &events, None).await.unwrap();
+    let read = rec.seq;
+    let mut winner = rec.clone();
+    let ev = noted(&mut winner, T0 + 1);
+    winner.task_token = Some("won".into());
+    store.commit(&winner, read, &[ev]).await.unwrap();
+    // A writer that read the same version, after the winner wrote.
+    let mut loser = rec.clone();
+    let mut ev = noted(&mut loser, T0 + 2);
+    ev.seq = winner.seq + 1; // even with a fresh event seq, the version decides
+    loser.seq = ev.seq;
+    assert!(matches!(
+        store.commit(&loser, read, &[ev]).await,
+        Err(CommitError::Lost)
+    ));
+    let got = store.get(&id).await.unwrap().unwrap();
+    assert_eq!(got.seq, winner.seq);
+    assert_eq!(got.task_token.as_deref(), Some("won"));
+    assert_eq!(store.events(&id).await.unwrap().len() as u64, winner.seq);
+    // A commit against a request that does not exist never creates it.
+    let (ghost, _) = pending(&format!("{tag}E2"), "a", "t", T0);
+    assert!(matches!(
+        store.commit(&ghost, ghost.seq, &[]).await,
+        Err(CommitError::Lost)
+    ));
+    assert!(store.get(&ghost.id).await.unwrap().is_none());
+}
+
+async fn never_overwrites_an_event(store: &dyn RecordStore, tag: &str) {
+    let id = format!("{tag}F1");
+    let (rec, events) = pending(&id, "a", "t", T0);
+    store.create(&rec, &events, None).await.unwrap();
+    // The version matches, but the event's sequence number is taken: refused whole.
+    let mut forged = rec.clone();
+    let mut ev = noted(&mut forged, T0 + 1);
+    ev.seq = 1;
+    assert!(matches!(
+        store.commit(&forged, rec.seq, &[ev]).await,
+        Err(CommitError::Lost)
+    ));
+    let got = store.get(&id).await.unwrap().unwrap();
+    assert_eq!(got.seq, rec.seq, "the request is not written either");
+    assert_eq!(store.events(&id).await.unwrap()[0].hash, events[0].hash);
+}
+
+async fn racing_updates_all_land_once(store: &dyn RecordStore, tag: &str) {
+    let id = format!("{tag}G1");
+    let (rec, events) = pending(&id, "a", "t", T0);
+    store.create(&rec, &events, None).await.unwrap();
+    let writers = (0..8).map(|i| {
+        let id = id.clone();
+        async move {
+            store
+                .update(&id, |r| Ok((i, vec![noted(r, T0 + 10 + i)])))
+                .await
+                .unwrap()
+        }
+    });
+    let done = futures::future::join_all(writers).await;
+    assert_eq!(done.len(), 8);
+    let got = store.get(&id).await.unwrap().unwrap();
+    assert_eq!(got.seq, rec.seq + 8, "every writer landed exactly once");
+    assert_eq!(store.verify(&id).await.unwrap().unwrap(), got.seq as usize);
+    // A change that produces no event writes nothing.
+    let ((), same) = store.update(&id, |_| Ok(((), vec![]))).await.unwrap();
+    assert_eq!(same.seq, got.seq);
+    // A refusal inside the change is the caller's error, and nothing is written.
+    let e = store
+        .update(&id, |r| {
+            r.task_token = Some("never".into());
+            Err::<((), Vec<_>), _>(ApiError::new(ErrorCode::Conflict, "refused"))
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.message, "refused");
+    assert_eq!(store.get(&id).await.unwrap().unwrap().task_token, None);
+}
+
+async fn updating_a_missing_request_is_not_found(store: &dyn RecordStore, tag: &str) {
+    let r = store
+        .update(&format!("{tag}missing"), |_| Ok(((), vec![])))
+        .await;
+    assert_eq!(code(r), ErrorCode::NotFound);
+}
+
+async fn lists_newest_first_by_agent_and_status(store: &dyn RecordStore, tag: &str) {
+    let lister = format!("{tag}lister");
+    let mut ids = vec![];
+    for i in 0..5u64 {
+        let id = format!("{tag}H{i}");
+        let (mut rec, events) = pending(&id, &lister, "t", T0 + 100 + i);
+        rec.task_token = Some("hidden".into());
+        store.create(&rec, &events, None).await.unwrap();
+        ids.push(id);
+    }
+    // Cancel the oldest, so a status filter has something to leave out.
+    store
+        .update(&ids[0], |r| {
+            let by = r.agent.clone();
+            Ok(((), r.cancel(&by, T0 + 200)?))
+        })
+        .await
+        .unwrap();
+    let key = agent(&lister).key();
+    let mut seen = vec![];
+    let mut after: Option<Cursor> = None;
+    for _ in 0..10 {
+        let page = store
+            .list(
+                &Listing::Agent {
+                    agent_key: &key,
+                    status: None,
+                },
+                2,
+                after.as_ref(),
+            )
+            .await
+            .unwrap();
+        assert!(page.requests.len() <= 2);
+        for r in &page.requests {
+            assert_eq!(r.task_token, None, "listings never carry the task token");
+            seen.push(r.id.clone());
+        }
+        after = page.next;
+        if after.is_none() {
+            break;
+        }
+    }
+    let newest_first: Vec<String> = ids.iter().rev().cloned().collect();
+    assert_eq!(seen, newest_first, "every request once, newest first");
+    let pending_only = store
+        .list(
+            &Listing::Agent {
+                agent_key: &key,
+                status: Some(Status::Pending),
+            },
+            10,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(pending_only.requests.len(), 4);
+    assert!(!pending_only.requests.iter().any(|r| r.id == ids[0]));
+    let cancelled = store
+        .list(&Listing::Status(Status::Cancelled), 50, None)
+        .await
+        .unwrap();
+    assert!(cancelled.requests.iter().any(|r| r.id == ids[0]));
+    assert!(
+        cancelled
+            .requests
+            .iter()
+            .all(|r| r.status == Status::Cancelled)
+    );
+    let since = store.request_ids_since(T0 + 101).await.unwrap();
+    let mine: Vec<&String> = since
+        .iter()
+        .filter(|i| i.starts_with(&format!("{tag}H")))
+        .collect();
+    assert_eq!(
+        mine,
+        ids[1..].iter().collect::<Vec<_>>(),
+        "oldest first, from the given time"
+    );
+}
+
+async fn keeps_sessions_until_they_expire(store: &dyn RecordStore, tag: &str) {
+    let sid = format!("{tag}session-id");
+    let session = SessionRecord {
+        identity: agent("approver"),
+        created_ms: T0,
+        expires_ms: T0 + 60_000,
+    };
+    store.put_session(&sid, &session).await.unwrap();
+    assert_eq!(
+        store.session(&sid, T0 + 1).await.unwrap(),
+        Some(session.clone())
+    );
+    assert_eq!(
+        store.session(&sid, T0 + 60_000).await.unwrap(),
+        None,
+        "expired"
+    );
+    let e = store.put_session(&sid, &session).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::Conflict, "a session id is never reused");
+    assert_eq!(
+        store.session(&format!("{tag}other"), T0).await.unwrap(),
+        None
+    );
+    store.delete_session(&sid).await.unwrap();
+    assert_eq!(store.session(&sid, T0 + 1).await.unwrap(), None);
+    store.delete_session(&sid).await.unwrap();
+}

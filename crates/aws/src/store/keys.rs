@@ -1,0 +1,69 @@
+//! The table's key layout, in one place: every reader and writer of the table (the store,
+//! the Slack forwarder, the audit exporter, operators' tools) builds and parses keys here.
+//!
+//! | item | `pk` | `sk` |
+//! |---|---|---|
+//! | request | `REQ#<id>` | `META` |
+//! | audit event | `REQ#<id>` | `EVT#<seq, 10 digits>` |
+//! | posted Slack message | `REQ#<id>` | `SLACK` |
+//! | idempotency claim | `IDEM#<hash>` | `META` |
+//! | approver session | `SESSION#<sha256(session id)>` | `SESSION` |
+
+use tollgate_core::audit::sha256_hex;
+
+/// Sort key of a request's own item, and of an idempotency claim.
+pub const META: &str = "META";
+/// Sort key of the Slack message posted for a request.
+pub const SLACK: &str = "SLACK";
+/// Sort key of an approver session.
+pub const SESSION: &str = "SESSION";
+
+const REQUEST_PREFIX: &str = "REQ#";
+/// What every event's sort key starts with.
+pub const EVENT_PREFIX: &str = "EVT#";
+
+/// Partition key of a request (its item, its events, its Slack message).
+pub fn request(id: &str) -> String {
+    format!("{REQUEST_PREFIX}{id}")
+}
+
+/// The request id of a request partition key; `None` for any other item.
+pub fn request_id(pk: &str) -> Option<&str> {
+    pk.strip_prefix(REQUEST_PREFIX)
+}
+
+/// Sort key of the event with sequence number `seq`; zero-padded so events sort in order.
+pub fn event(seq: u64) -> String {
+    format!("{EVENT_PREFIX}{seq:010}")
+}
+
+/// Whether a sort key is an audit event's.
+pub fn is_event(sk: &str) -> bool {
+    sk.starts_with(EVENT_PREFIX)
+}
+
+/// Partition key of an idempotency claim.
+pub fn idempotency(key_hash: &str) -> String {
+    format!("IDEM#{key_hash}")
+}
+
+/// Partition key of a session: only the id's hash, so reading the table yields no cookie.
+pub fn session(session_id: &str) -> String {
+    format!("SESSION#{}", sha256_hex(session_id.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip_and_events_sort_in_order() {
+        assert_eq!(request("01J"), "REQ#01J");
+        assert_eq!(request_id(&request("01J")), Some("01J"));
+        assert_eq!(request_id("IDEM#x"), None);
+        assert_eq!(event(7), "EVT#0000000007");
+        assert!(event(9) < event(10));
+        assert!(is_event(&event(1)) && !is_event(META) && !is_event(SLACK));
+        assert!(!session("sid").contains("sid"));
+    }
+}

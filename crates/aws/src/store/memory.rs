@@ -1,0 +1,292 @@
+//! The record store in memory, for handler tests: the same conditional writes as the
+//! DynamoDB store (version checks, events never overwritten, idempotency claims with their
+//! window, all-or-nothing transactions) and the same errors when a condition fails.
+//! `tests/store_contract.rs` runs one suite against both. Behind the `memory` feature, which
+//! no deployed function enables.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use tollgate_core::{ApiError, Event, RequestRecord, Status};
+
+use super::keys;
+use super::sessions::session_collision;
+use super::{
+    Created, Cursor, IDEMPOTENCY_WINDOW_SECONDS, IdempotencyClaim, Listing, Page, SessionRecord,
+    create_conflict,
+};
+use crate::ports::{CommitError, RequestLister, RequestReader, RequestWriter, SessionStore};
+
+/// One stored request, kept as DynamoDB keeps it: the serialized document, with the task
+/// token and sealed result beside it, and the attributes the indexes read.
+#[derive(Clone)]
+struct Meta {
+    doc: String,
+    task_token: Option<String>,
+    sealed_result: Option<String>,
+    seq: u64,
+    status: Status,
+    agent: String,
+    created_at: u64,
+}
+
+struct Claim {
+    request_id: String,
+    request_hash: String,
+    ttl: u64,
+}
+
+#[derive(Default)]
+struct Table {
+    /// By partition key.
+    requests: HashMap<String, Meta>,
+    /// By (partition key, sort key): the serialized event.
+    events: BTreeMap<(String, String), String>,
+    claims: HashMap<String, Claim>,
+    sessions: HashMap<String, String>,
+}
+
+/// The record store in memory.
+#[derive(Default)]
+pub struct MemoryStore {
+    table: Mutex<Table>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn table(&self) -> std::sync::MutexGuard<'_, Table> {
+        // A test that panicked mid-write poisons the lock; the data is still whole, since
+        // every write checks before it changes anything.
+        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn meta(rec: &RequestRecord) -> Result<Meta, ApiError> {
+    Ok(Meta {
+        doc: serde_json::to_string(rec).map_err(|e| ApiError::internal(e.to_string()))?,
+        task_token: rec.task_token.clone(),
+        sealed_result: rec.sealed_result.clone(),
+        seq: rec.seq,
+        status: rec.status,
+        agent: rec.agent.key(),
+        created_at: rec.created_at,
+    })
+}
+
+fn record(m: &Meta, with_hidden: bool) -> Result<RequestRecord, ApiError> {
+    let mut rec: RequestRecord = serde_json::from_str(&m.doc)
+        .map_err(|e| ApiError::internal(format!("stored request unreadable: {e}")))?;
+    if with_hidden {
+        rec.task_token = m.task_token.clone();
+        rec.sealed_result = m.sealed_result.clone();
+    }
+    Ok(rec)
+}
+
+/// An event row: (partition key, sort key) and the serialized event.
+type EventRow = ((String, String), String);
+
+fn event_rows(id: &str, events: &[Event]) -> Result<Vec<EventRow>, ApiError> {
+    events
+        .iter()
+        .map(|e| {
+            let doc = serde_json::to_string(e).map_err(|e| ApiError::internal(e.to_string()))?;
+            Ok(((keys::request(id), keys::event(e.seq)), doc))
+        })
+        .collect()
+}
+
+#[async_trait]
+impl RequestWriter for MemoryStore {
+    async fn create(
+        &self,
+        rec: &RequestRecord,
+        events: &[Event],
+        claim: Option<&IdempotencyClaim>,
+    ) -> Result<Created, ApiError> {
+        let pk = keys::request(&rec.id);
+        let item = meta(rec)?;
+        let rows = event_rows(&rec.id, events)?;
+        let mut t = self.table();
+        let now_s = rec.created_at / 1000;
+        let claim_taken = claim.is_some_and(|c| {
+            t.claims
+                .get(&keys::idempotency(&c.key_hash))
+                .is_some_and(|held| held.ttl >= now_s)
+        });
+        let collides = t.requests.contains_key(&pk)
+            || rows.iter().any(|(k, _)| t.events.contains_key(k))
+            || claim_taken;
+        if collides {
+            let Some(c) = claim else {
+                return Err(create_conflict(false));
+            };
+            return match t.claims.get(&keys::idempotency(&c.key_hash)) {
+                Some(held) => Ok(Created::Existing {
+                    request_id: held.request_id.clone(),
+                    request_hash: held.request_hash.clone(),
+                }),
+                None => Err(create_conflict(true)),
+            };
+        }
+        t.requests.insert(pk, item);
+        t.events.extend(rows);
+        if let Some(c) = claim {
+            t.claims.insert(
+                keys::idempotency(&c.key_hash),
+                Claim {
+                    request_id: rec.id.clone(),
+                    request_hash: c.request_hash.clone(),
+                    ttl: now_s + IDEMPOTENCY_WINDOW_SECONDS,
+                },
+            );
+        }
+        Ok(Created::New)
+    }
+
+    async fn commit(
+        &self,
+        rec: &RequestRecord,
+        prev_seq: u64,
+        events: &[Event],
+    ) -> Result<(), CommitError> {
+        let pk = keys::request(&rec.id);
+        let item = meta(rec).map_err(CommitError::Failed)?;
+        let rows = event_rows(&rec.id, events).map_err(CommitError::Failed)?;
+        let mut t = self.table();
+        let current = t.requests.get(&pk).map(|m| m.seq);
+        if current != Some(prev_seq) || rows.iter().any(|(k, _)| t.events.contains_key(k)) {
+            return Err(CommitError::Lost);
+        }
+        t.requests.insert(pk, item);
+        t.events.extend(rows);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RequestReader for MemoryStore {
+    async fn get(&self, id: &str) -> Result<Option<RequestRecord>, ApiError> {
+        let t = self.table();
+        t.requests
+            .get(&keys::request(id))
+            .map(|m| record(m, true))
+            .transpose()
+    }
+
+    async fn events(&self, id: &str) -> Result<Vec<Event>, ApiError> {
+        let pk = keys::request(id);
+        let t = self.table();
+        t.events
+            .range((pk.clone(), String::new())..)
+            .take_while(|((p, _), _)| *p == pk)
+            .filter(|((_, sk), _)| keys::is_event(sk))
+            .map(|(_, doc)| {
+                serde_json::from_str(doc)
+                    .map_err(|e| ApiError::internal(format!("stored event unreadable: {e}")))
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl RequestLister for MemoryStore {
+    async fn list(
+        &self,
+        listing: &Listing<'_>,
+        limit: i32,
+        after: Option<&Cursor>,
+    ) -> Result<Page, ApiError> {
+        let t = self.table();
+        // The index: its partition, newest first.
+        let mut index: Vec<(u64, String, &Meta)> = t
+            .requests
+            .iter()
+            .filter(|(_, m)| match listing {
+                Listing::Agent { agent_key, .. } => m.agent == *agent_key,
+                Listing::Status(st) => m.status == *st,
+            })
+            .filter_map(|(pk, m)| Some((m.created_at, keys::request_id(pk)?.to_string(), m)))
+            .collect();
+        index.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
+        let start = match after {
+            None => 0,
+            Some(c) => index
+                .iter()
+                .position(|(at, id, _)| (*at, id.as_str()) < (c.created_at, c.id.as_str()))
+                .unwrap_or(index.len()),
+        };
+        let limit = usize::try_from(limit.max(1)).unwrap_or(1);
+        let read = &index[start..(start + limit).min(index.len())];
+        let wanted = match listing {
+            Listing::Agent {
+                status: Some(st), ..
+            } => Some(*st),
+            _ => None,
+        };
+        let requests = read
+            .iter()
+            .filter(|(_, _, m)| wanted.is_none_or(|st| m.status == st))
+            // The indexes project the document, never the task token.
+            .map(|(_, _, m)| record(m, false))
+            .collect::<Result<_, _>>()?;
+        // Like a DynamoDB query, a page that read its limit says where the next one starts.
+        let next = (read.len() == limit).then(|| {
+            let (created_at, id, _) = &read[read.len() - 1];
+            Cursor {
+                created_at: *created_at,
+                id: id.clone(),
+            }
+        });
+        Ok(Page { requests, next })
+    }
+
+    async fn request_ids_since(&self, since_ms: u64) -> Result<Vec<String>, ApiError> {
+        let t = self.table();
+        let mut found: Vec<(u64, String)> = t
+            .requests
+            .iter()
+            .filter(|(_, m)| m.created_at >= since_ms)
+            .filter_map(|(pk, m)| Some((m.created_at, keys::request_id(pk)?.to_string())))
+            .collect();
+        found.sort();
+        Ok(found.into_iter().map(|(_, id)| id).collect())
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    async fn put_session(&self, session_id: &str, session: &SessionRecord) -> Result<(), ApiError> {
+        let doc = serde_json::to_string(session).map_err(|e| ApiError::internal(e.to_string()))?;
+        let mut t = self.table();
+        let pk = keys::session(session_id);
+        if t.sessions.contains_key(&pk) {
+            return Err(session_collision());
+        }
+        t.sessions.insert(pk, doc);
+        Ok(())
+    }
+
+    async fn session(
+        &self,
+        session_id: &str,
+        now_ms: u64,
+    ) -> Result<Option<SessionRecord>, ApiError> {
+        let t = self.table();
+        let Some(doc) = t.sessions.get(&keys::session(session_id)) else {
+            return Ok(None);
+        };
+        let session: SessionRecord = serde_json::from_str(doc)
+            .map_err(|e| ApiError::internal(format!("stored session unreadable: {e}")))?;
+        Ok((session.expires_ms > now_ms).then_some(session))
+    }
+
+    async fn delete_session(&self, session_id: &str) -> Result<(), ApiError> {
+        self.table().sessions.remove(&keys::session(session_id));
+        Ok(())
+    }
+}

@@ -1,0 +1,503 @@
+//! The API's rules through its real routes, on in-memory ports: the record store keeps the
+//! DynamoDB store's contract (`tollgate_aws::store::contract`), the workflow and executor
+//! record what they are asked. Tokens are really signed (ES256) and verified against pinned
+//! keys, so no HTTP is involved. The end-to-end tests against moto prove the adapters and
+//! the wiring; these prove the rules, in milliseconds.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+use tollgate_aws::keys::SecretIds;
+use tollgate_aws::metrics::Metrics;
+use tollgate_aws::oidc::IssuerConfig;
+use tollgate_aws::policy_source::Source;
+use tollgate_aws::ports::{Invoker, RecordStore, Workflow};
+use tollgate_aws::settings::Settings;
+use tollgate_aws::store::memory::MemoryStore;
+use tollgate_core::ApiError;
+use tollgate_core::keyring::KeyRing;
+use tollgate_core::own::OwnResources;
+use tollgate_policy::{CedarPolicy, PolicySource, with_protection};
+
+use crate::{Api, ApiKeys, Ports, Response};
+
+const AGENTS: &str = "https://agents.test";
+const APPROVERS: &str = "https://approvers.test";
+
+/// Deletes need one approver; dropping a bucket needs one from `dba` and one from
+/// `security` (two requirements, so two approvals from two groups).
+const POLICY: &str = r#"
+@id("reads") permit (principal, action in Action::"Read", resource);
+@id("deletes") @approval("1") @approvers("approvers")
+permit (principal, action == Action::"dynamodb:DeleteTable", resource);
+@id("buckets-dba") @approval("1") @approvers("dba")
+permit (principal, action == Action::"s3:DeleteBucket", resource);
+@id("buckets-security") @approval("1") @approvers("security")
+permit (principal, action == Action::"s3:DeleteBucket", resource);
+"#;
+
+/// What the workflow was told, in order.
+#[derive(Default)]
+struct RecordedWorkflow(Mutex<Vec<String>>);
+
+impl RecordedWorkflow {
+    fn calls(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+    fn note(&self, call: String) {
+        self.0.lock().unwrap().push(call);
+    }
+}
+
+#[async_trait]
+impl Workflow for RecordedWorkflow {
+    async fn start(&self, request_id: &str, _timeout: u64) -> Result<(), ApiError> {
+        self.note(format!("start {request_id}"));
+        Ok(())
+    }
+    async fn approve(&self, task_token: &str, request_id: &str) -> Result<bool, ApiError> {
+        self.note(format!("approve {task_token} {request_id}"));
+        Ok(true)
+    }
+    async fn reject(&self, task_token: &str, _cause: &str) -> Result<bool, ApiError> {
+        self.note(format!("reject {task_token}"));
+        Ok(true)
+    }
+    async fn cancel(&self, task_token: &str) -> Result<bool, ApiError> {
+        self.note(format!("cancel {task_token}"));
+        Ok(true)
+    }
+}
+
+/// The executor, never reached in these tests: its invocations are counted.
+#[derive(Default)]
+struct CountedInvoker(Mutex<u32>);
+
+#[async_trait]
+impl Invoker for CountedInvoker {
+    async fn invoke(&self, _function: &str, _payload: &Value) -> Result<Value, ApiError> {
+        *self.0.lock().unwrap() += 1;
+        Ok(json!({}))
+    }
+}
+
+struct Harness {
+    api: Api,
+    store: Arc<dyn RecordStore>,
+    workflow: Arc<RecordedWorkflow>,
+    signer: EncodingKey,
+    kid: String,
+}
+
+fn issuer(iss: &str, aud: &str, jwk: &Value, approver_groups: &[&str]) -> IssuerConfig {
+    let mut cfg = IssuerConfig::new(iss, aud);
+    cfg.algorithms = vec![Algorithm::ES256];
+    cfg.jwks = Some(serde_json::from_value(json!({"keys": [jwk]})).expect("jwks"));
+    cfg.human_key_claim = Some("email".into());
+    cfg.approver_groups = approver_groups.iter().map(|g| g.to_string()).collect();
+    cfg
+}
+
+fn ring(byte: u8) -> KeyRing {
+    KeyRing::new(vec![byte; 32], None).expect("key ring")
+}
+
+fn harness() -> Harness {
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
+    let point = pair.public_key().as_ref();
+    let kid = "test-es256".to_string();
+    let jwk = json!({"kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": kid,
+        "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..65])});
+    let settings = Settings {
+        table: "t".into(),
+        state_machine_arn: "arn:aws:states:us-east-1:111111111111:stateMachine:sm".into(),
+        topic_arn: "arn:aws:sns:us-east-1:111111111111:topic".into(),
+        executor_function: "executor".into(),
+        targets: BTreeMap::from([(
+            "default".to_string(),
+            "arn:aws:iam::222222222222:role/target".to_string(),
+        )]),
+        public_url: "https://tollgate.test".into(),
+        secrets: SecretIds {
+            keys: BTreeMap::new(),
+            slack_actions: None,
+        },
+        account_id: "111111111111".into(),
+        allow_self_target: false,
+        own_resources: OwnResources::new("111111111111", None, &[]).unwrap(),
+        agent_issuers: vec![issuer(AGENTS, "agents", &jwk, &[])],
+        approver_issuers: vec![issuer(
+            APPROVERS,
+            "approvers",
+            &jwk,
+            &["approvers", "dba", "security"],
+        )],
+        default_region: "us-east-1".into(),
+        approval_timeout_seconds: 3600,
+        jwks_min_refresh: Duration::from_secs(10),
+        lambda_endpoint: None,
+        aws_endpoint: None,
+        policy_source: Source::Bundled,
+        metrics: Metrics::Off,
+        slack_approvers: BTreeMap::new(),
+        slack_api_url: "https://slack.test/api".into(),
+    };
+    let sources = with_protection(vec![PolicySource::new("test", POLICY)]);
+    let policy = CedarPolicy::new(&sources, 3600)
+        .unwrap_or_else(|e| panic!("policy: {e:?}"))
+        .with_own_resources(settings.own_resources.clone());
+    let store: Arc<dyn RecordStore> = Arc::new(MemoryStore::new());
+    let workflow = Arc::new(RecordedWorkflow::default());
+    let ports = Ports {
+        store: store.clone(),
+        workflow: workflow.clone(),
+        executor: Arc::new(CountedInvoker::default()),
+    };
+    let keys = ApiKeys {
+        link: ring(1),
+        session: ring(2),
+        csrf: ring(3),
+        results: ring(4),
+        slack: None,
+    };
+    let mut api = Api::assemble(settings, ports, keys, Arc::new(policy));
+    api.poll_interval = Duration::from_millis(100);
+    Harness {
+        api,
+        store,
+        workflow,
+        signer: EncodingKey::from_ec_der(pkcs8.as_ref()),
+        kid,
+    }
+}
+
+/// A wall-clock second count for token lifetimes (tokens are checked against the system
+/// clock, whatever tokio's clock says).
+fn now_s() -> u64 {
+    tollgate_aws::now_ms() / 1000
+}
+
+impl Harness {
+    fn token(&self, iss: &str, aud: &str, sub: &str, email: &str, groups: &[&str]) -> String {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.kid.clone());
+        let claims = json!({"iss": iss, "aud": aud, "sub": sub, "email": email,
+            "groups": groups, "iat": now_s(), "exp": now_s() + 600});
+        jsonwebtoken::encode(&header, &claims, &self.signer).expect("sign")
+    }
+
+    fn agent(&self, sub: &str) -> String {
+        self.token(AGENTS, "agents", sub, &format!("{sub}@example.com"), &[])
+    }
+
+    fn approver(&self, sub: &str, groups: &[&str]) -> String {
+        self.token(
+            APPROVERS,
+            "approvers",
+            sub,
+            &format!("{sub}@example.com"),
+            groups,
+        )
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        headers: &[(&str, &str)],
+        body: Value,
+    ) -> (u16, Value) {
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let body = if body.is_null() {
+            vec![]
+        } else {
+            body.to_string().into_bytes()
+        };
+        let Response { status, body, .. } =
+            self.api.handle(req.body(body).unwrap(), "192.0.2.1").await;
+        (
+            status,
+            serde_json::from_str(&body).unwrap_or(Value::String(body)),
+        )
+    }
+
+    async fn submit(&self, agent: &str, call: Value, key: Option<&str>) -> (u16, Value) {
+        let token = self.agent(agent);
+        let headers: Vec<(&str, &str)> = key.map(|k| ("idempotency-key", k)).into_iter().collect();
+        self.call("POST", "/v1/requests", &token, &headers, call)
+            .await
+    }
+
+    /// A pending delete by `agent`, with its task token stored as the notifier would.
+    async fn pending(&self, agent: &str, call: Value) -> String {
+        let (status, body) = self.submit(agent, call, None).await;
+        assert_eq!(status, 202, "{body}");
+        let id = body["id"].as_str().expect("id").to_string();
+        self.store
+            .update(&id, |r| {
+                r.task_token = Some(format!("token-{}", r.id));
+                let ev = r.push_event(
+                    tollgate_core::EventKind::Notified,
+                    None,
+                    json!({"channel": "test"}),
+                    tollgate_aws::now_ms(),
+                );
+                Ok(((), vec![ev]))
+            })
+            .await
+            .unwrap();
+        id
+    }
+
+    async fn vote(&self, token: &str, id: &str, verb: &str) -> (u16, Value) {
+        self.call(
+            "POST",
+            &format!("/v1/requests/{id}/{verb}"),
+            token,
+            &[],
+            Value::Null,
+        )
+        .await
+    }
+
+    async fn cancel(&self, agent: &str, id: &str) -> (u16, Value) {
+        let path = format!("/v1/requests/{id}/cancel");
+        self.call("POST", &path, &self.agent(agent), &[], Value::Null)
+            .await
+    }
+
+    async fn status(&self, token: &str, id: &str, wait: u64) -> (u16, Value) {
+        self.call(
+            "GET",
+            &format!("/v1/requests/{id}?wait={wait}"),
+            token,
+            &[],
+            Value::Null,
+        )
+        .await
+    }
+}
+
+fn delete_table(name: &str) -> Value {
+    json!({"action": "dynamodb:DeleteTable", "params": {"TableName": name}, "reason": "cleanup"})
+}
+
+fn delete_bucket(name: &str) -> Value {
+    json!({"action": "s3:DeleteBucket", "params": {"Bucket": name}, "reason": "cleanup"})
+}
+
+fn code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn approvers_see_what_they_may_decide_and_agents_only_their_own() {
+    let h = harness();
+    let id = h.pending("bot", delete_bucket("b")).await;
+    let (status, body) = h.status(&h.approver("dana", &["dba"]), &id, 0).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "PENDING");
+    assert!(
+        body["task_token"].is_null(),
+        "the task token is never shown"
+    );
+    let (status, body) = h.status(&h.approver("olga", &["approvers"]), &id, 0).await;
+    assert_eq!(
+        (status, code(&body)),
+        (404, "not_found"),
+        "an approver outside the request's groups sees nothing: {body}"
+    );
+    let (status, _) = h.status(&h.agent("bot"), &id, 0).await;
+    assert_eq!(status, 200);
+    let (status, body) = h.status(&h.agent("other-bot"), &id, 0).await;
+    assert_eq!(
+        (status, code(&body)),
+        (404, "not_found"),
+        "another agent's request answers like a missing one"
+    );
+}
+
+#[tokio::test]
+async fn an_idempotency_key_returns_the_first_request_for_the_same_body_only() {
+    let h = harness();
+    let (s1, first) = h.submit("bot", delete_table("t"), Some("key-1")).await;
+    let (s2, again) = h.submit("bot", delete_table("t"), Some("key-1")).await;
+    assert_eq!((s1, s2), (202, 202), "{first} {again}");
+    assert_eq!(first["id"], again["id"], "one request for one key");
+    assert_eq!(h.workflow.calls().len(), 1, "one approval workflow");
+    let (status, body) = h.submit("bot", delete_table("other"), Some("key-1")).await;
+    assert_eq!(
+        (status, code(&body)),
+        (422, "idempotency_mismatch"),
+        "{body}"
+    );
+    // The key is the agent's own: another agent's same key is another request.
+    let (status, theirs) = h.submit("bot-2", delete_table("t"), Some("key-1")).await;
+    assert_eq!(status, 202);
+    assert_ne!(theirs["id"], first["id"]);
+}
+
+#[tokio::test]
+async fn cancel_and_approve_race_and_exactly_one_wins() {
+    let h = harness();
+    // Approve first: the cancel is refused.
+    let id = h.pending("bot", delete_table("a")).await;
+    let (status, body) = h
+        .vote(&h.approver("ann", &["approvers"]), &id, "approve")
+        .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("APPROVED")),
+        "{body}"
+    );
+    let (status, body) = h.cancel("bot", &id).await;
+    assert_eq!((status, code(&body)), (409, "conflict"), "{body}");
+    // Cancel first: the approval is refused, and the workflow hears only the cancel.
+    let id = h.pending("bot", delete_table("b")).await;
+    let (status, body) = h.cancel("bot", &id).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("CANCELLED")),
+        "{body}"
+    );
+    let (status, body) = h
+        .vote(&h.approver("ann", &["approvers"]), &id, "approve")
+        .await;
+    assert_eq!((status, code(&body)), (409, "already_final"), "{body}");
+    let calls = h.workflow.calls();
+    assert!(calls.contains(&format!("cancel token-{id}")), "{calls:?}");
+    assert!(
+        !calls.contains(&format!("approve token-{id} {id}")),
+        "{calls:?}"
+    );
+    // At once: one of the two lands, the other is refused.
+    let id = h.pending("bot", delete_table("c")).await;
+    let ann = h.approver("ann", &["approvers"]);
+    let ((approved, _), (cancelled, _)) =
+        tokio::join!(h.vote(&ann, &id, "approve"), h.cancel("bot", &id));
+    assert_eq!(
+        [approved, cancelled].iter().filter(|s| **s == 200).count(),
+        1,
+        "approve {approved}, cancel {cancelled}"
+    );
+    let rec = h.store.get(&id).await.unwrap().unwrap();
+    let expected = if approved == 200 {
+        "APPROVED"
+    } else {
+        "CANCELLED"
+    };
+    assert_eq!(rec.status.as_str(), expected);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_long_poll_answers_when_the_request_changes() {
+    let h = harness();
+    let id = h.pending("bot", delete_table("t")).await;
+    let bot = h.agent("bot");
+    let ann = h.approver("ann", &["approvers"]);
+    let started = tokio::time::Instant::now();
+    let poll = h.status(&bot, &id, 20);
+    let approve = async {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        h.vote(&ann, &id, "approve").await
+    };
+    let ((status, body), (voted, _)) = tokio::join!(poll, approve);
+    assert_eq!((status, voted), (200, 200));
+    assert_eq!(body["status"], "APPROVED", "{body}");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(3) && waited < Duration::from_secs(20),
+        "the poll answered at the change, not at its deadline: {waited:?}"
+    );
+    // Nothing changes: the poll holds until its deadline and answers as it is.
+    let id = h.pending("bot", delete_table("u")).await;
+    let started = tokio::time::Instant::now();
+    let (status, body) = h.status(&bot, &id, 5).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("PENDING")));
+    assert!(started.elapsed() >= Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn quorum_needs_an_approval_from_each_group() {
+    let h = harness();
+    let id = h.pending("bot", delete_bucket("b")).await;
+    let (status, body) = h.vote(&h.approver("dana", &["dba"]), &id, "approve").await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("PENDING")),
+        "{body}"
+    );
+    // A second dba counts for nothing: the dba requirement is met, security's is not.
+    let (status, body) = h.vote(&h.approver("dave", &["dba"]), &id, "approve").await;
+    assert_eq!(status, 403, "{body}");
+    assert!(!h.workflow.calls().iter().any(|c| c.starts_with("approve")));
+    let (status, body) = h
+        .vote(&h.approver("sam", &["security"]), &id, "approve")
+        .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("APPROVED")),
+        "{body}"
+    );
+    assert!(
+        h.workflow
+            .calls()
+            .contains(&format!("approve token-{id} {id}")),
+        "the workflow is resumed once quorum is reached"
+    );
+    let rec = h.store.get(&id).await.unwrap().unwrap();
+    assert_eq!(rec.approvers().len(), 2);
+    assert_eq!(
+        h.store.verify(&id).await.unwrap().unwrap(),
+        rec.seq as usize
+    );
+}
+
+#[tokio::test]
+async fn votes_are_refused_for_the_requester_outsiders_agents_and_late_comers() {
+    let h = harness();
+    let id = h.pending("bot", delete_table("t")).await;
+    // The same person as the requesting agent (one e-mail), under an approver identity.
+    let (status, body) = h
+        .vote(&h.approver("bot", &["approvers"]), &id, "approve")
+        .await;
+    assert_eq!((status, code(&body)), (403, "self_approval"), "{body}");
+    // An approver issuer's token without an approver group.
+    let (status, body) = h.vote(&h.approver("eve", &["staff"]), &id, "approve").await;
+    assert_eq!((status, code(&body)), (403, "forbidden"), "{body}");
+    assert_eq!(body["error"]["reason"], "not_an_approver");
+    // An agent's token is not an approver's.
+    let (status, body) = h.vote(&h.agent("bot-2"), &id, "approve").await;
+    assert_eq!((status, code(&body)), (401, "unauthorized"), "{body}");
+    // Nothing above counted.
+    assert!(h.store.get(&id).await.unwrap().unwrap().votes.is_empty());
+    // Once decided, a later vote is refused and changes nothing.
+    let (status, _) = h
+        .vote(&h.approver("ann", &["approvers"]), &id, "reject")
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = h
+        .vote(&h.approver("ben", &["approvers"]), &id, "approve")
+        .await;
+    assert_eq!((status, code(&body)), (409, "already_final"), "{body}");
+    let rec = h.store.get(&id).await.unwrap().unwrap();
+    assert_eq!(rec.status.as_str(), "REJECTED");
+    assert_eq!(rec.votes.len(), 1);
+}
