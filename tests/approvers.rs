@@ -390,7 +390,7 @@ async fn page_sign_in_csrf_quorum_and_late_decisions() {
     for (who, refusal) in [
         (
             &mut requester,
-            "the requester cannot vote on its own request",
+            "This is your own request; someone else has to approve it.",
         ),
         (&mut dave, "is not in an approver group"),
     ] {

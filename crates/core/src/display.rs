@@ -18,6 +18,21 @@ fn hidden(c: char) -> bool {
         || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
+/// An error message (short, lower case, no final stop) as a sentence for a page or a chat
+/// line: a capital first letter and one final stop, so text can follow it.
+pub fn sentence(s: &str) -> String {
+    let s = s.trim();
+    let mut c = s.chars();
+    let mut out: String = c
+        .next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default();
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
 /// The text on one line: line breaks and other controls become spaces.
 pub fn one_line(s: &str) -> String {
     s.chars()
@@ -50,6 +65,14 @@ pub fn html_escape(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn messages_become_sentences() {
+        assert_eq!(sentence("this is yours; ask"), "This is yours; ask.");
+        assert_eq!(sentence("done."), "Done.");
+        assert_eq!(sentence("`x` is wrong"), "`x` is wrong.");
+        assert_eq!(sentence(""), ".");
+    }
     use super::*;
 
     #[test]

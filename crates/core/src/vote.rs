@@ -32,13 +32,7 @@ impl VoteRefusal {
     /// The refusal as a sentence for the approver's page or chat message: capitalised, with
     /// its full stop.
     pub fn sentence(&self) -> String {
-        let text = self.to_string();
-        let mut c = text.chars();
-        let capital: String = c
-            .next()
-            .map(|f| f.to_uppercase().chain(c).collect())
-            .unwrap_or_default();
-        format!("{capital}.")
+        crate::display::sentence(&self.to_string())
     }
 }
 

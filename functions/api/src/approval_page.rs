@@ -156,7 +156,10 @@ impl Api {
             // nothing changed.
             Err(e) if e.status() < 500 => Ok(refusal(
                 e.status(),
-                &format!("{} Nothing was recorded.", esc(&e.message)),
+                &format!(
+                    "{} Nothing was recorded.",
+                    esc(&tollgate_core::display::sentence(&e.message))
+                ),
                 &here,
             )),
             Err(e) => Err(e),

@@ -99,9 +99,10 @@ impl Api {
                 rec.decision.required_approvals()
             ))),
             // Slack shows only answers with status 200; refusals go back as a message.
-            Err(e) if e.status() < 500 => {
-                Ok(ephemeral(&format!("{} Nothing was recorded.", e.message)))
-            }
+            Err(e) if e.status() < 500 => Ok(ephemeral(&format!(
+                "{} Nothing was recorded.",
+                tollgate_core::display::sentence(&e.message)
+            ))),
             Err(e) => Err(e),
         }
     }
