@@ -10,6 +10,7 @@ pub mod claims;
 pub mod decision;
 pub mod display;
 pub mod error;
+pub mod gateway_credentials;
 pub mod identity;
 pub mod keyring;
 pub mod link;
