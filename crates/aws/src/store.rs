@@ -18,6 +18,7 @@ use tollgate_core::{ApiError, ErrorCode, Event, RequestRecord};
 
 use crate::unavailable;
 
+mod claims;
 mod listing;
 mod sessions;
 pub use listing::{AGENT_INDEX, Cursor, Listing, Page, STATUS_INDEX};
