@@ -12,6 +12,11 @@ use tollgate_local::{Stack, StackOptions};
 const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
 const VENV_BIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin");
 const BOTO3: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/aws_tools_boto3.py");
+/// The JS SDK v3 driver (`make aws-sdk-js` installs its pinned packages).
+const JS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/aws-sdk-js/front_door.mjs"
+);
 
 async fn stack() -> Stack {
     Stack::start(StackOptions {
@@ -39,6 +44,7 @@ fn shell(stack: &Stack, token: &str, script: &str) -> Command {
         .env("TOLLGATE_TOKEN", token)
         .env("TOLLGATE", BIN)
         .env("BOTO3", BOTO3)
+        .env("JS", JS)
         .stdin(Stdio::null());
     c
 }
@@ -93,6 +99,18 @@ fn has(list: &Value, name: &str) -> bool {
     list.as_array().is_some_and(|l| l.iter().any(|v| v == name))
 }
 
+/// A JS SDK v3 step after `eval "$(tollgate env)"`.
+async fn js(stack: &Stack, token: &str, step: &str, arg: &str) -> Value {
+    let r = run(shell(
+        stack,
+        token,
+        &format!(r#"eval "$("$TOLLGATE" env)" && node "$JS" {step} '{arg}'"#),
+    ))
+    .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    r.json()
+}
+
 /// The request id in a held call's message (`request <ULID>,`).
 fn held_id(message: &str) -> String {
     let at = message.find("request ").expect("names the request") + "request ".len();
@@ -115,11 +133,17 @@ async fn the_aws_cli_and_boto3_read_across_protocols_and_are_denied_in_aws_terms
     let r = aws(&stack, &agent, "ec2 describe-instances").await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.json()["Reservations"], serde_json::json!([]));
+    let r = aws(&stack, &agent, "apigateway get-rest-apis").await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.json()["items"].is_array(), "{}", r.stdout);
     let r = aws(&stack, &agent, "s3api list-buckets").await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.json()["Buckets"].is_array(), "{}", r.stdout);
 
     let reads = boto3(&stack, &agent, "reads", "").await;
+    assert!(has(&reads["tables"], "orders"), "{reads}");
+    assert!(reads["account"].as_str().is_some(), "{reads}");
+    let reads = js(&stack, &agent, "reads", "").await;
     assert!(has(&reads["tables"], "orders"), "{reads}");
     assert!(reads["account"].as_str().is_some(), "{reads}");
 
@@ -291,7 +315,7 @@ async fn s3_objects_go_up_and_come_back_byte_identical_with_each_clients_default
     let bytes: Vec<u8> = (0..40_000u32).map(|i| (i * 7 % 256) as u8).collect();
     std::fs::write(&original, &bytes).unwrap();
 
-    for (client, key) in [("aws", "cli.bin"), ("boto3", "boto3.bin")] {
+    for (client, key) in [("aws", "cli.bin"), ("boto3", "boto3.bin"), ("js", "js.bin")] {
         let put = || async {
             if client == "aws" {
                 let r = aws(
@@ -305,13 +329,12 @@ async fn s3_objects_go_up_and_come_back_byte_identical_with_each_clients_default
                 .await;
                 (r.code == 0, r.stderr)
             } else {
-                let v = boto3(
-                    &stack,
-                    &agent,
-                    "put",
-                    &format!("media,{key},{}", original.display()),
-                )
-                .await;
+                let arg = format!("media,{key},{}", original.display());
+                let v = if client == "boto3" {
+                    boto3(&stack, &agent, "put", &arg).await
+                } else {
+                    js(&stack, &agent, "put", &arg).await
+                };
                 (v.get("error").is_none(), v.to_string())
             }
         };
@@ -378,4 +401,83 @@ async fn expired_gateway_credentials_are_refused_as_expired() {
     .await;
     assert!(r.stderr.contains("(ExpiredToken)"), "{}", r.stderr);
     stack.stop().await;
+}
+
+/// The AWS SDK for Rust, configured only by what `tollgate env` exports: this test runs
+/// `tollgate env`, then runs the SDK calls in a child process of this very test binary with
+/// exactly those variables (so no test changes its own process's environment).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_aws_sdk_for_rust_reads_and_is_denied_through_the_front_door() {
+    let stack = stack().await;
+    let agent = stack.token("ci-bot", false).unwrap();
+    create_table(&stack.sdk, "orders").await.unwrap();
+    let r = run(shell(&stack, &agent, r#""$TOLLGATE" env"#)).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut child = Command::new(std::env::current_exe().unwrap());
+    child
+        .args(["--exact", "rust_sdk_child", "--ignored", "--nocapture"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::temp_dir())
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    for line in r.stdout.lines() {
+        if let Some((k, v)) = line
+            .strip_prefix("export ")
+            .and_then(|kv| kv.split_once('='))
+        {
+            child.env(k, v.trim_matches('\''));
+        }
+    }
+    let out = run(child).await;
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("RUST_SDK "))
+        .unwrap_or_else(|| panic!("{}\n{}", out.stdout, out.stderr));
+    let v: Value = serde_json::from_str(&line["RUST_SDK ".len()..]).unwrap();
+    assert!(has(&v["tables"], "orders"), "{v}");
+    assert!(v["account"].as_str().is_some(), "{v}");
+    assert_eq!(v["denied"], "AccessDeniedException", "{v}");
+    assert!(
+        v["denied_message"]
+            .as_str()
+            .unwrap()
+            .contains("dynamodb:DeleteTable"),
+        "{v}"
+    );
+    stack.stop().await;
+}
+
+/// The child of the test above; it does nothing without the front door's variables.
+#[tokio::test]
+#[ignore = "run by the_aws_sdk_for_rust_reads_and_is_denied_through_the_front_door"]
+async fn rust_sdk_child() {
+    use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+    if std::env::var("AWS_ENDPOINT_URL").is_err() {
+        return;
+    }
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let ddb = aws_sdk_dynamodb::Client::new(&config);
+    let tables = ddb.list_tables().send().await.expect("ListTables");
+    let who = aws_sdk_sts::Client::new(&config)
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("GetCallerIdentity");
+    // Tollgate's own table: the forbid on Tollgate's own resources denies it.
+    let denied = ddb
+        .delete_table()
+        .table_name("tollgate-requests")
+        .send()
+        .await
+        .expect_err("denied");
+    let out = serde_json::json!({
+        "tables": tables.table_names(),
+        "account": who.account(),
+        "denied": denied.code(),
+        "denied_message": denied.message(),
+    });
+    println!("RUST_SDK {out}");
 }

@@ -174,7 +174,7 @@ fn waiting(w: &Waiting) -> (u16, String, String) {
             400,
             "TollgateApprovalRequired".into(),
             format!(
-                "{} needs approval ({needed} approval{} ; {}): request {}, approval link {}; run the same command again after the decision to receive its answer",
+                "{} needs approval ({needed} approval{}: {}): request {}, approval link {}; run the same command again after the decision to receive its answer",
                 rec.request.action,
                 if needed == 1 { "" } else { "s" },
                 rec.decision.reason,
