@@ -118,10 +118,12 @@ fn creds_body_for_front_door() -> (http::Request<Vec<u8>>, tollgate_core::keyrin
 
 fn front_door((req, ring): &(http::Request<Vec<u8>>, tollgate_core::keyring::KeyRing)) {
     let model = tollgate_models::load("dynamodb").expect("model");
+    // The signer signs `host` from the URI; the client's HTTP layer sends it.
     let headers: Vec<(String, Vec<u8>)> = req
         .headers()
         .iter()
         .map(|(k, v)| (k.as_str().to_string(), v.as_bytes().to_vec()))
+        .chain([("host".to_string(), b"127.0.0.1:3000".to_vec())])
         .collect();
     report(
         "front door: open the session token, verify SigV4 and decode a DynamoDB GetItem",

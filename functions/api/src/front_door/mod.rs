@@ -159,6 +159,19 @@ impl Api {
             tollgate_sigv4::verify(&sig_req, SystemTime::now(), &lookup, &Options::default())
                 .map_err(Refusal::Verify)?;
         let agent = verified.principal.agent.clone();
+        // Credentials outlive nothing: an issuer removed from the configuration takes its
+        // agents' outstanding credentials with it.
+        if !self
+            .settings
+            .agent_issuers
+            .iter()
+            .any(|i| i.issuer == agent.issuer)
+        {
+            return Err(Refusal::Verify(tollgate_sigv4::VerifyError {
+                kind: tollgate_sigv4::ErrorKind::InvalidToken,
+                message: "x-amz-security-token: issued to an agent of an issuer Tollgate no longer trusts; get credentials with `tollgate credentials`".into(),
+            }));
+        }
         let base = url::Url::parse(&self.settings.public_url)
             .map(|u| u.path().to_string())
             .unwrap_or_default();
