@@ -68,8 +68,10 @@ pub fn front_door_too_large(headers: &[(String, Vec<u8>)], raw_query: &str) -> W
         &signing_name(headers, raw_query),
         &ulid::Ulid::new().to_string(),
     );
-    out.headers
-        .push(("date".into(), answer::http_date(now_ms() / 1000)));
+    out.headers.push((
+        "date".into(),
+        tollgate_core::time::http_date(now_ms() / 1000),
+    ));
     out
 }
 
@@ -115,8 +117,10 @@ impl Api {
         if head {
             out.body.clear();
         }
-        out.headers
-            .push(("date".into(), answer::http_date(now_ms() / 1000)));
+        out.headers.push((
+            "date".into(),
+            tollgate_core::time::http_date(now_ms() / 1000),
+        ));
         out
     }
 
