@@ -24,7 +24,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam validate and sam build need a region but talk to no AWS endpoint; these never reach deploy.
 OFFLINE_AWS := AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline
 
-.PHONY: help venv browser inspector local demo test lint check-infra check-data catalog models bench build release sam-build deploy clean
+.PHONY: help venv browser inspector aws-sdk-js local demo test lint check-infra check-data catalog models bench build release sam-build deploy clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -74,6 +74,16 @@ $(INSPECTOR_STAMP): tests/inspector/package-lock.json
 
 inspector: $(INSPECTOR_STAMP) ## Install the pinned MCP Inspector (its CLI mode tests /mcp).
 
+# The AWS SDK for JavaScript v3 calls the front door in crates/cli/tests/aws_tools.rs (pinned
+# in tests/aws-sdk-js/package-lock.json).
+AWS_SDK_JS_STAMP := tests/aws-sdk-js/node_modules/.stamp-$(shell cksum < tests/aws-sdk-js/package-lock.json | cut -d' ' -f1)
+
+$(AWS_SDK_JS_STAMP): tests/aws-sdk-js/package-lock.json
+	cd tests/aws-sdk-js && npm ci --silent --no-audit --no-fund
+	rm -f tests/aws-sdk-js/node_modules/.stamp-* && touch $@
+
+aws-sdk-js: $(AWS_SDK_JS_STAMP) ## Install the pinned AWS SDK for JavaScript v3 (its clients test the front door).
+
 local: venv ## Run the whole system locally (moto, state machine, API, dev OIDC issuer) until Ctrl-C.
 	$(CARGO) build --quiet -p tollgate-local -p tollgate-cli
 	@echo "CLI: $(CURDIR)/target/debug/tollgate  (or: cargo install --path crates/cli)"
@@ -83,7 +93,7 @@ demo: venv ## Scripted walkthrough against a fresh local stack; exits 0 only if 
 	$(CARGO) build --quiet -p tollgate-local
 	./target/debug/tollgate-local demo
 
-test: venv browser inspector lint check-infra check-data ## Lint, unit tests and end-to-end tests (starts and stops its own stacks).
+test: venv browser inspector aws-sdk-js lint check-infra check-data ## Lint, unit tests and end-to-end tests (starts and stops its own stacks).
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --workspace --no-fail-fast; \
 	else \

@@ -50,13 +50,12 @@ STAR_OK = {"states:SendTaskSuccess", "states:SendTaskFailure"} | {
 
 
 # Who may read each secret: a template resource, or the parameter holding an operator's ARN.
-# The gateway credentials key is created for the front door and read by nobody yet.
 SECRET_READERS = {
     "LinkKeySecret": {"ApiFunction", "NotifierFunction"},
     "SessionKeySecret": {"ApiFunction"},
     "CsrfKeySecret": {"ApiFunction"},
     "ResultsKeySecret": {"ApiFunction", "ExecutorFunction"},
-    "GatewayCredentialsKeySecret": set(),
+    "GatewayCredentialsKeySecret": {"ApiFunction"},
     "SlackActionsSecretArn": {"ApiFunction"},
     "SlackSecretArn": {"SlackFunction"},
 }

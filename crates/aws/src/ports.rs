@@ -53,6 +53,11 @@ pub trait RequestWriter: Send + Sync {
         prev_seq: u64,
         events: &[Event],
     ) -> Result<(), CommitError>;
+
+    /// Deletes the idempotency claim `key_hash` if it still points at `request_id`. `false`
+    /// when it did not (released by a concurrent caller, or taken by another request): only
+    /// the caller that released it delivers the answer (the front door's once-only answer).
+    async fn release_claim(&self, key_hash: &str, request_id: &str) -> Result<bool, ApiError>;
 }
 
 /// Lists requests for agents, approvers and operators.

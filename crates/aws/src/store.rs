@@ -18,6 +18,7 @@ use crate::unavailable;
 use item::{ItemExt, n, s};
 use keys::META;
 
+mod claims;
 #[cfg(feature = "memory")]
 pub mod contract;
 pub(crate) mod item;
@@ -242,6 +243,10 @@ impl RequestWriter for Store {
                 DisplayErrorContext(&e),
             ))),
         }
+    }
+
+    async fn release_claim(&self, key_hash: &str, request_id: &str) -> Result<bool, ApiError> {
+        self.delete_claim(key_hash, request_id).await
     }
 }
 

@@ -116,6 +116,12 @@ impl Client {
         self.send(rb).await
     }
 
+    /// `POST /v1/credentials`: gateway credentials for the front door.
+    pub async fn credentials(&self) -> Result<Answer, ClientError> {
+        self.send(self.http.post(format!("{}/v1/credentials", self.base)))
+            .await
+    }
+
     /// `GET /v1/requests/{id}`, holding up to `wait` seconds for a change.
     pub async fn status(&self, id: &str, wait: u64) -> Result<Answer, ClientError> {
         let mut url = self.request_url(id);

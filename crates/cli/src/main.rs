@@ -32,6 +32,7 @@ macro_rules! err {
 }
 
 mod audit_cmd;
+mod aws_env;
 mod mcp;
 mod output;
 mod policy_cmd;
@@ -268,6 +269,21 @@ enum Command {
         /// The request whose trail to print.
         id: Option<String>,
     },
+    /// Gateway credentials for AWS tools, in the `credential_process` format (agent token).
+    /// Put `credential_process = tollgate credentials` in an AWS profile (with `endpoint_url`
+    /// set to Tollgate's URL) and the AWS CLI and SDKs refresh them on their own.
+    #[command(after_help = "Examples:
+  tollgate credentials
+  # ~/.aws/config:  [profile tollgate]
+  #                 credential_process = tollgate credentials
+  #                 endpoint_url = https://tollgate.example.com")]
+    Credentials,
+    /// `export` lines that point the AWS CLI and SDKs at Tollgate's front door with fresh
+    /// gateway credentials (agent token).
+    #[command(after_help = "Examples:
+  eval \"$(tollgate env)\"
+  aws sts get-caller-identity")]
+    Env,
     /// Print a shell completion script.
     #[command(after_help = "Examples:
   tollgate completions bash > ~/.local/share/bash-completion/completions/tollgate
@@ -509,6 +525,16 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
                 .list(Some("pending"), limit, cursor.as_deref())
                 .await?,
         )),
+        Command::Credentials => {
+            let c = aws_env::fetch(&authed()?).await?;
+            outln!("{}", aws_env::credential_process(&c));
+            Ok(exit::SUCCEEDED)
+        }
+        Command::Env => {
+            let c = aws_env::fetch(&authed()?).await?;
+            outln!("{}", aws_env::exports(&c, &settings.url).trim_end());
+            Ok(exit::SUCCEEDED)
+        }
         Command::Cancel { id } => Ok(report(out, &authed()?.cancel(&id).await?)),
         Command::Mcp { wait_seconds } => {
             mcp::serve(settings.url.clone(), settings.token.clone(), wait_seconds).await?;

@@ -15,6 +15,7 @@ pub mod execution;
 pub mod failure;
 #[cfg(test)]
 mod fixtures;
+pub mod gateway_credentials;
 pub mod identity;
 pub mod keyring;
 pub mod link;

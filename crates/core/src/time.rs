@@ -44,9 +44,33 @@ pub fn iso8601(ms: u64) -> String {
     )
 }
 
+/// An HTTP date (RFC 9110 IMF-fixdate) for `Date`, so SDKs can correct a skewed clock.
+pub fn http_date(secs: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (y, m, d) = civil_date(secs);
+    let rem = secs % 86_400;
+    format!(
+        "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} GMT",
+        DAYS[(secs / 86_400 % 7) as usize],
+        MONTHS[(m.clamp(1, 12) - 1) as usize],
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_dates_are_imf_fixdates() {
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(http_date(1_764_633_600), "Tue, 02 Dec 2025 00:00:00 GMT");
+    }
 
     #[test]
     fn round_trips() {

@@ -80,13 +80,7 @@ pub async fn create_all(
         }
         None => None,
     };
-    // As in the template: the gateway credentials key is created now, but no function reads
-    // it yet, so no function's settings name it.
-    let keys = arns
-        .iter()
-        .filter(|(p, _)| **p != Purpose::GatewayCredentials)
-        .map(|(p, a)| (*p, a.clone()))
-        .collect();
+    let keys = arns.clone();
     Ok((
         SecretIds {
             keys,

@@ -134,6 +134,15 @@ fn answer(status: u16, content_type: &str, body: impl Into<Bytes>) -> Answer {
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
 
+fn wire_answer(w: tollgate_models::WireResponse) -> Answer {
+    let mut b = Response::builder().status(w.status);
+    for (k, v) in &w.headers {
+        b = b.header(k, v);
+    }
+    b.body(Full::new(Bytes::from(w.body)))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
 fn json_answer(status: u16, v: &Value) -> Answer {
     answer(status, "application/json", v.to_string())
 }
@@ -166,8 +175,25 @@ pub async fn serve(listener: TcpListener, host: Arc<Host>, mut shutdown: watch::
 
 async fn dispatch(host: &Host, req: Request<Incoming>, peer: std::net::SocketAddr) -> Answer {
     let (parts, body) = req.into_parts();
-    let body = match http_body_util::Limited::new(body, MAX_BODY).collect().await {
+    let headers: Vec<(String, Vec<u8>)> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), v.as_bytes().to_vec()))
+        .collect();
+    let raw_query = parts.uri.query().unwrap_or("").to_string();
+    // Calls signed with gateway credentials are the front door's; every other signed call
+    // is the functions' own, for the emulator.
+    let front_door = tollgate_api::is_front_door_call(&headers, &raw_query);
+    let limit = if front_door {
+        tollgate_api::MAX_WIRE_BODY_BYTES
+    } else {
+        MAX_BODY
+    };
+    let body = match http_body_util::Limited::new(body, limit).collect().await {
         Ok(b) => b.to_bytes(),
+        Err(_) if front_door => {
+            return wire_answer(tollgate_api::front_door_too_large(&headers, &raw_query));
+        }
         Err(_) => {
             return json_answer(
                 413,
@@ -177,6 +203,21 @@ async fn dispatch(host: &Host, req: Request<Incoming>, peer: std::net::SocketAdd
     };
     let path = parts.uri.path().to_string();
     let method = parts.method.as_str().to_string();
+    if front_door && !path.starts_with("/v1/") && path != "/v1" && !is_api_path(&path) {
+        let Some(f) = host.functions() else {
+            return starting();
+        };
+        // hyper leaves the request target as the client sent it: the raw path the client
+        // signed, never decoded or normalised.
+        let call = tollgate_api::FrontDoorRequest {
+            method: method.clone(),
+            raw_path: path,
+            raw_query,
+            headers,
+            body: body.to_vec(),
+        };
+        return wire_answer(f.api.front_door(call, &peer.ip().to_string()).await);
+    }
     if path.starts_with("/v1/") || path == "/v1" || is_api_path(&path) {
         let Some(f) = host.functions() else {
             return starting();

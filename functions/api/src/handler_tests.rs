@@ -167,6 +167,7 @@ fn harness() -> Harness {
         session: ring(2),
         csrf: ring(3),
         results: ring(4),
+        gateway: ring(5),
         slack: None,
     };
     let mut api = Api::assemble(settings, ports, keys, Arc::new(policy));

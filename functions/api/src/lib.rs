@@ -7,6 +7,7 @@ mod approver_session;
 mod cancel;
 mod decide;
 mod explain;
+mod front_door;
 mod html;
 mod listing;
 mod mcp;
@@ -20,6 +21,9 @@ mod votes;
 #[cfg(test)]
 mod handler_tests;
 
+pub use front_door::{
+    FrontDoorRequest, MAX_WIRE_BODY_BYTES, front_door_too_large, is_front_door_call, signing_key_id,
+};
 pub use openapi::OPENAPI_JSON;
 
 use std::sync::Arc;
@@ -78,6 +82,8 @@ pub(crate) struct ApiKeys {
     pub csrf: KeyRing,
     /// Opens what `@unmask` reveals to a requesting agent (the executor seals it).
     pub results: KeyRing,
+    /// Seals gateway credentials' session tokens (`POST /v1/credentials`, the front door).
+    pub gateway: KeyRing,
     /// The Slack app's signing secret and bot token, when Slack actions are configured.
     pub slack: Option<SlackApp>,
 }
@@ -90,6 +96,7 @@ impl ApiKeys {
             Purpose::Session,
             Purpose::Csrf,
             Purpose::Results,
+            Purpose::GatewayCredentials,
         ];
         let (mut rings, slack) = tokio::try_join!(
             source.rings(&settings.secrets, &needed),
@@ -100,6 +107,7 @@ impl ApiKeys {
             session: take(&mut rings, Purpose::Session)?,
             csrf: take(&mut rings, Purpose::Csrf)?,
             results: take(&mut rings, Purpose::Results)?,
+            gateway: take(&mut rings, Purpose::GatewayCredentials)?,
             slack,
         })
     }
@@ -193,6 +201,7 @@ impl Api {
         let result = match (method.as_str(), segments.as_slice()) {
             ("GET", ["v1", "health"]) => Ok(Response::json(200, &serde_json::json!({"ok": true}))),
             ("POST", ["v1", "requests"]) => self.submit(&req, source_ip).await,
+            ("POST", ["v1", "credentials"]) => self.credentials(&req).await,
             ("GET", ["v1", "requests"]) => self.list(&req).await,
             ("POST", ["v1", "requests", id, "cancel"]) => self.cancel(&req, id).await,
             // `/v1/decisions` is the dry run's old path, still served.
@@ -268,7 +277,7 @@ fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
         | ["v1", "requests", _]
         | ["v1", "approver", "login" | "callback"] => Some("GET"),
         ["v1", "requests"] | ["v1", "approvals", _] => Some("GET, POST"),
-        ["v1", "explain" | "decisions"]
+        ["v1", "explain" | "decisions" | "credentials"]
         | ["v1", "requests", _, "approve" | "reject" | "cancel"]
         | ["v1", "approver", "logout"]
         | ["v1", "slack", "actions"]

@@ -8,8 +8,8 @@ use tollgate_aws::store::{Created, IdempotencyClaim, not_found};
 use tollgate_core::audit::sha256_hex;
 use tollgate_core::scope::arn_account;
 use tollgate_core::{
-    ApiError, Decision, Effect, ErrorCode, Failure, FailureCode, NewRequest, RequestRecord, Status,
-    parse_new_request,
+    ApiError, Decision, Effect, ErrorCode, Failure, FailureCode, Identity, NewRequest,
+    RequestRecord, Status, parse_new_request,
 };
 use tollgate_policy::{Classified, classify};
 
@@ -38,6 +38,28 @@ impl Api {
             ));
         }
         let new = parse_new_request(req.body(), &self.settings.default_region)?;
+        let claim = idempotency_claim(req, &agent, &new)?;
+        Ok(
+            match self.admit(&agent.identity, new, claim, source_ip).await? {
+                Admitted::New(rec) if rec.status == Status::Pending => {
+                    first_answer(&rec).with_approval_link(self, &rec)
+                }
+                Admitted::New(rec) | Admitted::Existing(rec) => self.agent_answer(&rec),
+            },
+        )
+    }
+
+    /// Everything a submission goes through once it is read, whichever door it came in by
+    /// (`POST /v1/requests`, `/mcp`, the front door): spelling, target, classification and
+    /// policy, the model, the reason, the record with its audit chain and idempotency claim,
+    /// then the first step (refused, run now, or the approval wait started).
+    pub(crate) async fn admit(
+        &self,
+        agent: &Identity,
+        new: NewRequest,
+        claim: Option<IdempotencyClaim>,
+        source_ip: &str,
+    ) -> Result<Admitted, ApiError> {
         exact_spelling(&new)?;
         let account = self.target_account(&new)?;
         let Classified {
@@ -49,7 +71,7 @@ impl Api {
         } = classify(
             self.policy.as_ref(),
             &new,
-            &agent.identity,
+            agent,
             account,
             now_ms() / 1000,
             source_ip,
@@ -60,12 +82,11 @@ impl Api {
             check_against_model(&new)?;
         }
         reason_given(&decision, &new)?;
-        let claim = idempotency_claim(req, &agent, &new)?;
         let id = ulid::Ulid::new().to_string();
         let (mut rec, events) = RequestRecord::new(
             id,
             new,
-            agent.identity.clone(),
+            agent.clone(),
             decision,
             iam_actions,
             resources,
@@ -75,7 +96,7 @@ impl Api {
         tracing::info!(request_id = %rec.id, action = %rec.request.action, status = %rec.status, agent = %rec.agent.subject, "request submitted");
         self.record_decision_metrics(&rec);
         match self.store.create(&rec, &events, claim.as_ref()).await? {
-            Created::New => self.proceed(rec).await,
+            Created::New => self.proceed(rec).await.map(Admitted::New),
             Created::Existing {
                 request_id,
                 request_hash,
@@ -87,8 +108,7 @@ impl Api {
                     ));
                 }
                 let existing = self.first_request(&request_id).await?;
-                let settled = self.settle(existing).await?;
-                Ok(self.agent_answer(&settled))
+                Ok(Admitted::Existing(self.settle(existing).await?))
             }
         }
     }
@@ -116,8 +136,9 @@ impl Api {
         Ok(account)
     }
 
-    /// Carries a new request to its first answer: refuse, run now, or start the approval wait.
-    async fn proceed(&self, rec: RequestRecord) -> Result<Response, ApiError> {
+    /// Carries a new request to its first step: refuse, run now, or start the approval
+    /// wait. Returns the record as it then stands.
+    async fn proceed(&self, rec: RequestRecord) -> Result<RequestRecord, ApiError> {
         match rec.status {
             Status::Pending => {
                 let timeout = match rec.decision.effect {
@@ -142,7 +163,7 @@ impl Api {
                     }
                     return Err(e);
                 }
-                Ok(first_answer(&rec).with_approval_link(self, &rec))
+                Ok(rec)
             }
             Status::Approved => {
                 // The executor records the outcome; its answer is the record it wrote.
@@ -156,14 +177,12 @@ impl Api {
                 {
                     tracing::error!(request_id = %rec.id, error = %e.message, "executor invocation failed");
                 }
-                let latest = self
-                    .store
+                self.store
                     .get(&rec.id)
                     .await?
-                    .ok_or_else(|| not_found(&rec.id))?;
-                Ok(self.agent_answer(&latest))
+                    .ok_or_else(|| not_found(&rec.id))
             }
-            _ => Ok(first_answer(&rec)),
+            _ => Ok(rec),
         }
     }
 
@@ -352,6 +371,14 @@ pub(crate) fn reason_given(decision: &Decision, new: &NewRequest) -> Result<(), 
         ));
     }
     Ok(())
+}
+
+/// What [`Api::admit`] made of a submission.
+pub(crate) enum Admitted {
+    /// A new request, as it stands after its first step.
+    New(RequestRecord),
+    /// The request an earlier submission with the same idempotency claim made, settled.
+    Existing(RequestRecord),
 }
 
 fn idempotency_claim(

@@ -166,6 +166,19 @@ impl RequestWriter for MemoryStore {
         t.events.extend(rows);
         Ok(())
     }
+
+    async fn release_claim(&self, key_hash: &str, request_id: &str) -> Result<bool, ApiError> {
+        let mut t = self.table();
+        let key = keys::idempotency(key_hash);
+        if t.claims
+            .get(&key)
+            .is_some_and(|c| c.request_id == request_id)
+        {
+            t.claims.remove(&key);
+            return Ok(true);
+        }
+        Ok(false)
+    }
 }
 
 #[async_trait]

@@ -1,0 +1,483 @@
+//! Unmodified AWS tools through the front door, configured only by `tollgate env` or a
+//! profile with `credential_process = tollgate credentials`: the AWS CLI (`awscli` from PyPI,
+//! pinned in tests/requirements.txt) and boto3 (pinned), against a local stack of their own.
+
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+use tollgate_local::demo::{create_table, table_exists};
+use tollgate_local::{Stack, StackOptions};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
+const VENV_BIN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv/bin");
+const BOTO3: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/aws_tools_boto3.py");
+/// The JS SDK v3 driver (`make aws-sdk-js` installs its pinned packages).
+const JS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/aws-sdk-js/front_door.mjs"
+);
+
+async fn stack() -> Stack {
+    Stack::start(StackOptions {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        ..Default::default()
+    })
+    .await
+    .expect("local stack starts")
+}
+
+/// A shell with nothing of the machine's AWS or Tollgate configuration, the venv's `aws` and
+/// `python` first on the PATH and `tollgate` at hand as `$TOLLGATE`.
+fn shell(stack: &Stack, token: &str, script: &str) -> Command {
+    let mut c = Command::new("bash");
+    let path = format!("{VENV_BIN}:{}", std::env::var("PATH").unwrap_or_default());
+    let home = std::env::temp_dir().join(format!("tollgate-aws-tools-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    c.args(["-c", script])
+        .env_clear()
+        .env("PATH", path)
+        .env("HOME", &home)
+        .env("AWS_CONFIG_FILE", home.join("no-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
+        .env("TOLLGATE_URL", &stack.api_url)
+        .env("TOLLGATE_TOKEN", token)
+        .env("TOLLGATE", BIN)
+        .env("BOTO3", BOTO3)
+        .env("JS", JS)
+        .stdin(Stdio::null());
+    c
+}
+
+struct Ran {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Ran {
+    fn json(&self) -> Value {
+        serde_json::from_str(self.stdout.trim())
+            .unwrap_or_else(|_| panic!("not JSON: {:?}\nstderr: {}", self.stdout, self.stderr))
+    }
+}
+
+async fn run(mut c: Command) -> Ran {
+    let out = tokio::task::spawn_blocking(move || c.output().expect("run"))
+        .await
+        .expect("join");
+    Ran {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `aws ...` after `eval "$(tollgate env)"`.
+async fn aws(stack: &Stack, token: &str, args: &str) -> Ran {
+    run(shell(
+        stack,
+        token,
+        &format!(r#"eval "$("$TOLLGATE" env)" && aws {args} --output json"#),
+    ))
+    .await
+}
+
+/// A boto3 step after `eval "$(tollgate env)"`.
+async fn boto3(stack: &Stack, token: &str, step: &str, arg: &str) -> Value {
+    let r = run(shell(
+        stack,
+        token,
+        &format!(r#"eval "$("$TOLLGATE" env)" && python "$BOTO3" {step} '{arg}'"#),
+    ))
+    .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    r.json()
+}
+
+fn has(list: &Value, name: &str) -> bool {
+    list.as_array().is_some_and(|l| l.iter().any(|v| v == name))
+}
+
+/// A JS SDK v3 step after `eval "$(tollgate env)"`.
+async fn js(stack: &Stack, token: &str, step: &str, arg: &str) -> Value {
+    let r = run(shell(
+        stack,
+        token,
+        &format!(r#"eval "$("$TOLLGATE" env)" && node "$JS" {step} '{arg}'"#),
+    ))
+    .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    r.json()
+}
+
+/// The request id in a held call's message (`request <ULID>,`).
+fn held_id(message: &str) -> String {
+    let at = message.find("request ").expect("names the request") + "request ".len();
+    message[at..at + 26].to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_aws_cli_and_boto3_read_across_protocols_and_are_denied_in_aws_terms() {
+    let stack = stack().await;
+    let agent = stack.token("ci-bot", false).unwrap();
+    create_table(&stack.sdk, "orders").await.unwrap();
+
+    // Reads run at once, in every protocol's own wire format.
+    let r = aws(&stack, &agent, "dynamodb list-tables").await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(has(&r.json()["TableNames"], "orders"), "{}", r.stdout);
+    let r = aws(&stack, &agent, "sts get-caller-identity").await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.json()["Account"].as_str().is_some(), "{}", r.stdout);
+    let r = aws(&stack, &agent, "ec2 describe-instances").await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["Reservations"], serde_json::json!([]));
+    let r = aws(&stack, &agent, "apigateway get-rest-apis").await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.json()["items"].is_array(), "{}", r.stdout);
+    let r = aws(&stack, &agent, "s3api list-buckets").await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.json()["Buckets"].is_array(), "{}", r.stdout);
+
+    let reads = boto3(&stack, &agent, "reads", "").await;
+    assert!(has(&reads["tables"], "orders"), "{reads}");
+    assert!(reads["account"].as_str().is_some(), "{reads}");
+    let reads = js(&stack, &agent, "reads", "").await;
+    assert!(has(&reads["tables"], "orders"), "{reads}");
+    assert!(reads["account"].as_str().is_some(), "{reads}");
+
+    // Denied by policy: the protocol's access-denied code, naming the policy and the request.
+    let r = aws(&stack, &agent, "cloudtrail stop-logging --name trail").await;
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("(AccessDeniedException)"), "{}", r.stderr);
+    assert!(r.stderr.contains("forbid-audit-tampering"), "{}", r.stderr);
+    assert!(r.stderr.contains("cloudtrail:StopLogging"), "{}", r.stderr);
+
+    // The same reads through a profile whose credentials come from `tollgate credentials`.
+    let home = std::env::temp_dir().join(format!("tollgate-aws-profile-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let config = home.join("config");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile tollgate]\ncredential_process = {BIN} credentials\nendpoint_url = {}\nregion = us-east-1\n",
+            stack.api_url
+        ),
+    )
+    .unwrap();
+    let mut c = shell(
+        &stack,
+        &agent,
+        "aws dynamodb list-tables --output json && python \"$BOTO3\" list-tables",
+    );
+    c.env("AWS_CONFIG_FILE", &config)
+        .env("AWS_PROFILE", "tollgate");
+    let r = run(c).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("\"orders\""), "{}", r.stdout);
+
+    // Wrong secret, skewed clock: refused with the codes the SDKs know, and nothing recorded.
+    let r = run(shell(
+        &stack,
+        &agent,
+        r#"eval "$("$TOLLGATE" env)" && AWS_SECRET_ACCESS_KEY=wrong aws dynamodb list-tables"#,
+    ))
+    .await;
+    assert!(
+        r.stderr.contains("(InvalidSignatureException)"),
+        "{}",
+        r.stderr
+    );
+    let r = run(shell(
+        &stack,
+        &agent,
+        r#"eval "$("$TOLLGATE" env)" && AWS_ACCESS_KEY_ID=TOLLGATEAAAAAAAAAAAAAAAA aws sts get-caller-identity"#,
+    ))
+    .await;
+    assert!(r.stderr.contains("(InvalidClientTokenId)"), "{}", r.stderr);
+    let skewed = boto3(&stack, &agent, "skewed", "").await;
+    assert_eq!(skewed["error"], "InvalidSignatureException", "{skewed}");
+    assert!(
+        skewed["message"].as_str().unwrap().contains("x-amz-date"),
+        "{skewed}"
+    );
+    assert!(table_exists(&stack.sdk, "orders").await.unwrap());
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_write_is_approved_and_received_on_rerun_executed_once() {
+    let stack = stack().await;
+    let agent = stack.token("ci-bot", false).unwrap();
+    let approver = stack.token("alice", true).unwrap();
+    create_table(&stack.sdk, "orders").await.unwrap();
+
+    let r = aws(&stack, &agent, "dynamodb delete-table --table-name orders").await;
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("(TollgateApprovalRequired)"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("run the same command again after the decision to receive its answer"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("/v1/approvals/"), "{}", r.stderr);
+    let id = held_id(&r.stderr);
+    // Asked again while it waits: the same request, no second one.
+    let again = aws(&stack, &agent, "dynamodb delete-table --table-name orders").await;
+    assert_eq!(held_id(&again.stderr), id, "{}", again.stderr);
+    assert!(table_exists(&stack.sdk, "orders").await.unwrap());
+
+    let mut c = Command::new(BIN);
+    c.args(["approve", &id, "--comment", "ok"])
+        .env("TOLLGATE_URL", &stack.api_url)
+        .env("TOLLGATE_TOKEN", &approver)
+        .env("HOME", std::env::temp_dir());
+    let voted = run(c).await;
+    assert_eq!(voted.code, 0, "{}{}", voted.stdout, voted.stderr);
+
+    // Once it has run, the same command receives its answer, once.
+    let mut answered = None;
+    for _ in 0..100 {
+        let r = aws(&stack, &agent, "dynamodb delete-table --table-name orders").await;
+        if r.code == 0 {
+            answered = Some(r);
+            break;
+        }
+        assert!(r.stderr.contains(&id), "{}", r.stderr);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let answered = answered.expect("the approved call answers");
+    assert_eq!(
+        answered.json()["TableDescription"]["TableName"],
+        "orders",
+        "{}",
+        answered.stdout
+    );
+    assert!(!table_exists(&stack.sdk, "orders").await.unwrap());
+    // Run once: one execution in its audit trail, and one notice for the two held calls.
+    let mut c = Command::new(BIN);
+    c.args(["status", &id, "-o", "json"])
+        .env("TOLLGATE_URL", &stack.api_url)
+        .env("TOLLGATE_TOKEN", &agent)
+        .env("HOME", std::env::temp_dir());
+    let status = run(c).await.json();
+    assert_eq!(status["status"], "SUCCEEDED", "{status}");
+    let kinds: Vec<&str> = status["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "execution_started").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "notified").count(),
+        1,
+        "{kinds:?}"
+    );
+    // The next identical call is a new request, held again.
+    let r = aws(&stack, &agent, "dynamodb delete-table --table-name orders").await;
+    assert!(
+        r.stderr.contains("(TollgateApprovalRequired)"),
+        "{}",
+        r.stderr
+    );
+    assert_ne!(held_id(&r.stderr), id);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_objects_go_up_and_come_back_byte_identical_with_each_clients_default_signing() {
+    let stack = stack().await;
+    let agent = stack.token("ci-bot", false).unwrap();
+    let approver = stack.token("alice", true).unwrap();
+    let fixture = boto3(
+        &stack,
+        &agent,
+        "fixture-bucket",
+        &format!("{},media", stack.moto_url),
+    )
+    .await;
+    assert_eq!(fixture["bucket"], "media", "{fixture}");
+    let dir = std::env::temp_dir().join(format!("tollgate-s3-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let original = dir.join("original.bin");
+    // Every byte value, and more than one aws-chunked chunk's worth of framing would hold.
+    let bytes: Vec<u8> = (0..40_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    std::fs::write(&original, &bytes).unwrap();
+
+    for (client, key) in [("aws", "cli.bin"), ("boto3", "boto3.bin"), ("js", "js.bin")] {
+        let put = || async {
+            if client == "aws" {
+                let r = aws(
+                    &stack,
+                    &agent,
+                    &format!(
+                        "s3api put-object --bucket media --key {key} --body {}",
+                        original.display()
+                    ),
+                )
+                .await;
+                (r.code == 0, r.stderr)
+            } else {
+                let arg = format!("media,{key},{}", original.display());
+                let v = if client == "boto3" {
+                    boto3(&stack, &agent, "put", &arg).await
+                } else {
+                    js(&stack, &agent, "put", &arg).await
+                };
+                (v.get("error").is_none(), v.to_string())
+            }
+        };
+        let (ok, held) = put().await;
+        assert!(!ok && held.contains("TollgateApprovalRequired"), "{held}");
+        let id = held_id(&held);
+        let mut c = Command::new(BIN);
+        c.args(["approve", &id])
+            .env("TOLLGATE_URL", &stack.api_url)
+            .env("TOLLGATE_TOKEN", &approver)
+            .env("HOME", std::env::temp_dir());
+        assert_eq!(run(c).await.code, 0);
+        let mut done = false;
+        for _ in 0..100 {
+            let (ok, out) = put().await;
+            if ok {
+                done = true;
+                break;
+            }
+            assert!(out.contains(&id), "{out}");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        assert!(done, "{client}: the approved upload answers");
+        let back = dir.join(format!("{key}.back"));
+        let got = boto3(
+            &stack,
+            &agent,
+            "get",
+            &format!("media,{key},{}", back.display()),
+        )
+        .await;
+        assert_eq!(got["bytes"], bytes.len(), "{got}");
+        assert_eq!(std::fs::read(&back).unwrap(), bytes, "{client}");
+    }
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_gateway_credentials_are_refused_as_expired() {
+    let stack = stack().await;
+    // The shortest token credentials are issued for: they expire with it, about a minute on.
+    let agent = stack
+        .mint(
+            &serde_json::from_value(serde_json::json!({"sub": "ci-bot", "ttl_seconds": 65}))
+                .unwrap(),
+        )
+        .unwrap();
+    let r = run(shell(&stack, &agent, r#""$TOLLGATE" env"#)).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let exports = r.stdout;
+    let r = run(shell(
+        &stack,
+        &agent,
+        &format!("{exports}\naws sts get-caller-identity"),
+    ))
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    tokio::time::sleep(std::time::Duration::from_secs(66)).await;
+    let r = run(shell(
+        &stack,
+        &agent,
+        &format!("{exports}\naws sts get-caller-identity"),
+    ))
+    .await;
+    assert!(r.stderr.contains("(ExpiredToken)"), "{}", r.stderr);
+    stack.stop().await;
+}
+
+/// The AWS SDK for Rust, configured only by what `tollgate env` exports: this test runs
+/// `tollgate env`, then runs the SDK calls in a child process of this very test binary with
+/// exactly those variables (so no test changes its own process's environment).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_aws_sdk_for_rust_reads_and_is_denied_through_the_front_door() {
+    let stack = stack().await;
+    let agent = stack.token("ci-bot", false).unwrap();
+    create_table(&stack.sdk, "orders").await.unwrap();
+    let r = run(shell(&stack, &agent, r#""$TOLLGATE" env"#)).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut child = Command::new(std::env::current_exe().unwrap());
+    child
+        .args(["--exact", "rust_sdk_child", "--ignored", "--nocapture"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::temp_dir())
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    for line in r.stdout.lines() {
+        if let Some((k, v)) = line
+            .strip_prefix("export ")
+            .and_then(|kv| kv.split_once('='))
+        {
+            child.env(k, v.trim_matches('\''));
+        }
+    }
+    let out = run(child).await;
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("RUST_SDK "))
+        .unwrap_or_else(|| panic!("{}\n{}", out.stdout, out.stderr));
+    let v: Value = serde_json::from_str(&line["RUST_SDK ".len()..]).unwrap();
+    assert!(has(&v["tables"], "orders"), "{v}");
+    assert!(v["account"].as_str().is_some(), "{v}");
+    assert_eq!(v["denied"], "AccessDeniedException", "{v}");
+    assert!(
+        v["denied_message"]
+            .as_str()
+            .unwrap()
+            .contains("dynamodb:DeleteTable"),
+        "{v}"
+    );
+    stack.stop().await;
+}
+
+/// The child of the test above; it does nothing without the front door's variables.
+#[tokio::test]
+#[ignore = "run by the_aws_sdk_for_rust_reads_and_is_denied_through_the_front_door"]
+async fn rust_sdk_child() {
+    use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+    if std::env::var("AWS_ENDPOINT_URL").is_err() {
+        return;
+    }
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let ddb = aws_sdk_dynamodb::Client::new(&config);
+    let tables = ddb.list_tables().send().await.expect("ListTables");
+    let who = aws_sdk_sts::Client::new(&config)
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("GetCallerIdentity");
+    // Tollgate's own table: the forbid on Tollgate's own resources denies it.
+    let denied = ddb
+        .delete_table()
+        .table_name("tollgate-requests")
+        .send()
+        .await
+        .expect_err("denied");
+    let out = serde_json::json!({
+        "tables": tables.table_names(),
+        "account": who.account(),
+        "denied": denied.code(),
+        "denied_message": denied.message(),
+    });
+    println!("RUST_SDK {out}");
+}

@@ -1,0 +1,54 @@
+//! `POST /v1/credentials`: an agent trades its token for gateway credentials, which its
+//! unmodified AWS CLI or SDK signs front-door calls with.
+
+use serde_json::{Value, json};
+use tollgate_aws::now_ms;
+use tollgate_core::gateway_credentials::{self, IssueError};
+use tollgate_core::{ApiError, ErrorCode};
+
+use crate::{Api, Request, Response, header};
+
+impl Api {
+    pub(crate) async fn credentials(&self, req: &Request) -> Result<Response, ApiError> {
+        let agent = self
+            .agents
+            .verify_bearer(header(req, "authorization"))
+            .await?;
+        // The verifier refuses tokens without an expiry; this only reads it.
+        let token_exp = agent
+            .claims
+            .get("exp")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "token: has no `exp` claim"))?;
+        let now = now_ms() / 1000;
+        let c = gateway_credentials::issue(&self.keys.gateway, &agent.identity, token_exp, now)
+            .map_err(|e| match e {
+                IssueError::TokenExpiresTooSoon => ApiError::new(
+                    ErrorCode::Unauthorized,
+                    format!(
+                        "token: expires in under {} s; get a fresh token first",
+                        gateway_credentials::MIN_LIFETIME_SECONDS
+                    ),
+                ),
+                IssueError::TooLarge => ApiError::new(
+                    ErrorCode::InvalidRequest,
+                    "token: the identity it carries is too large for a session token",
+                ),
+                IssueError::NoRandomness => ApiError::internal("no randomness for credentials"),
+            })?;
+        // The key id is no secret and ties later front-door log lines to this issue.
+        tracing::info!(agent = %agent.identity.subject, access_key_id = %c.access_key_id, expires_at = c.expires_at, "gateway credentials issued");
+        Ok(Response::json(
+            200,
+            &json!({
+                "access_key_id": c.access_key_id,
+                "secret_access_key": c.secret_access_key,
+                "session_token": c.session_token,
+                "expiration": tollgate_core::time::iso8601(c.expires_at * 1000),
+                "expires_at": c.expires_at,
+                "endpoint_url": self.settings.public_url,
+                "region": self.settings.default_region,
+            }),
+        ))
+    }
+}
