@@ -21,7 +21,10 @@ async fn the_live_api_conforms_to_its_openapi_document() {
     c.current_dir(dir)
         .args(["--config-file", "schemathesis.toml", "run"])
         .arg(format!("{}/v1/openapi.json", stack.api_url))
-        .args(["--max-examples", "30", "--workers", "2", "--no-color"])
+        // One worker: with two threads, CPython 3.11's compiler sometimes fails inside
+        // hypothesis ("AST constructor recursion depth mismatch"), a crash of the tool that
+        // says nothing about the API.
+        .args(["--max-examples", "30", "--workers", "1", "--no-color"])
         .args([
             "--report-dir",
             &std::env::temp_dir()

@@ -19,21 +19,30 @@ fn hidden(c: char) -> bool {
 }
 
 /// An error message (short, lower case, no final stop) as a sentence for a page or a chat
-/// line: a capital first letter and one final stop, so text can follow it.
+/// line: one final stop, so text can follow it, and a capital first letter unless the
+/// message starts with a field name (`request_hash: ...`), which keeps its spelling.
 pub fn sentence(s: &str) -> String {
     let s = s.trim();
-    let mut c = s.chars();
-    let mut out: String = c
-        .next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default();
+    let first = s.split_whitespace().next().unwrap_or("");
+    let names_a_field = first.ends_with(':')
+        || first
+            .trim_end_matches(['.', ',', ';'])
+            .chars()
+            .any(|c| matches!(c, '_' | '`' | '.' | '[' | '/'));
+    let mut out = if names_a_field {
+        s.to_string()
+    } else {
+        let mut c = s.chars();
+        c.next()
+            .map(|f| f.to_uppercase().chain(c).collect())
+            .unwrap_or_default()
+    };
     if !out.ends_with(['.', '!', '?']) {
         out.push('.');
     }
     out
 }
 
-/// The text on one line: line breaks and other controls become spaces.
 pub fn one_line(s: &str) -> String {
     s.chars()
         .map(|c| if breaks_line(c) || hidden(c) { ' ' } else { c })
@@ -72,6 +81,15 @@ mod tests {
         assert_eq!(sentence("done."), "Done.");
         assert_eq!(sentence("`x` is wrong"), "`x` is wrong.");
         assert_eq!(sentence(""), ".");
+        // A field name first keeps its spelling: it is what the caller has to fix.
+        assert_eq!(
+            sentence("request_hash: does not match"),
+            "request_hash: does not match."
+        );
+        assert_eq!(
+            sentence("params.Bucket: is required"),
+            "params.Bucket: is required."
+        );
     }
     use super::*;
 
