@@ -379,14 +379,8 @@ async fn page_sign_in_csrf_quorum_and_late_decisions() {
     // that carries a valid CSRF token for the caller's own session (minted here with the key,
     // as if the page had leaked one) is still refused, for the rule in question.
     let k = path.split("k=").nth(1).unwrap().to_string();
-    let session_key = key_secret(&stack, tollgate_aws::keys::Purpose::Session).await["current"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let csrf_key = key_secret(&stack, tollgate_aws::keys::Purpose::Csrf).await["current"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let session_key = current_key(&stack, tollgate_aws::keys::Purpose::Session).await;
+    let csrf_key = current_key(&stack, tollgate_aws::keys::Purpose::Csrf).await;
     for (who, refusal) in [
         (
             &mut requester,
@@ -1045,6 +1039,14 @@ async fn key_secret(stack: &Stack, purpose: tollgate_aws::keys::Purpose) -> Valu
     serde_json::from_str(out.secret_string().unwrap()).unwrap()
 }
 
+/// The key a ring signs with now, as the functions read it from Secrets Manager.
+async fn current_key(stack: &Stack, purpose: tollgate_aws::keys::Purpose) -> String {
+    key_secret(stack, purpose).await["current"]
+        .as_str()
+        .expect("a current key")
+        .to_string()
+}
+
 async fn put_key_secret(stack: &Stack, purpose: tollgate_aws::keys::Purpose, ring: Value) {
     aws_sdk_secretsmanager::Client::new(&stack.sdk)
         .put_secret_value()
@@ -1139,10 +1141,7 @@ async fn the_review_forgery_gets_no_key_and_approves_nothing() {
     // No key, and no Slack secret, anywhere in what the agent could read.
     let text = listed.to_string();
     for p in Purpose::ALL {
-        let current = key_secret(&stack, p).await["current"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let current = current_key(&stack, p).await;
         assert!(!text.contains(&current), "{p:?} key exposed");
     }
     assert!(!text.contains(SLACK_SECRET));
@@ -1239,14 +1238,8 @@ async fn a_session_cookie_without_a_server_record_is_refused() {
     let stack = approvers_stack(3600).await;
     let bot = agent(&stack, "ci-bot");
     let (id, path) = pending(&stack, &bot, "cookies").await;
-    let session_key = key_secret(&stack, Purpose::Session).await["current"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let csrf_key = key_secret(&stack, Purpose::Csrf).await["current"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let session_key = current_key(&stack, Purpose::Session).await;
+    let csrf_key = current_key(&stack, Purpose::Csrf).await;
     let hash = bot.status(&id, 0).await.unwrap().body["request_hash"]
         .as_str()
         .unwrap()
@@ -1342,14 +1335,8 @@ async fn rotating_keys_keeps_links_and_sessions_until_the_old_key_is_dropped() {
     let (_, old_link) = pending(&stack, &bot, "rot-a").await;
     let mut alice = Browser::new(&stack);
     alice.sign_in(&old_link, "alice").await;
-    let a_link = key_secret(&stack, Purpose::Link).await["current"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let a_session = key_secret(&stack, Purpose::Session).await["current"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let a_link = current_key(&stack, Purpose::Link).await;
+    let a_session = current_key(&stack, Purpose::Session).await;
     let (b, c) = ("B".repeat(64), "C".repeat(64));
 
     // Rotate: B is current, A previous.
