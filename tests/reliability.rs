@@ -279,6 +279,8 @@ async fn sns_outage_fails_the_request_visibly() {
     assert!(stack.outbox().is_empty(), "no notice was delivered");
     assert!(table_exists(&stack.sdk, "unheard").await.unwrap());
     let kinds = event_kinds(&fin);
+    // The `notified` event records a published notice: none was, so there is none.
+    assert_eq!(count(&kinds, "notified"), 0, "{kinds:?}");
     assert_eq!(
         kinds.last().map(String::as_str),
         Some("failed"),
@@ -320,6 +322,18 @@ async fn executor_crash_after_the_call_is_never_repeated() {
     let kinds = event_kinds(&fin);
     assert_eq!(count(&kinds, "execution_started"), 1, "{kinds:?}");
     assert_eq!(count(&kinds, "executed"), 0, "{kinds:?}");
+    // The notice went out, and its event names the message SNS accepted.
+    let events = store(&stack).events(&id).await.unwrap();
+    let notified: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == tollgate_core::EventKind::Notified)
+        .collect();
+    assert_eq!(notified.len(), 1, "{kinds:?}");
+    assert!(
+        notified[0].detail["message_id"].is_string(),
+        "{:?}",
+        notified[0].detail
+    );
     assert_chain_whole(&stack, &id).await;
     stack.stop().await;
 }
