@@ -219,16 +219,23 @@ impl Notifier {
         Ok(json!({"request_id": id, "status": rec.status}))
     }
 
-    /// A failed closing notice is logged, never fatal: the request's outcome stands.
     async fn publish_closing(&self, rec: &tollgate_core::RequestRecord) {
-        let (subject, message) = notice::closing_notice(rec);
-        match self.topic.publish(&subject, &message).await {
-            Ok(message_id) => {
-                tracing::info!(request_id = %rec.id, message_id, status = %rec.status, "closing notice published")
-            }
-            Err(e) => {
-                tracing::warn!(request_id = %rec.id, error = %e.message, "closing notice not published")
-            }
+        publish_closing(self.topic.as_ref(), rec).await;
+    }
+}
+
+/// Tells the approvers how a request ended (the sweeper's notices too). A failed closing
+/// notice is logged, never fatal: the request's outcome stands. Answers whether it went out.
+pub async fn publish_closing(topic: &dyn Publisher, rec: &tollgate_core::RequestRecord) -> bool {
+    let (subject, message) = notice::closing_notice(rec);
+    match topic.publish(&subject, &message).await {
+        Ok(message_id) => {
+            tracing::info!(request_id = %rec.id, message_id, status = %rec.status, "closing notice published");
+            true
+        }
+        Err(e) => {
+            tracing::warn!(request_id = %rec.id, error = %e.message, "closing notice not published");
+            false
         }
     }
 }
