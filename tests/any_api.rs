@@ -309,3 +309,54 @@ async fn answers_too_large_to_keep_are_summarised_and_paging_gets_them_whole() {
         one["LastEvaluatedKey"]
     );
 }
+
+/// An answer longer than the executor reads (an object of 6 MiB, past the 4 MiB bound) is not
+/// read whole: the request succeeds, since the call ran, with a result that says the answer
+/// was too large and how to ask for less. A small object still comes back whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_object_is_answered_too_large_not_read_whole() {
+    let stack = stack_with(|o| {
+        o.policy_source = "ssm:/tollgate/policies".into();
+        o.seed_ssm = vec![("/tollgate/policies".into(), ALLOW_ALL.into())];
+    })
+    .await;
+    let s3 = tollgate_aws::s3::S3::new(&stack.names.region, Some(&stack.moto_url));
+    let creds = aws_credential_types::Credentials::new("testing", "testing", None, None, "t");
+    s3.create_bucket(&creds, "big").await.unwrap();
+    let size = 6 * 1024 * 1024;
+    s3.put(
+        &creds,
+        "big",
+        "blob",
+        vec![b'x'; size],
+        "application/octet-stream",
+    )
+    .await
+    .unwrap();
+    s3.put(&creds, "big", "small", b"hello".to_vec(), "text/plain")
+        .await
+        .unwrap();
+    let bot = agent(&stack, "ci-bot");
+    let get =
+        |key: &str| json!({"action": "s3:GetObject", "params": {"Bucket": "big", "Key": key}});
+
+    let a = bot.submit(&get("blob"), None).await.unwrap();
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.request_status(), Some("SUCCEEDED"), "{}", a.body);
+    let r = &a.body["result"];
+    assert_eq!(r["answer_too_large"], true, "{r}");
+    assert_eq!(r["limit_bytes"], 4 * 1024 * 1024, "{r}");
+    assert_eq!(r["content_length"], size, "{r}");
+    let message = r["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("answer too large"), "{r}");
+    assert!(
+        !r.to_string().contains("xxxx"),
+        "none of the object is kept"
+    );
+
+    let a = bot.submit(&get("small"), None).await.unwrap();
+    assert_eq!(a.request_status(), Some("SUCCEEDED"), "{}", a.body);
+    assert!(a.body["result"]["answer_too_large"].is_null(), "{}", a.body);
+    assert_eq!(a.body["result"]["ContentLength"], 5, "{}", a.body);
+    stack.stop().await;
+}

@@ -279,6 +279,8 @@ async fn sns_outage_fails_the_request_visibly() {
     assert!(stack.outbox().is_empty(), "no notice was delivered");
     assert!(table_exists(&stack.sdk, "unheard").await.unwrap());
     let kinds = event_kinds(&fin);
+    // The `notified` event records a published notice: none was, so there is none.
+    assert_eq!(count(&kinds, "notified"), 0, "{kinds:?}");
     assert_eq!(
         kinds.last().map(String::as_str),
         Some("failed"),
@@ -320,6 +322,165 @@ async fn executor_crash_after_the_call_is_never_repeated() {
     let kinds = event_kinds(&fin);
     assert_eq!(count(&kinds, "execution_started"), 1, "{kinds:?}");
     assert_eq!(count(&kinds, "executed"), 0, "{kinds:?}");
+    // The notice went out, and its event names the message SNS accepted.
+    let events = store(&stack).events(&id).await.unwrap();
+    let notified: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == tollgate_core::EventKind::Notified)
+        .collect();
+    assert_eq!(notified.len(), 1, "{kinds:?}");
+    assert!(
+        notified[0].detail["message_id"].is_string(),
+        "{:?}",
+        notified[0].detail
+    );
     assert_chain_whole(&stack, &id).await;
+    stack.stop().await;
+}
+
+/// Waits until the killed executor invocation is held by the local host.
+async fn wait_for_kill(stack: &Stack, kills: usize) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while stack.faults().executor_kills.load(Ordering::SeqCst) < kills {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the executor was not killed within {WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Every place a lost workflow can leave a request, on one stack: a PENDING request whose
+/// workflow was stopped, and an approved one whose executor died before its claim, after it,
+/// and after the call, each with its workflow stopped before the state machine could retry.
+/// The sweeper closes each once, says whether the call may have run, tells the approvers,
+/// and leaves a request whose workflow still runs alone. It never runs anything itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_sweeper_closes_what_a_lost_workflow_leaves_behind() {
+    use tollgate_local::server::KillPoint;
+    let stack = stack().await;
+    let owner = agent(&stack, "ci-bot");
+    let alice = approver(&stack, "alice");
+    let mut expected = Vec::new();
+
+    // PENDING, workflow stopped: nobody can approve it any more.
+    create_table(&stack.sdk, "orphan").await.unwrap();
+    let orphan = pending_delete(&owner, "orphan").await;
+    wait_for_notice(&owner, &orphan, WAIT).await.unwrap();
+    stack.stop_workflow(&orphan).await.unwrap();
+    stack.wait_workflow_ended(&orphan).await.unwrap();
+    expected.push((orphan.clone(), "PENDING", "workflow_gone", false, true));
+
+    // Killed at each point, workflow stopped while the dead invocation is held.
+    let mut kills = 0;
+    for (table, point, from, code, may_have_run, table_left) in [
+        (
+            "before",
+            KillPoint::BeforeClaim,
+            "APPROVED",
+            "workflow_gone",
+            false,
+            true,
+        ),
+        (
+            "claimed",
+            KillPoint::AfterClaim,
+            "EXECUTING",
+            "execution_interrupted",
+            true,
+            true,
+        ),
+        (
+            "called",
+            KillPoint::AfterCall,
+            "EXECUTING",
+            "execution_interrupted",
+            true,
+            false,
+        ),
+    ] {
+        create_table(&stack.sdk, table).await.unwrap();
+        let id = pending_delete(&owner, table).await;
+        wait_for_notice(&owner, &id, WAIT).await.unwrap();
+        *stack.faults().kill_executor_at.lock().unwrap() = Some(point);
+        let vote = alice.vote(&id, Verdict::Approve, None).await.unwrap();
+        assert_eq!(vote.status, 200, "{}", vote.body);
+        kills += 1;
+        wait_for_kill(&stack, kills).await;
+        stack.stop_workflow(&id).await.unwrap();
+        stack.faults().release_killed.notify_one();
+        stack.wait_workflow_ended(&id).await.unwrap();
+        let rec = store(&stack).get(&id).await.unwrap().unwrap();
+        assert_eq!(rec.status.as_str(), from, "{point:?}");
+        assert_eq!(
+            table_exists(&stack.sdk, table).await.unwrap(),
+            table_left,
+            "{point:?}"
+        );
+        expected.push((id, from, code, may_have_run, table_left));
+    }
+
+    // A request whose workflow still runs is not stuck, however quiet.
+    create_table(&stack.sdk, "alive").await.unwrap();
+    let alive = pending_delete(&owner, "alive").await;
+    wait_for_notice(&owner, &alive, WAIT).await.unwrap();
+
+    let notices_before = stack.outbox().len();
+    let report = stack.sweep(0).await.unwrap();
+    assert_eq!(report.errors, 0);
+    assert_eq!(report.checked, expected.len() + 1, "{report:?}");
+    assert_eq!(report.closed.len(), expected.len(), "{report:?}");
+    for (id, from, code, may_have_run, _) in &expected {
+        let closed = report
+            .closed
+            .iter()
+            .find(|c| &c.id == id)
+            .unwrap_or_else(|| panic!("{id} ({from}) not swept: {report:?}"));
+        assert_eq!(closed.from.as_str(), *from);
+        assert!(closed.notified, "{id}");
+        let fin = owner.status(id, 0).await.unwrap();
+        assert_eq!(fin.request_status(), Some("FAILED"), "{}", fin.body);
+        assert_eq!(fin.body["error"]["code"], *code, "{}", fin.body);
+        assert_eq!(
+            fin.body["error"]["may_have_run"], *may_have_run,
+            "{}",
+            fin.body
+        );
+        let events = store(&stack).events(id).await.unwrap();
+        let last = events.last().unwrap();
+        assert_eq!(last.kind, tollgate_core::EventKind::Failed);
+        assert_eq!(last.detail["by"], "sweeper", "{:?}", last.detail);
+        assert_eq!(last.detail["swept_from"], *from, "{:?}", last.detail);
+        assert_chain_whole(&stack, id).await;
+    }
+    // One closing notice per swept request, saying whether the call may have run.
+    let notices: Vec<Value> = stack.outbox()[notices_before..].to_vec();
+    assert_eq!(notices.len(), expected.len(), "{notices:?}");
+    assert!(
+        notices
+            .iter()
+            .all(|n| n["notice"]["error"]["may_have_run"].is_boolean()),
+        "{notices:?}"
+    );
+    // Nothing ran: the tables the dead executors never reached are still there.
+    for (table, left) in [
+        ("orphan", true),
+        ("before", true),
+        ("claimed", true),
+        ("called", false),
+    ] {
+        assert_eq!(
+            table_exists(&stack.sdk, table).await.unwrap(),
+            left,
+            "{table}"
+        );
+    }
+    let still = owner.status(&alive, 0).await.unwrap();
+    assert_eq!(still.request_status(), Some("PENDING"), "{}", still.body);
+
+    // A second run finds nothing left to close.
+    let again = stack.sweep(0).await.unwrap();
+    assert!(again.closed.is_empty(), "{again:?}");
+    assert_eq!(again.checked, 1, "{again:?}");
     stack.stop().await;
 }

@@ -37,6 +37,12 @@ ALLOWED = {
         "s3:PutObject", "dynamodb:DescribeStream", "dynamodb:GetRecords",
         "dynamodb:GetShardIterator", "dynamodb:ListStreams",
     },
+    # Reads records and workflow states, closes stuck requests and tells approvers; it can
+    # neither run a call nor touch a workflow.
+    "SweeperFunction": {
+        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "states:DescribeExecution",
+        "sns:Publish", "kms:GenerateDataKey", "kms:Decrypt",
+    },
     "ApprovalStateMachine": {
         "lambda:InvokeFunction",
         # Step Functions' log delivery (no resource-level permissions).

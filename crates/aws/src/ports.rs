@@ -158,6 +158,9 @@ pub trait Workflow: Send + Sync {
     async fn reject(&self, task_token: &str, cause: &str) -> Result<bool, ApiError>;
     /// Ends the wait because the agent withdrew the request.
     async fn cancel(&self, task_token: &str) -> Result<bool, ApiError>;
+    /// Whether the request's workflow is still running (`false` once it ended, or if it
+    /// never started or is no longer known).
+    async fn running(&self, request_id: &str) -> Result<bool, ApiError>;
 }
 
 /// Publishes approval notices (SNS).

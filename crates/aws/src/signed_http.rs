@@ -21,12 +21,18 @@ use crate::unavailable;
 pub struct RawResponse {
     pub status: u16,
     pub headers: http::HeaderMap,
+    /// The whole body; empty when it was [`RawResponse::too_large`].
     pub body: Vec<u8>,
+    /// The body was longer than the caller's limit: reading stopped there and nothing of it
+    /// is kept.
+    pub too_large: bool,
 }
 
 #[derive(Clone, Debug)]
 pub struct SignedHttp {
     http: reqwest::Client,
+    /// Most body bytes read; `None` reads whole answers (the functions' own small calls).
+    body_limit: Option<usize>,
 }
 
 impl Default for SignedHttp {
@@ -44,7 +50,17 @@ impl SignedHttp {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
-        Self { http }
+        Self {
+            http,
+            body_limit: None,
+        }
+    }
+
+    /// The same client, reading at most `limit` bytes of a body: the answer is streamed and
+    /// dropped once past the limit, so a huge answer never sits in memory.
+    pub fn with_body_limit(mut self, limit: usize) -> Self {
+        self.body_limit = Some(limit);
+        self
     }
 
     /// Signs `req` for `service` in `region` with `creds` and sends it.
@@ -68,17 +84,38 @@ impl SignedHttp {
             .map_err(|e| unavailable(service, e.without_url()))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = resp
-            .bytes()
+        let (body, too_large) = read_body(resp, self.body_limit)
             .await
-            .map_err(|e| unavailable(service, e.without_url()))?
-            .to_vec();
+            .map_err(|e| unavailable(service, e.without_url()))?;
         Ok(RawResponse {
             status,
             headers,
             body,
+            too_large,
         })
     }
+}
+
+/// The body, read chunk by chunk until `limit`; `(empty, true)` once past it (a declared
+/// length over the limit is not read at all). Dropping the response closes the connection.
+async fn read_body(
+    mut resp: reqwest::Response,
+    limit: Option<usize>,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let Some(limit) = limit else {
+        return Ok((resp.bytes().await?.to_vec(), false));
+    };
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Ok((Vec::new(), true));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Ok((Vec::new(), true));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, false))
 }
 
 #[async_trait]
@@ -206,6 +243,61 @@ mod tests {
             }
         });
         (base, followed)
+    }
+
+    /// Answers every request with `200` and a chunked body that never ends, counting the
+    /// bytes it managed to send.
+    async fn endless_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = sent.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let counter = counter.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 8192];
+                    let _ = stream.read(&mut buf).await;
+                    let head = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
+                    if stream.write_all(head).await.is_err() {
+                        return;
+                    }
+                    let chunk = format!("{:x}\r\n{}\r\n", 64 * 1024, "x".repeat(64 * 1024));
+                    while stream.write_all(chunk.as_bytes()).await.is_ok() {
+                        counter.fetch_add(64 * 1024, std::sync::atomic::Ordering::SeqCst);
+                    }
+                });
+            }
+        });
+        (base, sent)
+    }
+
+    #[tokio::test]
+    async fn an_endless_answer_is_read_up_to_the_limit_and_dropped() {
+        let (base, sent) = endless_server().await;
+        let creds = Credentials::new("AKID", "SECRET", None, None, "t");
+        let req = http::Request::get(format!("{base}/b/k"))
+            .body(vec![])
+            .unwrap();
+        // Reading it whole would never end: the bound is what makes this answer at all.
+        let answer = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            SignedHttp::new()
+                .with_body_limit(1024 * 1024)
+                .send(req, &creds, "us-east-1", "s3"),
+        )
+        .await
+        .expect("stopped reading at the limit")
+        .unwrap();
+        assert_eq!(answer.status, 200);
+        assert!(answer.too_large);
+        assert!(answer.body.is_empty());
+        // The connection was dropped: the server stops well short of what it could send.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let after = sent.load(std::sync::atomic::Ordering::SeqCst);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), after);
     }
 
     #[tokio::test]

@@ -114,4 +114,30 @@ impl Workflow for StepFunctions {
             .await;
         Self::settle(r.map(|_| ()))
     }
+
+    /// Asks Step Functions for the execution named after the request. One that does not
+    /// exist (never started, or past Step Functions' retention) is not running.
+    async fn running(&self, request_id: &str) -> Result<bool, ApiError> {
+        let arn = execution_arn(&self.state_machine_arn, request_id);
+        match self
+            .client
+            .describe_execution()
+            .execution_arn(arn)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.status() == &aws_sdk_sfn::types::ExecutionStatus::Running),
+            Err(e) if e.code() == Some("ExecutionDoesNotExist") => Ok(false),
+            Err(e) => Err(unavailable("Step Functions", DisplayErrorContext(&e))),
+        }
+    }
+}
+
+/// The ARN of a state machine's execution: `…:stateMachine:<machine>` becomes
+/// `…:execution:<machine>:<name>`.
+pub fn execution_arn(state_machine_arn: &str, name: &str) -> String {
+    format!(
+        "{}:{name}",
+        state_machine_arn.replacen(":stateMachine:", ":execution:", 1)
+    )
 }

@@ -8,6 +8,29 @@ use serde_json::{Map, Value, json};
 /// Largest answer, as compact JSON, that is kept whole.
 pub const MAX_ANSWER_BYTES: usize = 256 * 1024;
 
+/// Most bytes of an answer the executor reads off the wire. Past it the executor stops
+/// reading (an `s3:GetObject` of a large object would otherwise be held in memory whole),
+/// and the answer is [`too_large`]. Larger than [`MAX_ANSWER_BYTES`], since answers shrink as
+/// JSON (XML tags, base64 aside) and are summarised afterwards.
+pub const MAX_WIRE_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+
+/// What is kept of an answer the executor stopped reading: that it was too large, the limit,
+/// what AWS said its length was, and how to ask for less. The call itself did run.
+pub fn too_large(status: u16, limit: usize, content_length: Option<u64>) -> Value {
+    json!({
+        "truncated": true,
+        "answer_too_large": true,
+        "status": status,
+        "limit_bytes": limit,
+        "content_length": content_length,
+        "message": format!(
+            "answer too large: AWS answered with more than the {limit} bytes Tollgate reads, \
+             so it stopped reading; the call ran, but its answer is not kept. Ask for less \
+             (a Range, a smaller MaxKeys, MaxResults or Limit, and the pagination token)"
+        ),
+    })
+}
+
 /// The answer itself when it fits in `max` bytes of JSON, else a summary: its size, the limit,
 /// and for each top-level member its type and size, so the caller can see which list to page.
 /// The flag says whether the answer was summarised.
@@ -88,6 +111,17 @@ mod tests {
         assert_eq!(s["members"]["LastEvaluatedKey"]["type"], "object");
         assert!(json_len(&s) < 1000);
         assert!(s["message"].as_str().unwrap().contains("MaxResults"));
+    }
+
+    #[test]
+    fn an_answer_too_large_to_read_says_so_and_how_to_ask_for_less() {
+        let s = too_large(200, 10, Some(11));
+        assert_eq!(s["answer_too_large"], true);
+        assert_eq!(s["limit_bytes"], 10);
+        assert_eq!(s["content_length"], 11);
+        let m = s["message"].as_str().unwrap();
+        assert!(m.starts_with("answer too large"), "{m}");
+        assert!(m.contains("Range"), "{m}");
     }
 
     #[test]

@@ -94,7 +94,8 @@ impl RequestRecord {
                 return Err(Failure::new(
                     FailureCode::ExecutionInterrupted,
                     "an earlier execution attempt did not finish; the call is not repeated",
-                ));
+                )
+                .with_may_have_run(true));
             }
             _ => return Ok(None),
         }

@@ -31,6 +31,9 @@ pub enum FailureCode {
     WorkflowUnavailable,
     /// The approval workflow failed on its own account.
     WorkflowError,
+    /// The request's workflow is no longer running and nothing else will move it on (found by
+    /// the sweeper).
+    WorkflowGone,
     /// AWS answered the call with this error code.
     Aws(String),
     /// A code this version does not know, read from an older record: kept as written.
@@ -38,7 +41,7 @@ pub enum FailureCode {
 }
 
 /// Each named code with its stored name and the PascalCase name older records carry.
-const NAMED: [(FailureCode, &str, &str); 10] = [
+const NAMED: [(FailureCode, &str, &str); 11] = [
     (
         FailureCode::ExecutionInterrupted,
         "execution_interrupted",
@@ -89,6 +92,7 @@ const NAMED: [(FailureCode, &str, &str); 10] = [
         "workflow_error",
         "WorkflowError",
     ),
+    (FailureCode::WorkflowGone, "workflow_gone", "WorkflowGone"),
 ];
 
 impl FailureCode {
@@ -124,6 +128,9 @@ pub struct Failure {
     pub message: String,
     /// The HTTP status AWS answered with, for [`FailureCode::Aws`].
     pub status: Option<u16>,
+    /// Whether the AWS call may have run, when Tollgate cannot know (`Some(true)` for an
+    /// execution interrupted after its claim) or has checked that it did not (`Some(false)`).
+    pub may_have_run: Option<bool>,
 }
 
 impl Failure {
@@ -132,7 +139,14 @@ impl Failure {
             code,
             message: message.into(),
             status: None,
+            may_have_run: None,
         }
+    }
+
+    /// The same failure, saying whether the call may have run.
+    pub fn with_may_have_run(mut self, may_have_run: bool) -> Self {
+        self.may_have_run = Some(may_have_run);
+        self
     }
 
     /// A call AWS refused, with its error code and status.
@@ -141,6 +155,7 @@ impl Failure {
             code: FailureCode::Aws(code.into()),
             message: message.into(),
             status: Some(status),
+            may_have_run: None,
         }
     }
 
@@ -186,6 +201,8 @@ struct Stored {
     message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    may_have_run: Option<bool>,
 }
 
 impl Serialize for Failure {
@@ -194,6 +211,7 @@ impl Serialize for Failure {
             code: self.code.as_str().to_string(),
             message: self.message.clone(),
             status: self.status,
+            may_have_run: self.may_have_run,
         }
         .serialize(s)
     }
@@ -205,6 +223,7 @@ impl<'de> Deserialize<'de> for Failure {
             code,
             message,
             status,
+            may_have_run,
         } = Stored::deserialize(d)?;
         // Only AWS errors carry a status; their codes are AWS's, whatever they look like
         // (AWS has a `ServiceUnavailable` of its own).
@@ -216,6 +235,7 @@ impl<'de> Deserialize<'de> for Failure {
             code,
             message,
             status,
+            may_have_run,
         })
     }
 }

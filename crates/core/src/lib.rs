@@ -30,6 +30,7 @@ pub mod scope;
 pub mod seal;
 pub mod slack;
 pub mod status;
+pub mod sweep;
 pub mod time;
 pub mod token;
 pub mod vote;

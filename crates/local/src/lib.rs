@@ -28,6 +28,7 @@ use tollgate_api::Api;
 use tollgate_aws::keys::Purpose;
 use tollgate_aws::oidc::IssuerConfig;
 use tollgate_aws::settings::Settings;
+use tollgate_core::ApiError;
 use tollgate_core::own::OwnResources;
 use tollgate_executor::Executor;
 use tollgate_notifier::Notifier;
@@ -438,6 +439,81 @@ impl Stack {
             .lock()
             .map(|c| c.get(operation).copied().unwrap_or(0))
             .unwrap_or(0)
+    }
+
+    /// Runs the sweeper once, as its schedule would on AWS, with `bound_ms` as the quiet time
+    /// after which a request whose workflow is gone counts as stuck (a test passes a short
+    /// one; a deployment's is at least a minute). It reaches AWS through the local host,
+    /// like the other functions.
+    pub async fn sweep(&self, bound_ms: u64) -> Result<tollgate_sweeper::Report, ApiError> {
+        tollgate_sweeper::Sweeper::new(
+            &self.functions_sdk,
+            self.settings.table.clone(),
+            self.settings.state_machine_arn.clone(),
+            self.settings.topic_arn.clone(),
+            bound_ms,
+        )
+        .sweep(tollgate_aws::now_ms())
+        .await
+    }
+
+    /// Stops a request's workflow in the emulator (Step Functions' StopExecution), as an
+    /// operator, a failed deploy or a `States.Runtime` error would end it.
+    pub async fn stop_workflow(&self, request_id: &str) -> Result<(), String> {
+        use tollgate_aws::ports::RequestReader;
+        let sfn = aws_sdk_sfn::Client::new(&self.sdk);
+        let arn = tollgate_aws::workflow::execution_arn(&self.state_machine_arn, request_id);
+        sfn.stop_execution()
+            .execution_arn(&arn)
+            .error("Stopped")
+            .cause("stopped by a test")
+            .send()
+            .await
+            .map_err(|e| aws_sdk_sfn::error::DisplayErrorContext(e).to_string())?;
+        // moto marks the execution stopped only when its worker wakes, and a worker waiting
+        // for a task token wakes only when the token is answered (Step Functions itself
+        // reports the stop at once). Answering the stopped execution's token wakes it; the
+        // stopped program then ends as ABORTED without running another state.
+        let store = tollgate_aws::store::Store::new(
+            aws_sdk_dynamodb::Client::new(&self.sdk),
+            self.names.table.clone(),
+        );
+        if let Some(token) = store
+            .get(request_id)
+            .await
+            .map_err(|e| e.message)?
+            .and_then(|r| r.task_token)
+        {
+            let _ = sfn
+                .send_task_failure()
+                .task_token(token)
+                .error("Stopped")
+                .send()
+                .await;
+        }
+        Ok(())
+    }
+
+    /// Waits until the emulator reports the request's workflow no longer running (a worker
+    /// held in a function call notices its stop when the call returns).
+    pub async fn wait_workflow_ended(&self, request_id: &str) -> Result<(), String> {
+        let sfn = aws_sdk_sfn::Client::new(&self.sdk);
+        let arn = tollgate_aws::workflow::execution_arn(&self.state_machine_arn, request_id);
+        for _ in 0..200 {
+            let out = sfn
+                .describe_execution()
+                .execution_arn(&arn)
+                .send()
+                .await
+                .map_err(|e| aws_sdk_sfn::error::DisplayErrorContext(e).to_string())?;
+            if out.status() != &aws_sdk_sfn::types::ExecutionStatus::Running {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(format!(
+            "the workflow of {request_id} still runs 10 s after StopExecution"
+        ))
     }
 
     /// Kills the emulator, as a crash would.

@@ -71,6 +71,27 @@ pub struct Faults {
     pub crash_executor_after_call: AtomicBool,
     /// Executor invocations that crashed so.
     pub executor_crashes: AtomicUsize,
+    /// Kill the next executor invocation at this point (one-shot): it never takes its next
+    /// step, so its record stays as that point left it. The killed invocation is held until
+    /// [`Faults::release_killed`] is notified and then answers as a crashed sandbox, so a test
+    /// can end its workflow first (the state machine would otherwise retry the executor).
+    pub kill_executor_at: Mutex<Option<KillPoint>>,
+    /// Executor invocations killed so.
+    pub executor_kills: AtomicUsize,
+    pub release_killed: tokio::sync::Notify,
+    /// The armed kill of the invocation in flight: the point, and how to tell it it died.
+    armed_kill: Mutex<Option<(KillPoint, tokio::sync::oneshot::Sender<()>)>>,
+}
+
+/// Where the executor dies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KillPoint {
+    /// Before it claims the request: the request stays APPROVED, the call never runs.
+    BeforeClaim,
+    /// After its claim, before the call (at AssumeRole): EXECUTING, and the call never ran.
+    AfterClaim,
+    /// After the call, before its outcome is written: EXECUTING, and the call ran.
+    AfterCall,
 }
 
 impl Host {
@@ -294,6 +315,24 @@ async fn invoke(host: &Host, name: &str, body: &[u8]) -> Answer {
     };
     let result = if short == host.notifier_function {
         f.notifier.handle(payload).await
+    } else if short == host.executor_function
+        && let Some(point) = take_kill(host)
+    {
+        if point != KillPoint::BeforeClaim {
+            let (died, dead) = tokio::sync::oneshot::channel();
+            *lock(&host.faults.armed_kill) = Some((point, died));
+            // The executor runs until the host sees it reach `point`, and is dropped there.
+            tokio::select! {
+                r = f.executor.handle(payload) => {
+                    *lock(&host.faults.armed_kill) = None;
+                    return invoke_answer(r);
+                }
+                _ = dead => {}
+            }
+        }
+        host.faults.executor_kills.fetch_add(1, Ordering::SeqCst);
+        host.faults.release_killed.notified().await;
+        return crashed();
     } else if short == host.executor_function {
         let crash = host.faults.crash_executor_after_call.load(Ordering::SeqCst);
         let result = f.executor.handle(payload).await;
@@ -302,13 +341,7 @@ async fn invoke(host: &Host, name: &str, body: &[u8]) -> Answer {
                 .crash_executor_after_call
                 .store(false, Ordering::SeqCst);
             host.faults.executor_crashes.fetch_add(1, Ordering::SeqCst);
-            return json_answer(
-                500,
-                &json!({"Type": "Service", "message": "the function's sandbox crashed"}),
-            )
-            .tap_header("x-amzn-errortype", "ServiceException")
-            // Lambda always sends one; moto's interpreter fails the execution without it.
-            .tap_header("x-amzn-requestid", "local-executor-crash");
+            return crashed();
         }
         result
     } else {
@@ -318,6 +351,29 @@ async fn invoke(host: &Host, name: &str, body: &[u8]) -> Answer {
         )
         .tap_header("x-amzn-errortype", "ResourceNotFoundException");
     };
+    invoke_answer(result)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn take_kill(host: &Host) -> Option<KillPoint> {
+    lock(&host.faults.kill_executor_at).take()
+}
+
+/// What Lambda answers for an invocation whose sandbox died.
+fn crashed() -> Answer {
+    json_answer(
+        500,
+        &json!({"Type": "Service", "message": "the function's sandbox crashed"}),
+    )
+    .tap_header("x-amzn-errortype", "ServiceException")
+    // Lambda always sends one; moto's interpreter fails the execution without it.
+    .tap_header("x-amzn-requestid", "local-executor-crash")
+}
+
+fn invoke_answer(result: Result<Value, tollgate_core::ApiError>) -> Answer {
     match result {
         Ok(v) => json_answer(200, &v),
         // What the runtime sends for a function's error: its code as the error type.
@@ -470,6 +526,14 @@ async fn forward(host: &Host, parts: http::request::Parts, body: Bytes) -> Answe
     if let Some(answer) = injected_fault(host, operation.as_deref(), &body) {
         return answer;
     }
+    if kill_point_reached(host, operation.as_deref(), &body) {
+        // The executor is dropped; this answer only has to outlast it.
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        return json_answer(
+            500,
+            &json!({"__type": "InternalFailure", "message": "the caller died"}),
+        );
+    }
     let is_dynamodb_write = target
         .as_deref()
         .and_then(|t| t.strip_prefix("DynamoDB_20120810."))
@@ -547,6 +611,26 @@ fn injected_fault(host: &Host, operation: Option<&str>, body: &[u8]) -> Option<A
         }
         _ => None,
     }
+}
+
+/// Whether this call is the armed kill point's, which then fires: AssumeRole comes right
+/// after the claim, the outcome write right after the call.
+fn kill_point_reached(host: &Host, operation: Option<&str>, body: &[u8]) -> bool {
+    let mut armed = lock(&host.faults.armed_kill);
+    let Some((point, _)) = armed.as_ref() else {
+        return false;
+    };
+    let reached = match (point, operation) {
+        (KillPoint::AfterClaim, Some("AssumeRole")) => true,
+        (KillPoint::AfterCall, Some("DynamoDB_20120810.TransactWriteItems")) => {
+            contains(body, br#"{"S":"SUCCEEDED"}"#) || contains(body, br#"{"S":"FAILED"}"#)
+        }
+        _ => false,
+    };
+    if reached && let Some((_, died)) = armed.take() {
+        let _ = died.send(());
+    }
+    reached
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {

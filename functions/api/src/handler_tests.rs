@@ -74,6 +74,10 @@ impl Workflow for RecordedWorkflow {
         self.note(format!("cancel {task_token}"));
         Ok(true)
     }
+    async fn running(&self, request_id: &str) -> Result<bool, ApiError> {
+        self.note(format!("running {request_id}"));
+        Ok(true)
+    }
 }
 
 /// The executor, never reached in these tests: its invocations are counted.

@@ -4,6 +4,7 @@
 use aws_credential_types::Credentials;
 use serde_json::{Value, json};
 use tollgate_aws::ports::SignedCaller;
+use tollgate_core::answer_size::{self, MAX_WIRE_ANSWER_BYTES};
 use tollgate_core::mask::{MaskRules, mask_answer};
 use tollgate_core::reveal::{self, Revealed};
 use tollgate_core::{Failure, FailureCode, NewRequest};
@@ -16,6 +17,26 @@ pub fn signing_region(req: &NewRequest) -> String {
         })
         .map(|r| r.signing_region)
         .unwrap_or_else(|| req.region.clone())
+}
+
+/// An answer the executor stopped reading. A success is kept as a summary that says so (the
+/// call ran); an error that large is not AWS's usual few hundred bytes, and is refused as it.
+fn too_large(
+    resp: &tollgate_aws::signed_http::RawResponse,
+) -> Result<(Value, Vec<Revealed>), Failure> {
+    let length = resp
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    let summary = answer_size::too_large(resp.status, MAX_WIRE_ANSWER_BYTES, length);
+    if (200..300).contains(&resp.status) {
+        return Ok((summary, vec![]));
+    }
+    Err(Failure::aws(
+        "AnswerTooLarge",
+        summary["message"].as_str().unwrap_or("answer too large"),
+        resp.status,
+    ))
 }
 
 /// Sends the call and returns the JSON answer masked for everyone, with what `@unmask`
@@ -58,6 +79,9 @@ pub async fn perform(
         .send(request, creds, &built.signing_region, &built.signing_name)
         .await
         .map_err(|e| Failure::new(FailureCode::ServiceUnavailable, e.message))?;
+    if resp.too_large {
+        return too_large(&resp);
+    }
     let headers: Vec<(String, String)> = resp
         .headers
         .iter()

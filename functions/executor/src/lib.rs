@@ -17,7 +17,7 @@ use tollgate_aws::ports::{RecordStore, SignedCaller};
 use tollgate_aws::settings::Settings;
 use tollgate_aws::signed_http::SignedHttp;
 use tollgate_aws::store::Store;
-use tollgate_core::answer_size::{MAX_ANSWER_BYTES, bound_answer};
+use tollgate_core::answer_size::{MAX_ANSWER_BYTES, MAX_WIRE_ANSWER_BYTES, bound_answer};
 use tollgate_core::keyring::KeyRing;
 use tollgate_core::reveal::{self, Revealed};
 use tollgate_core::{ApiError, Claim, ErrorCode, Failure, FailureCode, Outcome, RequestRecord};
@@ -52,7 +52,7 @@ impl Executor {
                 settings.table.clone(),
             )),
             broker: CredentialBroker::new(aws_sdk_sts::Client::new(sdk)),
-            http: Arc::new(SignedHttp::new()),
+            http: Arc::new(SignedHttp::new().with_body_limit(MAX_WIRE_ANSWER_BYTES)),
             results_key,
             settings,
         })

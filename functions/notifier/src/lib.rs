@@ -113,37 +113,53 @@ impl Notifier {
         }
     }
 
+    /// Sends the notice, then stores the token with the `notified` event: the event records a
+    /// notice that was published, so a failed publish leaves no trace of one.
     async fn approval_requested(
         &self,
         id: &str,
         token: String,
         kind: notice::Kind,
     ) -> Result<Value, ApiError> {
-        let (stored, rec) = self
+        let before = self
+            .store
+            .get(id)
+            .await?
+            .ok_or_else(|| tollgate_aws::store::not_found(id))?;
+        if before.task_token.as_deref() == Some(token.as_str()) {
+            // A retried invocation: the notice went out and its event is stored.
+            return Ok(json!({"request_id": id, "status": before.status}));
+        }
+        let mut message_id = None;
+        if before.status == Status::Pending {
+            let link = notice::approval_link(&before, &self.settings, &self.link_key);
+            let (subject, message) = notice::approval_notice(&before, &link, kind, now_ms());
+            let sent = self.topic.publish(&subject, &message).await?;
+            tracing::info!(request_id = %id, message_id = %sent, ?kind, "approval notice published");
+            message_id = Some(sent);
+        }
+        let (_, rec) = self
             .store
             .update(id, |rec| {
+                let Some(sent) = &message_id else {
+                    return Ok(((), vec![])); // Decided before the token came: no notice.
+                };
                 if rec.task_token.as_deref() == Some(token.as_str()) {
-                    return Ok((false, vec![])); // A retried invocation: already stored.
+                    return Ok(((), vec![]));
                 }
                 rec.task_token = Some(token.clone());
                 let ev = rec.push_event(
                     EventKind::Notified,
                     None,
-                    json!({"channel": "sns", "status": rec.status, "reminder": kind == notice::Kind::Reminder}),
+                    json!({"channel": "sns", "message_id": sent, "status": rec.status, "reminder": kind == notice::Kind::Reminder}),
                     now_ms(),
                 );
-                Ok((true, vec![ev]))
+                Ok(((), vec![ev]))
             })
             .await?;
-        // Votes may have closed the request before the token arrived; then resume the
+        // Votes may have closed the request before the token was stored; then resume the
         // workflow here, since the voter had no token to do it with.
         match rec.status {
-            Status::Pending if stored => {
-                let link = notice::approval_link(&rec, &self.settings, &self.link_key);
-                let (subject, message) = notice::approval_notice(&rec, &link, kind, now_ms());
-                let message_id = self.topic.publish(&subject, &message).await?;
-                tracing::info!(request_id = %id, message_id, ?kind, "approval notice published");
-            }
             Status::Approved => {
                 self.workflow.approve(&token, id).await?;
             }
@@ -203,16 +219,23 @@ impl Notifier {
         Ok(json!({"request_id": id, "status": rec.status}))
     }
 
-    /// A failed closing notice is logged, never fatal: the request's outcome stands.
     async fn publish_closing(&self, rec: &tollgate_core::RequestRecord) {
-        let (subject, message) = notice::closing_notice(rec);
-        match self.topic.publish(&subject, &message).await {
-            Ok(message_id) => {
-                tracing::info!(request_id = %rec.id, message_id, status = %rec.status, "closing notice published")
-            }
-            Err(e) => {
-                tracing::warn!(request_id = %rec.id, error = %e.message, "closing notice not published")
-            }
+        publish_closing(self.topic.as_ref(), rec).await;
+    }
+}
+
+/// Tells the approvers how a request ended (the sweeper's notices too). A failed closing
+/// notice is logged, never fatal: the request's outcome stands. Answers whether it went out.
+pub async fn publish_closing(topic: &dyn Publisher, rec: &tollgate_core::RequestRecord) -> bool {
+    let (subject, message) = notice::closing_notice(rec);
+    match topic.publish(&subject, &message).await {
+        Ok(message_id) => {
+            tracing::info!(request_id = %rec.id, message_id, status = %rec.status, "closing notice published");
+            true
+        }
+        Err(e) => {
+            tracing::warn!(request_id = %rec.id, error = %e.message, "closing notice not published");
+            false
         }
     }
 }

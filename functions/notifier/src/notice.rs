@@ -167,8 +167,14 @@ pub fn closing_notice(rec: &RequestRecord) -> (String, Value) {
         agent_line(rec),
         rec.status
     );
+    // Why it failed, and whether the call may have run: what an operator acts on.
+    let why = rec
+        .error
+        .as_ref()
+        .map(|e| format!("Why: {}\n", one_line(&e.to_string())))
+        .unwrap_or_default();
     let text = format!(
-        "{subject}.\n\nDecisions:\n{}\nRequest: {}\nNo further action is needed.\n",
+        "{subject}.\n\n{why}Decisions:\n{}\nRequest: {}\nNo further action is needed.\n",
         if who.is_empty() {
             "  (no votes)".to_string()
         } else {
@@ -184,6 +190,7 @@ pub fn closing_notice(rec: &RequestRecord) -> (String, Value) {
         "agent": rec.agent.name,
         "agent_issuer": rec.agent.issuer,
         "agent_subject": rec.agent.subject,
+        "error": rec.error,
         "text": slack::escape(&subject),
         "blocks": slack::closed_blocks(rec),
     });

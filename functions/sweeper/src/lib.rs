@@ -1,0 +1,211 @@
+//! Invoked on a schedule. Finds requests left PENDING, APPROVED or EXECUTING whose workflow is
+//! gone (see `tollgate_core::sweep` for the rules) and closes each as FAILED with a reason
+//! that says whether the call may have run, with its audit event and a closing notice. It
+//! reads and writes records and asks Step Functions about executions; it never runs a call.
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use serde_json::{Value, json};
+use tollgate_aws::notify::Topic;
+use tollgate_aws::ports::{Publisher, RecordStore, Workflow};
+use tollgate_aws::store::{Cursor, Listing, Store};
+use tollgate_aws::workflow::StepFunctions;
+use tollgate_core::sweep::{DEFAULT_BOUND_MS, SWEPT, stuck};
+use tollgate_core::{ApiError, ErrorCode, RequestRecord, Status};
+
+/// Requests read per page of the status index.
+const PAGE: i32 = 100;
+
+/// The bound from `TOLLGATE_SWEEP_AFTER_SECONDS` (default 15 minutes). A deployment's bound
+/// below the executor's Lambda timeout would take a running call for a dead one, so anything
+/// under a minute is refused; the local stack's tests pass their bound directly.
+pub fn bound_from(setting: Option<&str>) -> Result<u64, String> {
+    let Some(v) = setting else {
+        return Ok(DEFAULT_BOUND_MS);
+    };
+    match v.trim().parse::<u64>() {
+        Ok(s) if s >= 60 => Ok(s * 1000),
+        _ => Err(format!(
+            "TOLLGATE_SWEEP_AFTER_SECONDS: `{v}` is not a whole number of seconds of at least 60"
+        )),
+    }
+}
+
+/// One request the sweep closed.
+#[derive(Debug, Clone)]
+pub struct Closed {
+    pub id: String,
+    pub from: Status,
+    pub code: String,
+    pub may_have_run: bool,
+    /// Whether the closing notice went out (a failed notice does not undo the close).
+    pub notified: bool,
+}
+
+/// What one sweep saw and did.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Requests in a swept status that were looked at.
+    pub checked: usize,
+    pub closed: Vec<Closed>,
+    /// Requests that could not be checked or closed this time (they are tried again next run).
+    pub errors: usize,
+}
+
+impl Report {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "checked": self.checked,
+            "errors": self.errors,
+            "closed": self.closed.iter().map(|c| json!({
+                "request_id": c.id,
+                "from": c.from,
+                "code": c.code,
+                "may_have_run": c.may_have_run,
+                "notified": c.notified,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+pub struct Sweeper {
+    store: Arc<dyn RecordStore>,
+    workflow: Arc<dyn Workflow>,
+    topic: Arc<dyn Publisher>,
+    bound_ms: u64,
+}
+
+impl Sweeper {
+    pub fn new(
+        sdk: &SdkConfig,
+        table: String,
+        state_machine_arn: String,
+        topic_arn: String,
+        bound_ms: u64,
+    ) -> Self {
+        Self::with_ports(
+            Arc::new(Store::new(aws_sdk_dynamodb::Client::new(sdk), table)),
+            Arc::new(StepFunctions::new(
+                aws_sdk_sfn::Client::new(sdk),
+                state_machine_arn,
+            )),
+            Arc::new(Topic::new(aws_sdk_sns::Client::new(sdk), topic_arn)),
+            bound_ms,
+        )
+    }
+
+    pub fn with_ports(
+        store: Arc<dyn RecordStore>,
+        workflow: Arc<dyn Workflow>,
+        topic: Arc<dyn Publisher>,
+        bound_ms: u64,
+    ) -> Self {
+        Self {
+            store,
+            workflow,
+            topic,
+            bound_ms,
+        }
+    }
+
+    /// Looks at every request in a swept status and closes the stuck ones. A request that
+    /// cannot be checked is left as it is (and counted); the sweep then fails after the rest,
+    /// so the function's errors alarm fires.
+    pub async fn sweep(&self, now: u64) -> Result<Report, ApiError> {
+        let mut report = Report::default();
+        for status in SWEPT {
+            let mut after: Option<Cursor> = None;
+            loop {
+                let page = self
+                    .store
+                    .list(&Listing::Status(status), PAGE, after.as_ref())
+                    .await?;
+                for rec in page.requests {
+                    report.checked += 1;
+                    match self.sweep_one(&rec, now).await {
+                        Ok(Some(c)) => report.closed.push(c),
+                        Ok(None) => {}
+                        Err(e) => {
+                            report.errors += 1;
+                            tracing::error!(request_id = %rec.id, error = %e.message, "request not swept");
+                        }
+                    }
+                }
+                match page.next {
+                    Some(c) => after = Some(c),
+                    None => break,
+                }
+            }
+        }
+        tracing::info!(
+            checked = report.checked,
+            closed = report.closed.len(),
+            errors = report.errors,
+            "sweep done"
+        );
+        if report.errors > 0 {
+            return Err(ApiError::new(
+                ErrorCode::Unavailable,
+                format!(
+                    "{} of {} requests could not be swept; they are tried again on the next run",
+                    report.errors, report.checked
+                ),
+            ));
+        }
+        Ok(report)
+    }
+
+    async fn sweep_one(
+        &self,
+        listed: &RequestRecord,
+        now: u64,
+    ) -> Result<Option<Closed>, ApiError> {
+        // Only a request quiet for longer than the bound is worth asking Step Functions about.
+        if stuck(listed, false, now, self.bound_ms).is_none() {
+            return Ok(None);
+        }
+        if self.workflow.running(&listed.id).await? {
+            return Ok(None);
+        }
+        let bound = self.bound_ms;
+        let (from, rec) = self
+            .store
+            .update(&listed.id, |r| {
+                let from = r.status;
+                let events = r.sweep(false, now, bound)?;
+                Ok(((!events.is_empty()).then_some(from), events))
+            })
+            .await?;
+        // Moved on meanwhile (voted, executed): the conditional write found it not stuck.
+        let Some(from) = from else {
+            return Ok(None);
+        };
+        let error = rec.error.as_ref();
+        let may_have_run = error.and_then(|e| e.may_have_run).unwrap_or(true);
+        tracing::warn!(request_id = %rec.id, from = %from, may_have_run, "stuck request closed by the sweeper");
+        let notified = tollgate_notifier::publish_closing(self.topic.as_ref(), &rec).await;
+        Ok(Some(Closed {
+            id: rec.id.clone(),
+            from,
+            code: error.map(|e| e.code.to_string()).unwrap_or_default(),
+            may_have_run,
+            notified,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bound_is_at_least_a_minute_and_named_when_wrong() {
+        assert_eq!(bound_from(None), Ok(DEFAULT_BOUND_MS));
+        assert_eq!(bound_from(Some("120")), Ok(120_000));
+        for bad in ["59", "-1", "ten", ""] {
+            let e = bound_from(Some(bad)).unwrap_err();
+            assert!(e.contains("TOLLGATE_SWEEP_AFTER_SECONDS"), "{e}");
+        }
+    }
+}
