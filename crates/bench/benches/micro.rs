@@ -97,7 +97,7 @@ fn creds_body_for_front_door() -> (http::Request<Vec<u8>>, tollgate_core::keyrin
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
         .as_secs();
-    let issued = tollgate_core::gateway_credentials::issue(&ring, &agent, now + 3600, now)
+    let issued = tollgate_core::gateway_credentials::issue(&ring, &agent, now + 3600, now, 0)
         .expect("credentials");
     let creds = Credentials::new(
         issued.access_key_id.clone(),

@@ -116,10 +116,16 @@ impl Client {
         self.send(rb).await
     }
 
-    /// `POST /v1/credentials`: gateway credentials for the front door.
-    pub async fn credentials(&self) -> Result<Answer, ClientError> {
-        self.send(self.http.post(format!("{}/v1/credentials", self.base)))
-            .await
+    /// `POST /v1/credentials`: gateway credentials for the front door, with which a held
+    /// call waits up to `wait_seconds` for its decision.
+    pub async fn credentials(&self, wait_seconds: u64) -> Result<Answer, ClientError> {
+        let rb = self.http.post(format!("{}/v1/credentials", self.base));
+        let rb = if wait_seconds > 0 {
+            rb.json(&serde_json::json!({ "wait_seconds": wait_seconds }))
+        } else {
+            rb
+        };
+        self.send(rb).await
     }
 
     /// `GET /v1/requests/{id}`, holding up to `wait` seconds for a change.

@@ -481,3 +481,61 @@ async fn rust_sdk_child() {
     });
     println!("RUST_SDK {out}");
 }
+
+/// `tollgate env --wait 20`: a held call stays open while it waits, and a quick approval
+/// answers it in place, executed once; a longer wait than API Gateway allows is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_wait_a_quick_approval_answers_the_held_call_in_place() {
+    let stack = stack().await;
+    let agent = stack.token("ci-bot", false).unwrap();
+    let approver = stack.token("alice", true).unwrap();
+    create_table(&stack.sdk, "orders").await.unwrap();
+    let call = tokio::spawn(run(shell(
+        &stack,
+        &agent,
+        r#"eval "$("$TOLLGATE" env --wait 20)" && aws dynamodb delete-table --table-name orders --output json"#,
+    )));
+    let cli = |token: &str, args: &[&str]| {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .env("TOLLGATE_URL", &stack.api_url)
+            .env("TOLLGATE_TOKEN", token)
+            .env("HOME", std::env::temp_dir());
+        run(c)
+    };
+    let mut id = None;
+    for _ in 0..100 {
+        let queue = cli(&approver, &["pending", "-o", "json"]).await.json();
+        if let Some(found) = queue["requests"][0]["id"].as_str() {
+            id = Some(found.to_string());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let id = id.expect("the held call is pending");
+    assert!(!call.is_finished(), "the held call waits for its decision");
+    let voted = cli(&approver, &["approve", &id]).await;
+    assert_eq!(voted.code, 0, "{}{}", voted.stdout, voted.stderr);
+    let r = call.await.unwrap();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.json()["TableDescription"]["TableName"],
+        "orders",
+        "{}",
+        r.stdout
+    );
+    assert!(!table_exists(&stack.sdk, "orders").await.unwrap());
+    let status = cli(&agent, &["status", &id, "-o", "json"]).await.json();
+    let started = status["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "execution_started")
+        .count();
+    assert_eq!(started, 1, "{status}");
+
+    let r = run(shell(&stack, &agent, r#""$TOLLGATE" env --wait 21"#)).await;
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("wait_seconds"), "{}", r.stderr);
+    stack.stop().await;
+}

@@ -26,6 +26,9 @@ pub const ACCESS_KEY_PREFIX: &str = "TOLLGATE";
 pub const MAX_LIFETIME_SECONDS: u64 = 3600;
 /// The shortest a token may have left for credentials to be worth issuing.
 pub const MIN_LIFETIME_SECONDS: u64 = 60;
+/// Longest a held front-door call may wait for its decision in place (`tollgate env --wait`):
+/// API Gateway closes a connection after 30 s, and the answer needs time to travel.
+pub const MAX_WAIT_SECONDS: u64 = 20;
 /// Longest session token accepted: API Gateway allows 10,240 bytes of request line and
 /// headers, and nothing longer was ever issued.
 pub const MAX_SESSION_TOKEN_BYTES: usize = 6144;
@@ -61,6 +64,13 @@ struct Sealed {
     exp: u64,
     agent: Identity,
     seed: String,
+    /// Absent in tokens issued before the wait existed: they wait for nothing.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    wait: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The agent a verified token belongs to, and until when.
@@ -68,6 +78,10 @@ struct Sealed {
 pub struct Holder {
     pub agent: Identity,
     pub expires_at: u64,
+    /// How long a held call signed with these credentials waits for its decision before it
+    /// answers "approval required" (seconds; at most [`MAX_WAIT_SECONDS`]). Sealed in the
+    /// token, so the agent chose it when the credentials were issued and cannot raise it.
+    pub wait_seconds: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +91,8 @@ pub enum IssueError {
     NoRandomness,
     /// The identity is too large to fit a session token.
     TooLarge,
+    /// The wait asked for is longer than [`MAX_WAIT_SECONDS`].
+    WaitTooLong,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,13 +115,18 @@ fn secret_for(seed: &[u8], akid: &str) -> String {
 }
 
 /// Issues credentials for `agent`, whose verified token expires at `token_expires_at` (Unix
-/// seconds), at `now`: they expire with the token or after an hour, whichever is sooner.
+/// seconds), at `now`: they expire with the token or after an hour, whichever is sooner. A
+/// held call signed with them waits up to `wait_seconds` for its decision.
 pub fn issue(
     ring: &KeyRing,
     agent: &Identity,
     token_expires_at: u64,
     now: u64,
+    wait_seconds: u64,
 ) -> Result<GatewayCredentials, IssueError> {
+    if wait_seconds > MAX_WAIT_SECONDS {
+        return Err(IssueError::WaitTooLong);
+    }
     if token_expires_at < now.saturating_add(MIN_LIFETIME_SECONDS) {
         return Err(IssueError::TokenExpiresTooSoon);
     }
@@ -119,6 +140,7 @@ pub fn issue(
         exp: expires_at,
         agent: agent.clone(),
         seed: URL_SAFE_NO_PAD.encode(seed),
+        wait: wait_seconds,
     };
     let plain = serde_json::to_vec(&sealed).map_err(|_| IssueError::TooLarge)?;
     let session_token = aead::seal(ring, PURPOSE, access_key_id.as_bytes(), &plain)
@@ -171,6 +193,8 @@ pub fn open(
         Holder {
             agent: sealed.agent,
             expires_at: sealed.exp,
+            // Bounded again: a token is only as trustworthy as the ring, and this bound is cheap.
+            wait_seconds: sealed.wait.min(MAX_WAIT_SECONDS),
         },
     ))
 }
@@ -226,7 +250,7 @@ mod tests {
 
     #[test]
     fn issued_credentials_open_to_the_agent_and_the_same_secret() {
-        let c = issue(&ring(1, None), &agent(), NOW + 7200, NOW).unwrap();
+        let c = issue(&ring(1, None), &agent(), NOW + 7200, NOW, 0).unwrap();
         assert!(is_gateway_key(&c.access_key_id), "{}", c.access_key_id);
         assert_eq!(c.secret_access_key.len(), 40);
         let (secret, holder) = open(
@@ -245,19 +269,19 @@ mod tests {
         assert!(!format!("{c:?}").contains(&c.secret_access_key));
         assert!(!format!("{c:?}").contains(&c.session_token));
         // Two issues differ in every part.
-        let d = issue(&ring(1, None), &agent(), NOW + 7200, NOW).unwrap();
+        let d = issue(&ring(1, None), &agent(), NOW + 7200, NOW, 0).unwrap();
         assert_ne!(c.access_key_id, d.access_key_id);
         assert_ne!(c.secret_access_key, d.secret_access_key);
     }
 
     #[test]
     fn expiry_is_the_tokens_or_an_hour_whichever_is_sooner() {
-        let long = issue(&ring(1, None), &agent(), NOW + 7200, NOW).unwrap();
+        let long = issue(&ring(1, None), &agent(), NOW + 7200, NOW, 0).unwrap();
         assert_eq!(long.expires_at, NOW + MAX_LIFETIME_SECONDS);
-        let short = issue(&ring(1, None), &agent(), NOW + 600, NOW).unwrap();
+        let short = issue(&ring(1, None), &agent(), NOW + 600, NOW, 0).unwrap();
         assert_eq!(short.expires_at, NOW + 600);
         assert_eq!(
-            issue(&ring(1, None), &agent(), NOW + 30, NOW),
+            issue(&ring(1, None), &agent(), NOW + 30, NOW, 0),
             Err(IssueError::TokenExpiresTooSoon)
         );
         let open_at = |t| {
@@ -275,7 +299,7 @@ mod tests {
 
     #[test]
     fn rotation_keeps_outstanding_credentials_until_the_previous_key_goes() {
-        let c = issue(&ring(1, None), &agent(), NOW + 7200, NOW).unwrap();
+        let c = issue(&ring(1, None), &agent(), NOW + 7200, NOW, 0).unwrap();
         let with = |r: &KeyRing| open(r, &c.access_key_id, Some(&c.session_token), NOW);
         assert_eq!(with(&ring(2, Some(1))).unwrap().0, c.secret_access_key);
         assert_eq!(
@@ -287,8 +311,8 @@ mod tests {
     #[test]
     fn tokens_bind_their_key_id_and_refuse_tampering() {
         let r = ring(1, None);
-        let a = issue(&r, &agent(), NOW + 7200, NOW).unwrap();
-        let b = issue(&r, &agent(), NOW + 7200, NOW).unwrap();
+        let a = issue(&r, &agent(), NOW + 7200, NOW, 0).unwrap();
+        let b = issue(&r, &agent(), NOW + 7200, NOW, 0).unwrap();
         // Another key id's token, no token, a tampered token, garbage.
         assert_eq!(
             open(&r, &a.access_key_id, Some(&b.session_token), NOW).unwrap_err(),
@@ -328,6 +352,25 @@ mod tests {
                 "{k}"
             );
         }
+    }
+
+    #[test]
+    fn the_wait_is_sealed_bounded_and_absent_in_older_tokens() {
+        let r = ring(1, None);
+        let c = issue(&r, &agent(), NOW + 7200, NOW, 20).unwrap();
+        let (_, holder) = open(&r, &c.access_key_id, Some(&c.session_token), NOW).unwrap();
+        assert_eq!(holder.wait_seconds, 20);
+        assert_eq!(
+            issue(&r, &agent(), NOW + 7200, NOW, MAX_WAIT_SECONDS + 1),
+            Err(IssueError::WaitTooLong)
+        );
+        // A token sealed before the wait existed opens, and waits for nothing.
+        let akid = "TOLLGATEAAAAAAAAAAAAAAAA";
+        let old =
+            serde_json::json!({"akid": akid, "exp": NOW + 60, "agent": agent(), "seed": "c2VlZA"});
+        let token = aead::seal(&r, PURPOSE, akid.as_bytes(), old.to_string().as_bytes()).unwrap();
+        let (_, holder) = open(&r, akid, Some(&token), NOW).unwrap();
+        assert_eq!(holder.wait_seconds, 0);
     }
 
     #[test]

@@ -20,22 +20,30 @@ impl Api {
             .get("exp")
             .and_then(Value::as_u64)
             .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "token: has no `exp` claim"))?;
+        let wait_seconds = wait_seconds(req.body())?;
         let now = now_ms() / 1000;
-        let c = gateway_credentials::issue(&self.keys.gateway, &agent.identity, token_exp, now)
-            .map_err(|e| match e {
-                IssueError::TokenExpiresTooSoon => ApiError::new(
-                    ErrorCode::Unauthorized,
-                    format!(
-                        "token: expires in under {} s; get a fresh token first",
-                        gateway_credentials::MIN_LIFETIME_SECONDS
-                    ),
+        let c = gateway_credentials::issue(
+            &self.keys.gateway,
+            &agent.identity,
+            token_exp,
+            now,
+            wait_seconds,
+        )
+        .map_err(|e| match e {
+            IssueError::TokenExpiresTooSoon => ApiError::new(
+                ErrorCode::Unauthorized,
+                format!(
+                    "token: expires in under {} s; get a fresh token first",
+                    gateway_credentials::MIN_LIFETIME_SECONDS
                 ),
-                IssueError::TooLarge => ApiError::new(
-                    ErrorCode::InvalidRequest,
-                    "token: the identity it carries is too large for a session token",
-                ),
-                IssueError::NoRandomness => ApiError::internal("no randomness for credentials"),
-            })?;
+            ),
+            IssueError::TooLarge => ApiError::new(
+                ErrorCode::InvalidRequest,
+                "token: the identity it carries is too large for a session token",
+            ),
+            IssueError::WaitTooLong => wait_error(),
+            IssueError::NoRandomness => ApiError::internal("no randomness for credentials"),
+        })?;
         // The key id is no secret and ties later front-door log lines to this issue.
         tracing::info!(agent = %agent.identity.subject, access_key_id = %c.access_key_id, expires_at = c.expires_at, "gateway credentials issued");
         Ok(Response::json(
@@ -48,7 +56,46 @@ impl Api {
                 "expires_at": c.expires_at,
                 "endpoint_url": self.settings.public_url,
                 "region": self.settings.default_region,
+                "wait_seconds": wait_seconds,
             }),
         ))
     }
+}
+
+/// The optional body: `{"wait_seconds": n}`, how long a held call signed with these
+/// credentials waits for its decision before answering "approval required".
+fn wait_seconds(body: &[u8]) -> Result<u64, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(0);
+    }
+    let v: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            ErrorCode::InvalidJson,
+            format!("body: not valid JSON ({e})"),
+        )
+    })?;
+    let Value::Object(obj) = v else {
+        return Err(ApiError::field("body", "must be a JSON object"));
+    };
+    if let Some(k) = obj.keys().find(|k| k.as_str() != "wait_seconds") {
+        return Err(ApiError::field(
+            k.clone(),
+            "unknown field; expected `wait_seconds`",
+        ));
+    }
+    match obj.get("wait_seconds") {
+        None | Some(Value::Null) => Ok(0),
+        // The bound is core's (`IssueError::WaitTooLong`).
+        Some(v) => v.as_u64().ok_or_else(wait_error),
+    }
+}
+
+fn wait_error() -> ApiError {
+    ApiError::field(
+        "wait_seconds",
+        format!(
+            "must be a whole number of seconds from 0 to {} (API Gateway closes a connection after 30 s)",
+            gateway_credentials::MAX_WAIT_SECONDS
+        ),
+    )
 }

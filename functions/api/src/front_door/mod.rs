@@ -233,6 +233,14 @@ impl Api {
             let rec = match admitted {
                 Admitted::New(rec) | Admitted::Existing(rec) => rec,
             };
+            // Credentials issued with a wait (`tollgate env --wait`) hold a held call open so
+            // that a quick decision answers in place; the wait never extends past a decision.
+            let rec = self
+                .watch(rec, verified.principal.wait_seconds, |r| {
+                    r.status.is_final()
+                })
+                .await
+                .map_err(Refusal::Api)?;
             if !rec.status.is_final() {
                 return Err(Refusal::Waiting(Box::new(answer::Waiting {
                     approval_link: self.approval_link(&rec),
