@@ -220,7 +220,7 @@ async fn overhead() -> Res<()> {
 /// endpoint and gateway credentials from `POST /v1/credentials`.
 async fn front_door_client(stack: &Stack, agent: &Client) -> Res<aws_sdk_dynamodb::Client> {
     let a = agent
-        .credentials(0)
+        .credentials(0, None)
         .await
         .map_err(|e| format!("credentials: {e}"))?;
     let field = |k: &str| {

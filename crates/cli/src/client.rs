@@ -117,13 +117,25 @@ impl Client {
     }
 
     /// `POST /v1/credentials`: gateway credentials for the front door, with which a held
-    /// call waits up to `wait_seconds` for its decision.
-    pub async fn credentials(&self, wait_seconds: u64) -> Result<Answer, ClientError> {
+    /// call waits up to `wait_seconds` for its decision and every call acts in `target`
+    /// (`None`: the `default` target).
+    pub async fn credentials(
+        &self,
+        wait_seconds: u64,
+        target: Option<&str>,
+    ) -> Result<Answer, ClientError> {
+        let mut terms = serde_json::Map::new();
+        if wait_seconds > 0 {
+            terms.insert("wait_seconds".into(), wait_seconds.into());
+        }
+        if let Some(t) = target {
+            terms.insert("target".into(), t.into());
+        }
         let rb = self.http.post(format!("{}/v1/credentials", self.base));
-        let rb = if wait_seconds > 0 {
-            rb.json(&serde_json::json!({ "wait_seconds": wait_seconds }))
-        } else {
+        let rb = if terms.is_empty() {
             rb
+        } else {
+            rb.json(&terms)
         };
         self.send(rb).await
     }

@@ -567,3 +567,40 @@ async fn with_a_wait_a_quick_approval_answers_the_held_call_in_place() {
     assert!(r.stderr.contains("wait_seconds"), "{}", r.stderr);
     stack.stop().await;
 }
+
+/// `tollgate env --target NAME`: every call signed with those credentials acts in that
+/// target, under its role; an unknown target is refused when the credentials are asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_for_a_target_act_in_that_target() {
+    let stack = stack().await;
+    let agent = stack.token("ci-bot", false).unwrap();
+    let whoami = |env: &'static str| {
+        run(shell(
+            &stack,
+            &agent,
+            &format!(
+                r#"eval "$("$TOLLGATE" env {env})" && aws sts get-caller-identity --output json"#
+            ),
+        ))
+    };
+    let r = whoami("--target sandbox").await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let arn = r.json()["Arn"].as_str().unwrap().to_string();
+    assert!(
+        arn.contains(":assumed-role/tollgate-target-sandbox/"),
+        "{arn}"
+    );
+    let r = whoami("").await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let arn = r.json()["Arn"].as_str().unwrap().to_string();
+    assert!(arn.contains(":assumed-role/tollgate-target/"), "{arn}");
+
+    let r = run(shell(&stack, &agent, r#""$TOLLGATE" env --target nowhere"#)).await;
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("no target named `nowhere`") && r.stderr.contains("sandbox"),
+        "{}",
+        r.stderr
+    );
+    stack.stop().await;
+}

@@ -67,6 +67,9 @@ struct Sealed {
     /// Absent in tokens issued before the wait existed: they wait for nothing.
     #[serde(default, skip_serializing_if = "is_zero")]
     wait: u64,
+    /// Absent for the `default` target (and in older tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    target: Option<String>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -82,7 +85,22 @@ pub struct Holder {
     /// answers "approval required" (seconds; at most [`MAX_WAIT_SECONDS`]). Sealed in the
     /// token, so the agent chose it when the credentials were issued and cannot raise it.
     pub wait_seconds: u64,
+    /// The target every call signed with these credentials acts in (`default` unless the
+    /// agent asked for another when they were issued).
+    pub target: String,
 }
+
+/// What the agent asks of credentials beyond its identity: how long a held call waits for
+/// its decision, and the target its calls act in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Terms {
+    pub wait_seconds: u64,
+    /// `None`: the target named `default`.
+    pub target: Option<String>,
+}
+
+/// The target of calls signed with credentials issued without one.
+pub const DEFAULT_TARGET: &str = "default";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IssueError {
@@ -93,6 +111,8 @@ pub enum IssueError {
     TooLarge,
     /// The wait asked for is longer than [`MAX_WAIT_SECONDS`].
     WaitTooLong,
+    /// The target's name is not one a request may carry.
+    InvalidTarget,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,17 +135,20 @@ fn secret_for(seed: &[u8], akid: &str) -> String {
 }
 
 /// Issues credentials for `agent`, whose verified token expires at `token_expires_at` (Unix
-/// seconds), at `now`: they expire with the token or after an hour, whichever is sooner. A
-/// held call signed with them waits up to `wait_seconds` for its decision.
+/// seconds), at `now`: they expire with the token or after an hour, whichever is sooner. What
+/// `terms` asks is sealed with them: the agent cannot change it afterwards.
 pub fn issue(
     ring: &KeyRing,
     agent: &Identity,
     token_expires_at: u64,
     now: u64,
-    wait_seconds: u64,
+    terms: &Terms,
 ) -> Result<GatewayCredentials, IssueError> {
-    if wait_seconds > MAX_WAIT_SECONDS {
+    if terms.wait_seconds > MAX_WAIT_SECONDS {
         return Err(IssueError::WaitTooLong);
+    }
+    if let Some(t) = &terms.target {
+        crate::request::validate_target(t).map_err(|_| IssueError::InvalidTarget)?;
     }
     if token_expires_at < now.saturating_add(MIN_LIFETIME_SECONDS) {
         return Err(IssueError::TokenExpiresTooSoon);
@@ -140,7 +163,8 @@ pub fn issue(
         exp: expires_at,
         agent: agent.clone(),
         seed: URL_SAFE_NO_PAD.encode(seed),
-        wait: wait_seconds,
+        wait: terms.wait_seconds,
+        target: terms.target.clone().filter(|t| t != DEFAULT_TARGET),
     };
     let plain = serde_json::to_vec(&sealed).map_err(|_| IssueError::TooLarge)?;
     let session_token = aead::seal(ring, PURPOSE, access_key_id.as_bytes(), &plain)
@@ -195,6 +219,7 @@ pub fn open(
             expires_at: sealed.exp,
             // Bounded again: a token is only as trustworthy as the ring, and this bound is cheap.
             wait_seconds: sealed.wait.min(MAX_WAIT_SECONDS),
+            target: sealed.target.unwrap_or_else(|| DEFAULT_TARGET.to_string()),
         },
     ))
 }
@@ -250,7 +275,7 @@ mod tests {
 
     #[test]
     fn issued_credentials_open_to_the_agent_and_the_same_secret() {
-        let c = issue(&ring(1, None), &agent(), NOW + 7200, NOW, 0).unwrap();
+        let c = issue(&ring(1, None), &agent(), NOW + 7200, NOW, &Terms::default()).unwrap();
         assert!(is_gateway_key(&c.access_key_id), "{}", c.access_key_id);
         assert_eq!(c.secret_access_key.len(), 40);
         let (secret, holder) = open(
@@ -269,19 +294,19 @@ mod tests {
         assert!(!format!("{c:?}").contains(&c.secret_access_key));
         assert!(!format!("{c:?}").contains(&c.session_token));
         // Two issues differ in every part.
-        let d = issue(&ring(1, None), &agent(), NOW + 7200, NOW, 0).unwrap();
+        let d = issue(&ring(1, None), &agent(), NOW + 7200, NOW, &Terms::default()).unwrap();
         assert_ne!(c.access_key_id, d.access_key_id);
         assert_ne!(c.secret_access_key, d.secret_access_key);
     }
 
     #[test]
     fn expiry_is_the_tokens_or_an_hour_whichever_is_sooner() {
-        let long = issue(&ring(1, None), &agent(), NOW + 7200, NOW, 0).unwrap();
+        let long = issue(&ring(1, None), &agent(), NOW + 7200, NOW, &Terms::default()).unwrap();
         assert_eq!(long.expires_at, NOW + MAX_LIFETIME_SECONDS);
-        let short = issue(&ring(1, None), &agent(), NOW + 600, NOW, 0).unwrap();
+        let short = issue(&ring(1, None), &agent(), NOW + 600, NOW, &Terms::default()).unwrap();
         assert_eq!(short.expires_at, NOW + 600);
         assert_eq!(
-            issue(&ring(1, None), &agent(), NOW + 30, NOW, 0),
+            issue(&ring(1, None), &agent(), NOW + 30, NOW, &Terms::default()),
             Err(IssueError::TokenExpiresTooSoon)
         );
         let open_at = |t| {
@@ -299,7 +324,7 @@ mod tests {
 
     #[test]
     fn rotation_keeps_outstanding_credentials_until_the_previous_key_goes() {
-        let c = issue(&ring(1, None), &agent(), NOW + 7200, NOW, 0).unwrap();
+        let c = issue(&ring(1, None), &agent(), NOW + 7200, NOW, &Terms::default()).unwrap();
         let with = |r: &KeyRing| open(r, &c.access_key_id, Some(&c.session_token), NOW);
         assert_eq!(with(&ring(2, Some(1))).unwrap().0, c.secret_access_key);
         assert_eq!(
@@ -311,8 +336,8 @@ mod tests {
     #[test]
     fn tokens_bind_their_key_id_and_refuse_tampering() {
         let r = ring(1, None);
-        let a = issue(&r, &agent(), NOW + 7200, NOW, 0).unwrap();
-        let b = issue(&r, &agent(), NOW + 7200, NOW, 0).unwrap();
+        let a = issue(&r, &agent(), NOW + 7200, NOW, &Terms::default()).unwrap();
+        let b = issue(&r, &agent(), NOW + 7200, NOW, &Terms::default()).unwrap();
         // Another key id's token, no token, a tampered token, garbage.
         assert_eq!(
             open(&r, &a.access_key_id, Some(&b.session_token), NOW).unwrap_err(),
@@ -357,11 +382,11 @@ mod tests {
     #[test]
     fn the_wait_is_sealed_bounded_and_absent_in_older_tokens() {
         let r = ring(1, None);
-        let c = issue(&r, &agent(), NOW + 7200, NOW, 20).unwrap();
+        let c = issue(&r, &agent(), NOW + 7200, NOW, &wait(20)).unwrap();
         let (_, holder) = open(&r, &c.access_key_id, Some(&c.session_token), NOW).unwrap();
         assert_eq!(holder.wait_seconds, 20);
         assert_eq!(
-            issue(&r, &agent(), NOW + 7200, NOW, MAX_WAIT_SECONDS + 1),
+            issue(&r, &agent(), NOW + 7200, NOW, &wait(MAX_WAIT_SECONDS + 1)),
             Err(IssueError::WaitTooLong)
         );
         // A token sealed before the wait existed opens, and waits for nothing.
@@ -371,6 +396,40 @@ mod tests {
         let token = aead::seal(&r, PURPOSE, akid.as_bytes(), old.to_string().as_bytes()).unwrap();
         let (_, holder) = open(&r, akid, Some(&token), NOW).unwrap();
         assert_eq!(holder.wait_seconds, 0);
+        assert_eq!(holder.target, DEFAULT_TARGET);
+    }
+
+    fn wait(wait_seconds: u64) -> Terms {
+        Terms {
+            wait_seconds,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_target_is_sealed_and_checked() {
+        let r = ring(1, None);
+        let terms = Terms {
+            target: Some("prod".into()),
+            ..Default::default()
+        };
+        let c = issue(&r, &agent(), NOW + 7200, NOW, &terms).unwrap();
+        let (_, holder) = open(&r, &c.access_key_id, Some(&c.session_token), NOW).unwrap();
+        assert_eq!(holder.target, "prod");
+        let plain = issue(&r, &agent(), NOW + 7200, NOW, &Terms::default()).unwrap();
+        let (_, holder) = open(&r, &plain.access_key_id, Some(&plain.session_token), NOW).unwrap();
+        assert_eq!(holder.target, DEFAULT_TARGET);
+        for bad in ["", "a/b", &"x".repeat(65)] {
+            let terms = Terms {
+                target: Some(bad.to_string()),
+                ..Default::default()
+            };
+            assert_eq!(
+                issue(&r, &agent(), NOW + 7200, NOW, &terms),
+                Err(IssueError::InvalidTarget),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

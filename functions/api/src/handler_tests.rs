@@ -504,7 +504,7 @@ async fn votes_are_refused_for_the_requester_outsiders_agents_and_late_comers() 
 }
 
 #[tokio::test]
-async fn gateway_credentials_take_an_optional_wait_that_is_bounded_and_checked() {
+async fn gateway_credentials_take_an_optional_wait_and_target_that_are_checked() {
     let h = harness();
     let bot = h.agent("bot");
     let issue = |body: Value| h.call("POST", "/v1/credentials", &bot, &[], body);
@@ -526,6 +526,9 @@ async fn gateway_credentials_take_an_optional_wait_that_is_bounded_and_checked()
         (json!({"wait_seconds": "5"}), "wait_seconds"),
         (json!({"wait": 5}), "wait"),
         (json!([5]), "body"),
+        (json!({"target": "nowhere"}), "target"),
+        (json!({"target": "a/b"}), "target"),
+        (json!({"target": 1}), "target"),
     ] {
         let (status, body) = issue(bad.clone()).await;
         assert_eq!(status, 400, "{bad}: {body}");

@@ -240,7 +240,7 @@ impl Api {
             region,
             params: decoded.params,
             reason: Some(REASON.to_string()),
-            target: "default".to_string(),
+            target: verified.principal.target.clone(),
         };
         let params_len = serde_json::to_vec(&new.params).map_or(usize::MAX, |v| v.len());
         if params_len > MAX_BODY_BYTES {
