@@ -97,8 +97,14 @@ fn creds_body_for_front_door() -> (http::Request<Vec<u8>>, tollgate_core::keyrin
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
         .as_secs();
-    let issued = tollgate_core::gateway_credentials::issue(&ring, &agent, now + 3600, now)
-        .expect("credentials");
+    let issued = tollgate_core::gateway_credentials::issue(
+        &ring,
+        &agent,
+        now + 3600,
+        now,
+        &Default::default(),
+    )
+    .expect("credentials");
     let creds = Credentials::new(
         issued.access_key_id.clone(),
         issued.secret_access_key.clone(),

@@ -15,8 +15,12 @@ pub(crate) struct Issued {
     region: Option<String>,
 }
 
-pub(crate) async fn fetch(client: &Client) -> Result<Issued, Fail> {
-    let a = client.credentials().await?;
+pub(crate) async fn fetch(
+    client: &Client,
+    wait_seconds: u64,
+    target: Option<&str>,
+) -> Result<Issued, Fail> {
+    let a = client.credentials(wait_seconds, target).await?;
     if a.status != 200 {
         let message = a
             .body

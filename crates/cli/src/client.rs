@@ -116,10 +116,28 @@ impl Client {
         self.send(rb).await
     }
 
-    /// `POST /v1/credentials`: gateway credentials for the front door.
-    pub async fn credentials(&self) -> Result<Answer, ClientError> {
-        self.send(self.http.post(format!("{}/v1/credentials", self.base)))
-            .await
+    /// `POST /v1/credentials`: gateway credentials for the front door, with which a held
+    /// call waits up to `wait_seconds` for its decision and every call acts in `target`
+    /// (`None`: the `default` target).
+    pub async fn credentials(
+        &self,
+        wait_seconds: u64,
+        target: Option<&str>,
+    ) -> Result<Answer, ClientError> {
+        let mut terms = serde_json::Map::new();
+        if wait_seconds > 0 {
+            terms.insert("wait_seconds".into(), wait_seconds.into());
+        }
+        if let Some(t) = target {
+            terms.insert("target".into(), t.into());
+        }
+        let rb = self.http.post(format!("{}/v1/credentials", self.base));
+        let rb = if terms.is_empty() {
+            rb
+        } else {
+            rb.json(&terms)
+        };
+        self.send(rb).await
     }
 
     /// `GET /v1/requests/{id}`, holding up to `wait` seconds for a change.

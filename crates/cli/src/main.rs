@@ -276,14 +276,33 @@ enum Command {
   tollgate credentials
   # ~/.aws/config:  [profile tollgate]
   #                 credential_process = tollgate credentials
-  #                 endpoint_url = https://tollgate.example.com")]
-    Credentials,
+  #                 endpoint_url = https://tollgate.example.com
+  tollgate credentials --wait 20")]
+    Credentials {
+        /// Seconds a held call waits for its decision before answering "approval required"
+        /// (0 to 20), so that a quick approval answers in place.
+        #[arg(long, default_value_t = 0, value_name = "SECONDS")]
+        wait: u64,
+        /// The target every call signed with these credentials acts in (default: `default`).
+        #[arg(long, value_name = "NAME")]
+        target: Option<String>,
+    },
     /// `export` lines that point the AWS CLI and SDKs at Tollgate's front door with fresh
     /// gateway credentials (agent token).
     #[command(after_help = "Examples:
   eval \"$(tollgate env)\"
-  aws sts get-caller-identity")]
-    Env,
+  aws sts get-caller-identity
+  eval \"$(tollgate env --wait 20)\"
+  eval \"$(tollgate env --target default)\"")]
+    Env {
+        /// Seconds a held call waits for its decision before answering "approval required"
+        /// (0 to 20), so that a quick approval answers in place.
+        #[arg(long, default_value_t = 0, value_name = "SECONDS")]
+        wait: u64,
+        /// The target every call signed with these credentials acts in (default: `default`).
+        #[arg(long, value_name = "NAME")]
+        target: Option<String>,
+    },
     /// Print a shell completion script.
     #[command(after_help = "Examples:
   tollgate completions bash > ~/.local/share/bash-completion/completions/tollgate
@@ -525,13 +544,13 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
                 .list(Some("pending"), limit, cursor.as_deref())
                 .await?,
         )),
-        Command::Credentials => {
-            let c = aws_env::fetch(&authed()?).await?;
+        Command::Credentials { wait, target } => {
+            let c = aws_env::fetch(&authed()?, wait, target.as_deref()).await?;
             outln!("{}", aws_env::credential_process(&c));
             Ok(exit::SUCCEEDED)
         }
-        Command::Env => {
-            let c = aws_env::fetch(&authed()?).await?;
+        Command::Env { wait, target } => {
+            let c = aws_env::fetch(&authed()?, wait, target.as_deref()).await?;
             outln!("{}", aws_env::exports(&c, &settings.url).trim_end());
             Ok(exit::SUCCEEDED)
         }

@@ -369,6 +369,34 @@ async fn s3_objects_go_up_and_come_back_byte_identical_with_each_clients_default
         assert_eq!(got["bytes"], bytes.len(), "{got}");
         assert_eq!(std::fs::read(&back).unwrap(), bytes, "{client}");
     }
+    // A presigned GET URL, fetched without credentials, reads the object back; the same
+    // signature on another key is refused as S3 refuses it.
+    let back = dir.join("presigned.back");
+    let got = boto3(
+        &stack,
+        &agent,
+        "presigned-get",
+        &format!("media,boto3.bin,{}", back.display()),
+    )
+    .await;
+    assert_eq!(got["presigned"], true, "{got}");
+    assert_eq!(got["bytes"], bytes.len(), "{got}");
+    assert_eq!(std::fs::read(&back).unwrap(), bytes);
+    assert_eq!(got["tampered"]["status"], 403, "{got}");
+    assert!(
+        got["tampered"]["body"]
+            .as_str()
+            .unwrap()
+            .contains("<Code>SignatureDoesNotMatch</Code>"),
+        "{got}"
+    );
+    // boto3's default S3 presigner signs with SigV2: refused, saying how to presign instead.
+    assert_eq!(got["sigv2_url"], true, "{got}");
+    assert_eq!(got["sigv2"]["status"], 400, "{got}");
+    assert!(
+        got["sigv2"]["body"].as_str().unwrap().contains("s3v4"),
+        "{got}"
+    );
     stack.stop().await;
 }
 
@@ -480,4 +508,99 @@ async fn rust_sdk_child() {
         "denied_message": denied.message(),
     });
     println!("RUST_SDK {out}");
+}
+
+/// `tollgate env --wait 20`: a held call stays open while it waits, and a quick approval
+/// answers it in place, executed once; a longer wait than API Gateway allows is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_wait_a_quick_approval_answers_the_held_call_in_place() {
+    let stack = stack().await;
+    let agent = stack.token("ci-bot", false).unwrap();
+    let approver = stack.token("alice", true).unwrap();
+    create_table(&stack.sdk, "orders").await.unwrap();
+    let call = tokio::spawn(run(shell(
+        &stack,
+        &agent,
+        r#"eval "$("$TOLLGATE" env --wait 20)" && aws dynamodb delete-table --table-name orders --output json"#,
+    )));
+    let cli = |token: &str, args: &[&str]| {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .env("TOLLGATE_URL", &stack.api_url)
+            .env("TOLLGATE_TOKEN", token)
+            .env("HOME", std::env::temp_dir());
+        run(c)
+    };
+    let mut id = None;
+    for _ in 0..100 {
+        let queue = cli(&approver, &["pending", "-o", "json"]).await.json();
+        if let Some(found) = queue["requests"][0]["id"].as_str() {
+            id = Some(found.to_string());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let id = id.expect("the held call is pending");
+    assert!(!call.is_finished(), "the held call waits for its decision");
+    let voted = cli(&approver, &["approve", &id]).await;
+    assert_eq!(voted.code, 0, "{}{}", voted.stdout, voted.stderr);
+    let r = call.await.unwrap();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.json()["TableDescription"]["TableName"],
+        "orders",
+        "{}",
+        r.stdout
+    );
+    assert!(!table_exists(&stack.sdk, "orders").await.unwrap());
+    let status = cli(&agent, &["status", &id, "-o", "json"]).await.json();
+    let started = status["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "execution_started")
+        .count();
+    assert_eq!(started, 1, "{status}");
+
+    let r = run(shell(&stack, &agent, r#""$TOLLGATE" env --wait 21"#)).await;
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("wait_seconds"), "{}", r.stderr);
+    stack.stop().await;
+}
+
+/// `tollgate env --target NAME`: every call signed with those credentials acts in that
+/// target, under its role; an unknown target is refused when the credentials are asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_for_a_target_act_in_that_target() {
+    let stack = stack().await;
+    let agent = stack.token("ci-bot", false).unwrap();
+    let whoami = |env: &'static str| {
+        run(shell(
+            &stack,
+            &agent,
+            &format!(
+                r#"eval "$("$TOLLGATE" env {env})" && aws sts get-caller-identity --output json"#
+            ),
+        ))
+    };
+    let r = whoami("--target sandbox").await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let arn = r.json()["Arn"].as_str().unwrap().to_string();
+    assert!(
+        arn.contains(":assumed-role/tollgate-target-sandbox/"),
+        "{arn}"
+    );
+    let r = whoami("").await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let arn = r.json()["Arn"].as_str().unwrap().to_string();
+    assert!(arn.contains(":assumed-role/tollgate-target/"), "{arn}");
+
+    let r = run(shell(&stack, &agent, r#""$TOLLGATE" env --target nowhere"#)).await;
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("no target named `nowhere`") && r.stderr.contains("sandbox"),
+        "{}",
+        r.stderr
+    );
+    stack.stop().await;
 }

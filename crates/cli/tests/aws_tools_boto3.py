@@ -35,6 +35,36 @@ def run(step, arg):
         with open(path, "wb") as f:
             f.write(body)
         return {"bytes": len(body)}
+    if step == "presigned-get":
+        # A presigned URL, fetched by a plain HTTP client that holds no credentials; then the
+        # same URL for another key, which its signature does not cover.
+        import urllib.error
+        import urllib.request
+        from botocore.config import Config
+        bucket, key, path = arg.split(",")
+        v4 = boto3.client("s3", config=Config(signature_version="s3v4"))
+        url = v4.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=300)
+        with urllib.request.urlopen(url) as r:
+            body = r.read()
+        with open(path, "wb") as f:
+            f.write(body)
+        tampered = url.replace(f"/{key}?", f"/other-{key}?", 1)
+        try:
+            urllib.request.urlopen(tampered)
+            refused = None
+        except urllib.error.HTTPError as e:
+            refused = {"status": e.code, "body": e.read().decode()}
+        # boto3's default presigner for S3 signs with SigV2: refused by name.
+        v2 = client("s3").generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=300)
+        try:
+            urllib.request.urlopen(v2)
+            sigv2 = None
+        except urllib.error.HTTPError as e:
+            sigv2 = {"status": e.code, "body": e.read().decode()}
+        return {"bytes": len(body), "presigned": "X-Amz-Signature=" in url,
+                "tampered": refused, "sigv2": sigv2, "sigv2_url": "AWSAccessKeyId=" in v2}
     if step == "skewed":
         # A clock 10 minutes fast: botocore signs with it.
         real = botocore.auth.get_current_datetime

@@ -26,6 +26,9 @@ pub const ACCESS_KEY_PREFIX: &str = "TOLLGATE";
 pub const MAX_LIFETIME_SECONDS: u64 = 3600;
 /// The shortest a token may have left for credentials to be worth issuing.
 pub const MIN_LIFETIME_SECONDS: u64 = 60;
+/// Longest a held front-door call may wait for its decision in place (`tollgate env --wait`):
+/// API Gateway closes a connection after 30 s, and the answer needs time to travel.
+pub const MAX_WAIT_SECONDS: u64 = 20;
 /// Longest session token accepted: API Gateway allows 10,240 bytes of request line and
 /// headers, and nothing longer was ever issued.
 pub const MAX_SESSION_TOKEN_BYTES: usize = 6144;
@@ -61,6 +64,16 @@ struct Sealed {
     exp: u64,
     agent: Identity,
     seed: String,
+    /// Absent in tokens issued before the wait existed: they wait for nothing.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    wait: u64,
+    /// Absent for the `default` target (and in older tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    target: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The agent a verified token belongs to, and until when.
@@ -68,7 +81,26 @@ struct Sealed {
 pub struct Holder {
     pub agent: Identity,
     pub expires_at: u64,
+    /// How long a held call signed with these credentials waits for its decision before it
+    /// answers "approval required" (seconds; at most [`MAX_WAIT_SECONDS`]). Sealed in the
+    /// token, so the agent chose it when the credentials were issued and cannot raise it.
+    pub wait_seconds: u64,
+    /// The target every call signed with these credentials acts in (`default` unless the
+    /// agent asked for another when they were issued).
+    pub target: String,
 }
+
+/// What the agent asks of credentials beyond its identity: how long a held call waits for
+/// its decision, and the target its calls act in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Terms {
+    pub wait_seconds: u64,
+    /// `None`: the target named `default`.
+    pub target: Option<String>,
+}
+
+/// The target of calls signed with credentials issued without one.
+pub const DEFAULT_TARGET: &str = "default";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IssueError {
@@ -77,6 +109,10 @@ pub enum IssueError {
     NoRandomness,
     /// The identity is too large to fit a session token.
     TooLarge,
+    /// The wait asked for is longer than [`MAX_WAIT_SECONDS`].
+    WaitTooLong,
+    /// The target's name is not one a request may carry.
+    InvalidTarget,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,13 +135,21 @@ fn secret_for(seed: &[u8], akid: &str) -> String {
 }
 
 /// Issues credentials for `agent`, whose verified token expires at `token_expires_at` (Unix
-/// seconds), at `now`: they expire with the token or after an hour, whichever is sooner.
+/// seconds), at `now`: they expire with the token or after an hour, whichever is sooner. What
+/// `terms` asks is sealed with them: the agent cannot change it afterwards.
 pub fn issue(
     ring: &KeyRing,
     agent: &Identity,
     token_expires_at: u64,
     now: u64,
+    terms: &Terms,
 ) -> Result<GatewayCredentials, IssueError> {
+    if terms.wait_seconds > MAX_WAIT_SECONDS {
+        return Err(IssueError::WaitTooLong);
+    }
+    if let Some(t) = &terms.target {
+        crate::request::validate_target(t).map_err(|_| IssueError::InvalidTarget)?;
+    }
     if token_expires_at < now.saturating_add(MIN_LIFETIME_SECONDS) {
         return Err(IssueError::TokenExpiresTooSoon);
     }
@@ -119,6 +163,8 @@ pub fn issue(
         exp: expires_at,
         agent: agent.clone(),
         seed: URL_SAFE_NO_PAD.encode(seed),
+        wait: terms.wait_seconds,
+        target: terms.target.clone().filter(|t| t != DEFAULT_TARGET),
     };
     let plain = serde_json::to_vec(&sealed).map_err(|_| IssueError::TooLarge)?;
     let session_token = aead::seal(ring, PURPOSE, access_key_id.as_bytes(), &plain)
@@ -171,6 +217,9 @@ pub fn open(
         Holder {
             agent: sealed.agent,
             expires_at: sealed.exp,
+            // Bounded again: a token is only as trustworthy as the ring, and this bound is cheap.
+            wait_seconds: sealed.wait.min(MAX_WAIT_SECONDS),
+            target: sealed.target.unwrap_or_else(|| DEFAULT_TARGET.to_string()),
         },
     ))
 }
@@ -226,7 +275,7 @@ mod tests {
 
     #[test]
     fn issued_credentials_open_to_the_agent_and_the_same_secret() {
-        let c = issue(&ring(1, None), &agent(), NOW + 7200, NOW).unwrap();
+        let c = issue(&ring(1, None), &agent(), NOW + 7200, NOW, &Terms::default()).unwrap();
         assert!(is_gateway_key(&c.access_key_id), "{}", c.access_key_id);
         assert_eq!(c.secret_access_key.len(), 40);
         let (secret, holder) = open(
@@ -245,19 +294,19 @@ mod tests {
         assert!(!format!("{c:?}").contains(&c.secret_access_key));
         assert!(!format!("{c:?}").contains(&c.session_token));
         // Two issues differ in every part.
-        let d = issue(&ring(1, None), &agent(), NOW + 7200, NOW).unwrap();
+        let d = issue(&ring(1, None), &agent(), NOW + 7200, NOW, &Terms::default()).unwrap();
         assert_ne!(c.access_key_id, d.access_key_id);
         assert_ne!(c.secret_access_key, d.secret_access_key);
     }
 
     #[test]
     fn expiry_is_the_tokens_or_an_hour_whichever_is_sooner() {
-        let long = issue(&ring(1, None), &agent(), NOW + 7200, NOW).unwrap();
+        let long = issue(&ring(1, None), &agent(), NOW + 7200, NOW, &Terms::default()).unwrap();
         assert_eq!(long.expires_at, NOW + MAX_LIFETIME_SECONDS);
-        let short = issue(&ring(1, None), &agent(), NOW + 600, NOW).unwrap();
+        let short = issue(&ring(1, None), &agent(), NOW + 600, NOW, &Terms::default()).unwrap();
         assert_eq!(short.expires_at, NOW + 600);
         assert_eq!(
-            issue(&ring(1, None), &agent(), NOW + 30, NOW),
+            issue(&ring(1, None), &agent(), NOW + 30, NOW, &Terms::default()),
             Err(IssueError::TokenExpiresTooSoon)
         );
         let open_at = |t| {
@@ -275,7 +324,7 @@ mod tests {
 
     #[test]
     fn rotation_keeps_outstanding_credentials_until_the_previous_key_goes() {
-        let c = issue(&ring(1, None), &agent(), NOW + 7200, NOW).unwrap();
+        let c = issue(&ring(1, None), &agent(), NOW + 7200, NOW, &Terms::default()).unwrap();
         let with = |r: &KeyRing| open(r, &c.access_key_id, Some(&c.session_token), NOW);
         assert_eq!(with(&ring(2, Some(1))).unwrap().0, c.secret_access_key);
         assert_eq!(
@@ -287,8 +336,8 @@ mod tests {
     #[test]
     fn tokens_bind_their_key_id_and_refuse_tampering() {
         let r = ring(1, None);
-        let a = issue(&r, &agent(), NOW + 7200, NOW).unwrap();
-        let b = issue(&r, &agent(), NOW + 7200, NOW).unwrap();
+        let a = issue(&r, &agent(), NOW + 7200, NOW, &Terms::default()).unwrap();
+        let b = issue(&r, &agent(), NOW + 7200, NOW, &Terms::default()).unwrap();
         // Another key id's token, no token, a tampered token, garbage.
         assert_eq!(
             open(&r, &a.access_key_id, Some(&b.session_token), NOW).unwrap_err(),
@@ -326,6 +375,59 @@ mod tests {
                 open(&r, k, Some(&a.session_token), NOW).unwrap_err(),
                 OpenError::UnknownAccessKey,
                 "{k}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_wait_is_sealed_bounded_and_absent_in_older_tokens() {
+        let r = ring(1, None);
+        let c = issue(&r, &agent(), NOW + 7200, NOW, &wait(20)).unwrap();
+        let (_, holder) = open(&r, &c.access_key_id, Some(&c.session_token), NOW).unwrap();
+        assert_eq!(holder.wait_seconds, 20);
+        assert_eq!(
+            issue(&r, &agent(), NOW + 7200, NOW, &wait(MAX_WAIT_SECONDS + 1)),
+            Err(IssueError::WaitTooLong)
+        );
+        // A token sealed before the wait existed opens, and waits for nothing.
+        let akid = "TOLLGATEAAAAAAAAAAAAAAAA";
+        let old =
+            serde_json::json!({"akid": akid, "exp": NOW + 60, "agent": agent(), "seed": "c2VlZA"});
+        let token = aead::seal(&r, PURPOSE, akid.as_bytes(), old.to_string().as_bytes()).unwrap();
+        let (_, holder) = open(&r, akid, Some(&token), NOW).unwrap();
+        assert_eq!(holder.wait_seconds, 0);
+        assert_eq!(holder.target, DEFAULT_TARGET);
+    }
+
+    fn wait(wait_seconds: u64) -> Terms {
+        Terms {
+            wait_seconds,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_target_is_sealed_and_checked() {
+        let r = ring(1, None);
+        let terms = Terms {
+            target: Some("prod".into()),
+            ..Default::default()
+        };
+        let c = issue(&r, &agent(), NOW + 7200, NOW, &terms).unwrap();
+        let (_, holder) = open(&r, &c.access_key_id, Some(&c.session_token), NOW).unwrap();
+        assert_eq!(holder.target, "prod");
+        let plain = issue(&r, &agent(), NOW + 7200, NOW, &Terms::default()).unwrap();
+        let (_, holder) = open(&r, &plain.access_key_id, Some(&plain.session_token), NOW).unwrap();
+        assert_eq!(holder.target, DEFAULT_TARGET);
+        for bad in ["", "a/b", &"x".repeat(65)] {
+            let terms = Terms {
+                target: Some(bad.to_string()),
+                ..Default::default()
+            };
+            assert_eq!(
+                issue(&r, &agent(), NOW + 7200, NOW, &terms),
+                Err(IssueError::InvalidTarget),
+                "{bad}"
             );
         }
     }

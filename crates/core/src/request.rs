@@ -164,7 +164,8 @@ pub fn validate_region(s: &str) -> Result<(), String> {
     }
 }
 
-fn validate_target(s: &str) -> Result<(), String> {
+/// A target's name: what `POST /v1/requests` and gateway credentials accept.
+pub fn validate_target(s: &str) -> Result<(), String> {
     let ok = !s.is_empty()
         && s.len() <= 64
         && s.bytes()

@@ -94,6 +94,9 @@ pub async fn bootstrap(
     create_role(moto_url, &names.target_role, &trust_executor)
         .await
         .map_err(err("target role"))?;
+    create_role(moto_url, &names.sandbox_role, &trust_executor)
+        .await
+        .map_err(err("sandbox target role"))?;
     let trust_lambda = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
     create_role(moto_url, &names.functions_role, trust_lambda)
         .await

@@ -270,7 +270,11 @@ impl Stack {
             state_machine_arn: state_machine_arn.clone(),
             topic_arn: names.topic_arn(),
             executor_function: names.executor_function.clone(),
-            targets: [("default".to_string(), names.role_arn(&names.target_role))].into(),
+            targets: [
+                ("default".to_string(), names.role_arn(&names.target_role)),
+                ("sandbox".to_string(), names.role_arn(&names.sandbox_role)),
+            ]
+            .into(),
             public_url: api_url.clone(),
             secrets: secret_ids,
             account_id: names.account.clone(),

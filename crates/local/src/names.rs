@@ -9,6 +9,8 @@ pub struct Names {
     pub state_machine: String,
     pub state_machine_role: String,
     pub target_role: String,
+    /// A second target (`sandbox`), so that choosing a target is tested against a real one.
+    pub sandbox_role: String,
     pub api_function: String,
     pub notifier_function: String,
     pub executor_function: String,
@@ -29,6 +31,7 @@ impl Default for Names {
             state_machine: "tollgate-approval".into(),
             state_machine_role: "tollgate-state-machine".into(),
             target_role: "tollgate-target".into(),
+            sandbox_role: "tollgate-target-sandbox".into(),
             api_function: "tollgate-api".into(),
             notifier_function: "tollgate-notifier".into(),
             executor_function: "tollgate-executor".into(),

@@ -506,3 +506,36 @@ async fn votes_are_refused_for_the_requester_outsiders_agents_and_late_comers() 
     assert_eq!(rec.status.as_str(), "REJECTED");
     assert_eq!(rec.votes.len(), 1);
 }
+
+#[tokio::test]
+async fn gateway_credentials_take_an_optional_wait_and_target_that_are_checked() {
+    let h = harness();
+    let bot = h.agent("bot");
+    let issue = |body: Value| h.call("POST", "/v1/credentials", &bot, &[], body);
+    let (status, body) = issue(Value::Null).await;
+    assert_eq!(
+        (status, body["wait_seconds"].as_u64()),
+        (200, Some(0)),
+        "{body}"
+    );
+    let (status, body) = issue(json!({"wait_seconds": 20})).await;
+    assert_eq!(
+        (status, body["wait_seconds"].as_u64()),
+        (200, Some(20)),
+        "{body}"
+    );
+    for (bad, field) in [
+        (json!({"wait_seconds": 21}), "wait_seconds"),
+        (json!({"wait_seconds": -1}), "wait_seconds"),
+        (json!({"wait_seconds": "5"}), "wait_seconds"),
+        (json!({"wait": 5}), "wait"),
+        (json!([5]), "body"),
+        (json!({"target": "nowhere"}), "target"),
+        (json!({"target": "a/b"}), "target"),
+        (json!({"target": 1}), "target"),
+    ] {
+        let (status, body) = issue(bad.clone()).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert_eq!(body["error"]["field"], field, "{bad}: {body}");
+    }
+}

@@ -238,7 +238,7 @@ impl Api {
                 rec.agent.same_principal(&who.identity)
             }
         };
-        let mut rec = self
+        let rec = self
             .store
             .get(id)
             .await?
@@ -246,21 +246,12 @@ impl Api {
             // Someone else's request answers exactly like a missing one.
             .ok_or_else(|| not_found(id))?;
         let first = (rec.status, rec.votes.len());
-        // Tokio's clock: handler tests run the wait on a paused clock.
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(wait);
-        // Approvals take human time: read quickly at first (a vote may just have landed),
-        // then back off, so a 20 s wait costs 14 reads, not eighty.
-        let mut pause = self.poll_interval;
         // A vote counts as a change: a follower shows approvals as they arrive.
-        while (rec.status, rec.votes.len()) == first && !rec.status.is_final() {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            tokio::time::sleep(pause.min(left)).await;
-            pause = (pause * 3 / 2).min(MAX_POLL_PAUSE);
-            rec = self.store.get(id).await?.ok_or_else(|| not_found(id))?;
-        }
+        let rec = self
+            .watch(rec, wait, |r| {
+                (r.status, r.votes.len()) != first || r.status.is_final()
+            })
+            .await?;
         let events = self.store.events(id).await?;
         // Only the requesting agent sees what `@unmask` granted it.
         let mut body = if !is_approver && rec.agent.same_principal(&who.identity) {
@@ -277,6 +268,34 @@ impl Api {
 }
 
 impl Api {
+    /// Reads `rec` again until `settled` holds or `wait` seconds have passed, and returns the
+    /// last read. Approvals take human time: read quickly at first (a vote may just have
+    /// landed), then back off, so a 20 s wait costs 14 reads, not eighty.
+    pub(crate) async fn watch(
+        &self,
+        mut rec: RequestRecord,
+        wait: u64,
+        settled: impl Fn(&RequestRecord) -> bool,
+    ) -> Result<RequestRecord, ApiError> {
+        // Tokio's clock: handler tests run the wait on a paused clock.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(wait);
+        let mut pause = self.poll_interval;
+        while !settled(&rec) {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            tokio::time::sleep(pause.min(left)).await;
+            pause = (pause * 3 / 2).min(MAX_POLL_PAUSE);
+            rec = self
+                .store
+                .get(&rec.id)
+                .await?
+                .ok_or_else(|| not_found(&rec.id))?;
+        }
+        Ok(rec)
+    }
+
     fn record_decision_metrics(&self, rec: &RequestRecord) {
         let m = &self.settings.metrics;
         let decision = match rec.decision.effect {

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 use tollgate_aws::now_ms;
-use tollgate_core::gateway_credentials::{self, IssueError};
+use tollgate_core::gateway_credentials::{self, IssueError, Terms};
 use tollgate_core::{ApiError, ErrorCode};
 
 use crate::{Api, Request, Response, header};
@@ -20,22 +20,47 @@ impl Api {
             .get("exp")
             .and_then(Value::as_u64)
             .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "token: has no `exp` claim"))?;
+        let terms = terms(req.body())?;
+        if let Some(t) = &terms.target {
+            tollgate_core::request::validate_target(t).map_err(|m| ApiError::field("target", m))?;
+        }
+        // Checked now so that a misspelt target fails here, not on every call; a target
+        // removed later fails each call as `POST /v1/requests` fails it.
+        let target = terms
+            .target
+            .as_deref()
+            .unwrap_or(gateway_credentials::DEFAULT_TARGET);
+        if !self.settings.targets.contains_key(target) {
+            let known: Vec<&str> = self.settings.targets.keys().map(String::as_str).collect();
+            return Err(ApiError::field(
+                "target",
+                format!(
+                    "no target named `{target}` is configured (configured: {})",
+                    known.join(", ")
+                ),
+            ));
+        }
         let now = now_ms() / 1000;
-        let c = gateway_credentials::issue(&self.keys.gateway, &agent.identity, token_exp, now)
-            .map_err(|e| match e {
-                IssueError::TokenExpiresTooSoon => ApiError::new(
-                    ErrorCode::Unauthorized,
-                    format!(
-                        "token: expires in under {} s; get a fresh token first",
-                        gateway_credentials::MIN_LIFETIME_SECONDS
+        let c =
+            gateway_credentials::issue(&self.keys.gateway, &agent.identity, token_exp, now, &terms)
+                .map_err(|e| match e {
+                    IssueError::TokenExpiresTooSoon => ApiError::new(
+                        ErrorCode::Unauthorized,
+                        format!(
+                            "token: expires in under {} s; get a fresh token first",
+                            gateway_credentials::MIN_LIFETIME_SECONDS
+                        ),
                     ),
-                ),
-                IssueError::TooLarge => ApiError::new(
-                    ErrorCode::InvalidRequest,
-                    "token: the identity it carries is too large for a session token",
-                ),
-                IssueError::NoRandomness => ApiError::internal("no randomness for credentials"),
-            })?;
+                    IssueError::TooLarge => ApiError::new(
+                        ErrorCode::InvalidRequest,
+                        "token: the identity it carries is too large for a session token",
+                    ),
+                    IssueError::WaitTooLong => wait_error(),
+                    IssueError::InvalidTarget => {
+                        ApiError::field("target", "must be 1 to 64 letters, digits, `-` or `_`")
+                    }
+                    IssueError::NoRandomness => ApiError::internal("no randomness for credentials"),
+                })?;
         // The key id is no secret and ties later front-door log lines to this issue.
         tracing::info!(agent = %agent.identity.subject, access_key_id = %c.access_key_id, expires_at = c.expires_at, "gateway credentials issued");
         Ok(Response::json(
@@ -48,7 +73,60 @@ impl Api {
                 "expires_at": c.expires_at,
                 "endpoint_url": self.settings.public_url,
                 "region": self.settings.default_region,
+                "wait_seconds": terms.wait_seconds,
+                "target": target,
             }),
         ))
     }
+}
+
+/// The optional body: `{"wait_seconds": n, "target": "name"}` — how long a held call signed
+/// with these credentials waits for its decision before answering "approval required", and
+/// the target its calls act in.
+fn terms(body: &[u8]) -> Result<Terms, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Terms::default());
+    }
+    let v: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            ErrorCode::InvalidJson,
+            format!("body: not valid JSON ({e})"),
+        )
+    })?;
+    let Value::Object(obj) = v else {
+        return Err(ApiError::field("body", "must be a JSON object"));
+    };
+    if let Some(k) = obj
+        .keys()
+        .find(|k| !["wait_seconds", "target"].contains(&k.as_str()))
+    {
+        return Err(ApiError::field(
+            k.clone(),
+            "unknown field; expected `wait_seconds` or `target`",
+        ));
+    }
+    let wait_seconds = match obj.get("wait_seconds") {
+        None | Some(Value::Null) => 0,
+        // The bound is core's (`IssueError::WaitTooLong`).
+        Some(v) => v.as_u64().ok_or_else(wait_error)?,
+    };
+    let target = match obj.get("target") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(t)) => Some(t.clone()),
+        Some(_) => return Err(ApiError::field("target", "must be a string")),
+    };
+    Ok(Terms {
+        wait_seconds,
+        target,
+    })
+}
+
+fn wait_error() -> ApiError {
+    ApiError::field(
+        "wait_seconds",
+        format!(
+            "must be a whole number of seconds from 0 to {} (API Gateway closes a connection after 30 s)",
+            gateway_credentials::MAX_WAIT_SECONDS
+        ),
+    )
 }

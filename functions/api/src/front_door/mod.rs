@@ -49,9 +49,34 @@ pub struct FrontDoorRequest {
 }
 
 /// The access key id a request claims to be signed with (`Authorization`'s credential or
-/// `X-Amz-Credential`), when it is SigV4-signed at all. Routing only: nothing is verified.
+/// `X-Amz-Credential`, or SigV2's `AWS AKID:sig` and `AWSAccessKeyId`). Routing only: nothing
+/// is verified. SigV2 is recognised so that such a call reaches the verifier, which refuses
+/// it by name (boto3 presigns S3 URLs with SigV2 unless told `s3v4`), instead of being taken
+/// for a call that is not the front door's.
 pub fn signing_key_id(headers: &[(String, Vec<u8>)], raw_query: &str) -> Option<String> {
-    credential_scope(headers, raw_query).map(|c| c.split('/').next().unwrap_or("").to_string())
+    credential_scope(headers, raw_query)
+        .map(|c| c.split('/').next().unwrap_or("").to_string())
+        .or_else(|| sigv2_key_id(headers, raw_query))
+}
+
+fn sigv2_key_id(headers: &[(String, Vec<u8>)], raw_query: &str) -> Option<String> {
+    let from_header = headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+        .and_then(|(_, v)| std::str::from_utf8(v).ok())
+        .and_then(|v| v.strip_prefix("AWS "))
+        .and_then(|rest| rest.split_once(':'))
+        .map(|(akid, _)| akid.trim().to_string());
+    from_header.or_else(|| {
+        raw_query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("AWSAccessKeyId="))
+            .map(|v| {
+                percent_encoding::percent_decode_str(v)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+    })
 }
 
 /// Whether a request is signed with gateway credentials (by the form of its key id), so the
@@ -76,9 +101,13 @@ pub fn front_door_too_large(headers: &[(String, Vec<u8>)], raw_query: &str) -> W
 }
 
 fn signing_name(headers: &[(String, Vec<u8>)], raw_query: &str) -> String {
-    credential_scope(headers, raw_query)
-        .and_then(|c| c.split('/').nth(3).map(str::to_string))
-        .unwrap_or_default()
+    match credential_scope(headers, raw_query) {
+        Some(c) => c.split('/').nth(3).unwrap_or_default().to_string(),
+        // SigV2 names no service; the clients that still sign with it are S3's (boto3's
+        // default presigner), so its refusal comes in S3's shape.
+        None if sigv2_key_id(headers, raw_query).is_some() => "s3".to_string(),
+        None => String::new(),
+    }
 }
 
 /// `AKID/date/region/service/aws4_request`, from the header or the presigned query.
@@ -211,7 +240,7 @@ impl Api {
             region,
             params: decoded.params,
             reason: Some(REASON.to_string()),
-            target: "default".to_string(),
+            target: verified.principal.target.clone(),
         };
         let params_len = serde_json::to_vec(&new.params).map_or(usize::MAX, |v| v.len());
         if params_len > MAX_BODY_BYTES {
@@ -233,6 +262,14 @@ impl Api {
             let rec = match admitted {
                 Admitted::New(rec) | Admitted::Existing(rec) => rec,
             };
+            // Credentials issued with a wait (`tollgate env --wait`) hold a held call open so
+            // that a quick decision answers in place; the wait never extends past a decision.
+            let rec = self
+                .watch(rec, verified.principal.wait_seconds, |r| {
+                    r.status.is_final()
+                })
+                .await
+                .map_err(Refusal::Api)?;
             if !rec.status.is_final() {
                 return Err(Refusal::Waiting(Box::new(answer::Waiting {
                     approval_link: self.approval_link(&rec),
@@ -271,5 +308,35 @@ impl From<DecodeErrorKind> for answer::DecodeKind {
             DecodeErrorKind::Unsupported => answer::DecodeKind::Unsupported,
             _ => answer::DecodeKind::Invalid,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth(v: &str) -> Vec<(String, Vec<u8>)> {
+        vec![("Authorization".into(), v.as_bytes().to_vec())]
+    }
+
+    #[test]
+    fn the_key_id_is_found_in_every_signature_form_for_routing() {
+        let akid = "TOLLGATEAAAAAAAAAAAAAAAA";
+        let v4 = auth(&format!(
+            "AWS4-HMAC-SHA256 Credential={akid}/20261202/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00"
+        ));
+        assert_eq!(signing_key_id(&v4, "").as_deref(), Some(akid));
+        let presigned =
+            format!("X-Amz-Credential={akid}%2F20261202%2Fus-east-1%2Fs3%2Faws4_request");
+        assert_eq!(signing_key_id(&[], &presigned).as_deref(), Some(akid));
+        // SigV2 reaches the front door (whose verifier refuses it), locally and deployed.
+        assert!(is_front_door_call(&auth(&format!("AWS {akid}:c2ln")), ""));
+        let v2 = format!("AWSAccessKeyId={akid}&Signature=c2ln&Expires=1");
+        assert!(is_front_door_call(&[], &v2));
+        assert!(!is_front_door_call(
+            &auth("AWS AKIAIOSFODNN7EXAMPLE:c2ln"),
+            ""
+        ));
+        assert_eq!(signing_key_id(&auth("Bearer x"), "a=b"), None);
     }
 }
