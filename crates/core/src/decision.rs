@@ -269,7 +269,27 @@ impl From<UnmetRequirement> for crate::error::ApiError {
     }
 }
 
+impl Effect {
+    /// `allow`, `deny` or `approval`, as stored.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Effect::Allow => "allow",
+            Effect::Deny => "deny",
+            Effect::Approval { .. } => "approval",
+        }
+    }
+}
+
 impl Decision {
+    /// The effect with its count, for comparing two decisions at a glance: `allow`, `deny`,
+    /// `approval:2`.
+    pub fn outcome(&self) -> String {
+        match self.effect {
+            Effect::Approval { approvals, .. } => format!("approval:{approvals}"),
+            _ => self.effect.name().to_string(),
+        }
+    }
+
     pub fn required_approvals(&self) -> u32 {
         match self.effect {
             Effect::Approval { approvals, .. } => approvals,

@@ -39,6 +39,10 @@ pub struct RequestRecord {
     pub request_hash: String,
     pub agent: Identity,
     pub decision: Decision,
+    /// What the shadow policies would have decided (`TOLLGATE_SHADOW_POLICY_SOURCE`): kept
+    /// for comparison and metrics, never enforced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<Decision>,
     /// The IAM actions the operation needs; the session policy allows exactly these.
     #[serde(default)]
     pub iam_actions: Vec<String>,
@@ -127,6 +131,7 @@ impl RequestRecord {
             request,
             agent,
             decision,
+            shadow: None,
             iam_actions,
             resources,
             action_resources: Default::default(),

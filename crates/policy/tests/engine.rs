@@ -157,7 +157,7 @@ fn approvers_name_any_of_and_all_of_groups() {
         json!({"TableName": "t"}),
         &bot(),
     );
-    assert_eq!(d.requirements(), &[either.clone()], "{d:?}");
+    assert_eq!(d.requirements(), std::slice::from_ref(&either), "{d:?}");
     assert!(
         d.reason
             .contains("needs 2 approvals (2 from `dba` or `security`)"),
