@@ -318,3 +318,180 @@ async fn an_action_must_be_spelled_exactly() {
     assert_eq!(a.body["error"]["policy_ids"], json!(["no-table-deletes"]));
     stack.stop().await;
 }
+
+/// Two approvals from either `dba` or `security`, one of them a DBA (two policies, both hold),
+/// on a live stack: who may vote, what is still needed after each vote, and the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_from_either_group_with_one_dba() {
+    let text = r#"
+        @id("reads") permit (principal, action in Action::"Read", resource);
+        @id("two-from-either") @approval("2") @approvers("dba or security")
+        permit (principal, action in Action::"Write", resource);
+        @id("one-dba") @approval("1") @approvers("dba")
+        permit (principal, action == Action::"dynamodb:UpdateTable", resource);
+    "#;
+    let stack = stack_with(|o| {
+        o.policy_source = "ssm:/p".into();
+        o.seed_ssm = vec![("/p".into(), text.into())];
+    })
+    .await;
+    tollgate_local::demo::create_table(&stack.sdk, "orders")
+        .await
+        .unwrap();
+    let bot = agent(&stack, "ci-bot");
+    let a = bot
+        .submit(&json!({"action": "dynamodb:UpdateTable", "params": {"TableName": "orders", "BillingMode": "PAY_PER_REQUEST"}, "reason": "on-demand billing"}), None)
+        .await
+        .unwrap();
+    assert_eq!(a.status, 202, "{}", a.body);
+    assert_eq!(
+        a.body["decision"]["requirements"],
+        json!([{"group": "dba", "approvals": 1}, {"groups": ["dba", "security"], "approvals": 2}]),
+        "{}",
+        a.body
+    );
+    let id = a.body["id"].as_str().unwrap();
+    let member = |sub: &str, group: &str| {
+        let token = stack
+            .mint(&MintRequest {
+                sub: sub.into(),
+                approver: true,
+                groups: Some(vec!["approvers".into(), group.into()]),
+                ..Default::default()
+            })
+            .unwrap();
+        Client::new(&stack.api_url, Some(token))
+    };
+    let approve = |c: Client| async move { c.vote(id, Verdict::Approve, None).await.unwrap() };
+    let refusal = |r: &tollgate_cli::client::Answer| {
+        assert_eq!(r.status, 403, "{}", r.body);
+        r.body["error"]["message"].as_str().unwrap().to_string()
+    };
+    let r = approve(approver(&stack, "alice")).await;
+    assert!(
+        refusal(&r).contains("only members of `dba` or `security`"),
+        "{}",
+        r.body
+    );
+    let r = approve(member("sam", "security")).await;
+    assert_eq!(
+        (r.status, r.body["status"].as_str()),
+        (200, Some("PENDING")),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        r.body["approvals_progress"],
+        json!([{"group": "dba", "approvals": 1, "have": 0},
+               {"groups": ["dba", "security"], "approvals": 2, "have": 1}])
+    );
+    // After a second from security only the DBA is missing: a third is refused, saying so.
+    assert_eq!(approve(member("sue", "security")).await.status, 200);
+    let r = approve(member("sid", "security")).await;
+    assert!(
+        refusal(&r).ends_with("still needs 1 from `dba`"),
+        "{}",
+        r.body
+    );
+    let r = approve(member("dan", "dba")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let done = bot.wait_final(id, WAIT, |_| {}).await.unwrap();
+    assert_eq!(done.request_status(), Some("SUCCEEDED"), "{}", done.body);
+    stack.stop().await;
+}
+
+/// Shadow policies (here from S3) decide every request beside the enforced ones (from SSM):
+/// what they would have decided is recorded with the request and counted, never enforced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shadow_policies_are_recorded_and_counted_never_enforced() {
+    let enforced = r#"
+        @id("reads") permit (principal, action in Action::"Read", resource);
+        @id("writes") @approval("1") permit (principal, action in Action::"Write", resource);
+    "#;
+    // The candidate: reads need an approval, table deletes are forbidden.
+    let candidate = r#"
+        @id("reads-held") @approval("1") permit (principal, action in Action::"Read", resource);
+        @id("writes") @approval("1") permit (principal, action in Action::"Write", resource);
+        @id("no-deletes") forbid (principal, action == Action::"dynamodb:DeleteTable", resource);
+    "#;
+    let stack = stack_with(|o| {
+        o.policy_source = "ssm:/p".into();
+        o.seed_ssm = vec![("/p".into(), enforced.into())];
+        o.shadow_policy_source = "s3://policies/shadow.cedar".into();
+        o.seed_s3 = vec![("policies".into(), "shadow.cedar".into(), candidate.into())];
+    })
+    .await;
+    tollgate_local::demo::create_table(&stack.sdk, "orders")
+        .await
+        .unwrap();
+    let bot = agent(&stack, "ci-bot");
+    // Enforced: the read runs at once although the shadow set would have held it.
+    let a = bot
+        .submit(
+            &json!({"action": "dynamodb:DescribeTable", "params": {"TableName": "orders"}}),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.request_status(), Some("SUCCEEDED"), "{}", a.body);
+    let id = a.body["id"].as_str().unwrap();
+    let got = bot.status(id, 0).await.unwrap();
+    assert_eq!(got.body["decision"]["effect"], "allow", "{}", got.body);
+    assert_eq!(got.body["shadow"]["effect"], "approval", "{}", got.body);
+    assert_eq!(got.body["shadow"]["policy_ids"], json!(["reads-held"]));
+    // Enforced: the delete waits for approval; the shadow set would have refused it.
+    let a = bot
+        .submit(&json!({"action": "dynamodb:DeleteTable", "params": {"TableName": "orders"}, "reason": "cleanup"}), None)
+        .await
+        .unwrap();
+    assert_eq!(a.status, 202, "{}", a.body);
+    let id = a.body["id"].as_str().unwrap();
+    let got = bot.status(id, 0).await.unwrap();
+    assert_eq!(got.body["status"], "PENDING", "{}", got.body);
+    assert_eq!(got.body["shadow"]["effect"], "deny", "{}", got.body);
+    assert_eq!(got.body["shadow"]["policy_ids"], json!(["no-deletes"]));
+    let lines = stack.metrics();
+    for (enforced, shadow) in [("allow", "approval:1"), ("approval", "deny")] {
+        let needle = format!(r#""Decision":"{enforced}","Shadow":"{shadow}""#);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("ShadowDecisions") && l.contains(&needle)),
+            "no ShadowDecisions line with {needle}: {lines:#?}"
+        );
+    }
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_shadow_set_stops_the_start_and_none_records_nothing() {
+    let dir = std::env::temp_dir().join(format!("tollgate-shadow-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("bad.cedar"),
+        "@id(\"a\") @approval(\"x\") permit (principal, action, resource);",
+    )
+    .unwrap();
+    let opts = tollgate_local::StackOptions {
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        shadow_policy_source: format!("dir:{}", dir.display()),
+        ..Default::default()
+    };
+    let err = match tollgate_local::Stack::start(opts).await {
+        Ok(_) => panic!("a stack with invalid shadow policies must not start"),
+        Err(e) => e,
+    };
+    assert!(
+        err.contains("shadow policies") && err.contains("bad.cedar"),
+        "{err}"
+    );
+    let stack = stack_with(|_| {}).await;
+    let a = agent(&stack, "ci-bot")
+        .submit(&json!({"action": "dynamodb:ListTables"}), None)
+        .await
+        .unwrap();
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(a.body.get("shadow").is_none(), "{}", a.body);
+    stack.stop().await;
+}

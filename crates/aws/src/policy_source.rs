@@ -1,5 +1,6 @@
-//! Where the policies come from: the bundled set, an SSM parameter, or an S3 object. Read
-//! once at cold start with the function's own credentials, through the SigV4 caller.
+//! Where the policies come from: the bundled set, a directory in the function's bundle, an
+//! SSM parameter, or an S3 object. Read once at cold start with the function's own
+//! credentials, through the SigV4 caller.
 
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use serde_json::{Value, json};
@@ -11,6 +12,8 @@ use crate::signed_http::SignedHttp;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     Bundled,
+    /// `dir:<path>`: the `.cedar` files of a directory shipped with the function.
+    Dir(String),
     /// `ssm:<parameter name>`: one parameter holding the policy text.
     Ssm(String),
     /// `s3://bucket/key`: one object holding the policy text.
@@ -28,9 +31,15 @@ impl Source {
         }
         if let Some(name) = s.strip_prefix("ssm:") {
             if name.is_empty() {
-                return Err("TOLLGATE_POLICY_SOURCE: `ssm:` needs a parameter name".into());
+                return Err("`ssm:` needs a parameter name".into());
             }
             return Ok(Source::Ssm(name.to_string()));
+        }
+        if let Some(path) = s.strip_prefix("dir:") {
+            if path.is_empty() {
+                return Err("`dir:` needs a directory".into());
+            }
+            return Ok(Source::Dir(path.to_string()));
         }
         if let Some(rest) = s.strip_prefix("s3://")
             && let Some((bucket, key)) = rest.split_once('/')
@@ -43,13 +52,24 @@ impl Source {
             });
         }
         Err(format!(
-            "TOLLGATE_POLICY_SOURCE: `{s}` is not `bundled`, `ssm:<name>` or `s3://<bucket>/<key>`"
+            "`{s}` is not `bundled`, `dir:<path>`, `ssm:<name>` or `s3://<bucket>/<key>`"
         ))
+    }
+
+    /// The setting's value that parses back to this source.
+    pub fn setting(&self) -> String {
+        match self {
+            Source::Bundled => "bundled".to_string(),
+            Source::Dir(path) => format!("dir:{path}"),
+            Source::Ssm(name) => format!("ssm:{name}"),
+            Source::S3 { bucket, key } => format!("s3://{bucket}/{key}"),
+        }
     }
 }
 
-/// Loads the policy text of a non-bundled source as `(name, text)`. `endpoint` overrides
-/// the AWS endpoint (the emulator).
+/// Loads the policy text of a remote source (SSM, S3) as `(name, text)`; `None` for the
+/// others, which the caller reads from its own files. `endpoint` overrides the AWS endpoint
+/// (the emulator).
 pub async fn load(
     source: &Source,
     credentials: &SharedCredentialsProvider,
@@ -62,7 +82,7 @@ pub async fn load(
         .map_err(|e| format!("policy source: no credentials: {e}"))?;
     let http = SignedHttp::new();
     match source {
-        Source::Bundled => Ok(None),
+        Source::Bundled | Source::Dir(_) => Ok(None),
         Source::Ssm(name) => {
             let url = endpoint
                 .map(str::to_string)
@@ -126,7 +146,14 @@ mod tests {
                 key: "p/all.cedar".into()
             }
         );
-        for bad in ["ssm:", "s3://b", "s3:///k", "file:/x", "http://x"] {
+        assert_eq!(
+            Source::parse("dir:/var/task/shadow").unwrap(),
+            Source::Dir("/var/task/shadow".into())
+        );
+        for s in ["bundled", "dir:/p", "ssm:/a/b", "s3://b/k/x.cedar"] {
+            assert_eq!(Source::parse(s).unwrap().setting(), s);
+        }
+        for bad in ["ssm:", "dir:", "s3://b", "s3:///k", "file:/x", "http://x"] {
             assert!(Source::parse(bad).is_err(), "{bad}");
         }
     }

@@ -45,6 +45,10 @@ pub struct Settings {
     pub aws_endpoint: Option<String>,
     /// Where the policies come from (`TOLLGATE_POLICY_SOURCE`).
     pub policy_source: Source,
+    /// Where the shadow policies come from (`TOLLGATE_SHADOW_POLICY_SOURCE`; none when unset
+    /// or empty): evaluated beside the enforced set for every request, recorded, never
+    /// enforced.
+    pub shadow_policy_source: Option<Source>,
     /// Where EMF metric lines go (`TOLLGATE_METRICS`: `stdout`, the default, or `off`).
     pub metrics: Metrics,
     /// Slack user id, or e-mail address, → the approver identity it acts as
@@ -149,10 +153,13 @@ impl Settings {
             lambda_endpoint: env("TOLLGATE_LAMBDA_ENDPOINT"),
             aws_endpoint: env("TOLLGATE_AWS_ENDPOINT"),
             policy_source: Source::parse(&env("TOLLGATE_POLICY_SOURCE").unwrap_or_default())
-                .map_err(|e| {
-                    let reason = e.strip_prefix("TOLLGATE_POLICY_SOURCE: ").unwrap_or(&e);
-                    invalid("TOLLGATE_POLICY_SOURCE", reason)
-                })?,
+                .map_err(|e| invalid("TOLLGATE_POLICY_SOURCE", e))?,
+            shadow_policy_source: match env("TOLLGATE_SHADOW_POLICY_SOURCE") {
+                None => None,
+                Some(v) => Some(
+                    Source::parse(&v).map_err(|e| invalid("TOLLGATE_SHADOW_POLICY_SOURCE", e))?,
+                ),
+            },
             metrics: match env("TOLLGATE_METRICS").as_deref() {
                 None | Some("stdout") => Metrics::Stdout,
                 Some("off") => Metrics::Off,

@@ -36,6 +36,7 @@ mod aws_env;
 mod mcp;
 mod output;
 mod policy_cmd;
+mod policy_test;
 mod watch;
 
 /// Exit codes, so scripts can branch on the outcome without parsing output.
@@ -253,7 +254,8 @@ enum Command {
         subcommand,
         after_help = "Examples:
   tollgate policy validate policies/
-  tollgate policy check --request req.json --claims claims.json"
+  tollgate policy check --request req.json --claims claims.json
+  tollgate policy test policies/"
     )]
     Policy(PolicyCommand),
     /// A request's audit trail; `audit verify` checks trails straight from the table.
@@ -368,6 +370,16 @@ enum PolicyCommand {
         #[arg(long, default_value = "us-east-1")]
         region: String,
     },
+    /// Check a decision table: the `.cedar` files in a directory must decide every case of
+    /// its `decisions.toml` (and `*.decisions.toml`) as written. Exit 0 when all do, 1 when
+    /// any differs (each difference printed).
+    #[command(after_help = "Examples:
+  tollgate policy test infra/policies
+  tollgate policy test my-policies/")]
+    Test {
+        /// The directory with the policies and their decision table.
+        dir: std::path::PathBuf,
+    },
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -439,6 +451,9 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
             id: None,
         } => Err(usage("audit: name a request id, or `audit verify`".into())),
         Command::Policy(PolicyCommand::Validate { paths }) => Ok(policy_cmd::validate_cmd(&paths)?),
+        Command::Policy(PolicyCommand::Test { dir }) => {
+            Ok(policy_test::test_cmd(&dir, policy_cmd::now_secs())?)
+        }
         Command::Policy(PolicyCommand::Check {
             request,
             claims,

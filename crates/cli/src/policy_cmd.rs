@@ -5,8 +5,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 use tollgate_core::claims::{ClaimMapping, identity_from_claims};
-use tollgate_core::{Effect, parse_new_request};
-use tollgate_policy::{CedarPolicy, PolicySource, bundled_sources, classify, validate};
+use tollgate_core::{Effect, Identity, parse_new_request};
+use tollgate_policy::{
+    CedarPolicy, PolicySource, bundled_sources, classify, source_file, sources_in_dir, validate,
+};
 
 use crate::exit;
 
@@ -15,31 +17,15 @@ pub fn read_sources(paths: &[PathBuf]) -> Result<Vec<PolicySource>, String> {
     if paths.is_empty() {
         return Ok(bundled_sources());
     }
-    let mut files = Vec::new();
+    let mut sources = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let mut in_dir: Vec<PathBuf> = std::fs::read_dir(p)
-                .map_err(|e| format!("{}: {e}", p.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.extension().is_some_and(|x| x == "cedar"))
-                .collect();
-            in_dir.sort();
-            if in_dir.is_empty() {
-                return Err(format!("{}: no .cedar files", p.display()));
-            }
-            files.extend(in_dir);
+            sources.extend(sources_in_dir(p)?);
         } else {
-            files.push(p.clone());
+            sources.push(source_file(p)?);
         }
     }
-    files
-        .iter()
-        .map(|f| {
-            std::fs::read_to_string(f)
-                .map(|text| PolicySource::new(f.display().to_string(), text))
-                .map_err(|e| format!("{}: {e}", f.display()))
-        })
-        .collect()
+    Ok(sources)
 }
 
 pub fn validate_cmd(paths: &[PathBuf]) -> Result<u8, String> {
@@ -73,6 +59,47 @@ fn read_json(path: &Path, what: &str) -> Result<Value, String> {
         .map_err(|e| format!("{what} {}: not valid JSON: {e}", path.display()))
 }
 
+/// The agent a set of token claims makes (just `sub: policy-check` when empty). Every claim
+/// but the registered ones is visible to policies as a tag, as if the issuer's configuration
+/// selected it.
+pub(crate) fn identity_of(mut claims: Map<String, Value>) -> Result<Identity, String> {
+    if claims.is_empty() {
+        claims.insert("sub".into(), json!("policy-check"));
+    }
+    let registered = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
+    let mapping = ClaimMapping {
+        policy_claims: claims
+            .keys()
+            .filter(|k| !registered.contains(&k.as_str()))
+            .cloned()
+            .collect(),
+        ..Default::default()
+    };
+    let issuer = claims
+        .get("iss")
+        .and_then(Value::as_str)
+        .unwrap_or("policy-check")
+        .to_string();
+    identity_from_claims(&issuer, &claims, &mapping).map_err(|e| e.message)
+}
+
+/// The engine over `sources`, or every problem in them, one a line.
+pub(crate) fn engine(sources: &[PolicySource]) -> Result<CedarPolicy, String> {
+    CedarPolicy::new(sources, 3600).map_err(|errs| {
+        errs.iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+pub(crate) fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 pub struct CheckArgs<'a> {
     pub request: &'a Path,
     pub claims: Option<&'a Path>,
@@ -90,37 +117,11 @@ pub fn check_cmd(a: CheckArgs<'_>) -> Result<u8, String> {
             Value::Object(m) => m,
             _ => return Err("--claims: must be a JSON object of token claims".into()),
         },
-        None => Map::from_iter([("sub".to_string(), json!("policy-check"))]),
+        None => Map::new(),
     };
-    // Every claim but the registered ones is visible to policies as a tag, as if the
-    // issuer's configuration selected it.
-    let registered = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
-    let mapping = ClaimMapping {
-        policy_claims: claims
-            .keys()
-            .filter(|k| !registered.contains(&k.as_str()))
-            .cloned()
-            .collect(),
-        ..Default::default()
-    };
-    let issuer = claims
-        .get("iss")
-        .and_then(Value::as_str)
-        .unwrap_or("policy-check");
-    let identity = identity_from_claims(issuer, &claims, &mapping)
-        .map_err(|e| format!("--claims: {}", e.message))?;
-    let sources = read_sources(a.policies)?;
-    let engine = CedarPolicy::new(&sources, 3600).map_err(|errs| {
-        errs.iter()
-            .map(|e| e.to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
-    })?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let c = classify(&engine, &req, &identity, a.account, now, "").map_err(|e| e.message)?;
+    let identity = identity_of(claims).map_err(|e| format!("--claims: {e}"))?;
+    let engine = engine(&read_sources(a.policies)?)?;
+    let c = classify(&engine, &req, &identity, a.account, now_secs(), "").map_err(|e| e.message)?;
     let out = json!({
         "action": req.action.to_string(),
         "iam_actions": c.iam_actions,

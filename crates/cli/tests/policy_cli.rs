@@ -183,3 +183,94 @@ fn check_shows_what_each_group_has_to_give() {
         "{err}"
     );
 }
+
+#[test]
+fn the_shipped_decision_table_holds() {
+    let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/policies");
+    let (code, out, err) = tollgate(&["policy", "test", repo]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(" 0 failed"), "{out}");
+    assert!(!out.contains("FAIL"), "{out}");
+}
+
+#[test]
+fn a_decision_table_reports_every_difference() {
+    let dir = scratch("table");
+    write(
+        &dir,
+        "p.cedar",
+        r#"@id("reads") permit (principal, action in Action::"Read", resource);
+@id("either") @approval("2") @approvers("dba or security")
+permit (principal, action in Action::"Write", resource);
+@id("ci-only") forbid (principal, action, resource)
+when { !(principal.groups.contains("ci")) };
+"#,
+    );
+    write(
+        &dir,
+        "decisions.toml",
+        r#"
+# As the operator means it.
+[[case]]
+name = "reads run at once"
+request = { action = "dynamodb:DescribeTable", params = { TableName = "orders" } }
+claims = { sub = "ci-bot", groups = ["ci"] }
+expect = { effect = "allow", policy_ids = ["reads"] }
+
+[[case]]
+name = "changes need two from either group"
+request = { action = "dynamodb:DeleteTable", params = { TableName = "orders" }, reason = "cleanup" }
+claims = { sub = "ci-bot", groups = ["ci"] }
+expect = { effect = "approval", approvals = 2, requirements = [{ groups = ["security", "dba"], approvals = 2 }] }
+
+[[case]]
+name = "a wrong expectation"
+request = { action = "dynamodb:DeleteTable", params = { TableName = "orders" }, reason = "cleanup" }
+claims = { sub = "ci-bot", groups = ["ci"] }
+expect = { effect = "approval", approvals = 1, requirements = [{ group = "dba", approvals = 1 }], policy_ids = ["writes"] }
+
+[[case]]
+name = "agents outside ci are refused"
+request = { action = "dynamodb:DescribeTable", params = { TableName = "orders" } }
+expect = { effect = "allow" }
+"#,
+    );
+    let (code, out, err) = tollgate(&["policy", "test", dir.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("ok    reads run at once\n"), "{out}");
+    assert!(
+        out.contains("ok    changes need two from either group\n"),
+        "{out}"
+    );
+    let table = dir.join("decisions.toml").display().to_string();
+    let expected = format!(
+        "FAIL  a wrong expectation  ({table}, case 3)
+      approvals: expected 1, got 2
+      requirements: expected 1 from `dba`, got 2 from `dba` or `security`
+      policy_ids: expected [writes], got [either]
+      decided: dynamodb:DeleteTable (Write) needs 2 approvals (2 from `dba` or `security`): policy either
+"
+    );
+    assert!(out.contains(&expected), "{out}");
+    assert!(
+        out.contains(&format!(
+            "FAIL  agents outside ci are refused  ({table}, case 4)\n      effect: expected allow, got deny\n"
+        )),
+        "{out}"
+    );
+    assert!(out.ends_with("2 passed, 2 failed\n"), "{out}");
+
+    // A misspelt field is an error with its place, never a check that silently passes.
+    write(
+        &dir,
+        "decisions.toml",
+        "[[case]]\nname = \"x\"\nrequest = { action = \"dynamodb:ListTables\" }\nexpect = { effect = \"allow\", aprovals = 1 }\n",
+    );
+    let (code, out, err) = tollgate(&["policy", "test", dir.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("aprovals") && err.contains("line 4"), "{err}");
+    std::fs::remove_file(dir.join("decisions.toml")).unwrap();
+    let (code, _, err) = tollgate(&["policy", "test", dir.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no decision table"), "{err}");
+}

@@ -20,51 +20,113 @@ pub enum Effect {
     },
 }
 
-/// One approval policy's demand: `approvals` distinct approvers, each a member of `group`
-/// (any approver when `None`). The requirements of a decision all hold at once, and one
-/// approver counts toward every requirement whose group they are in.
+/// One approval policy's demand: `approvals` distinct approvers, each a member of one of
+/// `groups` (any of them; any approver when empty). The requirements of a decision all hold at
+/// once, and one approver counts toward every requirement whose groups they are in.
+///
+/// Stored and shown as `{"group": "dba", "approvals": 1}` for one group (as before any-of
+/// existed), `{"groups": ["dba", "security"], "approvals": 2}` for several, and
+/// `{"approvals": 1}` for any approver.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(from = "RequirementRecord", into = "RequirementRecord")]
 pub struct GroupRequirement {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub group: Option<String>,
+    /// Sorted, without repeats (the constructors and deserialisation keep it so).
+    pub groups: Vec<String>,
     pub approvals: u32,
 }
 
+#[derive(Serialize, Deserialize)]
+struct RequirementRecord {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    group: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    groups: Vec<String>,
+    approvals: u32,
+}
+
+impl From<RequirementRecord> for GroupRequirement {
+    fn from(r: RequirementRecord) -> Self {
+        GroupRequirement::any_of(r.group.into_iter().chain(r.groups), r.approvals)
+    }
+}
+
+impl From<GroupRequirement> for RequirementRecord {
+    fn from(r: GroupRequirement) -> Self {
+        let (group, groups) = match <[String; 1]>::try_from(r.groups) {
+            Ok([one]) => (Some(one), vec![]),
+            Err(several) => (None, several),
+        };
+        RequirementRecord {
+            group,
+            groups,
+            approvals: r.approvals,
+        }
+    }
+}
+
 impl GroupRequirement {
+    /// `approvals` from any approver.
+    pub fn anyone(approvals: u32) -> Self {
+        Self::any_of([], approvals)
+    }
+
+    /// `approvals` from members of `group`.
+    pub fn of(group: impl Into<String>, approvals: u32) -> Self {
+        Self::any_of([group.into()], approvals)
+    }
+
+    /// `approvals` distinct approvers, each a member of at least one of `groups`.
+    pub fn any_of(groups: impl IntoIterator<Item = String>, approvals: u32) -> Self {
+        let mut groups: Vec<String> = groups.into_iter().collect();
+        groups.sort();
+        groups.dedup();
+        Self { groups, approvals }
+    }
+
     /// Whether `who` counts toward this requirement.
     pub fn admits(&self, who: &Identity) -> bool {
-        self.group
-            .as_ref()
-            .is_none_or(|g| who.groups.iter().any(|mine| mine == g))
+        self.groups.is_empty() || who.groups.iter().any(|mine| self.groups.contains(mine))
     }
 
-    /// "2 from `security`", "1 from any approver".
+    /// "2 from `security`", "2 from `dba` or `security`", "1 from any approver".
     pub fn describe(&self, count: u32) -> String {
-        match &self.group {
-            Some(g) => format!("{count} from `{g}`"),
-            None => format!("{count} from any approver"),
+        if self.groups.is_empty() {
+            return format!("{count} from any approver");
         }
+        let names: Vec<String> = self.groups.iter().map(|g| format!("`{g}`")).collect();
+        format!("{count} from {}", names.join(" or "))
     }
 
-    /// The requirements of several policies as one set, all of which must hold: per group the
-    /// largest count; an any-approver count no larger than some group's count is implied by
-    /// it (that group's members are approvers) and dropped.
+    /// Whether this requirement holding makes `other` hold too: whoever counts here counts
+    /// there (its groups are a subset of `other`'s, or `other` takes any approver) and there
+    /// are at least as many of them.
+    fn implies(&self, other: &GroupRequirement) -> bool {
+        self.approvals >= other.approvals
+            && (other.groups.is_empty()
+                || (!self.groups.is_empty()
+                    && self.groups.iter().all(|g| other.groups.contains(g))))
+    }
+
+    /// The requirements of several policies as one set, all of which must hold: per set of
+    /// groups the largest count; a requirement implied by another (any approver, or a wider
+    /// any-of, asking no more than a narrower one gives) is dropped.
     pub fn combine(all: impl IntoIterator<Item = GroupRequirement>) -> Vec<GroupRequirement> {
-        let mut by_group: std::collections::BTreeMap<Option<String>, u32> = Default::default();
+        let mut by_groups: std::collections::BTreeMap<Vec<String>, u32> = Default::default();
         for r in all {
-            let n = by_group.entry(r.group).or_default();
+            let r = GroupRequirement::any_of(r.groups, r.approvals);
+            let n = by_groups.entry(r.groups).or_default();
             *n = (*n).max(r.approvals);
         }
-        let most_from_a_group = by_group
-            .iter()
-            .filter(|(g, _)| g.is_some())
-            .map(|(_, n)| *n)
-            .max()
-            .unwrap_or(0);
-        by_group
+        let merged: Vec<GroupRequirement> = by_groups
             .into_iter()
-            .filter(|(g, n)| *n > 0 && (g.is_some() || *n > most_from_a_group))
-            .map(|(group, approvals)| GroupRequirement { group, approvals })
+            .filter(|(_, n)| *n > 0)
+            .map(|(groups, approvals)| GroupRequirement { groups, approvals })
+            .collect();
+        // Distinct group sets never imply each other both ways, so dropping is order-free.
+        merged
+            .iter()
+            .filter(|r| !merged.iter().any(|o| o != *r && o.implies(r)))
+            .cloned()
             .collect()
     }
 }
@@ -98,12 +160,8 @@ impl From<EffectRecord> for Effect {
                 timeout_seconds,
             } => Effect::Approval {
                 approvals,
-                requirements: requirements.unwrap_or_else(|| {
-                    vec![GroupRequirement {
-                        group: approvers,
-                        approvals,
-                    }]
-                }),
+                requirements: requirements
+                    .unwrap_or_else(|| vec![GroupRequirement::any_of(approvers, approvals)]),
                 timeout_seconds,
             },
         }
@@ -211,7 +269,27 @@ impl From<UnmetRequirement> for crate::error::ApiError {
     }
 }
 
+impl Effect {
+    /// `allow`, `deny` or `approval`, as stored.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Effect::Allow => "allow",
+            Effect::Deny => "deny",
+            Effect::Approval { .. } => "approval",
+        }
+    }
+}
+
 impl Decision {
+    /// The effect with its count, for comparing two decisions at a glance: `allow`, `deny`,
+    /// `approval:2`.
+    pub fn outcome(&self) -> String {
+        match self.effect {
+            Effect::Approval { approvals, .. } => format!("approval:{approvals}"),
+            _ => self.effect.name().to_string(),
+        }
+    }
+
     pub fn required_approvals(&self) -> u32 {
         match self.effect {
             Effect::Approval { approvals, .. } => approvals,
@@ -237,10 +315,7 @@ mod tests {
         let d = Decision {
             effect: Effect::Approval {
                 approvals: 2,
-                requirements: vec![GroupRequirement {
-                    group: None,
-                    approvals: 2,
-                }],
+                requirements: vec![GroupRequirement::anyone(2)],
                 timeout_seconds: 60,
             },
             policy_ids: vec!["r".into()],
@@ -268,23 +343,14 @@ mod tests {
             d.effect,
             Effect::Approval {
                 approvals: 2,
-                requirements: vec![GroupRequirement {
-                    group: Some("security".into()),
-                    approvals: 2
-                }],
+                requirements: vec![GroupRequirement::of("security", 2)],
                 timeout_seconds: 600,
             }
         );
         let any = serde_json::json!({"effect": "approval", "approvals": 1,
             "timeout_seconds": 60, "policy_ids": [], "reason": ""});
         let d: Decision = serde_json::from_value(any).unwrap();
-        assert_eq!(
-            d.requirements(),
-            &[GroupRequirement {
-                group: None,
-                approvals: 1
-            }]
-        );
+        assert_eq!(d.requirements(), &[GroupRequirement::anyone(1)]);
         for simple in ["allow", "deny"] {
             let d: Decision = serde_json::from_value(
                 serde_json::json!({"effect": simple, "policy_ids": [], "reason": ""}),
@@ -296,9 +362,9 @@ mod tests {
 
     #[test]
     fn group_requirements_combine_to_all_of_them() {
-        let r = |g: Option<&str>, n| GroupRequirement {
-            group: g.map(str::to_string),
-            approvals: n,
+        let r = |g: Option<&str>, n| match g {
+            Some(g) => GroupRequirement::of(g, n),
+            None => GroupRequirement::anyone(n),
         };
         // The review's tie: the shipped two-approval policy and an operator's two from security.
         assert_eq!(
@@ -317,6 +383,71 @@ mod tests {
         assert_eq!(GroupRequirement::combine([r(None, 1)]), vec![r(None, 1)]);
         assert_eq!(r(None, 2).describe(1), "1 from any approver");
         assert_eq!(r(Some("dba"), 2).describe(2), "2 from `dba`");
+    }
+
+    #[test]
+    fn any_of_requirements_combine_with_the_others() {
+        let either = |n| GroupRequirement::any_of(["security".into(), "dba".into()], n);
+        let of = GroupRequirement::of;
+        assert_eq!(either(2).groups, vec!["dba", "security"]);
+        assert_eq!(either(2).describe(2), "2 from `dba` or `security`");
+        // Two from either and one from dba: a DBA and one more from either group.
+        assert_eq!(
+            GroupRequirement::combine([either(2), of("dba", 1)]),
+            vec![of("dba", 1), either(2)]
+        );
+        // Two DBAs give two from either: the any-of adds nothing.
+        assert_eq!(
+            GroupRequirement::combine([either(2), of("dba", 2)]),
+            vec![of("dba", 2)]
+        );
+        // Two from either give two approvers: the any-approver count is implied.
+        assert_eq!(
+            GroupRequirement::combine([either(2), GroupRequirement::anyone(2)]),
+            vec![either(2)]
+        );
+        // Three in all are more than two from either give.
+        assert_eq!(
+            GroupRequirement::combine([either(2), GroupRequirement::anyone(3)]),
+            vec![GroupRequirement::anyone(3), either(2)]
+        );
+        // The same set named in another order or with repeats is the same requirement.
+        assert_eq!(
+            GroupRequirement::combine([
+                GroupRequirement::any_of(["dba".into(), "security".into(), "dba".into()], 1),
+                either(2)
+            ]),
+            vec![either(2)]
+        );
+        assert_eq!(GroupRequirement::combine([of("dba", 0)]), vec![]);
+        let dana = crate::fixtures::who("dana", &["dba"]);
+        assert!(either(1).admits(&dana) && !of("security", 1).admits(&dana));
+    }
+
+    #[test]
+    fn requirements_keep_their_stored_shape() {
+        let json = |r: &GroupRequirement| serde_json::to_value(r).unwrap();
+        let one = GroupRequirement::of("dba", 1);
+        assert_eq!(
+            json(&one),
+            serde_json::json!({"group": "dba", "approvals": 1})
+        );
+        let any = GroupRequirement::anyone(2);
+        assert_eq!(json(&any), serde_json::json!({"approvals": 2}));
+        let either = GroupRequirement::any_of(["security".into(), "dba".into()], 2);
+        assert_eq!(
+            json(&either),
+            serde_json::json!({"groups": ["dba", "security"], "approvals": 2})
+        );
+        for r in [one, any, either] {
+            let back: GroupRequirement = serde_json::from_value(json(&r)).unwrap();
+            assert_eq!(back, r);
+        }
+        let unsorted: GroupRequirement = serde_json::from_value(
+            serde_json::json!({"groups": ["sec", "dba", "sec"], "approvals": 1}),
+        )
+        .unwrap();
+        assert_eq!(unsorted.groups, vec!["dba", "sec"]);
     }
 
     #[test]

@@ -39,6 +39,10 @@ pub struct RequestRecord {
     pub request_hash: String,
     pub agent: Identity,
     pub decision: Decision,
+    /// What the shadow policies would have decided (`TOLLGATE_SHADOW_POLICY_SOURCE`): kept
+    /// for comparison and metrics, never enforced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<Decision>,
     /// The IAM actions the operation needs; the session policy allows exactly these.
     #[serde(default)]
     pub iam_actions: Vec<String>,
@@ -127,6 +131,7 @@ impl RequestRecord {
             request,
             agent,
             decision,
+            shadow: None,
             iam_actions,
             resources,
             action_resources: Default::default(),
@@ -425,10 +430,10 @@ mod tests {
     fn pending(approvals: u32, group: Option<&str>) -> RequestRecord {
         pending_with(
             approvals,
-            vec![GroupRequirement {
-                group: group.map(str::to_string),
+            vec![GroupRequirement::any_of(
+                group.map(str::to_string),
                 approvals,
-            }],
+            )],
         )
     }
 
@@ -620,10 +625,7 @@ mod tests {
         let d = Decision {
             effect: Effect::Approval {
                 approvals: 1,
-                requirements: vec![GroupRequirement {
-                    group: None,
-                    approvals: 1,
-                }],
+                requirements: vec![GroupRequirement::anyone(1)],
                 timeout_seconds: 60,
             },
             policy_ids: vec![],
@@ -690,10 +692,7 @@ mod tests {
     }
 
     fn req(group: Option<&str>, approvals: u32) -> GroupRequirement {
-        GroupRequirement {
-            group: group.map(str::to_string),
-            approvals,
-        }
+        GroupRequirement::any_of(group.map(str::to_string), approvals)
     }
 
     #[test]
@@ -760,6 +759,41 @@ mod tests {
             .unwrap();
         assert_eq!(o, VoteOutcome::Approved);
         assert_eq!(r.approvers().len(), 3);
+    }
+
+    #[test]
+    fn any_of_requirements_count_members_of_either_group() {
+        // Two from dba or security, one of them a DBA.
+        let either = GroupRequirement::any_of(["dba".into(), "security".into()], 2);
+        let mut r = pending_with(2, vec![req(Some("dba"), 1), either]);
+        let e = r
+            .vote(&who("eve", &["dev"]), Verdict::Approve, None, 2)
+            .unwrap_err();
+        assert!(e.message.contains("`dba` or `security`"), "{}", e.message);
+        r.vote(&who("sam", &["security"]), Verdict::Approve, None, 2)
+            .unwrap();
+        assert_eq!(
+            r.still_needed(),
+            vec!["1 from `dba`", "1 from `dba` or `security`"]
+        );
+        assert_eq!(
+            r.approvals_summary(),
+            "1 of 2 (still needed: 1 from `dba` and 1 from `dba` or `security`)"
+        );
+        r.vote(&who("sue", &["security"]), Verdict::Approve, None, 3)
+            .unwrap();
+        assert_eq!(r.still_needed(), vec!["1 from `dba`"]);
+        // Security has given all it can; only a DBA completes the request.
+        assert!(!r.awaits_vote_from(&who("sid", &["security"])));
+        let (o, _) = r
+            .vote(&who("dan", &["dba"]), Verdict::Approve, None, 4)
+            .unwrap();
+        assert_eq!(o, VoteOutcome::Approved);
+        assert_eq!(
+            serde_json::to_value(r.progress()).unwrap(),
+            json!([{"group": "dba", "approvals": 1, "have": 1},
+                   {"groups": ["dba", "security"], "approvals": 2, "have": 3}])
+        );
     }
 
     #[test]

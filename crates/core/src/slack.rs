@@ -257,10 +257,7 @@ mod tests {
         let decision = crate::decision::Decision {
             effect: crate::decision::Effect::Approval {
                 approvals: 1,
-                requirements: vec![crate::decision::GroupRequirement {
-                    group: Some("dba".into()),
-                    approvals: 1,
-                }],
+                requirements: vec![crate::decision::GroupRequirement::of("dba", 1)],
                 timeout_seconds: 60,
             },
             policy_ids: vec!["p".into()],

@@ -93,12 +93,13 @@ impl RequestRecord {
             .filter(|p| p.requirement.admits(approver))
             .collect();
         if admitting.is_empty() {
-            return Err(VoteRefusal::NotInGroup {
-                groups: progress
-                    .iter()
-                    .filter_map(|p| p.requirement.group.clone())
-                    .collect(),
-            });
+            let mut groups: Vec<String> = progress
+                .iter()
+                .flat_map(|p| p.requirement.groups.iter().cloned())
+                .collect();
+            groups.sort();
+            groups.dedup();
+            return Err(VoteRefusal::NotInGroup { groups });
         }
         if verdict == Verdict::Approve && admitting.iter().all(|p| p.missing() == 0) {
             return Err(VoteRefusal::ApprovalsComplete {
@@ -119,10 +120,7 @@ mod tests {
     fn pending(requirements: Vec<(Option<&str>, u32)>) -> RequestRecord {
         let requirements: Vec<GroupRequirement> = requirements
             .into_iter()
-            .map(|(g, approvals)| GroupRequirement {
-                group: g.map(str::to_string),
-                approvals,
-            })
+            .map(|(g, approvals)| GroupRequirement::any_of(g.map(str::to_string), approvals))
             .collect();
         let effect = Effect::Approval {
             approvals: requirements.iter().map(|r| r.approvals).max().unwrap_or(1),

@@ -57,13 +57,13 @@ pub fn environment(settings: &Settings) -> BTreeMap<String, String> {
             "TOLLGATE_JWKS_MIN_REFRESH_SECONDS",
             s.jwks_min_refresh.as_secs().to_string(),
         ),
+        ("TOLLGATE_POLICY_SOURCE", s.policy_source.setting()),
         (
-            "TOLLGATE_POLICY_SOURCE",
-            match &s.policy_source {
-                Source::Bundled => "bundled".to_string(),
-                Source::Ssm(name) => format!("ssm:{name}"),
-                Source::S3 { bucket, key } => format!("s3://{bucket}/{key}"),
-            },
+            "TOLLGATE_SHADOW_POLICY_SOURCE",
+            s.shadow_policy_source
+                .as_ref()
+                .map(Source::setting)
+                .unwrap_or_default(),
         ),
         (
             "TOLLGATE_SLACK_APPROVERS",

@@ -59,8 +59,11 @@ pub struct StackOptions {
     pub approver_issuers: Option<Vec<IssuerConfig>>,
     /// Shortest time between two key fetches for unknown key ids.
     pub jwks_min_refresh: Duration,
-    /// `bundled`, `ssm:<name>` or `s3://bucket/key` (in the emulator).
+    /// `bundled`, `dir:<path>`, `ssm:<name>` or `s3://bucket/key` (in the emulator).
     pub policy_source: String,
+    /// The shadow policies' source, likewise (none when empty): decided beside the enforced
+    /// set, recorded, never enforced.
+    pub shadow_policy_source: String,
     /// SSM parameters `(name, value)` to create in the emulator before the API starts
     /// (a policy source to try, for instance).
     pub seed_ssm: Vec<(String, String)>,
@@ -95,6 +98,7 @@ impl Default for StackOptions {
             approver_issuers: None,
             jwks_min_refresh: Duration::from_secs(1),
             policy_source: "bundled".into(),
+            shadow_policy_source: String::new(),
             seed_ssm: vec![],
             seed_s3: vec![],
             slack_signing_secret: None,
@@ -146,10 +150,12 @@ async fn cold_start(
     functions_sdk: &SdkConfig,
 ) -> Result<Functions, String> {
     let policy = tollgate_api::load_policy(settings, sdk).await?;
+    let shadow = tollgate_api::load_shadow_policy(settings, sdk).await?;
     Ok(Functions {
         api: Api::new(settings.clone(), functions_sdk, policy)
             .await
-            .map_err(|e| e.to_string())?,
+            .map_err(|e| e.to_string())?
+            .with_shadow(shadow),
         notifier: Notifier::new(settings.clone(), functions_sdk).await?,
         executor: Executor::new(settings.clone(), functions_sdk).await?,
     })
@@ -162,7 +168,7 @@ fn own_resources<'a>(
     names: &Names,
     state_machine_arn: &str,
     secret_arns: impl Iterator<Item = &'a String>,
-    policy_source: &tollgate_aws::policy_source::Source,
+    policy_sources: &[&tollgate_aws::policy_source::Source],
 ) -> Result<OwnResources, String> {
     use tollgate_aws::policy_source::Source;
     let (r, a) = (&names.region, &names.account);
@@ -179,13 +185,15 @@ fn own_resources<'a>(
         format!("arn:aws:s3:::{}", names.audit_bucket),
     ];
     arns.extend(secret_arns.cloned());
-    match policy_source {
-        Source::Bundled => {}
-        Source::Ssm(name) => arns.push(format!(
-            "arn:aws:ssm:{r}:{a}:parameter/{}",
-            name.trim_start_matches('/')
-        )),
-        Source::S3 { bucket, key } => arns.push(format!("arn:aws:s3:::{bucket}/{key}")),
+    for source in policy_sources {
+        match source {
+            Source::Bundled | Source::Dir(_) => {}
+            Source::Ssm(name) => arns.push(format!(
+                "arn:aws:ssm:{r}:{a}:parameter/{}",
+                name.trim_start_matches('/')
+            )),
+            Source::S3 { bucket, key } => arns.push(format!("arn:aws:s3:::{bucket}/{key}")),
+        }
     }
     OwnResources::new(a, None, &arns)
 }
@@ -257,13 +265,20 @@ impl Stack {
         let (secret_ids, key_secret_arns, created_secrets) =
             secrets::create_all(&sdk, slack_secret.as_ref()).await?;
         let policy_source = tollgate_aws::policy_source::Source::parse(&opts.policy_source)?;
+        let shadow_policy_source = match opts.shadow_policy_source.trim() {
+            "" => None,
+            s => Some(tollgate_aws::policy_source::Source::parse(s)?),
+        };
         let own_resources = own_resources(
             &names,
             &state_machine_arn,
             key_secret_arns
                 .values()
                 .chain(secret_ids.slack_actions.as_ref()),
-            &policy_source,
+            &[Some(&policy_source), shadow_policy_source.as_ref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>(),
         )?;
         let settings = Settings {
             table: names.table.clone(),
@@ -288,6 +303,7 @@ impl Stack {
             lambda_endpoint: Some(api_url.clone()),
             aws_endpoint: Some(moto.url.clone()),
             policy_source,
+            shadow_policy_source,
             metrics: tollgate_aws::metrics::Metrics::memory(),
             slack_approvers: opts
                 .slack_approvers

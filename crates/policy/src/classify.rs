@@ -14,11 +14,27 @@ pub struct Classified {
     /// Per IAM action, the ARNs it acts on (for the session policy's statements).
     pub action_resources: std::collections::BTreeMap<String, Vec<String>>,
     pub decision: Decision,
+    /// What the shadow policies would have decided, when there are any (never enforced).
+    pub shadow: Option<Decision>,
 }
 
 /// Classifies `req` by `agent` against `policy`, for a target in `account`.
 pub fn classify(
     policy: &dyn Policy,
+    req: &NewRequest,
+    agent: &Identity,
+    account: &str,
+    now_secs: u64,
+    source_ip: &str,
+) -> Result<Classified, ApiError> {
+    classify_with_shadow(policy, None, req, agent, account, now_secs, source_ip)
+}
+
+/// [`classify`], and what `shadow` decides on the very same input: the two differ only in
+/// their policies, never in what they were shown.
+pub fn classify_with_shadow(
+    policy: &dyn Policy,
+    shadow: Option<&dyn Policy>,
     req: &NewRequest,
     agent: &Identity,
     account: &str,
@@ -39,7 +55,7 @@ pub fn classify(
         .map_err(|e| ApiError::field(e.field, e.message))?;
     let resources = derived.resources;
     let iam_actions: Vec<String> = actions.into_iter().map(|a| a.name).collect();
-    let decision = policy.decide(&PolicyInput {
+    let input = PolicyInput {
         principal: agent,
         action: &req.action,
         iam_actions: &iam_actions,
@@ -52,7 +68,9 @@ pub fn classify(
         reason: req.reason.as_deref(),
         now_secs,
         source_ip,
-    });
+    };
+    let decision = policy.decide(&input);
+    let shadow = shadow.map(|s| s.decide(&input));
     Ok(Classified {
         iam_actions,
         resources,
@@ -63,5 +81,6 @@ pub fn classify(
             .map(|r| (r.action, r.resources))
             .collect(),
         decision,
+        shadow,
     })
 }

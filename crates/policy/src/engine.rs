@@ -20,7 +20,9 @@ use crate::sources::{PolicyError, PolicySource, parse, policy_position};
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Rule {
     approvals: u32,
-    approvers: Option<String>,
+    /// `@approvers("...")`: the groups the approvals come from, as one requirement each (one
+    /// group, `a or b`) or several (`a and b`); empty without the annotation (any approver).
+    approvers: Vec<GroupRequirement>,
     timeout: Option<u64>,
     reason: Option<String>,
     /// `@mask("A, B")`: more members to mask in the answers of calls this policy permits.
@@ -99,16 +101,15 @@ fn rule_of(p: &cedar_policy::Policy) -> Result<Rule, String> {
         ),
     };
     let approvers = match p.annotation("approvers") {
-        None => None,
-        Some(g) if g.trim().is_empty() => return Err("@approvers(\"\"): must name a group".into()),
-        Some(g) => Some(g.to_string()),
+        None => vec![],
+        Some(text) => approvers(text, approvals)?,
     };
     if p.effect() == cedar_policy::Effect::Forbid
-        && (approvals > 0 || approvers.is_some() || timeout.is_some())
+        && (approvals > 0 || !approvers.is_empty() || timeout.is_some())
     {
         return Err("@approval, @approvers and @timeout only make sense on a permit".into());
     }
-    if approvals == 0 && (approvers.is_some() || timeout.is_some()) {
+    if approvals == 0 && (!approvers.is_empty() || timeout.is_some()) {
         return Err("@approvers and @timeout need @approval(\"n\") with n > 0".into());
     }
     let requires = Requirement {
@@ -151,6 +152,43 @@ fn rule_of(p: &cedar_policy::Policy) -> Result<Rule, String> {
         mask,
         unmask,
         requires,
+    })
+}
+
+/// `@approvers("dba")`: n from `dba`; `"dba or security"`: n from members of either;
+/// `"dba and security"`: n from each. Group names are compared exactly as tokens carry them.
+fn approvers(text: &str, approvals: u32) -> Result<Vec<GroupRequirement>, String> {
+    let shown = format!("@approvers(\"{text}\")");
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let joins: Vec<&str> = words
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .copied()
+        .filter(|w| *w == "or" || *w == "and")
+        .collect();
+    let names: Vec<String> = words.iter().step_by(2).map(|w| w.to_string()).collect();
+    let well_formed = !words.is_empty()
+        && words.len() % 2 == 1
+        && joins.len() == words.len() / 2
+        && names.iter().all(|n| n != "or" && n != "and");
+    if !well_formed {
+        return Err(format!(
+            "{shown}: must name a group, or groups joined by `or` (approvals from any of them) or `and` (approvals from each), like \"dba or security\""
+        ));
+    }
+    if joins.contains(&"or") && joins.contains(&"and") {
+        return Err(format!(
+            "{shown}: use either `or` or `and`; for \"a and (b or c)\" write one policy per requirement (they all hold)"
+        ));
+    }
+    Ok(if joins.contains(&"and") {
+        names
+            .into_iter()
+            .map(|g| GroupRequirement::of(g, approvals))
+            .collect()
+    } else {
+        vec![GroupRequirement::any_of(names, approvals)]
     })
 }
 
@@ -518,10 +556,12 @@ impl CedarPolicy {
             .filter(|(_, r)| r.approvals > 0)
             .collect();
         let requirements =
-            GroupRequirement::combine(deciding.iter().map(|(_, r)| GroupRequirement {
-                group: r.approvers.clone(),
-                approvals: r.approvals,
-            }));
+            GroupRequirement::combine(deciding.iter().flat_map(
+                |(_, r)| match r.approvers.is_empty() {
+                    true => vec![GroupRequirement::anyone(r.approvals)],
+                    false => r.approvers.clone(),
+                },
+            ));
         let requires = deciding
             .iter()
             .fold(Requirement::default(), |acc, (_, r)| acc.merge(&r.requires));

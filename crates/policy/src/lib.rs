@@ -7,7 +7,7 @@
 //! parameters. Context: operation, service, access level, risks, region, target, reason, time.
 //!
 //! `forbid` or no match → denied; plain `permit` → allowed; `permit` with `@approval("n")`
-//! (and optionally `@approvers("group")`, `@timeout("seconds")`) → approval. Over every
+//! (and optionally `@approvers("group")`, `"a or b"`, `"a and b"`, `@timeout("seconds")`) → approval. Over every
 //! (action, resource) pair a denial wins; otherwise every matching approval permit's group
 //! requirement holds at once, with the shortest timeout.
 
@@ -16,7 +16,10 @@ mod engine;
 mod schema;
 mod sources;
 
-pub use classify::{Classified, classify};
+pub use classify::{Classified, classify, classify_with_shadow};
 pub use engine::CedarPolicy;
 pub use schema::{schema_text, validate};
-pub use sources::{PROTECTION_ID, PolicyError, PolicySource, bundled_sources, with_protection};
+pub use sources::{
+    PROTECTION_ID, PolicyError, PolicySource, bundled_sources, source_file, sources_in_dir,
+    with_protection,
+};

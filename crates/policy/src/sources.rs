@@ -81,6 +81,27 @@ pub fn with_protection(mut sources: Vec<PolicySource>) -> Vec<PolicySource> {
     sources
 }
 
+/// The `.cedar` files of a directory, in name order, each named by its path.
+pub fn sources_in_dir(dir: &std::path::Path) -> Result<Vec<PolicySource>, String> {
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|f| f.extension().is_some_and(|x| x == "cedar"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(format!("{}: no .cedar files", dir.display()));
+    }
+    files.iter().map(|f| source_file(f)).collect()
+}
+
+/// One policy file, named by its path.
+pub fn source_file(file: &std::path::Path) -> Result<PolicySource, String> {
+    std::fs::read_to_string(file)
+        .map(|text| PolicySource::new(file.display().to_string(), text))
+        .map_err(|e| format!("{}: {e}", file.display()))
+}
+
 /// Line and column (1-based) of a byte offset.
 pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];

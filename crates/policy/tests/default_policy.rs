@@ -212,20 +212,14 @@ fn an_operators_group_survives_a_tie_with_the_shipped_policies() {
     let d = decide("iam:CreateAccessKey", json!({"UserName": "bot"}));
     assert_eq!(
         d.requirements(),
-        &[tollgate_core::GroupRequirement {
-            group: Some("security".into()),
-            approvals: 2
-        }],
+        &[tollgate_core::GroupRequirement::of("security", 2)],
         "{d:?}"
     );
     assert!(d.policy_ids.contains(&"security-iam".to_string()), "{d:?}");
     let d = decide("secretsmanager:GetSecretValue", json!({"SecretId": "db"}));
     assert_eq!(
         d.requirements(),
-        &[tollgate_core::GroupRequirement {
-            group: Some("security".into()),
-            approvals: 1
-        }],
+        &[tollgate_core::GroupRequirement::of("security", 1)],
         "{d:?}"
     );
 }

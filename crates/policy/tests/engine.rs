@@ -33,10 +33,7 @@ fn bot() -> Identity {
 }
 
 fn needs(group: Option<&str>, approvals: u32) -> GroupRequirement {
-    GroupRequirement {
-        group: group.map(str::to_string),
-        approvals,
-    }
+    GroupRequirement::any_of(group.map(str::to_string), approvals)
 }
 
 #[test]
@@ -139,6 +136,76 @@ fn a_tie_keeps_every_group_requirement() {
         "{}",
         d.reason
     );
+}
+
+#[test]
+fn approvers_name_any_of_and_all_of_groups() {
+    let p = policy(
+        r#"
+        @id("two-from-either") @approval("2") @approvers("dba or security")
+        permit (principal, action in Action::"Write", resource);
+        @id("one-from-each") @approval("1") @approvers("dba and security")
+        permit (principal, action == Action::"dynamodb:DeleteTable", resource);
+        @id("one-dba") @approval("1") @approvers("dba")
+        permit (principal, action == Action::"dynamodb:UpdateTable", resource);
+        "#,
+    );
+    let either = GroupRequirement::any_of(["dba".into(), "security".into()], 2);
+    let d = decide(
+        &p,
+        "dynamodb:CreateTable",
+        json!({"TableName": "t"}),
+        &bot(),
+    );
+    assert_eq!(d.requirements(), std::slice::from_ref(&either), "{d:?}");
+    assert!(
+        d.reason
+            .contains("needs 2 approvals (2 from `dba` or `security`)"),
+        "{}",
+        d.reason
+    );
+    // All of: one from each group, and the any-of beside them (a third approver, or one of
+    // them in both groups, completes it).
+    let d = decide(
+        &p,
+        "dynamodb:DeleteTable",
+        json!({"TableName": "t"}),
+        &bot(),
+    );
+    assert_eq!(
+        d.requirements(),
+        &[
+            needs(Some("dba"), 1),
+            either.clone(),
+            needs(Some("security"), 1)
+        ],
+        "{d:?}"
+    );
+    // One DBA beside two from either: the DBA is one of the two.
+    let d = decide(
+        &p,
+        "dynamodb:UpdateTable",
+        json!({"TableName": "t"}),
+        &bot(),
+    );
+    assert_eq!(d.requirements(), &[needs(Some("dba"), 1), either], "{d:?}");
+    for (text, needle) in [
+        ("dba or", "must name a group"),
+        ("or dba", "must name a group"),
+        ("dba security", "must name a group"),
+        ("dba, security", "must name a group"),
+        ("dba or security and audit", "either `or` or `and`"),
+        ("   ", "must name a group"),
+    ] {
+        let src = format!(
+            "@id(\"a\") @approval(\"1\") @approvers(\"{text}\") permit (principal, action, resource);"
+        );
+        let errs = CedarPolicy::new(&[PolicySource::new("p.cedar", src)], 900)
+            .err()
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(errs[0].message.contains(needle), "{text}: {errs:?}");
+        assert!(errs[0].message.contains("@approvers"), "{text}: {errs:?}");
+    }
 }
 
 #[test]

@@ -390,10 +390,7 @@ mod tests {
         let decision = tollgate_core::Decision {
             effect: tollgate_core::Effect::Approval {
                 approvals: 1,
-                requirements: vec![tollgate_core::GroupRequirement {
-                    group: Some("dba".into()),
-                    approvals: 1,
-                }],
+                requirements: vec![tollgate_core::GroupRequirement::of("dba", 1)],
                 timeout_seconds: 60,
             },
             policy_ids: vec!["p".into()],
@@ -437,10 +434,7 @@ mod tests {
         let decision = tollgate_core::Decision {
             effect: tollgate_core::Effect::Approval {
                 approvals: 1,
-                requirements: vec![tollgate_core::GroupRequirement {
-                    group: None,
-                    approvals: 1,
-                }],
+                requirements: vec![tollgate_core::GroupRequirement::anyone(1)],
                 timeout_seconds: 60,
             },
             policy_ids: vec![],

@@ -151,6 +151,7 @@ fn harness() -> Harness {
         lambda_endpoint: None,
         aws_endpoint: None,
         policy_source: Source::Bundled,
+        shadow_policy_source: None,
         metrics: Metrics::Off,
         slack_approvers: BTreeMap::new(),
         slack_api_url: "https://slack.test/api".into(),

@@ -41,7 +41,9 @@ use tollgate_aws::store::Store;
 use tollgate_aws::workflow::StepFunctions;
 use tollgate_core::keyring::KeyRing;
 use tollgate_core::{ApiError, ErrorCode, Policy};
-use tollgate_policy::{CedarPolicy, PolicySource, bundled_sources, with_protection};
+use tollgate_policy::{
+    CedarPolicy, PolicySource, bundled_sources, sources_in_dir, with_protection,
+};
 
 pub use respond::Response;
 
@@ -60,6 +62,8 @@ pub struct Api {
     pub(crate) agents: Verifier,
     pub(crate) approvers: Verifier,
     pub(crate) policy: Arc<dyn Policy>,
+    /// Decides beside `policy` for the record and the metrics; never enforced.
+    pub(crate) shadow: Option<Arc<dyn Policy>>,
     pub(crate) poll_interval: Duration,
     pub(crate) keys: ApiKeys,
     pub(crate) discovery: approver_session::DiscoveryCache,
@@ -175,6 +179,12 @@ impl Api {
         Ok(Self::assemble(settings, ports, keys, policy))
     }
 
+    /// Decides every request with `shadow` too, recording what it would have decided.
+    pub fn with_shadow(mut self, shadow: Option<Arc<dyn Policy>>) -> Self {
+        self.shadow = shadow;
+        self
+    }
+
     fn assemble(settings: Settings, ports: Ports, keys: ApiKeys, policy: Arc<dyn Policy>) -> Self {
         Self {
             store: ports.store,
@@ -183,6 +193,7 @@ impl Api {
             agents: Verifier::new(settings.agent_issuers.clone(), settings.jwks_min_refresh),
             approvers: Verifier::new(settings.approver_issuers.clone(), settings.jwks_min_refresh),
             policy,
+            shadow: None,
             poll_interval: Duration::from_millis(250),
             keys,
             discovery: approver_session::DiscoveryCache::default(),
@@ -241,32 +252,60 @@ impl Api {
     }
 }
 
-/// Loads the configured policies (bundled, SSM or S3) and checks them. Any problem stops the
-/// cold start: running with no policy, or half of one, would not fail closed.
+/// Loads the configured policies (bundled, a directory, SSM or S3) and checks them. Any
+/// problem stops the cold start: running with no policy, or half of one, would not fail closed.
 pub async fn load_policy(settings: &Settings, sdk: &SdkConfig) -> Result<Arc<dyn Policy>, String> {
+    load_policy_from(&settings.policy_source, settings, sdk).await
+}
+
+/// The shadow policies, when configured, loaded and checked as strictly as the enforced ones:
+/// a shadow set that does not load stops the start too, rather than record nothing unseen.
+pub async fn load_shadow_policy(
+    settings: &Settings,
+    sdk: &SdkConfig,
+) -> Result<Option<Arc<dyn Policy>>, String> {
+    match &settings.shadow_policy_source {
+        None => Ok(None),
+        Some(source) => load_policy_from(source, settings, sdk)
+            .await
+            .map(Some)
+            .map_err(|e| format!("shadow policies: {e}")),
+    }
+}
+
+async fn load_policy_from(
+    source: &policy_source::Source,
+    settings: &Settings,
+    sdk: &SdkConfig,
+) -> Result<Arc<dyn Policy>, String> {
     let (credentials, region) =
         signing_identity(sdk, &settings.default_region).map_err(|e| e.to_string())?;
+    let loaded = match source {
+        policy_source::Source::Bundled => bundled_sources(),
+        policy_source::Source::Dir(dir) => sources_in_dir(std::path::Path::new(dir))?,
+        remote => {
+            match policy_source::load(
+                remote,
+                &credentials,
+                &region,
+                settings.aws_endpoint.as_deref(),
+            )
+            .await?
+            {
+                Some((name, text)) => vec![PolicySource::new(name, text)],
+                None => bundled_sources(),
+            }
+        }
+    };
     // Whatever the source, the forbid on Tollgate's own resources is part of the set.
-    let sources = with_protection(
-        match policy_source::load(
-            &settings.policy_source,
-            &credentials,
-            &region,
-            settings.aws_endpoint.as_deref(),
-        )
-        .await?
-        {
-            None => bundled_sources(),
-            Some((name, text)) => vec![PolicySource::new(name, text)],
-        },
-    );
+    let sources = with_protection(loaded);
     let policy = CedarPolicy::new(&sources, settings.approval_timeout_seconds)
         .map_err(|errors| {
             let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
             format!("invalid policies:\n{}", lines.join("\n"))
         })?
         .with_own_resources(settings.own_resources.clone());
-    tracing::info!(policies = policy.policy_count(), source = ?settings.policy_source, "policies loaded");
+    tracing::info!(policies = policy.policy_count(), source = %source.setting(), "policies loaded");
     Ok(Arc::new(policy))
 }
 

@@ -9,7 +9,8 @@ async fn main() -> Result<(), Error> {
     let settings = Settings::from_env()?;
     let sdk = tollgate_aws::config::load(None, None).await;
     let policy = tollgate_api::load_policy(&settings, &sdk).await?;
-    let api = Api::new(settings, &sdk, policy).await?;
+    let shadow = tollgate_api::load_shadow_policy(&settings, &sdk).await?;
+    let api = Api::new(settings, &sdk, policy).await?.with_shadow(shadow);
     let api = &api;
     lambda_http::run(service_fn(move |req: Request| async move {
         // API Gateway's own view of the caller; a client-sent header could be forged.

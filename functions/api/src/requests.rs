@@ -11,7 +11,7 @@ use tollgate_core::{
     ApiError, Decision, Effect, ErrorCode, Failure, FailureCode, Identity, NewRequest,
     RequestRecord, Status, parse_new_request,
 };
-use tollgate_policy::{Classified, classify};
+use tollgate_policy::{Classified, classify_with_shadow};
 
 use crate::{Api, MAX_WAIT_SECONDS, Request, Response, header, query_param};
 
@@ -67,9 +67,11 @@ impl Api {
             resources,
             decision,
             action_resources,
+            shadow,
             ..
-        } = classify(
+        } = classify_with_shadow(
             self.policy.as_ref(),
+            self.shadow.as_deref(),
             &new,
             agent,
             account,
@@ -93,6 +95,7 @@ impl Api {
             now_ms(),
         );
         rec.action_resources = action_resources;
+        rec.shadow = shadow;
         tracing::info!(request_id = %rec.id, action = %rec.request.action, status = %rec.status, agent = %rec.agent.subject, "request submitted");
         self.record_decision_metrics(&rec);
         match self.store.create(&rec, &events, claim.as_ref()).await? {
@@ -298,12 +301,21 @@ impl Api {
 
     fn record_decision_metrics(&self, rec: &RequestRecord) {
         let m = &self.settings.metrics;
-        let decision = match rec.decision.effect {
-            Effect::Allow => "allow",
-            Effect::Deny => "deny",
-            Effect::Approval { .. } => "approval",
-        };
+        let decision = rec.decision.effect.name();
         m.put("Requests", Unit::Count, 1.0, &[("Decision", decision)]);
+        if let Some(shadow) = &rec.shadow {
+            // Per pair of outcomes, so a dashboard shows how often, and which way, the shadow
+            // set would have decided otherwise.
+            m.put(
+                "ShadowDecisions",
+                Unit::Count,
+                1.0,
+                &[("Decision", decision), ("Shadow", &shadow.outcome())],
+            );
+            if shadow.outcome() != rec.decision.outcome() {
+                tracing::info!(request_id = %rec.id, enforced = %rec.decision.outcome(), shadow = %shadow.outcome(), shadow_policies = ?shadow.policy_ids, "shadow policies decide otherwise");
+            }
+        }
         if rec.decision.effect == Effect::Deny {
             let policy = rec
                 .decision

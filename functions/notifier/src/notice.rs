@@ -222,10 +222,7 @@ mod tests {
         let decision = Decision {
             effect: Effect::Approval {
                 approvals: 2,
-                requirements: vec![tollgate_core::GroupRequirement {
-                    group: Some("security".into()),
-                    approvals: 2,
-                }],
+                requirements: vec![tollgate_core::GroupRequirement::of("security", 2)],
                 timeout_seconds: 3600,
             },
             policy_ids: vec!["iam-two".into()],

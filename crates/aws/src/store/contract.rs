@@ -49,10 +49,7 @@ pub fn pending(
     let decision = Decision {
         effect: Effect::Approval {
             approvals: 1,
-            requirements: vec![GroupRequirement {
-                group: None,
-                approvals: 1,
-            }],
+            requirements: vec![GroupRequirement::anyone(1)],
             timeout_seconds: 60,
         },
         policy_ids: vec!["contract".into()],
