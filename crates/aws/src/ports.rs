@@ -92,10 +92,34 @@ pub trait SessionStore: Send + Sync {
     async fn delete_session(&self, session_id: &str) -> Result<(), ApiError>;
 }
 
-/// Everything the table holds, as the API needs it.
-pub trait RecordStore: RequestReader + RequestWriter + RequestLister + SessionStore {}
+/// Leases on open long-polls (`tollgate_core::waits`), kept where every API instance sees
+/// them.
+#[async_trait]
+pub trait WaitLeases: Send + Sync {
+    /// Takes a place for `lease` in `scope` until `expires_ms`; `Ok(false)` when `cap`
+    /// unexpired leases already hold it.
+    async fn take_wait(
+        &self,
+        scope: &str,
+        lease: &str,
+        expires_ms: u64,
+        now_ms: u64,
+        cap: usize,
+    ) -> Result<bool, ApiError>;
+    /// Frees the place; freeing one not held is not an error.
+    async fn release_wait(&self, scope: &str, lease: &str) -> Result<(), ApiError>;
+}
 
-impl<T: RequestReader + RequestWriter + RequestLister + SessionStore + ?Sized> RecordStore for T {}
+/// Everything the table holds, as the API needs it.
+pub trait RecordStore:
+    RequestReader + RequestWriter + RequestLister + SessionStore + WaitLeases
+{
+}
+
+impl<T: RequestReader + RequestWriter + RequestLister + SessionStore + WaitLeases + ?Sized>
+    RecordStore for T
+{
+}
 
 /// Optimistic writes retried this often under contention before giving up with a 409.
 const MAX_ATTEMPTS: u32 = 60;

@@ -27,6 +27,7 @@ mod listing;
 #[cfg(feature = "memory")]
 pub mod memory;
 mod sessions;
+mod waits;
 pub use listing::{AGENT_INDEX, Cursor, Listing, Page, STATUS_INDEX};
 pub use sessions::{SESSION_ID_BYTES, SessionRecord};
 

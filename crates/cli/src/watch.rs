@@ -71,6 +71,12 @@ pub async fn until_final(
                 return Err(e);
             }
         };
+        // This caller holds its share of open long-polls (other `--wait`s, say): ask again
+        // in a moment rather than give up on a request that is still waiting.
+        if a.status == 429 && start.elapsed() < limit {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            continue;
+        }
         let st = a.request_status().unwrap_or("").to_string();
         line = describe(id, &a.body);
         if st != last {

@@ -21,6 +21,7 @@ pub enum ErrorCode {
     AlreadyVoted,
     SelfApproval,
     IdempotencyMismatch,
+    TooManyRequests,
     Internal,
     Unavailable,
 }
@@ -45,6 +46,7 @@ impl ErrorCode {
             AlreadyVoted => "already_voted",
             SelfApproval => "self_approval",
             IdempotencyMismatch => "idempotency_mismatch",
+            TooManyRequests => "too_many_requests",
             Internal => "internal",
             Unavailable => "unavailable",
         }
@@ -62,6 +64,7 @@ impl ErrorCode {
             PayloadTooLarge => 413,
             UnsupportedMediaType => 415,
             IdempotencyMismatch => 422,
+            TooManyRequests => 429,
             Internal => 500,
             Unavailable => 503,
         }

@@ -34,6 +34,7 @@ pub mod sweep;
 pub mod time;
 pub mod token;
 pub mod vote;
+pub mod waits;
 
 pub use action::Action;
 pub use audit::{Event, EventKind};

@@ -194,7 +194,13 @@ async fn follow(
             return Ok(last);
         }
         let left = (remaining.as_millis().div_ceil(1000) as u64).min(POLL_SECONDS);
-        last = backend.status(id, left).await?;
+        let answer = backend.status(id, left).await?;
+        // Too many long-polls open for this caller: answer with the last view, which tells
+        // the model to ask again, rather than poll in a tight loop.
+        if answer.status == 429 {
+            return Ok(last);
+        }
+        last = answer;
         let line = shape::progress_line(&last.body);
         if line != seen {
             if let Some(p) = progress.as_mut() {

@@ -540,3 +540,52 @@ async fn gateway_credentials_take_an_optional_wait_and_target_that_are_checked()
         assert_eq!(body["error"]["field"], field, "{bad}: {body}");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_caller_holds_at_most_its_share_of_open_long_polls() {
+    let h = harness();
+    let bot = h.agent("bot");
+    let mut ids = Vec::new();
+    for i in 0..=tollgate_core::waits::PER_CALLER {
+        ids.push(h.pending("bot", delete_table(&format!("t{i}"))).await);
+    }
+    let (last, open) = ids.split_last().unwrap();
+    assert_eq!(open.len(), 4, "this test opens four waits");
+    let polls = async {
+        let (a, b, c, d) = tokio::join!(
+            h.status(&bot, &open[0], 10),
+            h.status(&bot, &open[1], 10),
+            h.status(&bot, &open[2], 10),
+            h.status(&bot, &open[3], 10)
+        );
+        [a, b, c, d]
+    };
+    let refused = async {
+        // Once the others have started waiting.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let over = h.status(&bot, last, 10).await;
+        // Without a wait, the same request answers at once; another caller still may wait.
+        let plain = h.status(&bot, last, 0).await;
+        let other = h.pending("other-bot", delete_table("o")).await;
+        let started = tokio::time::Instant::now();
+        let theirs = h.status(&h.agent("other-bot"), &other, 2).await;
+        (over, plain, theirs, started.elapsed())
+    };
+    let (done, (over, plain, theirs, waited)) = tokio::join!(polls, refused);
+    assert!(done.iter().all(|(status, _)| *status == 200), "{done:?}");
+    assert_eq!(
+        (over.0, code(&over.1)),
+        (429, "too_many_requests"),
+        "{}",
+        over.1
+    );
+    assert_eq!(over.1["error"]["field"], "wait", "{}", over.1);
+    assert_eq!(plain.0, 200);
+    assert_eq!(theirs.0, 200, "{}", theirs.1);
+    assert!(waited >= Duration::from_secs(2), "the other caller waited");
+    // The waits have answered: their places are free again.
+    let started = tokio::time::Instant::now();
+    let (status, _) = h.status(&bot, last, 1).await;
+    assert_eq!(status, 200);
+    assert!(started.elapsed() >= Duration::from_secs(1));
+}

@@ -13,6 +13,8 @@ use tollgate_core::{
 };
 use tollgate_policy::{Classified, classify_with_shadow};
 
+use tollgate_core::waits;
+
 use crate::{Api, MAX_WAIT_SECONDS, Request, Response, header, query_param};
 
 const MAX_IDEMPOTENCY_KEY: usize = 255;
@@ -251,7 +253,7 @@ impl Api {
         let first = (rec.status, rec.votes.len());
         // A vote counts as a change: a follower shows approvals as they arrive.
         let rec = self
-            .watch(rec, wait, |r| {
+            .watch_leased(&who.identity, rec, wait, |r| {
                 (r.status, r.votes.len()) != first || r.status.is_final()
             })
             .await?;
@@ -297,6 +299,68 @@ impl Api {
                 .ok_or_else(|| not_found(&rec.id))?;
         }
         Ok(rec)
+    }
+
+    /// [`Api::watch`] holding a lease on an open long-poll for the caller and one overall
+    /// (`tollgate_core::waits`), so that no caller can hold more than its share of the
+    /// function's concurrency. A wait that cannot get its places is refused with
+    /// `429 too_many_requests` before it starts; a wait of 0 or on a settled request takes
+    /// none.
+    pub(crate) async fn watch_leased(
+        &self,
+        caller: &tollgate_core::Identity,
+        rec: RequestRecord,
+        wait: u64,
+        settled: impl Fn(&RequestRecord) -> bool,
+    ) -> Result<RequestRecord, ApiError> {
+        if wait == 0 || settled(&rec) {
+            return Ok(rec);
+        }
+        let lease = ulid::Ulid::new().to_string();
+        let now = tollgate_aws::now_ms();
+        let expires = now + wait * 1000 + waits::LEASE_MARGIN_MS;
+        let scopes = waits::scopes(&caller.key(), &lease);
+        let mut taken = Vec::new();
+        for (i, (scope, cap)) in scopes.iter().enumerate() {
+            let got = self
+                .store
+                .take_wait(scope, &lease, expires, now, *cap)
+                .await;
+            if !matches!(got, Ok(true)) {
+                self.release_waits(&taken, &lease).await;
+                let refusal = match (got, i) {
+                    (Err(e), _) => e,
+                    (_, 0) => ApiError::field(
+                        "wait",
+                        format!(
+                            "{} long-polls of yours are already open, the most one caller may hold; ask without `wait` or when one has answered",
+                            waits::PER_CALLER
+                        ),
+                    ),
+                    _ => ApiError::field(
+                        "wait",
+                        "Tollgate holds as many long-polls as it allows at once; retry in a few seconds",
+                    ),
+                };
+                return Err(ApiError {
+                    code: ErrorCode::TooManyRequests,
+                    ..refusal
+                });
+            }
+            taken.push(scope.as_str());
+        }
+        let watched = self.watch(rec, wait, settled).await;
+        self.release_waits(&taken, &lease).await;
+        watched
+    }
+
+    /// Frees what a wait took. A failure only leaves the lease to expire on its own.
+    async fn release_waits(&self, scopes: &[&str], lease: &str) {
+        for scope in scopes {
+            if let Err(e) = self.store.release_wait(scope, lease).await {
+                tracing::warn!(error = %e, "wait lease not released; it expires on its own");
+            }
+        }
     }
 
     fn record_decision_metrics(&self, rec: &RequestRecord) {

@@ -26,6 +26,7 @@ pub async fn run(store: &dyn RecordStore, tag: &str) {
     updating_a_missing_request_is_not_found(store, tag).await;
     lists_newest_first_by_agent_and_status(store, tag).await;
     keeps_sessions_until_they_expire(store, tag).await;
+    caps_wait_leases_and_frees_them(store, tag).await;
 }
 
 fn agent(sub: &str) -> Identity {
@@ -384,4 +385,51 @@ async fn keeps_sessions_until_they_expire(store: &dyn RecordStore, tag: &str) {
     store.delete_session(&sid).await.unwrap();
     assert_eq!(store.session(&sid, T0 + 1).await.unwrap(), None);
     store.delete_session(&sid).await.unwrap();
+}
+
+async fn caps_wait_leases_and_frees_them(store: &dyn RecordStore, tag: &str) {
+    let scope = format!("{tag}caller");
+    let take = |lease: &'static str, now: u64| store.take_wait(&scope, lease, T0 + 20_000, now, 2);
+    assert!(take("a", T0).await.unwrap());
+    assert!(take("b", T0).await.unwrap());
+    assert!(!take("c", T0).await.unwrap(), "the cap holds");
+    assert!(
+        store
+            .take_wait(&format!("{tag}other"), "c", T0 + 20_000, T0, 2)
+            .await
+            .unwrap(),
+        "another scope has its own places"
+    );
+    store.release_wait(&scope, "a").await.unwrap();
+    assert!(take("c", T0).await.unwrap(), "a released place is free");
+    assert!(!take("d", T0).await.unwrap());
+    assert!(
+        take("d", T0 + 20_000).await.unwrap(),
+        "expired leases free theirs"
+    );
+    store.release_wait(&scope, "never-taken").await.unwrap();
+    store
+        .release_wait(&format!("{tag}no-such-scope"), "x")
+        .await
+        .unwrap();
+    // Racing takers: exactly the cap wins.
+    let racing = format!("{tag}racing");
+    let wins = futures::future::join_all((0..8).map(|i| {
+        let racing = racing.clone();
+        async move {
+            store
+                .take_wait(&racing, &format!("l{i}"), T0 + 20_000, T0, 3)
+                .await
+        }
+    }))
+    .await;
+    let won = wins.iter().filter(|w| matches!(w, Ok(true))).count();
+    assert!(won <= 3, "{wins:?}");
+    assert!(
+        wins.iter().all(|w| match w {
+            Ok(_) => true,
+            Err(e) => e.code == ErrorCode::TooManyRequests,
+        }),
+        "{wins:?}"
+    );
 }

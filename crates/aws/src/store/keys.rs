@@ -8,6 +8,7 @@
 //! | posted Slack message | `REQ#<id>` | `SLACK` |
 //! | idempotency claim | `IDEM#<hash>` | `META` |
 //! | approver session | `SESSION#<sha256(session id)>` | `SESSION` |
+//! | open long-polls of a scope | `WAITS#<sha256(scope)>` | `META` |
 
 use tollgate_core::audit::sha256_hex;
 
@@ -50,6 +51,11 @@ pub fn idempotency(key_hash: &str) -> String {
 /// Partition key of a session: only the id's hash, so reading the table yields no cookie.
 pub fn session(session_id: &str) -> String {
     format!("SESSION#{}", sha256_hex(session_id.as_bytes()))
+}
+
+/// Partition key of a scope's wait leases (a caller's, or an overall shard).
+pub fn waits(scope: &str) -> String {
+    format!("WAITS#{}", sha256_hex(scope.as_bytes()))
 }
 
 #[cfg(test)]

@@ -16,7 +16,9 @@ use super::{
     Created, Cursor, IDEMPOTENCY_WINDOW_SECONDS, IdempotencyClaim, Listing, Page, SessionRecord,
     create_conflict,
 };
-use crate::ports::{CommitError, RequestLister, RequestReader, RequestWriter, SessionStore};
+use crate::ports::{
+    CommitError, RequestLister, RequestReader, RequestWriter, SessionStore, WaitLeases,
+};
 
 /// One stored request, kept as DynamoDB keeps it: the serialized document, with the task
 /// token and sealed result beside it, and the attributes the indexes read.
@@ -45,6 +47,7 @@ struct Table {
     events: BTreeMap<(String, String), String>,
     claims: HashMap<String, Claim>,
     sessions: HashMap<String, String>,
+    waits: HashMap<String, tollgate_core::waits::Leases>,
 }
 
 /// The record store in memory.
@@ -300,6 +303,31 @@ impl SessionStore for MemoryStore {
 
     async fn delete_session(&self, session_id: &str) -> Result<(), ApiError> {
         self.table().sessions.remove(&keys::session(session_id));
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl WaitLeases for MemoryStore {
+    async fn take_wait(
+        &self,
+        scope: &str,
+        lease: &str,
+        expires_ms: u64,
+        now_ms: u64,
+        cap: usize,
+    ) -> Result<bool, ApiError> {
+        let mut t = self.table();
+        let leases = t.waits.entry(keys::waits(scope)).or_default();
+        Ok(tollgate_core::waits::take(
+            leases, lease, expires_ms, now_ms, cap,
+        ))
+    }
+
+    async fn release_wait(&self, scope: &str, lease: &str) -> Result<(), ApiError> {
+        if let Some(leases) = self.table().waits.get_mut(&keys::waits(scope)) {
+            leases.remove(lease);
+        }
         Ok(())
     }
 }

@@ -264,12 +264,18 @@ impl Api {
             };
             // Credentials issued with a wait (`tollgate env --wait`) hold a held call open so
             // that a quick decision answers in place; the wait never extends past a decision.
-            let rec = self
-                .watch(rec, verified.principal.wait_seconds, |r| {
+            // A wait refused for want of places answers at once: the agent runs the call
+            // again, as it would after any wait.
+            let rec = match self
+                .watch_leased(&agent, rec.clone(), verified.principal.wait_seconds, |r| {
                     r.status.is_final()
                 })
                 .await
-                .map_err(Refusal::Api)?;
+            {
+                Ok(rec) => rec,
+                Err(e) if e.code == tollgate_core::ErrorCode::TooManyRequests => rec,
+                Err(e) => return Err(Refusal::Api(e)),
+            };
             if !rec.status.is_final() {
                 return Err(Refusal::Waiting(Box::new(answer::Waiting {
                     approval_link: self.approval_link(&rec),
