@@ -1,8 +1,9 @@
-//! One AWS call from the operation models: built by the service's own protocol, signed with
-//! the scoped credentials, and read back into JSON shaped like the output shape.
+//! The approved call, sent with the scoped credentials (`tollgate_aws::model_call`), its
+//! answer masked and what `@unmask` reveals split off.
 
 use aws_credential_types::Credentials;
 use serde_json::{Value, json};
+use tollgate_aws::model_call::{self, CallError};
 use tollgate_aws::ports::SignedCaller;
 use tollgate_core::mask::{MaskRules, mask_answer};
 use tollgate_core::reveal::{self, Revealed};
@@ -10,12 +11,7 @@ use tollgate_core::{Failure, FailureCode, NewRequest};
 
 /// The region the call is signed for: the request's, or a global service's fixed one.
 pub fn signing_region(req: &NewRequest) -> String {
-    tollgate_models::find(req.action.service(), req.action.operation())
-        .and_then(|(model, op)| {
-            tollgate_models::build_request(&model, &op, &req.params, &req.region, None).ok()
-        })
-        .map(|r| r.signing_region)
-        .unwrap_or_else(|| req.region.clone())
+    model_call::signing_region(&req.action, &req.params, &req.region)
 }
 
 /// Sends the call and returns the JSON answer masked for everyone, with what `@unmask`
@@ -29,47 +25,23 @@ pub async fn perform(
     endpoint_override: Option<&str>,
     rules: &MaskRules,
 ) -> Result<(Value, Vec<Revealed>), Failure> {
-    let (model, operation) = tollgate_models::find(req.action.service(), req.action.operation())
-        .ok_or_else(|| {
-            Failure::new(
-                FailureCode::UnknownOperation,
-                format!("{} is not in the AWS API models", req.action),
-            )
-        })?;
-    let build_failed = |e: String| Failure::new(FailureCode::RequestBuildFailed, e);
-    let built = tollgate_models::build_request(
-        &model,
-        &operation,
+    match model_call::call(
+        http,
+        creds,
+        &req.action,
         &req.params,
         &req.region,
         endpoint_override,
     )
-    .map_err(|e| build_failed(e.to_string()))?;
-    let mut builder = http::Request::builder()
-        .method(built.method.as_str())
-        .uri(&built.url);
-    for (k, v) in &built.headers {
-        builder = builder.header(k, v);
-    }
-    let request = builder
-        .body(built.body)
-        .map_err(|e| build_failed(e.to_string()))?;
-    let resp = http
-        .send(request, creds, &built.signing_region, &built.signing_name)
-        .await
-        .map_err(|e| Failure::new(FailureCode::ServiceUnavailable, e.message))?;
-    let headers: Vec<(String, String)> = resp
-        .headers
-        .iter()
-        .filter_map(|(k, v)| {
-            v.to_str()
-                .ok()
-                .map(|v| (k.as_str().to_string(), v.to_string()))
-        })
-        .collect();
-    match tollgate_models::parse_response(&model, &operation, resp.status, &headers, &resp.body) {
+    .await
+    {
         Ok(v) => Ok(reveal::split(req.action.service(), v, rules)),
-        Err(e) => {
+        Err(CallError::Unknown(m)) => Err(Failure::new(FailureCode::UnknownOperation, m)),
+        Err(CallError::Build(m)) => Err(Failure::new(FailureCode::RequestBuildFailed, m)),
+        Err(CallError::Unavailable(e)) => {
+            Err(Failure::new(FailureCode::ServiceUnavailable, e.message))
+        }
+        Err(CallError::Aws(e)) => {
             let mut v = json!({"code": e.code, "message": e.message});
             // Error messages can echo what was sent; they get the same treatment, and reveal
             // nothing even to the agent.
