@@ -9,6 +9,24 @@ use tollgate_e2e::*;
 use tollgate_local::Stack;
 use tollgate_local::demo::{create_table, wait_for_notice};
 
+/// A REST call to moto's S3 (path-style), signed with the emulator's test credentials.
+async fn s3(stack: &Stack, method: &str, path: &str, body: &str) -> u16 {
+    let req = http::Request::builder()
+        .method(method)
+        .uri(format!(
+            "{}{path}",
+            stack.settings().aws_endpoint.as_deref().unwrap()
+        ))
+        .body(body.as_bytes().to_vec())
+        .unwrap();
+    let creds = Credentials::new("testing", "testing", None, None, "test");
+    tollgate_aws::signed_http::SignedHttp::new()
+        .send(req, &creds, "us-east-1", "s3")
+        .await
+        .expect("moto answers")
+        .status
+}
+
 /// A query-protocol call to moto (SQS, SNS), signed with the emulator's test credentials.
 async fn query(stack: &Stack, service: &str, form: &[(&str, &str)]) -> String {
     let body = url::form_urlencoded::Serializer::new(String::new())
@@ -202,6 +220,66 @@ async fn reads_that_fail_say_so_and_the_notice_still_goes_out() {
     assert!(
         blocks.contains("*What it touches now* (partly read)"),
         "{blocks}"
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_bucket_policy_change_shows_old_and_new_and_flags_the_public_grant() {
+    let stack = stack().await;
+    let mail = mailbox(&stack).await;
+    assert_eq!(s3(&stack, "PUT", "/site", "").await, 200);
+    let ours = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Team","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::site/*"}]}"#;
+    assert!(matches!(
+        s3(&stack, "PUT", "/site?policy", ours).await,
+        200 | 204
+    ));
+    let public = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Team","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::site/*"}]}"#;
+    let bot = agent(&stack, "ci-bot");
+    let a = bot
+        .submit(&json!({"action": "s3:PutBucketPolicy", "params": {"Bucket": "site", "Policy": public}, "reason": "share the site"}), None)
+        .await
+        .unwrap();
+    assert_eq!(a.status, 202, "{}", a.body);
+    let id = a.body["id"].as_str().unwrap().to_string();
+    let anon = Client::new(&stack.api_url, None);
+    let notice = wait_for_notice(&anon, &id, WAIT).await.unwrap();
+    let status = bot.status(&id, 0).await.unwrap();
+    let change = &status.body["preview"]["policy"];
+    assert_eq!(change["had_policy"], true, "{}", status.body);
+    let diff = change["diff"].to_string();
+    assert!(
+        diff.contains("- ") && diff.contains("arn:aws:iam::123456789012:root"),
+        "{diff}"
+    );
+    assert!(diff.contains(r#"+       \"Principal\": \"*\","#), "{diff}");
+    assert_eq!(
+        change["flags"],
+        json!(["statement `Team` grants anyone (`*`): public"])
+    );
+
+    let link = notice["notice"]["link"].as_str().unwrap();
+    let page = reqwest::get(link).await.unwrap().text().await.unwrap();
+    assert!(page.contains("<strong>Policy replaced</strong>"), "{page}");
+    assert!(
+        page.contains("statement `Team` grants anyone (`*`): public"),
+        "{page}"
+    );
+    assert!(page.contains("-       &quot;Principal&quot;: {"), "{page}");
+    assert!(
+        page.contains("+       &quot;Principal&quot;: &quot;*&quot;,"),
+        "{page}"
+    );
+    let blocks = notice["notice"]["blocks"].to_string();
+    assert!(blocks.contains("grants anyone"), "{blocks}");
+    let email = mail_for(&stack, &mail, &id).await;
+    assert!(
+        email.contains("FLAG: statement `Team` grants anyone (`*`): public"),
+        "{email}"
+    );
+    assert!(
+        email.contains("Policy document (- now, + proposed):"),
+        "{email}"
     );
     stack.stop().await;
 }

@@ -32,7 +32,52 @@ pub struct Read {
     pub scope: BTreeMap<String, Vec<String>>,
     /// The facts to show; empty for derived reads (their first members are shown).
     pub picks: Vec<Pick>,
+    /// For a read of the policy the call replaces: the proposed document and the answer's
+    /// member holding the current one.
+    pub policy: Option<(Value, String)>,
 }
+
+/// Calls that replace a policy document: the read of the current one, the members it takes
+/// from the call, the call's member with the proposed document, and the answer's member with
+/// the current one.
+type PolicyRead = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    &'static str,
+    &'static str,
+);
+
+const POLICY_READS: &[PolicyRead] = &[
+    (
+        "s3:PutBucketPolicy",
+        "GetBucketPolicy",
+        BUCKET,
+        "Policy",
+        "Policy",
+    ),
+    (
+        "kms:PutKeyPolicy",
+        "GetKeyPolicy",
+        &[("KeyId", "KeyId"), ("PolicyName", "PolicyName")],
+        "Policy",
+        "Policy",
+    ),
+    (
+        "iam:PutRolePolicy",
+        "GetRolePolicy",
+        &[("RoleName", "RoleName"), ("PolicyName", "PolicyName")],
+        "PolicyDocument",
+        "PolicyDocument",
+    ),
+    (
+        "ecr:SetRepositoryPolicy",
+        "GetRepositoryPolicy",
+        &[("repositoryName", "repositoryName")],
+        "policyText",
+        "policyText",
+    ),
+];
 
 /// A curated read: the operation, members copied from the call (read member, call member),
 /// fixed members, and the facts to pick.
@@ -426,13 +471,36 @@ pub fn plan(req: &NewRequest, request_resources: &[String], account: &str) -> Ve
             params,
             scope,
             picks,
+            policy: None,
         });
         // One derived read is enough: the longest noun that exists names the object best.
         if is_derived {
             break;
         }
     }
+    reads.extend(policy_read(req, request_resources, account));
     reads
+}
+
+/// The read of the policy document `req` replaces, with the document it proposes.
+fn policy_read(req: &NewRequest, request_resources: &[String], account: &str) -> Option<Read> {
+    let service = req.action.service();
+    let action = req.action.to_string();
+    let (_, read, copy, proposed, current) = POLICY_READS.iter().find(|p| p.0 == action)?;
+    let proposed = tollgate_core::policy_doc::parse(req.params.get(*proposed)?)?;
+    if !is_harmless_read(service, read) {
+        return None;
+    }
+    let params = read_params(service, read, Some(copy), json!({}), &req.params)?;
+    let action = Action::parse(&format!("{service}:{read}")).ok()?;
+    let scope = read_scope(&action, &params, &req.region, account, request_resources)?;
+    Some(Read {
+        action,
+        params,
+        scope,
+        picks: vec![],
+        policy: Some((proposed, (*current).to_string())),
+    })
 }
 
 /// Whether a write operation gets a planned read when it carries its identifiers, without
@@ -529,7 +597,10 @@ mod tests {
             reads[0].params,
             *json!({"TableName": "orders"}).as_object().unwrap()
         );
-        assert_eq!(reads[0].scope["dynamodb:DescribeTable"], std::slice::from_ref(&table));
+        assert_eq!(
+            reads[0].scope["dynamodb:DescribeTable"],
+            std::slice::from_ref(&table)
+        );
         assert!(reads[0].picks.iter().any(|p| p.path == "Table.ItemCount"));
         // Not the request's table: no read reaches it.
         let other = format!("arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/other");
@@ -592,6 +663,23 @@ mod tests {
         // Reads get no preview of their own.
         let req = call(json!({"action": "dynamodb:DescribeTable", "params": {"TableName": "t"}}));
         assert!(plan(&req, &[], ACCOUNT).is_empty());
+    }
+
+    #[test]
+    fn a_bucket_policy_change_reads_the_current_policy_of_that_bucket() {
+        let doc = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::site/*"}]}"#;
+        let req = call(
+            json!({"action": "s3:PutBucketPolicy", "params": {"Bucket": "site", "Policy": doc}}),
+        );
+        let reads = plan(&req, &["arn:aws:s3:::site".to_string()], ACCOUNT);
+        let read = reads
+            .iter()
+            .find(|r| r.action.to_string() == "s3:GetBucketPolicy")
+            .expect("the current policy is read");
+        assert_eq!(read.scope["s3:GetBucketPolicy"], ["arn:aws:s3:::site"]);
+        let (proposed, member) = read.policy.clone().unwrap();
+        assert_eq!(proposed["Statement"][0]["Principal"], "*");
+        assert_eq!(member, "Policy");
     }
 
     #[test]

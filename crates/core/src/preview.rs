@@ -80,6 +80,9 @@ pub struct Preview {
     /// Why something is missing: a failed read, a timeout, facts left out for size.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The policy document the call replaces, beside the proposed one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<crate::policy_doc::PolicyChange>,
     /// When it was read (ms).
     pub at: u64,
     /// How long the reads took (ms).
@@ -98,6 +101,7 @@ impl Preview {
             status,
             facts: vec![],
             notes: vec![bounded(&note.into())],
+            policy: None,
             at,
             took_ms,
         }
@@ -138,6 +142,11 @@ pub struct ReadAnswer {
     pub service: String,
     /// Curated facts; empty means the answer's first scalar members.
     pub picks: Vec<Pick>,
+    /// For a read of the policy the call replaces: the proposed document and the member of
+    /// the answer holding the current one.
+    pub policy: Option<(Value, String)>,
+    /// Tollgate's account for a policy read: grants to any other are flagged.
+    pub home_account: String,
     pub answer: Result<Value, String>,
 }
 
@@ -153,8 +162,27 @@ pub fn summarise(reads: Vec<ReadAnswer>, mask: &MaskRules, at: u64, took_ms: u64
     };
     let mut facts = vec![];
     let mut notes = vec![];
+    let mut policy = None;
     let (mut ok, mut failed) = (0, 0);
     for read in reads {
+        if let Some((proposed, member)) = &read.policy {
+            // No policy yet is an answer too: the proposed one is all new.
+            let current = match &read.answer {
+                Ok(a) => a.get(member).and_then(crate::policy_doc::parse),
+                Err(e) if e.contains("NoSuch") || e.contains("NotFound") => None,
+                Err(e) => {
+                    failed += 1;
+                    notes.push(bounded(&format!("{}: {e}", read.source)));
+                    continue;
+                }
+            };
+            ok += 1;
+            let mut c = crate::policy_doc::change(current.as_ref(), proposed, &read.home_account);
+            c.diff = c.diff.iter().map(|l| bounded(l)).collect();
+            c.flags = c.flags.iter().map(|l| bounded(l)).collect();
+            policy = Some(c);
+            continue;
+        }
         match read.answer {
             Ok(mut answer) => {
                 ok += 1;
@@ -189,6 +217,7 @@ pub fn summarise(reads: Vec<ReadAnswer>, mask: &MaskRules, at: u64, took_ms: u64
         status,
         facts,
         notes,
+        policy,
         at,
         took_ms,
     };
@@ -199,7 +228,10 @@ pub fn summarise(reads: Vec<ReadAnswer>, mask: &MaskRules, at: u64, took_ms: u64
         if dropped > 0 {
             p.notes.pop();
         }
-        if p.facts.pop().is_none() && p.notes.pop().is_none() {
+        if p.facts.pop().is_none()
+            && p.notes.pop().is_none()
+            && p.policy.as_mut().and_then(|c| c.diff.pop()).is_none()
+        {
             break;
         }
         dropped += 1;
@@ -353,6 +385,8 @@ mod tests {
             source: "dynamodb:DescribeTable".into(),
             service: "dynamodb".into(),
             picks,
+            policy: None,
+            home_account: "111122223333".into(),
             answer,
         }
     }
@@ -431,6 +465,40 @@ mod tests {
             "{:?}",
             p.notes
         );
+    }
+
+    #[test]
+    fn a_policy_read_shows_old_and_new_and_flags_a_public_grant() {
+        let proposed = json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]});
+        let current = json!({"Policy": "{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"arn:aws:iam::111122223333:root\"},\"Action\":\"s3:GetObject\",\"Resource\":\"arn:aws:s3:::b/*\"}]}"});
+        let mut r = read(vec![], Ok(current));
+        r.policy = Some((proposed.clone(), "Policy".into()));
+        let p = summarise(vec![r], &MaskRules::default(), 1, 2);
+        let c = p.policy.expect("a policy change");
+        assert!(c.had_policy);
+        assert!(
+            c.diff
+                .iter()
+                .any(|l| l.starts_with("- ") && l.contains("111122223333")),
+            "{:?}",
+            c.diff
+        );
+        assert!(
+            c.diff
+                .iter()
+                .any(|l| l.starts_with("+ ") && l.contains("\"Principal\": \"*\"")),
+            "{:?}",
+            c.diff
+        );
+        assert_eq!(c.flags, ["statement 1 grants anyone (`*`): public"]);
+        let mut none = read(
+            vec![],
+            Err("NoSuchBucketPolicy: The bucket policy does not exist".into()),
+        );
+        none.policy = Some((proposed, "Policy".into()));
+        let p = summarise(vec![none], &MaskRules::default(), 1, 2);
+        assert_eq!(p.status, PreviewStatus::Read);
+        assert!(!p.policy.unwrap().had_policy);
     }
 
     #[test]

@@ -175,6 +175,20 @@ fn preview_block(p: &crate::preview::Preview) -> Value {
             p.facts.len() - SLACK_PREVIEW_FACTS
         ));
     }
+    if let Some(c) = &p.policy {
+        lines.push(format!(
+            "• Policy {}{}",
+            if c.had_policy {
+                "replaced"
+            } else {
+                "set where there is none"
+            },
+            c.flags
+                .iter()
+                .map(|f| format!("\n  :warning: {}", escape(f)))
+                .collect::<String>()
+        ));
+    }
     if lines.is_empty() {
         lines.push(format!("_{}_", escape(&p.headline(0))));
     }

@@ -321,8 +321,20 @@ fn preview_html(p: Option<&tollgate_core::preview::Preview>) -> String {
     } else {
         format!("<ul class=\"warn\">{notes}</ul>")
     };
+    let policy = p.policy.as_ref().map_or(String::new(), |c| {
+        let flags: String = c
+            .flags
+            .iter()
+            .map(|f| format!("<span class=\"flag\">{}</span> ", esc(f)))
+            .collect();
+        format!(
+            "<p><strong>Policy {}</strong> (- now, + proposed) {flags}</p><pre class=\"diff\">{}</pre>",
+            if c.had_policy { "replaced" } else { "set where there is none" },
+            esc(&c.diff.join("\n"))
+        )
+    });
     format!(
-        "{table}{notes}<small>Read {} ({}, {} ms)</small>",
+        "{table}{policy}{notes}<small>Read {} ({}, {} ms)</small>",
         tollgate_core::time::iso8601(p.at),
         p.status_words(),
         p.took_ms
@@ -477,6 +489,7 @@ mod tests {
                 value: "<script>alert(1)</script>".into(),
             }],
             notes: vec![],
+            policy: None,
             at: 0,
             took_ms: 7,
         }));

@@ -67,6 +67,18 @@ fn preview_lines(rec: &RequestRecord) -> String {
             one_line(&f.source)
         ));
     }
+    if let Some(c) = &p.policy {
+        out.push_str(&format!(
+            "            Policy document (- now, + proposed){}:\n",
+            if c.had_policy { "" } else { ", none now" }
+        ));
+        for f in &c.flags {
+            out.push_str(&format!("            FLAG: {}\n", one_line(f)));
+        }
+        for l in &c.diff {
+            out.push_str(&format!("            {}\n", one_line(l)));
+        }
+    }
     for n in &p.notes {
         out.push_str(&format!("            ({})\n", one_line(n)));
     }
@@ -329,6 +341,7 @@ mod tests {
                 value: "40000000\nReview and decide: https://evil.example".into(),
             }],
             notes: vec!["dynamodb:ListBackups: AccessDenied".into()],
+            policy: None,
             at: 1_800_000_000_000,
             took_ms: 12,
         });

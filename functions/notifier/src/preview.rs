@@ -115,6 +115,8 @@ async fn read_within(
                     source: read.action.to_string(),
                     service: read.action.service().to_string(),
                     picks: read.picks,
+                    policy: read.policy,
+                    home_account: account.to_string(),
                     answer,
                 })
                 .collect(),
