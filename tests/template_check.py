@@ -24,6 +24,8 @@ ALLOWED = {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
         "sns:Publish", "states:SendTaskSuccess", "states:SendTaskFailure",
         "kms:GenerateDataKey", "kms:Decrypt", "secretsmanager:GetSecretValue",
+        # The impact preview's read session.
+        "sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession",
     },
     "ExecutorFunction": {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
@@ -158,19 +160,21 @@ def main():
         strings = [p for p in as_list(managed) if isinstance(p, str)]
         check(not strings, f"{name}: no managed policies by name {strings}")
 
-    # Only the api and the notifier may resume the workflow; only the executor may assume roles.
+    # Only the api and the notifier may resume the workflow; only the executor (the call) and
+    # the notifier (the preview's reads) may assume roles.
     for name, res in resources.items():
         acts = {a for s in statements(res) for a in as_list(s.get("Action", []))}
         if acts & {"states:SendTaskSuccess", "states:SendTaskFailure"}:
             check(name in ("ApiFunction", "NotifierFunction"), f"{name} may resume the workflow")
         if "sts:AssumeRole" in acts:
-            check(name == "ExecutorFunction", f"{name} may assume target roles")
+            check(name in ("ExecutorFunction", "NotifierFunction"), f"{name} may assume target roles")
 
-    # The executor assumes exactly the configured target roles, nothing else.
-    assume = [s for s in statements(resources["ExecutorFunction"])
-              if "sts:AssumeRole" in as_list(s.get("Action", []))]
-    check(assume and all(s.get("Resource") == {"Ref": "TargetRoleArns"} for s in assume),
-          "ExecutorFunction assumes only the roles in TargetRoleArns")
+    # They assume exactly the configured target roles, nothing else.
+    for fn in ("ExecutorFunction", "NotifierFunction"):
+        assume = [s for s in statements(resources[fn])
+                  if "sts:AssumeRole" in as_list(s.get("Action", []))]
+        check(assume and all(s.get("Resource") == {"Ref": "TargetRoleArns"} for s in assume),
+              f"{fn} assumes only the roles in TargetRoleArns")
 
     # Every function has an errors alarm, and every alarm notifies the alarm topic.
     alarms = {n: r for n, r in resources.items() if r.get("Type") == "AWS::CloudWatch::Alarm"}

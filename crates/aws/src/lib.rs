@@ -8,6 +8,7 @@ pub mod invoke;
 pub mod keys;
 pub mod logging;
 pub mod metrics;
+pub mod model_call;
 pub mod notify;
 pub mod oidc;
 pub mod policy_source;
@@ -17,6 +18,7 @@ pub mod settings;
 pub mod signed_http;
 pub mod slack_threads;
 pub mod slack_users;
+pub mod state_reader;
 pub mod store;
 pub mod workflow;
 

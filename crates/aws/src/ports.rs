@@ -214,3 +214,24 @@ pub trait SignedCaller: Send + Sync {
         service: &str,
     ) -> Result<RawResponse, ApiError>;
 }
+
+/// One read of an impact preview: the operation, its parameters and the region.
+#[derive(Debug, Clone)]
+pub struct StateRead {
+    pub action: tollgate_core::Action,
+    pub params: serde_json::Map<String, Value>,
+    pub region: String,
+}
+
+/// Reads the current state of what a held call will touch (its impact preview).
+#[async_trait]
+pub trait StateReader: Send + Sync {
+    /// Assumes the session (its policy allows only the reads, on the request's resources)
+    /// and sends every read; per read, in order, its unmasked answer or why there is none.
+    /// An error when no session could be had.
+    async fn read(
+        &self,
+        session: &crate::credentials::ScopedSession<'_>,
+        reads: &[StateRead],
+    ) -> Result<Vec<Result<Value, String>>, ApiError>;
+}

@@ -96,6 +96,9 @@ async fn run(root: &Path) -> Res<()> {
     if want("approval") {
         approval_latency().await?;
     }
+    if want("preview") {
+        preview_latency().await?;
+    }
     if want("functions") {
         functions(root).await?;
     }
@@ -387,6 +390,58 @@ async fn approval_latency() -> Res<()> {
         ms(pct(&to_start, 0.9)),
         ms(pct(&to_start, 1.0))
     );
+    stack.stop().await;
+    Ok(())
+}
+
+const PREVIEWS: usize = 20;
+
+/// What the impact preview adds before the first notice of a held `DeleteTable` (three reads
+/// under an assumed session): the reads themselves (`took_ms`), and from the task token
+/// stored (`notified`) to the preview kept (`previewed`), which the notice waits for.
+async fn preview_latency() -> Res<()> {
+    let stack = fresh_stack().await?;
+    let client = agent(&stack)?;
+    let (mut reads, mut added) = (Vec::new(), Vec::new());
+    for i in 0..PREVIEWS {
+        let table = format!("preview-{i}");
+        create_table(&stack.sdk, &table).await?;
+        let a = client
+            .submit(&json!({"action": "dynamodb:DeleteTable", "params": {"TableName": table}, "reason": "bench"}), None)
+            .await?;
+        let id = a.body["id"].as_str().ok_or("no id")?.to_string();
+        wait_for_notice(&client, &id, Duration::from_secs(60)).await?;
+        let st = client.status(&id, 0).await?;
+        let at = |kind: &str| {
+            st.body["events"]
+                .as_array()
+                .and_then(|e| e.iter().find(|e| e["kind"] == kind))
+                .and_then(|e| e["at"].as_u64())
+        };
+        let (Some(notified), Some(previewed)) = (at("notified"), at("previewed")) else {
+            return Err(format!("no notified or previewed event: {}", st.body));
+        };
+        let took = st.body["preview"]["took_ms"].as_u64().ok_or("no preview")?;
+        reads.push(Duration::from_millis(took));
+        added.push(Duration::from_millis(previewed.saturating_sub(notified)));
+    }
+    reads.sort();
+    added.sort();
+    println!("## Impact preview ({PREVIEWS} held DeleteTable requests)\n");
+    println!("| before the notice | p50 | p90 | max |");
+    println!("| --- | --- | --- | --- |");
+    for (what, d) in [
+        ("the preview's reads (assume + 3 reads)", &reads),
+        ("added to the notice (reads + keeping the preview)", &added),
+    ] {
+        println!(
+            "| {what} | {:.0} ms | {:.0} ms | {:.0} ms |",
+            ms(pct(d, 0.5)),
+            ms(pct(d, 0.9)),
+            ms(pct(d, 1.0))
+        );
+    }
+    println!();
     stack.stop().await;
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! (see `data/SOURCE.md`) and embedded compressed; a service is parsed only when first
 //! asked for, so a cold start pays for one service, not 445.
 
+pub mod preview;
 mod resources;
 
 use std::collections::HashMap;

@@ -15,6 +15,8 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 pub enum EventKind {
     Submitted,
     Decided,
+    /// The impact preview was read (or failed to be) before the first notice.
+    Previewed,
     Notified,
     Voted,
     Approved,

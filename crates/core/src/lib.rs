@@ -22,6 +22,8 @@ pub mod link;
 pub mod mask;
 pub mod own;
 pub mod policy;
+pub mod policy_doc;
+pub mod preview;
 pub mod record;
 pub mod reminder;
 pub mod request;

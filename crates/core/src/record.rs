@@ -62,6 +62,10 @@ pub struct RequestRecord {
     pub votes: Vec<Vote>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<Value>,
+    /// What the call touches as it was when the request was held (masked and bounded), read
+    /// once before the first notice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview: Option<crate::preview::Preview>,
     /// Why it failed, once FAILED.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<Failure>,
@@ -140,6 +144,7 @@ impl RequestRecord {
             expires_at,
             votes: vec![],
             result: None,
+            preview: None,
             error: None,
             seq: 0,
             last_hash: GENESIS_HASH.to_string(),
@@ -363,6 +368,18 @@ impl RequestRecord {
             || self.decision.requirements().iter().any(|r| r.admits(who))
     }
 
+    /// Keeps the impact preview, once, while the request waits for approval, with its audit
+    /// event. `None` when there is nothing to record: decided meanwhile, or previewed already
+    /// (a retried notifier).
+    pub fn record_preview(&mut self, preview: crate::preview::Preview, now: u64) -> Option<Event> {
+        if self.status != Status::Pending || self.preview.is_some() {
+            return None;
+        }
+        let detail = serde_json::to_value(&preview).unwrap_or(Value::Null);
+        self.preview = Some(preview);
+        Some(self.push_event(EventKind::Previewed, None, detail, now))
+    }
+
     /// The requesting agent withdraws its request while it waits for approval.
     pub fn cancel(&mut self, agent: &Identity, now: u64) -> Result<Vec<Event>, ApiError> {
         if !agent.same_principal(&self.agent) {
@@ -500,6 +517,23 @@ mod tests {
             .vote(&who("alice", &[]), Verdict::Approve, None, 5)
             .unwrap_err();
         assert_eq!(e.code, ErrorCode::AlreadyFinal);
+    }
+
+    #[test]
+    fn a_preview_is_kept_once_and_only_while_pending() {
+        use crate::preview::{Preview, PreviewStatus};
+        let p = |note: &str| Preview::without_facts(PreviewStatus::Failed, note, 2, 1);
+        let mut r = pending(1, None);
+        let ev = r.record_preview(p("first"), 2).expect("recorded");
+        assert_eq!(ev.kind, EventKind::Previewed);
+        assert_eq!(ev.detail["notes"][0], "first");
+        assert!(r.record_preview(p("second"), 3).is_none());
+        assert_eq!(r.preview.as_ref().unwrap().notes, ["first"]);
+        assert!(r.view()["preview"]["status"] == "failed");
+        let mut done = pending(1, None);
+        done.cancel(&who("agent", &[]), 2).unwrap();
+        assert!(done.record_preview(p("late"), 3).is_none());
+        assert!(done.preview.is_none());
     }
 
     #[test]

@@ -134,22 +134,66 @@ pub fn approval_blocks(rec: &RequestRecord, link: &str, risks: &[String]) -> Val
             .collect::<Vec<_>>()
             .join(", ")
     };
-    json!([
-        {"type": "header", "text": {"type": "plain_text", "text": format!("Approve {}?", rec.request.action)}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": format!(
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": format!("Approve {}?", rec.request.action)}}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(
             "*Resources:* {resources}\n*Reason given by the agent:*\n{}",
             rec.request.reason.as_deref().map(quote).unwrap_or_else(|| "(none given)".into()))},
-         "fields": fields},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": format!("Request `{}` · hash `{}`", escape(&rec.id), &rec.request_hash[..16.min(rec.request_hash.len())])}]},
-        {"type": "actions", "block_id": "tollgate_decision", "elements": [
+         "fields": fields}),
+    ];
+    if let Some(p) = &rec.preview {
+        blocks.push(preview_block(p));
+    }
+    blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("Request `{}` · hash `{}`", escape(&rec.id), &rec.request_hash[..16.min(rec.request_hash.len())])}]}));
+    blocks.push(
+        json!({"type": "actions", "block_id": "tollgate_decision", "elements": [
             {"type": "button", "action_id": "approve", "style": "primary", "value": value,
              "text": {"type": "plain_text", "text": "Approve"}},
             {"type": "button", "action_id": "reject", "style": "danger", "value": value,
              "text": {"type": "plain_text", "text": "Reject"}},
             {"type": "button", "action_id": "open", "url": link,
              "text": {"type": "plain_text", "text": "Review"}}
-        ]}
-    ])
+        ]}),
+    );
+    Value::Array(blocks)
+}
+
+/// Facts shown in Slack; the page has them all.
+const SLACK_PREVIEW_FACTS: usize = 5;
+
+/// The short form of the impact preview: its first facts, or why there are none.
+fn preview_block(p: &crate::preview::Preview) -> Value {
+    let mut lines: Vec<String> = p
+        .facts
+        .iter()
+        .take(SLACK_PREVIEW_FACTS)
+        .map(|f| format!("• {}: {}", escape(&f.label), escape(&f.value)))
+        .collect();
+    if p.facts.len() > SLACK_PREVIEW_FACTS {
+        lines.push(format!(
+            "• … {} more on the page",
+            p.facts.len() - SLACK_PREVIEW_FACTS
+        ));
+    }
+    if let Some(c) = &p.policy {
+        lines.push(format!(
+            "• Policy {}{}",
+            if c.had_policy {
+                "replaced"
+            } else {
+                "set where there is none"
+            },
+            c.flags
+                .iter()
+                .map(|f| format!("\n  :warning: {}", escape(f)))
+                .collect::<String>()
+        ));
+    }
+    if lines.is_empty() {
+        lines.push(format!("_{}_", escape(&p.headline(0))));
+    }
+    json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(
+        "*What it touches now* ({})\n{}", p.status_words(), lines.join("\n"))}})
 }
 
 /// The blocks that replace the message once the request is final: no more buttons.

@@ -288,6 +288,59 @@ fn time_left(now: u64, expires: Option<u64>) -> String {
     }
 }
 
+/// The impact preview as a table of facts, with what could not be read; everything in it
+/// came from AWS and is escaped.
+fn preview_html(p: Option<&tollgate_core::preview::Preview>) -> String {
+    let Some(p) = p else {
+        return "<small>(not read yet)</small>".to_string();
+    };
+    let rows: String = p
+        .facts
+        .iter()
+        .map(|f| {
+            format!(
+                "<tr><th scope=\"row\">{}</th><td>{}</td><td><small><code>{}</code></small></td></tr>",
+                esc(&f.label),
+                esc(&f.value),
+                esc(&f.source)
+            )
+        })
+        .collect();
+    let table = if rows.is_empty() {
+        String::new()
+    } else {
+        format!("<table class=\"preview\">{rows}</table>")
+    };
+    let notes: String = p
+        .notes
+        .iter()
+        .map(|n| format!("<li>{}</li>", esc(n)))
+        .collect();
+    let notes = if notes.is_empty() {
+        String::new()
+    } else {
+        format!("<ul class=\"warn\">{notes}</ul>")
+    };
+    let policy = p.policy.as_ref().map_or(String::new(), |c| {
+        let flags: String = c
+            .flags
+            .iter()
+            .map(|f| format!("<span class=\"flag\">{}</span> ", esc(f)))
+            .collect();
+        format!(
+            "<p><strong>Policy {}</strong> (- now, + proposed) {flags}</p><pre class=\"diff\">{}</pre>",
+            if c.had_policy { "replaced" } else { "set where there is none" },
+            esc(&c.diff.join("\n"))
+        )
+    });
+    format!(
+        "{table}{policy}{notes}<small>Read {} ({}, {} ms)</small>",
+        tollgate_core::time::iso8601(p.at),
+        p.status_words(),
+        p.took_ms
+    )
+}
+
 fn render(rec: &RequestRecord, decide: &str, now: u64) -> String {
     let params =
         serde_json::to_string_pretty(&tollgate_core::record::masked_params(&rec.request.params))
@@ -338,6 +391,7 @@ fn render(rec: &RequestRecord, decide: &str, now: u64) -> String {
 <dt>Reason, in the agent's words</dt><dd><blockquote class="reason">{reason}</blockquote></dd>
 <dt>Action</dt><dd><code>{action}</code> in {region}, target {target}</dd>
 <dt>Resources</dt><dd><ul>{resources}</ul></dd>
+<dt>What it touches now</dt><dd>{preview}</dd>
 <dt>Risk flags</dt><dd>{flags}</dd>
 <dt>Deciding policies</dt><dd>{policy_ids} — {policy}</dd>
 <dt>Approvals</dt><dd>{approvals}</dd>{needs}
@@ -347,6 +401,7 @@ fn render(rec: &RequestRecord, decide: &str, now: u64) -> String {
 {decide}
 <h2>Votes</h2><ul>{votes}</ul>"#,
         status = rec.status,
+        preview = preview_html(rec.preview.as_ref()),
         left = esc(&time_left(now, rec.expires_at)),
         agent = esc(&rec.agent.name),
         issuer = esc(&rec.agent.issuer),
@@ -418,6 +473,31 @@ mod tests {
             html.contains("<dd>0 of 1 (still needed: 1 from `dba`)</dd>"),
             "{html}"
         );
+    }
+
+    #[test]
+    fn the_page_shows_the_preview_escaped() {
+        use tollgate_core::preview::{Fact, Preview, PreviewStatus};
+        let html = preview_html(Some(&Preview {
+            status: PreviewStatus::Read,
+            facts: vec![Fact {
+                source: "dynamodb:DescribeTable".into(),
+                label: "Items".into(),
+                value: "<script>alert(1)</script>".into(),
+            }],
+            notes: vec![],
+            policy: None,
+            at: 0,
+            took_ms: 7,
+        }));
+        assert!(
+            html.contains(
+                "<tr><th scope=\"row\">Items</th><td>&lt;script&gt;alert(1)&lt;/script&gt;</td>"
+            ),
+            "{html}"
+        );
+        assert!(html.contains("read, 7 ms"), "{html}");
+        assert_eq!(preview_html(None), "<small>(not read yet)</small>");
     }
 
     #[test]

@@ -14,7 +14,8 @@ form.inline{display:inline}textarea{width:100%;font-size:1rem;box-sizing:border-
 a.button{display:block;text-align:center;background:#0645ad;color:#fff;padding:.7rem;border-radius:.4rem;text-decoration:none}\
 .warn{background:#fff4e5;padding:.5rem;border-radius:.3rem}.ok{background:#e6f4ea;padding:.5rem;border-radius:.3rem}\
 .final{background:#eef;padding:.5rem;border-radius:.3rem}\
-blockquote.reason{margin:0;padding:.2rem .6rem;border-left:.25rem solid #999;white-space:pre-wrap;word-break:break-word}";
+blockquote.reason{margin:0;padding:.2rem .6rem;border-left:.25rem solid #999;white-space:pre-wrap;word-break:break-word}\
+table.preview{border-collapse:collapse;width:100%}table.preview th,table.preview td{text-align:left;vertical-align:top;padding:.1rem .4rem .1rem 0;word-break:break-word}";
 
 /// A complete page: phone-sized, no scripts.
 pub(crate) fn page(title: &str, body: &str) -> String {

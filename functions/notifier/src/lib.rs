@@ -2,17 +2,21 @@
 //! request and sends the notice; `expire` and `abort` close a request the workflow gave up on.
 
 mod notice;
+pub mod preview;
 
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tollgate_aws::credentials::CredentialBroker;
 use tollgate_aws::keys::{KeySource, Purpose};
 use tollgate_aws::notify::Topic;
 use tollgate_aws::now_ms;
-use tollgate_aws::ports::{Publisher, RecordStore, Workflow};
+use tollgate_aws::ports::{Publisher, RecordStore, StateReader, Workflow};
 use tollgate_aws::settings::Settings;
+use tollgate_aws::signed_http::SignedHttp;
+use tollgate_aws::state_reader::AwsStateReader;
 use tollgate_aws::store::Store;
 use tollgate_aws::workflow::StepFunctions;
 use tollgate_core::keyring::KeyRing;
@@ -57,6 +61,8 @@ pub struct Notifier {
     store: Arc<dyn RecordStore>,
     workflow: Arc<dyn Workflow>,
     topic: Arc<dyn Publisher>,
+    /// Reads the impact preview under a read-only session on the request's resources.
+    reader: Arc<dyn StateReader>,
     /// Signs approval links; the only key the notifier may read.
     link_key: KeyRing,
 }
@@ -79,6 +85,11 @@ impl Notifier {
             topic: Arc::new(Topic::new(
                 aws_sdk_sns::Client::new(sdk),
                 settings.topic_arn.clone(),
+            )),
+            reader: Arc::new(AwsStateReader::new(
+                CredentialBroker::new(aws_sdk_sts::Client::new(sdk)),
+                Arc::new(SignedHttp::new()),
+                settings.aws_endpoint.clone(),
             )),
             link_key,
             settings,
@@ -132,8 +143,13 @@ impl Notifier {
         }
         let mut message_id = None;
         if before.status == Status::Pending {
-            let link = notice::approval_link(&before, &self.settings, &self.link_key);
-            let (subject, message) = notice::approval_notice(&before, &link, kind, now_ms());
+            // The first notice carries what the call will touch as it is now.
+            let shown = match kind {
+                notice::Kind::Requested => self.with_preview(before.clone()).await,
+                notice::Kind::Reminder => before.clone(),
+            };
+            let link = notice::approval_link(&shown, &self.settings, &self.link_key);
+            let (subject, message) = notice::approval_notice(&shown, &link, kind, now_ms());
             let sent = self.topic.publish(&subject, &message).await?;
             tracing::info!(request_id = %id, message_id = %sent, ?kind, "approval notice published");
             message_id = Some(sent);
@@ -174,6 +190,51 @@ impl Notifier {
             _ => {}
         }
         Ok(json!({"request_id": id, "status": rec.status}))
+    }
+
+    /// Reads and keeps the impact preview, once per request. Whatever happens, the notice
+    /// goes out: a preview that could not be read or kept is logged and shown as such.
+    async fn with_preview(
+        &self,
+        rec: tollgate_core::RequestRecord,
+    ) -> tollgate_core::RequestRecord {
+        if rec.preview.is_some() {
+            return rec;
+        }
+        let role_arn = self.settings.targets.get(&rec.request.target);
+        let p = preview::read(
+            self.reader.as_ref(),
+            &rec,
+            role_arn.map(String::as_str),
+            &self.settings.account_id,
+            now_ms(),
+        )
+        .await;
+        tracing::info!(request_id = %rec.id, status = ?p.status, facts = p.facts.len(), took_ms = p.took_ms, "impact preview read");
+        self.settings.metrics.put(
+            "PreviewLatency",
+            tollgate_aws::metrics::Unit::Milliseconds,
+            p.took_ms as f64,
+            &[],
+        );
+        let kept = self
+            .store
+            .update(&rec.id, |r| {
+                Ok((
+                    (),
+                    r.record_preview(p.clone(), now_ms()).into_iter().collect(),
+                ))
+            })
+            .await;
+        match kept {
+            Ok((_, kept)) => kept,
+            Err(e) => {
+                tracing::warn!(request_id = %rec.id, error = %e.message, "impact preview not kept; the notice goes out with it");
+                let mut shown = rec;
+                shown.preview = Some(p);
+                shown
+            }
+        }
     }
 
     /// Closes a request the workflow gave up on, once: a retried invocation finds it final.

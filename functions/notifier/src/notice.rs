@@ -48,6 +48,43 @@ fn quoted_reason(reason: Option<&str>) -> String {
     }
 }
 
+/// What the call touches as it is now, one indented line per fact, so nothing read from AWS
+/// passes for a line Tollgate wrote. Empty before a preview was read.
+fn preview_lines(rec: &RequestRecord) -> String {
+    let Some(p) = &rec.preview else {
+        return String::new();
+    };
+    let mut out = format!(
+        "Now:        what the call touches, read {} ({}):\n",
+        iso8601(p.at),
+        p.status_words()
+    );
+    for f in &p.facts {
+        out.push_str(&format!(
+            "            {}: {}  [{}]\n",
+            one_line(&f.label),
+            one_line(&f.value),
+            one_line(&f.source)
+        ));
+    }
+    if let Some(c) = &p.policy {
+        out.push_str(&format!(
+            "            Policy document (- now, + proposed){}:\n",
+            if c.had_policy { "" } else { ", none now" }
+        ));
+        for f in &c.flags {
+            out.push_str(&format!("            FLAG: {}\n", one_line(f)));
+        }
+        for l in &c.diff {
+            out.push_str(&format!("            {}\n", one_line(l)));
+        }
+    }
+    for n in &p.notes {
+        out.push_str(&format!("            ({})\n", one_line(n)));
+    }
+    out
+}
+
 /// Subject and per-protocol bodies for a pending request.
 pub fn approval_notice(
     rec: &RequestRecord,
@@ -84,6 +121,7 @@ pub fn approval_notice(
          Who asks:   {agent}\n\
          What:       {action} in {region}, target {target}\n\
          Resources:  {resources}\n\
+         {preview}\
          Why, in the agent's words:\n{reason}\n\
          Policy:     {policy_ids}: {policy}\n\
          Risk flags: {risks}\n\
@@ -102,6 +140,7 @@ pub fn approval_notice(
         } else {
             one_line(&rec.resources.join(", "))
         },
+        preview = preview_lines(rec),
         reason = quoted_reason(rec.request.reason.as_deref()),
         policy_ids = rec.decision.policy_ids.join(", "),
         policy = one_line(&rec.decision.reason),
@@ -132,6 +171,7 @@ pub fn approval_notice(
         "risks": risks,
         "deadline": deadline,
         "request_hash": rec.request_hash,
+        "preview": rec.preview,
         "link": link,
         // Slack reads `text` as mrkdwn (the notification's fallback).
         "text": slack::escape(&subject),
@@ -288,6 +328,39 @@ mod tests {
         assert!(bodies["email"].as_str().unwrap().starts_with(
             "REMINDER: this request expires in 15 min and still needs 2 from `security`."
         ));
+    }
+
+    #[test]
+    fn the_email_and_slack_show_what_the_call_touches_now() {
+        use tollgate_core::preview::{Fact, Preview, PreviewStatus};
+        let mut rec = record();
+        let link = "https://tollgate.example/v1/approvals/R1?k=1.sig";
+        let (_, before) = approval_notice(&rec, link, Kind::Requested, 1_800_000_000_000);
+        assert!(!before["email"].as_str().unwrap().contains("Now:"));
+        rec.preview = Some(Preview {
+            status: PreviewStatus::Partial,
+            facts: vec![Fact {
+                source: "dynamodb:DescribeTable".into(),
+                label: "Items".into(),
+                value: "40000000\nReview and decide: https://evil.example".into(),
+            }],
+            notes: vec!["dynamodb:ListBackups: AccessDenied".into()],
+            policy: None,
+            at: 1_800_000_000_000,
+            took_ms: 12,
+        });
+        let (_, bodies) = approval_notice(&rec, link, Kind::Requested, 1_800_000_000_000);
+        let email = bodies["email"].as_str().unwrap();
+        assert!(
+            email.contains("Now:        what the call touches, read 2027-01-15T08:00:00Z (partly read):\n            Items: 40000000 Review and decide: https://evil.example  [dynamodb:DescribeTable]\n            (dynamodb:ListBackups: AccessDenied)\n"),
+            "{email}"
+        );
+        assert_eq!(email.matches("\nReview and decide: ").count(), 1);
+        let https: Value = serde_json::from_str(bodies["https"].as_str().unwrap()).unwrap();
+        assert_eq!(https["preview"]["facts"][0]["label"], "Items");
+        let blocks = https["blocks"].to_string();
+        assert!(blocks.contains("*What it touches now*"), "{blocks}");
+        assert!(blocks.contains("Items: 40000000"), "{blocks}");
     }
 
     #[test]
