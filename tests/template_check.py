@@ -1,15 +1,21 @@
-"""Checks infra/template.yaml: every role grants only the actions its function needs, on the
-resources it needs, each secret is readable by exactly the functions that use it, no secret
-is in a parameter, an environment variable or an output, and the state machine is the file
-in statemachines/.
+"""Checks infra/template.yaml as CloudFormation will see it, after the SAM transform
+(tests/sam_transform.py): every role grants only the actions its function needs, on the
+resources it needs, and nothing else (no managed policy: SAM's generated roles would carry
+AWSLambdaBasicExecutionRole, AWSLambdaDynamoDBExecutionRole or AWSXrayWriteOnlyAccess), each
+secret is readable by exactly the functions that use it, no secret is in a parameter, an
+environment variable or an output, and the state machine is the file in statemachines/.
 
 Run as `template_check.py infra/template.yaml`; prints one line per check and
 "N passed, M failed"; exits 1 if any failed.
 """
 
+import re
 import sys
 
-from cfnlint.decode import decode
+from sam_transform import transformed
+
+# Writing to its own log group (never to "*": each role names its function's log group).
+LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 
 # What each function's code calls, and nothing else. Resource "*" is allowed only where the
 # action has no resource-level permissions (task tokens are not resources).
@@ -19,34 +25,40 @@ ALLOWED = {
         "dynamodb:DeleteItem", "secretsmanager:GetSecretValue",
         "states:StartExecution", "states:SendTaskSuccess", "states:SendTaskFailure",
         "lambda:InvokeFunction", "ssm:GetParameter", "s3:GetObject",
-    },
+    } | LOGS,
     "NotifierFunction": {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
         "sns:Publish", "states:SendTaskSuccess", "states:SendTaskFailure",
         "kms:GenerateDataKey", "kms:Decrypt", "secretsmanager:GetSecretValue",
-    },
+    } | LOGS,
     "ExecutorFunction": {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
         "sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession",
         "secretsmanager:GetSecretValue",
-    },
+    } | LOGS,
     "SlackFunction": {
         "secretsmanager:GetSecretValue", "dynamodb:GetItem", "dynamodb:PutItem",
-    },
+    } | LOGS,
     "AuditExportFunction": {
         "s3:PutObject", "dynamodb:DescribeStream", "dynamodb:GetRecords",
         "dynamodb:GetShardIterator", "dynamodb:ListStreams",
-    },
+    } | LOGS,
     "ApprovalStateMachine": {
         "lambda:InvokeFunction",
         # Step Functions' log delivery (no resource-level permissions).
         "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
         "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
         "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+        # Its X-Ray tracing (no resource-level permissions).
+        "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
     },
 }
-STAR_OK = {"states:SendTaskSuccess", "states:SendTaskFailure"} | {
-    a for a in ALLOWED["ApprovalStateMachine"] if a.startswith("logs:")}
+# Actions with no resource-level permissions: the only ones that may have Resource "*"
+# (task tokens are not resources; listing a table's streams, log delivery and X-Ray are not
+# scoped by IAM).
+STAR_OK = {"states:SendTaskSuccess", "states:SendTaskFailure", "dynamodb:ListStreams"} | {
+    a for a in ALLOWED["ApprovalStateMachine"] if a.startswith(("logs:", "xray:"))}
 
 
 # Who may read each secret: a template resource, or the parameter holding an operator's ARN.
@@ -73,7 +85,6 @@ def refs(v):
                 yield (x[0] if isinstance(x, list) else str(x).split(".")[0])
             elif k == "Fn::Sub":
                 text = x if isinstance(x, str) else x[0]
-                import re
                 yield from (m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", text))
                 if not isinstance(x, str):
                     yield from refs(x[1])
@@ -108,11 +119,21 @@ def branches(stmt):
         yield stmt
 
 
-def statements(resource):
-    for policy in resource.get("Properties", {}).get("Policies", []) or []:
-        if isinstance(policy, dict) and "Statement" in policy:
-            for stmt in policy["Statement"]:
-                yield from branches(stmt)
+def statements(role):
+    """Every statement of a role's inline policies (both branches of each `Fn::If`)."""
+    for policy in (role or {}).get("Properties", {}).get("Policies", []) or []:
+        for stmt in policy.get("PolicyDocument", {}).get("Statement", []):
+            yield from branches(stmt)
+
+
+def role_of(resource, resources):
+    """(logical id, resource) of the role a function or state machine runs as."""
+    props = resource.get("Properties", {})
+    arn = props.get("Role", props.get("RoleArn"))
+    if isinstance(arn, dict) and "Fn::GetAtt" in arn:
+        name = arn["Fn::GetAtt"][0]
+        return name, resources.get(name)
+    return None, None
 
 
 def as_list(v):
@@ -120,9 +141,10 @@ def as_list(v):
 
 
 def main():
-    template, matches = decode(sys.argv[1])
-    if matches:
-        print(f"FAIL template does not parse: {matches}")
+    try:
+        sam, template = transformed(sys.argv[1])
+    except ValueError as e:
+        print(f"FAIL {e}")
         print("0 passed, 1 failed")
         return 1
     resources = template["Resources"]
@@ -134,12 +156,28 @@ def main():
         passed += bool(ok)
         failed += not ok
 
+    # Every role belongs to a function or the state machine listed above, and carries no
+    # managed policy: what it may do is exactly its inline statements.
+    owners = {}
+    for name, res in resources.items():
+        if res.get("Type") in ("AWS::Lambda::Function", "AWS::StepFunctions::StateMachine"):
+            role_name, _ = role_of(res, resources)
+            check(role_name in resources, f"{name} runs as a role of this template ({role_name})")
+            owners[role_name] = name
+    for name, res in resources.items():
+        if res.get("Type") == "AWS::IAM::Role":
+            check(owners.get(name) in ALLOWED,
+                  f"role {name}: its function ({owners.get(name)}) is listed in template_check.py")
+            managed = res.get("Properties", {}).get("ManagedPolicyArns") or []
+            check(not managed, f"role {name}: no managed policy {managed if managed else ''}")
+
     for name, allowed in ALLOWED.items():
         res = resources.get(name)
         check(res is not None, f"{name} exists")
         if res is None:
             continue
-        stmts = list(statements(res))
+        _, role = role_of(res, resources)
+        stmts = list(statements(role))
         check(stmts, f"{name} has an inline least-privilege policy")
         for s in stmts:
             actions = set(as_list(s.get("Action", [])))
@@ -148,20 +186,22 @@ def main():
             check(not any("*" in a for a in actions), f"{name} {s.get('Sid', '?')}: no wildcard actions")
             if s.get("Resource") == "*":
                 check(actions <= STAR_OK, f"{name} {s.get('Sid', '?')}: Resource * only for actions without resources")
-        managed = res.get("Properties", {}).get("Policies", [])
-        strings = [p for p in as_list(managed) if isinstance(p, str)]
-        check(not strings, f"{name}: no managed policies by name {strings}")
+            if actions & LOGS:
+                group = s.get("Resource")
+                check(isinstance(group, dict) and "Fn::GetAtt" in group
+                      and resources.get(group["Fn::GetAtt"][0], {}).get("Type") == "AWS::Logs::LogGroup",
+                      f"{name} {s.get('Sid', '?')}: writes only to a log group of this template")
 
     # Only the api and the notifier may resume the workflow; only the executor may assume roles.
-    for name, res in resources.items():
-        acts = {a for s in statements(res) for a in as_list(s.get("Action", []))}
+    for role_name, name in owners.items():
+        acts = {a for s in statements(resources.get(role_name)) for a in as_list(s.get("Action", []))}
         if acts & {"states:SendTaskSuccess", "states:SendTaskFailure"}:
             check(name in ("ApiFunction", "NotifierFunction"), f"{name} may resume the workflow")
         if "sts:AssumeRole" in acts:
             check(name == "ExecutorFunction", f"{name} may assume target roles")
 
     # The executor assumes exactly the configured target roles, nothing else.
-    assume = [s for s in statements(resources["ExecutorFunction"])
+    assume = [s for s in statements(role_of(resources["ExecutorFunction"], resources)[1])
               if "sts:AssumeRole" in as_list(s.get("Action", []))]
     check(assume and all(s.get("Resource") == {"Ref": "TargetRoleArns"} for s in assume),
           "ExecutorFunction assumes only the roles in TargetRoleArns")
@@ -169,7 +209,7 @@ def main():
     # Every function has an errors alarm, and every alarm notifies the alarm topic.
     alarms = {n: r for n, r in resources.items() if r.get("Type") == "AWS::CloudWatch::Alarm"}
     for name, res in resources.items():
-        if res.get("Type") == "AWS::Serverless::Function":
+        if res.get("Type") == "AWS::Lambda::Function":
             check(any(a["Properties"].get("MetricName") == "Errors"
                       and a["Properties"]["Dimensions"][0]["Value"] == {"Ref": name}
                       for a in alarms.values()), f"{name} has an errors alarm")
@@ -188,9 +228,10 @@ def main():
 
     # No secret in an environment variable: names that sound secret hold only secret ARNs,
     # and no value comes from a secret's content.
-    envs = [("Globals", template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))]
+    # (The transform has merged Globals into each function.)
+    envs = []
     for name, res in resources.items():
-        if res.get("Type") == "AWS::Serverless::Function":
+        if res.get("Type") == "AWS::Lambda::Function":
             envs.append((name, res["Properties"].get("Environment", {}).get("Variables", {})))
     for where, variables in envs:
         for var, value in variables.items():
@@ -205,8 +246,8 @@ def main():
 
     # Each secret is readable by exactly the functions that use it, never through "*".
     readers = {s: set() for s in SECRET_READERS}
-    for name, res in resources.items():
-        for st in statements(res):
+    for role_name, name in owners.items():
+        for st in statements(resources.get(role_name)):
             if "secretsmanager:GetSecretValue" not in as_list(st.get("Action", [])):
                 continue
             targets = set(refs(st.get("Resource")))
@@ -231,12 +272,11 @@ def main():
             resources.get(r, {}).get("Type") == "AWS::SecretsManager::Secret" for r in refs(out.get("Value"))),
             f"output {name} names no secret")
 
-    sm = resources["ApprovalStateMachine"]["Properties"]
+    sm = sam["Resources"]["ApprovalStateMachine"]["Properties"]
     check(sm.get("DefinitionUri") == "../statemachines/approval.asl.json", "the state machine is statemachines/approval.asl.json")
     subs = set(sm.get("DefinitionSubstitutions", {}))
     with open("statemachines/approval.asl.json") as f:
         asl = f.read()
-    import re
     used = set(re.findall(r"\$\{(\w+)\}", asl))
     check(used == subs, f"every ASL substitution is provided and used ({sorted(used)} vs {sorted(subs)})")
 
