@@ -187,9 +187,10 @@ def main():
             if s.get("Resource") == "*":
                 check(actions <= STAR_OK, f"{name} {s.get('Sid', '?')}: Resource * only for actions without resources")
             if actions & LOGS:
-                group = s.get("Resource")
-                check(isinstance(group, dict) and "Fn::GetAtt" in group
-                      and resources.get(group["Fn::GetAtt"][0], {}).get("Type") == "AWS::Logs::LogGroup",
+                group = re.fullmatch(
+                    r"arn:\$\{AWS::Partition\}:logs:\$\{AWS::Region\}:\$\{AWS::AccountId\}:log-group:\$\{(\w+)\}:\*",
+                    str(s.get("Resource", {}).get("Fn::Sub", "")) if isinstance(s.get("Resource"), dict) else "")
+                check(group and resources.get(group.group(1), {}).get("Type") == "AWS::Logs::LogGroup",
                       f"{name} {s.get('Sid', '?')}: writes only to a log group of this template")
 
     # Only the api and the notifier may resume the workflow; only the executor may assume roles.
