@@ -359,7 +359,8 @@ def main():
 # Each rehearsal: the example parameters, and with them these.
 VARIANTS = {
     "the example parameters": {},
-    "the example parameters and a custom domain": {
+    "the example parameters and a custom domain, executor reservation 10": {
+        "ExecutorReservedConcurrency": "10",
         "DomainName": "tollgate.example.com",
         "DomainCertificateArn": f"arn:aws:acm:{REGION}:{ACCOUNT}:certificate/0a1b2c3d-example",
         "HostedZoneId": "(the operator's zone, made in moto first)",
@@ -467,6 +468,12 @@ def rehearse(check_any, c, cfn, stack_name, params):
                         continue
                     check(arn_matches(res, known_arns | params_arns),
                           f"{name} {st.get('Sid', '?')}: {res} names a created resource")
+
+    # The executor's reservation is the parameter's, and 0 reserves nothing.
+    reserved = c["lambda"].get_function(FunctionName=physical["ExecutorFunction"]).get(
+        "Concurrency", {}).get("ReservedConcurrentExecutions")
+    wanted = int(params.get("ExecutorReservedConcurrency", "0")) or None
+    check(reserved == wanted, f"ExecutorFunction reserves {wanted} (found {reserved})")
 
     # The state machine calls the functions that were created, as the role may.
     for n, r in cfn["Resources"].items():

@@ -273,6 +273,13 @@ def main():
             resources.get(r, {}).get("Type") == "AWS::SecretsManager::Secret" for r in refs(out.get("Value"))),
             f"output {name} names no secret")
 
+    # Stored requests and audit objects outlive the stack, but a failed first create leaves
+    # nothing behind to collide with the retry.
+    for name in ("RequestsTable", "AuditBucket"):
+        res = sam["Resources"].get(name, {})
+        check(res.get("DeletionPolicy") == "RetainExceptOnCreate" and res.get("UpdateReplacePolicy") == "Retain",
+              f"{name}: retained on deletion and replacement, removed when the first create fails")
+
     sm = sam["Resources"]["ApprovalStateMachine"]["Properties"]
     check(sm.get("DefinitionUri") == "../statemachines/approval.asl.json", "the state machine is statemachines/approval.asl.json")
     subs = set(sm.get("DefinitionSubstitutions", {}))
