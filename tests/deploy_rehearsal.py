@@ -359,8 +359,9 @@ def main():
 # Each rehearsal: the example parameters, and with them these.
 VARIANTS = {
     "the example parameters": {},
-    "the example parameters and a custom domain, executor reservation 10": {
+    "the example parameters, a custom domain, an executor reservation, a client secret": {
         "ExecutorReservedConcurrency": "10",
+        "ApproverClientSecretArns": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:tollgate/google-AbCdEf",
         "DomainName": "tollgate.example.com",
         "DomainCertificateArn": f"arn:aws:acm:{REGION}:{ACCOUNT}:certificate/0a1b2c3d-example",
         "HostedZoneId": "(the operator's zone, made in moto first)",

@@ -69,6 +69,7 @@ SECRET_READERS = {
     "ResultsKeySecret": {"ApiFunction", "ExecutorFunction"},
     "GatewayCredentialsKeySecret": {"ApiFunction"},
     "SlackActionsSecretArn": {"ApiFunction"},
+    "ApproverClientSecretArns": {"ApiFunction"},
     "SlackSecretArn": {"SlackFunction"},
 }
 # Environment variable names that would hold a secret if they held anything but an ARN.
