@@ -400,6 +400,25 @@ mod tests {
         }
     }
 
+    /// Every issuer list docs/identity.md shows loads, and each approvers' one passes the
+    /// role checks: the provider examples are configurations that work.
+    #[test]
+    fn the_documented_examples_load() {
+        let doc = include_str!("../../../../docs/identity.md");
+        let blocks: Vec<&str> = doc
+            .split("```json")
+            .skip(1)
+            .filter_map(|b| b.split("```").next())
+            .collect();
+        assert!(blocks.len() >= 6, "{} examples", blocks.len());
+        for b in blocks {
+            let list = parse_issuers(b).unwrap_or_else(|e| panic!("{e}\n{b}"));
+            if list.iter().all(|c| !c.approver_groups.is_empty()) {
+                check_roles(&[], &list).unwrap_or_else(|e| panic!("{e}\n{b}"));
+            }
+        }
+    }
+
     #[test]
     fn sign_in_settings_are_checked() {
         let one = |extra: &str| {
