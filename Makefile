@@ -115,7 +115,9 @@ check-infra: venv $(DEPLOY_STAMP) $(NPM_STAMP) ## cfn-lint, sam validate --lint,
 	cd infra && $(OFFLINE_AWS) ../$(DEPLOY_BIN)/sam validate --lint --template template.yaml
 	cd infra && $(OFFLINE_AWS) ../$(DEPLOY_BIN)/python ../tests/guided_prompts.py template.yaml
 	$(BIN)/python tests/template_check.py infra/template.yaml
-	infra/node_modules/.bin/asl-validator --json-path statemachines/approval.asl.json
+	@# The definition as deployed in the aws partition (the validator knows no ${Partition}).
+	sed 's/$${Partition}/aws/g' statemachines/approval.asl.json > $(VENV)/approval.asl.json
+	infra/node_modules/.bin/asl-validator --json-path $(VENV)/approval.asl.json
 	$(SAM_PARAMS_JSON) $(abspath $(PARAMS_EXAMPLE)) > $(VENV)/params.example.json
 	$(BIN)/python tests/deploy_rehearsal.py infra/template.yaml $(VENV)/params.example.json
 

@@ -9,6 +9,7 @@ Run as `template_check.py infra/template.yaml`; prints one line per check and
 "N passed, M failed"; exits 1 if any failed.
 """
 
+import json
 import re
 import sys
 
@@ -280,6 +281,29 @@ def main():
         res = sam["Resources"].get(name, {})
         check(res.get("DeletionPolicy") == "RetainExceptOnCreate" and res.get("UpdateReplacePolicy") == "Retain",
               f"{name}: retained on deletion and replacement, removed when the first create fails")
+
+    # Partitions: nothing names the `aws` partition or its domain, so the stack deploys in
+    # aws-cn and aws-us-gov too (ARNs use ${AWS::Partition}, URLs ${AWS::URLSuffix} or the
+    # API's own endpoint). Service principals (`lambda.amazonaws.com`) are the same in every
+    # partition, and AllowedPattern regexes are not names.
+    def strings(v, path=""):
+        if isinstance(v, dict):
+            for k, x in v.items():
+                if k in ("AllowedPattern", "Description", "AssertDescription"):
+                    continue
+                yield from strings(x, f"{path}.{k}")
+        elif isinstance(v, list):
+            for i, x in enumerate(v):
+                yield from strings(x, f"{path}[{i}]")
+        elif isinstance(v, str):
+            yield path, v
+    with open("statemachines/approval.asl.json") as f:
+        asl_doc = json.load(f)
+    for where, doc in (("template", template), ("state machine", asl_doc)):
+        named = [(p, v) for p, v in strings(doc)
+                 if ("arn:aws:" in v or "amazonaws.com" in v)
+                 and not re.fullmatch(r"[a-z0-9-]+\.amazonaws\.com", v)]  # a service principal
+        check(not named, f"{where}: no hard-coded partition or domain {named if named else ''}")
 
     sm = sam["Resources"]["ApprovalStateMachine"]["Properties"]
     check(sm.get("DefinitionUri") == "../statemachines/approval.asl.json", "the state machine is statemachines/approval.asl.json")
