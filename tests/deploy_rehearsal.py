@@ -38,6 +38,7 @@ from moto.core.common_models import CloudFormationModel
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.server import ThreadedMotoServer
 
+from checklist import Checks
 from sam_transform import ARTIFACT_BUCKET, transformed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -277,14 +278,7 @@ def main():
     template_path, params_path = sys.argv[1], sys.argv[2]
     with open(params_path) as f:
         params = json.load(f)
-    passed = failed = 0
-
-    def check(ok, what):
-        nonlocal passed, failed
-        print(f"{'ok  ' if ok else 'FAIL'} {what}")
-        passed += bool(ok)
-        failed += not ok
-        return ok
+    check = Checks()
 
     sam, cfn = transformed(template_path)
     declared = sam.get("Parameters", {})
@@ -302,12 +296,7 @@ def main():
             check(re.fullmatch(r"-?\d+", value) and int(value) >= int(p.get("MinValue", -(2**63))),
                   f"parameter {key} is a number within its bounds")
         if value[:1] in "[{":
-            try:
-                json.loads(value)
-                ok = True
-            except ValueError:
-                ok = False
-            check(ok, f"parameter {key} is JSON")
+            check(is_json(value), f"parameter {key} is JSON")
     for key, p in declared.items():
         if "Default" not in p:
             check(key in params, f"required parameter {key} is in the example parameters")
@@ -352,8 +341,7 @@ def main():
     finally:
         server.stop()
 
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return check.summary()
 
 
 # Each rehearsal: the example parameters, and with them these.
@@ -539,12 +527,15 @@ def check_setting(check, c, name, setting, kind, value, functions, params):
     elif kind == "account":
         check(re.fullmatch(r"\d{12}", value), f"{what}: an account id")
     elif kind == "json":
-        try:
-            json.loads(value)
-            ok = True
-        except ValueError:
-            ok = False
-        check(ok, f"{what}: JSON")
+        check(is_json(value), f"{what}: JSON")
+
+
+def is_json(text):
+    try:
+        json.loads(text)
+        return True
+    except ValueError:
+        return False
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import json
 import re
 import sys
 
+from checklist import Checks
 from sam_transform import transformed
 
 # Writing to its own log group (never to "*": each role names its function's log group).
@@ -150,13 +151,7 @@ def main():
         print("0 passed, 1 failed")
         return 1
     resources = template["Resources"]
-    passed = failed = 0
-
-    def check(ok, what):
-        nonlocal passed, failed
-        print(f"{'ok  ' if ok else 'FAIL'} {what}")
-        passed += bool(ok)
-        failed += not ok
+    check = Checks()
 
     # Every role belongs to a function or the state machine listed above, and carries no
     # managed policy: what it may do is exactly its inline statements.
@@ -313,8 +308,7 @@ def main():
     used = set(re.findall(r"\$\{(\w+)\}", asl))
     check(used == subs, f"every ASL substitution is provided and used ({sorted(used)} vs {sorted(subs)})")
 
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return check.summary()
 
 
 if __name__ == "__main__":
