@@ -18,6 +18,8 @@ CARGO ?= cargo
 FUNCTIONS := tollgate-api tollgate-notifier tollgate-executor tollgate-audit-export tollgate-slack tollgate-sweeper
 # Local stack settings; override on the command line, e.g. `make local PORT=8080`.
 PORT ?= 3000
+# Extra `sam deploy` flags for `make deploy`, e.g. DEPLOY_FLAGS=--no-confirm-changeset in CI.
+DEPLOY_FLAGS ?=
 LISTEN ?= 127.0.0.1:$(PORT)
 
 export SAM_CLI_TELEMETRY := 0
@@ -104,11 +106,20 @@ lint: ## cargo fmt --check and clippy with warnings as errors.
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --quiet -- -D warnings
 
-check-infra: venv $(DEPLOY_STAMP) $(NPM_STAMP) ## cfn-lint, sam validate --lint, ASL validation; every role least-privilege; the state machine is the deployed file.
+# The example parameters file, read with SAM CLI's own parser (as `sam deploy` reads PARAMS).
+PARAMS_EXAMPLE := infra/params.example.yaml
+SAM_PARAMS_JSON = $(DEPLOY_BIN)/python -c 'import json, sys; from samcli.cli.types import CfnParameterOverridesType as T; print(json.dumps(T().convert("file://" + sys.argv[1], None, None)))'
+
+check-infra: venv $(DEPLOY_STAMP) $(NPM_STAMP) ## cfn-lint, sam validate --lint, ASL validation; every role least-privilege (after the SAM transform); a deploy rehearsal in moto's CloudFormation.
 	$(BIN)/cfn-lint infra/template.yaml infra/target-role.yaml
 	cd infra && $(OFFLINE_AWS) ../$(DEPLOY_BIN)/sam validate --lint --template template.yaml
+	cd infra && $(OFFLINE_AWS) ../$(DEPLOY_BIN)/python ../tests/guided_prompts.py template.yaml
 	$(BIN)/python tests/template_check.py infra/template.yaml
-	infra/node_modules/.bin/asl-validator --json-path statemachines/approval.asl.json
+	@# The definition as deployed in the aws partition (the validator knows no ${Partition}).
+	sed 's/$${Partition}/aws/g' statemachines/approval.asl.json > $(VENV)/approval.asl.json
+	infra/node_modules/.bin/asl-validator --json-path $(VENV)/approval.asl.json
+	$(SAM_PARAMS_JSON) $(abspath $(PARAMS_EXAMPLE)) > $(VENV)/params.example.json
+	$(BIN)/python tests/deploy_rehearsal.py infra/template.yaml $(VENV)/params.example.json
 
 bench: venv ## Benchmarks against fresh local stacks (release builds); writes crates/bench/RESULTS.md.
 	@command -v wrk >/dev/null || { S=$$([ "$$(id -u)" = 0 ] || echo sudo); $$S apt-get update -qq && $$S apt-get install -y -qq wrk; }
@@ -163,9 +174,14 @@ release: ## Build the tollgate CLI for Linux and macOS (each target the toolchai
 sam-build: $(DEPLOY_STAMP) ## sam build (offline): the deployable artifacts in infra/.aws-sam.
 	cd infra && PATH="$(CURDIR)/$(DEPLOY_BIN):$$PATH" $(OFFLINE_AWS) ../$(DEPLOY_BIN)/sam build --beta-features
 
-deploy: sam-build ## sam build + sam deploy (guided the first time, then from infra/samconfig.toml).
-	cd infra && if grep -q '^parameter_overrides' samconfig.toml && [ -z "$(GUIDED)" ]; then \
-		PATH="$(CURDIR)/$(DEPLOY_BIN):$$PATH" ../$(DEPLOY_BIN)/sam deploy; \
+# `make deploy PARAMS=infra/params.yaml` deploys with the parameters in that file (a copy of
+# infra/params.example.yaml); without PARAMS, guided the first time, then from samconfig.toml.
+deploy: sam-build ## sam build + sam deploy; PARAMS=infra/params.yaml takes the parameters from that file (see docs/deploy.md).
+	@if [ -n "$(PARAMS)" ] && [ ! -f "$(PARAMS)" ]; then echo "PARAMS: $(PARAMS) does not exist (copy infra/params.example.yaml)"; exit 1; fi
+	cd infra && if [ -n "$(PARAMS)" ]; then \
+		PATH="$(CURDIR)/$(DEPLOY_BIN):$$PATH" ../$(DEPLOY_BIN)/sam deploy --parameter-overrides "file://$(abspath $(PARAMS))" $(DEPLOY_FLAGS); \
+	elif grep -q '^parameter_overrides' samconfig.toml && [ -z "$(GUIDED)" ]; then \
+		PATH="$(CURDIR)/$(DEPLOY_BIN):$$PATH" ../$(DEPLOY_BIN)/sam deploy $(DEPLOY_FLAGS); \
 	else \
 		PATH="$(CURDIR)/$(DEPLOY_BIN):$$PATH" ../$(DEPLOY_BIN)/sam deploy --guided; \
 	fi

@@ -1478,3 +1478,81 @@ async fn a_slack_vote_and_a_signed_in_vote_by_one_person_count_once() {
     assert_eq!(votes(&bot, &id).await, ("PENDING".into(), 1));
     stack.stop().await;
 }
+
+/// Google (and Entra ID web apps, Cognito clients with a secret) refuse a code exchange
+/// without the client secret, PKCE or not. With the dev issuer requiring one: a code alone
+/// gets nothing at its token endpoint, Tollgate's sign-in presents the secret it reads from
+/// Secrets Manager (the issuer's `client_secret_arn`) and succeeds, and the scopes asked for
+/// are the issuer's `scopes`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_presents_the_client_secret_a_provider_requires() {
+    const CLIENT_SECRET: &str = "s3cr:t+/=";
+    let stack = stack_with(|o| {
+        o.policy_source = "ssm:/tollgate/policies".into();
+        o.seed_ssm = vec![("/tollgate/policies".into(), POLICY.into())];
+        o.approver_client_secret = Some(CLIENT_SECRET.into());
+        o.approver_issuers = Some(vec![tollgate_aws::oidc::IssuerConfig {
+            approver_groups: vec!["approvers".into()],
+            scopes: vec!["openid".into(), "email".into(), "groups".into()],
+            ..tollgate_aws::oidc::IssuerConfig::new(
+                "{api}/dev-idp",
+                tollgate_local::issuer::APPROVER_AUDIENCE,
+            )
+        }]);
+    })
+    .await;
+    let bot = agent(&stack, "ci-bot");
+    let (_, path) = pending(&stack, &bot, "client-secret").await;
+    let mut alice = Browser::new(&stack);
+    let page = alice.get(&path).await;
+    let login = attr_after(&page.html, "href=\"/v1/approver/login")
+        .map(|rest| format!("/v1/approver/login{}", html_unescape(&rest)))
+        .unwrap();
+    let authorize = alice.get(&login).await.location.unwrap();
+    let scope = url::Url::parse(&authorize)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "scope")
+        .map(|(_, v)| v.into_owned());
+    assert_eq!(scope.as_deref(), Some("openid email groups"), "{authorize}");
+    let callback = alice.pick_user(&path, "alice").await;
+    let code = url::Url::parse(&callback)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    // The code without the secret, and with a wrong one: refused.
+    let token_url = format!("{}/dev-idp/token", stack.api_url);
+    for extra in [vec![], vec![("client_secret", "wrong")]] {
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("client_id", tollgate_local::issuer::APPROVER_AUDIENCE),
+        ];
+        form.extend(extra);
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&form)
+            .finish();
+        let resp = reqwest::Client::new()
+            .post(&token_url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 401);
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_client", "{body}");
+    }
+    // Tollgate's own exchange of the same code carries the secret.
+    let done = alice.get(&callback).await;
+    assert_eq!(done.status, 303, "{}", done.html);
+    let page = alice.get(&done.location.unwrap()).await;
+    assert!(
+        page.html.contains("Signed in as <strong>Alice Approver"),
+        "{}",
+        page.html
+    );
+    stack.stop().await;
+}

@@ -1,60 +1,74 @@
-"""Checks infra/template.yaml: every role grants only the actions its function needs, on the
-resources it needs, each secret is readable by exactly the functions that use it, no secret
-is in a parameter, an environment variable or an output, and the state machine is the file
-in statemachines/.
+"""Checks infra/template.yaml as CloudFormation will see it, after the SAM transform
+(tests/sam_transform.py): every role grants only the actions its function needs, on the
+resources it needs, and nothing else (no managed policy: SAM's generated roles would carry
+AWSLambdaBasicExecutionRole, AWSLambdaDynamoDBExecutionRole or AWSXrayWriteOnlyAccess), each
+secret is readable by exactly the functions that use it, no secret is in a parameter, an
+environment variable or an output, and the state machine is the file in statemachines/.
 
 Run as `template_check.py infra/template.yaml`; prints one line per check and
 "N passed, M failed"; exits 1 if any failed.
 """
 
+import json
+import re
 import sys
 
-from cfnlint.decode import decode
+from checklist import Checks
+from sam_transform import transformed
+
+# Writing to its own log group (never to "*": each role names its function's log group).
+LOGS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 
 # What each function's code calls, and nothing else. Resource "*" is allowed only where the
 # action has no resource-level permissions (task tokens are not resources).
 ALLOWED = {
     "ApiFunction": {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:ConditionCheckItem",
-        "dynamodb:DeleteItem", "secretsmanager:GetSecretValue",
+        "dynamodb:DeleteItem", "dynamodb:UpdateItem", "secretsmanager:GetSecretValue",
         "states:StartExecution", "states:SendTaskSuccess", "states:SendTaskFailure",
         "lambda:InvokeFunction", "ssm:GetParameter", "s3:GetObject",
-    },
+    } | LOGS,
     "NotifierFunction": {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
         "sns:Publish", "states:SendTaskSuccess", "states:SendTaskFailure",
         "kms:GenerateDataKey", "kms:Decrypt", "secretsmanager:GetSecretValue",
         # The impact preview's read session.
         "sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession",
-    },
+    } | LOGS,
     "ExecutorFunction": {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
         "sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession",
         "secretsmanager:GetSecretValue",
-    },
+    } | LOGS,
     "SlackFunction": {
         "secretsmanager:GetSecretValue", "dynamodb:GetItem", "dynamodb:PutItem",
-    },
+    } | LOGS,
     "AuditExportFunction": {
         "s3:PutObject", "dynamodb:DescribeStream", "dynamodb:GetRecords",
         "dynamodb:GetShardIterator", "dynamodb:ListStreams",
-    },
+    } | LOGS,
     # Reads records and workflow states, closes stuck requests and tells approvers; it can
     # neither run a call nor touch a workflow.
     "SweeperFunction": {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "states:DescribeExecution",
         "sns:Publish", "kms:GenerateDataKey", "kms:Decrypt",
-    },
+    } | LOGS,
     "ApprovalStateMachine": {
         "lambda:InvokeFunction",
         # Step Functions' log delivery (no resource-level permissions).
         "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
         "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
         "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+        # Its X-Ray tracing (no resource-level permissions).
+        "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
     },
 }
-STAR_OK = {"states:SendTaskSuccess", "states:SendTaskFailure"} | {
-    a for a in ALLOWED["ApprovalStateMachine"] if a.startswith("logs:")}
+# Actions with no resource-level permissions: the only ones that may have Resource "*"
+# (task tokens are not resources; listing a table's streams, log delivery and X-Ray are not
+# scoped by IAM).
+STAR_OK = {"states:SendTaskSuccess", "states:SendTaskFailure", "dynamodb:ListStreams"} | {
+    a for a in ALLOWED["ApprovalStateMachine"] if a.startswith(("logs:", "xray:"))}
 
 
 # Who may read each secret: a template resource, or the parameter holding an operator's ARN.
@@ -65,6 +79,7 @@ SECRET_READERS = {
     "ResultsKeySecret": {"ApiFunction", "ExecutorFunction"},
     "GatewayCredentialsKeySecret": {"ApiFunction"},
     "SlackActionsSecretArn": {"ApiFunction"},
+    "ApproverClientSecretArns": {"ApiFunction"},
     "SlackSecretArn": {"SlackFunction"},
 }
 # Environment variable names that would hold a secret if they held anything but an ARN.
@@ -81,7 +96,6 @@ def refs(v):
                 yield (x[0] if isinstance(x, list) else str(x).split(".")[0])
             elif k == "Fn::Sub":
                 text = x if isinstance(x, str) else x[0]
-                import re
                 yield from (m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", text))
                 if not isinstance(x, str):
                     yield from refs(x[1])
@@ -116,11 +130,21 @@ def branches(stmt):
         yield stmt
 
 
-def statements(resource):
-    for policy in resource.get("Properties", {}).get("Policies", []) or []:
-        if isinstance(policy, dict) and "Statement" in policy:
-            for stmt in policy["Statement"]:
-                yield from branches(stmt)
+def statements(role):
+    """Every statement of a role's inline policies (both branches of each `Fn::If`)."""
+    for policy in (role or {}).get("Properties", {}).get("Policies", []) or []:
+        for stmt in policy.get("PolicyDocument", {}).get("Statement", []):
+            yield from branches(stmt)
+
+
+def role_of(resource, resources):
+    """(logical id, resource) of the role a function or state machine runs as."""
+    props = resource.get("Properties", {})
+    arn = props.get("Role", props.get("RoleArn"))
+    if isinstance(arn, dict) and "Fn::GetAtt" in arn:
+        name = arn["Fn::GetAtt"][0]
+        return name, resources.get(name)
+    return None, None
 
 
 def as_list(v):
@@ -128,26 +152,37 @@ def as_list(v):
 
 
 def main():
-    template, matches = decode(sys.argv[1])
-    if matches:
-        print(f"FAIL template does not parse: {matches}")
+    try:
+        sam, template = transformed(sys.argv[1])
+    except ValueError as e:
+        print(f"FAIL {e}")
         print("0 passed, 1 failed")
         return 1
     resources = template["Resources"]
-    passed = failed = 0
+    check = Checks()
 
-    def check(ok, what):
-        nonlocal passed, failed
-        print(f"{'ok  ' if ok else 'FAIL'} {what}")
-        passed += bool(ok)
-        failed += not ok
+    # Every role belongs to a function or the state machine listed above, and carries no
+    # managed policy: what it may do is exactly its inline statements.
+    owners = {}
+    for name, res in resources.items():
+        if res.get("Type") in ("AWS::Lambda::Function", "AWS::StepFunctions::StateMachine"):
+            role_name, _ = role_of(res, resources)
+            check(role_name in resources, f"{name} runs as a role of this template ({role_name})")
+            owners[role_name] = name
+    for name, res in resources.items():
+        if res.get("Type") == "AWS::IAM::Role":
+            check(owners.get(name) in ALLOWED,
+                  f"role {name}: its function ({owners.get(name)}) is listed in template_check.py")
+            managed = res.get("Properties", {}).get("ManagedPolicyArns") or []
+            check(not managed, f"role {name}: no managed policy {managed if managed else ''}")
 
     for name, allowed in ALLOWED.items():
         res = resources.get(name)
         check(res is not None, f"{name} exists")
         if res is None:
             continue
-        stmts = list(statements(res))
+        _, role = role_of(res, resources)
+        stmts = list(statements(role))
         check(stmts, f"{name} has an inline least-privilege policy")
         for s in stmts:
             actions = set(as_list(s.get("Action", [])))
@@ -156,14 +191,17 @@ def main():
             check(not any("*" in a for a in actions), f"{name} {s.get('Sid', '?')}: no wildcard actions")
             if s.get("Resource") == "*":
                 check(actions <= STAR_OK, f"{name} {s.get('Sid', '?')}: Resource * only for actions without resources")
-        managed = res.get("Properties", {}).get("Policies", [])
-        strings = [p for p in as_list(managed) if isinstance(p, str)]
-        check(not strings, f"{name}: no managed policies by name {strings}")
+            if actions & LOGS:
+                group = re.fullmatch(
+                    r"arn:\$\{AWS::Partition\}:logs:\$\{AWS::Region\}:\$\{AWS::AccountId\}:log-group:\$\{(\w+)\}:\*",
+                    str(s.get("Resource", {}).get("Fn::Sub", "")) if isinstance(s.get("Resource"), dict) else "")
+                check(group and resources.get(group.group(1), {}).get("Type") == "AWS::Logs::LogGroup",
+                      f"{name} {s.get('Sid', '?')}: writes only to a log group of this template")
 
     # Only the api and the notifier may resume the workflow; only the executor (the call) and
     # the notifier (the preview's reads) may assume roles.
-    for name, res in resources.items():
-        acts = {a for s in statements(res) for a in as_list(s.get("Action", []))}
+    for role_name, name in owners.items():
+        acts = {a for s in statements(resources.get(role_name)) for a in as_list(s.get("Action", []))}
         if acts & {"states:SendTaskSuccess", "states:SendTaskFailure"}:
             check(name in ("ApiFunction", "NotifierFunction"), f"{name} may resume the workflow")
         if "sts:AssumeRole" in acts:
@@ -171,7 +209,7 @@ def main():
 
     # They assume exactly the configured target roles, nothing else.
     for fn in ("ExecutorFunction", "NotifierFunction"):
-        assume = [s for s in statements(resources[fn])
+        assume = [s for s in statements(role_of(resources[fn], resources)[1])
                   if "sts:AssumeRole" in as_list(s.get("Action", []))]
         check(assume and all(s.get("Resource") == {"Ref": "TargetRoleArns"} for s in assume),
               f"{fn} assumes only the roles in TargetRoleArns")
@@ -179,7 +217,7 @@ def main():
     # Every function has an errors alarm, and every alarm notifies the alarm topic.
     alarms = {n: r for n, r in resources.items() if r.get("Type") == "AWS::CloudWatch::Alarm"}
     for name, res in resources.items():
-        if res.get("Type") == "AWS::Serverless::Function":
+        if res.get("Type") == "AWS::Lambda::Function":
             check(any(a["Properties"].get("MetricName") == "Errors"
                       and a["Properties"]["Dimensions"][0]["Value"] == {"Ref": name}
                       for a in alarms.values()), f"{name} has an errors alarm")
@@ -198,9 +236,10 @@ def main():
 
     # No secret in an environment variable: names that sound secret hold only secret ARNs,
     # and no value comes from a secret's content.
-    envs = [("Globals", template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))]
+    # (The transform has merged Globals into each function.)
+    envs = []
     for name, res in resources.items():
-        if res.get("Type") == "AWS::Serverless::Function":
+        if res.get("Type") == "AWS::Lambda::Function":
             envs.append((name, res["Properties"].get("Environment", {}).get("Variables", {})))
     for where, variables in envs:
         for var, value in variables.items():
@@ -215,8 +254,8 @@ def main():
 
     # Each secret is readable by exactly the functions that use it, never through "*".
     readers = {s: set() for s in SECRET_READERS}
-    for name, res in resources.items():
-        for st in statements(res):
+    for role_name, name in owners.items():
+        for st in statements(resources.get(role_name)):
             if "secretsmanager:GetSecretValue" not in as_list(st.get("Action", [])):
                 continue
             targets = set(refs(st.get("Resource")))
@@ -241,17 +280,45 @@ def main():
             resources.get(r, {}).get("Type") == "AWS::SecretsManager::Secret" for r in refs(out.get("Value"))),
             f"output {name} names no secret")
 
-    sm = resources["ApprovalStateMachine"]["Properties"]
+    # Stored requests and audit objects outlive the stack, but a failed first create leaves
+    # nothing behind to collide with the retry.
+    for name in ("RequestsTable", "AuditBucket"):
+        res = sam["Resources"].get(name, {})
+        check(res.get("DeletionPolicy") == "RetainExceptOnCreate" and res.get("UpdateReplacePolicy") == "Retain",
+              f"{name}: retained on deletion and replacement, removed when the first create fails")
+
+    # Partitions: nothing names the `aws` partition or its domain, so the stack deploys in
+    # aws-cn and aws-us-gov too (ARNs use ${AWS::Partition}, URLs ${AWS::URLSuffix} or the
+    # API's own endpoint). Service principals (`lambda.amazonaws.com`) are the same in every
+    # partition, and AllowedPattern regexes are not names.
+    def strings(v, path=""):
+        if isinstance(v, dict):
+            for k, x in v.items():
+                if k in ("AllowedPattern", "Description", "AssertDescription"):
+                    continue
+                yield from strings(x, f"{path}.{k}")
+        elif isinstance(v, list):
+            for i, x in enumerate(v):
+                yield from strings(x, f"{path}[{i}]")
+        elif isinstance(v, str):
+            yield path, v
+    with open("statemachines/approval.asl.json") as f:
+        asl_doc = json.load(f)
+    for where, doc in (("template", template), ("state machine", asl_doc)):
+        named = [(p, v) for p, v in strings(doc)
+                 if ("arn:aws:" in v or "amazonaws.com" in v)
+                 and not re.fullmatch(r"[a-z0-9-]+\.amazonaws\.com", v)]  # a service principal
+        check(not named, f"{where}: no hard-coded partition or domain {named if named else ''}")
+
+    sm = sam["Resources"]["ApprovalStateMachine"]["Properties"]
     check(sm.get("DefinitionUri") == "../statemachines/approval.asl.json", "the state machine is statemachines/approval.asl.json")
     subs = set(sm.get("DefinitionSubstitutions", {}))
     with open("statemachines/approval.asl.json") as f:
         asl = f.read()
-    import re
     used = set(re.findall(r"\$\{(\w+)\}", asl))
     check(used == subs, f"every ASL substitution is provided and used ({sorted(used)} vs {sorted(subs)})")
 
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return check.summary()
 
 
 if __name__ == "__main__":

@@ -191,6 +191,33 @@ impl KeySource {
     }
 }
 
+impl KeySource {
+    /// The approvers' sign-in client secret from the secret `id` (an issuer's
+    /// `client_secret_arn`): the secret string, or JSON `{"client_secret": "..."}` (the shape
+    /// a console-made key/value secret has). Errors name the setting, never the value.
+    pub async fn client_secret(&self, id: &str) -> Result<String, String> {
+        const SETTING: &str = "TOLLGATE_APPROVER_ISSUERS client_secret_arn";
+        let text = self.secret_string(SETTING, id).await?;
+        let secret = if text.trim_start().starts_with('{') {
+            #[derive(Deserialize)]
+            struct Shape {
+                client_secret: String,
+            }
+            serde_json::from_str::<Shape>(&text)
+                .map_err(|_| {
+                    format!("{SETTING}: `{id}` must be the secret itself or JSON {{\"client_secret\": \"...\"}}")
+                })?
+                .client_secret
+        } else {
+            text
+        };
+        if secret.trim().is_empty() {
+            return Err(format!("{SETTING}: `{id}` is empty"));
+        }
+        Ok(secret)
+    }
+}
+
 /// Takes a loaded ring out of the map [`KeySource::rings`] returned.
 pub fn take(rings: &mut BTreeMap<Purpose, KeyRing>, p: Purpose) -> Result<KeyRing, String> {
     rings

@@ -30,6 +30,9 @@ pub struct ClaimMapping {
     /// The claim that names the person across issuers and channels (e.g. `email`); see
     /// [`Identity::human`]. An `email` claim counts only if `email_verified` is not false.
     pub human_key_claim: Option<String>,
+    /// Groups the configuration gives a subject, added to its token's: for providers whose
+    /// tokens carry none (Google) or not the ones that matter here.
+    pub groups_by_subject: BTreeMap<String, Vec<String>>,
 }
 
 impl Default for ClaimMapping {
@@ -41,6 +44,7 @@ impl Default for ClaimMapping {
             groups_separators: String::new(),
             policy_claims: vec![],
             human_key_claim: None,
+            groups_by_subject: BTreeMap::new(),
         }
     }
 }
@@ -168,7 +172,7 @@ pub fn identity_from_claims(
         .iter()
         .find_map(|n| claim(claims, n).and_then(as_text))
         .unwrap_or_else(|| subject.clone());
-    let groups = match claim(claims, &mapping.groups_claim) {
+    let mut groups: Vec<String> = match claim(claims, &mapping.groups_claim) {
         Some(Value::Array(a)) => a.iter().filter_map(as_text).collect(),
         Some(Value::String(s)) if mapping.groups_separators.is_empty() => {
             if s.is_empty() {
@@ -184,6 +188,16 @@ pub fn identity_from_claims(
             .collect(),
         _ => vec![],
     };
+    for g in mapping
+        .groups_by_subject
+        .get(&subject)
+        .into_iter()
+        .flatten()
+    {
+        if !groups.contains(g) {
+            groups.push(g.clone());
+        }
+    }
     let human = match &mapping.human_key_claim {
         None => None,
         Some(name) => Some(human_key(claims, name)?),
@@ -333,6 +347,36 @@ mod tests {
         let empty = claims(json!({"sub": "u", "groups": ""}));
         let id = identity_from_claims("https://i", &empty, &ClaimMapping::default()).unwrap();
         assert!(id.groups.is_empty());
+    }
+
+    #[test]
+    fn configured_groups_join_the_tokens_own_for_that_subject_only() {
+        let m = ClaimMapping {
+            subject_claims: vec!["email".into()],
+            groups_by_subject: [(
+                "alice@example.com".to_string(),
+                vec!["approvers".to_string(), "dba".to_string()],
+            )]
+            .into(),
+            ..Default::default()
+        };
+        let id = |v: Value| identity_from_claims("https://i", &claims(v), &m).unwrap();
+        // Google's tokens carry no groups: the configuration gives them.
+        assert_eq!(
+            id(json!({"email": "alice@example.com"})).groups,
+            vec!["approvers", "dba"]
+        );
+        assert_eq!(
+            id(json!({"email": "alice@example.com", "groups": ["dba", "ops"]})).groups,
+            vec!["dba", "ops", "approvers"]
+        );
+        assert!(
+            id(json!({"email": "mallory@example.com"}))
+                .groups
+                .is_empty()
+        );
+        // Matched on the whole subject, exactly.
+        assert!(id(json!({"email": "Alice@example.com"})).groups.is_empty());
     }
 
     #[test]

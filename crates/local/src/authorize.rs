@@ -222,11 +222,75 @@ pub fn authorize_submit(dev: &DevIssuer, codes: &Codes, form: &BTreeMap<String, 
     Answer::Redirect(back.to_string())
 }
 
-/// `POST /token` with `grant_type=authorization_code`.
-pub fn token(dev: &DevIssuer, codes: &Codes, form: &BTreeMap<String, String>) -> Answer {
+/// The client secret a token request carries: HTTP Basic (`authorization`, id and secret
+/// form-urlencoded) or the form's `client_secret`; both at once is refused (RFC 6749 §2.3).
+fn presented_secret(
+    authorization: Option<&str>,
+    form: &BTreeMap<String, String>,
+) -> Result<Option<(Option<String>, String)>, Answer> {
+    let basic = authorization.and_then(|h| h.strip_prefix("Basic "));
+    match (basic, form.get("client_secret")) {
+        (Some(_), Some(_)) => Err(Answer::Json(
+            400,
+            json!({"error": "invalid_request", "error_description": "more than one client authentication method"}),
+        )),
+        (Some(b), None) => {
+            use base64::Engine;
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+                .and_then(|d| String::from_utf8(d).ok());
+            let Some((id, secret)) = decoded.as_deref().and_then(|d| d.split_once(':')) else {
+                return Err(invalid_client());
+            };
+            let dec = |v: &str| {
+                url::form_urlencoded::parse(format!("x={v}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            };
+            Ok(Some((Some(dec(id)), dec(secret))))
+        }
+        (None, Some(s)) => Ok(Some((None, s.clone()))),
+        (None, None) => Ok(None),
+    }
+}
+
+fn invalid_client() -> Answer {
+    Answer::Json(
+        401,
+        json!({"error": "invalid_client", "error_description": "client authentication failed"}),
+    )
+}
+
+/// `POST /token` with `grant_type=authorization_code`. `authorization` is the request's
+/// `Authorization` header, where a confidential client may put its credentials.
+pub fn token(
+    dev: &DevIssuer,
+    codes: &Codes,
+    form: &BTreeMap<String, String>,
+    authorization: Option<&str>,
+) -> Answer {
     let get = |k: &str| form.get(k).cloned().unwrap_or_default();
     if get("grant_type") != "authorization_code" {
         return oauth_error("unsupported_grant_type", "only authorization_code");
+    }
+    let presented = match presented_secret(authorization, form) {
+        Ok(p) => p,
+        Err(answer) => return answer,
+    };
+    // The approval page's client, when this issuer requires its secret, proves it before any
+    // code is looked at (a code alone, stolen from a redirect, gets nothing).
+    if let Some(expected) = dev.approver_client_secret()
+        && get("client_id") == APPROVER_AUDIENCE
+    {
+        let ok = presented.as_ref().is_some_and(|(id, secret)| {
+            id.as_deref().is_none_or(|i| i == APPROVER_AUDIENCE)
+                && seal::same_secret(secret, &expected)
+        });
+        if !ok {
+            return invalid_client();
+        }
     }
     // Single use: taken out whether or not the rest checks out.
     let pending = codes.0.lock().ok().and_then(|mut c| c.remove(&get("code")));

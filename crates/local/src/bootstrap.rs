@@ -105,6 +105,8 @@ pub async fn bootstrap(
     let definition = substitute(
         ASL,
         &[
+            // The emulator is the `aws` partition.
+            ("Partition", "aws"),
             (
                 "NotifierFunctionArn",
                 &names.function_arn(&names.notifier_function),

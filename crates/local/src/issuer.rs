@@ -42,6 +42,9 @@ pub struct DevIssuer {
     pub(crate) clients: crate::agent_clients::Clients,
     ring: RwLock<KeyRing>,
     jwks_fetches: AtomicU64,
+    /// The approval page's client secret, when this issuer requires one at its token endpoint
+    /// (as Google does, even with PKCE).
+    approver_client_secret: RwLock<Option<String>>,
 }
 
 /// A minted token and its expiry, in seconds since the epoch as the token's `exp` claim has it.
@@ -146,7 +149,23 @@ impl DevIssuer {
             issuer,
             clients: Default::default(),
             jwks_fetches: AtomicU64::new(0),
+            approver_client_secret: RwLock::new(None),
         })
+    }
+
+    /// From now on, the approval page's client must authenticate with `secret` at the token
+    /// endpoint (HTTP Basic or in the form, both as RFC 6749 §2.3.1 has them).
+    pub fn require_client_secret(&self, secret: &str) {
+        if let Ok(mut s) = self.approver_client_secret.write() {
+            *s = Some(secret.to_string());
+        }
+    }
+
+    pub(crate) fn approver_client_secret(&self) -> Option<String> {
+        self.approver_client_secret
+            .read()
+            .ok()
+            .and_then(|s| s.clone())
     }
 
     pub fn issuer(&self) -> &str {
@@ -164,7 +183,11 @@ impl DevIssuer {
             "response_types_supported": ["code", "id_token"],
             "grant_types_supported": ["authorization_code"],
             "code_challenge_methods_supported": ["S256"],
-            "token_endpoint_auth_methods_supported": ["none"],
+            "token_endpoint_auth_methods_supported": if self.approver_client_secret().is_some() {
+                json!(["client_secret_basic", "client_secret_post"])
+            } else {
+                json!(["none"])
+            },
             "authorization_response_iss_parameter_supported": true,
             "subject_types_supported": ["public"],
         })

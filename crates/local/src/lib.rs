@@ -83,6 +83,10 @@ pub struct StackOptions {
     /// Whether the target may be in Tollgate's own account. The emulator is one account, so
     /// the local stack allows it by default; the template does not.
     pub allow_self_target: bool,
+    /// A client secret the dev issuer requires of the approval page at its token endpoint,
+    /// as Google does. Kept in a secret in the emulator, named by the dev issuer's approver
+    /// entry's `client_secret_arn` (unless the entry names one itself).
+    pub approver_client_secret: Option<String>,
 }
 
 impl Default for StackOptions {
@@ -107,6 +111,7 @@ impl Default for StackOptions {
             slack_team_id: None,
             slack_api_url: None,
             allow_self_target: true,
+            approver_client_secret: None,
         }
     }
 }
@@ -262,8 +267,19 @@ impl Stack {
                 "team_id": opts.slack_team_id,
             })
         });
-        let (secret_ids, key_secret_arns, created_secrets) =
+        let (secret_ids, key_secret_arns, mut created_secrets) =
             secrets::create_all(&sdk, slack_secret.as_ref()).await?;
+        let mut approver_issuers = resolve(opts.approver_issuers, APPROVER_AUDIENCE);
+        if let Some(secret) = &opts.approver_client_secret {
+            issuer.require_client_secret(secret);
+            let arn = secrets::create_client_secret(&sdk, &mut created_secrets, secret).await?;
+            for c in approver_issuers
+                .iter_mut()
+                .filter(|c| c.issuer == issuer_url)
+            {
+                c.client_secret_arn.get_or_insert_with(|| arn.clone());
+            }
+        }
         let policy_source = tollgate_aws::policy_source::Source::parse(&opts.policy_source)?;
         let shadow_policy_source = match opts.shadow_policy_source.trim() {
             "" => None,
@@ -296,7 +312,7 @@ impl Stack {
             allow_self_target: opts.allow_self_target,
             own_resources,
             agent_issuers: resolve(opts.agent_issuers, AGENT_AUDIENCE),
-            approver_issuers: resolve(opts.approver_issuers, APPROVER_AUDIENCE),
+            approver_issuers,
             default_region: names.region.clone(),
             approval_timeout_seconds: opts.approval_timeout_seconds,
             jwks_min_refresh: opts.jwks_min_refresh,

@@ -56,6 +56,21 @@ async fn create(sm: &Client, name: &str, value: &str) -> Result<String, String> 
         .ok_or_else(|| format!("CreateSecret {name}: no ARN"))
 }
 
+pub const APPROVER_CLIENT_SECRET: &str = "tollgate-approver-client-secret";
+
+/// The approvers' sign-in client secret, as an operator stores it (JSON `{"client_secret"}`,
+/// the console's key/value shape). Returns its ARN, for the issuer's `client_secret_arn`.
+pub async fn create_client_secret(
+    sdk: &SdkConfig,
+    created: &mut Created,
+    secret: &str,
+) -> Result<String, String> {
+    let value = json!({ "client_secret": secret }).to_string();
+    let arn = create(&Client::new(sdk), APPROVER_CLIENT_SECRET, &value).await?;
+    created.values.push((APPROVER_CLIENT_SECRET.into(), value));
+    Ok(arn)
+}
+
 /// Creates a key ring for every purpose, and the Slack app's secret (`slack`, JSON) when
 /// given. Returns where each is, and what was created (for [`recreate`]).
 pub async fn create_all(

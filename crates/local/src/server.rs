@@ -434,7 +434,15 @@ fn issuer(
         ("POST", "/authorize") => {
             from_authorize(authorize::authorize_submit(dev, codes, &form(body)))
         }
-        ("POST", "/token") if is_form => from_authorize(authorize::token(dev, codes, &form(body))),
+        ("POST", "/token") if is_form => from_authorize(authorize::token(
+            dev,
+            codes,
+            &form(body),
+            parts
+                .headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok()),
+        )),
         ("GET", "/.well-known/openid-configuration") => json_answer(200, &dev.discovery()),
         ("POST", "/register") => from_authorize(dev.clients.register(body)),
         ("GET", "/jwks.json") => json_answer(200, &dev.jwks()),

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tollgate_aws::now_ms;
-use tollgate_aws::oidc::{CodeFlow, ProviderEndpoints};
+use tollgate_aws::oidc::{Client, CodeFlow, IssuerConfig, ProviderEndpoints};
 use tollgate_aws::store::{SESSION_ID_BYTES, SessionRecord};
 use tollgate_core::seal::{self, SealError};
 use tollgate_core::{ApiError, ErrorCode, Identity};
@@ -119,17 +119,15 @@ impl Api {
         format!("{}{LOGIN_PATH}/callback", self.settings.public_url)
     }
 
-    /// The issuer approvers sign in with, and the client id Tollgate uses there: the
-    /// issuer's first accepted audience, which is what the provider puts in `aud`.
-    fn sign_in_issuer(&self) -> Result<(String, String), ApiError> {
-        let cfg = self.settings.approver_issuers.first().ok_or_else(|| {
+    /// The issuer approvers sign in with. Tollgate's client id there is the issuer's first
+    /// accepted audience, which is what the provider puts in `aud`.
+    fn sign_in_issuer(&self) -> Result<&IssuerConfig, ApiError> {
+        self.settings.approver_issuers.first().ok_or_else(|| {
             ApiError::new(
                 ErrorCode::NotFound,
                 "no approver identity provider is configured",
             )
-        })?;
-        let client_id = cfg.audiences.first().cloned().unwrap_or_default();
-        Ok((cfg.issuer.clone(), client_id))
+        })
     }
 
     /// The session id in the request's session cookie, when the cookie is one this API
@@ -183,8 +181,14 @@ impl Api {
                 "must be the path of an approval page (/v1/approvals/...)",
             ));
         }
-        let (issuer, client_id) = self.sign_in_issuer()?;
-        let endpoints = self.discovery.endpoints(&issuer).await?;
+        let cfg = self.sign_in_issuer()?;
+        let client_id = cfg
+            .audiences
+            .first()
+            .map(String::as_str)
+            .unwrap_or_default();
+        let scope = cfg.scopes.join(" ");
+        let endpoints = self.discovery.endpoints(&cfg.issuer).await?;
         let login = LoginState {
             state: random_token(24)?,
             verifier: random_token(48)?,
@@ -195,9 +199,9 @@ impl Api {
             &endpoints.authorization_endpoint,
             &[
                 ("response_type", "code"),
-                ("client_id", client_id.as_str()),
+                ("client_id", client_id),
                 ("redirect_uri", self.redirect_uri().as_str()),
-                ("scope", "openid profile email"),
+                ("scope", scope.as_str()),
                 ("state", login.state.as_str()),
                 ("nonce", login.nonce.as_str()),
                 (
@@ -253,14 +257,22 @@ impl Api {
         }
         let code =
             query_param(req, "code").ok_or_else(|| ApiError::field("code", "is required"))?;
-        let (issuer, client_id) = self.sign_in_issuer()?;
-        let endpoints = self.discovery.endpoints(&issuer).await?;
+        let cfg = self.sign_in_issuer()?;
+        let client = Client {
+            id: cfg
+                .audiences
+                .first()
+                .map(String::as_str)
+                .unwrap_or_default(),
+            secret: self.keys.sign_in_secret.as_deref(),
+        };
+        let endpoints = self.discovery.endpoints(&cfg.issuer).await?;
         let id_token = self
             .discovery
             .flow
             .exchange(
                 &endpoints,
-                &client_id,
+                &client,
                 &code,
                 &self.redirect_uri(),
                 &login.verifier,

@@ -174,6 +174,7 @@ fn harness() -> Harness {
         results: ring(4),
         gateway: ring(5),
         slack: None,
+        sign_in_secret: None,
     };
     let mut api = Api::assemble(settings, ports, keys, Arc::new(policy));
     api.poll_interval = Duration::from_millis(100);

@@ -90,6 +90,8 @@ pub(crate) struct ApiKeys {
     pub gateway: KeyRing,
     /// The Slack app's signing secret and bot token, when Slack actions are configured.
     pub slack: Option<SlackApp>,
+    /// The sign-in issuer's client secret, when its provider requires one.
+    pub sign_in_secret: Option<String>,
 }
 
 impl ApiKeys {
@@ -102,9 +104,21 @@ impl ApiKeys {
             Purpose::Results,
             Purpose::GatewayCredentials,
         ];
-        let (mut rings, slack) = tokio::try_join!(
+        // Only the first approver issuer signs approvers in on the page (approver_session.rs).
+        let sign_in_secret = async {
+            match settings
+                .approver_issuers
+                .first()
+                .and_then(|c| c.client_secret_arn.as_deref())
+            {
+                Some(id) => source.client_secret(id).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let (mut rings, slack, sign_in_secret) = tokio::try_join!(
             source.rings(&settings.secrets, &needed),
-            source.slack_app(&settings.secrets)
+            source.slack_app(&settings.secrets),
+            sign_in_secret
         )?;
         Ok(Self {
             link: take(&mut rings, Purpose::Link)?,
@@ -113,6 +127,7 @@ impl ApiKeys {
             results: take(&mut rings, Purpose::Results)?,
             gateway: take(&mut rings, Purpose::GatewayCredentials)?,
             slack,
+            sign_in_secret,
         })
     }
 }

@@ -61,6 +61,20 @@ pub struct IssuerConfig {
     /// of these (`["*"]`: any token of this issuer, allowed only with `required_claims`).
     #[serde(default)]
     pub approver_groups: Vec<String>,
+    /// Groups given to subjects here, added to their tokens' (`{"alice@example.com":
+    /// ["approvers"]}` with `subject_claims: ["email"]`): for providers whose ID tokens carry no
+    /// groups, such as Google.
+    #[serde(default)]
+    pub groups_by_subject: BTreeMap<String, Vec<String>>,
+    /// For the approvers' sign-in: the scopes asked for. Must include `openid`; Okta's org
+    /// authorization server puts `groups` in ID tokens only when the `groups` scope is asked.
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    /// For the approvers' sign-in, with providers that require a client secret even with PKCE
+    /// (Google, Entra ID web apps, Cognito app clients with a secret): the ARN of the Secrets
+    /// Manager secret holding it, as the secret string or JSON `{"client_secret": "..."}`.
+    #[serde(default)]
+    pub client_secret_arn: Option<String>,
     /// Longest accepted `exp - iat`.
     #[serde(default = "default_max_lifetime")]
     pub max_lifetime_seconds: u64,
@@ -80,6 +94,9 @@ fn default_name_claims() -> Vec<String> {
 }
 fn default_groups_claim() -> String {
     ClaimMapping::default().groups_claim
+}
+fn default_scopes() -> Vec<String> {
+    ["openid", "profile", "email"].map(String::from).to_vec()
 }
 fn default_max_lifetime() -> u64 {
     24 * 3600
@@ -107,6 +124,9 @@ impl IssuerConfig {
             token_use: None,
             human_key_claim: None,
             approver_groups: vec![],
+            groups_by_subject: BTreeMap::new(),
+            scopes: default_scopes(),
+            client_secret_arn: None,
             max_lifetime_seconds: default_max_lifetime(),
             leeway_seconds: default_leeway(),
         }
@@ -120,6 +140,7 @@ impl IssuerConfig {
             groups_separators: self.groups_separators.clone(),
             policy_claims: self.policy_claims.clone(),
             human_key_claim: self.human_key_claim.clone(),
+            groups_by_subject: self.groups_by_subject.clone(),
         }
     }
 
@@ -195,6 +216,43 @@ impl IssuerConfig {
         if self.approver_groups.iter().any(|g| g.trim().is_empty()) {
             return Err(format!("{name}: approver_groups: a group name is empty"));
         }
+        for (subject, groups) in &self.groups_by_subject {
+            if subject.is_empty() || groups.iter().any(|g| g.trim().is_empty()) {
+                return Err(format!(
+                    "{name}: groups_by_subject: subjects and group names must not be empty"
+                ));
+            }
+        }
+        if !self.scopes.iter().any(|s| s == "openid") {
+            return Err(format!(
+                "{name}: scopes: must include `openid` (the sign-in asks for an ID token)"
+            ));
+        }
+        if self.scopes.iter().any(|s| {
+            s.is_empty()
+                || !s
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+        }) {
+            return Err(format!(
+                "{name}: scopes: each scope is one word of printable characters"
+            ));
+        }
+        if let Some(arn) = &self.client_secret_arn {
+            // arn:<partition>:secretsmanager:<region>:<account>:secret:<name>
+            let f: Vec<&str> = arn.splitn(7, ':').collect();
+            if !(f.len() == 7
+                && f[0] == "arn"
+                && !f[1].is_empty()
+                && f[2] == "secretsmanager"
+                && f[5] == "secret"
+                && !f[6].is_empty())
+            {
+                return Err(format!(
+                    "{name}: client_secret_arn: must be a Secrets Manager secret's ARN (arn:<partition>:secretsmanager:<region>:<account>:secret:<name>)"
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -208,6 +266,12 @@ pub fn check_roles(agents: &[IssuerConfig], approvers: &[IssuerConfig]) -> Resul
         c.validate()?;
     }
     for c in agents {
+        if c.client_secret_arn.is_some() {
+            return Err(format!(
+                "agent issuer {}: client_secret_arn: only the approvers' sign-in uses a client secret",
+                c.issuer
+            ));
+        }
         if !c.approver_groups.is_empty() {
             return Err(format!(
                 "agent issuer {}: approver_groups: only approver issuers name approver groups",
@@ -334,6 +398,63 @@ mod tests {
         ] {
             assert!(gh(bad).is_err(), "{bad}");
         }
+    }
+
+    /// Every issuer list docs/identity.md shows loads, and each approvers' one passes the
+    /// role checks: the provider examples are configurations that work.
+    #[test]
+    fn the_documented_examples_load() {
+        let doc = include_str!("../../../../docs/identity.md");
+        let blocks: Vec<&str> = doc
+            .split("```json")
+            .skip(1)
+            .filter_map(|b| b.split("```").next())
+            .collect();
+        assert!(blocks.len() >= 6, "{} examples", blocks.len());
+        for b in blocks {
+            let list = parse_issuers(b).unwrap_or_else(|e| panic!("{e}\n{b}"));
+            if list.iter().all(|c| !c.approver_groups.is_empty()) {
+                check_roles(&[], &list).unwrap_or_else(|e| panic!("{e}\n{b}"));
+            }
+        }
+    }
+
+    #[test]
+    fn sign_in_settings_are_checked() {
+        let one = |extra: &str| {
+            parse_issuers(&format!(
+                r#"[{{"issuer": "https://i", "audiences": ["a"]{extra}}}]"#
+            ))
+        };
+        assert_eq!(
+            one("").unwrap()[0].scopes,
+            vec!["openid", "profile", "email"]
+        );
+        let okta = one(r#", "scopes": ["openid", "email", "groups"]"#).unwrap();
+        assert_eq!(okta[0].scopes, vec!["openid", "email", "groups"]);
+        let e = one(r#", "scopes": ["email", "groups"]"#).unwrap_err();
+        assert!(e.contains("openid"), "{e}");
+        assert!(one(r#", "scopes": ["openid", "a b"]"#).is_err());
+        assert!(one(r#", "scopes": ["openid", ""]"#).is_err());
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:tollgate/google-AbCdEf";
+        let g = one(&format!(r#", "client_secret_arn": "{arn}""#)).unwrap();
+        assert_eq!(g[0].client_secret_arn.as_deref(), Some(arn));
+        for bad in [
+            "the-secret-itself",
+            "arn:aws:ssm:us-east-1:123456789012:parameter/x",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:",
+        ] {
+            let e = one(&format!(r#", "client_secret_arn": "{bad}""#)).unwrap_err();
+            assert!(e.contains("client_secret_arn"), "{e}");
+        }
+        assert!(one(r#", "groups_by_subject": {"alice": ["approvers"]}"#).is_ok());
+        assert!(one(r#", "groups_by_subject": {"alice": [" "]}"#).is_err());
+        let agent = IssuerConfig {
+            client_secret_arn: Some(arn.into()),
+            ..IssuerConfig::new("https://i", "agents")
+        };
+        let e = check_roles(&[agent], &[]).unwrap_err();
+        assert!(e.contains("client_secret_arn"), "{e}");
     }
 
     #[test]

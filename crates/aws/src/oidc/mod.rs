@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use tollgate_core::claims::{check_required_claims, identity_from_claims, reject_duplicate_keys};
 use tollgate_core::{ApiError, ErrorCode, Identity};
 
-pub use code_flow::{CodeFlow, ProviderEndpoints};
+pub use code_flow::{Client, CodeFlow, ProviderEndpoints};
 pub use config::{GITHUB_ACTIONS_ISSUER, IssuerConfig, check_roles, parse_issuers};
 pub use keys::KeyStats;
 
