@@ -4,6 +4,7 @@
 mod agent_view;
 mod approval_page;
 mod approver_session;
+mod body;
 mod cancel;
 mod decide;
 mod explain;

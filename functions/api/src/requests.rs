@@ -208,19 +208,11 @@ impl Api {
     }
 
     /// For an idempotent retry: waits briefly while the first attempt is still executing.
-    async fn settle(&self, mut rec: RequestRecord) -> Result<RequestRecord, ApiError> {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(MAX_WAIT_SECONDS);
-        while matches!(rec.status, Status::Approved | Status::Executing)
-            && std::time::Instant::now() < deadline
-        {
-            tokio::time::sleep(self.poll_interval).await;
-            rec = self
-                .store
-                .get(&rec.id)
-                .await?
-                .ok_or_else(|| not_found(&rec.id))?;
-        }
-        Ok(rec)
+    async fn settle(&self, rec: RequestRecord) -> Result<RequestRecord, ApiError> {
+        self.watch(rec, MAX_WAIT_SECONDS, |r| {
+            !matches!(r.status, Status::Approved | Status::Executing)
+        })
+        .await
     }
 
     pub(crate) async fn status(&self, req: &Request, id: &str) -> Result<Response, ApiError> {

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 use tollgate_core::record::Verdict;
-use tollgate_core::{ApiError, ErrorCode};
+use tollgate_core::ApiError;
 
 use crate::{Api, Request, Response};
 
@@ -42,27 +42,7 @@ struct VoteBody {
 }
 
 fn parse_body(body: &[u8]) -> Result<VoteBody, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(VoteBody::default());
-    }
-    let v: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(
-            ErrorCode::InvalidJson,
-            format!("body: not valid JSON ({e})"),
-        )
-    })?;
-    let Value::Object(obj) = v else {
-        return Err(ApiError::field("body", "must be a JSON object"));
-    };
-    if let Some(k) = obj
-        .keys()
-        .find(|k| !["comment", "request_hash"].contains(&k.as_str()))
-    {
-        return Err(ApiError::field(
-            k.clone(),
-            "unknown field; expected `comment` or `request_hash`",
-        ));
-    }
+    let obj = crate::body::object(body, &["comment", "request_hash"])?;
     let comment = match obj.get("comment") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.trim().is_empty() => None,

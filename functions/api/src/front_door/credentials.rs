@@ -84,27 +84,7 @@ impl Api {
 /// with these credentials waits for its decision before answering "approval required", and
 /// the target its calls act in.
 fn terms(body: &[u8]) -> Result<Terms, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Terms::default());
-    }
-    let v: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(
-            ErrorCode::InvalidJson,
-            format!("body: not valid JSON ({e})"),
-        )
-    })?;
-    let Value::Object(obj) = v else {
-        return Err(ApiError::field("body", "must be a JSON object"));
-    };
-    if let Some(k) = obj
-        .keys()
-        .find(|k| !["wait_seconds", "target"].contains(&k.as_str()))
-    {
-        return Err(ApiError::field(
-            k.clone(),
-            "unknown field; expected `wait_seconds` or `target`",
-        ));
-    }
+    let obj = crate::body::object(body, &["wait_seconds", "target"])?;
     let wait_seconds = match obj.get("wait_seconds") {
         None | Some(Value::Null) => 0,
         // The bound is core's (`IssueError::WaitTooLong`).
