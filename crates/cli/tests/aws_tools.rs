@@ -604,3 +604,30 @@ async fn credentials_for_a_target_act_in_that_target() {
     );
     stack.stop().await;
 }
+
+/// An SDK's own retry of a held call (the same invocation id, `attempt=2`, re-signed) joins
+/// the request the first attempt made: one request, one notice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sdk_retry_of_a_held_call_makes_no_second_request() {
+    let stack = stack().await;
+    let agent = stack.token("ci-bot", false).unwrap();
+    create_table(&stack.sdk, "orders").await.unwrap();
+    let held = boto3(&stack, &agent, "retried-delete", "orders").await;
+    assert_eq!(held["error"], "TollgateApprovalRequired", "{held}");
+    let sent = held["sent"].as_array().unwrap();
+    assert_eq!(sent.len(), 2, "botocore sent the call twice: {held}");
+    assert_eq!(sent[0][0], sent[1][0], "with one invocation id: {held}");
+    assert!(sent[1][1].as_str().unwrap().contains("attempt=2"), "{held}");
+    let mut c = Command::new(BIN);
+    c.args(["list", "-o", "json"])
+        .env("TOLLGATE_URL", &stack.api_url)
+        .env("TOLLGATE_TOKEN", &agent)
+        .env("HOME", std::env::temp_dir());
+    let listed = run(c).await.json();
+    let requests = listed["requests"].as_array().unwrap();
+    assert_eq!(requests.len(), 1, "{listed}");
+    let id = requests[0]["id"].as_str().unwrap();
+    assert!(held["message"].as_str().unwrap().contains(id), "{held}");
+    assert!(table_exists(&stack.sdk, "orders").await.unwrap());
+    stack.stop().await;
+}

@@ -65,6 +65,30 @@ def run(step, arg):
             sigv2 = {"status": e.code, "body": e.read().decode()}
         return {"bytes": len(body), "presigned": "X-Amz-Signature=" in url,
                 "tampered": refused, "sigv2": sigv2, "sigv2_url": "AWSAccessKeyId=" in v2}
+    if step == "retried-delete":
+        # botocore's own retry of the held call, as after a lost answer: the same request
+        # re-signed with the same amz-sdk-invocation-id and `attempt=2`.
+        ddb = client("dynamodb")
+        seen = []
+
+        def retry_once(**kwargs):
+            seen.append(kwargs.get("attempts"))
+            return 0 if len(seen) == 1 else None
+
+        sent = []
+        ddb.meta.events.register("needs-retry.dynamodb.DeleteTable", retry_once)
+        ddb.meta.events.register(
+            "before-send.dynamodb.DeleteTable",
+            lambda request, **_: sent.append(
+                (request.headers.get("amz-sdk-invocation-id"), request.headers.get("amz-sdk-request"))) and None)
+        try:
+            ddb.delete_table(TableName=arg)
+            return {"error": None}
+        except botocore.exceptions.ClientError as e:
+            err = e.response.get("Error", {})
+            return {"error": err.get("Code"), "message": err.get("Message"),
+                    "sent": [[i.decode() if isinstance(i, bytes) else i,
+                              r.decode() if isinstance(r, bytes) else r] for i, r in sent]}
     if step == "skewed":
         # A clock 10 minutes fast: botocore signs with it.
         real = botocore.auth.get_current_datetime

@@ -1,8 +1,8 @@
 //! Approvers with a bearer token (the CLI): approve or reject a pending request.
 
 use serde_json::Value;
-use tollgate_core::record::Verdict;
 use tollgate_core::ApiError;
+use tollgate_core::record::Verdict;
 
 use crate::{Api, Request, Response};
 
