@@ -530,6 +530,7 @@ async fn gateway_credentials_take_an_optional_wait_and_target_that_are_checked()
         (json!({"wait_seconds": 21}), "wait_seconds"),
         (json!({"wait_seconds": -1}), "wait_seconds"),
         (json!({"wait_seconds": "5"}), "wait_seconds"),
+        (json!({"wait_seconds": 1.5}), "wait_seconds"),
         (json!({"wait": 5}), "wait"),
         (json!([5]), "body"),
         (json!({"target": "nowhere"}), "target"),

@@ -15,13 +15,19 @@ pub(crate) fn document<'a>(targets: impl Iterator<Item = &'a String>) -> Respons
     };
     let mut names: Vec<&String> = targets.collect();
     names.sort();
-    if let Some(target) = doc.pointer_mut("/components/schemas/NewRequest/properties/target") {
-        let mut allowed = json!(names);
-        if let Some(list) = allowed.as_array_mut() {
-            // `null` means the default target.
-            list.push(Value::Null);
+    let mut allowed = json!(names);
+    if let Some(list) = allowed.as_array_mut() {
+        // `null` means the default target.
+        list.push(Value::Null);
+    }
+    for at in [
+        "/components/schemas/NewRequest/properties/target",
+        // Gateway credentials name the target their calls act in.
+        "/paths/~1v1~1credentials/post/requestBody/content/application~1json/schema/properties/target",
+    ] {
+        if let Some(target) = doc.pointer_mut(at) {
+            target["enum"] = allowed.clone();
         }
-        target["enum"] = allowed;
     }
     Response::json(200, &doc)
 }
@@ -37,6 +43,10 @@ mod tests {
         assert_eq!(doc["openapi"], "3.1.0");
         assert_eq!(
             doc.pointer("/components/schemas/NewRequest/properties/target/enum"),
+            Some(&json!(["default", "prod", null]))
+        );
+        assert_eq!(
+            doc.pointer("/paths/~1v1~1credentials/post/requestBody/content/application~1json/schema/properties/target/enum"),
             Some(&json!(["default", "prod", null]))
         );
     }

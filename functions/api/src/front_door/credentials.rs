@@ -88,7 +88,15 @@ fn terms(body: &[u8]) -> Result<Terms, ApiError> {
     let wait_seconds = match obj.get("wait_seconds") {
         None | Some(Value::Null) => 0,
         // The bound is core's (`IssueError::WaitTooLong`).
-        Some(v) => v.as_u64().ok_or_else(wait_error)?,
+        // JSON has one kind of number: `7.0` is the whole number 7.
+        Some(v) => v
+            .as_u64()
+            .or_else(|| {
+                v.as_f64()
+                    .filter(|f| f.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(f))
+                    .map(|f| f as u64)
+            })
+            .ok_or_else(wait_error)?,
     };
     let target = match obj.get("target") {
         None | Some(Value::Null) => None,
