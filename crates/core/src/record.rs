@@ -375,7 +375,9 @@ impl RequestRecord {
         if self.status != Status::Pending || self.preview.is_some() {
             return None;
         }
-        let detail = serde_json::to_value(&preview).unwrap_or(Value::Null);
+        // Nested, not flat: a trail's `status` fields are request statuses (the chain check
+        // reads the last one), and a preview has a status of its own.
+        let detail = json!({"preview": serde_json::to_value(&preview).unwrap_or(Value::Null)});
         self.preview = Some(preview);
         Some(self.push_event(EventKind::Previewed, None, detail, now))
     }
@@ -455,6 +457,14 @@ mod tests {
     }
 
     fn pending_with(approvals: u32, requirements: Vec<GroupRequirement>) -> RequestRecord {
+        pending_trail(approvals, requirements).0
+    }
+
+    /// A pending record and the events its creation wrote.
+    fn pending_trail(
+        approvals: u32,
+        requirements: Vec<GroupRequirement>,
+    ) -> (RequestRecord, Vec<Event>) {
         let req = parse_new_request(
             br#"{"action":"dynamodb:DeleteTable","params":{"TableName":"t"},"reason":"r"}"#,
             "us-east-1",
@@ -480,7 +490,6 @@ mod tests {
             vec![],
             1,
         )
-        .0
     }
 
     #[test]
@@ -523,10 +532,16 @@ mod tests {
     fn a_preview_is_kept_once_and_only_while_pending() {
         use crate::preview::{Preview, PreviewStatus};
         let p = |note: &str| Preview::without_facts(PreviewStatus::Failed, note, 2, 1);
-        let mut r = pending(1, None);
+        let (mut r, mut trail) = pending_trail(1, vec![GroupRequirement::anyone(1)]);
         let ev = r.record_preview(p("first"), 2).expect("recorded");
         assert_eq!(ev.kind, EventKind::Previewed);
-        assert_eq!(ev.detail["notes"][0], "first");
+        assert_eq!(ev.detail["preview"]["notes"][0], "first");
+        // The trail still verifies with the preview last: its status is not the request's.
+        trail.push(ev.clone());
+        assert_eq!(
+            crate::audit::verify_trail(r.seq, &r.last_hash, r.status.as_str(), &trail),
+            Ok(())
+        );
         assert!(r.record_preview(p("second"), 3).is_none());
         assert_eq!(r.preview.as_ref().unwrap().notes, ["first"]);
         assert!(r.view()["preview"]["status"] == "failed");
