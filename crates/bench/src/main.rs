@@ -349,13 +349,7 @@ async fn approval_latency() -> Res<()> {
     let approver = Client::new(&stack.api_url, Some(stack.token("bench-approver", true)?));
     let (mut to_start, mut post) = (Vec::new(), Vec::new());
     for i in 0..APPROVALS {
-        let table = format!("approve-{i}");
-        create_table(&stack.sdk, &table).await?;
-        let a = client
-            .submit(&json!({"action": "dynamodb:DeleteTable", "params": {"TableName": table}, "reason": "bench"}), None)
-            .await?;
-        let id = a.body["id"].as_str().ok_or("no id")?.to_string();
-        wait_for_notice(&client, &id, Duration::from_secs(60)).await?;
+        let id = held_delete(&stack, &client, &format!("approve-{i}")).await?;
         let t0 = now_ms();
         let t = Instant::now();
         let v = approver.vote(&id, Verdict::Approve, None).await?;
@@ -396,6 +390,17 @@ async fn approval_latency() -> Res<()> {
 
 const PREVIEWS: usize = 20;
 
+/// A held `DeleteTable` of a new table, once its notice has gone out: its request id.
+async fn held_delete(stack: &Stack, client: &Client, table: &str) -> Res<String> {
+    create_table(&stack.sdk, table).await?;
+    let a = client
+        .submit(&json!({"action": "dynamodb:DeleteTable", "params": {"TableName": table}, "reason": "bench"}), None)
+        .await?;
+    let id = a.body["id"].as_str().ok_or("no id")?.to_string();
+    wait_for_notice(client, &id, Duration::from_secs(60)).await?;
+    Ok(id)
+}
+
 /// What the impact preview adds before the first notice of a held `DeleteTable` (three reads
 /// under an assumed session): the notice waits for the reads (`took_ms`, timed by the
 /// notifier) and one conditional write keeping them (`previewed`); then it is published and
@@ -405,13 +410,7 @@ async fn preview_latency() -> Res<()> {
     let client = agent(&stack)?;
     let (mut reads, mut added) = (Vec::new(), Vec::new());
     for i in 0..PREVIEWS {
-        let table = format!("preview-{i}");
-        create_table(&stack.sdk, &table).await?;
-        let a = client
-            .submit(&json!({"action": "dynamodb:DeleteTable", "params": {"TableName": table}, "reason": "bench"}), None)
-            .await?;
-        let id = a.body["id"].as_str().ok_or("no id")?.to_string();
-        wait_for_notice(&client, &id, Duration::from_secs(60)).await?;
+        let id = held_delete(&stack, &client, &format!("preview-{i}")).await?;
         let st = client.status(&id, 0).await?;
         let at = |kind: &str| {
             st.body["events"]

@@ -73,6 +73,16 @@ async fn run(mut c: Command) -> Ran {
     }
 }
 
+/// `tollgate <args>` with `token`, against the stack.
+async fn tollgate(stack: &Stack, token: &str, args: &[&str]) -> Ran {
+    let mut c = Command::new(BIN);
+    c.args(args)
+        .env("TOLLGATE_URL", &stack.api_url)
+        .env("TOLLGATE_TOKEN", token)
+        .env("HOME", std::env::temp_dir());
+    run(c).await
+}
+
 /// `aws ...` after `eval "$(tollgate env)"`.
 async fn aws(stack: &Stack, token: &str, args: &str) -> Ran {
     run(shell(
@@ -233,12 +243,7 @@ async fn a_held_write_is_approved_and_received_on_rerun_executed_once() {
     assert_eq!(held_id(&again.stderr), id, "{}", again.stderr);
     assert!(table_exists(&stack.sdk, "orders").await.unwrap());
 
-    let mut c = Command::new(BIN);
-    c.args(["approve", &id, "--comment", "ok"])
-        .env("TOLLGATE_URL", &stack.api_url)
-        .env("TOLLGATE_TOKEN", &approver)
-        .env("HOME", std::env::temp_dir());
-    let voted = run(c).await;
+    let voted = tollgate(&stack, &approver, &["approve", &id, "--comment", "ok"]).await;
     assert_eq!(voted.code, 0, "{}{}", voted.stdout, voted.stderr);
 
     // Once it has run, the same command receives its answer, once.
@@ -261,12 +266,9 @@ async fn a_held_write_is_approved_and_received_on_rerun_executed_once() {
     );
     assert!(!table_exists(&stack.sdk, "orders").await.unwrap());
     // Run once: one execution in its audit trail, and one notice for the two held calls.
-    let mut c = Command::new(BIN);
-    c.args(["status", &id, "-o", "json"])
-        .env("TOLLGATE_URL", &stack.api_url)
-        .env("TOLLGATE_TOKEN", &agent)
-        .env("HOME", std::env::temp_dir());
-    let status = run(c).await.json();
+    let status = tollgate(&stack, &agent, &["status", &id, "-o", "json"])
+        .await
+        .json();
     assert_eq!(status["status"], "SUCCEEDED", "{status}");
     let kinds: Vec<&str> = status["events"]
         .as_array()
@@ -341,12 +343,7 @@ async fn s3_objects_go_up_and_come_back_byte_identical_with_each_clients_default
         let (ok, held) = put().await;
         assert!(!ok && held.contains("TollgateApprovalRequired"), "{held}");
         let id = held_id(&held);
-        let mut c = Command::new(BIN);
-        c.args(["approve", &id])
-            .env("TOLLGATE_URL", &stack.api_url)
-            .env("TOLLGATE_TOKEN", &approver)
-            .env("HOME", std::env::temp_dir());
-        assert_eq!(run(c).await.code, 0);
+        assert_eq!(tollgate(&stack, &approver, &["approve", &id]).await.code, 0);
         let mut done = false;
         for _ in 0..100 {
             let (ok, out) = put().await;
@@ -523,17 +520,11 @@ async fn with_a_wait_a_quick_approval_answers_the_held_call_in_place() {
         &agent,
         r#"eval "$("$TOLLGATE" env --wait 20)" && aws dynamodb delete-table --table-name orders --output json"#,
     )));
-    let cli = |token: &str, args: &[&str]| {
-        let mut c = Command::new(BIN);
-        c.args(args)
-            .env("TOLLGATE_URL", &stack.api_url)
-            .env("TOLLGATE_TOKEN", token)
-            .env("HOME", std::env::temp_dir());
-        run(c)
-    };
     let mut id = None;
     for _ in 0..100 {
-        let queue = cli(&approver, &["pending", "-o", "json"]).await.json();
+        let queue = tollgate(&stack, &approver, &["pending", "-o", "json"])
+            .await
+            .json();
         if let Some(found) = queue["requests"][0]["id"].as_str() {
             id = Some(found.to_string());
             break;
@@ -542,7 +533,7 @@ async fn with_a_wait_a_quick_approval_answers_the_held_call_in_place() {
     }
     let id = id.expect("the held call is pending");
     assert!(!call.is_finished(), "the held call waits for its decision");
-    let voted = cli(&approver, &["approve", &id]).await;
+    let voted = tollgate(&stack, &approver, &["approve", &id]).await;
     assert_eq!(voted.code, 0, "{}{}", voted.stdout, voted.stderr);
     let r = call.await.unwrap();
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -553,7 +544,9 @@ async fn with_a_wait_a_quick_approval_answers_the_held_call_in_place() {
         r.stdout
     );
     assert!(!table_exists(&stack.sdk, "orders").await.unwrap());
-    let status = cli(&agent, &["status", &id, "-o", "json"]).await.json();
+    let status = tollgate(&stack, &agent, &["status", &id, "-o", "json"])
+        .await
+        .json();
     let started = status["events"]
         .as_array()
         .unwrap()
@@ -618,12 +611,9 @@ async fn an_sdk_retry_of_a_held_call_makes_no_second_request() {
     assert_eq!(sent.len(), 2, "botocore sent the call twice: {held}");
     assert_eq!(sent[0][0], sent[1][0], "with one invocation id: {held}");
     assert!(sent[1][1].as_str().unwrap().contains("attempt=2"), "{held}");
-    let mut c = Command::new(BIN);
-    c.args(["list", "-o", "json"])
-        .env("TOLLGATE_URL", &stack.api_url)
-        .env("TOLLGATE_TOKEN", &agent)
-        .env("HOME", std::env::temp_dir());
-    let listed = run(c).await.json();
+    let listed = tollgate(&stack, &agent, &["list", "-o", "json"])
+        .await
+        .json();
     let requests = listed["requests"].as_array().unwrap();
     assert_eq!(requests.len(), 1, "{listed}");
     let id = requests[0]["id"].as_str().unwrap();
