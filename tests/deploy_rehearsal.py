@@ -259,6 +259,9 @@ def leftovers(value, path=""):
             yield from leftovers(v, f"{path}.{k}")
     elif isinstance(value, list):
         for i, v in enumerate(value):
+            # moto keeps a policy statement `!If [..., !Ref AWS::NoValue]` as null; AWS drops it.
+            if v is None and path.endswith(".Statement"):
+                continue
             yield from leftovers(v, f"{path}[{i}]")
     elif value is None:
         yield f"{path}: resolved to nothing"
@@ -354,6 +357,13 @@ VARIANTS = {
         "DomainCertificateArn": f"arn:aws:acm:{REGION}:{ACCOUNT}:certificate/0a1b2c3d-example",
         "HostedZoneId": "(the operator's zone, made in moto first)",
     },
+    "the example parameters, audit readers, Object Lock, extra subscribers": {
+        "AuditReaderAccountIds": "111111111111,222222222222",
+        "AuditObjectLockDays": "365",
+        "AuditObjectLockMode": "COMPLIANCE",
+        "NoticeSubscribers": f"arn:aws:sqs:{REGION}:{ACCOUNT}:siem-notices",
+        "AlarmSubscribers": "https://events.pagerduty.example/integration/abc/enqueue",
+    },
 }
 
 
@@ -396,6 +406,17 @@ def rehearse(check_any, c, cfn, stack_name, params):
         bad = list(leftovers(props, name))
         check(not bad, f"{name}: every reference in it resolves {bad if bad else ''}")
 
+    # The topic policies let exactly the configured endpoints subscribe.
+    for policy, own in (("ApprovalTopicPolicy", ("NotificationEmail", "NoticeSubscribers")),
+                        ("AlarmTopicPolicy", ("AlarmEmail", "AlarmSubscribers"))):
+        stmts = [s for s in RECORDED.get(policy, {}).get("PolicyDocument", {}).get("Statement", []) if s]
+        allowed = {e for s in stmts if s.get("Action") == "sns:Subscribe"
+                   for e in s["Condition"]["StringNotEquals"]["sns:Endpoint"]} - {""}
+        wanted = {e for key in own for e in params.get(key, "").split(",")} - {""}
+        if policy == "ApprovalTopicPolicy" and "SlackFunction" in physical:
+            wanted.add(c["lambda"].get_function(FunctionName=physical["SlackFunction"])["Configuration"]["FunctionArn"])
+        check(allowed == wanted, f"{policy}: exactly the configured endpoints may subscribe {sorted(allowed)}")
+
     # The ARNs and names a function or policy may name, from what was really created.
     functions = {n: c["lambda"].get_function(FunctionName=physical[n])["Configuration"]
                  for n, r in cfn["Resources"].items()
@@ -421,6 +442,8 @@ def rehearse(check_any, c, cfn, stack_name, params):
         if r["Type"] == "AWS::KMS::Key" and n in physical:
             # (moto's DescribeKey fails on a key CloudFormation made: its policy is kept as a dict.)
             known_arns.add(f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{physical[n]}")
+        if r["Type"] == "AWS::SQS::Queue" and n in physical:  # the physical id is the queue's URL
+            known_arns.add(f"arn:aws:sqs:{REGION}:{ACCOUNT}:{physical[n].rsplit('/', 1)[-1]}")
         if r["Type"] == "AWS::IAM::Role" and n in physical:
             known_arns.add(c["iam"].get_role(RoleName=physical[n])["Role"]["Arn"])
         if r["Type"] == "AWS::StepFunctions::StateMachine" and n in physical:
