@@ -224,6 +224,24 @@ def apply_definition_substitutions():
     StateMachine.create_from_cloudformation_json = classmethod(with_substitutions)
 
 
+ROLE_PROPERTIES = {}  # role name -> its properties as CloudFormation resolved them
+
+
+def record_role_properties():
+    """moto's role provider ignores ManagedPolicyArns (and keeps no resolved copy): record
+    what CloudFormation resolved, so the managed policies a role gets can be checked."""
+    from moto.iam.models import Role
+
+    create = Role.create_from_cloudformation_json.__func__
+
+    def recording(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        role = create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        ROLE_PROPERTIES[role.name] = cloudformation_json.get("Properties", {})
+        return role
+
+    Role.create_from_cloudformation_json = classmethod(recording)
+
+
 def install_providers(types):
     """Adds a provider for each type moto lacks; returns {type: 'backend' | 'recorded'}."""
     parsing.get_model_list.cache_clear()
@@ -307,6 +325,7 @@ def main():
     types = {r["Type"] for r in cfn["Resources"].values()}
     added = install_providers(types)
     apply_definition_substitutions()
+    record_role_properties()
     for t, how in added.items():
         print(f"note moto's CloudFormation has no {t}: "
               + ("created in moto's own backend by this rehearsal" if how == "backend"
@@ -341,6 +360,7 @@ def main():
             if "HostedZoneId" in extra:
                 extra["HostedZoneId"] = zone["HostedZone"]["Id"].rsplit("/", 1)[-1]
             rehearse(check, c, cfn, stack_name, {**params, **extra})
+        rehearse_target_role(check, c)
     finally:
         server.stop()
 
@@ -364,7 +384,53 @@ VARIANTS = {
         "NoticeSubscribers": f"arn:aws:sqs:{REGION}:{ACCOUNT}:siem-notices",
         "AlarmSubscribers": "https://events.pagerduty.example/integration/abc/enqueue",
     },
+    "the example parameters, an organisation's target roles and no listed role": {
+        "OrganizationId": "o-a1b2c3d4e5",
+        "TargetRoleArns": "",
+    },
 }
+
+
+def rehearse_target_role(check_any, c):
+    """infra/target-role.yaml as a member account (or a StackSet instance) gets it: its fixed
+    name, the partition's managed policies and the optional boundary."""
+    body = (ROOT / "infra/target-role.yaml").read_text()
+    executor = f"arn:aws:iam::{ACCOUNT}:role/tollgate-ExecutorFunctionRole-X"
+    boundary = c["iam"].create_policy(PolicyName="org-boundary", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))["Policy"]["Arn"]
+    cases = [
+        ("target-default", {}, "tollgate-target",
+         {"arn:aws:iam::aws:policy/PowerUserAccess", "arn:aws:iam::aws:policy/IAMFullAccess"}, None),
+        ("target-no-iam", {"IamChanges": "false", "RoleName": "tg-target", "PermissionsBoundaryArn": boundary},
+         "tg-target", {"arn:aws:iam::aws:policy/PowerUserAccess"}, boundary),
+    ]
+    for stack, extra, role_name, managed, wanted_boundary in cases:
+        def check(ok, what):
+            return check_any(ok, f"[{stack}] {what}")
+        c["cloudformation"].create_stack(
+            StackName=stack, TemplateBody=body, Capabilities=["CAPABILITY_NAMED_IAM"],
+            Parameters=[{"ParameterKey": k, "ParameterValue": v}
+                        for k, v in {"ExecutorRoleArn": executor, **extra}.items()])
+        st = c["cloudformation"].describe_stacks(StackName=stack)["Stacks"][0]
+        if not check(st["StackStatus"] == "CREATE_COMPLETE", f"the target role stack creates ({st['StackStatus']})"):
+            continue
+        role = c["iam"].get_role(RoleName=role_name)["Role"]
+        check(True, f"the role is named {role_name}")
+        got = set(ROLE_PROPERTIES.get(role_name, {}).get("ManagedPolicyArns") or [])
+        check(got == managed, f"managed policies are {sorted(managed)} (found {sorted(got)})")
+        got_boundary = role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn")
+        check(got_boundary == wanted_boundary, f"permissions boundary is {wanted_boundary} (found {got_boundary})")
+        trust = role["AssumeRolePolicyDocument"]
+        if isinstance(trust, str):
+            trust = json.loads(trust)
+        assume = [s for s in trust["Statement"] if s and "sts:AssumeRole" in
+                  (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])]
+        check(assume and all(s.get("Condition", {}).get("StringLike", {}).get("sts:RoleSessionName", "").startswith("tollgate-")
+                             and s["Condition"]["Null"].get("aws:RequestTag/tollgate:request") == "false"
+                             and s["Condition"]["Null"].get("sts:SourceIdentity") == "false" for s in assume),
+              "every AssumeRole it trusts needs a tollgate-* session name, the request tag and a source identity")
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in st.get("Outputs", [])}
+        check(outputs.get("RoleArn") == role["Arn"], "output RoleArn is the role's ARN")
 
 
 def variants(params):

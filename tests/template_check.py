@@ -209,12 +209,17 @@ def main():
         if "sts:AssumeRole" in acts:
             check(name in ("ExecutorFunction", "NotifierFunction"), f"{name} may assume target roles")
 
-    # They assume exactly the configured target roles, nothing else.
+    # They assume exactly the configured target roles, or the organisation's roles of the
+    # target role's name in accounts of the organisation, nothing else.
+    org_role = {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${TargetRoleName}"}
     for fn in ("ExecutorFunction", "NotifierFunction"):
         assume = [s for s in statements(role_of(resources[fn], resources)[1])
                   if "sts:AssumeRole" in as_list(s.get("Action", []))]
-        check(assume and all(s.get("Resource") == {"Ref": "TargetRoleArns"} for s in assume),
-              f"{fn} assumes only the roles in TargetRoleArns")
+        check(assume and all(
+            s.get("Resource") == {"Ref": "TargetRoleArns"}
+            or (s.get("Resource") == org_role
+                and s.get("Condition") == {"StringEquals": {"aws:ResourceOrgID": {"Ref": "OrganizationId"}}})
+            for s in assume), f"{fn} assumes only the roles in TargetRoleArns or the organisation's target roles")
 
     # Every function has an errors alarm, and every alarm notifies the alarm topic.
     alarms = {n: r for n, r in resources.items() if r.get("Type") == "AWS::CloudWatch::Alarm"}
