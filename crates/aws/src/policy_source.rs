@@ -86,7 +86,7 @@ pub async fn load(
         Source::Ssm(name) => {
             let url = endpoint
                 .map(str::to_string)
-                .unwrap_or_else(|| format!("https://ssm.{region}.amazonaws.com"));
+                .unwrap_or_else(|| tollgate_models::partition::regional_url("ssm", region));
             let req = http::Request::post(format!("{}/", url.trim_end_matches('/')))
                 .header("content-type", "application/x-amz-json-1.1")
                 .header("x-amz-target", "AmazonSSM.GetParameter")
