@@ -343,7 +343,7 @@ def main():
                   aws_access_key_id="rehearsal", aws_secret_access_key="rehearsal")
         c = {s: boto3.client(s, **kw) for s in (
             "s3", "cloudformation", "lambda", "dynamodb", "stepfunctions", "sns", "iam",
-            "secretsmanager", "apigatewayv2", "logs", "kms", "route53")}
+            "secretsmanager", "apigatewayv2", "logs", "kms", "route53", "ssm")}
         # What `sam deploy` uploads first: one bootstrap zip per function.
         c["s3"].create_bucket(Bucket=ARTIFACT_BUCKET)
         buf = io.BytesIO()
@@ -354,6 +354,9 @@ def main():
                 c["s3"].put_object(Bucket=ARTIFACT_BUCKET, Key=r["Properties"]["Code"]["S3Key"], Body=buf.getvalue())
 
         zone = c["route53"].create_hosted_zone(Name="example.com", CallerReference="rehearsal")
+        # What an operator puts in Parameter Store before a deploy that names it.
+        for name, value in SEED_SSM.items():
+            c["ssm"].put_parameter(Name=name, Value=value, Type="String")
         for stack_name, variant in variants(params):
             print(f"note stack {stack_name}: {variant}")
             extra = dict(VARIANTS[variant])
@@ -384,11 +387,14 @@ VARIANTS = {
         "NoticeSubscribers": f"arn:aws:sqs:{REGION}:{ACCOUNT}:siem-notices",
         "AlarmSubscribers": "https://events.pagerduty.example/integration/abc/enqueue",
     },
-    "the example parameters, an organisation's target roles and no listed role": {
+    "the example parameters, an organisation's target roles and no listed role, targets in SSM": {
         "OrganizationId": "o-a1b2c3d4e5",
         "TargetRoleArns": "",
+        "SettingsParameterPath": "/tollgate",
+        "Targets": "ssm:/tollgate/targets",
     },
 }
+SEED_SSM = {"/tollgate/targets": '{"sandbox": "arn:aws:iam::111111111111:role/tollgate-target"}'}
 
 
 def rehearse_target_role(check_any, c):
@@ -516,7 +522,10 @@ def rehearse(check_any, c, cfn, stack_name, params):
             # Its executions (the sweeper describes them): `execution:<name>:<id>`.
             sm = physical[n].split(":")[-1]
             known_arns.add(f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{sm}:x")
-    params_arns = {a for v in params.values() for a in re.findall(r"arn:[^\s\",]+", v)}
+    # The parameters' ARNs, those in the settings they name in SSM, and those parameters.
+    ssm_values = [SEED_SSM[v[len("ssm:"):]] for v in params.values() if v.startswith("ssm:")]
+    params_arns = {a for v in list(params.values()) + ssm_values for a in re.findall(r"arn:[^\s\",]+", v)}
+    params_arns |= {f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{v[len('ssm:'):]}" for v in params.values() if v.startswith("ssm:")}
 
     # Each function: its environment resolved, and each setting names what its code expects.
     for name, fn in functions.items():
@@ -619,6 +628,13 @@ def check_setting(check, c, name, setting, kind, value, functions, params):
         check(value == expected, f"{what}: {value} is where this deploy answers ({expected})")
     elif kind == "account":
         check(re.fullmatch(r"\d{12}", value), f"{what}: an account id")
+    elif kind == "json" and value.startswith("ssm:"):
+        # Read at cold start from a parameter under SettingsParameterPath, which must exist.
+        name = value[len("ssm:"):]
+        path = params.get("SettingsParameterPath", "")
+        check(path and name.startswith(path + "/"), f"{what}: {name} is under SettingsParameterPath ({path})")
+        got = c["ssm"].get_parameter(Name=name)["Parameter"]["Value"]
+        check(is_json(got), f"{what}: the parameter {name} exists and holds JSON")
     elif kind == "json":
         check(is_json(value), f"{what}: JSON")
 

@@ -34,11 +34,13 @@ ALLOWED = {
         "kms:GenerateDataKey", "kms:Decrypt", "secretsmanager:GetSecretValue",
         # The impact preview's read session.
         "sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession",
+        # Settings given as ssm:<name>.
+        "ssm:GetParameter",
     } | LOGS,
     "ExecutorFunction": {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
         "sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession",
-        "secretsmanager:GetSecretValue",
+        "secretsmanager:GetSecretValue", "ssm:GetParameter",
     } | LOGS,
     "SlackFunction": {
         "secretsmanager:GetSecretValue", "dynamodb:GetItem", "dynamodb:PutItem",
