@@ -537,6 +537,10 @@ def rehearse(check_any, c, cfn, stack_name, params):
         check(not bad, f"{name}: no unresolved value in its environment {bad if bad else ''}")
         role_name = fn["Role"].rsplit("/", 1)[-1]
         check(role_name == physical.get(f"{name}Role"), f"{name} runs as its own role {name}Role")
+        if name in ("ExecutorFunction", "NotifierFunction"):
+            # Target roles in every account trust these by ARN: the name must not change.
+            fixed = f"{stack_name}-{name.removesuffix('Function').lower()}"
+            check(role_name == fixed, f"{name}'s role has the fixed name {fixed} (found {role_name})")
         for setting, kind in REQUIRED.get(name, {}).items():
             value = env.get(setting)
             if not check(value not in (None, ""), f"{name} {setting} is set"):
