@@ -224,6 +224,24 @@ def apply_definition_substitutions():
     StateMachine.create_from_cloudformation_json = classmethod(with_substitutions)
 
 
+ROLE_PROPERTIES = {}  # role name -> its properties as CloudFormation resolved them
+
+
+def record_role_properties():
+    """moto's role provider ignores ManagedPolicyArns (and keeps no resolved copy): record
+    what CloudFormation resolved, so the managed policies a role gets can be checked."""
+    from moto.iam.models import Role
+
+    create = Role.create_from_cloudformation_json.__func__
+
+    def recording(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        role = create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        ROLE_PROPERTIES[role.name] = cloudformation_json.get("Properties", {})
+        return role
+
+    Role.create_from_cloudformation_json = classmethod(recording)
+
+
 def install_providers(types):
     """Adds a provider for each type moto lacks; returns {type: 'backend' | 'recorded'}."""
     parsing.get_model_list.cache_clear()
@@ -259,6 +277,9 @@ def leftovers(value, path=""):
             yield from leftovers(v, f"{path}.{k}")
     elif isinstance(value, list):
         for i, v in enumerate(value):
+            # moto keeps a policy statement `!If [..., !Ref AWS::NoValue]` as null; AWS drops it.
+            if v is None and path.endswith(".Statement"):
+                continue
             yield from leftovers(v, f"{path}[{i}]")
     elif value is None:
         yield f"{path}: resolved to nothing"
@@ -304,6 +325,7 @@ def main():
     types = {r["Type"] for r in cfn["Resources"].values()}
     added = install_providers(types)
     apply_definition_substitutions()
+    record_role_properties()
     for t, how in added.items():
         print(f"note moto's CloudFormation has no {t}: "
               + ("created in moto's own backend by this rehearsal" if how == "backend"
@@ -321,7 +343,7 @@ def main():
                   aws_access_key_id="rehearsal", aws_secret_access_key="rehearsal")
         c = {s: boto3.client(s, **kw) for s in (
             "s3", "cloudformation", "lambda", "dynamodb", "stepfunctions", "sns", "iam",
-            "secretsmanager", "apigatewayv2", "logs", "kms", "route53")}
+            "secretsmanager", "apigatewayv2", "logs", "kms", "route53", "ssm")}
         # What `sam deploy` uploads first: one bootstrap zip per function.
         c["s3"].create_bucket(Bucket=ARTIFACT_BUCKET)
         buf = io.BytesIO()
@@ -332,12 +354,16 @@ def main():
                 c["s3"].put_object(Bucket=ARTIFACT_BUCKET, Key=r["Properties"]["Code"]["S3Key"], Body=buf.getvalue())
 
         zone = c["route53"].create_hosted_zone(Name="example.com", CallerReference="rehearsal")
+        # What an operator puts in Parameter Store before a deploy that names it.
+        for name, value in SEED_SSM.items():
+            c["ssm"].put_parameter(Name=name, Value=value, Type="String")
         for stack_name, variant in variants(params):
             print(f"note stack {stack_name}: {variant}")
             extra = dict(VARIANTS[variant])
             if "HostedZoneId" in extra:
                 extra["HostedZoneId"] = zone["HostedZone"]["Id"].rsplit("/", 1)[-1]
             rehearse(check, c, cfn, stack_name, {**params, **extra})
+        rehearse_target_role(check, c)
     finally:
         server.stop()
 
@@ -354,7 +380,63 @@ VARIANTS = {
         "DomainCertificateArn": f"arn:aws:acm:{REGION}:{ACCOUNT}:certificate/0a1b2c3d-example",
         "HostedZoneId": "(the operator's zone, made in moto first)",
     },
+    "the example parameters, audit readers, Object Lock, extra subscribers": {
+        "AuditReaderAccountIds": "111111111111,222222222222",
+        "AuditObjectLockDays": "365",
+        "AuditObjectLockMode": "COMPLIANCE",
+        "NoticeSubscribers": f"arn:aws:sqs:{REGION}:{ACCOUNT}:siem-notices",
+        "AlarmSubscribers": "https://events.pagerduty.example/integration/abc/enqueue",
+    },
+    "the example parameters, an organisation's target roles and no listed role, targets in SSM": {
+        "OrganizationId": "o-a1b2c3d4e5",
+        "TargetRoleArns": "",
+        "SettingsParameterPath": "/tollgate",
+        "Targets": "ssm:/tollgate/targets",
+    },
 }
+SEED_SSM = {"/tollgate/targets": '{"sandbox": "arn:aws:iam::111111111111:role/tollgate-target"}'}
+
+
+def rehearse_target_role(check_any, c):
+    """infra/target-role.yaml as a member account (or a StackSet instance) gets it: its fixed
+    name, the partition's managed policies and the optional boundary."""
+    body = (ROOT / "infra/target-role.yaml").read_text()
+    executor = f"arn:aws:iam::{ACCOUNT}:role/tollgate-ExecutorFunctionRole-X"
+    boundary = c["iam"].create_policy(PolicyName="org-boundary", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))["Policy"]["Arn"]
+    cases = [
+        ("target-default", {}, "tollgate-target",
+         {"arn:aws:iam::aws:policy/PowerUserAccess", "arn:aws:iam::aws:policy/IAMFullAccess"}, None),
+        ("target-no-iam", {"IamChanges": "false", "RoleName": "tg-target", "PermissionsBoundaryArn": boundary},
+         "tg-target", {"arn:aws:iam::aws:policy/PowerUserAccess"}, boundary),
+    ]
+    for stack, extra, role_name, managed, wanted_boundary in cases:
+        def check(ok, what):
+            return check_any(ok, f"[{stack}] {what}")
+        c["cloudformation"].create_stack(
+            StackName=stack, TemplateBody=body, Capabilities=["CAPABILITY_NAMED_IAM"],
+            Parameters=[{"ParameterKey": k, "ParameterValue": v}
+                        for k, v in {"ExecutorRoleArn": executor, **extra}.items()])
+        st = c["cloudformation"].describe_stacks(StackName=stack)["Stacks"][0]
+        if not check(st["StackStatus"] == "CREATE_COMPLETE", f"the target role stack creates ({st['StackStatus']})"):
+            continue
+        role = c["iam"].get_role(RoleName=role_name)["Role"]
+        check(True, f"the role is named {role_name}")
+        got = set(ROLE_PROPERTIES.get(role_name, {}).get("ManagedPolicyArns") or [])
+        check(got == managed, f"managed policies are {sorted(managed)} (found {sorted(got)})")
+        got_boundary = role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn")
+        check(got_boundary == wanted_boundary, f"permissions boundary is {wanted_boundary} (found {got_boundary})")
+        trust = role["AssumeRolePolicyDocument"]
+        if isinstance(trust, str):
+            trust = json.loads(trust)
+        assume = [s for s in trust["Statement"] if s and "sts:AssumeRole" in
+                  (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])]
+        check(assume and all(s.get("Condition", {}).get("StringLike", {}).get("sts:RoleSessionName", "").startswith("tollgate-")
+                             and s["Condition"]["Null"].get("aws:RequestTag/tollgate:request") == "false"
+                             and s["Condition"]["Null"].get("sts:SourceIdentity") == "false" for s in assume),
+              "every AssumeRole it trusts needs a tollgate-* session name, the request tag and a source identity")
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in st.get("Outputs", [])}
+        check(outputs.get("RoleArn") == role["Arn"], "output RoleArn is the role's ARN")
 
 
 def variants(params):
@@ -396,6 +478,17 @@ def rehearse(check_any, c, cfn, stack_name, params):
         bad = list(leftovers(props, name))
         check(not bad, f"{name}: every reference in it resolves {bad if bad else ''}")
 
+    # The topic policies let exactly the configured endpoints subscribe.
+    for policy, own in (("ApprovalTopicPolicy", ("NotificationEmail", "NoticeSubscribers")),
+                        ("AlarmTopicPolicy", ("AlarmEmail", "AlarmSubscribers"))):
+        stmts = [s for s in RECORDED.get(policy, {}).get("PolicyDocument", {}).get("Statement", []) if s]
+        allowed = {e for s in stmts if s.get("Action") == "sns:Subscribe"
+                   for e in s["Condition"]["StringNotEquals"]["sns:Endpoint"]} - {""}
+        wanted = {e for key in own for e in params.get(key, "").split(",")} - {""}
+        if policy == "ApprovalTopicPolicy" and "SlackFunction" in physical:
+            wanted.add(c["lambda"].get_function(FunctionName=physical["SlackFunction"])["Configuration"]["FunctionArn"])
+        check(allowed == wanted, f"{policy}: exactly the configured endpoints may subscribe {sorted(allowed)}")
+
     # The ARNs and names a function or policy may name, from what was really created.
     functions = {n: c["lambda"].get_function(FunctionName=physical[n])["Configuration"]
                  for n, r in cfn["Resources"].items()
@@ -421,13 +514,18 @@ def rehearse(check_any, c, cfn, stack_name, params):
         if r["Type"] == "AWS::KMS::Key" and n in physical:
             # (moto's DescribeKey fails on a key CloudFormation made: its policy is kept as a dict.)
             known_arns.add(f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{physical[n]}")
+        if r["Type"] == "AWS::SQS::Queue" and n in physical:  # the physical id is the queue's URL
+            known_arns.add(f"arn:aws:sqs:{REGION}:{ACCOUNT}:{physical[n].rsplit('/', 1)[-1]}")
         if r["Type"] == "AWS::IAM::Role" and n in physical:
             known_arns.add(c["iam"].get_role(RoleName=physical[n])["Role"]["Arn"])
         if r["Type"] == "AWS::StepFunctions::StateMachine" and n in physical:
             # Its executions (the sweeper describes them): `execution:<name>:<id>`.
             sm = physical[n].split(":")[-1]
             known_arns.add(f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{sm}:x")
-    params_arns = {a for v in params.values() for a in re.findall(r"arn:[^\s\",]+", v)}
+    # The parameters' ARNs, those in the settings they name in SSM, and those parameters.
+    ssm_values = [SEED_SSM[v[len("ssm:"):]] for v in params.values() if v.startswith("ssm:")]
+    params_arns = {a for v in list(params.values()) + ssm_values for a in re.findall(r"arn:[^\s\",]+", v)}
+    params_arns |= {f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{v[len('ssm:'):]}" for v in params.values() if v.startswith("ssm:")}
 
     # Each function: its environment resolved, and each setting names what its code expects.
     for name, fn in functions.items():
@@ -439,6 +537,10 @@ def rehearse(check_any, c, cfn, stack_name, params):
         check(not bad, f"{name}: no unresolved value in its environment {bad if bad else ''}")
         role_name = fn["Role"].rsplit("/", 1)[-1]
         check(role_name == physical.get(f"{name}Role"), f"{name} runs as its own role {name}Role")
+        if name in ("ExecutorFunction", "NotifierFunction"):
+            # Target roles in every account trust these by ARN: the name must not change.
+            fixed = f"{stack_name}-{name.removesuffix('Function').lower()}"
+            check(role_name == fixed, f"{name}'s role has the fixed name {fixed} (found {role_name})")
         for setting, kind in REQUIRED.get(name, {}).items():
             value = env.get(setting)
             if not check(value not in (None, ""), f"{name} {setting} is set"):
@@ -530,6 +632,13 @@ def check_setting(check, c, name, setting, kind, value, functions, params):
         check(value == expected, f"{what}: {value} is where this deploy answers ({expected})")
     elif kind == "account":
         check(re.fullmatch(r"\d{12}", value), f"{what}: an account id")
+    elif kind == "json" and value.startswith("ssm:"):
+        # Read at cold start from a parameter under SettingsParameterPath, which must exist.
+        name = value[len("ssm:"):]
+        path = params.get("SettingsParameterPath", "")
+        check(path and name.startswith(path + "/"), f"{what}: {name} is under SettingsParameterPath ({path})")
+        got = c["ssm"].get_parameter(Name=name)["Parameter"]["Value"]
+        check(is_json(got), f"{what}: the parameter {name} exists and holds JSON")
     elif kind == "json":
         check(is_json(value), f"{what}: JSON")
 

@@ -668,3 +668,74 @@ fn quad_cut(segment: &str) -> usize {
     let n = segment.len() - 20;
     n - n % 4
 }
+
+/// Targets and issuers outgrow Lambda's 4 KB environment in a large organisation: given as
+/// `ssm:<name>`, a function reads them from Parameter Store at cold start (against moto, with
+/// the real signed call), and a reference it cannot read fails the start naming the setting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_too_large_for_the_environment_are_read_from_ssm() {
+    let targets: std::collections::BTreeMap<String, String> = (0..80)
+        .map(|i| {
+            (
+                format!("account-{i:02}"),
+                format!(
+                    "arn:aws:iam::{}:role/tollgate-target",
+                    100_000_000_000u64 + i
+                ),
+            )
+        })
+        .collect();
+    let targets_json = serde_json::to_string(&targets).unwrap();
+    assert!(
+        targets_json.len() > 4096,
+        "the list must not fit the environment"
+    );
+    let stack = stack().await;
+    let mut env = tollgate_local::lambda::environment(stack.settings());
+    let issuers = env["TOLLGATE_AGENT_ISSUERS"].clone();
+    tollgate_local::bootstrap::seed(
+        &stack.moto_url,
+        &[
+            ("/tollgate/targets".into(), targets_json),
+            ("/tollgate/agent-issuers".into(), issuers.clone()),
+        ],
+        &[],
+    )
+    .await
+    .unwrap();
+    env.insert("TOLLGATE_TARGETS".into(), "ssm:/tollgate/targets".into());
+    env.insert(
+        "TOLLGATE_AGENT_ISSUERS".into(),
+        "ssm:/tollgate/agent-issuers".into(),
+    );
+    env.insert("TOLLGATE_AWS_ENDPOINT".into(), stack.moto_url.clone());
+    env.insert("AWS_REGION".into(), "us-east-1".into());
+    let lookup = |k: &str| env.get(k).cloned().filter(|v| !v.is_empty());
+    let s = tollgate_aws::settings::Settings::load_with(&stack.sdk, &lookup)
+        .await
+        .unwrap();
+    assert_eq!(s.targets, targets);
+    assert_eq!(s.agent_issuers.len(), stack.settings().agent_issuers.len());
+    assert_eq!(
+        s.agent_issuers[0].issuer,
+        stack.settings().agent_issuers[0].issuer
+    );
+
+    // A parameter that is not there fails the cold start, naming the setting.
+    env.insert("TOLLGATE_TARGETS".into(), "ssm:/tollgate/missing".into());
+    let lookup = |k: &str| env.get(k).cloned().filter(|v| !v.is_empty());
+    let e = tollgate_aws::settings::Settings::load_with(&stack.sdk, &lookup)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("TOLLGATE_TARGETS: ssm:/tollgate/missing"),
+        "{e}"
+    );
+    // The synchronous reader never takes a reference for a value.
+    let e = tollgate_aws::settings::Settings::from_lookup(&lookup)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not read from SSM"), "{e}");
+    stack.stop().await;
+}

@@ -34,11 +34,13 @@ ALLOWED = {
         "kms:GenerateDataKey", "kms:Decrypt", "secretsmanager:GetSecretValue",
         # The impact preview's read session.
         "sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession",
+        # Settings given as ssm:<name>.
+        "ssm:GetParameter",
     } | LOGS,
     "ExecutorFunction": {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
         "sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession",
-        "secretsmanager:GetSecretValue",
+        "secretsmanager:GetSecretValue", "ssm:GetParameter",
     } | LOGS,
     "SlackFunction": {
         "secretsmanager:GetSecretValue", "dynamodb:GetItem", "dynamodb:PutItem",
@@ -46,6 +48,8 @@ ALLOWED = {
     "AuditExportFunction": {
         "s3:PutObject", "dynamodb:DescribeStream", "dynamodb:GetRecords",
         "dynamodb:GetShardIterator", "dynamodb:ListStreams",
+        # SSE-KMS under the audit key; the stream trigger's failure destination.
+        "kms:GenerateDataKey", "sqs:SendMessage",
     } | LOGS,
     # Reads records and workflow states, closes stuck requests and tells approvers; it can
     # neither run a call nor touch a workflow.
@@ -207,12 +211,17 @@ def main():
         if "sts:AssumeRole" in acts:
             check(name in ("ExecutorFunction", "NotifierFunction"), f"{name} may assume target roles")
 
-    # They assume exactly the configured target roles, nothing else.
+    # They assume exactly the configured target roles, or the organisation's roles of the
+    # target role's name in accounts of the organisation, nothing else.
+    org_role = {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${TargetRoleName}"}
     for fn in ("ExecutorFunction", "NotifierFunction"):
         assume = [s for s in statements(role_of(resources[fn], resources)[1])
                   if "sts:AssumeRole" in as_list(s.get("Action", []))]
-        check(assume and all(s.get("Resource") == {"Ref": "TargetRoleArns"} for s in assume),
-              f"{fn} assumes only the roles in TargetRoleArns")
+        check(assume and all(
+            s.get("Resource") == {"Ref": "TargetRoleArns"}
+            or (s.get("Resource") == org_role
+                and s.get("Condition") == {"StringEquals": {"aws:ResourceOrgID": {"Ref": "OrganizationId"}}})
+            for s in assume), f"{fn} assumes only the roles in TargetRoleArns or the organisation's target roles")
 
     # Every function has an errors alarm, and every alarm notifies the alarm topic.
     alarms = {n: r for n, r in resources.items() if r.get("Type") == "AWS::CloudWatch::Alarm"}
@@ -228,6 +237,44 @@ def main():
         if res.get("Type") == "AWS::SNS::Topic":
             check(res["Properties"].get("KmsMasterKeyId") == {"Ref": "NoticesKey"},
                   f"{name} is encrypted with the customer managed key")
+
+    # Each topic has a policy that lets exactly the roles whose IAM may publish to it (or, for
+    # the alarm topic, CloudWatch) publish, and refuses subscriptions to unlisted endpoints.
+    policies = {}
+    for name, res in resources.items():
+        if res.get("Type") == "AWS::SNS::TopicPolicy":
+            for topic in res["Properties"]["Topics"]:
+                policies[topic.get("Ref")] = res["Properties"]["PolicyDocument"]["Statement"]
+    for name, res in resources.items():
+        if res.get("Type") != "AWS::SNS::Topic":
+            continue
+        stmts = [s for st in policies.get(name, []) for s in branches(st)]
+        check(stmts, f"{name} has a topic policy")
+        publishers = {role for role, _ in owners.items()
+                      if any("sns:Publish" in as_list(s.get("Action", [])) and {"Ref": name} in as_list(s.get("Resource"))
+                             for s in statements(resources.get(role)))}
+        deny_pub = [s for s in stmts if s["Effect"] == "Deny" and s.get("Principal") == "*"
+                    and "sns:Publish" in as_list(s["Action"])]
+        exempt = set()
+        for s in deny_pub:
+            for arn in as_list(s.get("Condition", {}).get("ArnNotEquals", {}).get("aws:PrincipalArn", [])):
+                exempt.add(arn.get("Fn::GetAtt", [None])[0] if isinstance(arn, dict) else arn)
+        service_only = any(s.get("Condition", {}).get("StringNotEquals", {}).get("aws:PrincipalServiceName")
+                           == "cloudwatch.amazonaws.com" for s in deny_pub)
+        check(deny_pub and (exempt == publishers if exempt else (service_only and not publishers)),
+              f"{name}: only its publishers may publish ({sorted(publishers) or 'CloudWatch'}, policy exempts {sorted(exempt) or 'CloudWatch'})")
+        check(any(s["Effect"] == "Deny" and s.get("Principal") == "*" and "sns:Subscribe" in as_list(s["Action"])
+                  and "sns:Endpoint" in s.get("Condition", {}).get("StringNotEquals", {}) for s in stmts),
+              f"{name}: refuses subscriptions to unlisted endpoints")
+
+    # The audit bucket is under its own customer managed key (grantable to other accounts), and
+    # a batch the stream trigger gives up on goes to a queue instead of being dropped.
+    enc = resources["AuditBucket"]["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    check(enc["ServerSideEncryptionByDefault"].get("KMSMasterKeyID") == {"Fn::GetAtt": ["AuditKey", "Arn"]},
+          "AuditBucket is encrypted with AuditKey")
+    mappings = [r for r in resources.values() if r.get("Type") == "AWS::Lambda::EventSourceMapping"]
+    check(mappings and all(r["Properties"].get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+                           for r in mappings), "every stream trigger has a failure destination")
 
     # No secret in a parameter: secrets are generated into Secrets Manager or passed by ARN.
     parameters = template.get("Parameters", {})

@@ -25,7 +25,8 @@ impl LambdaInvoker {
         region: String,
         endpoint: Option<String>,
     ) -> Self {
-        let endpoint = endpoint.unwrap_or_else(|| format!("https://lambda.{region}.amazonaws.com"));
+        let endpoint =
+            endpoint.unwrap_or_else(|| tollgate_models::partition::regional_url("lambda", &region));
         Self {
             http: SignedHttp::new(),
             credentials,

@@ -18,6 +18,7 @@ pub mod settings;
 pub mod signed_http;
 pub mod slack_threads;
 pub mod slack_users;
+pub mod ssm;
 pub mod state_reader;
 pub mod store;
 pub mod workflow;

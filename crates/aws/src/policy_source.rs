@@ -3,10 +3,8 @@
 //! credentials, through the SigV4 caller.
 
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
-use serde_json::{Value, json};
 
 use crate::s3::S3;
-use crate::signed_http::SignedHttp;
 
 /// A configured policy source.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,40 +78,13 @@ pub async fn load(
         .provide_credentials()
         .await
         .map_err(|e| format!("policy source: no credentials: {e}"))?;
-    let http = SignedHttp::new();
     match source {
         Source::Bundled | Source::Dir(_) => Ok(None),
         Source::Ssm(name) => {
-            let url = endpoint
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("https://ssm.{region}.amazonaws.com"));
-            let req = http::Request::post(format!("{}/", url.trim_end_matches('/')))
-                .header("content-type", "application/x-amz-json-1.1")
-                .header("x-amz-target", "AmazonSSM.GetParameter")
-                .body(
-                    json!({"Name": name, "WithDecryption": true})
-                        .to_string()
-                        .into_bytes(),
-                )
-                .map_err(|e| e.to_string())?;
-            let resp = http
-                .send(req, &creds, region, "ssm")
+            let text = crate::ssm::get_parameter(&creds, region, endpoint, name)
                 .await
-                .map_err(|e| e.message)?;
-            if resp.status != 200 {
-                return Err(format!(
-                    "policy source ssm:{name}: SSM answered {}: {}",
-                    resp.status,
-                    String::from_utf8_lossy(&resp.body)
-                ));
-            }
-            let v: Value = serde_json::from_slice(&resp.body)
-                .map_err(|e| format!("policy source ssm:{name}: {e}"))?;
-            let text = v
-                .pointer("/Parameter/Value")
-                .and_then(Value::as_str)
-                .ok_or_else(|| format!("policy source ssm:{name}: no value"))?;
-            Ok(Some((format!("ssm:{name}"), text.to_string())))
+                .map_err(|e| format!("policy source {e}"))?;
+            Ok(Some((format!("ssm:{name}"), text)))
         }
         Source::S3 { bucket, key } => {
             let body = S3::new(region, endpoint)

@@ -36,8 +36,9 @@ impl S3 {
         match &self.endpoint {
             Some(e) => format!("{e}/{bucket}/{key_and_query}"),
             None => format!(
-                "https://{bucket}.s3.{}.amazonaws.com/{key_and_query}",
-                self.region
+                "https://{bucket}.s3.{}.{}/{key_and_query}",
+                self.region,
+                tollgate_models::partition::of_region(&self.region).dns_suffix
             ),
         }
     }

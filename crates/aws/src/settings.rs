@@ -75,19 +75,83 @@ fn invalid(setting: &str, reason: impl std::fmt::Display) -> SettingsError {
     }
 }
 
-fn required(name: &str) -> Result<String, SettingsError> {
-    env(name).ok_or_else(|| SettingsError::Missing(name.to_string()))
+/// Where a setting's value comes from: the environment, or what `load` read from SSM.
+pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+fn required(get: Lookup, name: &str) -> Result<String, SettingsError> {
+    get(name).ok_or_else(|| SettingsError::Missing(name.to_string()))
 }
 
-fn issuers(var: &str) -> Result<Vec<IssuerConfig>, SettingsError> {
-    parse_issuers(&required(var)?).map_err(|e| invalid(var, e))
+fn issuers(get: Lookup, var: &str) -> Result<Vec<IssuerConfig>, SettingsError> {
+    parse_issuers(&required(get, var)?).map_err(|e| invalid(var, e))
 }
+
+/// The settings that may be given as `ssm:<parameter name>`: the lists that grow with an
+/// organisation (Lambda's whole environment is limited to 4 KB) and change without a deploy
+/// (a function reads them at cold start).
+pub const FROM_SSM: [&str; 4] = [
+    "TOLLGATE_TARGETS",
+    "TOLLGATE_AGENT_ISSUERS",
+    "TOLLGATE_APPROVER_ISSUERS",
+    "TOLLGATE_SLACK_APPROVERS",
+];
 
 impl Settings {
-    /// Reads every setting, failing with the name of the first one missing or malformed.
+    /// Reads every setting from the environment, failing with the name of the first one
+    /// missing or malformed; an `ssm:` reference is malformed here (use `load`).
     pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(&env)
+    }
+
+    /// `from_env`, with each of `FROM_SSM` given as `ssm:<name>` read from SSM Parameter
+    /// Store first, with the function's own credentials. A parameter that cannot be read
+    /// fails the cold start with its setting's name: a function never runs on a partial
+    /// configuration.
+    pub async fn load(sdk: &aws_config::SdkConfig) -> Result<Self, SettingsError> {
+        Self::load_with(sdk, &env).await
+    }
+
+    /// `load` with the settings looked up by `get` instead of in the environment.
+    pub async fn load_with(
+        sdk: &aws_config::SdkConfig,
+        get: Lookup<'_>,
+    ) -> Result<Self, SettingsError> {
+        let mut resolved = BTreeMap::new();
+        for name in FROM_SSM {
+            let Some(param) = get(name).and_then(|v| v.strip_prefix("ssm:").map(str::to_string))
+            else {
+                continue;
+            };
+            let region = get("AWS_REGION").unwrap_or_else(|| "us-east-1".into());
+            let (provider, region) =
+                crate::config::signing_identity(sdk, &region).map_err(|e| invalid(name, e))?;
+            let creds =
+                aws_credential_types::provider::ProvideCredentials::provide_credentials(&provider)
+                    .await
+                    .map_err(|e| {
+                        invalid(name, format!("no credentials to read ssm:{param}: {e}"))
+                    })?;
+            let endpoint = get("TOLLGATE_AWS_ENDPOINT");
+            let value = crate::ssm::get_parameter(&creds, &region, endpoint.as_deref(), &param)
+                .await
+                .map_err(|e| invalid(name, e))?;
+            resolved.insert(name, value);
+        }
+        Self::from_lookup(&|name| resolved.get(name).cloned().or_else(|| get(name)))
+    }
+
+    /// Every setting as `get` gives it (the environment, or what `load` resolved).
+    pub fn from_lookup(get: Lookup) -> Result<Self, SettingsError> {
+        for name in FROM_SSM {
+            if let Some(v) = get(name).filter(|v| v.starts_with("ssm:")) {
+                return Err(invalid(
+                    name,
+                    format!("`{v}` was not read from SSM (an unresolved reference)"),
+                ));
+            }
+        }
         let targets: BTreeMap<String, String> =
-            serde_json::from_str(&required("TOLLGATE_TARGETS")?).map_err(|e| {
+            serde_json::from_str(&required(get, "TOLLGATE_TARGETS")?).map_err(|e| {
                 invalid(
                     "TOLLGATE_TARGETS",
                     format!("must be a JSON object of name to role ARN: {e}"),
@@ -96,18 +160,18 @@ impl Settings {
         let secrets = SecretIds {
             keys: Purpose::ALL
                 .iter()
-                .filter_map(|p| env(p.setting()).map(|id| (*p, id)))
+                .filter_map(|p| get(p.setting()).map(|id| (*p, id)))
                 .collect(),
-            slack_actions: env("TOLLGATE_SLACK_ACTIONS_SECRET"),
+            slack_actions: get("TOLLGATE_SLACK_ACTIONS_SECRET"),
         };
-        let account_id = required("TOLLGATE_ACCOUNT_ID")?;
+        let account_id = required(get, "TOLLGATE_ACCOUNT_ID")?;
         if account_id.len() != 12 || !account_id.bytes().all(|b| b.is_ascii_digit()) {
             return Err(invalid(
                 "TOLLGATE_ACCOUNT_ID",
                 format!("`{account_id}` is not a 12-digit account id"),
             ));
         }
-        let allow_self_target = match env("TOLLGATE_ALLOW_SELF_TARGET").as_deref() {
+        let allow_self_target = match get("TOLLGATE_ALLOW_SELF_TARGET").as_deref() {
             None | Some("false") => false,
             Some("true") => true,
             Some(other) => {
@@ -117,50 +181,50 @@ impl Settings {
                 ));
             }
         };
-        let own_arns: Vec<String> = env("TOLLGATE_OWN_RESOURCES")
+        let own_arns: Vec<String> = get("TOLLGATE_OWN_RESOURCES")
             .map(|v| v.split(',').map(str::to_string).collect())
             .unwrap_or_default();
         let own_resources = OwnResources::new(
             &account_id,
-            env("TOLLGATE_OWN_PREFIX").as_deref(),
+            get("TOLLGATE_OWN_PREFIX").as_deref(),
             &own_arns,
         )
         .map_err(|e| invalid("TOLLGATE_OWN_RESOURCES / TOLLGATE_OWN_PREFIX", e))?;
         let num = |name: &str, default: u64| -> Result<u64, SettingsError> {
-            env(name).map_or(Ok(default), |v| {
+            get(name).map_or(Ok(default), |v| {
                 v.parse()
                     .map_err(|_| invalid(name, "must be a whole number"))
             })
         };
         Ok(Self {
-            table: required("TOLLGATE_TABLE")?,
-            state_machine_arn: required("TOLLGATE_STATE_MACHINE_ARN")?,
-            topic_arn: required("TOLLGATE_TOPIC_ARN")?,
-            executor_function: required("TOLLGATE_EXECUTOR_FUNCTION")?,
+            table: required(get, "TOLLGATE_TABLE")?,
+            state_machine_arn: required(get, "TOLLGATE_STATE_MACHINE_ARN")?,
+            topic_arn: required(get, "TOLLGATE_TOPIC_ARN")?,
+            executor_function: required(get, "TOLLGATE_EXECUTOR_FUNCTION")?,
             targets,
-            public_url: required("TOLLGATE_PUBLIC_URL")?
+            public_url: required(get, "TOLLGATE_PUBLIC_URL")?
                 .trim_end_matches('/')
                 .to_string(),
             secrets,
             account_id,
             allow_self_target,
             own_resources,
-            agent_issuers: issuers("TOLLGATE_AGENT_ISSUERS")?,
-            approver_issuers: issuers("TOLLGATE_APPROVER_ISSUERS")?,
-            default_region: env("AWS_REGION").unwrap_or_else(|| "us-east-1".into()),
+            agent_issuers: issuers(get, "TOLLGATE_AGENT_ISSUERS")?,
+            approver_issuers: issuers(get, "TOLLGATE_APPROVER_ISSUERS")?,
+            default_region: get("AWS_REGION").unwrap_or_else(|| "us-east-1".into()),
             approval_timeout_seconds: num("TOLLGATE_APPROVAL_TIMEOUT_SECONDS", 3600)?,
             jwks_min_refresh: Duration::from_secs(num("TOLLGATE_JWKS_MIN_REFRESH_SECONDS", 10)?),
-            lambda_endpoint: env("TOLLGATE_LAMBDA_ENDPOINT"),
-            aws_endpoint: env("TOLLGATE_AWS_ENDPOINT"),
-            policy_source: Source::parse(&env("TOLLGATE_POLICY_SOURCE").unwrap_or_default())
+            lambda_endpoint: get("TOLLGATE_LAMBDA_ENDPOINT"),
+            aws_endpoint: get("TOLLGATE_AWS_ENDPOINT"),
+            policy_source: Source::parse(&get("TOLLGATE_POLICY_SOURCE").unwrap_or_default())
                 .map_err(|e| invalid("TOLLGATE_POLICY_SOURCE", e))?,
-            shadow_policy_source: match env("TOLLGATE_SHADOW_POLICY_SOURCE") {
+            shadow_policy_source: match get("TOLLGATE_SHADOW_POLICY_SOURCE") {
                 None => None,
                 Some(v) => Some(
                     Source::parse(&v).map_err(|e| invalid("TOLLGATE_SHADOW_POLICY_SOURCE", e))?,
                 ),
             },
-            metrics: match env("TOLLGATE_METRICS").as_deref() {
+            metrics: match get("TOLLGATE_METRICS").as_deref() {
                 None | Some("stdout") => Metrics::Stdout,
                 Some("off") => Metrics::Off,
                 Some(other) => {
@@ -170,7 +234,7 @@ impl Settings {
                     ));
                 }
             },
-            slack_approvers: match env("TOLLGATE_SLACK_APPROVERS") {
+            slack_approvers: match get("TOLLGATE_SLACK_APPROVERS") {
                 None => BTreeMap::new(),
                 Some(v) => serde_json::from_str::<BTreeMap<String, Identity>>(&v)
                     .map(|m| {
@@ -183,7 +247,7 @@ impl Settings {
                     invalid("TOLLGATE_SLACK_APPROVERS", format!("must map Slack user ids to identities ({{\"issuer\", \"subject\", \"name\", \"groups\"}}): {e}"))
                 })?,
             },
-            slack_api_url: env("TOLLGATE_SLACK_API_URL")
+            slack_api_url: get("TOLLGATE_SLACK_API_URL")
                 .unwrap_or_else(|| "https://slack.com/api".into()),
         })
     }

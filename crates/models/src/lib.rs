@@ -61,6 +61,7 @@
 
 mod encode;
 mod model;
+pub mod partition;
 mod request;
 mod response;
 mod server;

@@ -155,6 +155,45 @@ fn s3_sse_c_needs_its_md5() {
 }
 
 #[test]
+fn endpoints_in_the_other_partitions() {
+    // Regional hosts take the partition's suffix; S3 virtual hosts too.
+    let r = ok("dynamodb", "ListTables", json!({}), "cn-north-1", None);
+    assert_eq!(r.url, "https://dynamodb.cn-north-1.amazonaws.com.cn/");
+    let r = ok(
+        "s3",
+        "ListObjectsV2",
+        json!({"Bucket": "logs"}),
+        "cn-northwest-1",
+        None,
+    );
+    assert!(
+        r.url
+            .starts_with("https://logs.s3.cn-northwest-1.amazonaws.com.cn/"),
+        "{}",
+        r.url
+    );
+    let r = ok("sts", "GetCallerIdentity", json!({}), "us-gov-west-1", None);
+    assert_eq!(r.url, "https://sts.us-gov-west-1.amazonaws.com/");
+    // Global services go to the partition's own endpoint and signing region.
+    let r = ok("iam", "ListRoles", json!({}), "cn-northwest-1", None);
+    assert_eq!(r.url, "https://iam.cn-north-1.amazonaws.com.cn/");
+    assert_eq!(r.signing_region, "cn-north-1");
+    let r = ok("iam", "ListRoles", json!({}), "us-gov-east-1", None);
+    assert_eq!(r.url, "https://iam.us-gov.amazonaws.com/");
+    assert_eq!(r.signing_region, "us-gov-west-1");
+    let r = ok("route53", "ListHostedZones", json!({}), "cn-north-1", None);
+    assert_eq!(
+        r.url,
+        "https://route53.amazonaws.com.cn/2013-04-01/hostedzone"
+    );
+    // A global service a partition does not have is refused, not sent to the aws partition.
+    assert!(matches!(
+        build("cloudfront", "ListDistributions", json!({}), "us-gov-west-1", None),
+        Err(BuildError::Endpoint(m)) if m.contains("aws-us-gov")
+    ));
+}
+
+#[test]
 fn global_and_regional_endpoints() {
     let r = ok("iam", "ListRoles", json!({}), "eu-west-1", None);
     assert_eq!(r.url, "https://iam.amazonaws.com/");

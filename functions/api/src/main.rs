@@ -6,8 +6,9 @@ use tollgate_aws::settings::Settings;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tollgate_aws::logging::init();
-    let settings = Settings::from_env()?;
     let sdk = tollgate_aws::config::load(None, None).await;
+    // Settings given as `ssm:<name>` are read with the function's own credentials.
+    let settings = Settings::load(&sdk).await?;
     let policy = tollgate_api::load_policy(&settings, &sdk).await?;
     let shadow = tollgate_api::load_shadow_policy(&settings, &sdk).await?;
     let api = Api::new(settings, &sdk, policy).await?.with_shadow(shadow);

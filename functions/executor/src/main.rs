@@ -6,8 +6,9 @@ use tollgate_executor::Executor;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tollgate_aws::logging::init();
-    let settings = Settings::from_env()?;
     let sdk = tollgate_aws::config::load(None, None).await;
+    // Settings given as `ssm:<name>` are read with the function's own credentials.
+    let settings = Settings::load(&sdk).await?;
     let executor = Executor::new(settings, &sdk).await?;
     let executor = &executor;
     // An `ApiError` becomes the runtime's diagnostic with its code as the error type, which

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use super::{BuildError, invalid};
 use crate::model::{OperationDef, ServiceModel, Shape};
+use crate::partition::{self, GlobalElsewhere};
 
 pub(super) fn check_region(region: &str) -> Result<(), BuildError> {
     let ok = !region.is_empty()
@@ -34,19 +35,21 @@ pub(super) fn virtual_hostable(b: &str) -> bool {
         && bytes.last().is_some_and(|c| c.is_ascii_alphanumeric())
 }
 
-/// The host of the real endpoint and the signing region.
+/// The host of the real endpoint and the signing region, in the region's partition (the
+/// models' hostnames are the `aws` partition's).
 pub(super) fn resolve_host(
     model: &ServiceModel,
     op: &OperationDef,
     region: &str,
 ) -> Result<(String, String), BuildError> {
     let meta = &model.metadata;
+    let partition = partition::of_region(region);
     if let Some(template) = &op.hostname {
         let host = op
             .hostname_exceptions
             .get(region)
             .cloned()
-            .unwrap_or_else(|| template.replace("{region}", region));
+            .unwrap_or_else(|| partition::host_in(region, &template.replace("{region}", region)));
         let signing = op
             .signing_region
             .clone()
@@ -54,7 +57,25 @@ pub(super) fn resolve_host(
         return Ok((host, signing));
     }
     if let Some(g) = &meta.global_endpoint {
-        return Ok((g.hostname.clone(), g.region.clone()));
+        if partition.name == "aws" {
+            return Ok((g.hostname.clone(), g.region.clone()));
+        }
+        return match partition::global_endpoint(partition.name, model.endpoint_prefix()) {
+            Some(GlobalElsewhere::At(host, signing)) => Ok((host.to_string(), signing.to_string())),
+            Some(GlobalElsewhere::Regional) => Ok((
+                format!(
+                    "{}.{region}.{}",
+                    model.endpoint_prefix(),
+                    partition.dns_suffix
+                ),
+                region.to_string(),
+            )),
+            None => Err(BuildError::Endpoint(format!(
+                "{} has no endpoint in the {} partition (region {region})",
+                model.service_name(),
+                partition.name
+            ))),
+        };
     }
     let Some(template) = &meta.hostname else {
         return Err(BuildError::Endpoint(format!(
@@ -66,7 +87,7 @@ pub(super) fn resolve_host(
         .hostname_exceptions
         .get(region)
         .cloned()
-        .unwrap_or_else(|| template.replace("{region}", region));
+        .unwrap_or_else(|| partition::host_in(region, &template.replace("{region}", region)));
     Ok((host, region.to_string()))
 }
 
