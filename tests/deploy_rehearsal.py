@@ -224,6 +224,25 @@ def apply_definition_substitutions():
     StateMachine.create_from_cloudformation_json = classmethod(with_substitutions)
 
 
+def lambda_versions_as_in_aws():
+    """moto's AWS::Lambda::Version publishes the version but resolves neither its Ref (the
+    version's ARN, in AWS) nor Fn::GetAtt Version (its number, which SAM's alias names):
+    give it both, from the version moto published."""
+    from moto.awslambda.models import LambdaVersion, get_backend
+
+    def create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        fn = get_backend(account_id, region_name).publish_version(
+            cloudformation_json["Properties"]["FunctionName"])
+        v = LambdaVersion({"Version": fn.version})
+        v.arn = fn.function_arn if fn.function_arn.endswith(f":{fn.version}") else f"{fn.function_arn}:{fn.version}"
+        return v
+
+    LambdaVersion.create_from_cloudformation_json = classmethod(create)
+    LambdaVersion.physical_resource_id = property(lambda self: self.arn)
+    LambdaVersion.has_cfn_attr = classmethod(lambda cls, attr: attr == "Version")
+    LambdaVersion.get_cfn_attribute = lambda self, attr: str(self.version)
+
+
 ROLE_PROPERTIES = {}  # role name -> its properties as CloudFormation resolved them
 
 
@@ -326,6 +345,7 @@ def main():
     added = install_providers(types)
     apply_definition_substitutions()
     record_role_properties()
+    lambda_versions_as_in_aws()
     for t, how in added.items():
         print(f"note moto's CloudFormation has no {t}: "
               + ("created in moto's own backend by this rehearsal" if how == "backend"
@@ -503,6 +523,10 @@ def rehearse(check_any, c, cfn, stack_name, params):
         if pid.startswith("arn:"):
             known_arns.add(pid)
     known_arns |= {f["FunctionArn"] for f in functions.values()}
+    versions = {v["FunctionArn"] for f in functions.values()
+                for v in c["lambda"].list_versions_by_function(FunctionName=f["FunctionName"])["Versions"]
+                if v["Version"] != "$LATEST"}
+    known_arns |= versions
     for t in tables.values():
         known_arns |= {t["TableArn"], t.get("LatestStreamArn", "")}
         known_arns |= {f"{t['TableArn']}/index/{i['IndexName']}" for i in t.get("GlobalSecondaryIndexes", [])}
@@ -578,8 +602,9 @@ def rehearse(check_any, c, cfn, stack_name, params):
         definition = json.loads(sm["definition"])
         called = {s["Parameters"]["FunctionName"] for s in definition["States"].values()
                   if s.get("Type") == "Task" and "FunctionName" in s.get("Parameters", {})}
-        check(called and called <= {f["FunctionArn"] for f in functions.values()},
-              f"{n} calls only created functions {sorted(called)}")
+        # Published versions, so an execution keeps the code it started with across a deploy.
+        check(called and called <= versions,
+              f"{n} calls only published versions of created functions {sorted(called)}")
         left = re.findall(r"\$\{\w+\}", sm["definition"])
         check(not left, f"{n}: every substitution in the definition is made {left if left else ''}")
 
