@@ -412,9 +412,12 @@ VARIANTS = {
         "TargetRoleArns": "",
         "SettingsParameterPath": "/tollgate",
         "Targets": "ssm:/tollgate/targets",
+        "PolicyParameterName": "/tollgate/policies",
+        "PolicyParameterVersion": "3",
     },
 }
-SEED_SSM = {"/tollgate/targets": '{"sandbox": "arn:aws:iam::111111111111:role/tollgate-target"}'}
+SEED_SSM = {"/tollgate/targets": '{"sandbox": "arn:aws:iam::111111111111:role/tollgate-target"}',
+            "/tollgate/policies": '@id("all") permit (principal, action, resource);'}
 
 
 def rehearse_target_role(check_any, c):
@@ -549,7 +552,7 @@ def rehearse(check_any, c, cfn, stack_name, params):
     # The parameters' ARNs, those in the settings they name in SSM, and those parameters.
     ssm_values = [SEED_SSM[v[len("ssm:"):]] for v in params.values() if v.startswith("ssm:")]
     params_arns = {a for v in list(params.values()) + ssm_values for a in re.findall(r"arn:[^\s\",]+", v)}
-    params_arns |= {f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{v[len('ssm:'):]}" for v in params.values() if v.startswith("ssm:")}
+    params_arns |= {f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{name}" for name in SEED_SSM}
 
     # Each function: its environment resolved, and each setting names what its code expects.
     for name, fn in functions.items():
@@ -565,6 +568,11 @@ def rehearse(check_any, c, cfn, stack_name, params):
             # Target roles in every account trust these by ARN: the name must not change.
             fixed = f"{stack_name}-{name.removesuffix('Function').lower()}"
             check(role_name == fixed, f"{name}'s role has the fixed name {fixed} (found {role_name})")
+        if params.get("PolicyParameterName") and name == "ApiFunction":
+            want = f"ssm:{params['PolicyParameterName']}" + (
+                f":{params['PolicyParameterVersion']}" if params.get("PolicyParameterVersion") else "")
+            check(env.get("TOLLGATE_POLICY_SOURCE") == want,
+                  f"{name} reads the policies from {want} (found {env.get('TOLLGATE_POLICY_SOURCE')})")
         for setting, kind in REQUIRED.get(name, {}).items():
             value = env.get(setting)
             if not check(value not in (None, ""), f"{name} {setting} is set"):

@@ -739,3 +739,40 @@ async fn settings_too_large_for_the_environment_are_read_from_ssm() {
     assert!(e.contains("not read from SSM"), "{e}");
     stack.stop().await;
 }
+
+/// A policy source pinned to an SSM parameter version (`ssm:<name>:<version>`, what the
+/// template's PolicyParameterVersion sets): a later, broken edit of the parameter reaches no
+/// function until the pin moves, while the unpinned source refuses to start on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pinned_policy_version_survives_a_broken_edit() {
+    let seed = vec![
+        (
+            "/tollgate/policies".to_string(),
+            r#"@id("all") permit (principal, action, resource);"#.to_string(),
+        ),
+        (
+            "/tollgate/policies".to_string(),
+            "permit (principal, action, resource".to_string(),
+        ),
+    ];
+    let stack = stack_with(|o| {
+        o.policy_source = "ssm:/tollgate/policies:1".into();
+        o.seed_ssm = seed.clone();
+    })
+    .await;
+    let a = agent(&stack, "ci-bot")
+        .submit(
+            &json!({"action": "dynamodb:ListTables", "params": {}, "reason": "pinned policy"}),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.request_status(), Some("SUCCEEDED"), "{}", a.body);
+    stack.stop().await;
+    let e = start_error(|o| {
+        o.policy_source = "ssm:/tollgate/policies".into();
+        o.seed_ssm = seed;
+    })
+    .await;
+    assert!(e.contains("ssm:/tollgate/policies"), "{e}");
+}
