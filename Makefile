@@ -111,10 +111,11 @@ PARAMS_EXAMPLE := infra/params.example.yaml
 SAM_PARAMS_JSON = $(DEPLOY_BIN)/python -c 'import json, sys; from samcli.cli.types import CfnParameterOverridesType as T; print(json.dumps(T().convert("file://" + sys.argv[1], None, None)))'
 
 check-infra: venv $(DEPLOY_STAMP) $(NPM_STAMP) ## cfn-lint, sam validate --lint, ASL validation; every role least-privilege (after the SAM transform); a deploy rehearsal in moto's CloudFormation.
-	$(BIN)/cfn-lint infra/template.yaml infra/target-role.yaml
+	$(BIN)/cfn-lint infra/template.yaml infra/target-role.yaml infra/deployer-policy.yaml
 	cd infra && $(OFFLINE_AWS) ../$(DEPLOY_BIN)/sam validate --lint --template template.yaml
 	cd infra && $(OFFLINE_AWS) ../$(DEPLOY_BIN)/python ../tests/guided_prompts.py template.yaml
 	$(BIN)/python tests/template_check.py infra/template.yaml
+	$(BIN)/python tests/deployer_check.py infra/template.yaml infra/deployer-policy.yaml
 	@# The definition as deployed in the aws partition (the validator knows no ${Partition}).
 	sed 's/$${Partition}/aws/g' statemachines/approval.asl.json > $(VENV)/approval.asl.json
 	infra/node_modules/.bin/asl-validator --json-path $(VENV)/approval.asl.json
