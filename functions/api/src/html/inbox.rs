@@ -7,7 +7,7 @@ use tollgate_core::time::iso8601;
 use tollgate_core::{RequestRecord, Status};
 
 use super::esc;
-use super::request::{flags_html, resources_html, time_left, verdict_word};
+use super::request::{flags_html, resources_html, time_left, vote_html};
 
 /// Resources listed per request; the request's page has them all.
 const RESOURCES_SHOWN: usize = 3;
@@ -123,21 +123,7 @@ by {agent}<ul>{resources}</ul>Risk: {flags}<br>Votes: {votes}</li>"#,
 }
 
 fn decided_item(rec: &RequestRecord, now: u64) -> String {
-    let votes: Vec<String> = rec
-        .votes
-        .iter()
-        .map(|v| {
-            format!(
-                "{} {}{}",
-                esc(&v.approver.name),
-                verdict_word(v.verdict),
-                v.comment
-                    .as_deref()
-                    .map(|c| format!(": “{}”", esc(c)))
-                    .unwrap_or_default()
-            )
-        })
-        .collect();
+    let votes: Vec<String> = rec.votes.iter().map(vote_html).collect();
     let when = if rec.status == Status::Pending {
         time_left(now, rec.expires_at)
     } else {

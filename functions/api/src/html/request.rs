@@ -141,6 +141,19 @@ pub(crate) fn verdict_word(v: Verdict) -> &'static str {
     }
 }
 
+/// One vote: who, how, and the comment in quotes.
+pub(crate) fn vote_html(v: &tollgate_core::record::Vote) -> String {
+    format!(
+        "{} {}{}",
+        esc(&v.approver.name),
+        verdict_word(v.verdict),
+        v.comment
+            .as_deref()
+            .map(|c| format!(": “{}”", esc(c)))
+            .unwrap_or_default()
+    )
+}
+
 /// The votes, each with its comment and time.
 fn votes_html(rec: &RequestRecord) -> String {
     if rec.votes.is_empty() {
@@ -150,14 +163,9 @@ fn votes_html(rec: &RequestRecord) -> String {
         .iter()
         .map(|v| {
             format!(
-                "<li>{} — {}{} <small>({})</small></li>",
-                esc(&v.approver.name),
-                verdict_word(v.verdict),
-                v.comment
-                    .as_deref()
-                    .map(|c| format!(": “{}”", esc(c)))
-                    .unwrap_or_default(),
-                iso8601(v.at),
+                "<li>{} <small>({})</small></li>",
+                vote_html(v),
+                iso8601(v.at)
             )
         })
         .collect()
