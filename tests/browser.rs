@@ -2,8 +2,10 @@
 //! playwright-core (`make browser` installs both), with JavaScript off. It follows the link a
 //! notice carries, signs in through the dev issuer's user picker (code + PKCE, real cookies),
 //! reads the page on a phone-sized screen and approves; the request then runs.
+//! The inbox likewise: sign in from it, filter it, open a request and approve it there.
 //! Screenshots go to `target/screenshots`, or to `$TOLLGATE_SCREENSHOTS` (the README's come
-//! from `TOLLGATE_SCREENSHOTS=tests/browser/screenshots`).
+//! from `TOLLGATE_SCREENSHOTS=tests/browser/screenshots`; the inbox's, which are small, from
+//! `TOLLGATE_SCREENSHOTS=docs/screenshots`).
 
 use std::path::PathBuf;
 
@@ -11,10 +13,9 @@ use tollgate_cli::client::Client;
 use tollgate_e2e::*;
 use tollgate_local::demo::{create_table, table_exists, wait_for_notice};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn approve_in_headless_chromium() {
+/// The browser script to run, and where its screenshots go.
+fn script(name: &str) -> (PathBuf, PathBuf) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let script = root.join("tests/browser/approve.mjs");
     assert!(
         root.join("tests/browser/node_modules/playwright-core")
             .is_dir(),
@@ -23,21 +24,14 @@ async fn approve_in_headless_chromium() {
     let shots = std::env::var("TOLLGATE_SCREENSHOTS")
         .map(|d| root.join(d))
         .unwrap_or_else(|_| root.join("target/screenshots"));
+    (root.join("tests/browser").join(name), shots)
+}
 
-    let stack = stack().await;
-    create_table(&stack.sdk, "staging-orders").await.unwrap();
-    let bot = agent(&stack, "ci-bot");
-    let id = pending_delete(&bot, "staging-orders").await;
-    let notice = wait_for_notice(&Client::new(&stack.api_url, None), &id, WAIT)
-        .await
-        .unwrap();
-    let link = notice["notice"]["link"].as_str().unwrap().to_string();
-
+/// Runs a browser script to its end; its output when it succeeded.
+async fn node(script: &std::path::Path, args: &[&str]) -> String {
     let out = tokio::process::Command::new("node")
-        .arg(&script)
-        .arg(&link)
-        .arg(&shots)
-        .arg("alice")
+        .arg(script)
+        .args(args)
         .kill_on_drop(true)
         .output()
         .await
@@ -48,11 +42,24 @@ async fn approve_in_headless_chromium() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("Approved"),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approve_in_headless_chromium() {
+    let (script, shots) = script("approve.mjs");
+
+    let stack = stack().await;
+    create_table(&stack.sdk, "staging-orders").await.unwrap();
+    let bot = agent(&stack, "ci-bot");
+    let id = pending_delete(&bot, "staging-orders").await;
+    let notice = wait_for_notice(&Client::new(&stack.api_url, None), &id, WAIT)
+        .await
+        .unwrap();
+    let link = notice["notice"]["link"].as_str().unwrap().to_string();
+
+    let out = node(&script, &[&link, &shots.to_string_lossy(), "alice"]).await;
+    assert!(out.contains("Approved"), "{out}");
     for shot in [
         "approval-page-signed-out.png",
         "dev-sign-in.png",
@@ -65,5 +72,53 @@ async fn approve_in_headless_chromium() {
     assert_eq!(done.request_status(), Some("SUCCEEDED"), "{}", done.body);
     assert_eq!(done.body["votes"][0]["approver"]["subject"], "alice");
     assert!(!table_exists(&stack.sdk, "staging-orders").await.unwrap());
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inbox_lists_filters_opens_and_approves_in_headless_chromium() {
+    let (script, shots) = script("inbox.mjs");
+    let stack = stack().await;
+    create_table(&stack.sdk, "inbox-orders").await.unwrap();
+    create_table(&stack.sdk, "inbox-events").await.unwrap();
+    let ci = agent(&stack, "ci-bot");
+    let etl = agent(&stack, "etl-bot");
+    let other = pending_delete(&ci, "inbox-orders").await;
+    let id = pending_delete(&etl, "inbox-events").await;
+    let anon = Client::new(&stack.api_url, None);
+    // Both previews read and notices out, so the pages show what the approver will see.
+    wait_for_notice(&anon, &other, WAIT).await.unwrap();
+    wait_for_notice(&anon, &id, WAIT).await.unwrap();
+
+    let out = node(
+        &script,
+        &[
+            &stack.api_url,
+            &shots.to_string_lossy(),
+            "alice",
+            "etl-bot",
+            &id,
+            &other,
+        ],
+    )
+    .await;
+    assert!(out.contains("Approved"), "{out}");
+    for shot in [
+        "inbox.png",
+        "inbox-filtered.png",
+        "inbox-request.png",
+        "inbox-after.png",
+    ] {
+        assert!(shots.join(shot).is_file(), "missing screenshot {shot}");
+    }
+    let done = etl.wait_final(&id, WAIT, |_| {}).await.unwrap();
+    assert_eq!(done.request_status(), Some("SUCCEEDED"), "{}", done.body);
+    assert_eq!(done.body["votes"][0]["approver"]["subject"], "alice");
+    assert!(!table_exists(&stack.sdk, "inbox-events").await.unwrap());
+    // The other agent's request still waits: filtering and opening pages changed nothing.
+    let still = ci.status(&other, 0).await.unwrap();
+    assert_eq!(still.request_status(), Some("PENDING"), "{}", still.body);
+    assert_eq!(still.body["votes"], json!([]));
+    assert!(table_exists(&stack.sdk, "inbox-orders").await.unwrap());
     stack.stop().await;
 }

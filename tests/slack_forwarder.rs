@@ -81,6 +81,12 @@ async fn posts_then_updates_the_same_message() {
             "{blocks}"
         );
         assert!(!body.to_string().to_lowercase().contains("task"), "{body}");
+        // The parameters in short, and the preview's summary.
+        assert!(
+            blocks.contains("*Parameters*") && blocks.contains("`TableName`: `slack-orders`"),
+            "{blocks}"
+        );
+        assert!(blocks.contains("*What it touches now*"), "{blocks}");
     }
 
     // Alice approves with the CLI; the closing notice updates the message in place.
@@ -91,21 +97,39 @@ async fn posts_then_updates_the_same_message() {
     assert_eq!(a.status, 200, "{}", a.body);
     let done = bot.wait_final(&id, WAIT, |_| {}).await.unwrap();
     assert_eq!(done.request_status(), Some("SUCCEEDED"));
+    // The API published a notice for the vote: the message shows it at once.
+    let notice_of = |kind: &str| {
+        stack
+            .outbox()
+            .into_iter()
+            .find(|n| n["notice"]["request_id"] == id.as_str() && n["notice"]["type"] == kind)
+    };
+    let mut voted = None;
     let mut closed = None;
     for _ in 0..100 {
-        closed = stack.outbox().into_iter().find(|n| {
-            n["notice"]["request_id"] == id.as_str() && n["notice"]["type"] == "request_closed"
-        });
-        if closed.is_some() {
+        voted = voted.or_else(|| notice_of("vote_recorded"));
+        closed = closed.or_else(|| notice_of("request_closed"));
+        if voted.is_some() && closed.is_some() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    let voted = voted.expect("a vote notice")["notice"].clone();
     let closed = closed.expect("a closing notice")["notice"].clone();
+    forwarder.handle(sns_event(&voted)).await.unwrap();
+    {
+        let c = calls.lock().unwrap();
+        assert_eq!(c.len(), 2, "{c:?}");
+        let (method, _, body) = &c[1];
+        assert_eq!(method, "chat.update");
+        assert_eq!(body["ts"], "1700000000.000100");
+        let blocks = body["blocks"].to_string();
+        assert!(blocks.contains("alice approved"), "{blocks}");
+    }
     forwarder.handle(sns_event(&closed)).await.unwrap();
     let c = calls.lock().unwrap().clone();
-    assert_eq!(c.len(), 2, "{c:?}");
-    let (method, _, body) = &c[1];
+    assert_eq!(c.len(), 3, "{c:?}");
+    let (method, _, body) = &c[2];
     assert_eq!(method, "chat.update");
     assert_eq!(body["ts"], "1700000000.000100");
     assert_eq!(body["channel"], "C-TOLLGATE");
@@ -115,5 +139,9 @@ async fn posts_then_updates_the_same_message() {
         "{blocks}"
     );
     assert!(!blocks.contains("button"), "{blocks}");
+    // The vote notice delivered again, late: the message keeps the newer state.
+    let again = forwarder.handle(sns_event(&voted)).await.unwrap();
+    assert_eq!(again["forwarded"][0]["stale"], true, "{again}");
+    assert_eq!(calls.lock().unwrap().len(), 3);
     stack.stop().await;
 }

@@ -27,6 +27,8 @@ ALLOWED = {
         "dynamodb:DeleteItem", "dynamodb:UpdateItem", "secretsmanager:GetSecretValue",
         "states:StartExecution", "states:SendTaskSuccess", "states:SendTaskFailure",
         "lambda:InvokeFunction", "ssm:GetParameter", "s3:GetObject",
+        # The notice after each vote (the Slack message shows every vote).
+        "sns:Publish", "kms:GenerateDataKey", "kms:Decrypt",
     } | LOGS,
     "NotifierFunction": {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
@@ -44,6 +46,8 @@ ALLOWED = {
     } | LOGS,
     "SlackFunction": {
         "secretsmanager:GetSecretValue", "dynamodb:GetItem", "dynamodb:PutItem",
+        # Which version of the request the posted message shows (a conditional update).
+        "dynamodb:UpdateItem",
     } | LOGS,
     "AuditExportFunction": {
         "s3:PutObject", "dynamodb:DescribeStream", "dynamodb:GetRecords",

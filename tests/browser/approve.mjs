@@ -1,10 +1,9 @@
 // Drives Debian's headless Chromium through an approval: open the link a notice carries,
 // sign in at the dev issuer's user picker, read the page, approve. Saves screenshots.
 // Usage: node approve.mjs <approval link> <screenshot dir> <user>
-import { chromium } from "playwright-core";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { phone } from "./phone.mjs";
 
 const [link, shots, user] = process.argv.slice(2);
 if (!link || !shots || !user) {
@@ -13,32 +12,7 @@ if (!link || !shots || !user) {
 }
 mkdirSync(shots, { recursive: true });
 
-// A fresh profile every run, removed afterwards.
-const profile = mkdtempSync(join(tmpdir(), "tollgate-chromium-"));
-const context = await chromium.launchPersistentContext(
-  profile,
-  {
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    ],
-    // A phone: approvers decide in a hallway.
-    viewport: { width: 390, height: 844 },
-    deviceScaleFactor: 2,
-    isMobile: true,
-    hasTouch: true,
-    // The page must work without any script.
-    javaScriptEnabled: false,
-  },
-);
-const fail = async (page, what) => {
-  console.error(`FAILED: ${what}\nURL: ${page.url()}\n${(await page.content()).slice(0, 3000)}`);
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
-  process.exit(1);
-};
+const { context, close, fail } = await phone();
 try {
   const page = await context.newPage();
   await page.goto(link);
@@ -63,6 +37,5 @@ try {
   await page.screenshot({ path: join(shots, "approved.png"), fullPage: true });
   console.log(JSON.stringify({ approved: true, text: await page.locator(".ok").innerText() }));
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await close();
 }

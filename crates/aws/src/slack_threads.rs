@@ -1,6 +1,8 @@
 //! Where the Slack forwarder posted each request's message (channel and timestamp), kept
 //! next to the request (`sk = SLACK`, see `store::keys`) so reminders thread under it and the
-//! closing notice edits it in place. Expires with a DynamoDB TTL.
+//! vote and closing notices edit it in place. Expires with a DynamoDB TTL. The item also
+//! keeps the `seq` of the request the message last showed, so a notice SNS delivers late
+//! never puts back an older state (buttons on a closed request).
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
@@ -70,5 +72,30 @@ impl SlackThreads {
             .await
             .map_err(|e| unavailable("DynamoDB", DisplayErrorContext(&e)))?;
         Ok(())
+    }
+
+    /// Marks the posted message as showing the request at version `seq`: `true` when it
+    /// showed an older one (the caller then edits the message), `false` when it already
+    /// shows this or a newer one, or there is no posted message. One conditional write, so
+    /// two racing deliveries never both win.
+    pub async fn advance(&self, request_id: &str, seq: u64) -> Result<bool, ApiError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::request(request_id)))
+            .key("sk", s(keys::SLACK))
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(shown_seq) OR shown_seq < :seq)",
+            )
+            .update_expression("SET shown_seq = :seq")
+            .expression_attribute_values(":seq", n(seq))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            Err(e) if crate::store::is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(unavailable("DynamoDB", DisplayErrorContext(&e))),
+        }
     }
 }

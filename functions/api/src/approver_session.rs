@@ -105,11 +105,14 @@ fn set_cookie(name: &str, value: &str, path: &str, max_age: u64) -> String {
     format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; Secure; SameSite=Lax")
 }
 
-/// Only the approval page may be a sign-in's destination: anything else would make the
-/// sign-in an open redirect.
-fn safe_next(next: &str) -> bool {
-    next.starts_with("/v1/approvals/")
-        && !next.contains("//")
+/// Only the approval page and the inbox may be a sign-in's destination: anything else
+/// would make the sign-in an open redirect.
+pub(crate) fn safe_next(next: &str) -> bool {
+    let page = next.starts_with("/v1/approvals/")
+        || next == "/v1/inbox"
+        || next.starts_with("/v1/inbox?")
+        || next.starts_with("/v1/inbox/");
+    page && !next.contains("//")
         && !next.contains('\\')
         && next.bytes().all(|b| b.is_ascii_graphic())
 }
@@ -178,7 +181,7 @@ impl Api {
         if !safe_next(&next) {
             return Err(ApiError::field(
                 "next",
-                "must be the path of an approval page (/v1/approvals/...)",
+                "must be the path of an approval page (/v1/approvals/...) or the inbox (/v1/inbox...)",
             ));
         }
         let cfg = self.sign_in_issuer()?;
@@ -310,18 +313,23 @@ impl Api {
             )
             .await?;
         tracing::info!(approver = %subject, "approver signed in");
-        let sealed = seal::seal(
-            self.keys.session.current(),
-            "session",
-            &SessionCookie { sid },
-            exp,
-        );
+        let sealed = self.session_cookie(sid, exp);
         Ok(Response::redirect(login.next)
             .with_header(
                 "set-cookie",
                 set_cookie(SESSION_COOKIE, &sealed, "/", exp.saturating_sub(now) / 1000),
             )
             .with_header("set-cookie", clear_login))
+    }
+
+    /// The session cookie's value for session `sid`, lapsing at `exp` (ms).
+    pub(crate) fn session_cookie(&self, sid: String, exp: u64) -> String {
+        seal::seal(
+            self.keys.session.current(),
+            "session",
+            &SessionCookie { sid },
+            exp,
+        )
     }
 
     /// `POST /v1/approver/logout`: ends the session (its record is deleted, so the cookie
@@ -379,5 +387,10 @@ mod tests {
         assert!(!safe_next("/v1/approvals/\\evil"));
         assert!(!safe_next("/v1/requests"));
         assert!(!safe_next("/v1/approvals/x y"));
+        assert!(safe_next("/v1/inbox"));
+        assert!(safe_next("/v1/inbox?status=rejected&agent=ci-bot"));
+        assert!(safe_next("/v1/inbox/01ABC"));
+        assert!(!safe_next("/v1/inboxes"));
+        assert!(!safe_next("/v1/inbox//evil.example"));
     }
 }

@@ -34,6 +34,7 @@ impl Api {
                 .metrics
                 .put("ApprovalWaitTime", Unit::Milliseconds, waited, &[]);
         }
+        self.announce_vote(&rec).await;
         // Only the writer that moved the request tells the workflow; if the notifier has not
         // stored the task token yet, it will find the decision and resume the workflow itself.
         if let Some(token) = &rec.task_token {
@@ -50,5 +51,27 @@ impl Api {
             }
         }
         Ok((outcome, rec))
+    }
+}
+
+impl Api {
+    /// Publishes the vote notice (the Slack message is replaced with the request as it is
+    /// now). The vote stands whatever happens here: a notice that is not published is
+    /// logged, and the closing notice still ends the story.
+    async fn announce_vote(&self, rec: &RequestRecord) {
+        let risks = tollgate_catalog::catalog().risks_of(&rec.iam_actions);
+        let Some((subject, message)) =
+            tollgate_core::notice::vote_notice(rec, &self.approval_link(rec), &risks)
+        else {
+            return;
+        };
+        match self.notices.publish(&subject, &message).await {
+            Ok(message_id) => {
+                tracing::info!(request_id = %rec.id, message_id, "vote notice published")
+            }
+            Err(e) => {
+                tracing::warn!(request_id = %rec.id, error = %e.message, "vote notice not published")
+            }
+        }
     }
 }

@@ -18,7 +18,7 @@ use tollgate_aws::keys::SecretIds;
 use tollgate_aws::metrics::Metrics;
 use tollgate_aws::oidc::IssuerConfig;
 use tollgate_aws::policy_source::Source;
-use tollgate_aws::ports::{Invoker, RecordStore, Workflow};
+use tollgate_aws::ports::{Invoker, Publisher, RecordStore, Workflow};
 use tollgate_aws::settings::Settings;
 use tollgate_aws::store::memory::MemoryStore;
 use tollgate_core::ApiError;
@@ -92,10 +92,24 @@ impl Invoker for CountedInvoker {
     }
 }
 
+/// The notices published, as (subject, message).
+#[derive(Default)]
+struct RecordedNotices(Mutex<Vec<(String, Value)>>);
+
+#[async_trait]
+impl Publisher for RecordedNotices {
+    async fn publish(&self, subject: &str, message: &Value) -> Result<String, ApiError> {
+        let mut sent = self.0.lock().unwrap();
+        sent.push((subject.to_string(), message.clone()));
+        Ok(format!("m-{}", sent.len()))
+    }
+}
+
 struct Harness {
     api: Api,
     store: Arc<dyn RecordStore>,
     workflow: Arc<RecordedWorkflow>,
+    notices: Arc<RecordedNotices>,
     signer: EncodingKey,
     kid: String,
 }
@@ -162,10 +176,12 @@ fn harness() -> Harness {
         .with_own_resources(settings.own_resources.clone());
     let store: Arc<dyn RecordStore> = Arc::new(MemoryStore::new());
     let workflow = Arc::new(RecordedWorkflow::default());
+    let notices = Arc::new(RecordedNotices::default());
     let ports = Ports {
         store: store.clone(),
         workflow: workflow.clone(),
         executor: Arc::new(CountedInvoker::default()),
+        notices: notices.clone(),
     };
     let keys = ApiKeys {
         link: ring(1),
@@ -182,6 +198,7 @@ fn harness() -> Harness {
         api,
         store,
         workflow,
+        notices,
         signer: EncodingKey::from_ec_der(pkcs8.as_ref()),
         kid,
     }
@@ -590,4 +607,337 @@ async fn a_caller_holds_at_most_its_share_of_open_long_polls() {
     let (status, _) = h.status(&bot, last, 1).await;
     assert_eq!(status, 200);
     assert!(started.elapsed() >= Duration::from_secs(1));
+}
+
+impl Harness {
+    /// A page session for an approver, as the sign-in callback records it, and its cookie.
+    async fn sign_in(&self, sub: &str, groups: &[&str]) -> String {
+        let identity = tollgate_core::Identity {
+            issuer: APPROVERS.into(),
+            subject: sub.into(),
+            name: sub.into(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            human: Some(format!("{sub}@example.com")),
+            ..Default::default()
+        };
+        let sid = format!("sid-{sub}-0123456789abcdef0123456789");
+        let now = tollgate_aws::now_ms();
+        self.store
+            .put_session(
+                &sid,
+                &tollgate_aws::store::SessionRecord {
+                    identity,
+                    created_ms: now,
+                    expires_ms: now + 600_000,
+                },
+            )
+            .await
+            .unwrap();
+        format!(
+            "{}={}",
+            crate::approver_session::SESSION_COOKIE,
+            self.api.session_cookie(sid, now + 600_000)
+        )
+    }
+
+    /// A page or form as a browser sends it: the cookie, and a form body for a POST.
+    async fn browse(
+        &self,
+        method: &str,
+        path: &str,
+        cookie: &str,
+        form: &[(&str, &str)],
+    ) -> (u16, String) {
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("cookie", cookie);
+        let body = if method == "POST" {
+            req = req
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("origin", "https://tollgate.test");
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form)
+                .finish()
+                .into_bytes()
+        } else {
+            vec![]
+        };
+        let r = self.api.handle(req.body(body).unwrap(), "192.0.2.1").await;
+        (r.status, r.body)
+    }
+}
+
+/// The value of the page's hidden input `name`.
+fn hidden(html: &str, name: &str) -> String {
+    let at = html
+        .find(&format!("name=\"{name}\" value=\""))
+        .unwrap_or_else(|| panic!("no {name} in {html}"));
+    let rest = &html[at + name.len() + 15..];
+    rest[..rest.find('"').unwrap()].to_string()
+}
+
+#[tokio::test]
+async fn the_inbox_lists_what_waits_for_the_approver_soonest_first_and_filters() {
+    let h = harness();
+    let first = h.pending("bot", delete_table("orders")).await;
+    let bucket = h.pending("other-bot", delete_bucket("logs")).await;
+    let second = h.pending("bot", delete_table("users")).await;
+    // `users` lapses first: it comes first.
+    h.store
+        .update(&second, |r| {
+            r.expires_at = r.expires_at.map(|e| e - 60_000);
+            let ev = r.push_event(tollgate_core::EventKind::Notified, None, json!({}), 1);
+            Ok(((), vec![ev]))
+        })
+        .await
+        .unwrap();
+
+    let (status, page) = h.browse("GET", "/v1/inbox", "", &[]).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Sign in to see your inbox"), "{page}");
+    assert!(
+        !page.contains(&first),
+        "signed out, nothing is listed: {page}"
+    );
+
+    let alice = h.sign_in("alice", &["approvers"]).await;
+    let (status, page) = h.browse("GET", "/v1/inbox", &alice, &[]).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Waiting for you (2)"), "{page}");
+    let (a, b) = (page.find(&second).unwrap(), page.find(&first).unwrap());
+    assert!(a < b, "soonest deadline first: {page}");
+    assert!(
+        !page.contains(&bucket),
+        "a request needing groups alice is not in is not hers: {page}"
+    );
+
+    let dana = h.sign_in("dana", &["dba"]).await;
+    let (_, page) = h.browse("GET", "/v1/inbox", &dana, &[]).await;
+    assert!(page.contains(&bucket) && !page.contains(&first), "{page}");
+
+    // Filters: by action (a whole service), by agent name, by agent key (the by-agent index).
+    let (_, page) = h.browse("GET", "/v1/inbox?action=s3", &alice, &[]).await;
+    assert!(page.contains("Waiting for you (0)"), "{page}");
+    let (_, page) = h
+        .browse(
+            "GET",
+            "/v1/inbox?action=dynamodb:DeleteTable&agent=bot",
+            &alice,
+            &[],
+        )
+        .await;
+    assert!(page.contains("Waiting for you (2)"), "{page}");
+    let key = url::form_urlencoded::byte_serialize(format!("{AGENTS}#bot").as_bytes())
+        .collect::<String>();
+    let (_, page) = h
+        .browse("GET", &format!("/v1/inbox?agent={key}"), &alice, &[])
+        .await;
+    assert!(page.contains("Waiting for you (2)"), "{page}");
+    let (_, page) = h.browse("GET", "/v1/inbox?agent=nobody", &alice, &[]).await;
+    assert!(page.contains("Waiting for you (0)"), "{page}");
+    let (status, body) = h.browse("GET", "/v1/inbox?status=done", &alice, &[]).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("\"field\":\"status\""), "{body}");
+
+    // Alice rejects one on the API; it moves to her decisions, and to bob's "by others".
+    let (status, body) = h
+        .call(
+            "POST",
+            &format!("/v1/requests/{first}/reject"),
+            &h.approver("alice", &["approvers"]),
+            &[],
+            json!({"comment": "not today"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, page) = h.browse("GET", "/v1/inbox", &alice, &[]).await;
+    assert!(page.contains("Waiting for you (1)"), "{page}");
+    assert!(page.contains("Recently decided by you (1)"), "{page}");
+    assert!(
+        page.contains("alice@example.com rejected: “not today”"),
+        "{page}"
+    );
+    let bob = h.sign_in("bob", &["approvers"]).await;
+    let (_, page) = h.browse("GET", "/v1/inbox", &bob, &[]).await;
+    assert!(page.contains("Recently decided by others (1)"), "{page}");
+    let (_, page) = h
+        .browse("GET", "/v1/inbox?status=rejected", &bob, &[])
+        .await;
+    assert!(
+        page.contains("rejected requests (1)") && page.contains(&first),
+        "{page}"
+    );
+    // Listing changed nothing.
+    let (_, body) = h.status(&h.agent("bot"), &second, 0).await;
+    assert_eq!(body["status"], "PENDING");
+    assert_eq!(body["votes"], json!([]));
+}
+
+#[tokio::test]
+async fn the_inbox_request_page_shows_everything_and_decides_with_the_forms_checks() {
+    let h = harness();
+    let id = h.pending("bot", delete_table("orders")).await;
+    let alice = h.sign_in("alice", &["approvers"]).await;
+    let path = format!("/v1/inbox/{id}");
+
+    let (status, page) = h.browse("GET", &path, "", &[]).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Sign in to see your inbox"), "{page}");
+    assert!(!page.contains("orders"), "{page}");
+    // Someone outside the request's groups: like a missing request.
+    let dana = h.sign_in("dana", &["dba"]).await;
+    let (status, _) = h.browse("GET", &path, &dana, &[]).await;
+    assert_eq!(status, 404);
+
+    let (status, page) = h.browse("GET", &path, &alice, &[]).await;
+    assert_eq!(status, 200, "{page}");
+    for shown in [
+        "orders",
+        "Timeline",
+        "submitted",
+        "notified",
+        "Outcome",
+        "deletes",
+    ] {
+        assert!(page.contains(shown), "{shown} missing: {page}");
+    }
+    let csrf = hidden(&page, "csrf");
+    let hash = hidden(&page, "request_hash");
+    assert!(
+        !page.contains("name=\"k\""),
+        "no link key in the inbox: {page}"
+    );
+
+    // The approval form's protections hold here too.
+    let evil = {
+        let req = http::Request::builder()
+            .method("POST")
+            .uri(&path)
+            .header("cookie", &alice)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("origin", "https://evil.example");
+        let body = format!("csrf={csrf}&request_hash={hash}&verdict=approve").into_bytes();
+        h.api
+            .handle(req.body(body).unwrap(), "192.0.2.1")
+            .await
+            .status
+    };
+    assert_eq!(evil, 403, "another site's form");
+    let bob = h.sign_in("bob", &["approvers"]).await;
+    let (status, page) = h
+        .browse(
+            "POST",
+            &path,
+            &bob,
+            &[
+                ("csrf", &csrf),
+                ("request_hash", &hash),
+                ("verdict", "approve"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 403, "a CSRF token of another session: {page}");
+    let (status, page) = h
+        .browse(
+            "POST",
+            &path,
+            &alice,
+            &[
+                ("csrf", &csrf),
+                ("request_hash", &"0".repeat(64)),
+                ("verdict", "approve"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 409, "another hash than the stored one: {page}");
+    let (status, _) = h
+        .browse(
+            "POST",
+            &path,
+            "",
+            &[
+                ("csrf", &csrf),
+                ("request_hash", &hash),
+                ("verdict", "approve"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 401, "no session");
+    let (_, body) = h.status(&h.agent("bot"), &id, 0).await;
+    assert_eq!(body["votes"], json!([]), "nothing was recorded: {body}");
+
+    let (status, page) = h
+        .browse(
+            "POST",
+            &path,
+            &alice,
+            &[
+                ("csrf", &csrf),
+                ("request_hash", &hash),
+                ("verdict", "approve"),
+                ("comment", "ok"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Approved. The request runs now."), "{page}");
+    assert!(page.contains("Back to the inbox"), "{page}");
+    assert!(
+        h.workflow
+            .calls()
+            .contains(&format!("approve token-{id} {id}")),
+        "{:?}",
+        h.workflow.calls()
+    );
+    let (_, body) = h.status(&h.agent("bot"), &id, 0).await;
+    assert_eq!(body["status"], "APPROVED", "{body}");
+    assert_eq!(body["votes"][0]["approver"]["subject"], "alice");
+
+    // Afterwards the page shows the vote in the timeline, and nothing left to decide.
+    let (_, page) = h.browse("GET", &path, &alice, &[]).await;
+    assert!(page.contains("by alice: approve, “ok”"), "{page}");
+    assert!(page.contains("nothing left to decide"), "{page}");
+}
+
+#[tokio::test]
+async fn every_vote_publishes_a_notice_with_the_request_as_it_is_now() {
+    let h = harness();
+    let id = h.pending("bot", delete_bucket("logs")).await;
+    let (status, body) = h.vote(&h.approver("dana", &["dba"]), &id, "approve").await;
+    assert_eq!(status, 200, "{body}");
+    let machine = |n: usize| -> Value {
+        let sent = h.notices.0.lock().unwrap();
+        serde_json::from_str(sent[n].1["lambda"].as_str().unwrap()).unwrap()
+    };
+    assert_eq!(h.notices.0.lock().unwrap().len(), 1);
+    let first = machine(0);
+    assert_eq!(first["type"], "vote_recorded");
+    assert_eq!(first["request_id"], id.as_str());
+    assert_eq!(first["status"], "PENDING");
+    let blocks = first["blocks"].to_string();
+    assert!(
+        blocks.contains("dana@example.com approved at")
+            && blocks.contains("\"action_id\":\"approve\""),
+        "{blocks}"
+    );
+    assert!(
+        blocks.contains("`Bucket`: `logs`"),
+        "the parameters in short: {blocks}"
+    );
+    // A refused vote publishes nothing.
+    let (status, _) = h.vote(&h.approver("dana", &["dba"]), &id, "approve").await;
+    assert_eq!(status, 409);
+    assert_eq!(h.notices.0.lock().unwrap().len(), 1);
+    let (status, body) = h
+        .vote(&h.approver("sam", &["security"]), &id, "approve")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let second = machine(1);
+    assert_eq!(second["status"], "APPROVED");
+    assert!(second["seq"].as_u64() > first["seq"].as_u64(), "{second}");
+    assert!(
+        !second["blocks"].to_string().contains("button"),
+        "no buttons once decided"
+    );
 }

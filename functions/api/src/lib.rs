@@ -10,6 +10,7 @@ mod decide;
 mod explain;
 mod front_door;
 mod html;
+mod inbox;
 mod listing;
 mod mcp;
 mod openapi;
@@ -34,9 +35,10 @@ use aws_config::SdkConfig;
 use tollgate_aws::config::{NoCredentials, signing_identity};
 use tollgate_aws::invoke::LambdaInvoker;
 use tollgate_aws::keys::{KeySource, Purpose, SlackApp, take};
+use tollgate_aws::notify::Topic;
 use tollgate_aws::oidc::Verifier;
 use tollgate_aws::policy_source;
-use tollgate_aws::ports::{Invoker, RecordStore, Workflow};
+use tollgate_aws::ports::{Invoker, Publisher, RecordStore, Workflow};
 use tollgate_aws::settings::Settings;
 use tollgate_aws::store::Store;
 use tollgate_aws::workflow::StepFunctions;
@@ -60,6 +62,8 @@ pub struct Api {
     pub(crate) store: Arc<dyn RecordStore>,
     pub(crate) workflow: Arc<dyn Workflow>,
     pub(crate) executor: Arc<dyn Invoker>,
+    /// Publishes the notice after each vote (the Slack message is updated from it).
+    pub(crate) notices: Arc<dyn Publisher>,
     pub(crate) agents: Verifier,
     pub(crate) approvers: Verifier,
     pub(crate) policy: Arc<dyn Policy>,
@@ -71,11 +75,13 @@ pub struct Api {
 }
 
 /// What the API talks to outside itself. On Lambda: DynamoDB, Step Functions and the
-/// executor function; in handler tests, the in-memory store and recorders.
+/// executor function and the notice topic (SNS); in handler tests, the in-memory store and
+/// recorders.
 pub struct Ports {
     pub store: Arc<dyn RecordStore>,
     pub workflow: Arc<dyn Workflow>,
     pub executor: Arc<dyn Invoker>,
+    pub notices: Arc<dyn Publisher>,
 }
 
 /// The keys the API uses, each from its own secret.
@@ -191,6 +197,10 @@ impl Api {
                 region,
                 settings.lambda_endpoint.clone(),
             )),
+            notices: Arc::new(Topic::new(
+                aws_sdk_sns::Client::new(sdk),
+                settings.topic_arn.clone(),
+            )),
         };
         Ok(Self::assemble(settings, ports, keys, policy))
     }
@@ -206,6 +216,7 @@ impl Api {
             store: ports.store,
             workflow: ports.workflow,
             executor: ports.executor,
+            notices: ports.notices,
             agents: Verifier::new(settings.agent_issuers.clone(), settings.jwks_min_refresh),
             approvers: Verifier::new(settings.approver_issuers.clone(), settings.jwks_min_refresh),
             policy,
@@ -240,6 +251,9 @@ impl Api {
             }
             ("GET", ["v1", "approvals", id]) => self.approval_page(&req, id).await,
             ("POST", ["v1", "approvals", id]) => self.approval_form(&req, id).await,
+            ("GET", ["v1", "inbox"]) => self.inbox(&req).await,
+            ("GET", ["v1", "inbox", id]) => self.inbox_request(&req, id).await,
+            ("POST", ["v1", "inbox", id]) => self.inbox_form(&req, id).await,
             ("GET", ["v1", "approver", "login"]) => self.login(&req).await,
             ("GET", ["v1", "approver", "callback"]) => self.callback(&req).await,
             ("POST", ["v1", "approver", "logout"]) => self.logout(&req).await,
@@ -330,8 +344,9 @@ fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
     match segments {
         ["v1", "health" | "openapi.json"]
         | ["v1", "requests", _]
-        | ["v1", "approver", "login" | "callback"] => Some("GET"),
-        ["v1", "requests"] | ["v1", "approvals", _] => Some("GET, POST"),
+        | ["v1", "approver", "login" | "callback"]
+        | ["v1", "inbox"] => Some("GET"),
+        ["v1", "requests"] | ["v1", "approvals", _] | ["v1", "inbox", _] => Some("GET, POST"),
         ["v1", "explain" | "decisions" | "credentials"]
         | ["v1", "requests", _, "approve" | "reject" | "cancel"]
         | ["v1", "approver", "logout"]
@@ -372,6 +387,8 @@ mod tests {
         assert_eq!(allow("/v1/openapi.json"), Some("GET"));
         assert_eq!(allow("/v1/approvals/X"), Some("GET, POST"));
         assert_eq!(allow("/v1/approver/callback"), Some("GET"));
+        assert_eq!(allow("/v1/inbox"), Some("GET"));
+        assert_eq!(allow("/v1/inbox/X"), Some("GET, POST"));
         assert_eq!(allow("/v1/slack/actions"), Some("POST"));
         assert_eq!(allow("/mcp"), Some("POST"));
         assert_eq!(

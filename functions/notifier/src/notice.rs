@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use tollgate_aws::settings::Settings;
 use tollgate_core::display::{lines, one_line};
 use tollgate_core::keyring::KeyRing;
+use tollgate_core::notice::bodies;
 use tollgate_core::time::iso8601;
 use tollgate_core::{RequestRecord, link, slack};
 
@@ -225,6 +226,8 @@ pub fn closing_notice(rec: &RequestRecord) -> (String, Value) {
     let machine = json!({
         "type": "request_closed",
         "request_id": rec.id,
+        // Orders it after the vote notices (the Slack forwarder keeps the newest).
+        "seq": rec.seq,
         "status": rec.status,
         "action": rec.request.action.to_string(),
         "agent": rec.agent.name,
@@ -235,17 +238,6 @@ pub fn closing_notice(rec: &RequestRecord) -> (String, Value) {
         "blocks": slack::closed_blocks(rec),
     });
     (subject, bodies(&text, &machine))
-}
-
-fn bodies(text: &str, machine: &Value) -> Value {
-    json!({
-        "default": text,
-        "email": text,
-        "http": machine.to_string(),
-        "https": machine.to_string(),
-        // The Slack forwarder's Lambda subscription.
-        "lambda": machine.to_string(),
-    })
 }
 
 #[cfg(test)]

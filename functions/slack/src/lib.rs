@@ -1,7 +1,7 @@
 //! The Slack forwarder: subscribed to the approval topic, it posts each approval notice to a
-//! Slack channel with Approve / Reject buttons, threads reminders under it, and when the
-//! request closes updates the original message in place (who decided, when) so nobody acts
-//! on it twice.
+//! Slack channel with Approve / Reject buttons, threads reminders under it, updates the
+//! message in place after every vote (the votes so far) and when the request closes (who
+//! decided, when, no more buttons) so nobody acts on it twice.
 //!
 //! Its secret (Secrets Manager, JSON) is either `{"bot_token": "xoxb-...", "channel": "C..."}`
 //! (post, thread and update through the Web API) or `{"webhook_url": "https://hooks..."}`
@@ -160,13 +160,26 @@ impl Forwarder {
                 self.call(token, "chat.postMessage", &msg).await?;
                 Ok(json!({"request_id": id, "type": kind, "thread_ts": ts}))
             }
-            ("request_closed", Some((ch, ts))) => {
+            // A vote or the close: the message shows the request as it is now, unless a
+            // later notice was shown already (SNS does not keep order).
+            ("vote_recorded" | "request_closed", Some((ch, ts))) => {
+                let seq = notice["seq"].as_u64();
+                let newer = match seq {
+                    Some(seq) => self.threads.advance(id, seq).await?,
+                    // Closing notices from before `seq` was sent always update.
+                    None => kind == "request_closed",
+                };
+                if !newer {
+                    return Ok(json!({"request_id": id, "type": kind, "stale": true}));
+                }
                 let mut msg = body.clone();
                 msg["channel"] = json!(ch);
                 msg["ts"] = json!(ts);
                 self.call(token, "chat.update", &msg).await?;
                 Ok(json!({"request_id": id, "type": kind, "updated": ts}))
             }
+            // A vote on a message this forwarder never posted: nothing to edit.
+            ("vote_recorded", None) => Ok(json!({"request_id": id, "type": kind, "ignored": true})),
             // A reminder or closing notice for a message this forwarder never posted
             // (subscribed later): post it as new.
             (_, None) => {

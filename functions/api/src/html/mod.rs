@@ -1,5 +1,9 @@
-//! The frame of every page the API serves (the approval page, sign-in and sign-out): one
-//! style sheet, no scripts, and one escaping function for whatever goes inside.
+//! The frame of every page the API serves (the approval page, the inbox, sign-in and
+//! sign-out): one style sheet, no scripts, and one escaping function for whatever goes
+//! inside. `request` and `inbox` lay out what those pages show; all escaping happens here.
+
+pub(crate) mod inbox;
+pub(crate) mod request;
 
 pub(crate) use tollgate_core::display::html_escape as esc;
 
@@ -15,7 +19,11 @@ a.button{display:block;text-align:center;background:#0645ad;color:#fff;padding:.
 .warn{background:#fff4e5;padding:.5rem;border-radius:.3rem}.ok{background:#e6f4ea;padding:.5rem;border-radius:.3rem}\
 .final{background:#eef;padding:.5rem;border-radius:.3rem}\
 blockquote.reason{margin:0;padding:.2rem .6rem;border-left:.25rem solid #999;white-space:pre-wrap;word-break:break-word}\
-table.preview{border-collapse:collapse;width:100%}table.preview th,table.preview td{text-align:left;vertical-align:top;padding:.1rem .4rem .1rem 0;word-break:break-word}";
+table.preview{border-collapse:collapse;width:100%}table.preview th,table.preview td{text-align:left;vertical-align:top;padding:.1rem .4rem .1rem 0;word-break:break-word}\
+ul.inbox{list-style:none;padding:0}ul.inbox>li{border:1px solid #ddd;border-radius:.4rem;padding:.5rem;margin:.5rem 0;word-break:break-word}\
+ul.inbox ul{margin:.2rem 0;padding-left:1.1rem}.left{display:block;font-size:.9rem;color:#555}\
+form.filters label{display:block;margin:.3rem 0}form.filters input,form.filters select{font-size:1rem;width:100%;box-sizing:border-box;padding:.3rem}\
+form.filters button{background:#0645ad;color:#fff}ol.timeline{padding-left:1.2rem}ol.timeline li{margin:.2rem 0;word-break:break-word}";
 
 /// A complete page: phone-sized, no scripts.
 pub(crate) fn page(title: &str, body: &str) -> String {
