@@ -271,6 +271,13 @@ def main():
                   and "sns:Endpoint" in s.get("Condition", {}).get("StringNotEquals", {}) for s in stmts),
               f"{name}: refuses subscriptions to unlisted endpoints")
 
+    # E-mail gets every notice but the one after each vote (one e-mail per vote would bury
+    # the inbox; the Slack message is updated in place instead).
+    email = resources.get("ApprovalEmailSubscription", {}).get("Properties", {})
+    check(email.get("FilterPolicyScope") == "MessageAttributes"
+          and email.get("FilterPolicy") == {"type": [{"anything-but": ["vote_recorded"]}]},
+          "the e-mail subscription skips vote notices")
+
     # The audit bucket is under its own customer managed key (grantable to other accounts), and
     # a batch the stream trigger gives up on goes to a queue instead of being dropped.
     enc = resources["AuditBucket"]["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use aws_sdk_sns::Client;
 use aws_sdk_sns::error::DisplayErrorContext;
+use aws_sdk_sns::types::MessageAttributeValue;
 use tollgate_core::ApiError;
 
 use crate::ports::Publisher;
@@ -34,6 +35,13 @@ impl Publisher for Topic {
             .filter(|c| !c.is_control())
             .take(100)
             .collect();
+        // Every notice carries its kind, so a subscription's filter policy can select
+        // (the e-mail subscription skips vote notices).
+        let kind = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(tollgate_core::notice::kind(message))
+            .build()
+            .map_err(|e| unavailable("SNS", e))?;
         let out = self
             .client
             .publish()
@@ -41,6 +49,7 @@ impl Publisher for Topic {
             .subject(subject)
             .message_structure("json")
             .message(message.to_string())
+            .message_attributes("type", kind)
             .send()
             .await
             .map_err(|e| unavailable("SNS", DisplayErrorContext(&e)))?;

@@ -21,6 +21,19 @@ pub fn bodies(text: &str, machine: &Value) -> Value {
     })
 }
 
+/// A notice's kind (`approval_requested`, `vote_recorded`, `request_closed`, ...), from its
+/// machine body; `notice` when it has none. Sent as the SNS message attribute `type`, so a
+/// subscription can filter: the e-mail subscription skips vote notices, which only the Slack
+/// message needs (it is updated in place; an inbox would get one e-mail per vote).
+pub fn kind(bodies: &Value) -> String {
+    bodies
+        .get("lambda")
+        .and_then(Value::as_str)
+        .and_then(|s| serde_json::from_str::<Value>(s).ok())
+        .and_then(|m| m.get("type").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_else(|| "notice".to_string())
+}
+
 /// Subject and bodies after a vote: who voted how, where the approvals stand, and the
 /// request's Slack blocks as they are now (still with the buttons while it is pending), for
 /// the forwarder to replace the posted message with. `seq` orders notices of one request,
@@ -67,6 +80,14 @@ pub fn vote_notice(rec: &RequestRecord, link: &str, risks: &[String]) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_notice_says_its_kind_for_subscription_filters() {
+        let b = bodies("t", &json!({"type": "vote_recorded", "request_id": "r"}));
+        assert_eq!(kind(&b), "vote_recorded");
+        assert_eq!(kind(&bodies("t", &json!({"request_id": "r"}))), "notice");
+        assert_eq!(kind(&json!({"default": "t"})), "notice");
+    }
     use crate::decision::{Decision, Effect, GroupRequirement};
 
     fn record() -> RequestRecord {
