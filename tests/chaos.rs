@@ -30,19 +30,12 @@ use tollgate_local::Stack;
 use tollgate_local::demo::create_table;
 use tollgate_local::server::KillPoint;
 
-/// splitmix64: seeded, tiny, the same sequence everywhere, so a seed replays a plan.
-struct Rng(u64);
+/// fastrand's seeded generator: the same sequence for a seed, so a seed replays a plan.
+struct Rng(fastrand::Rng);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
     fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.0.u64(..n.max(1))
     }
     fn percent(&mut self, p: u64) -> bool {
         self.below(100) < p
@@ -149,6 +142,8 @@ struct Config {
     requests: usize,
     round: usize,
     approval_timeout_seconds: u64,
+    /// Executor kills planned per round at most.
+    max_kills: usize,
 }
 
 impl Config {
@@ -170,11 +165,13 @@ impl Config {
                 .map(|d| d.as_secs())
                 .unwrap_or(21)
         });
+        let round = var("CHAOS_ROUND").map_or(round, |v| v as usize).max(4);
         Config {
             seed,
             requests: var("CHAOS_REQUESTS").map_or(requests, |v| v as usize),
-            round: var("CHAOS_ROUND").map_or(round, |v| v as usize).max(4),
+            round,
             approval_timeout_seconds,
+            max_kills: (round / 10).max(1),
         }
     }
 }
@@ -185,8 +182,9 @@ const SWEEP_BOUND_MS: u64 = 2_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn short_campaign() {
-    // A fixed seed, so `make test` replays the same plan; CHAOS_SEED picks another.
-    campaign(Config::from_env(Some(21), 24, 12, 12)).await;
+    // A fixed seed, so `make test` replays the same plan; seed 40 plans every kind of
+    // request and fault (`CHAOS_PLAN_ONLY=1` prints a seed's plan). CHAOS_SEED picks another.
+    campaign(Config::from_env(Some(40), 24, 12, 12)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -201,12 +199,38 @@ async fn campaign(cfg: Config) {
         cfg.seed, cfg.seed, cfg.requests, cfg.round
     );
     let started = Instant::now();
-    let mut rng = Rng(cfg.seed);
+    let mut rng = Rng(fastrand::Rng::with_seed(cfg.seed));
     let rounds = cfg.requests.div_ceil(cfg.round).max(2);
     // About one round in five kills the emulator, never the first, at least one.
     let mut kill_rounds: BTreeSet<usize> = (1..rounds).filter(|_| rng.percent(20)).collect();
     if kill_rounds.is_empty() {
         kill_rounds.insert(1 + rng.below(rounds as u64 - 1) as usize);
+    }
+    // The whole plan first, in the order the RNG is drawn, so a seed names it alone.
+    let mut schedule = vec![];
+    let mut submitted = 0;
+    for round in 0..rounds {
+        let size = cfg.round.min(cfg.requests.saturating_sub(submitted)).max(4);
+        submitted += size;
+        let plans = plan_round(&mut rng, size, kill_rounds.contains(&round), cfg.max_kills);
+        let faults = if kill_rounds.contains(&round) {
+            RoundFaults::EmulatorKilled {
+                after: Duration::from_millis(300 + rng.below(2_500)),
+                outage: Duration::from_millis(200 + rng.below(1_500)),
+            }
+        } else {
+            RoundFaults::Sns(sns_windows(&mut rng, cfg.approval_timeout_seconds))
+        };
+        schedule.push((plans, faults));
+    }
+    if std::env::var_os("CHAOS_PLAN_ONLY").is_some() {
+        for (round, (plans, faults)) in schedule.iter().enumerate() {
+            println!("round {round}: {faults:?}");
+            for p in plans {
+                println!("  {p:?}");
+            }
+        }
+        return;
     }
     let timeout = cfg.approval_timeout_seconds;
     let mut stack = stack_with(|o| o.approval_timeout_seconds = timeout).await;
@@ -221,18 +245,14 @@ async fn campaign(cfg: Config) {
         seed: cfg.seed,
         ..Default::default()
     };
-    let mut submitted = 0;
-    for round in 0..rounds {
-        let size = cfg.round.min(cfg.requests.saturating_sub(submitted)).max(4);
-        submitted += size;
-        let plans = plan_round(&mut rng, size, kill_rounds.contains(&round));
-        if kill_rounds.contains(&round) {
-            let kill_after = Duration::from_millis(300 + rng.below(2_500));
-            let outage = Duration::from_millis(200 + rng.below(1_500));
-            emulator_round(&mut stack, round, &plans, kill_after, outage, &mut tally).await;
-        } else {
-            let sns = sns_windows(&mut rng, cfg.approval_timeout_seconds);
-            normal_round(&stack, &proxy, round, &plans, &sns, &cfg, &mut tally).await;
+    for (round, (plans, faults)) in schedule.iter().enumerate() {
+        match faults {
+            RoundFaults::EmulatorKilled { after, outage } => {
+                emulator_round(&mut stack, round, plans, *after, *outage, &mut tally).await
+            }
+            RoundFaults::Sns(sns) => {
+                normal_round(&stack, &proxy, round, plans, sns, &cfg, &mut tally).await
+            }
         }
         println!(
             "chaos: round {round} done ({} requests{}), {:.0} s",
@@ -249,7 +269,17 @@ async fn campaign(cfg: Config) {
     report(&cfg, rounds, &kill_rounds, &tally, started.elapsed());
 }
 
-fn plan_round(rng: &mut Rng, size: usize, emulator_killed: bool) -> Vec<Plan> {
+/// What goes wrong around a round's plans.
+#[derive(Debug)]
+enum RoundFaults {
+    /// SNS refuses every publish in each window `(start, length)` from the round's start.
+    Sns(Vec<(Duration, Duration)>),
+    /// The emulator is killed `after` the round starts and restarted `outage` later.
+    EmulatorKilled { after: Duration, outage: Duration },
+}
+
+fn plan_round(rng: &mut Rng, size: usize, emulator_killed: bool, max_kills: usize) -> Vec<Plan> {
+    let mut kills = 0;
     (0..size)
         .map(|n| {
             // While the emulator dies only simple plans run: their records die with it.
@@ -271,7 +301,9 @@ fn plan_round(rng: &mut Rng, size: usize, emulator_killed: bool) -> Vec<Plan> {
             };
             let fault = if emulator_killed || matches!(kind, Kind::Read | Kind::Denied) {
                 Fault::None
-            } else if kind == Kind::Approved && rng.percent(30) {
+            } else if kind == Kind::Approved && kills < max_kills && rng.percent(30) {
+                // Kills run one at a time (each is held until its request moves on).
+                kills += 1;
                 Fault::Kill {
                     point: rng.pick(&[
                         KillPoint::BeforeClaim,
