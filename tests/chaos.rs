@@ -233,19 +233,22 @@ async fn campaign(cfg: Config) {
         return;
     }
     let timeout = cfg.approval_timeout_seconds;
-    let mut stack = stack_with(|o| o.approval_timeout_seconds = timeout).await;
-    // The functions' calls to the target go through a proxy that can lose an answer.
-    let proxy = TargetProxy::start(stack.moto_url.clone()).await;
-    stack.settings_mut().aws_endpoint = Some(proxy.url.clone());
-    stack
-        .cold_start()
-        .await
-        .expect("the functions start with the proxy");
     let mut tally = Tally {
         seed: cfg.seed,
         ..Default::default()
     };
     for (round, (plans, faults)) in schedule.iter().enumerate() {
+        // A fresh stack each round: moto copies its whole table for every transaction, so
+        // one table of every round's requests would slow each write past the clients'
+        // timeouts; a round's requests all end within it.
+        let mut stack = stack_with(|o| o.approval_timeout_seconds = timeout).await;
+        // The functions' calls to the target go through a proxy that can lose an answer.
+        let proxy = TargetProxy::start(stack.moto_url.clone()).await;
+        stack.settings_mut().aws_endpoint = Some(proxy.url.clone());
+        stack
+            .cold_start()
+            .await
+            .expect("the functions start with the proxy");
         match faults {
             RoundFaults::EmulatorKilled { after, outage } => {
                 emulator_round(&mut stack, round, plans, *after, *outage, &mut tally).await
@@ -264,8 +267,8 @@ async fn campaign(cfg: Config) {
             },
             started.elapsed().as_secs_f64()
         );
+        stack.stop().await;
     }
-    stack.stop().await;
     report(&cfg, rounds, &kill_rounds, &tally, started.elapsed());
 }
 
@@ -367,7 +370,7 @@ async fn submit(owner: &Client, plan: &Plan, table: &str, ran: &mut Ran) -> Opti
     let a = match owner.submit(&body(plan, table, &ran.key), None).await {
         Ok(a) => a,
         Err(e) => {
-            ran.misanswered = Some(format!("submission not answered: {e}"));
+            ran.misanswered = Some(format!("submission not answered: {e:?}"));
             return None;
         }
     };
