@@ -242,26 +242,40 @@ mod tests {
         assert!(!auth.contains("SECRET"));
     }
 
+    /// A loopback server handing each connection to `serve` with a counter it may bump.
+    async fn loopback<F, Fut>(serve: F) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>)
+    where
+        F: Fn(tokio::net::TcpStream, std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Fut
+            + Send
+            + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = count.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve(stream, counter.clone()));
+            }
+        });
+        (base, count)
+    }
+
     /// Answers every request with `307` to `/elsewhere` and counts the requests for it.
     async fn redirecting_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let followed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let seen = followed.clone();
-        tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
-                let mut buf = vec![0u8; 8192];
-                let n = stream.read(&mut buf).await.unwrap_or(0);
-                if String::from_utf8_lossy(&buf[..n]).starts_with("GET /elsewhere") {
-                    seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                }
-                let _ = stream
-                    .write_all(b"HTTP/1.1 307 Temporary Redirect\r\nlocation: /elsewhere\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                    .await;
+        loopback(|mut stream, seen| async move {
+            let mut buf = vec![0u8; 8192];
+            let n = stream.read(&mut buf).await.unwrap_or(0);
+            if String::from_utf8_lossy(&buf[..n]).starts_with("GET /elsewhere") {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             }
-        });
-        (base, followed)
+            let _ = stream
+                .write_all(b"HTTP/1.1 307 Temporary Redirect\r\nlocation: /elsewhere\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                .await;
+        })
+        .await
     }
 
     /// Answers every request with `200` and a chunked body that never ends, counting the
@@ -323,19 +337,13 @@ mod tests {
     /// that drops after the request went out; counts the requests it read.
     async fn silent_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
         use tokio::io::AsyncReadExt;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let read = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let counter = read.clone();
-        tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
-                let mut buf = vec![0u8; 8192];
-                if stream.read(&mut buf).await.unwrap_or(0) > 0 {
-                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                }
+        loopback(|mut stream, read| async move {
+            let mut buf = vec![0u8; 8192];
+            if stream.read(&mut buf).await.unwrap_or(0) > 0 {
+                read.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             }
-        });
-        (base, read)
+        })
+        .await
     }
 
     #[tokio::test]
