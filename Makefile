@@ -26,7 +26,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam validate and sam build need a region but talk to no AWS endpoint; these never reach deploy.
 OFFLINE_AWS := AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline
 
-.PHONY: help venv browser inspector aws-sdk-js local demo test lint check-infra check-data catalog models bench build release sam-build deploy clean
+.PHONY: help venv browser inspector aws-sdk-js local demo test chaos lint check-infra check-data catalog models bench build release sam-build deploy clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -101,6 +101,15 @@ test: venv browser inspector aws-sdk-js lint check-infra check-data ## Lint, uni
 	else \
 		$(CARGO) test --workspace --no-fail-fast; \
 	fi
+
+# The chaos campaign (tests/chaos.rs): a few hundred requests with faults at random points,
+# then the invariant check. `make test` runs a short version (short_campaign); SEED=n replays
+# a campaign's plan, REQUESTS=n changes its size.
+SEED ?=
+REQUESTS ?= 300
+chaos: venv ## The chaos campaign: ~300 requests, faults at seeded random points, invariants checked (SEED=n replays).
+	CHAOS_SEED=$(SEED) CHAOS_REQUESTS=$(REQUESTS) $(CARGO) test --quiet -p tollgate-e2e --test chaos -- \
+		--ignored --exact full_campaign --nocapture
 
 lint: ## cargo fmt --check and clippy with warnings as errors.
 	$(CARGO) fmt --all --check

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use tollgate_core::{Action, ApiError};
 use tollgate_models::AwsError;
 
-use crate::ports::SignedCaller;
+use crate::ports::{SendError, SignedCaller};
 
 /// Why a call has no answer.
 #[derive(Debug)]
@@ -16,8 +16,10 @@ pub enum CallError {
     Unknown(String),
     /// The request could not be built from the parameters.
     Build(String),
-    /// It could not be sent, or its answer not read.
+    /// It could not be sent: nothing reached the service.
     Unavailable(ApiError),
+    /// It was sent and its answer was lost: the service may have run it.
+    Unanswered(ApiError),
     /// AWS answered with an error.
     Aws(AwsError),
     /// The answer was longer than the caller reads (`SignedCaller`'s bound): reading stopped.
@@ -32,7 +34,7 @@ impl std::fmt::Display for CallError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             CallError::Unknown(m) | CallError::Build(m) => f.write_str(m),
-            CallError::Unavailable(e) => f.write_str(&e.message),
+            CallError::Unavailable(e) | CallError::Unanswered(e) => f.write_str(&e.message),
             CallError::Aws(e) => write!(f, "{}: {}", e.code, e.message),
             CallError::TooLarge { status, .. } => {
                 write!(f, "the answer (HTTP {status}) was too large to read")
@@ -78,7 +80,10 @@ pub async fn call(
     let resp = http
         .send(request, creds, &built.signing_region, &built.signing_name)
         .await
-        .map_err(CallError::Unavailable)?;
+        .map_err(|e| match e {
+            SendError::NotSent(e) => CallError::Unavailable(e),
+            SendError::Unanswered(e) => CallError::Unanswered(e),
+        })?;
     if resp.too_large {
         let length = resp
             .headers

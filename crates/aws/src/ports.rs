@@ -203,6 +203,24 @@ pub trait Invoker: Send + Sync {
     async fn invoke(&self, function: &str, payload: &Value) -> Result<Value, ApiError>;
 }
 
+/// Why a signed call brought back no answer, and so whether it may have run.
+#[derive(Debug, Clone)]
+pub enum SendError {
+    /// Nothing reached the service (the URL was refused, no connection was made).
+    NotSent(ApiError),
+    /// The request went out and no whole answer came back (a timeout, a dropped connection,
+    /// an unreadable body): the service may have acted on it.
+    Unanswered(ApiError),
+}
+
+impl SendError {
+    pub fn into_error(self) -> ApiError {
+        match self {
+            SendError::NotSent(e) | SendError::Unanswered(e) => e,
+        }
+    }
+}
+
 /// Sends one SigV4-signed HTTP call to AWS, whatever the answer's status.
 #[async_trait]
 pub trait SignedCaller: Send + Sync {
@@ -212,7 +230,7 @@ pub trait SignedCaller: Send + Sync {
         creds: &Credentials,
         region: &str,
         service: &str,
-    ) -> Result<RawResponse, ApiError>;
+    ) -> Result<RawResponse, SendError>;
 }
 
 /// One read of an impact preview: the operation, its parameters and the region.

@@ -13,7 +13,7 @@ use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use tollgate_core::{ApiError, ErrorCode};
 
-use crate::ports::SignedCaller;
+use crate::ports::{SendError, SignedCaller};
 use crate::unavailable;
 
 /// An HTTP response, whatever its status.
@@ -66,27 +66,46 @@ impl SignedHttp {
     /// Signs `req` for `service` in `region` with `creds` and sends it.
     pub async fn send(
         &self,
-        mut req: http::Request<Vec<u8>>,
+        req: http::Request<Vec<u8>>,
         creds: &Credentials,
         region: &str,
         service: &str,
     ) -> Result<RawResponse, ApiError> {
-        let url = exact_url(req.uri())?;
-        sign_request(&mut req, creds, region, service)?;
+        self.send_call(req, creds, region, service)
+            .await
+            .map_err(SendError::into_error)
+    }
+
+    /// [`SignedHttp::send`], saying whether a call without an answer may have reached the
+    /// service: only a connection that was never made proves it did not.
+    pub async fn send_call(
+        &self,
+        mut req: http::Request<Vec<u8>>,
+        creds: &Credentials,
+        region: &str,
+        service: &str,
+    ) -> Result<RawResponse, SendError> {
+        let url = exact_url(req.uri()).map_err(SendError::NotSent)?;
+        sign_request(&mut req, creds, region, service).map_err(SendError::NotSent)?;
         let (parts, body) = req.into_parts();
         let mut builder = self.http.request(parts.method, url).body(body);
         for (k, v) in parts.headers.iter() {
             builder = builder.header(k, v);
         }
-        let resp = builder
-            .send()
-            .await
-            .map_err(|e| unavailable(service, e.without_url()))?;
+        let resp = builder.send().await.map_err(|e| {
+            let sent = !(e.is_connect() || e.is_builder());
+            let e = unavailable(service, e.without_url());
+            if sent {
+                SendError::Unanswered(e)
+            } else {
+                SendError::NotSent(e)
+            }
+        })?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let (body, too_large) = read_body(resp, self.body_limit)
             .await
-            .map_err(|e| unavailable(service, e.without_url()))?;
+            .map_err(|e| SendError::Unanswered(unavailable(service, e.without_url())))?;
         Ok(RawResponse {
             status,
             headers,
@@ -126,8 +145,8 @@ impl SignedCaller for SignedHttp {
         creds: &Credentials,
         region: &str,
         service: &str,
-    ) -> Result<RawResponse, ApiError> {
-        SignedHttp::send(self, req, creds, region, service).await
+    ) -> Result<RawResponse, SendError> {
+        self.send_call(req, creds, region, service).await
     }
 }
 
@@ -223,26 +242,40 @@ mod tests {
         assert!(!auth.contains("SECRET"));
     }
 
+    /// A loopback server handing each connection to `serve` with a counter it may bump.
+    async fn loopback<F, Fut>(serve: F) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>)
+    where
+        F: Fn(tokio::net::TcpStream, std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Fut
+            + Send
+            + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = count.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve(stream, counter.clone()));
+            }
+        });
+        (base, count)
+    }
+
     /// Answers every request with `307` to `/elsewhere` and counts the requests for it.
     async fn redirecting_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let followed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let seen = followed.clone();
-        tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
-                let mut buf = vec![0u8; 8192];
-                let n = stream.read(&mut buf).await.unwrap_or(0);
-                if String::from_utf8_lossy(&buf[..n]).starts_with("GET /elsewhere") {
-                    seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                }
-                let _ = stream
-                    .write_all(b"HTTP/1.1 307 Temporary Redirect\r\nlocation: /elsewhere\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                    .await;
+        loopback(|mut stream, seen| async move {
+            let mut buf = vec![0u8; 8192];
+            let n = stream.read(&mut buf).await.unwrap_or(0);
+            if String::from_utf8_lossy(&buf[..n]).starts_with("GET /elsewhere") {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             }
-        });
-        (base, followed)
+            let _ = stream
+                .write_all(b"HTTP/1.1 307 Temporary Redirect\r\nlocation: /elsewhere\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                .await;
+        })
+        .await
     }
 
     /// Answers every request with `200` and a chunked body that never ends, counting the
@@ -298,6 +331,53 @@ mod tests {
         let after = sent.load(std::sync::atomic::Ordering::SeqCst);
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), after);
+    }
+
+    /// Reads each request whole and closes the connection without answering, as a network
+    /// that drops after the request went out; counts the requests it read.
+    async fn silent_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::AsyncReadExt;
+        loopback(|mut stream, read| async move {
+            let mut buf = vec![0u8; 8192];
+            if stream.read(&mut buf).await.unwrap_or(0) > 0 {
+                read.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_call_sent_without_an_answer_may_have_run_and_one_never_connected_did_not() {
+        let creds = Credentials::new("AKID", "SECRET", None, None, "t");
+        let call = |base: &str| {
+            http::Request::post(format!("{base}/"))
+                .header("x-amz-target", "DynamoDB_20120810.UpdateItem")
+                .body(b"{}".to_vec())
+                .unwrap()
+        };
+        let (base, read) = silent_server().await;
+        let e = SignedHttp::new()
+            .send_call(call(&base), &creds, "us-east-1", "dynamodb")
+            .await
+            .unwrap_err();
+        assert_eq!(read.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(matches!(e, SendError::Unanswered(_)), "{e:?}");
+        // Nothing listens on a port just released: the connection is refused.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let e = SignedHttp::new()
+            .send_call(
+                call(&format!("http://127.0.0.1:{port}")),
+                &creds,
+                "us-east-1",
+                "dynamodb",
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(e, SendError::NotSent(_)), "{e:?}");
     }
 
     #[tokio::test]

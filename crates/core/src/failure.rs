@@ -25,8 +25,11 @@ pub enum FailureCode {
     UnknownOperation,
     /// The call could not be built from its parameters.
     RequestBuildFailed,
-    /// The call could not be sent (the service did not answer).
+    /// The call could not be sent: nothing reached the service.
     ServiceUnavailable,
+    /// The call was sent and no whole answer came back (a timeout, a dropped connection):
+    /// the service may have run it.
+    AnswerLost,
     /// The approval workflow could not be started.
     WorkflowUnavailable,
     /// The approval workflow failed on its own account.
@@ -41,7 +44,7 @@ pub enum FailureCode {
 }
 
 /// Each named code with its stored name and the PascalCase name older records carry.
-const NAMED: [(FailureCode, &str, &str); 11] = [
+const NAMED: [(FailureCode, &str, &str); 12] = [
     (
         FailureCode::ExecutionInterrupted,
         "execution_interrupted",
@@ -82,6 +85,7 @@ const NAMED: [(FailureCode, &str, &str); 11] = [
         "service_unavailable",
         "ServiceUnavailable",
     ),
+    (FailureCode::AnswerLost, "answer_lost", "AnswerLost"),
     (
         FailureCode::WorkflowUnavailable,
         "workflow_unavailable",
@@ -147,6 +151,25 @@ impl Failure {
     pub fn with_may_have_run(mut self, may_have_run: bool) -> Self {
         self.may_have_run = Some(may_have_run);
         self
+    }
+
+    /// A call that never reached the service (no connection was made): it did not run.
+    pub fn not_sent(message: impl Into<String>) -> Self {
+        Self::new(FailureCode::ServiceUnavailable, message).with_may_have_run(false)
+    }
+
+    /// A call that went out and whose answer was lost: the service may have run it, and only
+    /// the target's own records (CloudTrail) can say. Saying `may_have_run: true` is what
+    /// keeps someone from asking for the same call again on the belief it never ran.
+    pub fn answer_lost(message: impl Into<String>) -> Self {
+        Self::new(
+            FailureCode::AnswerLost,
+            format!(
+                "the call was sent and its answer was lost ({}); it may have run: look for it in the target account's CloudTrail",
+                message.into()
+            ),
+        )
+        .with_may_have_run(true)
     }
 
     /// A call AWS refused, with its error code and status.
@@ -266,6 +289,21 @@ mod tests {
             serde_json::to_value(&old).unwrap()["code"],
             "assume_role_failed"
         );
+    }
+
+    #[test]
+    fn a_lost_answer_may_have_run_and_an_unsent_call_did_not() {
+        let lost = Failure::answer_lost("dynamodb is unavailable; try again");
+        assert_eq!(lost.code, FailureCode::AnswerLost);
+        assert_eq!(lost.may_have_run, Some(true));
+        assert!(lost.message.contains("may have run"), "{}", lost.message);
+        let v = serde_json::to_value(&lost).unwrap();
+        assert_eq!(v["code"], "answer_lost");
+        assert_eq!(v["may_have_run"], true);
+        assert_eq!(serde_json::from_value::<Failure>(v).unwrap(), lost);
+        let unsent = Failure::not_sent("dynamodb is unavailable; try again");
+        assert_eq!(unsent.code, FailureCode::ServiceUnavailable);
+        assert_eq!(unsent.may_have_run, Some(false));
     }
 
     #[test]

@@ -76,11 +76,18 @@ pub struct Faults {
     /// [`Faults::release_killed`] is notified and then answers as a crashed sandbox, so a test
     /// can end its workflow first (the state machine would otherwise retry the executor).
     pub kill_executor_at: Mutex<Option<KillPoint>>,
+    /// When set, only the executor invocation for this request takes the kill: with many
+    /// requests in flight (the chaos campaign), the kill lands on the one chosen.
+    pub kill_request: Mutex<Option<String>>,
     /// Executor invocations killed so.
     pub executor_kills: AtomicUsize,
+    /// The request and point of each kill, in order, so a test knows whose call may have run.
+    pub killed: Mutex<Vec<(String, KillPoint)>>,
     pub release_killed: tokio::sync::Notify,
-    /// The armed kill of the invocation in flight: the point, and how to tell it it died.
-    armed_kill: Mutex<Option<(KillPoint, tokio::sync::oneshot::Sender<()>)>>,
+    /// The armed kill of the invocation in flight: the point, its request, and how to tell it
+    /// it died. The point is matched on that request's own calls only: the notifier's preview
+    /// assumes a role and other requests write outcomes meanwhile.
+    armed_kill: Mutex<Option<(KillPoint, String, tokio::sync::oneshot::Sender<()>)>>,
 }
 
 /// Where the executor dies.
@@ -316,11 +323,11 @@ async fn invoke(host: &Host, name: &str, body: &[u8]) -> Answer {
     let result = if short == host.notifier_function {
         f.notifier.handle(payload).await
     } else if short == host.executor_function
-        && let Some(point) = take_kill(host)
+        && let Some((point, request_id)) = take_kill(host, &payload)
     {
         if point != KillPoint::BeforeClaim {
             let (died, dead) = tokio::sync::oneshot::channel();
-            *lock(&host.faults.armed_kill) = Some((point, died));
+            *lock(&host.faults.armed_kill) = Some((point, request_id.clone(), died));
             // The executor runs until the host sees it reach `point`, and is dropped there.
             tokio::select! {
                 r = f.executor.handle(payload) => {
@@ -330,6 +337,7 @@ async fn invoke(host: &Host, name: &str, body: &[u8]) -> Answer {
                 _ = dead => {}
             }
         }
+        lock(&host.faults.killed).push((request_id, point));
         host.faults.executor_kills.fetch_add(1, Ordering::SeqCst);
         host.faults.release_killed.notified().await;
         return crashed();
@@ -358,8 +366,21 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn take_kill(host: &Host) -> Option<KillPoint> {
-    lock(&host.faults.kill_executor_at).take()
+/// The armed kill, if this invocation (for the request in `payload`) is the one to take it.
+fn take_kill(host: &Host, payload: &Value) -> Option<(KillPoint, String)> {
+    let request_id = payload["request_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    if lock(&host.faults.kill_request)
+        .as_ref()
+        .is_some_and(|only| *only != request_id)
+    {
+        return None;
+    }
+    lock(&host.faults.kill_executor_at)
+        .take()
+        .map(|p| (p, request_id))
 }
 
 /// What Lambda answers for an invocation whose sandbox died.
@@ -625,17 +646,22 @@ fn injected_fault(host: &Host, operation: Option<&str>, body: &[u8]) -> Option<A
 /// after the claim, the outcome write right after the call.
 fn kill_point_reached(host: &Host, operation: Option<&str>, body: &[u8]) -> bool {
     let mut armed = lock(&host.faults.armed_kill);
-    let Some((point, _)) = armed.as_ref() else {
+    let Some((point, id, _)) = armed.as_ref() else {
         return false;
     };
     let reached = match (point, operation) {
-        (KillPoint::AfterClaim, Some("AssumeRole")) => true,
+        (KillPoint::AfterClaim, Some("AssumeRole")) => {
+            // The executor's session, not the preview's (`tollgate-preview-<id>`).
+            let session = format!("RoleSessionName=tollgate-{id}");
+            std::str::from_utf8(body).is_ok_and(|b| b.split('&').any(|kv| kv == session))
+        }
         (KillPoint::AfterCall, Some("DynamoDB_20120810.TransactWriteItems")) => {
-            contains(body, br#"{"S":"SUCCEEDED"}"#) || contains(body, br#"{"S":"FAILED"}"#)
+            contains(body, id.as_bytes())
+                && (contains(body, br#"{"S":"SUCCEEDED"}"#) || contains(body, br#"{"S":"FAILED"}"#))
         }
         _ => false,
     };
-    if reached && let Some((_, died)) = armed.take() {
+    if reached && let Some((_, _, died)) = armed.take() {
         let _ = died.send(());
     }
     reached

@@ -53,9 +53,8 @@ pub async fn perform(
         Ok(v) => Ok(reveal::split(req.action.service(), v, rules)),
         Err(CallError::Unknown(m)) => Err(Failure::new(FailureCode::UnknownOperation, m)),
         Err(CallError::Build(m)) => Err(Failure::new(FailureCode::RequestBuildFailed, m)),
-        Err(CallError::Unavailable(e)) => {
-            Err(Failure::new(FailureCode::ServiceUnavailable, e.message))
-        }
+        Err(CallError::Unavailable(e)) => Err(Failure::not_sent(e.message)),
+        Err(CallError::Unanswered(e)) => Err(Failure::answer_lost(e.message)),
         Err(CallError::TooLarge { status, length }) => too_large(status, length),
         Err(CallError::Aws(e)) => {
             let mut v = json!({"code": e.code, "message": e.message});
