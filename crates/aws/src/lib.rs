@@ -20,6 +20,7 @@ pub mod slack_threads;
 pub mod slack_users;
 pub mod state_reader;
 pub mod store;
+pub mod trail;
 pub mod workflow;
 
 use std::time::{SystemTime, UNIX_EPOCH};
