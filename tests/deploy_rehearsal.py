@@ -75,7 +75,7 @@ REQUIRED = {
 LISTING = (ROOT / "crates/aws/src/store/listing.rs").read_text()
 INDEXES = {  # the listing indexes the store queries, by the names it queries them by
     re.search(r'AGENT_INDEX: &str = "([^"]+)"', LISTING).group(1): ["agent", "created_at"],
-    re.search(r'STATUS_INDEX: &str = "([^"]+)"', LISTING).group(1): ["status", "created_at"],
+    re.search(r'STATUS_INDEX: &str = "([^"]+)"', LISTING).group(1): ["status_shard", "created_at"],
 }
 
 

@@ -2,8 +2,11 @@
 //! SDK client and the table as the template defines it; the in-memory store that handler
 //! tests use runs the same suite (`crates/aws/tests/memory_store.rs`).
 
-use tollgate_aws::store::Store;
+use std::collections::BTreeSet;
+
+use aws_sdk_dynamodb::types::AttributeValue;
 use tollgate_aws::store::contract;
+use tollgate_aws::store::{STATUS_INDEX, Store, keys};
 
 #[tokio::test]
 async fn the_dynamodb_store_keeps_the_store_contract() {
@@ -12,9 +15,78 @@ async fn the_dynamodb_store_keeps_the_store_contract() {
     // transaction back by restoring a snapshot of the whole table, losing a concurrent
     // writer's commit, so the host serialises writes; DynamoDB itself needs no such help.
     let sdk = tollgate_local::emulator_sdk(&stack.api_url, &stack.names.region).await;
-    let store = Store::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        stack.names.table.clone(),
-    );
+    let ddb = aws_sdk_dynamodb::Client::new(&sdk);
+    let store = Store::new(ddb.clone(), stack.names.table.clone());
     contract::run(&store, "D").await;
+
+    // The status listing's requests (`DS00`..`DS22`, five of them cancelled) as stored: each
+    // in its own shard of its current status, the cancelled ones moved with their status.
+    let mut shards = BTreeSet::new();
+    let mut pending = BTreeSet::new();
+    let mut cancelled = 0;
+    for i in 0..23 {
+        let id = format!("DS{i:02}");
+        let item = ddb
+            .get_item()
+            .table_name(&stack.names.table)
+            .key("pk", AttributeValue::S(keys::request(&id)))
+            .key("sk", AttributeValue::S(keys::META.into()))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .expect("stored");
+        let status = item["status"].as_s().unwrap();
+        match status.as_str() {
+            "PENDING" => {
+                pending.insert(keys::request(&id));
+            }
+            "CANCELLED" => cancelled += 1,
+            other => panic!("{id} is {other}"),
+        }
+        let n = keys::shard_of(&id);
+        assert_eq!(
+            item["status_shard"].as_s().unwrap(),
+            &format!("{status}#{n}"),
+            "{id}"
+        );
+        shards.insert(n);
+    }
+    assert_eq!(cancelled, 5, "moved with their status");
+    assert!(
+        shards.len() >= 4,
+        "the requests spread over shards: {shards:?}"
+    );
+    // One shard's partition in the index holds exactly the requests of that shard.
+    let n = *shards.first().unwrap();
+    let out = ddb
+        .query()
+        .table_name(&stack.names.table)
+        .index_name(STATUS_INDEX)
+        .key_condition_expression("status_shard = :h")
+        .expression_attribute_values(":h", AttributeValue::S(format!("PENDING#{n}")))
+        .send()
+        .await
+        .unwrap();
+    let listed: BTreeSet<String> = out
+        .items()
+        .iter()
+        .map(|i| i["pk"].as_s().unwrap().clone())
+        .collect();
+    let expected: BTreeSet<String> = pending
+        .into_iter()
+        .filter(|pk| keys::shard_of(keys::request_id(pk).unwrap()) == n)
+        .collect();
+    let mine: BTreeSet<String> = listed
+        .iter()
+        .filter(|pk| pk.starts_with("REQ#DS"))
+        .cloned()
+        .collect();
+    assert_eq!(mine, expected);
+    assert!(
+        listed
+            .iter()
+            .all(|pk| keys::shard_of(keys::request_id(pk).unwrap()) == n),
+        "{listed:?}"
+    );
 }

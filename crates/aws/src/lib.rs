@@ -21,6 +21,7 @@ pub mod slack_users;
 pub mod ssm;
 pub mod state_reader;
 pub mod store;
+pub mod trail;
 pub mod workflow;
 
 use std::time::{SystemTime, UNIX_EPOCH};

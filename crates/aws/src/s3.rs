@@ -105,28 +105,88 @@ impl S3 {
         bucket: &str,
         prefix: &str,
     ) -> Result<Vec<String>, String> {
-        let query = format!(
-            "?list-type=2&prefix={}",
-            percent_encoding::utf8_percent_encode(prefix, percent_encoding::NON_ALPHANUMERIC)
-        );
+        let page = self.list_page(creds, bucket, prefix, None, None).await?;
+        Ok(elements(&page, "Key"))
+    }
+
+    /// Every key under `prefix`, following continuation tokens.
+    pub async fn list_all_keys(
+        &self,
+        creds: &Credentials,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<String>, String> {
+        let mut keys = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .list_page(creds, bucket, prefix, None, token.as_deref())
+                .await?;
+            keys.extend(elements(&page, "Key"));
+            token = elements(&page, "NextContinuationToken").into_iter().next();
+            if token.is_none() || !page.contains("<IsTruncated>true</IsTruncated>") {
+                return Ok(keys);
+            }
+        }
+    }
+
+    /// The "folders" directly under `prefix` (common prefixes at `/`; first 1,000).
+    pub async fn list_folders(
+        &self,
+        creds: &Credentials,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<String>, String> {
+        let page = self
+            .list_page(creds, bucket, prefix, Some("/"), None)
+            .await?;
+        Ok(elements(&page, "Prefix")
+            .into_iter()
+            .filter(|p| p.as_str() != prefix)
+            .collect())
+    }
+
+    async fn list_page(
+        &self,
+        creds: &Credentials,
+        bucket: &str,
+        prefix: &str,
+        delimiter: Option<&str>,
+        token: Option<&str>,
+    ) -> Result<String, String> {
+        let enc = |v: &str| {
+            percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string()
+        };
+        let mut query = String::from("?");
+        if let Some(t) = token {
+            query.push_str(&format!("continuation-token={}&", enc(t)));
+        }
+        if let Some(d) = delimiter {
+            query.push_str(&format!("delimiter={}&", enc(d)));
+        }
+        query.push_str(&format!("list-type=2&prefix={}", enc(prefix)));
         let req = http::Request::get(self.url(bucket, &query))
             .body(Vec::new())
             .map_err(|e| e.to_string())?;
         let body = self
             .send(req, creds, &format!("list s3://{bucket}/{prefix}"))
             .await?;
-        let xml = String::from_utf8_lossy(&body);
-        Ok(xml
-            .split("<Key>")
-            .skip(1)
-            .filter_map(|s| s.split("</Key>").next())
-            .map(|k| {
-                k.replace("&amp;", "&")
-                    .replace("&lt;", "<")
-                    .replace("&gt;", ">")
-                    .replace("&quot;", "\"")
-                    .replace("&apos;", "'")
-            })
-            .collect())
+        Ok(String::from_utf8_lossy(&body).into_owned())
     }
+}
+
+/// The text of every `<tag>` element of a listing, unescaped.
+fn elements(xml: &str, tag: &str) -> Vec<String> {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    xml.split(open.as_str())
+        .skip(1)
+        .filter_map(|s| s.split(close.as_str()).next())
+        .map(|k| {
+            k.replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&quot;", "\"")
+                .replace("&apos;", "'")
+                .replace("&amp;", "&")
+        })
+        .collect()
 }

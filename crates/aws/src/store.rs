@@ -94,6 +94,12 @@ impl Store {
             ("pk".to_string(), s(keys::request(&rec.id))),
             ("sk".to_string(), s(META)),
             ("status".to_string(), s(rec.status.as_str())),
+            // Written with the status in every (conditional) put, so the index never holds a
+            // request under a status it has left.
+            (
+                "status_shard".to_string(),
+                s(keys::status_shard(rec.status.as_str(), &rec.id)),
+            ),
             ("seq".to_string(), n(rec.seq)),
             ("agent".to_string(), s(rec.agent.key())),
             ("created_at".to_string(), n(rec.created_at)),

@@ -4,7 +4,7 @@ use aws_config::{BehaviorVersion, Region};
 use tollgate_aws::ports::RecordStore;
 use tollgate_aws::store::Store;
 use tollgate_cli::client::Client;
-use tollgate_core::time::{days_from_civil, iso8601};
+use tollgate_core::time::iso8601;
 
 use crate::exit;
 
@@ -84,27 +84,7 @@ pub async fn verify(a: VerifyArgs<'_>) -> Result<u8, String> {
 
 /// Milliseconds since the epoch of `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` or unix seconds.
 pub fn parse_date(s: &str) -> Option<u64> {
-    if let Ok(secs) = s.parse::<u64>() {
-        return Some(secs * 1000);
-    }
-    let (date, time) = s.split_once('T').unwrap_or((s, "00:00:00Z"));
-    let d: Vec<i64> = date
-        .split('-')
-        .map(|p| p.parse().ok())
-        .collect::<Option<_>>()?;
-    let t: Vec<i64> = time
-        .trim_end_matches('Z')
-        .split(':')
-        .map(|p| p.parse().ok())
-        .collect::<Option<_>>()?;
-    let ([y, m, day], [hh, mm, ss]) = (d.as_slice(), t.as_slice()) else {
-        return None;
-    };
-    if !(1..=12).contains(m) || !(1..=31).contains(day) || *hh > 23 || *mm > 59 || *ss > 60 {
-        return None;
-    }
-    let days = days_from_civil(*y, *m, *day);
-    u64::try_from(((days * 86_400) + hh * 3600 + mm * 60 + ss) * 1000).ok()
+    tollgate_core::time::parse_time(s)
 }
 
 #[cfg(test)]

@@ -37,6 +37,7 @@ mod mcp;
 mod output;
 mod policy_cmd;
 mod policy_test;
+mod reconcile_cmd;
 mod watch;
 
 /// Exit codes, so scripts can branch on the outcome without parsing output.
@@ -51,13 +52,15 @@ pub(crate) mod exit {
     pub const PENDING: u8 = 7;
     pub const CANCELLED: u8 = 8;
     pub const AUTH: u8 = 9;
-    // 10: `audit verify` found a broken trail.
+    // 10: `audit verify` found a broken trail; 11: `audit reconcile` found calls
+    // unaccounted for.
 }
 
 const EXIT_CODES: &str =
     "Exit codes: 0 succeeded (or done), 1 error (network, invalid request, ...), \
 2 usage, 3 failed, 4 denied, 5 rejected, 6 expired, 7 still pending, 8 cancelled, \
-9 not authenticated or not allowed, 10 broken audit trail (`audit verify`).
+9 not authenticated or not allowed, 10 broken audit trail (`audit verify`), \
+11 calls unaccounted for (`audit reconcile`).
 
 Configuration: flags, then TOLLGATE_URL / TOLLGATE_TOKEN / TOLLGATE_TOKEN_COMMAND / \
 TOLLGATE_OUTPUT, then the config file (~/.config/tollgate/config.toml: url, token, \
@@ -258,12 +261,14 @@ enum Command {
   tollgate policy test policies/"
     )]
     Policy(PolicyCommand),
-    /// A request's audit trail; `audit verify` checks trails straight from the table.
+    /// A request's audit trail; `audit verify` checks trails straight from the table,
+    /// `audit reconcile` the target roles' CloudTrail events against the requests.
     #[command(
         args_conflicts_with_subcommands = true,
         after_help = "Examples:
   tollgate audit 01JABCDEFGHJKMNPQRSTVWXYZ0
-  tollgate audit verify --since 2026-01-01"
+  tollgate audit verify --since 2026-01-01
+  tollgate audit reconcile --since 24h --trail-bucket my-trail --role-arn arn:aws:iam::111122223333:role/tollgate-target"
     )]
     Audit {
         #[command(subcommand)]
@@ -332,6 +337,52 @@ enum AuditCommand {
         #[arg(long, env = "TOLLGATE_TABLE", default_value = "tollgate-requests")]
         table: String,
         /// DynamoDB endpoint (an emulator).
+        #[arg(long, env = "AWS_ENDPOINT_URL")]
+        endpoint_url: Option<String>,
+        #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+        region: String,
+    },
+    /// Match the target roles' CloudTrail events (the trail's S3 log files) to requests
+    /// (operator credentials): report calls no request explains and executed requests with
+    /// no event. Exit 0 when everything is accounted for, 11 on a finding.
+    #[command(after_help = "Examples:
+  tollgate audit reconcile --since 24h --trail-bucket org-trail \\
+    --role-arn arn:aws:iam::111122223333:role/tollgate-target --table tollgate-requests
+  tollgate audit reconcile --since 2026-11-24 --settle 20m --json ...")]
+    Reconcile {
+        /// Start of the window: a span back from now (24h, 90m, 7d) or a date.
+        #[arg(long, default_value = "24h")]
+        since: String,
+        /// Executions more recent than this are not expected in the trail yet (CloudTrail
+        /// delivers within about 15 minutes).
+        #[arg(long, default_value = "20m")]
+        settle: String,
+        /// A target role whose every session must be explained (repeat for each).
+        #[arg(
+            long = "role-arn",
+            env = "TOLLGATE_TARGET_ROLE_ARNS",
+            value_delimiter = ',',
+            required = true
+        )]
+        role_arns: Vec<String>,
+        /// The bucket the trail delivers to.
+        #[arg(long, env = "TOLLGATE_TRAIL_BUCKET")]
+        trail_bucket: String,
+        /// The trail's S3 key prefix, if it has one.
+        #[arg(long)]
+        trail_prefix: Option<String>,
+        /// For an organization trail: the organization id (`o-...`) in its keys.
+        #[arg(long)]
+        organization_id: Option<String>,
+        /// Regions to read (repeat); default every region the trail has files for.
+        #[arg(long = "trail-region")]
+        trail_regions: Vec<String>,
+        #[arg(long, env = "TOLLGATE_TABLE", default_value = "tollgate-requests")]
+        table: String,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// S3 and DynamoDB endpoint (an emulator).
         #[arg(long, env = "AWS_ENDPOINT_URL")]
         endpoint_url: Option<String>,
         #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
@@ -443,13 +494,46 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
         })
         .await?),
         Command::Audit {
+            verify:
+                Some(AuditCommand::Reconcile {
+                    since,
+                    settle,
+                    role_arns,
+                    trail_bucket,
+                    trail_prefix,
+                    organization_id,
+                    trail_regions,
+                    table,
+                    json,
+                    endpoint_url,
+                    region,
+                }),
+            ..
+        } => Ok(reconcile_cmd::reconcile_cmd(reconcile_cmd::ReconcileArgs {
+            since: &since,
+            settle: &settle,
+            role_arns: &role_arns,
+            trail_bucket: &trail_bucket,
+            trail_prefix: trail_prefix.as_deref(),
+            organization_id: organization_id.as_deref(),
+            trail_regions: &trail_regions,
+            table: &table,
+            endpoint_url: endpoint_url.as_deref(),
+            region: &region,
+            json,
+            now_ms: tollgate_aws::now_ms(),
+        })
+        .await?),
+        Command::Audit {
             verify: None,
             id: Some(id),
         } => Ok(audit_cmd::show(&authed()?, &id).await?),
         Command::Audit {
             verify: None,
             id: None,
-        } => Err(usage("audit: name a request id, or `audit verify`".into())),
+        } => Err(usage(
+            "audit: name a request id, or `audit verify` / `audit reconcile`".into(),
+        )),
         Command::Policy(PolicyCommand::Validate { paths }) => Ok(policy_cmd::validate_cmd(&paths)?),
         Command::Policy(PolicyCommand::Test { dir }) => {
             Ok(policy_test::test_cmd(&dir, policy_cmd::now_secs())?)

@@ -1,13 +1,11 @@
 //! `tollgate audit` and `tollgate audit verify` against a real local stack: a whole trail
 //! verifies; an edited, deleted, truncated or reordered one is caught.
 
-use std::net::SocketAddr;
+mod common;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
-use tollgate_cli::client::Client;
-use tollgate_core::record::Verdict;
-use tollgate_local::{Stack, StackOptions};
+use tollgate_local::Stack;
 
 fn tollgate(stack: &Stack, token: Option<&str>, args: &[&str]) -> (i32, String) {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tollgate"));
@@ -24,31 +22,6 @@ fn tollgate(stack: &Stack, token: Option<&str>, args: &[&str]) -> (i32, String) 
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
     )
-}
-
-async fn done_request(stack: &Stack, agent: &Client, approver: &Client, table: &str) -> String {
-    tollgate_local::demo::create_table(&stack.sdk, table)
-        .await
-        .unwrap();
-    let a = agent
-        .submit(&json!({"action": "dynamodb:DeleteTable", "params": {"TableName": table}, "reason": "audit test"}), None)
-        .await
-        .unwrap();
-    let id = a.body["id"].as_str().unwrap().to_string();
-    tollgate_local::demo::wait_for_notice(
-        &Client::new(&stack.api_url, None),
-        &id,
-        std::time::Duration::from_secs(30),
-    )
-    .await
-    .unwrap();
-    approver.vote(&id, Verdict::Approve, None).await.unwrap();
-    let d = agent
-        .wait_final(&id, std::time::Duration::from_secs(30), |_| {})
-        .await
-        .unwrap();
-    assert_eq!(d.request_status(), Some("SUCCEEDED"), "{}", d.body);
-    id
 }
 
 fn key(id: &str, sk: &str) -> std::collections::HashMap<String, AttributeValue> {
@@ -102,19 +75,12 @@ async fn put_doc(ddb: &aws_sdk_dynamodb::Client, id: &str, seq: u64, doc: String
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_shows_and_verify_catches_tampering() {
-    let stack = Stack::start(StackOptions {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let agent = Client::new(&stack.api_url, Some(stack.token("ci-bot", false).unwrap()));
-    let approver = Client::new(&stack.api_url, Some(stack.token("alice", true).unwrap()));
-    let intact = done_request(&stack, &agent, &approver, "a1").await;
-    let edited = done_request(&stack, &agent, &approver, "a2").await;
-    let deleted = done_request(&stack, &agent, &approver, "a3").await;
-    let truncated = done_request(&stack, &agent, &approver, "a4").await;
-    let reordered = done_request(&stack, &agent, &approver, "a5").await;
+    let (stack, agent, approver) = common::stack_with_people().await;
+    let intact = common::approved_delete(&stack, &agent, &approver, "a1").await;
+    let edited = common::approved_delete(&stack, &agent, &approver, "a2").await;
+    let deleted = common::approved_delete(&stack, &agent, &approver, "a3").await;
+    let truncated = common::approved_delete(&stack, &agent, &approver, "a4").await;
+    let reordered = common::approved_delete(&stack, &agent, &approver, "a5").await;
 
     let token = stack.token("ci-bot", false).unwrap();
     let (code, out) = tollgate(&stack, Some(&token), &["audit", &intact]);

@@ -26,6 +26,7 @@ pub mod own;
 pub mod policy;
 pub mod policy_doc;
 pub mod preview;
+pub mod reconcile;
 pub mod record;
 pub mod reminder;
 pub mod request;

@@ -44,6 +44,32 @@ pub fn iso8601(ms: u64) -> String {
     )
 }
 
+/// Milliseconds since the epoch of `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` (CloudTrail's
+/// `eventTime`, and what operators type) or unix seconds; `None` for anything else.
+pub fn parse_time(s: &str) -> Option<u64> {
+    if let Ok(secs) = s.parse::<u64>() {
+        return secs.checked_mul(1000);
+    }
+    let (date, time) = s.split_once('T').unwrap_or((s, "00:00:00Z"));
+    let d: Vec<i64> = date
+        .split('-')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let t: Vec<i64> = time
+        .trim_end_matches('Z')
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let ([y, m, day], [hh, mm, ss]) = (d.as_slice(), t.as_slice()) else {
+        return None;
+    };
+    if !(1..=12).contains(m) || !(1..=31).contains(day) || *hh > 23 || *mm > 59 || *ss > 60 {
+        return None;
+    }
+    let days = days_from_civil(*y, *m, *day);
+    u64::try_from(((days * 86_400) + hh * 3600 + mm * 60 + ss) * 1000).ok()
+}
+
 /// An HTTP date (RFC 9110 IMF-fixdate) for `Date`, so SDKs can correct a skewed clock.
 pub fn http_date(secs: u64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];

@@ -40,7 +40,7 @@ pub async fn bootstrap(
         .attribute_definitions(attr("pk")?)
         .attribute_definitions(attr("sk")?)
         .attribute_definitions(attr("agent")?)
-        .attribute_definitions(attr("status")?)
+        .attribute_definitions(attr("status_shard")?)
         .attribute_definitions(
             AttributeDefinition::builder()
                 .attribute_name("created_at")
@@ -52,7 +52,7 @@ pub async fn bootstrap(
         .key_schema(key("sk", KeyType::Range)?)
         // The listing indexes, as in infra/template.yaml.
         .global_secondary_indexes(listing_index(AGENT_INDEX, "agent", &["doc", "status"])?)
-        .global_secondary_indexes(listing_index(STATUS_INDEX, "status", &["doc"])?)
+        .global_secondary_indexes(listing_index(STATUS_INDEX, "status_shard", &["doc"])?)
         .stream_specification(
             StreamSpecification::builder()
                 .stream_enabled(true)

@@ -477,6 +477,16 @@ impl Stack {
             .unwrap_or(0)
     }
 
+    /// Every role session STS opened for the functions (the executor's, the preview's), with
+    /// the session name, source identity and tags they asked for and the key STS issued.
+    pub fn sessions(&self) -> Vec<server::OpenedSession> {
+        self.host
+            .sessions
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+
     /// Runs the sweeper once, as its schedule would on AWS, with `bound_ms` as the quiet time
     /// after which a request whose workflow is gone counts as stuck (a test passes a short
     /// one; a deployment's is at least a minute). It reaches AWS through the local host,

@@ -58,6 +58,51 @@ pub struct Host {
     /// How often each AWS operation passed through the host (`AWSStepFunctions.StartExecution`,
     /// `SNS.Publish`, ...), so tests can count what the functions asked of AWS.
     pub calls: Mutex<BTreeMap<String, usize>>,
+    /// Every role session STS opened through the host, as the caller asked for it: what a
+    /// trail's `AssumeRole` records would say (moto keeps neither source identity nor tags).
+    pub sessions: Mutex<Vec<OpenedSession>>,
+}
+
+/// One `AssumeRole` that STS granted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenedSession {
+    pub role_arn: String,
+    pub session_name: String,
+    pub source_identity: String,
+    pub tags: BTreeMap<String, String>,
+    /// The key of the credentials it issued.
+    pub access_key_id: String,
+}
+
+impl OpenedSession {
+    /// From the query-protocol request and STS's XML answer.
+    fn parse(request: &[u8], answer: &[u8]) -> Option<OpenedSession> {
+        let form: BTreeMap<String, String> =
+            url::form_urlencoded::parse(request).into_owned().collect();
+        let field = |k: &str| form.get(k).cloned().unwrap_or_default();
+        let tags = (1..)
+            .map_while(|n| {
+                let key = form.get(&format!("Tags.member.{n}.Key"))?;
+                let value = form.get(&format!("Tags.member.{n}.Value"))?;
+                Some((key.clone(), value.clone()))
+            })
+            .collect();
+        let answer = std::str::from_utf8(answer).ok()?;
+        let access_key_id = answer
+            .split("<AccessKeyId>")
+            .nth(1)?
+            .split("</AccessKeyId>")
+            .next()?
+            .trim()
+            .to_string();
+        Some(OpenedSession {
+            role_arn: field("RoleArn"),
+            session_name: field("RoleSessionName"),
+            source_identity: field("SourceIdentity"),
+            tags,
+            access_key_id,
+        })
+    }
 }
 
 /// Faults to inject, all off by default.
@@ -122,6 +167,7 @@ impl Host {
             dynamodb_writes: tokio::sync::Mutex::new(()),
             faults: Faults::default(),
             calls: Mutex::new(BTreeMap::new()),
+            sessions: Mutex::new(Vec::new()),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
@@ -581,6 +627,12 @@ async fn forward(host: &Host, parts: http::request::Parts, body: Bytes) -> Answe
             .map(|p| p.as_str())
             .unwrap_or("/")
     );
+    let assume_role = operation.as_deref() == Some("AssumeRole");
+    let request_body = if assume_role {
+        body.clone()
+    } else {
+        Bytes::new()
+    };
     let mut req = host.http.request(parts.method.clone(), &url).body(body);
     for (k, v) in parts.headers.iter() {
         if k != http::header::HOST && k != http::header::CONTENT_LENGTH {
@@ -592,6 +644,13 @@ async fn forward(host: &Host, parts: http::request::Parts, body: Bytes) -> Answe
             let status = resp.status();
             let headers = resp.headers().clone();
             let bytes = resp.bytes().await.unwrap_or_default();
+            if assume_role
+                && status.is_success()
+                && let Some(s) = OpenedSession::parse(&request_body, &bytes)
+                && let Ok(mut sessions) = host.sessions.lock()
+            {
+                sessions.push(s);
+            }
             let mut out = Response::new(Full::new(bytes));
             *out.status_mut() = status;
             for (k, v) in headers.iter() {

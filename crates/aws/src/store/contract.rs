@@ -25,6 +25,7 @@ pub async fn run(store: &dyn RecordStore, tag: &str) {
     racing_updates_all_land_once(store, tag).await;
     updating_a_missing_request_is_not_found(store, tag).await;
     lists_newest_first_by_agent_and_status(store, tag).await;
+    lists_a_status_whole_across_pages(store, tag).await;
     keeps_sessions_until_they_expire(store, tag).await;
     caps_wait_leases_and_frees_them(store, tag).await;
 }
@@ -356,6 +357,106 @@ async fn lists_newest_first_by_agent_and_status(store: &dyn RecordStore, tag: &s
         mine,
         ids[1..].iter().collect::<Vec<_>>(),
         "oldest first, from the given time"
+    );
+}
+
+/// Every page of a status listing, followed to the end with pages of `limit`.
+pub async fn list_all(
+    store: &dyn RecordStore,
+    status: Status,
+    limit: i32,
+) -> Vec<Vec<RequestRecord>> {
+    let mut pages = vec![];
+    let mut after: Option<Cursor> = None;
+    loop {
+        let page = store
+            .list(&Listing::Status(status), limit, after.as_ref())
+            .await
+            .unwrap();
+        pages.push(page.requests);
+        after = page.next;
+        if after.is_none() || pages.len() > 1000 {
+            return pages;
+        }
+    }
+}
+
+async fn lists_a_status_whole_across_pages(store: &dyn RecordStore, tag: &str) {
+    // Far newer than the other cases' requests, several in one millisecond, so ties are split
+    // by id across page boundaries.
+    let at = T0 + 1_000_000_000;
+    let mut mine = vec![];
+    for i in 0..23u64 {
+        let id = format!("{tag}S{i:02}");
+        let (rec, events) = pending(&id, "shards", "t", at + i / 3);
+        store.create(&rec, &events, None).await.unwrap();
+        mine.push((rec.created_at, id));
+    }
+    mine.sort_by(|a, b| b.cmp(a));
+    let whole: Vec<RequestRecord> = list_all(store, Status::Pending, 100)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    for limit in [1, 4, 7] {
+        let pages = list_all(store, Status::Pending, limit).await;
+        let (last, full) = pages.split_last().unwrap();
+        assert!(
+            full.iter().all(|p| p.len() == limit as usize),
+            "every page but the last is full"
+        );
+        assert!(!last.is_empty() || pages.len() == 1, "no empty last page");
+        let ids: Vec<&str> = pages.iter().flatten().map(|r| r.id.as_str()).collect();
+        let expected: Vec<&str> = whole.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, expected, "pages of {limit} list what one page does");
+    }
+    let keys: Vec<(u64, &str)> = whole
+        .iter()
+        .map(|r| (r.created_at, r.id.as_str()))
+        .collect();
+    assert!(
+        keys.windows(2).all(|w| w[0] > w[1]),
+        "newest first, each once: {keys:?}"
+    );
+    assert!(whole.iter().all(|r| r.status == Status::Pending));
+    let head: Vec<(u64, String)> = whole
+        .iter()
+        .take(mine.len())
+        .map(|r| (r.created_at, r.id.clone()))
+        .collect();
+    assert_eq!(head, mine, "the newest are these, in order");
+    // A status change moves a request from one status's listing to the other's.
+    for (_, id) in mine.iter().step_by(5) {
+        store
+            .update(id, |r| {
+                let by = r.agent.clone();
+                Ok(((), r.cancel(&by, at + 100)?))
+            })
+            .await
+            .unwrap();
+    }
+    let moved: Vec<&String> = mine.iter().step_by(5).map(|(_, id)| id).collect();
+    let pending: Vec<String> = list_all(store, Status::Pending, 3)
+        .await
+        .into_iter()
+        .flatten()
+        .map(|r| r.id)
+        .collect();
+    assert!(moved.iter().all(|id| !pending.contains(id)));
+    assert_eq!(pending.len(), whole.len() - moved.len());
+    let cancelled: Vec<String> = list_all(store, Status::Cancelled, 2)
+        .await
+        .into_iter()
+        .flatten()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(
+        cancelled
+            .iter()
+            .filter(|id| id.starts_with(&format!("{tag}S")))
+            .collect::<Vec<_>>(),
+        moved,
+        "newest first in their new status"
     );
 }
 

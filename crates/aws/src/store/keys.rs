@@ -9,6 +9,9 @@
 //! | idempotency claim | `IDEM#<hash>` | `META` |
 //! | approver session | `SESSION#<sha256(session id)>` | `SESSION` |
 //! | open long-polls of a scope | `WAITS#<sha256(scope)>` | `META` |
+//!
+//! A request item also carries `status_shard` (`<STATUS>#<n>`), the partition key of the
+//! `by-status-shard` index: see [`status_shard`].
 
 use tollgate_core::audit::sha256_hex;
 
@@ -58,9 +61,53 @@ pub fn waits(scope: &str) -> String {
     format!("WAITS#{}", sha256_hex(scope.as_bytes()))
 }
 
+/// How many partitions each status is spread over in the `by-status-shard` index. Every
+/// request waiting for approval would otherwise sit in one index partition (`PENDING`), whose
+/// write rate caps the whole table's: DynamoDB throttles base-table writes when an index
+/// partition cannot keep up. Fixed, because a listing reads every shard of its status.
+pub const STATUS_SHARDS: u8 = 8;
+
+/// The shard a request is in: fixed for its life (from its id), so a status change moves it
+/// from `<OLD>#<n>` to `<NEW>#<n>` in the same write that changes its status.
+pub fn shard_of(id: &str) -> u8 {
+    use sha2::Digest;
+    // 256 is a multiple of the shard count, so every shard is equally likely.
+    sha2::Sha256::digest(id.as_bytes())[0] % STATUS_SHARDS
+}
+
+/// The `by-status-shard` partition key of request `id` while it has `status`.
+pub fn status_shard(status: &str, id: &str) -> String {
+    format!("{status}#{}", shard_of(id))
+}
+
+/// Every `by-status-shard` partition key of `status`: what a listing reads.
+pub fn status_shards(status: &str) -> impl Iterator<Item = String> + '_ {
+    (0..STATUS_SHARDS).map(move |n| format!("{status}#{n}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_shards_are_stable_spread_and_listed() {
+        assert_eq!(
+            status_shard("PENDING", "01JX"),
+            status_shard("PENDING", "01JX")
+        );
+        let n = shard_of("01JX");
+        assert_eq!(status_shard("EXECUTED", "01JX"), format!("EXECUTED#{n}"));
+        let used: std::collections::BTreeSet<u8> =
+            (0..200).map(|i| shard_of(&format!("01J{i:04}"))).collect();
+        assert_eq!(
+            used.len(),
+            usize::from(STATUS_SHARDS),
+            "ids reach every shard"
+        );
+        let all: Vec<String> = status_shards("PENDING").collect();
+        assert_eq!(all.len(), usize::from(STATUS_SHARDS));
+        assert!(all.contains(&status_shard("PENDING", "01JX")));
+    }
 
     #[test]
     fn keys_round_trip_and_events_sort_in_order() {

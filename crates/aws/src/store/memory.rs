@@ -250,8 +250,13 @@ impl RequestLister for MemoryStore {
             // The indexes project the document, never the task token.
             .map(|(_, _, m)| record(m, false))
             .collect::<Result<_, _>>()?;
-        // Like a DynamoDB query, a page that read its limit says where the next one starts.
-        let next = (read.len() == limit).then(|| {
+        // Like a DynamoDB query, an agent's page that read its limit says where the next one
+        // starts; a status listing (merged from its shards) knows whether one is left.
+        let more = match listing {
+            Listing::Agent { .. } => read.len() == limit,
+            Listing::Status(_) => start + limit < index.len(),
+        };
+        let next = more.then(|| {
             let (created_at, id, _) = &read[read.len() - 1];
             Cursor {
                 created_at: *created_at,
