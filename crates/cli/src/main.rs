@@ -183,6 +183,29 @@ enum Command {
         #[arg(long, default_value_t = 3600)]
         timeout: u64,
     },
+    /// Ask for several AWS calls as one plan: approved once, run in order, stopping at the
+    /// first step that fails. FILE (or `-` for standard input) is JSON or YAML: a list of
+    /// steps, each as `request` takes a call (`action`, `params`, `region`, `target`), or
+    /// `{reason, steps}`. A step may use a string from an earlier step's answer:
+    /// `{"$ref": "steps[0].answer.TableDescription.TableArn"}`.
+    #[command(after_help = "Examples:
+  tollgate plan migrate.yaml --reason \"move orders to the new table\" --wait
+  tollgate plan - -o json <<<'[{\"action\": \"dynamodb:ListTables\"}]'")]
+    Plan {
+        /// The plan file, JSON or YAML; `-` for standard input.
+        file: String,
+        /// Why, for the approvers; replaces a `reason` in the file.
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        /// Wait until the plan is final and print each step's outcome.
+        #[arg(long)]
+        wait: bool,
+        /// How long --wait waits, in seconds.
+        #[arg(long, default_value_t = 3600)]
+        timeout: u64,
+    },
     /// Show a request.
     #[command(after_help = "Examples:
   tollgate status 01JABCDEFGHJKMNPQRSTVWXYZ0
@@ -515,13 +538,21 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
             .to_json();
             let client = authed()?;
             let a = client.submit(&body, idempotency_key.as_deref()).await?;
-            if a.status == 202 && wait {
-                let id = a.body["id"].as_str().unwrap_or_default().to_string();
-                let done =
-                    watch::until_final(&client, &id, &a, Duration::from_secs(timeout)).await?;
-                return Ok(report_request(out, &done));
-            }
-            Ok(report_request(out, &a))
+            followed(out, &client, a, wait, timeout).await
+        }
+        Command::Plan {
+            file,
+            reason,
+            idempotency_key,
+            wait,
+            timeout,
+        } => {
+            let body = read_plan(&file, reason).map_err(usage)?;
+            let client = authed()?;
+            let a = client
+                .submit_plan(&body, idempotency_key.as_deref())
+                .await?;
+            followed(out, &client, a, wait, timeout).await
         }
         Command::Status { id, wait } => {
             let client = authed()?;
@@ -615,6 +646,52 @@ fn read_params_json(src: &str) -> Result<Map<String, Value>, String> {
         Ok(_) => Err("--params-json: must be a JSON object".into()),
         Err(e) => Err(format!("--params-json: not valid JSON: {e}")),
     }
+}
+
+/// The body of `POST /v1/plans` from a plan file: a list of steps or `{reason, steps}`,
+/// as JSON or YAML. `reason` replaces the file's.
+fn read_plan(src: &str, reason: Option<String>) -> Result<Value, String> {
+    let text = if src == "-" {
+        std::io::read_to_string(std::io::stdin())
+            .map_err(|e| format!("plan: cannot read stdin: {e}"))?
+    } else {
+        std::fs::read_to_string(src).map_err(|e| format!("plan: cannot read {src}: {e}"))?
+    };
+    let parsed: Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(json_error) => serde_yaml::from_str(&text).map_err(|yaml_error| {
+            format!("plan: {src} is neither JSON ({json_error}) nor YAML ({yaml_error})")
+        })?,
+    };
+    let mut body = match parsed {
+        Value::Array(steps) => json!({"steps": steps}),
+        Value::Object(m) if m.contains_key("steps") => Value::Object(m),
+        _ => {
+            return Err(format!(
+                "plan: {src} must be a list of steps or an object with `steps`"
+            ));
+        }
+    };
+    if let Some(r) = reason {
+        body["reason"] = json!(r);
+    }
+    Ok(body)
+}
+
+/// A submission's answer, or with `wait` and a held request, its answer once final.
+async fn followed(
+    out: Output,
+    client: &Client,
+    a: Answer,
+    wait: bool,
+    timeout: u64,
+) -> Result<u8, Fail> {
+    if a.status == 202 && wait {
+        let id = a.body["id"].as_str().unwrap_or_default().to_string();
+        let done = watch::until_final(client, &id, &a, Duration::from_secs(timeout)).await?;
+        return Ok(report_request(out, &done));
+    }
+    Ok(report_request(out, &a))
 }
 
 /// `request`'s answer: by default just what an agent acts on (see `output::request_answer`).

@@ -443,6 +443,7 @@ async fn the_mcp_inspector_lists_and_calls_the_tools() {
         names,
         [
             "aws_call",
+            "aws_plan",
             "request_status",
             "list_my_requests",
             "cancel_request",

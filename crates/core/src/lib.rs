@@ -21,6 +21,7 @@ pub mod keyring;
 pub mod link;
 pub mod mask;
 pub mod own;
+pub mod plan;
 pub mod policy;
 pub mod policy_doc;
 pub mod preview;
