@@ -202,7 +202,7 @@ async fn a_five_step_plan_is_approved_once_and_runs_in_order_until_a_step_fails(
             .unwrap();
         executions.extend(out.executions().iter().map(|e| e.name().to_string()));
     }
-    assert_eq!(executions, [id.clone()]);
+    assert_eq!(executions, [id.as_str()]);
 
     // A retried executor finds the plan final and runs nothing again.
     invoke_executor_again(&stack, &id).await;

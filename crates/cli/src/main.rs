@@ -174,14 +174,8 @@ enum Command {
         region: Option<String>,
         #[arg(long)]
         target: Option<String>,
-        #[arg(long)]
-        idempotency_key: Option<String>,
-        /// Wait until the request is final and print the outcome.
-        #[arg(long)]
-        wait: bool,
-        /// How long --wait waits, in seconds.
-        #[arg(long, default_value_t = 3600)]
-        timeout: u64,
+        #[command(flatten)]
+        follow: Follow,
     },
     /// Ask for several AWS calls as one plan: approved once, run in order, stopping at the
     /// first step that fails. FILE (or `-` for standard input) is JSON or YAML: a list of
@@ -197,14 +191,8 @@ enum Command {
         /// Why, for the approvers; replaces a `reason` in the file.
         #[arg(long)]
         reason: Option<String>,
-        #[arg(long)]
-        idempotency_key: Option<String>,
-        /// Wait until the plan is final and print each step's outcome.
-        #[arg(long)]
-        wait: bool,
-        /// How long --wait waits, in seconds.
-        #[arg(long, default_value_t = 3600)]
-        timeout: u64,
+        #[command(flatten)]
+        follow: Follow,
     },
     /// Show a request.
     #[command(after_help = "Examples:
@@ -517,9 +505,7 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
             reason,
             region,
             target,
-            idempotency_key,
-            wait,
-            timeout,
+            follow,
         } => {
             let mut all = match params_json {
                 Some(src) => read_params_json(&src).map_err(usage)?,
@@ -537,22 +523,22 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
             }
             .to_json();
             let client = authed()?;
-            let a = client.submit(&body, idempotency_key.as_deref()).await?;
-            followed(out, &client, a, wait, timeout).await
+            let a = client
+                .submit(&body, follow.idempotency_key.as_deref())
+                .await?;
+            followed(out, &client, a, &follow).await
         }
         Command::Plan {
             file,
             reason,
-            idempotency_key,
-            wait,
-            timeout,
+            follow,
         } => {
             let body = read_plan(&file, reason).map_err(usage)?;
             let client = authed()?;
             let a = client
-                .submit_plan(&body, idempotency_key.as_deref())
+                .submit_plan(&body, follow.idempotency_key.as_deref())
                 .await?;
-            followed(out, &client, a, wait, timeout).await
+            followed(out, &client, a, &follow).await
         }
         Command::Status { id, wait } => {
             let client = authed()?;
@@ -679,19 +665,27 @@ fn read_plan(src: &str, reason: Option<String>) -> Result<Value, String> {
 }
 
 /// A submission's answer, or with `wait` and a held request, its answer once final.
-async fn followed(
-    out: Output,
-    client: &Client,
-    a: Answer,
-    wait: bool,
-    timeout: u64,
-) -> Result<u8, Fail> {
-    if a.status == 202 && wait {
+async fn followed(out: Output, client: &Client, a: Answer, follow: &Follow) -> Result<u8, Fail> {
+    if a.status == 202 && follow.wait {
         let id = a.body["id"].as_str().unwrap_or_default().to_string();
-        let done = watch::until_final(client, &id, &a, Duration::from_secs(timeout)).await?;
+        let limit = Duration::from_secs(follow.timeout);
+        let done = watch::until_final(client, &id, &a, limit).await?;
         return Ok(report_request(out, &done));
     }
     Ok(report_request(out, &a))
+}
+
+/// How `request` and `plan` follow what they submitted.
+#[derive(clap::Args, Debug)]
+struct Follow {
+    #[arg(long)]
+    idempotency_key: Option<String>,
+    /// Wait until the request (or plan) is final and print the outcome.
+    #[arg(long)]
+    wait: bool,
+    /// How long --wait waits, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    timeout: u64,
 }
 
 /// `request`'s answer: by default just what an agent acts on (see `output::request_answer`).
