@@ -27,6 +27,18 @@ fn script(name: &str) -> (PathBuf, PathBuf) {
     (root.join("tests/browser").join(name), shots)
 }
 
+/// Follows the notice's link for `id`, signs in as alice and approves, in Chromium; screenshots
+/// go to `shots`.
+async fn approve_in_browser(stack: &tollgate_local::Stack, id: &str, shots: &std::path::Path) {
+    let (script, _) = script("approve.mjs");
+    let notice = wait_for_notice(&Client::new(&stack.api_url, None), id, WAIT)
+        .await
+        .unwrap();
+    let link = notice["notice"]["link"].as_str().unwrap().to_string();
+    let out = node(&script, &[&link, &shots.to_string_lossy(), "alice"]).await;
+    assert!(out.contains("Approved"), "{out}");
+}
+
 /// Runs a browser script to its end; its output when it succeeded.
 async fn node(script: &std::path::Path, args: &[&str]) -> String {
     let out = tokio::process::Command::new("node")
@@ -47,19 +59,12 @@ async fn node(script: &std::path::Path, args: &[&str]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approve_in_headless_chromium() {
-    let (script, shots) = script("approve.mjs");
-
+    let (_, shots) = script("approve.mjs");
     let stack = stack().await;
     create_table(&stack.sdk, "staging-orders").await.unwrap();
     let bot = agent(&stack, "ci-bot");
     let id = pending_delete(&bot, "staging-orders").await;
-    let notice = wait_for_notice(&Client::new(&stack.api_url, None), &id, WAIT)
-        .await
-        .unwrap();
-    let link = notice["notice"]["link"].as_str().unwrap().to_string();
-
-    let out = node(&script, &[&link, &shots.to_string_lossy(), "alice"]).await;
-    assert!(out.contains("Approved"), "{out}");
+    approve_in_browser(&stack, &id, &shots).await;
     for shot in [
         "approval-page-signed-out.png",
         "dev-sign-in.png",
@@ -120,5 +125,32 @@ async fn the_inbox_lists_filters_opens_and_approves_in_headless_chromium() {
     assert_eq!(still.request_status(), Some("PENDING"), "{}", still.body);
     assert_eq!(still.body["votes"], json!([]));
     assert!(table_exists(&stack.sdk, "inbox-orders").await.unwrap());
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approve_a_plan_in_headless_chromium() {
+    let (_, shots) = script("approve.mjs");
+    let shots = shots.join("plan");
+    let stack = stack().await;
+    create_table(&stack.sdk, "plan-old").await.unwrap();
+    let bot = agent(&stack, "ci-bot");
+    let plan = json!({"reason": "replace plan-old with plan-new", "steps": [
+        {"action": "dynamodb:CreateTable", "params": {"TableName": "plan-new", "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}]}},
+        {"action": "dynamodb:PutItem", "params": {"TableName": "plan-new", "Item": {"id": {"S": "meta"},
+            "arn": {"S": {"$ref": "steps[0].answer.TableDescription.TableArn"}}}}},
+        {"action": "dynamodb:DeleteTable", "params": {"TableName": "plan-old"}}
+    ]});
+    let a = bot.submit_plan(&plan, None).await.unwrap();
+    assert_eq!(a.status, 202, "{}", a.body);
+    let id = a.body["id"].as_str().unwrap().to_string();
+    approve_in_browser(&stack, &id, &shots).await;
+    assert!(shots.join("approval-page.png").is_file());
+    let done = bot.wait_final(&id, WAIT, |_| {}).await.unwrap();
+    assert_eq!(done.request_status(), Some("SUCCEEDED"), "{}", done.body);
+    assert!(table_exists(&stack.sdk, "plan-new").await.unwrap());
+    assert!(!table_exists(&stack.sdk, "plan-old").await.unwrap());
     stack.stop().await;
 }

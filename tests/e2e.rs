@@ -388,17 +388,7 @@ async fn racing_approvals_execute_once() {
     assert!(!table_exists(&stack.sdk, "t4").await.unwrap());
 
     // A retried executor invocation finds the request done and does not call AWS again.
-    let http = reqwest::Client::new();
-    let r = http
-        .post(format!(
-            "{}/2015-03-31/functions/tollgate-executor/invocations",
-            stack.api_url
-        ))
-        .json(&json!({"request_id": id}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    invoke_executor_again(&stack, &id).await;
     let again = owner.status(&id, 0).await.unwrap();
     assert_eq!(event_kinds(&again), kinds);
     let start = again.body["events"]

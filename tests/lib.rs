@@ -48,6 +48,21 @@ pub async fn pending_delete(client: &Client, table: &str) -> String {
     a.body["id"].as_str().expect("id").to_string()
 }
 
+/// Invokes the executor for `id` as a retried Step Functions task would (the local stack's
+/// Lambda Invoke API); the executor must find it done and call nothing again.
+pub async fn invoke_executor_again(stack: &Stack, id: &str) {
+    let r = reqwest::Client::new()
+        .post(format!(
+            "{}/2015-03-31/functions/tollgate-executor/invocations",
+            stack.api_url
+        ))
+        .json(&json!({"request_id": id}))
+        .send()
+        .await
+        .expect("invoke the executor");
+    assert_eq!(r.status(), 200);
+}
+
 /// Raw HTTP, for requests the typed client would never send.
 pub async fn raw(
     stack: &Stack,

@@ -37,6 +37,8 @@ pub struct Settings {
     pub approver_issuers: Vec<IssuerConfig>,
     pub default_region: String,
     pub approval_timeout_seconds: u64,
+    /// Most steps a plan may have (`TOLLGATE_MAX_PLAN_STEPS`).
+    pub max_plan_steps: usize,
     /// Shortest time between two JWKS refetches for unknown key ids.
     pub jwks_min_refresh: Duration,
     /// Overrides the Lambda endpoint (the local stack's invoke API).
@@ -213,6 +215,10 @@ impl Settings {
             approver_issuers: issuers(get, "TOLLGATE_APPROVER_ISSUERS")?,
             default_region: get("AWS_REGION").unwrap_or_else(|| "us-east-1".into()),
             approval_timeout_seconds: num("TOLLGATE_APPROVAL_TIMEOUT_SECONDS", 3600)?,
+            max_plan_steps: num(
+                "TOLLGATE_MAX_PLAN_STEPS",
+                tollgate_core::plan::DEFAULT_MAX_STEPS as u64,
+            )? as usize,
             jwks_min_refresh: Duration::from_secs(num("TOLLGATE_JWKS_MIN_REFRESH_SECONDS", 10)?),
             lambda_endpoint: get("TOLLGATE_LAMBDA_ENDPOINT"),
             aws_endpoint: get("TOLLGATE_AWS_ENDPOINT"),

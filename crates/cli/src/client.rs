@@ -106,10 +106,26 @@ impl Client {
         body: &Value,
         idempotency_key: Option<&str>,
     ) -> Result<Answer, ClientError> {
-        let mut rb = self
-            .http
-            .post(format!("{}/v1/requests", self.base))
-            .json(body);
+        self.submit_to("/v1/requests", body, idempotency_key).await
+    }
+
+    /// `POST /v1/plans`: `{"reason", "steps": [...]}`.
+    pub async fn submit_plan(
+        &self,
+        body: &Value,
+        idempotency_key: Option<&str>,
+    ) -> Result<Answer, ClientError> {
+        self.submit_to("/v1/plans", body, idempotency_key).await
+    }
+
+    /// A submission to `path` (`/v1/requests` or `/v1/plans`).
+    pub async fn submit_to(
+        &self,
+        path: &str,
+        body: &Value,
+        idempotency_key: Option<&str>,
+    ) -> Result<Answer, ClientError> {
+        let mut rb = self.http.post(format!("{}{path}", self.base)).json(body);
         if let Some(k) = idempotency_key {
             rb = rb.header("idempotency-key", k);
         }

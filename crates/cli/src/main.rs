@@ -177,14 +177,25 @@ enum Command {
         region: Option<String>,
         #[arg(long)]
         target: Option<String>,
+        #[command(flatten)]
+        follow: Follow,
+    },
+    /// Ask for several AWS calls as one plan: approved once, run in order, stopping at the
+    /// first step that fails. FILE (or `-` for standard input) is JSON or YAML: a list of
+    /// steps, each as `request` takes a call (`action`, `params`, `region`, `target`), or
+    /// `{reason, steps}`. A step may use a string from an earlier step's answer:
+    /// `{"$ref": "steps[0].answer.TableDescription.TableArn"}`.
+    #[command(after_help = "Examples:
+  tollgate plan migrate.yaml --reason \"move orders to the new table\" --wait
+  tollgate plan - -o json <<<'[{\"action\": \"dynamodb:ListTables\"}]'")]
+    Plan {
+        /// The plan file, JSON or YAML; `-` for standard input.
+        file: String,
+        /// Why, for the approvers; replaces a `reason` in the file.
         #[arg(long)]
-        idempotency_key: Option<String>,
-        /// Wait until the request is final and print the outcome.
-        #[arg(long)]
-        wait: bool,
-        /// How long --wait waits, in seconds.
-        #[arg(long, default_value_t = 3600)]
-        timeout: u64,
+        reason: Option<String>,
+        #[command(flatten)]
+        follow: Follow,
     },
     /// Show a request.
     #[command(after_help = "Examples:
@@ -578,9 +589,7 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
             reason,
             region,
             target,
-            idempotency_key,
-            wait,
-            timeout,
+            follow,
         } => {
             let mut all = match params_json {
                 Some(src) => read_params_json(&src).map_err(usage)?,
@@ -598,14 +607,22 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
             }
             .to_json();
             let client = authed()?;
-            let a = client.submit(&body, idempotency_key.as_deref()).await?;
-            if a.status == 202 && wait {
-                let id = a.body["id"].as_str().unwrap_or_default().to_string();
-                let done =
-                    watch::until_final(&client, &id, &a, Duration::from_secs(timeout)).await?;
-                return Ok(report_request(out, &done));
-            }
-            Ok(report_request(out, &a))
+            let a = client
+                .submit(&body, follow.idempotency_key.as_deref())
+                .await?;
+            followed(out, &client, a, &follow).await
+        }
+        Command::Plan {
+            file,
+            reason,
+            follow,
+        } => {
+            let body = read_plan(&file, reason).map_err(usage)?;
+            let client = authed()?;
+            let a = client
+                .submit_plan(&body, follow.idempotency_key.as_deref())
+                .await?;
+            followed(out, &client, a, &follow).await
         }
         Command::Status { id, wait } => {
             let client = authed()?;
@@ -699,6 +716,60 @@ fn read_params_json(src: &str) -> Result<Map<String, Value>, String> {
         Ok(_) => Err("--params-json: must be a JSON object".into()),
         Err(e) => Err(format!("--params-json: not valid JSON: {e}")),
     }
+}
+
+/// The body of `POST /v1/plans` from a plan file: a list of steps or `{reason, steps}`,
+/// as JSON or YAML. `reason` replaces the file's.
+fn read_plan(src: &str, reason: Option<String>) -> Result<Value, String> {
+    let text = if src == "-" {
+        std::io::read_to_string(std::io::stdin())
+            .map_err(|e| format!("plan: cannot read stdin: {e}"))?
+    } else {
+        std::fs::read_to_string(src).map_err(|e| format!("plan: cannot read {src}: {e}"))?
+    };
+    let parsed: Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(json_error) => serde_yaml::from_str(&text).map_err(|yaml_error| {
+            format!("plan: {src} is neither JSON ({json_error}) nor YAML ({yaml_error})")
+        })?,
+    };
+    let mut body = match parsed {
+        Value::Array(steps) => json!({"steps": steps}),
+        Value::Object(m) if m.contains_key("steps") => Value::Object(m),
+        _ => {
+            return Err(format!(
+                "plan: {src} must be a list of steps or an object with `steps`"
+            ));
+        }
+    };
+    if let Some(r) = reason {
+        body["reason"] = json!(r);
+    }
+    Ok(body)
+}
+
+/// A submission's answer, or with `wait` and a held request, its answer once final.
+async fn followed(out: Output, client: &Client, a: Answer, follow: &Follow) -> Result<u8, Fail> {
+    if a.status == 202 && follow.wait {
+        let id = a.body["id"].as_str().unwrap_or_default().to_string();
+        let limit = Duration::from_secs(follow.timeout);
+        let done = watch::until_final(client, &id, &a, limit).await?;
+        return Ok(report_request(out, &done));
+    }
+    Ok(report_request(out, &a))
+}
+
+/// How `request` and `plan` follow what they submitted.
+#[derive(clap::Args, Debug)]
+struct Follow {
+    #[arg(long)]
+    idempotency_key: Option<String>,
+    /// Wait until the request (or plan) is final and print the outcome.
+    #[arg(long)]
+    wait: bool,
+    /// How long --wait waits, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    timeout: u64,
 }
 
 /// `request`'s answer: by default just what an agent acts on (see `output::request_answer`).

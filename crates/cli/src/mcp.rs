@@ -15,7 +15,7 @@ use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
 use serde_json::Value;
 use tollgate_cli::client::Client;
 use tollgate_cli::config::TokenSource;
-use tollgate_mcp::{Answer, Backend, CallOptions, Outcome, Progress, ToolResult};
+use tollgate_mcp::{Answer, Backend, CallOptions, Outcome, Progress, Submission, ToolResult};
 
 #[derive(Clone)]
 pub struct Tollgate {
@@ -42,8 +42,16 @@ impl HttpBackend {
 }
 
 impl Backend for HttpBackend {
-    async fn submit(&self, body: &Value, idempotency_key: Option<&str>) -> Result<Answer, String> {
-        Ok(self.client()?.submit(body, idempotency_key).await?)
+    async fn submit(
+        &self,
+        kind: Submission,
+        body: &Value,
+        idempotency_key: Option<&str>,
+    ) -> Result<Answer, String> {
+        Ok(self
+            .client()?
+            .submit_to(kind.path(), body, idempotency_key)
+            .await?)
     }
 
     async fn status(&self, id: &str, wait: u64) -> Result<Answer, String> {

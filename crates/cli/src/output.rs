@@ -59,7 +59,18 @@ pub fn print(out: Output, body: &Value) {
 /// held request its id, what it waits for and how to follow it; otherwise the whole answer
 /// (an error, a rejection with its comment, a failure with the AWS error).
 pub fn request_answer(body: &Value) -> Value {
-    match body["status"].as_str().and_then(Status::parse) {
+    let status = body["status"].as_str().and_then(Status::parse);
+    // A plan that ran (or stopped) answers with each step.
+    if let Some(steps) = tollgate_mcp::plan_steps(body)
+        && matches!(status, Some(Status::Succeeded | Status::Failed))
+    {
+        let mut v = json!({"id": body["id"], "status": body["status"], "steps": steps});
+        if let Some(e) = body.get("error").filter(|e| !e.is_null()) {
+            v["error"] = e.clone();
+        }
+        return v;
+    }
+    match status {
         Some(Status::Succeeded) => body.get("result").cloned().unwrap_or(Value::Null),
         Some(s @ (Status::Pending | Status::Approved | Status::Executing)) => {
             let id = body["id"].as_str().unwrap_or_default();

@@ -244,6 +244,58 @@ async fn request_wait_ends_with_the_outcome_and_its_exit_code() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_yaml_plan_waits_for_its_one_approval_and_prints_each_step() {
+    let stack = stack().await;
+    let agent = stack.token("ci-bot", false).unwrap();
+    let approver = stack.token("alice", true).unwrap();
+    create_table(&stack.sdk, "plan-cli").await.unwrap();
+    let dir = std::env::temp_dir().join(format!("tollgate-plan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("plan.yaml");
+    std::fs::write(
+        &file,
+        r#"reason: tag the table with its own ARN
+steps:
+  - action: dynamodb:DescribeTable
+    params: {TableName: plan-cli}
+  - action: dynamodb:PutItem
+    params:
+      TableName: plan-cli
+      Item:
+        id: {S: meta}
+        arn: {S: {$ref: "steps[0].answer.Table.TableArn"}}
+"#,
+    )
+    .unwrap();
+    let path = file.to_str().unwrap().to_string();
+    let waiting = tokio::spawn(run(cli(
+        &stack,
+        &agent,
+        &["plan", &path, "--wait", "--timeout", "60"],
+    )));
+    let id = pending_id(&stack, &agent).await;
+    let (code, voted, err) = run(cli(&stack, &approver, &["approve", &id])).await;
+    assert_eq!(code, 0, "{voted} {err}");
+    let (code, done, progress) = waiting.await.unwrap();
+    assert_eq!(code, 0, "{done} {progress}");
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(
+        done["steps"][0]["action"], "dynamodb:DescribeTable",
+        "{done}"
+    );
+    assert_eq!(done["steps"][1]["status"], "succeeded", "{done}");
+
+    // Neither JSON nor YAML: a usage error naming the file.
+    let bad = dir.join("bad.yaml");
+    std::fs::write(&bad, "steps: [unclosed").unwrap();
+    let (code, _, err) = run(cli(&stack, &agent, &["plan", bad.to_str().unwrap()])).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("neither JSON"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_and_list() {
     let stack = stack().await;
     let agent = stack.token("ci-bot", false).unwrap();
@@ -443,6 +495,7 @@ async fn the_mcp_inspector_lists_and_calls_the_tools() {
         names,
         [
             "aws_call",
+            "aws_plan",
             "request_status",
             "list_my_requests",
             "cancel_request",
@@ -480,6 +533,29 @@ async fn the_mcp_inspector_lists_and_calls_the_tools() {
     assert_eq!(held["status"], "PENDING", "{held}");
     assert_eq!(held["action"], "dynamodb:DeleteTable", "{held}");
     assert_eq!(held["ask_again"]["tool"], "request_status", "{held}");
+    // A plan of two reads runs at once and answers with each step.
+    let (code, plan, err) = run(inspector(
+        &stack,
+        &agent,
+        &[
+            "--method",
+            "tools/call",
+            "--tool-name",
+            "aws_plan",
+            "--tool-arg",
+            r#"steps=[{"action":"dynamodb:ListTables"},{"action":"dynamodb:DescribeTable","params":{"TableName":"inspected"}}]"#,
+        ],
+    ))
+    .await;
+    assert_eq!(code, 0, "{plan} {err}");
+    assert_eq!(plan["isError"], false, "{plan}");
+    let plan = text(&plan);
+    assert_eq!(plan["status"], "SUCCEEDED", "{plan}");
+    assert_eq!(plan["steps"][1]["status"], "succeeded", "{plan}");
+    assert_eq!(
+        plan["steps"][1]["result"]["Table"]["TableName"], "inspected",
+        "{plan}"
+    );
     // A token the API does not accept: the Inspector reports the 401.
     let (code, _, _) = run(inspector(
         &stack,

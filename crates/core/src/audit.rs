@@ -26,6 +26,10 @@ pub enum EventKind {
     ExecutionStarted,
     Executed,
     Failed,
+    /// A plan's step was claimed and its call is being sent.
+    StepStarted,
+    StepExecuted,
+    StepFailed,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

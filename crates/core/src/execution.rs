@@ -9,7 +9,6 @@ use crate::error::ApiError;
 use crate::failure::{Failure, FailureCode};
 use crate::record::RequestRecord;
 use crate::request::NewRequest;
-use crate::scope::{scoped_session_policy, session_policy};
 use crate::status::Status;
 
 /// What claiming a request found.
@@ -20,6 +19,9 @@ pub enum Claim {
         role_arn: String,
         session_policy: String,
     },
+    /// This invocation owns the plan: run its steps in order, claiming each
+    /// ([`RequestRecord::claim_step`]).
+    RunPlan,
     /// The request may not run; it is now FAILED for this reason, and nothing was called.
     Refused(Failure),
     /// Nothing to do: it ran already, or is not approved. Report the record as it is.
@@ -57,6 +59,20 @@ impl RequestRecord {
             Err(failure) => {
                 let ev = self.fail(failure.clone(), now)?;
                 Ok((Claim::Refused(failure), vec![ev]))
+            }
+            Ok(Some(_)) if self.plan.is_some() => {
+                let ev = self.transition(
+                    Status::Executing,
+                    EventKind::ExecutionStarted,
+                    None,
+                    json!({
+                        "steps": self.plan.as_ref().map_or(0, |p| p.steps.len()),
+                        "source_identity": self.agent.source_identity(),
+                        "request_hash": self.request_hash,
+                    }),
+                    now,
+                )?;
+                Ok((Claim::RunPlan, vec![ev]))
             }
             Ok(Some((role_arn, session_policy))) => {
                 let ev = self.transition(
@@ -99,11 +115,15 @@ impl RequestRecord {
             }
             _ => return Ok(None),
         }
-        if self.request.hash() != self.request_hash {
+        if self.content_hash() != self.request_hash {
             return Err(Failure::new(
                 FailureCode::RequestAltered,
                 "the request no longer matches what was approved",
             ));
+        }
+        if self.plan.is_some() {
+            // Each step has its own target and scope, checked as it is claimed.
+            return Ok(Some((String::new(), String::new())));
         }
         let Some(role_arn) = role_arn else {
             return Err(Failure::new(
@@ -120,41 +140,29 @@ impl RequestRecord {
     /// does not match its actions and resources is not run (the operation's name is never
     /// taken for its IAM action, and nothing falls back to a wider policy).
     pub fn scoped_policy(&self, region: &str) -> Result<String, Failure> {
-        let refuse = |message: &str| Failure::new(FailureCode::UnscopedRequest, message);
-        if self.iam_actions.is_empty() {
-            return Err(refuse(
-                "the request names no IAM action to allow, so no session policy can scope it; it is not run",
-            ));
+        crate::plan::Scope {
+            iam_actions: self.iam_actions.clone(),
+            resources: self.resources.clone(),
+            action_resources: self.action_resources.clone(),
         }
-        if self.resources.is_empty() {
-            return Err(refuse(
-                "the request names no resource to allow; it is not run",
-            ));
-        }
-        if self.action_resources.is_empty() {
-            return Ok(session_policy(&self.iam_actions, &self.resources, region));
-        }
-        let same_actions = self.action_resources.len() == self.iam_actions.len()
-            && self
-                .iam_actions
-                .iter()
-                .all(|a| self.action_resources.contains_key(a));
-        let within = self
-            .action_resources
-            .values()
-            .all(|r| !r.is_empty() && r.iter().all(|a| self.resources.contains(a)));
-        if !same_actions || !within {
-            return Err(refuse(
-                "the request's per-action resources do not match its actions and resources; it is not run",
-            ));
-        }
-        Ok(scoped_session_policy(&self.action_resources, region))
+        .session_policy(region)
     }
 
     /// Ends the request FAILED for `failure`, kept in the record and in the `failed` event.
     pub fn fail(&mut self, failure: Failure, now: u64) -> Result<Event, ApiError> {
         let detail = json!({ "error": failure });
         let ev = self.transition(Status::Failed, EventKind::Failed, None, detail, now)?;
+        if let Some(plan) = &mut self.plan {
+            // A step caught running when the plan failed (an interrupted executor) may have run.
+            for s in plan
+                .steps
+                .iter_mut()
+                .filter(|s| s.status == crate::plan::StepStatus::Running)
+            {
+                s.status = crate::plan::StepStatus::Failed;
+                s.error = Some(failure.clone());
+            }
+        }
         self.error = Some(failure);
         Ok(ev)
     }

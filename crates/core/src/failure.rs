@@ -37,6 +37,9 @@ pub enum FailureCode {
     /// The request's workflow is no longer running and nothing else will move it on (found by
     /// the sweeper).
     WorkflowGone,
+    /// A plan step's reference could not be resolved, or resolved to something that would
+    /// change what the step acts on.
+    ReferenceRefused,
     /// AWS answered the call with this error code.
     Aws(String),
     /// A code this version does not know, read from an older record: kept as written.
@@ -44,7 +47,7 @@ pub enum FailureCode {
 }
 
 /// Each named code with its stored name and the PascalCase name older records carry.
-const NAMED: [(FailureCode, &str, &str); 12] = [
+const NAMED: [(FailureCode, &str, &str); 13] = [
     (
         FailureCode::ExecutionInterrupted,
         "execution_interrupted",
@@ -97,6 +100,11 @@ const NAMED: [(FailureCode, &str, &str); 12] = [
         "WorkflowError",
     ),
     (FailureCode::WorkflowGone, "workflow_gone", "WorkflowGone"),
+    (
+        FailureCode::ReferenceRefused,
+        "reference_refused",
+        "ReferenceRefused",
+    ),
 ];
 
 impl FailureCode {

@@ -23,6 +23,7 @@ pub mod link;
 pub mod mask;
 pub mod notice;
 pub mod own;
+pub mod plan;
 pub mod policy;
 pub mod policy_doc;
 pub mod preview;

@@ -80,6 +80,10 @@ pub struct RequestRecord {
     /// record like the task token: never in its document, a view or a listing index.
     #[serde(default, skip_serializing)]
     pub sealed_result: Option<String>,
+    /// The steps, when this record is a plan (`POST /v1/plans`); `request` is then its first
+    /// step with the plan's reason, and `request_hash` covers every step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<crate::plan::Plan>,
 }
 
 /// How far one group requirement has come: how many counted approvals are from its group.
@@ -117,6 +121,37 @@ impl RequestRecord {
         resources: Vec<String>,
         now: u64,
     ) -> (Self, Vec<Event>) {
+        Self::create(
+            id,
+            request,
+            None,
+            agent,
+            decision,
+            iam_actions,
+            resources,
+            now,
+        )
+    }
+
+    /// What approvals bind: the call's hash, or for a plan every step's.
+    pub fn content_hash(&self) -> String {
+        match &self.plan {
+            Some(plan) => plan.hash(),
+            None => self.request.hash(),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn create(
+        id: String,
+        request: NewRequest,
+        plan: Option<crate::plan::Plan>,
+        agent: Identity,
+        decision: Decision,
+        iam_actions: Vec<String>,
+        resources: Vec<String>,
+        now: u64,
+    ) -> (Self, Vec<Event>) {
         let status = match decision.effect {
             Effect::Allow => Status::Approved,
             Effect::Deny => Status::Denied,
@@ -131,7 +166,7 @@ impl RequestRecord {
         let mut rec = RequestRecord {
             id,
             status,
-            request_hash: request.hash(),
+            request_hash: plan.as_ref().map_or_else(|| request.hash(), |p| p.hash()),
             request,
             agent,
             decision,
@@ -150,28 +185,40 @@ impl RequestRecord {
             last_hash: GENESIS_HASH.to_string(),
             task_token: None,
             sealed_result: None,
+            plan,
         };
+        if status.is_final()
+            && let Some(plan) = &mut rec.plan
+        {
+            // Denied at once: no step will ever run.
+            plan.finish();
+        }
+        let mut submitted_detail = json!({
+            "action": rec.request.action.to_string(),
+            "region": rec.request.region,
+            "target": rec.request.target,
+            // Everything in clear but name-masked secrets, which keep their length and
+            // digest: the trail shows what ran, and the hash binds the exact values.
+            "params": masked_params(&rec.request.params),
+            "reason": rec.request.reason,
+            "request_hash": rec.request_hash,
+        });
+        let mut decided_detail = json!({"decision": rec.decision, "status": rec.status, "iam_actions": rec.iam_actions, "resources": rec.resources});
+        if let Some(plan) = &rec.plan {
+            submitted_detail["steps"] = json!(plan.shown());
+            decided_detail["steps"] = plan
+                .steps
+                .iter()
+                .map(|s| json!({"decision": s.decision, "iam_actions": s.scope.iam_actions, "resources": s.scope.resources}))
+                .collect();
+        }
         let submitted = rec.push_event(
             EventKind::Submitted,
             Some(rec.agent.clone()),
-            json!({
-                "action": rec.request.action.to_string(),
-                "region": rec.request.region,
-                "target": rec.request.target,
-                // Everything in clear but name-masked secrets, which keep their length and
-                // digest: the trail shows what ran, and the hash binds the exact values.
-                "params": masked_params(&rec.request.params),
-                "reason": rec.request.reason,
-                "request_hash": rec.request_hash,
-            }),
+            submitted_detail,
             now,
         );
-        let decided = rec.push_event(
-            EventKind::Decided,
-            None,
-            json!({"decision": rec.decision, "status": rec.status, "iam_actions": rec.iam_actions, "resources": rec.resources}),
-            now,
-        );
+        let decided = rec.push_event(EventKind::Decided, None, decided_detail, now);
         (rec, vec![submitted, decided])
     }
 
@@ -209,6 +256,9 @@ impl RequestRecord {
             // length and digest are). The request hash still binds what was asked.
             if let Value::Object(masked) = masked_params(&self.request.params) {
                 self.request.params = masked;
+            }
+            if let Some(plan) = &mut self.plan {
+                plan.finish();
             }
         }
         let mut detail = detail;
@@ -421,6 +471,9 @@ impl RequestRecord {
             m.remove("last_hash");
             if let Some(req) = m.get_mut("request") {
                 req["params"] = masked_params(&self.request.params);
+            }
+            if let Some(plan) = &self.plan {
+                m.insert("plan".into(), plan.view());
             }
             m.insert(
                 "approvals_required".into(),

@@ -69,6 +69,12 @@ impl RequestBody {
 
 /// Parses and validates a request body. `default_region` applies when `region` is absent.
 pub fn parse_new_request(body: &[u8], default_region: &str) -> Result<NewRequest, ApiError> {
+    let obj = parse_body_object(body)?;
+    request_from_object(obj, default_region)
+}
+
+/// A body as a JSON object, within [`MAX_BODY_BYTES`].
+pub fn parse_body_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     if body.len() > MAX_BODY_BYTES {
         return Err(ApiError::new(
             crate::ErrorCode::PayloadTooLarge,
@@ -81,9 +87,17 @@ pub fn parse_new_request(body: &[u8], default_region: &str) -> Result<NewRequest
             format!("body: not valid JSON ({e})"),
         )
     })?;
-    let Value::Object(mut obj) = value else {
+    let Value::Object(obj) = value else {
         return Err(ApiError::field("body", "must be a JSON object"));
     };
+    Ok(obj)
+}
+
+/// One call from its members, as `POST /v1/requests` takes it (and each step of a plan).
+pub fn request_from_object(
+    mut obj: Map<String, Value>,
+    default_region: &str,
+) -> Result<NewRequest, ApiError> {
     if let Some(unknown) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
         return Err(ApiError::field(
             unknown.clone(),
@@ -110,26 +124,7 @@ pub fn parse_new_request(body: &[u8], default_region: &str) -> Result<NewRequest
         Some(_) => return Err(ApiError::field("params", "must be a JSON object")),
     };
     crate::mask::check_params(&params)?;
-    let reason = match obj.remove("reason") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => {
-            let trimmed = s.trim();
-            if trimmed.chars().count() > MAX_REASON_CHARS {
-                return Err(ApiError::field(
-                    "reason",
-                    format!("longer than {MAX_REASON_CHARS} characters"),
-                ));
-            }
-            if trimmed
-                .chars()
-                .any(|c| c.is_control() && c != '\n' && c != '\t')
-            {
-                return Err(ApiError::field("reason", "contains control characters"));
-            }
-            (!trimmed.is_empty()).then(|| trimmed.to_string())
-        }
-        Some(_) => return Err(ApiError::field("reason", "must be a string")),
-    };
+    let reason = parse_reason(obj.remove("reason"))?;
     let target = match obj.remove("target") {
         None | Some(Value::Null) => DEFAULT_TARGET.to_string(),
         Some(Value::String(s)) => {
@@ -145,6 +140,30 @@ pub fn parse_new_request(body: &[u8], default_region: &str) -> Result<NewRequest
         reason,
         target,
     })
+}
+
+/// The `reason` member: trimmed, bounded, without control characters; empty is none.
+pub fn parse_reason(value: Option<Value>) -> Result<Option<String>, ApiError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => {
+            let trimmed = s.trim();
+            if trimmed.chars().count() > MAX_REASON_CHARS {
+                return Err(ApiError::field(
+                    "reason",
+                    format!("longer than {MAX_REASON_CHARS} characters"),
+                ));
+            }
+            if trimmed
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t')
+            {
+                return Err(ApiError::field("reason", "contains control characters"));
+            }
+            Ok((!trimmed.is_empty()).then(|| trimmed.to_string()))
+        }
+        Some(_) => Err(ApiError::field("reason", "must be a string")),
+    }
 }
 
 /// AWS region names: `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`, ...

@@ -135,15 +135,40 @@ pub fn approval_blocks(rec: &RequestRecord, link: &str, risks: &[String]) -> Val
             .join(", ")
     };
     let mut blocks = vec![
-        json!({"type": "header", "text": {"type": "plain_text", "text": format!("Approve {}?", rec.request.action)}}),
+        json!({"type": "header", "text": {"type": "plain_text", "text": format!("Approve {}?", rec.what()).chars().take(150).collect::<String>()}}),
         json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(
             "*Resources:* {resources}\n*Reason given by the agent:*\n{}",
             rec.request.reason.as_deref().map(quote).unwrap_or_else(|| "(none given)".into()))},
          "fields": fields}),
     ];
-    blocks.push(params_block(rec));
+    if rec.plan.is_none() {
+        blocks.push(params_block(rec));
+    }
     if let Some(p) = &rec.preview {
         blocks.push(preview_block(p));
+    }
+    if let Some(plan) = &rec.plan {
+        // One line per step; Slack caps a section's text, the page has everything.
+        let lines: Vec<String> = plan
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let on: Vec<String> = s.scope.resources.iter().map(|r| code(r)).collect();
+                format!(
+                    "{}. {} {} on {}",
+                    i,
+                    code(&s.request.action.to_string()),
+                    escape(s.decision.effect.name()),
+                    on.join(", ")
+                )
+            })
+            .collect();
+        let text: String = format!("*Steps, run in order:*\n{}", lines.join("\n"))
+            .chars()
+            .take(2900)
+            .collect();
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": text}}));
     }
     if !rec.votes.is_empty() {
         blocks.push(votes_block(rec));

@@ -315,6 +315,7 @@ impl Stack {
             approver_issuers,
             default_region: names.region.clone(),
             approval_timeout_seconds: opts.approval_timeout_seconds,
+            max_plan_steps: tollgate_core::plan::DEFAULT_MAX_STEPS,
             jwks_min_refresh: opts.jwks_min_refresh,
             lambda_endpoint: Some(api_url.clone()),
             aws_endpoint: Some(moto.url.clone()),

@@ -27,6 +27,30 @@ pub struct AwsCall {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct AwsPlan {
+    /// Each step as `aws_call` takes its call: action, params, region, target.
+    pub steps: Vec<Value>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub wait_seconds: Option<u64>,
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+impl AwsPlan {
+    /// The body of `POST /v1/plans`; the API checks each step.
+    pub fn body(&self) -> Value {
+        let mut body = serde_json::json!({"steps": self.steps});
+        if let Some(r) = &self.reason {
+            body["reason"] = Value::String(r.clone());
+        }
+        body
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RequestStatus {
     pub id: String,
     #[serde(default)]

@@ -8,11 +8,29 @@ use serde_json::Value;
 
 use crate::Answer;
 
+/// What is submitted: one call, or a plan of several.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Submission {
+    Request,
+    Plan,
+}
+
+impl Submission {
+    /// The API path it is posted to.
+    pub fn path(self) -> &'static str {
+        match self {
+            Submission::Request => "/v1/requests",
+            Submission::Plan => "/v1/plans",
+        }
+    }
+}
+
 /// Transport failures are `Err`; every answer the API gives (a 403, a 404) is `Ok`.
 pub trait Backend: Sync {
-    /// `POST /v1/requests`.
+    /// `POST /v1/requests` (one call) or `POST /v1/plans` (a plan).
     fn submit(
         &self,
+        kind: Submission,
         body: &Value,
         idempotency_key: Option<&str>,
     ) -> impl Future<Output = Result<Answer, String>> + Send;

@@ -4,7 +4,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::args::{self, AwsCall, CancelRequest, ExplainCall, ListMine, RequestStatus};
+use crate::args::{self, AwsCall, AwsPlan, CancelRequest, ExplainCall, ListMine, RequestStatus};
+use crate::backend::Submission;
 use crate::shape::{self, answer, api_error, settled, summary};
 use crate::tasks;
 use crate::tools::POLL_SECONDS;
@@ -82,7 +83,18 @@ pub async fn call(
     };
     let done = match name {
         "aws_call" => match args::parse::<AwsCall>(arguments) {
-            Ok(p) => return aws_call(backend, p, opts).await,
+            Ok(p) => {
+                let body = p.body().to_json();
+                let (wait, key) = (p.wait_seconds, p.idempotency_key.as_deref());
+                return submit(backend, Submission::Request, &body, wait, key, opts).await;
+            }
+            Err(e) => ToolResult::message(e),
+        },
+        "aws_plan" => match args::parse::<AwsPlan>(arguments) {
+            Ok(p) => {
+                let (wait, key) = (p.wait_seconds, p.idempotency_key.as_deref());
+                return submit(backend, Submission::Plan, &p.body(), wait, key, opts).await;
+            }
             Err(e) => ToolResult::message(e),
         },
         "request_status" => match args::parse::<RequestStatus>(arguments) {
@@ -106,9 +118,17 @@ pub async fn call(
     Outcome::Done(done)
 }
 
-async fn aws_call(backend: &impl Backend, p: AwsCall, mut opts: CallOptions<'_>) -> Outcome {
-    let body = p.body().to_json();
-    let a = match backend.submit(&body, p.idempotency_key.as_deref()).await {
+/// `aws_call` and `aws_plan`: submit, then (unless the client takes tasks) follow a held
+/// request for up to the wait allowed.
+async fn submit(
+    backend: &impl Backend,
+    kind: Submission,
+    body: &Value,
+    wait_seconds: Option<u64>,
+    idempotency_key: Option<&str>,
+    mut opts: CallOptions<'_>,
+) -> Outcome {
+    let a = match backend.submit(kind, body, idempotency_key).await {
         Ok(a) => a,
         Err(e) => return Outcome::Done(ToolResult::message(e)),
     };
@@ -122,7 +142,7 @@ async fn aws_call(backend: &impl Backend, p: AwsCall, mut opts: CallOptions<'_>)
     let Some(id) = a.body["id"].as_str().map(str::to_string) else {
         return Outcome::Done(answer(backend, &a));
     };
-    let wait = p.wait_seconds.unwrap_or(opts.max_wait).min(opts.max_wait);
+    let wait = wait_seconds.unwrap_or(opts.max_wait).min(opts.max_wait);
     let latest = follow(
         backend,
         &id,

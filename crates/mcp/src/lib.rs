@@ -12,7 +12,7 @@ pub mod tasks;
 mod tools;
 
 pub use answer::{Answer, is_final};
-pub use backend::Backend;
+pub use backend::{Backend, Submission};
 pub use call::{CallOptions, Outcome, Progress, ToolResult, call};
-pub use shape::progress_line;
+pub use shape::{plan_steps, progress_line};
 pub use tools::{INSTRUCTIONS, POLL_SECONDS, TOOL_NAMES, no_such_tool, tool_name, tools};

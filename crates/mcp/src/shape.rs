@@ -30,7 +30,35 @@ pub fn summary(r: &Value) -> Value {
             v[key] = x.clone();
         }
     }
+    if let Some(steps) = plan_steps(r) {
+        v["steps"] = steps;
+    }
     v
+}
+
+/// A plan's steps as a model or a person follows them: each step's action and status, with
+/// its answer or error once it has one. `None` for a single call.
+pub fn plan_steps(r: &Value) -> Option<Value> {
+    let steps = r.pointer("/plan/steps")?.as_array()?;
+    Some(Value::Array(
+        steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let mut step = json!({
+                    "step": i,
+                    "action": s.pointer("/request/action"),
+                    "status": s["status"],
+                });
+                for key in ["result", "error"] {
+                    if let Some(x) = s.get(key).filter(|x| !x.is_null()) {
+                        step[key] = x.clone();
+                    }
+                }
+                step
+            })
+            .collect(),
+    ))
 }
 
 /// Approvals so far, of those required.

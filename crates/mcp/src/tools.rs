@@ -17,6 +17,8 @@ A denial is final: do not retry it with small changes.";
 
 const AWS_CALL: &str = "Perform one AWS API call through Tollgate. Reads (List/Describe/Get) usually run at once and return the AWS result. Writes, deletions and permission changes may need a human to approve them: then the call comes back with status PENDING, the request id, what it waits for (how many approvals, from which group, until when), a link approvers can open, and `ask_again` — the exact request_status call to make next. Nothing has run yet: tell the user, and keep calling request_status until the status is final (SUCCEEDED with the result, or REJECTED/EXPIRED/FAILED/CANCELLED); do not submit the same call again. Clients that support MCP tasks get a task instead, which completes when the approvers decide. Give a clear `reason` for any write: approvers decide on it. A denial comes back as an error and is final.";
 
+const AWS_PLAN: &str = "Submit several AWS API calls as one plan, approved once and run in order, stopping at the first step that fails (the rest are not run). Use it for a sequence a human should see whole: create, copy, switch, delete. Each step is what `aws_call` takes (action, params, region, target); the plan has one `reason`. A step may use a string from an earlier step's answer: put `{\"$ref\": \"steps[0].answer.TableDescription.TableArn\"}` where the value goes (only earlier steps; only for values that do not say what the step acts on, such as an attribute or a tag value). If any step would be denied, the plan is denied and the error names the step. If every step is allowed it runs at once; otherwise it comes back PENDING like a held `aws_call`: follow it with `request_status` (the answer lists each step's status and answer).";
+
 const REQUEST_STATUS: &str = "The status of a request made with `aws_call`: PENDING (waiting for human approval), APPROVED/EXECUTING (running), or final — SUCCEEDED (with the AWS result), FAILED (with the AWS error), DENIED, REJECTED (with the approver's comment), EXPIRED, CANCELLED. With `wait_seconds` (up to 20) it returns as soon as the status changes or a vote arrives. While it is PENDING, call again with the same id (the answer's `ask_again`); approvals take minutes or hours, so between calls you may tell the user and do other work.";
 
 const LIST_MY_REQUESTS: &str = "Your requests, newest first, optionally only those with one status (e.g. `pending` to see what still waits for a human). Pass `next_cursor` back as `cursor` for more.";
@@ -26,8 +28,9 @@ const CANCEL_REQUEST: &str = "Withdraw one of your requests that is still waitin
 const EXPLAIN_CALL: &str = "Plan before asking: for an AWS operation, its IAM access level (List, Read, Write, Tagging, Permissions management), what Tollgate's policy would decide for you right now (allow, approval with how many approvers, or deny, and why), and the operation's required and accepted parameters. Records nothing and runs nothing.";
 
 /// The tools' names, as `tools/list` gives them.
-pub const TOOL_NAMES: [&str; 5] = [
+pub const TOOL_NAMES: [&str; 6] = [
     "aws_call",
+    "aws_plan",
     "request_status",
     "list_my_requests",
     "cancel_request",
@@ -86,7 +89,7 @@ fn tool(name: &str, title: &str, description: &str, input: Value, read_only: boo
             "readOnlyHint": read_only,
             "destructiveHint": !read_only,
             "idempotentHint": read_only,
-            "openWorldHint": name == "aws_call",
+            "openWorldHint": matches!(name, "aws_call" | "aws_plan"),
         },
     })
 }
@@ -115,6 +118,21 @@ pub fn tools() -> Vec<Value> {
                     "idempotency_key": string("Makes a retry of the same call return the first call's request instead of a second one."),
                 }),
                 &["action"],
+            ),
+            false,
+        ),
+        tool(
+            "aws_plan",
+            "Run a plan of AWS calls through Tollgate",
+            AWS_PLAN,
+            object(
+                json!({
+                    "steps": {"type": "array", "minItems": 1, "description": "The calls, in the order they run; each an object with `action` and optionally `params`, `region`, `target`.", "items": {"type": "object", "additionalProperties": true}},
+                    "reason": string("Why you need these calls. Required when any step needs approval: the approvers read it."),
+                    "wait_seconds": {"type": "integer", "minimum": 0, "description": "Seconds to wait for a final answer, approval included, before returning the pending plan (capped by the server)."},
+                    "idempotency_key": string("Makes a retry of the same plan return the first plan's request instead of a second one."),
+                }),
+                &["steps"],
             ),
             false,
         ),
@@ -213,6 +231,7 @@ mod tests {
             v
         };
         assert_eq!(fields("aws_call"), sorted(accepted::<args::AwsCall>()));
+        assert_eq!(fields("aws_plan"), sorted(accepted::<args::AwsPlan>()));
         assert_eq!(
             fields("request_status"),
             sorted(accepted::<args::RequestStatus>())
@@ -229,7 +248,7 @@ mod tests {
             fields("explain_call"),
             sorted(accepted::<args::ExplainCall>())
         );
-        assert_eq!(by_name.len(), 5);
+        assert_eq!(by_name.len(), 6);
         let listed: Vec<&str> = by_name.keys().map(String::as_str).collect();
         assert_eq!(listed, sorted(TOOL_NAMES.map(String::from).to_vec()));
     }

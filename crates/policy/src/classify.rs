@@ -2,6 +2,7 @@
 //! and the tests: operation → IAM actions → resources → decision.
 
 use tollgate_catalog::{catalog, derive_resources};
+use tollgate_core::plan::Scope;
 use tollgate_core::{ApiError, Decision, ErrorCode, Identity, NewRequest, Policy, PolicyInput};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +42,42 @@ pub fn classify_with_shadow(
     now_secs: u64,
     source_ip: &str,
 ) -> Result<Classified, ApiError> {
+    let (scope, resources_known) = scope_of(req, account)?;
+    let Scope {
+        iam_actions,
+        resources,
+        action_resources,
+    } = scope;
+    let input = PolicyInput {
+        principal: agent,
+        action: &req.action,
+        iam_actions: &iam_actions,
+        region: &req.region,
+        account,
+        target: &req.target,
+        resources: &resources,
+        resources_known,
+        params: &req.params,
+        reason: req.reason.as_deref(),
+        now_secs,
+        source_ip,
+    };
+    let decision = policy.decide(&input);
+    let shadow = shadow.map(|s| s.decide(&input));
+    Ok(Classified {
+        iam_actions,
+        resources,
+        resources_known,
+        action_resources,
+        decision,
+        shadow,
+    })
+}
+
+/// What `req` acts on in `account`: its IAM actions, the resources derived from its
+/// parameters (and whether every required one could be), each action's own. The executor
+/// derives a plan step's again with its references resolved, to hold it to what was approved.
+pub fn scope_of(req: &NewRequest, account: &str) -> Result<(Scope, bool), ApiError> {
     let actions = catalog().iam_actions(&req.action).ok_or_else(|| {
         ApiError::new(
             ErrorCode::UnknownAction,
@@ -53,34 +90,16 @@ pub fn classify_with_shadow(
     })?;
     let derived = derive_resources(&req.action, &actions, &req.region, account, &req.params)
         .map_err(|e| ApiError::field(e.field, e.message))?;
-    let resources = derived.resources;
-    let iam_actions: Vec<String> = actions.into_iter().map(|a| a.name).collect();
-    let input = PolicyInput {
-        principal: agent,
-        action: &req.action,
-        iam_actions: &iam_actions,
-        region: &req.region,
-        account,
-        target: &req.target,
-        resources: &resources,
-        resources_known: derived.known,
-        params: &req.params,
-        reason: req.reason.as_deref(),
-        now_secs,
-        source_ip,
-    };
-    let decision = policy.decide(&input);
-    let shadow = shadow.map(|s| s.decide(&input));
-    Ok(Classified {
-        iam_actions,
-        resources,
-        resources_known: derived.known,
-        action_resources: derived
-            .per_action
-            .into_iter()
-            .map(|r| (r.action, r.resources))
-            .collect(),
-        decision,
-        shadow,
-    })
+    Ok((
+        Scope {
+            iam_actions: actions.into_iter().map(|a| a.name).collect(),
+            resources: derived.resources,
+            action_resources: derived
+                .per_action
+                .into_iter()
+                .map(|r| (r.action, r.resources))
+                .collect(),
+        },
+        derived.known,
+    ))
 }

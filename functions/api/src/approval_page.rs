@@ -88,7 +88,7 @@ impl Api {
         Ok(Response::html(
             200,
             page(
-                &format!("Approve {}?", rec.request.action),
+                &format!("Approve {}?", rec.what()),
                 &view::details(&rec, &decide, now_ms()),
             ),
         ))

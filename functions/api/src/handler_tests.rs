@@ -161,6 +161,7 @@ fn harness() -> Harness {
         )],
         default_region: "us-east-1".into(),
         approval_timeout_seconds: 3600,
+        max_plan_steps: 5,
         jwks_min_refresh: Duration::from_secs(10),
         lambda_endpoint: None,
         aws_endpoint: None,

@@ -14,6 +14,7 @@ mod inbox;
 mod listing;
 mod mcp;
 mod openapi;
+mod plans;
 mod requests;
 mod respond;
 mod roles;
@@ -239,6 +240,7 @@ impl Api {
         let result = match (method.as_str(), segments.as_slice()) {
             ("GET", ["v1", "health"]) => Ok(Response::json(200, &serde_json::json!({"ok": true}))),
             ("POST", ["v1", "requests"]) => self.submit(&req, source_ip).await,
+            ("POST", ["v1", "plans"]) => self.submit_plan(&req, source_ip).await,
             ("POST", ["v1", "credentials"]) => self.credentials(&req).await,
             ("GET", ["v1", "requests"]) => self.list(&req).await,
             ("POST", ["v1", "requests", id, "cancel"]) => self.cancel(&req, id).await,
@@ -347,7 +349,7 @@ fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
         | ["v1", "approver", "login" | "callback"]
         | ["v1", "inbox"] => Some("GET"),
         ["v1", "requests"] | ["v1", "approvals", _] | ["v1", "inbox", _] => Some("GET, POST"),
-        ["v1", "explain" | "decisions" | "credentials"]
+        ["v1", "explain" | "decisions" | "credentials" | "plans"]
         | ["v1", "requests", _, "approve" | "reject" | "cancel"]
         | ["v1", "approver", "logout"]
         | ["v1", "slack", "actions"]
@@ -383,6 +385,7 @@ mod tests {
         assert_eq!(allow("/v1/requests/X"), Some("GET"));
         assert_eq!(allow("/v1/requests/X/cancel"), Some("POST"));
         assert_eq!(allow("/v1/explain"), Some("POST"));
+        assert_eq!(allow("/v1/plans"), Some("POST"));
         assert_eq!(allow("/v1/decisions"), Some("POST"));
         assert_eq!(allow("/v1/openapi.json"), Some("GET"));
         assert_eq!(allow("/v1/approvals/X"), Some("GET, POST"));

@@ -27,6 +27,15 @@ impl Api {
         req: &Request,
         source_ip: &str,
     ) -> Result<Response, ApiError> {
+        let agent = self.json_from_agent(req).await?;
+        let new = parse_new_request(req.body(), &self.settings.default_region)?;
+        let claim = idempotency_claim(req, &agent, new.hash())?;
+        let admitted = self.admit(&agent.identity, new, claim, source_ip).await?;
+        Ok(self.submission_answer(admitted))
+    }
+
+    /// The agent behind a submission's bearer token, once the body is known to be JSON.
+    pub(crate) async fn json_from_agent(&self, req: &Request) -> Result<Verified, ApiError> {
         let agent = self
             .agents
             .verify_bearer(header(req, "authorization"))
@@ -39,16 +48,17 @@ impl Api {
                 "content-type: must be application/json",
             ));
         }
-        let new = parse_new_request(req.body(), &self.settings.default_region)?;
-        let claim = idempotency_claim(req, &agent, &new)?;
-        Ok(
-            match self.admit(&agent.identity, new, claim, source_ip).await? {
-                Admitted::New(rec) if rec.status == Status::Pending => {
-                    first_answer(&rec).with_approval_link(self, &rec)
-                }
-                Admitted::New(rec) | Admitted::Existing(rec) => self.agent_answer(&rec),
-            },
-        )
+        Ok(agent)
+    }
+
+    /// What the agent is told of a submission (a request or a plan).
+    pub(crate) fn submission_answer(&self, admitted: Admitted) -> Response {
+        match admitted {
+            Admitted::New(rec) if rec.status == Status::Pending => {
+                first_answer(&rec).with_approval_link(self, &rec)
+            }
+            Admitted::New(rec) | Admitted::Existing(rec) => self.agent_answer(&rec),
+        }
     }
 
     /// Everything a submission goes through once it is read, whichever door it came in by
@@ -62,8 +72,6 @@ impl Api {
         claim: Option<IdempotencyClaim>,
         source_ip: &str,
     ) -> Result<Admitted, ApiError> {
-        exact_spelling(&new)?;
-        let account = self.target_account(&new)?;
         let Classified {
             iam_actions,
             resources,
@@ -71,20 +79,7 @@ impl Api {
             action_resources,
             shadow,
             ..
-        } = classify_with_shadow(
-            self.policy.as_ref(),
-            self.shadow.as_deref(),
-            &new,
-            agent,
-            account,
-            now_ms() / 1000,
-            source_ip,
-        )?;
-        // Denials are decided (and recorded) before anything else is asked of the call, so a
-        // forbidden call is refused the same way whether or not it could have run.
-        if decision.effect != Effect::Deny {
-            check_against_model(&new)?;
-        }
+        } = self.classify_call(agent, &new, source_ip)?;
         reason_given(&decision, &new)?;
         let id = ulid::Ulid::new().to_string();
         let (mut rec, events) = RequestRecord::new(
@@ -98,7 +93,46 @@ impl Api {
         );
         rec.action_resources = action_resources;
         rec.shadow = shadow;
-        tracing::info!(request_id = %rec.id, action = %rec.request.action, status = %rec.status, agent = %rec.agent.subject, "request submitted");
+        self.open(rec, events, claim).await
+    }
+
+    /// What a call is before anything is recorded: spelled as AWS names it, in a target
+    /// agents may act in, classified and decided by policy, and (unless denied) fitting the
+    /// AWS model. A single request and every step of a plan go through it.
+    pub(crate) fn classify_call(
+        &self,
+        agent: &Identity,
+        new: &NewRequest,
+        source_ip: &str,
+    ) -> Result<Classified, ApiError> {
+        exact_spelling(new)?;
+        let account = self.target_account(new)?;
+        let classified = classify_with_shadow(
+            self.policy.as_ref(),
+            self.shadow.as_deref(),
+            new,
+            agent,
+            account,
+            now_ms() / 1000,
+            source_ip,
+        )?;
+        // Denials are decided (and recorded) before anything else is asked of the call, so a
+        // forbidden call is refused the same way whether or not it could have run.
+        if classified.decision.effect != Effect::Deny {
+            check_against_model(new)?;
+        }
+        Ok(classified)
+    }
+
+    /// Records a new request (or plan) with its first events and idempotency claim, then
+    /// takes its first step; a claim already used answers with the request it made.
+    pub(crate) async fn open(
+        &self,
+        rec: RequestRecord,
+        events: Vec<tollgate_core::Event>,
+        claim: Option<IdempotencyClaim>,
+    ) -> Result<Admitted, ApiError> {
+        tracing::info!(request_id = %rec.id, action = %rec.request.action, status = %rec.status, agent = %rec.agent.subject, steps = rec.plan.as_ref().map_or(0, |p| p.steps.len()), "request submitted");
         self.record_decision_metrics(&rec);
         match self.store.create(&rec, &events, claim.as_ref()).await? {
             Created::New => self.proceed(rec).await.map(Admitted::New),
@@ -468,10 +502,11 @@ pub(crate) enum Admitted {
     Existing(RequestRecord),
 }
 
-fn idempotency_claim(
+/// The `Idempotency-Key` claim of a submission whose content hashes to `request_hash`.
+pub(crate) fn idempotency_claim(
     req: &Request,
     agent: &Verified,
-    new: &NewRequest,
+    request_hash: String,
 ) -> Result<Option<IdempotencyClaim>, ApiError> {
     let Some(key) = header(req, "idempotency-key") else {
         return Ok(None);
@@ -487,7 +522,7 @@ fn idempotency_claim(
     }
     Ok(Some(IdempotencyClaim {
         key_hash: sha256_hex(format!("{}\0{key}", agent.identity.key()).as_bytes()),
-        request_hash: new.hash(),
+        request_hash,
     }))
 }
 
@@ -522,11 +557,22 @@ pub(crate) fn first_answer(rec: &RequestRecord) -> Response {
                 ErrorCode::Denied,
                 format!("denied by policy: {}", rec.decision.reason),
             )
-            .with_detail(json!({
-                "request_id": rec.id,
-                "policy_ids": rec.decision.policy_ids,
-                "reason": rec.decision.reason,
-            })),
+            .with_detail({
+                let mut detail = json!({
+                    "request_id": rec.id,
+                    "policy_ids": rec.decision.policy_ids,
+                    "reason": rec.decision.reason,
+                });
+                // A plan names the step policy refused.
+                if let Some(i) = rec.plan.as_ref().and_then(|p| {
+                    p.steps
+                        .iter()
+                        .position(|s| s.decision.effect == Effect::Deny)
+                }) {
+                    detail["step"] = json!(i);
+                }
+                detail
+            }),
         ),
         Status::Pending => Response::json(
             202,

@@ -19,8 +19,13 @@ use tollgate_aws::signed_http::SignedHttp;
 use tollgate_aws::store::Store;
 use tollgate_core::answer_size::{MAX_ANSWER_BYTES, MAX_WIRE_ANSWER_BYTES, bound_answer};
 use tollgate_core::keyring::KeyRing;
+use tollgate_core::mask::MaskRules;
+use tollgate_core::plan::{ResolvedStep, StepClaim};
 use tollgate_core::reveal::{self, Revealed};
-use tollgate_core::{ApiError, Claim, ErrorCode, Failure, FailureCode, Outcome, RequestRecord};
+use tollgate_core::scope::arn_account;
+use tollgate_core::{
+    ApiError, Claim, ErrorCode, Failure, FailureCode, NewRequest, Outcome, RequestRecord,
+};
 
 #[derive(Debug, Deserialize)]
 pub struct ExecuteEvent {
@@ -70,28 +75,25 @@ impl Executor {
                 rec.claim_for_execution(now_ms(), role_arn.as_deref(), call::signing_region)
             })
             .await?;
-        let Claim::Run {
-            session_policy,
-            role_arn,
-        } = claim
-        else {
-            return Ok(rec.view());
+        let (session_policy, role_arn) = match claim {
+            Claim::Run {
+                session_policy,
+                role_arn,
+            } => (session_policy, role_arn),
+            Claim::RunPlan => return self.run_plan(rec).await,
+            Claim::Refused(_) | Claim::Skip => return Ok(rec.view()),
         };
-        let started = std::time::Instant::now();
-        let outcome = self.run(&rec, &role_arn, &session_policy).await;
-        let m = &self.settings.metrics;
-        m.put(
-            "ExecutorLatency",
-            Unit::Milliseconds,
-            started.elapsed().as_secs_f64() * 1000.0,
-            &[],
-        );
-        let result = if outcome.is_ok() {
-            "succeeded"
-        } else {
-            "failed"
-        };
-        m.put("Executions", Unit::Count, 1.0, &[("Outcome", result)]);
+        let session = format!("tollgate-{}", rec.id);
+        let outcome = self
+            .timed(self.run(
+                &rec,
+                &rec.request,
+                &rec.decision.mask,
+                &session,
+                &role_arn,
+                &session_policy,
+            ))
+            .await;
         let outcome = match outcome {
             Ok((answer, revealed)) => {
                 let (result, sealed_result) = self.keep(&rec, answer, &revealed);
@@ -110,6 +112,109 @@ impl Executor {
             .await?;
         tracing::info!(request_id = %id, status = %rec.status, "execution recorded");
         Ok(rec.view())
+    }
+
+    /// Runs a claimed plan's steps in order, each claimed on its own (so each runs at most
+    /// once), under its own scoped session, its answer kept with the step; the first step
+    /// that fails or may not run ends the plan, and the rest are not run.
+    async fn run_plan(&self, mut rec: RequestRecord) -> Result<Value, ApiError> {
+        let n = rec.plan.as_ref().map_or(0, |p| p.steps.len());
+        // The record is one DynamoDB item that also holds every step's parameters and
+        // preview: the steps' answers share half of one answer's budget.
+        let budget = MAX_ANSWER_BYTES / 2 / n.max(1);
+        for i in 0..n {
+            let (claim, claimed) = self
+                .store
+                .update(&rec.id, |r| {
+                    let target = r.plan.as_ref().map(|p| p.steps[i].request.target.clone());
+                    let role_arn = target.and_then(|t| self.settings.targets.get(&t).cloned());
+                    let resolved = self.resolved_step(r, i, role_arn.as_deref());
+                    r.claim_step(
+                        i,
+                        now_ms(),
+                        role_arn.as_deref(),
+                        resolved,
+                        call::signing_region,
+                    )
+                })
+                .await?;
+            rec = claimed;
+            let StepClaim::Run {
+                request,
+                role_arn,
+                session_policy,
+            } = claim
+            else {
+                break;
+            };
+            let mask = rec
+                .plan
+                .as_ref()
+                .map(|p| p.steps[i].decision.mask.clone())
+                .unwrap_or_default();
+            let session = format!("tollgate-{}-{i}", rec.id);
+            let outcome = self
+                .timed(self.run(&rec, &request, &mask, &session, &role_arn, &session_policy))
+                .await;
+            let outcome = match outcome {
+                // `@unmask` is not carried through plans: each step keeps its masked answer.
+                Ok((answer, _)) => Outcome::Succeeded {
+                    result: bound_answer(answer, budget).0,
+                    sealed_result: None,
+                },
+                Err(failure) => Outcome::Failed(failure),
+            };
+            let (_, recorded) = self
+                .store
+                .update(&rec.id, |r| {
+                    Ok(((), r.record_step_outcome(i, outcome.clone(), now_ms())?))
+                })
+                .await?;
+            rec = recorded;
+            tracing::info!(request_id = %rec.id, step = i, status = %rec.status, "plan step recorded");
+            if rec.status != tollgate_core::Status::Executing {
+                break;
+            }
+        }
+        Ok(rec.view())
+    }
+
+    /// Step `i` with its references resolved and what it then acts on derived again, for
+    /// [`RequestRecord::claim_step`] to hold against what was approved.
+    fn resolved_step(
+        &self,
+        rec: &RequestRecord,
+        i: usize,
+        role_arn: Option<&str>,
+    ) -> Result<ResolvedStep, Failure> {
+        let request = rec.resolve_step(i)?;
+        let account = role_arn.and_then(arn_account).unwrap_or("*");
+        let (scope, _) = tollgate_policy::scope_of(&request, account)
+            .map_err(|e| Failure::new(FailureCode::ReferenceRefused, e.message))?;
+        Ok(ResolvedStep { request, scope })
+    }
+
+    /// Runs one call, recording its latency and outcome in the metrics.
+    async fn timed(
+        &self,
+        call: impl std::future::Future<Output = Result<(Value, Vec<Revealed>), Failure>>,
+    ) -> Result<(Value, Vec<Revealed>), Failure> {
+        let started = std::time::Instant::now();
+        let outcome = call.await;
+        let m = &self.settings.metrics;
+        m.put(
+            "ExecutorLatency",
+            Unit::Milliseconds,
+            started.elapsed().as_secs_f64() * 1000.0,
+            &[],
+        );
+        let result = if outcome.is_ok() {
+            "succeeded"
+        } else {
+            "failed"
+        };
+        m.put("Executions", Unit::Count, 1.0, &[("Outcome", result)]);
+        outcome
     }
 
     /// What is stored of an answer: masked for everyone and bounded in size, and what
@@ -150,6 +255,9 @@ impl Executor {
     async fn run(
         &self,
         rec: &RequestRecord,
+        request: &NewRequest,
+        mask: &MaskRules,
+        session_name: &str,
         role_arn: &str,
         policy: &str,
     ) -> Result<(Value, Vec<Revealed>), Failure> {
@@ -159,7 +267,7 @@ impl Executor {
             .broker
             .assume(&ScopedSession {
                 role_arn,
-                session_name: &format!("tollgate-{}", rec.id),
+                session_name,
                 session_policy: policy,
                 source_identity: &rec.agent.source_identity(),
                 tags: &tags,
@@ -169,9 +277,9 @@ impl Executor {
         call::perform(
             self.http.as_ref(),
             &creds,
-            &rec.request,
+            request,
             self.settings.aws_endpoint.as_deref(),
-            &rec.decision.mask,
+            mask,
         )
         .await
     }

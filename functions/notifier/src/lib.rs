@@ -198,25 +198,53 @@ impl Notifier {
         &self,
         rec: tollgate_core::RequestRecord,
     ) -> tollgate_core::RequestRecord {
-        if rec.preview.is_some() {
+        if rec.previewed() {
             return rec;
         }
-        let role_arn = self.settings.targets.get(&rec.request.target);
-        let p = preview::read(
-            self.reader.as_ref(),
-            &rec,
-            role_arn.map(String::as_str),
-            &self.settings.account_id,
-            now_ms(),
-        )
-        .await;
-        tracing::info!(request_id = %rec.id, status = ?p.status, facts = p.facts.len(), took_ms = p.took_ms, "impact preview read");
-        self.settings.metrics.put(
-            "PreviewLatency",
-            tollgate_aws::metrics::Unit::Milliseconds,
-            p.took_ms as f64,
-            &[],
-        );
+        if let Some(plan) = &rec.plan {
+            // Step by step, in order; a step that takes a value from an earlier answer
+            // cannot be read before that answer exists.
+            let mut previews = Vec::with_capacity(plan.steps.len());
+            for (i, step) in plan.steps.iter().enumerate() {
+                let p = match rec.step_record(i) {
+                    Some(one) if !tollgate_core::plan::has_references(&step.request.params) => {
+                        self.preview_of(&one).await
+                    }
+                    _ => tollgate_core::preview::Preview::without_facts(
+                        tollgate_core::preview::PreviewStatus::Unavailable,
+                        "this step takes a value from an earlier step's answer, so what it touches is known only when it runs",
+                        now_ms(),
+                        0,
+                    ),
+                };
+                previews.push(p);
+            }
+            let kept = self
+                .store
+                .update(&rec.id, |r| {
+                    Ok((
+                        (),
+                        r.record_step_previews(previews.clone(), now_ms())
+                            .into_iter()
+                            .collect(),
+                    ))
+                })
+                .await;
+            return match kept {
+                Ok((_, kept)) => kept,
+                Err(e) => {
+                    tracing::warn!(request_id = %rec.id, error = %e.message, "plan previews not kept; the notice goes out with them");
+                    let mut shown = rec;
+                    if let Some(plan) = &mut shown.plan {
+                        for (s, p) in plan.steps.iter_mut().zip(previews) {
+                            s.preview = Some(p);
+                        }
+                    }
+                    shown
+                }
+            };
+        }
+        let p = self.preview_of(&rec).await;
         let kept = self
             .store
             .update(&rec.id, |r| {
@@ -235,6 +263,30 @@ impl Notifier {
                 shown
             }
         }
+    }
+
+    /// Reads the impact preview of one call, logged and measured.
+    async fn preview_of(
+        &self,
+        rec: &tollgate_core::RequestRecord,
+    ) -> tollgate_core::preview::Preview {
+        let role_arn = self.settings.targets.get(&rec.request.target);
+        let p = preview::read(
+            self.reader.as_ref(),
+            rec,
+            role_arn.map(String::as_str),
+            &self.settings.account_id,
+            now_ms(),
+        )
+        .await;
+        tracing::info!(request_id = %rec.id, status = ?p.status, facts = p.facts.len(), took_ms = p.took_ms, "impact preview read");
+        self.settings.metrics.put(
+            "PreviewLatency",
+            tollgate_aws::metrics::Unit::Milliseconds,
+            p.took_ms as f64,
+            &[],
+        );
+        p
     }
 
     /// Closes a request the workflow gave up on, once: a retried invocation finds it final.

@@ -86,6 +86,43 @@ fn preview_lines(rec: &RequestRecord) -> String {
     out
 }
 
+/// What will run: the call with its resources and preview, or each step of a plan so.
+fn call_lines(rec: &RequestRecord) -> String {
+    let one = |r: &RequestRecord, label: &str| {
+        format!(
+            "{label}{action} in {region}, target {target}\n\
+             Resources:  {resources}\n\
+             {preview}",
+            action = r.request.action,
+            region = one_line(&r.request.region),
+            target = one_line(&r.request.target),
+            resources = if r.resources.is_empty() {
+                "(none derived)".to_string()
+            } else {
+                one_line(&r.resources.join(", "))
+            },
+            preview = preview_lines(r),
+        )
+    };
+    let Some(plan) = &rec.plan else {
+        return one(rec, "What:       ");
+    };
+    let mut out = format!(
+        "Plan:       {} steps, run in order; the first that fails stops the rest\n",
+        plan.steps.len()
+    );
+    for i in 0..plan.steps.len() {
+        if let Some(step) = rec.step_record(i) {
+            out.push_str(&one(&step, &format!("steps[{i}]:   ")));
+            out.push_str(&format!(
+                "Decided:    {}\n",
+                one_line(&step.decision.reason)
+            ));
+        }
+    }
+    out
+}
+
 /// Subject and per-protocol bodies for a pending request.
 pub fn approval_notice(
     rec: &RequestRecord,
@@ -98,17 +135,13 @@ pub fn approval_notice(
     let minutes_left = deadline.saturating_sub(now_ms).div_ceil(60_000);
     let (subject, opening) = match kind {
         Kind::Requested => (
-            format!(
-                "Approve {} for {}?",
-                rec.request.action,
-                one_line(&rec.agent.name)
-            ),
+            format!("Approve {} for {}?", rec.what(), one_line(&rec.agent.name)),
             String::new(),
         ),
         Kind::Reminder => (
             format!(
                 "Reminder: {} for {} expires in {minutes_left} min",
-                rec.request.action,
+                rec.what(),
                 one_line(&rec.agent.name)
             ),
             format!(
@@ -120,9 +153,7 @@ pub fn approval_notice(
     let text = format!(
         "{opening}\
          Who asks:   {agent}\n\
-         What:       {action} in {region}, target {target}\n\
-         Resources:  {resources}\n\
-         {preview}\
+         {calls}\
          Why, in the agent's words:\n{reason}\n\
          Policy:     {policy_ids}: {policy}\n\
          Risk flags: {risks}\n\
@@ -133,15 +164,7 @@ pub fn approval_notice(
          Review and decide: {link}\n\
          Or: tollgate approve {id}   |   tollgate reject {id} --comment \"...\"\n",
         agent = agent_line(rec),
-        action = rec.request.action,
-        region = one_line(&rec.request.region),
-        target = one_line(&rec.request.target),
-        resources = if rec.resources.is_empty() {
-            "(none derived)".to_string()
-        } else {
-            one_line(&rec.resources.join(", "))
-        },
-        preview = preview_lines(rec),
+        calls = call_lines(rec),
         reason = quoted_reason(rec.request.reason.as_deref()),
         policy_ids = rec.decision.policy_ids.join(", "),
         policy = one_line(&rec.decision.reason),
@@ -173,6 +196,7 @@ pub fn approval_notice(
         "deadline": deadline,
         "request_hash": rec.request_hash,
         "preview": rec.preview,
+        "steps": rec.plan.as_ref().map(|p| p.shown()),
         "link": link,
         // Slack reads `text` as mrkdwn (the notification's fallback).
         "text": slack::escape(&subject),
@@ -202,12 +226,7 @@ pub fn closing_notice(rec: &RequestRecord) -> (String, Value) {
             )
         })
         .collect();
-    let subject = format!(
-        "{} for {} is {}",
-        rec.request.action,
-        agent_line(rec),
-        rec.status
-    );
+    let subject = format!("{} for {} is {}", rec.what(), agent_line(rec), rec.status);
     // Why it failed, and whether the call may have run: what an operator acts on.
     let why = rec
         .error

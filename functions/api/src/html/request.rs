@@ -86,45 +86,78 @@ pub(crate) fn preview_html(p: Option<&tollgate_core::preview::Preview>) -> Strin
     )
 }
 
-/// Everything the approval page shows about a request, with `decide` (the forms, or why
-/// there are none) between the facts and the votes.
-pub(crate) fn details(rec: &RequestRecord, decide: &str, now: u64) -> String {
+/// One call as the approver must see it: action, resources, what it touches now, risk
+/// flags, the deciding policies and every parameter (secrets masked).
+fn call_html(rec: &RequestRecord) -> String {
     let params =
         serde_json::to_string_pretty(&tollgate_core::record::masked_params(&rec.request.params))
             .unwrap_or_default();
-    let votes = votes_html(rec);
-    let flags = flags_html(rec);
-    let resources = resources_html(&rec.resources, usize::MAX);
     format!(
-        r#"<p>Status: <strong>{status}</strong> · {left}</p>
-<dl>
-<dt>Requested by</dt><dd>{agent}<br><small>issuer <code>{issuer}</code>, subject <code>{subject}</code></small></dd>
-<dt>Reason, in the agent's words</dt><dd><blockquote class="reason">{reason}</blockquote></dd>
+        r#"<dl>
 <dt>Action</dt><dd><code>{action}</code> in {region}, target {target}</dd>
 <dt>Resources</dt><dd><ul>{resources}</ul></dd>
 <dt>What it touches now</dt><dd>{preview}</dd>
 <dt>Risk flags</dt><dd>{flags}</dd>
 <dt>Deciding policies</dt><dd>{policy_ids} — {policy}</dd>
+</dl>
+<h2>Parameters</h2><pre>{params}</pre>"#,
+        preview = preview_html(rec.preview.as_ref()),
+        action = esc(&rec.request.action.to_string()),
+        region = esc(&rec.request.region),
+        target = esc(&rec.request.target),
+        resources = resources_html(&rec.resources, usize::MAX),
+        flags = flags_html(rec),
+        policy = esc(&rec.decision.reason),
+        policy_ids = esc(&rec.decision.policy_ids.join(", ")),
+        params = esc(&params),
+    )
+}
+
+/// The call, or every step of a plan in the order they run.
+fn calls_html(rec: &RequestRecord) -> String {
+    let Some(plan) = &rec.plan else {
+        return call_html(rec);
+    };
+    let mut out = format!(
+        "<p class=\"plan\">A plan of {} steps, run in order; the first step that fails stops the rest. One decision covers every step.</p>",
+        plan.steps.len()
+    );
+    for (i, step) in plan.steps.iter().enumerate() {
+        if let Some(one) = rec.step_record(i) {
+            out.push_str(&format!(
+                "<section class=\"step\" id=\"step-{i}\"><h2>steps[{i}]: <code>{}</code> <small>({})</small></h2>{}</section>",
+                esc(&one.request.action.to_string()),
+                esc(&serde_json::to_value(step.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()),
+                call_html(&one)
+            ));
+        }
+    }
+    out
+}
+
+/// Everything the approval page shows about a request, with `decide` (the forms, or why
+/// there are none) between the facts and the votes.
+pub(crate) fn details(rec: &RequestRecord, decide: &str, now: u64) -> String {
+    let votes = votes_html(rec);
+    format!(
+        r#"<p>Status: <strong>{status}</strong> · {left}</p>
+<dl>
+<dt>Requested by</dt><dd>{agent}<br><small>issuer <code>{issuer}</code>, subject <code>{subject}</code></small></dd>
+<dt>Reason, in the agent's words</dt><dd><blockquote class="reason">{reason}</blockquote></dd>
 <dt>Approvals</dt><dd>{approvals}</dd>{needs}
 </dl>
-<h2>Parameters</h2><pre>{params}</pre>
+{calls}
 <p><small>Request <code>{id}</code><br>SHA-256 of what runs: <code>{hash}</code></small></p>
 {decide}
 <h2>Votes</h2><ul>{votes}</ul>"#,
         status = rec.status,
-        preview = preview_html(rec.preview.as_ref()),
         left = esc(&time_left(now, rec.expires_at)),
         agent = esc(&rec.agent.name),
         issuer = esc(&rec.agent.issuer),
         subject = esc(&rec.agent.subject),
         reason = esc(rec.request.reason.as_deref().unwrap_or("(none given)")),
-        action = esc(&rec.request.action.to_string()),
-        region = esc(&rec.request.region),
-        target = esc(&rec.request.target),
-        policy = esc(&rec.decision.reason),
-        policy_ids = esc(&rec.decision.policy_ids.join(", ")),
+        calls = calls_html(rec),
         approvals = esc(&rec.approvals_summary()),
-        params = esc(&params),
         hash = rec.request_hash,
         id = esc(&rec.id),
         needs = match rec.decision.requires.describe() {

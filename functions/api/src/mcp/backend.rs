@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 use tollgate_core::ApiError;
-use tollgate_mcp::{Answer, Backend};
+use tollgate_mcp::{Answer, Backend, Submission};
 
 use crate::{Api, Request, Response};
 
@@ -40,15 +40,23 @@ impl InProcess<'_> {
 }
 
 impl Backend for InProcess<'_> {
-    async fn submit(&self, body: &Value, idempotency_key: Option<&str>) -> Result<Answer, String> {
-        let mut req = self.request("POST", "/v1/requests", body.to_string().into_bytes());
+    async fn submit(
+        &self,
+        kind: Submission,
+        body: &Value,
+        idempotency_key: Option<&str>,
+    ) -> Result<Answer, String> {
+        let mut req = self.request("POST", kind.path(), body.to_string().into_bytes());
         if let Some(k) = idempotency_key {
             let v = http::HeaderValue::from_str(k).map_err(|_| {
                 "idempotency_key: must be 1 to 255 printable ASCII characters".to_string()
             })?;
             req.headers_mut().insert("idempotency-key", v);
         }
-        Ok(answer(self.api.submit(&req, self.source_ip).await))
+        Ok(answer(match kind {
+            Submission::Request => self.api.submit(&req, self.source_ip).await,
+            Submission::Plan => self.api.submit_plan(&req, self.source_ip).await,
+        }))
     }
 
     async fn status(&self, id: &str, wait: u64) -> Result<Answer, String> {
