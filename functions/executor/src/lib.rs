@@ -7,24 +7,32 @@ mod call;
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
+use aws_credential_types::Credentials;
 use serde::Deserialize;
 use serde_json::Value;
 use tollgate_aws::credentials::{CredentialBroker, ScopedSession};
 use tollgate_aws::keys::{KeySource, Purpose};
 use tollgate_aws::metrics::Unit;
 use tollgate_aws::now_ms;
-use tollgate_aws::ports::{RecordStore, SignedCaller};
+use tollgate_aws::ports::{CommitError, RecordStore, SignedCaller};
 use tollgate_aws::settings::Settings;
 use tollgate_aws::signed_http::SignedHttp;
 use tollgate_aws::store::Store;
 use tollgate_core::answer_size::{MAX_ANSWER_BYTES, MAX_WIRE_ANSWER_BYTES, bound_answer};
+use tollgate_core::execution::handover_answer;
 use tollgate_core::keyring::KeyRing;
 use tollgate_core::reveal::{self, Revealed};
-use tollgate_core::{ApiError, Claim, ErrorCode, Failure, FailureCode, Outcome, RequestRecord};
+use tollgate_core::{
+    ApiError, Claim, ErrorCode, Failure, FailureCode, Handover, Outcome, RequestRecord,
+};
 
 #[derive(Debug, Deserialize)]
 pub struct ExecuteEvent {
     pub request_id: String,
+    /// The record as the API just wrote it, when the API invokes for an allowed call (Step
+    /// Functions sends the id alone).
+    #[serde(default)]
+    pub handover: Option<Handover>,
 }
 
 pub struct Executor {
@@ -63,6 +71,17 @@ impl Executor {
             ApiError::new(ErrorCode::InvalidRequest, format!("executor event: {e}"))
         })?;
         let id = event.request_id.as_str();
+        // The API's invocation answers with the whole record, so it need not read it back.
+        let answer = |rec: &RequestRecord| match event.handover {
+            Some(_) => handover_answer(rec),
+            None => rec.view(),
+        };
+        let started = std::time::Instant::now();
+        if let Some(handed) = &event.handover
+            && let Some((rec, creds)) = self.claim_handed(id, handed).await?
+        {
+            return Ok(answer(&self.finish(rec, creds, started).await?));
+        }
         let (claim, rec) = self
             .store
             .update(id, |rec| {
@@ -75,10 +94,72 @@ impl Executor {
             role_arn,
         } = claim
         else {
-            return Ok(rec.view());
+            return Ok(answer(&rec));
         };
         let started = std::time::Instant::now();
-        let outcome = self.run(&rec, &role_arn, &session_policy).await;
+        let creds = self.assume(&rec, &role_arn, &session_policy).await;
+        Ok(answer(&self.finish(rec, creds, started).await?))
+    }
+
+    /// Claims a request the API handed over as it wrote it, with no read first, and asks STS
+    /// for the session at the same time: the session is used only if the claim's conditional
+    /// write wins. `None` when there is nothing to run from the handover (it is not the record
+    /// as stored, was claimed already, or is refused): the usual path then reads the record
+    /// and decides, so a refusal or a repeated invocation is recorded as it always is.
+    async fn claim_handed(
+        &self,
+        id: &str,
+        handed: &Handover,
+    ) -> Result<Option<(RequestRecord, Result<Credentials, Failure>)>, ApiError> {
+        let Some(mut rec) = handed.record(id) else {
+            return Ok(None);
+        };
+        let role_arn = self.settings.targets.get(&rec.request.target).cloned();
+        let (claim, events) =
+            rec.claim_for_execution(now_ms(), role_arn.as_deref(), call::signing_region)?;
+        let Claim::Run {
+            session_policy,
+            role_arn,
+        } = claim
+        else {
+            return Ok(None);
+        };
+        let (claimed, creds) = tokio::join!(
+            self.store
+                .commit(&rec, handed.seq, Some(&handed.doc), &events),
+            self.assume(&rec, &role_arn, &session_policy),
+        );
+        match claimed {
+            Ok(()) => Ok(Some((rec, creds))),
+            Err(CommitError::Lost) => {
+                tracing::info!(request_id = %id, "handed-over record is not the stored one; reading it");
+                Ok(None)
+            }
+            Err(CommitError::Failed(e)) => Err(e),
+        }
+    }
+
+    /// Runs the claimed call and records its outcome over the claim this invocation wrote,
+    /// without reading the record again unless someone wrote it since.
+    async fn finish(
+        &self,
+        rec: RequestRecord,
+        creds: Result<Credentials, Failure>,
+        started: std::time::Instant,
+    ) -> Result<RequestRecord, ApiError> {
+        let outcome = match creds {
+            Ok(creds) => {
+                call::perform(
+                    self.http.as_ref(),
+                    &creds,
+                    &rec.request,
+                    self.settings.aws_endpoint.as_deref(),
+                    &rec.decision.mask,
+                )
+                .await
+            }
+            Err(failure) => Err(failure),
+        };
         let m = &self.settings.metrics;
         m.put(
             "ExecutorLatency",
@@ -104,12 +185,12 @@ impl Executor {
         };
         let (_, rec) = self
             .store
-            .update(id, |r| {
+            .update_from(rec, |r| {
                 Ok(((), r.record_outcome(outcome.clone(), now_ms())?))
             })
             .await?;
-        tracing::info!(request_id = %id, status = %rec.status, "execution recorded");
-        Ok(rec.view())
+        tracing::info!(request_id = %rec.id, status = %rec.status, "execution recorded");
+        Ok(rec)
     }
 
     /// What is stored of an answer: masked for everyone and bounded in size, and what
@@ -147,16 +228,16 @@ impl Executor {
         (answer, sealed)
     }
 
-    async fn run(
+    /// The session scoped to this call, tagged with the request and its approvers.
+    async fn assume(
         &self,
         rec: &RequestRecord,
         role_arn: &str,
         policy: &str,
-    ) -> Result<(Value, Vec<Revealed>), Failure> {
+    ) -> Result<Credentials, Failure> {
         let approvers: Vec<String> = rec.approvers().iter().map(|a| a.subject.clone()).collect();
         let tags = session_tags(&rec.id, &approvers);
-        let creds = self
-            .broker
+        self.broker
             .assume(&ScopedSession {
                 role_arn,
                 session_name: &format!("tollgate-{}", rec.id),
@@ -165,15 +246,7 @@ impl Executor {
                 tags: &tags,
             })
             .await
-            .map_err(|e| Failure::new(FailureCode::AssumeRoleFailed, e.message))?;
-        call::perform(
-            self.http.as_ref(),
-            &creds,
-            &rec.request,
-            self.settings.aws_endpoint.as_deref(),
-            &rec.decision.mask,
-        )
-        .await
+            .map_err(|e| Failure::new(FailureCode::AssumeRoleFailed, e.message))
     }
 }
 
