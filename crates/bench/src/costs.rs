@@ -75,13 +75,11 @@ fn value_size(v: &Value) -> u64 {
     match kind.as_str() {
         "S" => text(inner),
         // Numbers: about one byte per two significant digits, plus one.
-        "N" => (text(inner) + 1) / 2 + 1,
+        "N" => text(inner).div_ceil(2) + 1,
         // Base64 on the wire.
         "B" => text(inner) * 3 / 4,
         "BOOL" | "NULL" => 1,
-        "SS" | "NS" | "BS" => inner
-            .as_array()
-            .map_or(0, |a| a.iter().map(|s| text(s)).sum()),
+        "SS" | "NS" | "BS" => inner.as_array().map_or(0, |a| a.iter().map(text).sum()),
         "M" => 3 + inner.as_object().map_or(0, item_size),
         "L" => {
             3 + inner
