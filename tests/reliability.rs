@@ -484,3 +484,85 @@ async fn the_sweeper_closes_what_a_lost_workflow_leaves_behind() {
     assert_eq!(again.checked, 1, "{again:?}");
     stack.stop().await;
 }
+
+/// An allowed call goes to the executor with its record handed over as written, and the
+/// executor claims it with no read first. The claim is still the one conditional write that
+/// lets a call run: the invocation replayed as the API sent it (a duplicated invocation), or
+/// with a record forged to look approved again at the current version, runs nothing: one
+/// claim, so one call; the request stays SUCCEEDED and its audit chain stays whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_handed_over_call_runs_once_whatever_invocation_is_replayed() {
+    let stack = stack().await;
+    let owner = agent(&stack, "ci-bot");
+    create_table(&stack.sdk, "handed").await.unwrap();
+    stack.start_trace();
+    let a = owner
+        .submit(
+            &serde_json::json!({"action": "dynamodb:DescribeTable", "params": {"TableName": "handed"}}),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.request_status(), Some("SUCCEEDED"), "{}", a.body);
+    let id = a.body["id"].as_str().unwrap().to_string();
+    let executor = format!("Lambda.Invoke {}", stack.settings().executor_function);
+    let trace = stack.take_trace();
+    // The record is not read back anywhere on the way: the executor was handed it, and its
+    // answer carries it back to the API.
+    let reads: Vec<_> = trace
+        .iter()
+        .filter(|t| t.operation == "DynamoDB_20120810.GetItem")
+        .collect();
+    assert!(reads.is_empty(), "{reads:?}");
+    let sent: Vec<serde_json::Value> = trace
+        .iter()
+        .filter(|t| t.operation == executor)
+        .map(|t| serde_json::from_slice(t.request.as_deref().unwrap_or_default()).unwrap())
+        .collect();
+    assert_eq!(sent.len(), 1, "one invocation: {sent:?}");
+    assert!(sent[0]["handover"]["doc"].is_string(), "{}", sent[0]);
+
+    let invoke = |payload: serde_json::Value| {
+        let url = format!(
+            "{}/2015-03-31/functions/{}/invocations",
+            stack.api_url,
+            stack.settings().executor_function
+        );
+        async move {
+            let r = reqwest::Client::new()
+                .post(url)
+                .json(&payload)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    // Replayed exactly as sent: the stored record moved on, so the claim loses.
+    let replayed = invoke(sent[0].clone()).await;
+    assert_eq!(replayed["record"]["status"], "SUCCEEDED", "{replayed}");
+    // Forged: today's version and chain head, with the status put back to APPROVED.
+    let mut forged = store(&stack).get(&id).await.unwrap().unwrap();
+    forged.status = tollgate_core::Status::Approved;
+    forged.result = None;
+    let payload = serde_json::json!({"request_id": id, "handover": {
+        "seq": forged.seq, "doc": tollgate_aws::store::document(&forged).unwrap()}});
+    let answered = invoke(payload).await;
+    assert_eq!(answered["record"]["status"], "SUCCEEDED", "{answered}");
+
+    let rec = store(&stack).get(&id).await.unwrap().unwrap();
+    assert_eq!(rec.status.as_str(), "SUCCEEDED");
+    let events = store(&stack).events(&id).await.unwrap();
+    // The executor calls AWS only after a claim it won, and each claim is an
+    // `execution_started` event: one claim, one call.
+    let of = |kind: tollgate_core::EventKind| events.iter().filter(|e| e.kind == kind).count();
+    assert_eq!(
+        of(tollgate_core::EventKind::ExecutionStarted),
+        1,
+        "{events:?}"
+    );
+    assert_eq!(of(tollgate_core::EventKind::Executed), 1, "{events:?}");
+    assert_chain_whole(&stack, &id).await;
+    stack.stop().await;
+}

@@ -46,11 +46,15 @@ pub trait RequestWriter: Send + Sync {
     ) -> Result<Created, ApiError>;
 
     /// Writes `rec` with `events` if its stored version is still `prev_seq` and none of the
-    /// events exist yet, all or nothing.
+    /// events exist yet, all or nothing. With `prev_doc`, also only if the stored document is
+    /// still exactly that: for a writer that was handed the record instead of reading it
+    /// ([`tollgate_core::Handover`]), so a handed record that is not what the table holds is
+    /// never written over it.
     async fn commit(
         &self,
         rec: &RequestRecord,
         prev_seq: u64,
+        prev_doc: Option<&str>,
         events: &[Event],
     ) -> Result<(), CommitError>;
 
@@ -140,7 +144,7 @@ impl dyn RecordStore + '_ {
             if events.is_empty() {
                 return Ok((out, rec));
             }
-            match self.commit(&rec, prev_seq, &events).await {
+            match self.commit(&rec, prev_seq, None, &events).await {
                 Ok(()) => return Ok((out, rec)),
                 Err(CommitError::Lost) => {
                     // Spread contending writers apart a little more on every loss.
@@ -158,6 +162,26 @@ impl dyn RecordStore + '_ {
             ErrorCode::Conflict,
             format!("request {id} is being changed by many callers at once; retry"),
         ))
+    }
+
+    /// [`update`](Self::update) starting from `rec`, a record this caller wrote itself and so
+    /// knows at its version: the first attempt writes without reading it again, and a lost
+    /// race falls back to reading, as `update` does.
+    pub async fn update_from<T>(
+        &self,
+        mut rec: RequestRecord,
+        mut change: impl FnMut(&mut RequestRecord) -> Result<(T, Vec<Event>), ApiError>,
+    ) -> Result<(T, RequestRecord), ApiError> {
+        let prev_seq = rec.seq;
+        let (out, events) = change(&mut rec)?;
+        if events.is_empty() {
+            return Ok((out, rec));
+        }
+        match self.commit(&rec, prev_seq, None, &events).await {
+            Ok(()) => Ok((out, rec)),
+            Err(CommitError::Lost) => self.update(&rec.id, change).await,
+            Err(CommitError::Failed(e)) => Err(e),
+        }
     }
 
     /// Recomputes the request's audit trail: `Ok(Ok(n))` with the number of events when it is

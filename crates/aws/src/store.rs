@@ -71,6 +71,12 @@ pub(crate) fn create_conflict(claimed: bool) -> ApiError {
     }
 }
 
+/// The request's stored document (the item's `doc`), as a [`tollgate_core::Handover`]
+/// carries it.
+pub fn document(rec: &RequestRecord) -> Result<String, ApiError> {
+    serde_json::to_string(rec).map_err(|e| ApiError::internal(e.to_string()))
+}
+
 /// The request as stored: its document, and beside it what never goes into a document.
 pub(crate) fn record_from(item: &item::Item) -> Result<RequestRecord, ApiError> {
     let mut rec: RequestRecord = item.doc("stored request")?;
@@ -89,7 +95,7 @@ impl Store {
     }
 
     fn meta_item(rec: &RequestRecord) -> Result<HashMap<String, AttributeValue>, ApiError> {
-        let doc = serde_json::to_string(rec).map_err(|e| ApiError::internal(e.to_string()))?;
+        let doc = document(rec)?;
         let mut item = HashMap::from([
             ("pk".to_string(), s(keys::request(&rec.id))),
             ("sk".to_string(), s(META)),
@@ -222,16 +228,23 @@ impl RequestWriter for Store {
         &self,
         rec: &RequestRecord,
         prev_seq: u64,
+        prev_doc: Option<&str>,
         events: &[Event],
     ) -> Result<(), CommitError> {
         let meta = Put::builder()
             .table_name(&self.table)
             .set_item(Some(Self::meta_item(rec).map_err(CommitError::Failed)?))
-            .condition_expression("#seq = :prev")
             .expression_attribute_names("#seq", "seq")
-            .expression_attribute_values(":prev", n(prev_seq))
-            .build()
-            .map_err(|e| CommitError::Failed(ApiError::internal(e.to_string())))?;
+            .expression_attribute_values(":prev", n(prev_seq));
+        let meta = match prev_doc {
+            None => meta.condition_expression("#seq = :prev"),
+            Some(doc) => meta
+                .condition_expression("#seq = :prev AND #doc = :doc")
+                .expression_attribute_names("#doc", "doc")
+                .expression_attribute_values(":doc", s(doc)),
+        }
+        .build()
+        .map_err(|e| CommitError::Failed(ApiError::internal(e.to_string())))?;
         let mut items = vec![TransactWriteItem::builder().put(meta).build()];
         for e in events {
             items.push(self.event_put(&rec.id, e).map_err(CommitError::Failed)?);

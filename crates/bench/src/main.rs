@@ -2,6 +2,7 @@
 //! results as Markdown (crates/bench/run.sh puts them in crates/bench/RESULTS.md). Every figure is measured
 //! here, on this machine; nothing is estimated.
 
+mod costs;
 mod runtime_api;
 
 use std::path::{Path, PathBuf};
@@ -48,7 +49,12 @@ fn now_ms() -> u64 {
 
 /// User + system CPU time of this process so far.
 fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    cpu_in("/proc/self/stat")
+}
+
+/// User + system CPU time of a process, from its `/proc/<pid>/stat`.
+fn cpu_in(stat_path: &str) -> Duration {
+    let stat = std::fs::read_to_string(stat_path).unwrap_or_default();
     let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<u64> = after
         .split_whitespace()
@@ -87,6 +93,12 @@ async fn run(root: &Path) -> Res<()> {
     // `TOLLGATE_BENCH_ONLY=functions` (comma-separated) runs some sections only.
     let only = std::env::var("TOLLGATE_BENCH_ONLY").unwrap_or_default();
     let want = |s: &str| only.is_empty() || only.split(',').any(|o| o == s);
+    if want("costs") {
+        cost_figures(root).await?;
+    }
+    if want("path") {
+        decision_path().await?;
+    }
     if want("overhead") {
         overhead().await?;
     }
@@ -511,6 +523,20 @@ fn vm_hwm_kb(pid: u32) -> Option<u64> {
         .ok()
 }
 
+/// Starts a function binary with `env`, its output dropped; killed when dropped.
+fn spawn_function(bin: &Path, env: Vec<(String, String)>) -> Res<(tokio::process::Child, u32)> {
+    let child = tokio::process::Command::new(bin)
+        .envs(env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+    let pid = child.id().unwrap_or(0);
+    Ok((child, pid))
+}
+
 /// Starts the function's release binary under the Runtime API emulator, hands it `count`
 /// events, and returns the time from spawn to the first answer, the answers, and the peak
 /// RSS in kB.
@@ -526,15 +552,7 @@ async fn invoke_process(
         rt.push(event(name, token));
     }
     let t = Instant::now();
-    let mut child = tokio::process::Command::new(bin)
-        .envs(function_env(stack, &rt.addr, name))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-    let pid = child.id().unwrap_or(0);
+    let (mut child, pid) = spawn_function(bin, function_env(stack, &rt.addr, name))?;
     let mut answers = Vec::new();
     let mut first = Duration::ZERO;
     for i in 0..count {
@@ -616,6 +634,500 @@ async fn functions(root: &Path) -> Res<()> {
             size_of(root, name),
             answers.len(),
             sample.replace('|', "\\|").replace('`', "'")
+        );
+    }
+    println!();
+    stack.stop().await;
+    Ok(())
+}
+
+/// Requests per binary and kind for the CPU figures; the first of each is a warm-up.
+const CPU_EVENTS: usize = 150;
+
+/// An API Gateway (HTTP API, payload 2.0) event carrying `body` to `POST /v1/requests`.
+fn api_event(token: &str, body: &Value) -> String {
+    let mut e: Value = serde_json::from_str(&event("api", token)).unwrap_or(Value::Null);
+    e["body"] = json!(body.to_string());
+    e.to_string()
+}
+
+/// Runs `bin` as a function process under the Runtime API emulator, hands it `events` (the
+/// first a warm-up) and returns its CPU time per event after the first, and the answers.
+async fn cpu_per_event(
+    bin: &Path,
+    env: Vec<(String, String)>,
+    rt: RuntimeApi,
+    events: &[String],
+) -> Res<(Duration, Vec<runtime_api::Answered>)> {
+    for e in events {
+        rt.push(e.clone());
+    }
+    let (mut child, pid) = spawn_function(bin, env)?;
+    let mut answers = Vec::new();
+    let mut c0 = Duration::ZERO;
+    for i in 0..events.len() {
+        let a = tokio::time::timeout(Duration::from_secs(60), rt.answer())
+            .await
+            .map_err(|_| format!("{}: no answer within 60 s", bin.display()))?
+            .ok_or("runtime API closed")?;
+        if i == 0 {
+            c0 = cpu_in(&format!("/proc/{pid}/stat"));
+        }
+        answers.push(a);
+    }
+    let c1 = cpu_in(&format!("/proc/{pid}/stat"));
+    let _ = child.kill().await;
+    Ok((
+        (c1 - c0) / (events.len().saturating_sub(1).max(1)) as u32,
+        answers,
+    ))
+}
+
+/// CPU of one build's api and executor: the api on allowed reads (its executor invocation
+/// answered in this process) and on denials; the executor on the invocations an api of the
+/// same build sent for allowed reads it could not hand to an executor (the function name
+/// pointed nowhere, so the records stay APPROVED for the executor process to run).
+async fn cpu_of_build(dir: &Path, stack: &Stack, token: &str) -> Res<[Duration; 3]> {
+    let read = json!({"action": "dynamodb:DescribeTable", "params": {"TableName": "bench"}});
+    let denied = json!({"action": "cloudtrail:DeleteTrail", "params": {"Name": "org-trail"}, "reason": "bench"});
+    let api = dir.join("tollgate-api");
+    let executor = dir.join("tollgate-executor");
+    let mut out = [Duration::ZERO; 3];
+    for (i, body) in [&read, &denied].into_iter().enumerate() {
+        let rt = RuntimeApi::start().await.map_err(|e| e.to_string())?;
+        let env = function_env(stack, &rt.addr, "api");
+        let events = vec![api_event(token, body); CPU_EVENTS];
+        let (cpu, answers) = cpu_per_event(&api, env, rt, &events).await?;
+        let want = if i == 0 {
+            "\"statusCode\":200"
+        } else {
+            "\"statusCode\":403"
+        };
+        if let Some(bad) = answers.iter().find(|a| !a.body.contains(want)) {
+            return Err(format!("{}: unexpected answer {}", api.display(), bad.body));
+        }
+        out[i] = cpu;
+    }
+    let nowhere = "tollgate-bench-nowhere";
+    let rt = RuntimeApi::start().await.map_err(|e| e.to_string())?;
+    let mut env = function_env(stack, &rt.addr, "api");
+    env.push(("TOLLGATE_EXECUTOR_FUNCTION".into(), nowhere.into()));
+    stack.start_trace();
+    let events = vec![api_event(token, &read); CPU_EVENTS];
+    cpu_per_event(&api, env, rt, &events).await?;
+    let payloads: Vec<String> = stack
+        .take_trace()
+        .into_iter()
+        .filter(|t| t.operation == format!("Lambda.Invoke {nowhere}"))
+        .filter_map(|t| t.request.map(|b| String::from_utf8_lossy(&b).into_owned()))
+        .collect();
+    if payloads.len() != CPU_EVENTS {
+        return Err(format!(
+            "expected {CPU_EVENTS} executor payloads, got {}",
+            payloads.len()
+        ));
+    }
+    let rt = RuntimeApi::start().await.map_err(|e| e.to_string())?;
+    let env = function_env(stack, &rt.addr, "executor");
+    let (cpu, answers) = cpu_per_event(&executor, env, rt, &payloads).await?;
+    if let Some(bad) = answers
+        .iter()
+        .find(|a| a.error || !a.body.contains("SUCCEEDED"))
+    {
+        return Err(format!("executor: unexpected answer {}", bad.body));
+    }
+    out[2] = cpu;
+    Ok(out)
+}
+
+/// One request of each kind, traced through the local host: what it asks of AWS, what that
+/// costs at on-demand prices, and how long it would take on AWS by a stated model; with the
+/// CPU of the release api and executor processes (and of an earlier build's, when
+/// `TOLLGATE_BENCH_BEFORE` names a directory holding its `tollgate-api` and
+/// `tollgate-executor`, measured in the same run).
+async fn cost_figures(root: &Path) -> Res<()> {
+    use costs::{Kind, price};
+    let stack = fresh_stack().await?;
+    create_table(&stack.sdk, "bench").await?;
+    let token = stack.token("bench-bot", false)?;
+    let client = agent(&stack)?;
+    let approver = Client::new(&stack.api_url, Some(stack.token("bench-approver", true)?));
+    let front = front_door_client(&stack, &client).await?;
+    let read = json!({"action": "dynamodb:DescribeTable", "params": {"TableName": "bench"}});
+    let denied = json!({"action": "cloudtrail:DeleteTrail", "params": {"Name": "org-trail"}, "reason": "bench"});
+    let describe = "DynamoDB_20120810.DescribeTable";
+    // Warm: token keys fetched, models parsed, connections open.
+    client.submit(&read, None).await?;
+    client.submit(&denied, None).await?;
+    stack.start_trace();
+    let a = client.submit(&read, None).await?;
+    if a.request_status() != Some("SUCCEEDED") {
+        return Err(format!("allowed read: {} {}", a.status, a.body));
+    }
+    let allowed = stack.take_trace();
+    front
+        .describe_table()
+        .table_name("bench")
+        .send()
+        .await
+        .map_err(|e| format!("front door: {e:?}"))?;
+    let door = stack.take_trace();
+    let d = client.submit(&denied, None).await?;
+    if d.status != 403 {
+        return Err(format!("denied: {} {}", d.status, d.body));
+    }
+    let deny = stack.take_trace();
+    // A held DeleteTable carried to its closing notice; waits read the emulator directly
+    // and the local outbox, so the trace holds only what Tollgate asked.
+    create_table(&stack.sdk, "held").await?;
+    let h = client
+        .submit(
+            &json!({"action": "dynamodb:DeleteTable", "params": {"TableName": "held"}, "reason": "bench"}),
+            None,
+        )
+        .await?;
+    let answered = Instant::now();
+    let id = h.body["id"].as_str().ok_or("no id")?.to_string();
+    let traced = stack.take_trace();
+    // The workflow may have begun before the trace was taken: the submission is what came
+    // before its answer.
+    let submitted: Vec<_> = traced
+        .iter()
+        .filter(|t| t.started < answered)
+        .cloned()
+        .collect();
+    let direct = tollgate_aws::store::Store::new(
+        aws_sdk_dynamodb::Client::new(&stack.sdk),
+        stack.names.table.clone(),
+    );
+    use tollgate_aws::ports::RequestReader;
+    let until =
+        |what: &'static str,
+         done: Box<dyn Fn(&tollgate_core::RequestRecord) -> bool + Send + Sync>| {
+            let (direct, id) = (&direct, &id);
+            async move {
+                for _ in 0..600 {
+                    if let Some(r) = direct.get(id).await.map_err(|e| e.message)?
+                        && done(&r)
+                    {
+                        return Ok(());
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err::<(), String>(format!("held request: no {what} within 30 s"))
+            }
+        };
+    until("task token", Box::new(|r| r.task_token.is_some())).await?;
+    let v = approver.vote(&id, Verdict::Approve, None).await?;
+    if v.status != 200 {
+        return Err(format!("approve: {} {}", v.status, v.body));
+    }
+    until("final status", Box::new(|r| r.status.is_final())).await?;
+    stack.wait_workflow_ended(&id).await?;
+    let lifecycle = [traced, stack.take_trace()].concat();
+    stack.take_trace();
+
+    // CPU of the release processes.
+    // Release binaries only: a debug build's CPU says nothing about a deployed function's.
+    let release = root.join("target/release");
+    let now = if release.join("tollgate-api").exists() && release.join("tollgate-executor").exists()
+    {
+        Some(cpu_of_build(&release, &stack, &token).await?)
+    } else {
+        None
+    };
+    let before = match std::env::var("TOLLGATE_BENCH_BEFORE") {
+        Ok(dir) if !dir.is_empty() => Some((
+            dir.clone(),
+            cpu_of_build(Path::new(&dir), &stack, &token).await?,
+        )),
+        _ => None,
+    };
+    let measured = now.is_some();
+    let now = now.unwrap_or_default();
+    let ms_of = |d: Duration| d.as_secs_f64() * 1000.0;
+    let (cpu_api_read, cpu_api_deny, cpu_exec) = (ms_of(now[0]), ms_of(now[1]), ms_of(now[2]));
+
+    println!("## What a request costs on AWS\n");
+    println!(
+        "One request of each kind, after a warm-up, every call it made traced in the local \
+         host (`Stack::start_trace`): the round trips to AWS besides the call itself, by \
+         service, and how many of them one after another before the answer (calls in flight \
+         together count once; each synchronous Lambda invocation counts one). DynamoDB units \
+         are computed from the item sizes in the traced bodies by DynamoDB's sizing rules \
+         (transactional writes 2 units per KB, consistent reads 1 per 4 KB, each write of a \
+         request item also writes the two indexes), not from `ReturnConsumedCapacity`. The \
+         emulator answers every call; the counts do not depend on it.\n"
+    );
+    println!(
+        "| kind | AWS round trips besides the call, by service | sequential before the answer | DynamoDB read / write / index write units | Lambda invocations (besides the api) |"
+    );
+    println!("| --- | --- | --- | --- | --- |");
+    let kinds: [(&str, &[tollgate_local::server::Traced], Option<&str>); 5] = [
+        (
+            "allowed read (`POST /v1/requests`, DescribeTable)",
+            &allowed,
+            Some(describe),
+        ),
+        (
+            "front-door read (AWS SDK, DescribeTable)",
+            &door,
+            Some(describe),
+        ),
+        ("denied (`cloudtrail:DeleteTrail`)", &deny, None),
+        ("held write, submission (answer 202)", &submitted, None),
+        (
+            "held write, whole life (submit, notice, one approval, run, closing notice)",
+            &lifecycle,
+            Some("DynamoDB_20120810.DeleteTable"),
+        ),
+    ];
+    let mut analysed = Vec::new();
+    for (name, trace, call) in kinds {
+        let k = Kind::new(trace, call);
+        let u = costs::dynamodb_units(&k.trips);
+        let inv: Vec<String> = k
+            .invocations()
+            .iter()
+            .map(|(f, n)| format!("{f} {n}"))
+            .collect();
+        println!(
+            "| {name} | {} | {} | {:.0} / {:.0} / {:.0} | {} |",
+            k.by_service(),
+            k.sequential(),
+            u.read,
+            u.write,
+            u.index_write,
+            if inv.is_empty() {
+                "none".into()
+            } else {
+                inv.join(", ")
+            }
+        );
+        analysed.push((name, k, u));
+    }
+    println!();
+    for (name, k, _) in &analysed {
+        if !name.contains("whole life") {
+            println!("- {name}, in order: {}", k.sequence());
+        }
+    }
+    println!();
+
+    println!(
+        "Tollgate's own CPU, release processes (the api and executor binaries run as Lambda would run them, under the Runtime API emulator; user + system time of the function's own process, so the local host's proxying and the emulator are not in it; {} requests after one warm-up, 10 ms clock ticks; 2 shared cores busy with other builds):\n",
+        CPU_EVENTS - 1
+    );
+    println!(
+        "| build | api, allowed read | api, denied | executor, allowed read | api + executor, allowed read |"
+    );
+    println!("| --- | --- | --- | --- | --- |");
+    let row = |label: &str, c: &[Duration; 3]| {
+        println!(
+            "| {label} | {:.2} ms | {:.2} ms | {:.2} ms | **{:.2} ms** |",
+            ms_of(c[0]),
+            ms_of(c[1]),
+            ms_of(c[2]),
+            ms_of(c[0] + c[2])
+        );
+    };
+    if let Some((dir, b)) = &before {
+        row(&format!("before (`{dir}`)"), b);
+    }
+    if measured {
+        row("this commit", &now);
+    } else {
+        println!(
+            "| this commit | not measured: no release `tollgate-api` and `tollgate-executor` in target/release | | | |"
+        );
+    }
+    println!();
+
+    println!(
+        "Price per million requests of each kind at public on-demand prices, us-east-1 ({}): API Gateway HTTP API ${}/M requests; Lambda arm64 ${}/M requests + ${}/GB-s at {} GB (the template's 256 MB), billed duration modelled below; DynamoDB on-demand ${}/M write units, ${}/M read units; Step Functions Standard ${}/M transitions; SNS ${}/M publishes (deliveries extra). STS is free; CloudWatch Logs and metrics are not counted.\n",
+        costs::PRICES_AS_OF,
+        costs::API_GATEWAY_PER_M,
+        costs::LAMBDA_REQUESTS_PER_M,
+        costs::LAMBDA_ARM_GB_SECOND,
+        costs::LAMBDA_GB,
+        costs::DYNAMODB_WRU_PER_M,
+        costs::DYNAMODB_RRU_PER_M,
+        costs::SFN_TRANSITION_PER_M,
+        costs::SNS_PUBLISH_PER_M
+    );
+    println!(
+        "Modelled latency on AWS: API Gateway, then each wave of calls as long as its slowest, each invocation's overhead, the call itself as one DynamoDB read, plus the CPU measured above (typical latencies: {}).\n",
+        costs::LATENCY_SOURCES
+    );
+    println!(
+        "| kind | modelled latency | of which Tollgate CPU | Lambda billed (modelled) | API Gateway | Lambda | DynamoDB | Step Functions | SNS | **total per million** |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    for (name, k, u) in &analysed {
+        let held = name.contains("whole life");
+        if name.contains("submission") {
+            continue;
+        }
+        let (outer, inner) = k.split_by_function();
+        let denial = name.starts_with("denied");
+        let cpu = if denial {
+            cpu_api_deny
+        } else {
+            cpu_api_read + cpu_exec
+        };
+        let aws_ms = k.modelled_ms();
+        let latency = costs::API_GATEWAY_MS + aws_ms + cpu;
+        // The api is billed while it waits for the executor; the executor for its own part.
+        let (invocations, billed) = if held {
+            // Two api invocations (submit, vote), the notifier twice, the executor once.
+            let n = 2 + k.invocations().values().sum::<usize>();
+            (n as f64, outer.modelled_ms() + inner.modelled_ms() + cpu)
+        } else if denial {
+            (1.0, aws_ms + cpu)
+        } else {
+            (2.0, aws_ms + cpu + inner.modelled_ms() + cpu_exec)
+        };
+        let http = if held { 2.0 } else { 1.0 };
+        let transitions = if held { 4.0 } else { 0.0 };
+        let publishes = k.count("SNS", "Publish") as f64;
+        let p = price(http, invocations, billed, *u, transitions, publishes);
+        println!(
+            "| {name} | {} | {:.2} ms | {:.0} ms in {} invocations | ${:.2} | ${:.2} | ${:.2} | ${:.2} | ${:.2} | **${:.2}** |",
+            if held {
+                "a person's".to_string()
+            } else {
+                format!("{latency:.0} ms")
+            },
+            cpu,
+            billed,
+            invocations,
+            p.api_gateway,
+            p.lambda,
+            p.dynamodb,
+            p.step_functions,
+            p.sns,
+            p.total()
+        );
+    }
+    println!(
+        "\nThe held write's latency is a person's; its Step Functions line counts the 4 states the happy path enters (RequestApproval, Execute, AnnounceOutcome, Done; each reminder adds one); the agent's status reads while it waits are not counted (each is one API request, a GetItem and a Query). The notifier's CPU is not measured (its billed time above is its AWS calls only).\n"
+    );
+    stack.stop().await;
+    Ok(())
+}
+
+/// The executor, out of the in-process path: answers every invocation with nothing, so the
+/// API reads the record back from the store as it does when an invocation fails.
+struct NoExecutor;
+
+#[async_trait::async_trait]
+impl tollgate_aws::ports::Invoker for NoExecutor {
+    async fn invoke(&self, _: &str, _: &Value) -> Result<Value, tollgate_core::ApiError> {
+        Ok(json!({}))
+    }
+}
+
+const PATH_SECONDS: u64 = 5;
+const PATH_TASKS: usize = 8;
+
+/// The API's decision path in this process on the in-memory store: token verification,
+/// parsing, classification and policy (the bundled set), model validation, the record and
+/// its audit events written; for an allowed call the executor invocation answered at once
+/// and the record read back. Nothing leaves the process: the API's own ceiling.
+async fn decision_path() -> Res<()> {
+    let stack = fresh_stack().await?;
+    let settings = stack.settings().clone();
+    let policy = tollgate_api::load_policy(&settings, &stack.sdk)
+        .await
+        .map_err(|e| format!("policy: {e}"))?;
+    let ring = |b: u8| {
+        tollgate_core::keyring::KeyRing::new(vec![b; 32], None).map_err(|e| format!("{e:?}"))
+    };
+    let keys = tollgate_api::ApiKeys {
+        link: ring(1)?,
+        session: ring(2)?,
+        csrf: ring(3)?,
+        results: ring(4)?,
+        gateway: ring(5)?,
+        slack: None,
+        sign_in_secret: None,
+    };
+    let ports = tollgate_api::Ports {
+        store: std::sync::Arc::new(tollgate_aws::store::memory::MemoryStore::new()),
+        workflow: std::sync::Arc::new(tollgate_aws::workflow::StepFunctions::new(
+            aws_sdk_sfn::Client::new(&stack.sdk),
+            settings.state_machine_arn.clone(),
+        )),
+        executor: std::sync::Arc::new(NoExecutor),
+    };
+    let api = std::sync::Arc::new(tollgate_api::Api::assemble(settings, ports, keys, policy));
+    let token = stack.token("bench-bot", false)?;
+    println!(
+        "## Decision path in process (in-memory store, {PATH_TASKS} concurrent callers, {PATH_SECONDS} s each, the bench's 2 worker threads on 2 shared cores)\n"
+    );
+    println!(
+        "The API's handler called directly with a signed token (ES256, keys cached after the first request): no HTTP, no emulator, the executor left out (an allowed call's invocation answers at once and the record is read back from the store). Other helpers' builds were running on the same 2 cores.\n"
+    );
+    println!("| decision | requests | requests/s | p50 | p99 |");
+    println!("| --- | --- | --- | --- | --- |");
+    for (name, body, want) in [
+        (
+            "denied (`cloudtrail:DeleteTrail`, 403)",
+            json!({"action": "cloudtrail:DeleteTrail", "params": {"Name": "org-trail"}, "reason": "bench"}),
+            403,
+        ),
+        (
+            "allowed (`dynamodb:DescribeTable`, 200)",
+            json!({"action": "dynamodb:DescribeTable", "params": {"TableName": "bench"}}),
+            200,
+        ),
+    ] {
+        let request = {
+            let (token, body) = (token.clone(), body.to_string());
+            move || {
+                http::Request::post("/v1/requests")
+                    .header("authorization", format!("Bearer {token}"))
+                    .header("content-type", "application/json")
+                    .body(body.clone().into_bytes())
+                    .unwrap_or_default()
+            }
+        };
+        // Warm: the JWKS fetched and the models parsed once.
+        let first = api.handle(request(), "127.0.0.1").await;
+        if first.status != want {
+            return Err(format!("{name}: answered {} {}", first.status, first.body));
+        }
+        let until = Instant::now() + Duration::from_secs(PATH_SECONDS);
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..PATH_TASKS)
+            .map(|_| {
+                let (api, request) = (api.clone(), request.clone());
+                tokio::spawn(async move {
+                    let mut took = Vec::new();
+                    while Instant::now() < until {
+                        let t = Instant::now();
+                        let r = api.handle(request(), "127.0.0.1").await;
+                        took.push(t.elapsed());
+                        if r.status != want {
+                            return Err(format!("answered {} {}", r.status, r.body));
+                        }
+                    }
+                    Ok(took)
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.map_err(|e| e.to_string())??);
+        }
+        let wall = started.elapsed();
+        all.sort();
+        println!(
+            "| {name} | {} | **{:.0}** | {:.0} µs | {:.0} µs |",
+            all.len(),
+            all.len() as f64 / wall.as_secs_f64(),
+            pct(&all, 0.5).as_secs_f64() * 1e6,
+            pct(&all, 0.99).as_secs_f64() * 1e6
         );
     }
     println!();

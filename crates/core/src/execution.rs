@@ -2,6 +2,7 @@
 //! the "executed at most once" promise: it moves an approved request to EXECUTING under the
 //! store's conditional write, and a request found already EXECUTING is failed, never run again.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::audit::{Event, EventKind};
@@ -37,6 +38,43 @@ pub enum Outcome {
         sealed_result: Option<String>,
     },
     Failed(Failure),
+}
+
+/// A request the API has just written as allowed, handed to the executor with the invocation
+/// so that the executor's claim needs no read first: the record exactly as stored (`doc`, the
+/// stored document) at version `seq`. The executor claims it with a write conditioned on both
+/// (the store's `commit` with `prev_doc`), so a handover that is stale, duplicated or not what the
+/// table holds never runs anything: it loses the write and the executor reads the record as
+/// usual.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handover {
+    pub seq: u64,
+    pub doc: String,
+}
+
+impl Handover {
+    /// The record handed over, when it is the request `id` at version `seq`; `None` for
+    /// anything else (the executor then reads the record instead).
+    pub fn record(&self, id: &str) -> Option<RequestRecord> {
+        let rec: RequestRecord = serde_json::from_str(&self.doc).ok()?;
+        (rec.id == id && rec.seq == self.seq).then_some(rec)
+    }
+}
+
+/// The executor's answer to an invocation that came with a [`Handover`]: the whole record as
+/// it wrote it, so the API answers the agent without reading it back.
+pub fn handover_answer(rec: &RequestRecord) -> Value {
+    json!({"record": rec, "sealed_result": rec.sealed_result})
+}
+
+/// The record in an answer made by [`handover_answer`]; `None` for any other answer.
+pub fn record_in_answer(answer: &Value) -> Option<RequestRecord> {
+    let mut rec: RequestRecord = serde_json::from_value(answer.get("record")?.clone()).ok()?;
+    rec.sealed_result = answer
+        .get("sealed_result")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    Some(rec)
 }
 
 impl RequestRecord {
@@ -402,5 +440,44 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.code, crate::ErrorCode::AlreadyFinal);
         assert_eq!(rec.error, None);
+    }
+
+    #[test]
+    fn a_handover_is_taken_only_for_its_request_at_its_version() {
+        let rec = approved();
+        let doc = serde_json::to_string(&rec).unwrap();
+        let handed = Handover {
+            seq: rec.seq,
+            doc: doc.clone(),
+        };
+        assert_eq!(handed.record(&rec.id), Some(rec.clone()));
+        assert_eq!(handed.record("01OTHER"), None, "another request's id");
+        let stale = Handover {
+            seq: rec.seq + 1,
+            doc,
+        };
+        assert_eq!(
+            stale.record(&rec.id),
+            None,
+            "a version the document does not have"
+        );
+        let garbled = Handover {
+            seq: rec.seq,
+            doc: "{".into(),
+        };
+        assert_eq!(garbled.record(&rec.id), None);
+    }
+
+    #[test]
+    fn the_handover_answer_carries_the_whole_record() {
+        let mut rec = approved();
+        rec.claim_for_execution(2, ROLE, region).unwrap();
+        rec.sealed_result = Some("sealed".into());
+        assert_eq!(record_in_answer(&handover_answer(&rec)), Some(rec.clone()));
+        assert_eq!(
+            record_in_answer(&rec.view()),
+            None,
+            "a plain view is not a record"
+        );
     }
 }

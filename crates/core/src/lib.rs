@@ -46,7 +46,7 @@ pub use action::Action;
 pub use audit::{Event, EventKind};
 pub use decision::{Decision, Effect, GroupRequirement, Requirement};
 pub use error::{ApiError, ErrorCode};
-pub use execution::{Claim, Outcome};
+pub use execution::{Claim, Handover, Outcome};
 pub use failure::{Failure, FailureCode};
 pub use identity::Identity;
 pub use policy::{Policy, PolicyInput};

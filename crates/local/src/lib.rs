@@ -488,6 +488,23 @@ impl Stack {
             .unwrap_or_default()
     }
 
+    /// Starts recording every call through the local host with its timing
+    /// ([`server::Traced`]), dropping what an earlier trace held.
+    pub fn start_trace(&self) {
+        *self.host.trace.lock().unwrap_or_else(|e| e.into_inner()) = Some(Vec::new());
+    }
+
+    /// What the trace recorded since [`Stack::start_trace`] (or the last take); tracing goes on.
+    pub fn take_trace(&self) -> Vec<server::Traced> {
+        self.host
+            .trace
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
     /// Runs the sweeper once, as its schedule would on AWS, with `bound_ms` as the quiet time
     /// after which a request whose workflow is gone counts as stuck (a test passes a short
     /// one; a deployment's is at least a minute). It reaches AWS through the local host,

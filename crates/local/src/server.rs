@@ -61,6 +61,9 @@ pub struct Host {
     /// Every role session STS opened through the host, as the caller asked for it: what a
     /// trail's `AssumeRole` records would say (moto keeps neither source identity nor tags).
     pub sessions: Mutex<Vec<OpenedSession>>,
+    /// Every AWS call and Lambda invocation with its timing (and DynamoDB's bodies, for
+    /// item sizes), while `make bench` has tracing on; `None` otherwise, so nothing piles up.
+    pub trace: Mutex<Option<Vec<Traced>>>,
 }
 
 /// One `AssumeRole` that STS granted.
@@ -102,6 +105,38 @@ impl OpenedSession {
             tags,
             access_key_id,
         })
+    }
+}
+
+/// One call through the host, as the bench's cost figures count it.
+#[derive(Debug, Clone)]
+pub struct Traced {
+    /// `DynamoDB_20120810.GetItem`, `AssumeRole`, `Lambda.Invoke tollgate-executor`, ...
+    pub operation: String,
+    pub started: std::time::Instant,
+    pub ended: std::time::Instant,
+    /// DynamoDB calls: the request and answer bodies (the item sizes are in them); Lambda
+    /// invocations: the payload.
+    pub request: Option<Bytes>,
+    pub answer: Option<Bytes>,
+}
+
+impl Host {
+    fn traced(&self, operation: &str, started: std::time::Instant, bodies: Option<(Bytes, Bytes)>) {
+        if let Some(trace) = lock(&self.trace).as_mut() {
+            let (request, answer) = bodies.unzip();
+            trace.push(Traced {
+                operation: operation.to_string(),
+                started,
+                ended: std::time::Instant::now(),
+                request,
+                answer,
+            });
+        }
+    }
+
+    fn tracing(&self) -> bool {
+        lock(&self.trace).is_some()
     }
 }
 
@@ -168,6 +203,7 @@ impl Host {
             faults: Faults::default(),
             calls: Mutex::new(BTreeMap::new()),
             sessions: Mutex::new(Vec::new()),
+            trace: Mutex::new(None),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
@@ -359,6 +395,17 @@ fn is_api_path(path: &str) -> bool {
 
 /// The Lambda Invoke API, answered by calling the handler in-process.
 async fn invoke(host: &Host, name: &str, body: &[u8]) -> Answer {
+    let started = std::time::Instant::now();
+    let answer = invoke_function(host, name, body).await;
+    host.traced(
+        &format!("Lambda.Invoke {}", percent_decode(name)),
+        started,
+        Some((Bytes::copy_from_slice(body), Bytes::new())),
+    );
+    answer
+}
+
+async fn invoke_function(host: &Host, name: &str, body: &[u8]) -> Answer {
     let name = percent_decode(name);
     // Accept a name, a partial ARN or a full ARN, as Lambda does.
     let short = name.rsplit(':').next().unwrap_or(&name).to_string();
@@ -633,6 +680,12 @@ async fn forward(host: &Host, parts: http::request::Parts, body: Bytes) -> Answe
     } else {
         Bytes::new()
     };
+    let started = std::time::Instant::now();
+    let traced_body = (host.tracing()
+        && target
+            .as_deref()
+            .is_some_and(|t| t.starts_with("DynamoDB_")))
+    .then(|| body.clone());
     let mut req = host.http.request(parts.method.clone(), &url).body(body);
     for (k, v) in parts.headers.iter() {
         if k != http::header::HOST && k != http::header::CONTENT_LENGTH {
@@ -650,6 +703,9 @@ async fn forward(host: &Host, parts: http::request::Parts, body: Bytes) -> Answe
                 && let Ok(mut sessions) = host.sessions.lock()
             {
                 sessions.push(s);
+            }
+            if let Some(op) = &operation {
+                host.traced(op, started, traced_body.map(|b| (b, bytes.clone())));
             }
             let mut out = Response::new(Full::new(bytes));
             *out.status_mut() = status;

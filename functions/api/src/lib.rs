@@ -86,7 +86,7 @@ pub struct Ports {
 }
 
 /// The keys the API uses, each from its own secret.
-pub(crate) struct ApiKeys {
+pub struct ApiKeys {
     /// Verifies approval links (the notifier signs them).
     pub link: KeyRing,
     /// Seals session and sign-in cookies.
@@ -212,7 +212,15 @@ impl Api {
         self
     }
 
-    fn assemble(settings: Settings, ports: Ports, keys: ApiKeys, policy: Arc<dyn Policy>) -> Self {
+    /// The API on the ports and keys given, read from nowhere: [`Api::new`]'s last step, and
+    /// how the handler tests and the in-process bench (`make bench`) build one on the
+    /// in-memory store.
+    pub fn assemble(
+        settings: Settings,
+        ports: Ports,
+        keys: ApiKeys,
+        policy: Arc<dyn Policy>,
+    ) -> Self {
         Self {
             store: ports.store,
             workflow: ports.workflow,

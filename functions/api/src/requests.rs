@@ -4,11 +4,12 @@ use serde_json::{Value, json};
 use tollgate_aws::metrics::Unit;
 use tollgate_aws::now_ms;
 use tollgate_aws::oidc::Verified;
-use tollgate_aws::store::{Created, IdempotencyClaim, not_found};
+use tollgate_aws::store::{Created, IdempotencyClaim, document, not_found};
 use tollgate_core::audit::sha256_hex;
+use tollgate_core::execution::record_in_answer;
 use tollgate_core::scope::arn_account;
 use tollgate_core::{
-    ApiError, Decision, Effect, ErrorCode, Failure, FailureCode, Identity, NewRequest,
+    ApiError, Decision, Effect, ErrorCode, Failure, FailureCode, Handover, Identity, NewRequest,
     RequestRecord, Status, parse_new_request,
 };
 use tollgate_policy::{Classified, classify_with_shadow};
@@ -205,16 +206,30 @@ impl Api {
                 Ok(rec)
             }
             Status::Approved => {
-                // The executor records the outcome; its answer is the record it wrote.
-                if let Err(e) = self
+                // The record goes with the invocation as written, so the executor claims it
+                // without reading it first; its answer is the record it wrote.
+                let handover = Handover {
+                    seq: rec.seq,
+                    doc: document(&rec)?,
+                };
+                match self
                     .executor
                     .invoke(
                         &self.settings.executor_function,
-                        &json!({"request_id": rec.id}),
+                        &json!({"request_id": rec.id, "handover": handover}),
                     )
                     .await
                 {
-                    tracing::error!(request_id = %rec.id, error = %e.message, "executor invocation failed");
+                    Ok(answer) => {
+                        if let Some(done) = record_in_answer(&answer)
+                            && done.id == rec.id
+                        {
+                            return Ok(done);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(request_id = %rec.id, error = %e.message, "executor invocation failed");
+                    }
                 }
                 self.store
                     .get(&rec.id)

@@ -7,29 +7,35 @@ mod call;
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
+use aws_credential_types::Credentials;
 use serde::Deserialize;
 use serde_json::Value;
 use tollgate_aws::credentials::{CredentialBroker, ScopedSession};
 use tollgate_aws::keys::{KeySource, Purpose};
 use tollgate_aws::metrics::Unit;
 use tollgate_aws::now_ms;
-use tollgate_aws::ports::{RecordStore, SignedCaller};
+use tollgate_aws::ports::{CommitError, RecordStore, SignedCaller};
 use tollgate_aws::settings::Settings;
 use tollgate_aws::signed_http::SignedHttp;
 use tollgate_aws::store::Store;
 use tollgate_core::answer_size::{MAX_ANSWER_BYTES, MAX_WIRE_ANSWER_BYTES, bound_answer};
+use tollgate_core::execution::handover_answer;
 use tollgate_core::keyring::KeyRing;
 use tollgate_core::mask::MaskRules;
 use tollgate_core::plan::{ResolvedStep, StepClaim};
 use tollgate_core::reveal::{self, Revealed};
 use tollgate_core::scope::arn_account;
 use tollgate_core::{
-    ApiError, Claim, ErrorCode, Failure, FailureCode, NewRequest, Outcome, RequestRecord,
+    ApiError, Claim, ErrorCode, Failure, FailureCode, Handover, NewRequest, Outcome, RequestRecord,
 };
 
 #[derive(Debug, Deserialize)]
 pub struct ExecuteEvent {
     pub request_id: String,
+    /// The record as the API just wrote it, when the API invokes for an allowed call (Step
+    /// Functions sends the id alone).
+    #[serde(default)]
+    pub handover: Option<Handover>,
 }
 
 pub struct Executor {
@@ -68,6 +74,17 @@ impl Executor {
             ApiError::new(ErrorCode::InvalidRequest, format!("executor event: {e}"))
         })?;
         let id = event.request_id.as_str();
+        // The API's invocation answers with the whole record, so it need not read it back.
+        let answer = |rec: &RequestRecord| match event.handover {
+            Some(_) => handover_answer(rec),
+            None => rec.view(),
+        };
+        let started = std::time::Instant::now();
+        if let Some(handed) = &event.handover
+            && let Some((rec, creds)) = self.claim_handed(id, handed).await?
+        {
+            return Ok(answer(&self.finish(rec, creds, started).await?));
+        }
         let (claim, rec) = self
             .store
             .update(id, |rec| {
@@ -80,44 +97,21 @@ impl Executor {
                 session_policy,
                 role_arn,
             } => (session_policy, role_arn),
-            Claim::RunPlan => return self.run_plan(rec).await,
-            Claim::Refused(_) | Claim::Skip => return Ok(rec.view()),
+            Claim::RunPlan => return Ok(answer(&self.run_plan(rec).await?)),
+            Claim::Refused(_) | Claim::Skip => return Ok(answer(&rec)),
         };
+        let started = std::time::Instant::now();
         let session = format!("tollgate-{}", rec.id);
-        let outcome = self
-            .timed(self.run(
-                &rec,
-                &rec.request,
-                &rec.decision.mask,
-                &session,
-                &role_arn,
-                &session_policy,
-            ))
+        let creds = self
+            .assume(&rec, &session, &role_arn, &session_policy)
             .await;
-        let outcome = match outcome {
-            Ok((answer, revealed)) => {
-                let (result, sealed_result) = self.keep(&rec, answer, &revealed);
-                Outcome::Succeeded {
-                    result,
-                    sealed_result,
-                }
-            }
-            Err(failure) => Outcome::Failed(failure),
-        };
-        let (_, rec) = self
-            .store
-            .update(id, |r| {
-                Ok(((), r.record_outcome(outcome.clone(), now_ms())?))
-            })
-            .await?;
-        tracing::info!(request_id = %id, status = %rec.status, "execution recorded");
-        Ok(rec.view())
+        Ok(answer(&self.finish(rec, creds, started).await?))
     }
 
     /// Runs a claimed plan's steps in order, each claimed on its own (so each runs at most
     /// once), under its own scoped session, its answer kept with the step; the first step
     /// that fails or may not run ends the plan, and the rest are not run.
-    async fn run_plan(&self, mut rec: RequestRecord) -> Result<Value, ApiError> {
+    async fn run_plan(&self, mut rec: RequestRecord) -> Result<RequestRecord, ApiError> {
         let n = rec.plan.as_ref().map_or(0, |p| p.steps.len());
         // The record is one DynamoDB item that also holds every step's parameters and
         // preview: the steps' answers share half of one answer's budget.
@@ -152,11 +146,12 @@ impl Executor {
                 .as_ref()
                 .map(|p| p.steps[i].decision.mask.clone())
                 .unwrap_or_default();
+            let started = std::time::Instant::now();
             let session = format!("tollgate-{}-{i}", rec.id);
-            let outcome = self
-                .timed(self.run(&rec, &request, &mask, &session, &role_arn, &session_policy))
+            let creds = self
+                .assume(&rec, &session, &role_arn, &session_policy)
                 .await;
-            let outcome = match outcome {
+            let outcome = match self.perform(creds, &request, &mask, started).await {
                 // `@unmask` is not carried through plans: each step keeps its masked answer.
                 Ok((answer, _)) => Outcome::Succeeded {
                     result: bound_answer(answer, budget).0,
@@ -176,7 +171,7 @@ impl Executor {
                 break;
             }
         }
-        Ok(rec.view())
+        Ok(rec)
     }
 
     /// Step `i` with its references resolved and what it then acts on derived again, for
@@ -194,13 +189,98 @@ impl Executor {
         Ok(ResolvedStep { request, scope })
     }
 
-    /// Runs one call, recording its latency and outcome in the metrics.
-    async fn timed(
+    /// Claims a request the API handed over as it wrote it, with no read first, and asks STS
+    /// for the session at the same time: the session is used only if the claim's conditional
+    /// write wins. `None` when there is nothing to run from the handover (it is not the record
+    /// as stored, was claimed already, or is refused): the usual path then reads the record
+    /// and decides, so a refusal or a repeated invocation is recorded as it always is.
+    async fn claim_handed(
         &self,
-        call: impl std::future::Future<Output = Result<(Value, Vec<Revealed>), Failure>>,
+        id: &str,
+        handed: &Handover,
+    ) -> Result<Option<(RequestRecord, Result<Credentials, Failure>)>, ApiError> {
+        let Some(mut rec) = handed.record(id) else {
+            return Ok(None);
+        };
+        let role_arn = self.settings.targets.get(&rec.request.target).cloned();
+        let (claim, events) =
+            rec.claim_for_execution(now_ms(), role_arn.as_deref(), call::signing_region)?;
+        let Claim::Run {
+            session_policy,
+            role_arn,
+        } = claim
+        else {
+            return Ok(None);
+        };
+        let session = format!("tollgate-{}", rec.id);
+        let (claimed, creds) = tokio::join!(
+            self.store
+                .commit(&rec, handed.seq, Some(&handed.doc), &events),
+            self.assume(&rec, &session, &role_arn, &session_policy),
+        );
+        match claimed {
+            Ok(()) => Ok(Some((rec, creds))),
+            Err(CommitError::Lost) => {
+                tracing::info!(request_id = %id, "handed-over record is not the stored one; reading it");
+                Ok(None)
+            }
+            Err(CommitError::Failed(e)) => Err(e),
+        }
+    }
+
+    /// Runs the claimed call and records its outcome over the claim this invocation wrote,
+    /// without reading the record again unless someone wrote it since.
+    async fn finish(
+        &self,
+        rec: RequestRecord,
+        creds: Result<Credentials, Failure>,
+        started: std::time::Instant,
+    ) -> Result<RequestRecord, ApiError> {
+        let outcome = self
+            .perform(creds, &rec.request, &rec.decision.mask, started)
+            .await;
+        let outcome = match outcome {
+            Ok((answer, revealed)) => {
+                let (result, sealed_result) = self.keep(&rec, answer, &revealed);
+                Outcome::Succeeded {
+                    result,
+                    sealed_result,
+                }
+            }
+            Err(failure) => Outcome::Failed(failure),
+        };
+        let (_, rec) = self
+            .store
+            .update_from(rec, |r| {
+                Ok(((), r.record_outcome(outcome.clone(), now_ms())?))
+            })
+            .await?;
+        tracing::info!(request_id = %rec.id, status = %rec.status, "execution recorded");
+        Ok(rec)
+    }
+
+    /// Sends the call with the session (when there is one), recording its latency since
+    /// `started` and its outcome in the metrics.
+    async fn perform(
+        &self,
+        creds: Result<Credentials, Failure>,
+        request: &NewRequest,
+        mask: &MaskRules,
+        started: std::time::Instant,
     ) -> Result<(Value, Vec<Revealed>), Failure> {
-        let started = std::time::Instant::now();
-        let outcome = call.await;
+        let outcome = match creds {
+            Ok(creds) => {
+                call::perform(
+                    self.http.as_ref(),
+                    &creds,
+                    request,
+                    self.settings.aws_endpoint.as_deref(),
+                    mask,
+                )
+                .await
+            }
+            Err(failure) => Err(failure),
+        };
         let m = &self.settings.metrics;
         m.put(
             "ExecutorLatency",
@@ -252,19 +332,17 @@ impl Executor {
         (answer, sealed)
     }
 
-    async fn run(
+    /// The session scoped to this call, tagged with the request and its approvers.
+    async fn assume(
         &self,
         rec: &RequestRecord,
-        request: &NewRequest,
-        mask: &MaskRules,
         session_name: &str,
         role_arn: &str,
         policy: &str,
-    ) -> Result<(Value, Vec<Revealed>), Failure> {
+    ) -> Result<Credentials, Failure> {
         let approvers: Vec<String> = rec.approvers().iter().map(|a| a.subject.clone()).collect();
         let tags = session_tags(&rec.id, &approvers);
-        let creds = self
-            .broker
+        self.broker
             .assume(&ScopedSession {
                 role_arn,
                 session_name,
@@ -273,15 +351,7 @@ impl Executor {
                 tags: &tags,
             })
             .await
-            .map_err(|e| Failure::new(FailureCode::AssumeRoleFailed, e.message))?;
-        call::perform(
-            self.http.as_ref(),
-            &creds,
-            request,
-            self.settings.aws_endpoint.as_deref(),
-            mask,
-        )
-        .await
+            .map_err(|e| Failure::new(FailureCode::AssumeRoleFailed, e.message))
     }
 }
 

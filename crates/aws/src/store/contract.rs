@@ -21,6 +21,7 @@ pub async fn run(store: &dyn RecordStore, tag: &str) {
     idempotency_claims_return_the_first_request(store, tag).await;
     an_expired_claim_is_free(store, tag).await;
     commits_only_on_the_version_read(store, tag).await;
+    commits_a_handed_record_only_over_its_document(store, tag).await;
     never_overwrites_an_event(store, tag).await;
     racing_updates_all_land_once(store, tag).await;
     updating_a_missing_request_is_not_found(store, tag).await;
@@ -199,14 +200,14 @@ async fn commits_only_on_the_version_read(store: &dyn RecordStore, tag: &str) {
     let mut winner = rec.clone();
     let ev = noted(&mut winner, T0 + 1);
     winner.task_token = Some("won".into());
-    store.commit(&winner, read, &[ev]).await.unwrap();
+    store.commit(&winner, read, None, &[ev]).await.unwrap();
     // A writer that read the same version, after the winner wrote.
     let mut loser = rec.clone();
     let mut ev = noted(&mut loser, T0 + 2);
     ev.seq = winner.seq + 1; // even with a fresh event seq, the version decides
     loser.seq = ev.seq;
     assert!(matches!(
-        store.commit(&loser, read, &[ev]).await,
+        store.commit(&loser, read, None, &[ev]).await,
         Err(CommitError::Lost)
     ));
     let got = store.get(&id).await.unwrap().unwrap();
@@ -216,10 +217,47 @@ async fn commits_only_on_the_version_read(store: &dyn RecordStore, tag: &str) {
     // A commit against a request that does not exist never creates it.
     let (ghost, _) = pending(&format!("{tag}E2"), "a", "t", T0);
     assert!(matches!(
-        store.commit(&ghost, ghost.seq, &[]).await,
+        store.commit(&ghost, ghost.seq, None, &[]).await,
         Err(CommitError::Lost)
     ));
     assert!(store.get(&ghost.id).await.unwrap().is_none());
+}
+
+/// A handed record ([`tollgate_core::Handover`]) is written only over exactly the document
+/// it was handed as: one the table never held, or held at another version, loses.
+async fn commits_a_handed_record_only_over_its_document(store: &dyn RecordStore, tag: &str) {
+    let id = format!("{tag}HANDED");
+    let (rec, events) = pending(&id, "a", "t", T0);
+    store.create(&rec, &events, None).await.unwrap();
+    let doc = crate::store::document(&rec).unwrap();
+    let mut forged = rec.clone();
+    forged.request.reason = Some("not what was written".into());
+    let forged_doc = crate::store::document(&forged).unwrap();
+    let ev = noted(&mut forged, T0 + 1);
+    assert!(matches!(
+        store
+            .commit(&forged, rec.seq, Some(&forged_doc), &[ev])
+            .await,
+        Err(CommitError::Lost)
+    ));
+    let mut next = rec.clone();
+    let ev = noted(&mut next, T0 + 1);
+    store
+        .commit(&next, rec.seq, Some(&doc), std::slice::from_ref(&ev))
+        .await
+        .unwrap();
+    // The same handover again (a duplicated invocation): the document moved on.
+    let mut again = rec.clone();
+    let mut ev = noted(&mut again, T0 + 2);
+    ev.seq = next.seq + 1;
+    again.seq = ev.seq;
+    assert!(matches!(
+        store.commit(&again, rec.seq, Some(&doc), &[ev]).await,
+        Err(CommitError::Lost)
+    ));
+    let got = store.get(&id).await.unwrap().unwrap();
+    assert_eq!(got.seq, next.seq);
+    assert_eq!(got.request.reason, rec.request.reason);
 }
 
 async fn never_overwrites_an_event(store: &dyn RecordStore, tag: &str) {
@@ -231,7 +269,7 @@ async fn never_overwrites_an_event(store: &dyn RecordStore, tag: &str) {
     let mut ev = noted(&mut forged, T0 + 1);
     ev.seq = 1;
     assert!(matches!(
-        store.commit(&forged, rec.seq, &[ev]).await,
+        store.commit(&forged, rec.seq, None, &[ev]).await,
         Err(CommitError::Lost)
     ));
     let got = store.get(&id).await.unwrap().unwrap();

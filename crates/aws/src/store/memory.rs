@@ -151,18 +151,22 @@ impl RequestWriter for MemoryStore {
         Ok(Created::New)
     }
 
+    /// With `prev_doc`, compares the stored document as DynamoDB's condition on `doc` does.
     async fn commit(
         &self,
         rec: &RequestRecord,
         prev_seq: u64,
+        prev_doc: Option<&str>,
         events: &[Event],
     ) -> Result<(), CommitError> {
         let pk = keys::request(&rec.id);
         let item = meta(rec).map_err(CommitError::Failed)?;
         let rows = event_rows(&rec.id, events).map_err(CommitError::Failed)?;
         let mut t = self.table();
-        let current = t.requests.get(&pk).map(|m| m.seq);
-        if current != Some(prev_seq) || rows.iter().any(|(k, _)| t.events.contains_key(k)) {
+        let current = t.requests.get(&pk);
+        let same =
+            current.is_some_and(|m| m.seq == prev_seq && prev_doc.is_none_or(|doc| m.doc == doc));
+        if !same || rows.iter().any(|(k, _)| t.events.contains_key(k)) {
             return Err(CommitError::Lost);
         }
         t.requests.insert(pk, item);
