@@ -24,6 +24,7 @@ pub mod own;
 pub mod policy;
 pub mod policy_doc;
 pub mod preview;
+pub mod rate;
 pub mod record;
 pub mod reminder;
 pub mod request;

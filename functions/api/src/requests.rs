@@ -64,6 +64,8 @@ impl Api {
     ) -> Result<Admitted, ApiError> {
         exact_spelling(&new)?;
         let account = self.target_account(&new)?;
+        let now_secs = now_ms() / 1000;
+        let recent = self.count_request(agent, &new, now_secs).await?;
         let Classified {
             iam_actions,
             resources,
@@ -77,8 +79,9 @@ impl Api {
             &new,
             agent,
             account,
-            now_ms() / 1000,
+            now_secs,
             source_ip,
+            recent.as_ref().unwrap_or(&Default::default()),
         )?;
         // Denials are decided (and recorded) before anything else is asked of the call, so a
         // forbidden call is refused the same way whether or not it could have run.
@@ -101,7 +104,14 @@ impl Api {
         tracing::info!(request_id = %rec.id, action = %rec.request.action, status = %rec.status, agent = %rec.agent.subject, "request submitted");
         self.record_decision_metrics(&rec);
         match self.store.create(&rec, &events, claim.as_ref()).await? {
-            Created::New => self.proceed(rec).await.map(Admitted::New),
+            Created::New => {
+                if recent.is_some() && rec.status == Status::Denied {
+                    // A lost denial count would let a later request past a rule on denials:
+                    // the agent hears it as unavailable (its request stays denied).
+                    self.store.count_denial(&agent.key(), now_secs).await?;
+                }
+                self.proceed(rec).await.map(Admitted::New)
+            }
             Created::Existing {
                 request_id,
                 request_hash,
@@ -116,6 +126,29 @@ impl Api {
                 Ok(Admitted::Existing(self.settle(existing).await?))
             }
         }
+    }
+
+    /// Counts the request in its agent's rate counters and answers the counts with it, when
+    /// the enforced or shadow policies read them (`None` otherwise: nothing is written).
+    async fn count_request(
+        &self,
+        agent: &Identity,
+        new: &NewRequest,
+        now_secs: u64,
+    ) -> Result<Option<tollgate_core::rate::RecentCounts>, ApiError> {
+        let reads = self.policy.reads_recent_counts()
+            || self
+                .shadow
+                .as_ref()
+                .is_some_and(|s| s.reads_recent_counts());
+        // An operation the catalog does not know is refused by classification, uncounted.
+        let Some(usage) = reads.then(|| tollgate_policy::usage(&new.action)).flatten() else {
+            return Ok(None);
+        };
+        self.store
+            .count_request(&agent.key(), &usage, now_secs)
+            .await
+            .map(Some)
     }
 
     /// The account of the request's target, for resource ARNs and policy. A target in

@@ -9,6 +9,7 @@
 //! | idempotency claim | `IDEM#<hash>` | `META` |
 //! | approver session | `SESSION#<sha256(session id)>` | `SESSION` |
 //! | open long-polls of a scope | `WAITS#<sha256(scope)>` | `META` |
+//! | an agent's rate counters of a day | `RATE#<sha256(agent key)>` | `DAY#<days since 1970>` |
 
 use tollgate_core::audit::sha256_hex;
 
@@ -56,6 +57,16 @@ pub fn session(session_id: &str) -> String {
 /// Partition key of a scope's wait leases (a caller's, or an overall shard).
 pub fn waits(scope: &str) -> String {
     format!("WAITS#{}", sha256_hex(scope.as_bytes()))
+}
+
+/// Partition key of an agent's rate counters: the key's hash, so the table names no agent.
+pub fn counters(agent_key: &str) -> String {
+    format!("RATE#{}", sha256_hex(agent_key.as_bytes()))
+}
+
+/// Sort key of a day's counters.
+pub fn counter_day(day: u64) -> String {
+    format!("DAY#{day}")
 }
 
 #[cfg(test)]
