@@ -495,3 +495,110 @@ async fn an_invalid_shadow_set_stops_the_start_and_none_records_nothing() {
     assert!(a.body.get("shadow").is_none(), "{}", a.body);
     stack.stop().await;
 }
+
+/// Rate counters under concurrency: 100 requests of one agent sent at once, each counted
+/// exactly once with its own count, so exactly the first ten of the hour run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_requests_at_once_are_each_counted_once() {
+    use tollgate_aws::ports::RateCounters;
+    let policies = r#"
+        @id("ten-an-hour") permit (principal, action == Action::"dynamodb:DescribeTable", resource)
+        when { context.recent.hour.action <= 10 };
+        @id("too-many") forbid (principal, action == Action::"dynamodb:DescribeTable", resource)
+        when { context.recent.hour.action > 10 };
+        @id("lists") permit (principal, action in Action::"List", resource);
+    "#;
+    // Counts are per clock hour: a burst across the top of the hour would split in two.
+    let into_hour = tollgate_aws::now_ms() / 1000 % 3600;
+    if into_hour > 3540 {
+        tokio::time::sleep(std::time::Duration::from_secs(3605 - into_hour)).await;
+    }
+    let stack = stack_with(|o| {
+        o.policy_source = "ssm:/p".into();
+        o.seed_ssm = vec![("/p".into(), policies.into())];
+    })
+    .await;
+    tollgate_local::demo::create_table(&stack.sdk, "orders")
+        .await
+        .unwrap();
+    let bot = agent(&stack, "busy-bot");
+    let body = json!({"action": "dynamodb:DescribeTable", "params": {"TableName": "orders"}});
+    // Sent raw, without the typed client's 60 s timeout: on a loaded machine a hundred
+    // requests queue behind the emulator's serialised writes for longer than that.
+    let token = stack.token("busy-bot", false).unwrap();
+    let headers = [("content-type", "application/json")];
+    let answers = futures::future::join_all((0..100).map(|_| {
+        raw(
+            &stack,
+            "POST",
+            "/v1/requests",
+            Some(&token),
+            &headers,
+            body.to_string().into_bytes(),
+        )
+    }))
+    .await;
+    let mut by_status = std::collections::BTreeMap::<u16, usize>::new();
+    let mut ran = None;
+    for a in &answers {
+        *by_status.entry(a.status).or_default() += 1;
+        if a.status == 200 {
+            assert_eq!(a.request_status(), Some("SUCCEEDED"), "{}", a.body);
+            ran = a.body["id"].as_str().map(str::to_string);
+        } else {
+            assert_eq!(a.status, 403, "{}", a.body);
+            assert_eq!(a.body["error"]["code"], "denied", "{}", a.body);
+            assert_eq!(
+                a.body["error"]["policy_ids"],
+                json!(["too-many"]),
+                "{}",
+                a.body
+            );
+        }
+    }
+    assert_eq!(by_status, [(200, 10), (403, 90)].into(), "{answers:#?}");
+    // The counter item as the adapter reads it: 100 requests, 90 denials, nothing else.
+    let sdk = tollgate_local::emulator_sdk(&stack.api_url, &stack.names.region).await;
+    let store = tollgate_aws::store::Store::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        stack.names.table.clone(),
+    );
+    use tollgate_aws::ports::RequestReader;
+    let rec = store.get(&ran.expect("one ran")).await.unwrap().unwrap();
+    let counts = store
+        .recent_counts(&rec.agent.key(), rec.created_at / 1000)
+        .await
+        .unwrap();
+    for w in [&counts.hour, &counts.day] {
+        assert_eq!(
+            (
+                w.requests,
+                w.action("dynamodb:DescribeTable"),
+                w.service("dynamodb"),
+                w.level("Read"),
+                w.denials
+            ),
+            (100, 100, 100, 100, 90),
+            "{counts:?}"
+        );
+    }
+    // A list call of the same agent is counted beside them, not as one of them.
+    let a = bot
+        .submit(&json!({"action": "dynamodb:ListTables"}), None)
+        .await
+        .unwrap();
+    assert_eq!(a.status, 200, "{}", a.body);
+    let counts = store
+        .recent_counts(&rec.agent.key(), tollgate_aws::now_ms() / 1000)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            counts.hour.requests,
+            counts.hour.action("dynamodb:DescribeTable"),
+            counts.hour.service("dynamodb")
+        ),
+        (101, 100, 101)
+    );
+    stack.stop().await;
+}

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use aws_credential_types::Credentials;
 use serde_json::Value;
 use tollgate_core::audit::{ChainBreak, verify_trail};
+use tollgate_core::rate::{RecentCounts, Usage};
 use tollgate_core::{ApiError, ErrorCode, Event, RequestRecord};
 
 use crate::signed_http::RawResponse;
@@ -114,14 +115,38 @@ pub trait WaitLeases: Send + Sync {
     async fn release_wait(&self, scope: &str, lease: &str) -> Result<(), ApiError>;
 }
 
+/// Each agent's rate counters (`tollgate_core::rate`), read by policies as `context.recent`.
+#[async_trait]
+pub trait RateCounters: Send + Sync {
+    /// Counts a request of `agent` (its identity key) made at `now_secs`, in one atomic
+    /// write, and answers the agent's counts with it included.
+    async fn count_request(
+        &self,
+        agent: &str,
+        usage: &Usage,
+        now_secs: u64,
+    ) -> Result<RecentCounts, ApiError>;
+    /// Counts a denial of a request already counted.
+    async fn count_denial(&self, agent: &str, now_secs: u64) -> Result<(), ApiError>;
+    /// The counts as they stand, counting nothing.
+    async fn recent_counts(&self, agent: &str, now_secs: u64) -> Result<RecentCounts, ApiError>;
+}
+
 /// Everything the table holds, as the API needs it.
 pub trait RecordStore:
-    RequestReader + RequestWriter + RequestLister + SessionStore + WaitLeases
+    RequestReader + RequestWriter + RequestLister + SessionStore + WaitLeases + RateCounters
 {
 }
 
-impl<T: RequestReader + RequestWriter + RequestLister + SessionStore + WaitLeases + ?Sized>
-    RecordStore for T
+impl<
+    T: RequestReader
+        + RequestWriter
+        + RequestLister
+        + SessionStore
+        + WaitLeases
+        + RateCounters
+        + ?Sized,
+> RecordStore for T
 {
 }
 

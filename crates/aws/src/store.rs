@@ -21,6 +21,7 @@ use keys::META;
 mod claims;
 #[cfg(feature = "memory")]
 pub mod contract;
+mod counters;
 pub(crate) mod item;
 pub mod keys;
 mod listing;

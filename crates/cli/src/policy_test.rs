@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use tollgate_core::rate::{CountedAction, RecentCounts, Tally, Usage};
 use tollgate_core::{Decision, Effect, GroupRequirement, parse_new_request};
-use tollgate_policy::{CedarPolicy, classify};
+use tollgate_policy::{CedarPolicy, classify_with_shadow};
 
 use crate::exit;
 use crate::policy_cmd::{engine, identity_of, read_sources};
@@ -37,7 +39,55 @@ struct Case {
     time: Option<u64>,
     #[serde(default)]
     source_ip: String,
+    /// The agent's rate counters as this request sees them (default: all 0).
+    #[serde(default)]
+    recent: Recent,
     expect: Expect,
+}
+
+/// `context.recent` for one case: per window, the counts the request sees for its own IAM
+/// actions, service and access level.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Recent {
+    #[serde(default)]
+    hour: Window,
+    #[serde(default)]
+    day: Window,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Window {
+    #[serde(default)]
+    requests: u64,
+    #[serde(default)]
+    denials: u64,
+    #[serde(default)]
+    action: u64,
+    #[serde(default)]
+    service: u64,
+    #[serde(default)]
+    access_level: u64,
+}
+
+impl Window {
+    fn tally(&self, usage: &Usage) -> Tally {
+        let each = |n: u64, key: fn(&CountedAction) -> &str| -> BTreeMap<String, u64> {
+            usage
+                .actions
+                .iter()
+                .map(|a| (key(a).to_string(), n))
+                .collect()
+        };
+        Tally {
+            requests: self.requests,
+            denials: self.denials,
+            by_action: each(self.action, |a| &a.name),
+            by_service: each(self.service, |a| &a.service),
+            by_level: each(self.access_level, |a| &a.level),
+        }
+    }
 }
 
 fn default_account() -> String {
@@ -171,13 +221,20 @@ fn decide(engine: &CedarPolicy, case: &Case, now: u64) -> Result<Decision, Strin
         .map_err(|e| format!("request: {}", e.message))?;
     let claims = case.claims.clone().unwrap_or_default();
     let identity = identity_of(claims).map_err(|e| format!("claims: {e}"))?;
-    classify(
+    let usage = tollgate_policy::usage(&req.action).unwrap_or_default();
+    let recent = RecentCounts {
+        hour: case.recent.hour.tally(&usage),
+        day: case.recent.day.tally(&usage),
+    };
+    classify_with_shadow(
         engine,
+        None,
         &req,
         &identity,
         &case.account,
         case.time.unwrap_or(now),
         &case.source_ip,
+        &recent,
     )
     .map(|c| c.decision)
     .map_err(|e| format!("request: {}", e.message))

@@ -274,3 +274,52 @@ expect = { effect = "allow" }
     assert_eq!(code, 1);
     assert!(err.contains("no decision table"), "{err}");
 }
+
+#[test]
+fn a_decision_table_can_set_the_rate_counters() {
+    let dir = scratch("rate");
+    // The worked example of docs/policy.md, from the page.
+    let doc = include_str!("../../../docs/policy.md");
+    let start = doc.find("@id(\"deletes-run-at-once\")").unwrap();
+    let end = start + doc[start..].find("```").unwrap();
+    write(&dir, "rate.cedar", &doc[start..end]);
+    write(
+        &dir,
+        "decisions.toml",
+        r#"
+[[case]]
+name = "the fifth delete of the hour runs at once"
+request = { action = "s3:DeleteObject", params = { Bucket = "logs", Key = "a" } }
+recent = { hour = { requests = 9, action = 5 } }
+expect = { effect = "allow", policy_ids = ["deletes-run-at-once"] }
+
+[[case]]
+name = "the sixth needs an approval"
+request = { action = "s3:DeleteObject", params = { Bucket = "logs", Key = "a" } }
+recent = { hour = { action = 6 }, day = { action = 6 } }
+expect = { effect = "approval", approvals = 1, policy_ids = ["more-deletes-need-approval"] }
+
+[[case]]
+name = "the fifty-first is denied"
+request = { action = "s3:DeleteObject", params = { Bucket = "logs", Key = "a" } }
+recent = { hour = { action = 51 } }
+expect = { effect = "deny", policy_ids = ["too-many-deletes"] }
+
+[[case]]
+name = "counts left out are 0"
+request = { action = "s3:DeleteObject", params = { Bucket = "logs", Key = "a" } }
+expect = { effect = "allow" }
+"#,
+    );
+    let (code, out, err) = tollgate(&["policy", "test", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.ends_with("4 passed, 0 failed\n"), "{out}");
+    write(
+        &dir,
+        "decisions.toml",
+        "[[case]]\nname = \"x\"\nrequest = { action = \"s3:DeleteObject\", params = { Bucket = \"b\", Key = \"k\" } }\nrecent = { hour = { actions = 1 } }\nexpect = { effect = \"allow\" }\n",
+    );
+    let (code, _, err) = tollgate(&["policy", "test", dir.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(err.contains("actions"), "{err}");
+}

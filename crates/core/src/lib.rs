@@ -27,6 +27,7 @@ pub mod plan;
 pub mod policy;
 pub mod policy_doc;
 pub mod preview;
+pub mod rate;
 pub mod reconcile;
 pub mod record;
 pub mod reminder;

@@ -4,6 +4,7 @@
 use crate::action::Action;
 use crate::decision::Decision;
 use crate::identity::Identity;
+use crate::rate::RecentCounts;
 
 /// Everything a policy may look at. Borrowed, so deciding costs no copies.
 #[derive(Debug, Clone, Copy)]
@@ -29,8 +30,17 @@ pub struct PolicyInput<'a> {
     pub now_secs: u64,
     /// The caller's IP address as the API saw it ("" when unknown).
     pub source_ip: &'a str,
+    /// The agent's counts this hour and day, this request included (zero when the policies
+    /// read none: see [`Policy::reads_recent_counts`]).
+    pub recent: &'a RecentCounts,
 }
 
 pub trait Policy: Send + Sync {
     fn decide(&self, input: &PolicyInput<'_>) -> Decision;
+
+    /// Whether any policy reads `context.recent`: only then is a request counted before it
+    /// is decided, so a deployment whose policies count nothing pays no counter write.
+    fn reads_recent_counts(&self) -> bool {
+        false
+    }
 }

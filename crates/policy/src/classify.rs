@@ -3,7 +3,10 @@
 
 use tollgate_catalog::{catalog, derive_resources};
 use tollgate_core::plan::Scope;
-use tollgate_core::{ApiError, Decision, ErrorCode, Identity, NewRequest, Policy, PolicyInput};
+use tollgate_core::rate::{CountedAction, RecentCounts, Usage};
+use tollgate_core::{
+    Action, ApiError, Decision, ErrorCode, Identity, NewRequest, Policy, PolicyInput,
+};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Classified {
@@ -28,11 +31,33 @@ pub fn classify(
     now_secs: u64,
     source_ip: &str,
 ) -> Result<Classified, ApiError> {
-    classify_with_shadow(policy, None, req, agent, account, now_secs, source_ip)
+    let none = RecentCounts::default();
+    classify_with_shadow(
+        policy, None, req, agent, account, now_secs, source_ip, &none,
+    )
+}
+
+/// What a request for `action` adds to its agent's rate counters: its IAM actions with their
+/// service and access level. `None` for an operation the catalog does not know (classifying
+/// it refuses it).
+pub fn usage(action: &Action) -> Option<Usage> {
+    let actions = catalog().iam_actions(action)?;
+    Some(Usage {
+        actions: actions
+            .into_iter()
+            .map(|a| CountedAction {
+                service: a.service.clone(),
+                level: a.level.as_str().to_string(),
+                name: a.name,
+            })
+            .collect(),
+    })
 }
 
 /// [`classify`], and what `shadow` decides on the very same input: the two differ only in
-/// their policies, never in what they were shown.
+/// their policies, never in what they were shown. `recent` is the agent's rate counters with
+/// this request counted (`context.recent`).
+#[allow(clippy::too_many_arguments)]
 pub fn classify_with_shadow(
     policy: &dyn Policy,
     shadow: Option<&dyn Policy>,
@@ -41,6 +66,7 @@ pub fn classify_with_shadow(
     account: &str,
     now_secs: u64,
     source_ip: &str,
+    recent: &RecentCounts,
 ) -> Result<Classified, ApiError> {
     let (scope, resources_known) = scope_of(req, account)?;
     let Scope {
@@ -61,6 +87,7 @@ pub fn classify_with_shadow(
         reason: req.reason.as_deref(),
         now_secs,
         source_ip,
+        recent,
     };
     let decision = policy.decide(&input);
     let shadow = shadow.map(|s| s.decide(&input));

@@ -12,6 +12,7 @@ use cedar_policy::{
 use tollgate_catalog::{ActionInfo, catalog};
 use tollgate_core::mask::MaskRules;
 use tollgate_core::own::OwnResources;
+use tollgate_core::rate::Tally;
 use tollgate_core::{Decision, Effect, GroupRequirement, Policy, PolicyInput, Requirement};
 
 use crate::sources::{PolicyError, PolicySource, parse, policy_position};
@@ -55,6 +56,8 @@ pub struct CedarPolicy {
     authorizer: Authorizer,
     /// What `resource.tollgate` marks (none unless the deployment says).
     own: OwnResources,
+    /// Whether a policy may read `context.recent` (requests are then counted first).
+    reads_recent: bool,
 }
 
 const MAX_APPROVALS: u32 = 10;
@@ -202,6 +205,26 @@ fn string(s: &str) -> RestrictedExpression {
     RestrictedExpression::new_string(s.to_string())
 }
 
+fn long(n: u64) -> RestrictedExpression {
+    RestrictedExpression::new_long(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+/// One window of `context.recent`, as the (action, resource) pair being evaluated sees it:
+/// the counts of its IAM action, service and access level.
+fn window(t: &Tally, action: &ActionInfo) -> Result<RestrictedExpression, String> {
+    RestrictedExpression::new_record([
+        ("requests".to_string(), long(t.requests)),
+        ("denials".to_string(), long(t.denials)),
+        ("action".to_string(), long(t.action(&action.name))),
+        ("service".to_string(), long(t.service(&action.service))),
+        (
+            "accessLevel".to_string(),
+            long(t.level(action.level.as_str())),
+        ),
+    ])
+    .map_err(|e| e.to_string())
+}
+
 fn string_set<'a>(items: impl IntoIterator<Item = &'a String>) -> RestrictedExpression {
     RestrictedExpression::new_set(items.into_iter().map(|s| string(s)))
 }
@@ -241,7 +264,11 @@ impl CedarPolicy {
         if !errors.is_empty() {
             return Err(errors);
         }
+        // Textual, so it can only err towards counting: a policy that merely mentions the
+        // word costs a write per request, one that reads the counters is never shown zeros.
+        let reads_recent = set.policies().any(|p| p.to_string().contains("recent"));
         Ok(Self {
+            reads_recent,
             set,
             relevant: RwLock::new(HashMap::new()),
             rules,
@@ -367,7 +394,7 @@ impl CedarPolicy {
         .map_err(|e| e.to_string())?;
 
         let (weekday, hour) = weekday_hour(input.now_secs);
-        let context = Context::from_pairs([
+        let mut pairs = vec![
             ("operation".to_string(), string(&input.action.to_string())),
             ("service".to_string(), string(&action.service)),
             ("accessLevel".to_string(), string(action.level.as_str())),
@@ -394,8 +421,19 @@ impl CedarPolicy {
                 "resourcesKnown".to_string(),
                 RestrictedExpression::new_bool(input.resources_known),
             ),
-        ])
-        .map_err(|e| e.to_string())?;
+        ];
+        // Only a set that reads the counters pays for building them into every context.
+        if self.reads_recent {
+            pairs.push((
+                "recent".to_string(),
+                RestrictedExpression::new_record([
+                    ("hour".to_string(), window(&input.recent.hour, action)?),
+                    ("day".to_string(), window(&input.recent.day, action)?),
+                ])
+                .map_err(|e| e.to_string())?,
+            ));
+        }
+        let context = Context::from_pairs(pairs).map_err(|e| e.to_string())?;
         let entities =
             Entities::from_entities([principal_entity, action_entity, resource_entity], None)
                 .map_err(|e| e.to_string())?;
@@ -504,6 +542,10 @@ impl Policy for CedarPolicy {
         permits.sort_by_key(|a| a.to_string());
         permits.dedup();
         self.combine(input, &actions, &permits)
+    }
+
+    fn reads_recent_counts(&self) -> bool {
+        self.reads_recent
     }
 }
 

@@ -16,7 +16,7 @@ mod engine;
 mod schema;
 mod sources;
 
-pub use classify::{Classified, classify, classify_with_shadow, scope_of};
+pub use classify::{Classified, classify, classify_with_shadow, scope_of, usage};
 pub use engine::CedarPolicy;
 pub use schema::{schema_text, validate};
 pub use sources::{

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use tollgate_aws::now_ms;
 use tollgate_catalog::catalog;
 use tollgate_core::{ApiError, Effect, parse_new_request};
-use tollgate_policy::{Classified, classify};
+use tollgate_policy::{Classified, classify_with_shadow};
 
 use crate::requests::{check_against_model, exact_spelling, model_operation, reason_given};
 use crate::{Api, Request, Response, header};
@@ -39,13 +39,25 @@ impl Api {
             .collect();
         // Problems with the parameters do not stop the explanation: the agent is planning.
         let mut problems = Vec::new();
-        let classified = match classify(
+        let now_secs = now_ms() / 1000;
+        // The counts this request would see, read and not written: explaining counts nothing.
+        let recent = match tollgate_policy::usage(&new.action) {
+            Some(usage) if self.policy.reads_recent_counts() => self
+                .store
+                .recent_counts(&agent.identity.key(), now_secs)
+                .await?
+                .counting(&usage),
+            _ => Default::default(),
+        };
+        let classified = match classify_with_shadow(
             self.policy.as_ref(),
+            None,
             &new,
             &agent.identity,
             account,
-            now_ms() / 1000,
+            now_secs,
             source_ip,
+            &recent,
         ) {
             Ok(c) => Some(c),
             Err(e) if e.status() < 500 => {

@@ -128,6 +128,10 @@ fn ring(byte: u8) -> KeyRing {
 }
 
 fn harness() -> Harness {
+    harness_with(POLICY)
+}
+
+fn harness_with(policy_text: &str) -> Harness {
     let rng = aws_lc_rs::rand::SystemRandom::new();
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
     let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
@@ -171,7 +175,7 @@ fn harness() -> Harness {
         slack_approvers: BTreeMap::new(),
         slack_api_url: "https://slack.test/api".into(),
     };
-    let sources = with_protection(vec![PolicySource::new("test", POLICY)]);
+    let sources = with_protection(vec![PolicySource::new("test", policy_text)]);
     let policy = CedarPolicy::new(&sources, 3600)
         .unwrap_or_else(|e| panic!("policy: {e:?}"))
         .with_own_resources(settings.own_resources.clone());
@@ -941,4 +945,53 @@ async fn every_vote_publishes_a_notice_with_the_request_as_it_is_now() {
         !second["blocks"].to_string().contains("button"),
         "no buttons once decided"
     );
+}
+
+/// Rate rules: each request is counted before it is decided, a denial after; policies that
+/// read no counter cost no counter write.
+#[tokio::test]
+async fn requests_are_counted_only_for_policies_that_read_the_counters() {
+    let h = harness_with(
+        r#"
+        @id("reads") permit (principal, action in Action::"Read", resource);
+        @id("two-an-hour") forbid (principal, action == Action::"dynamodb:DescribeTable", resource)
+        when { context.recent.hour.action > 2 };
+        "#,
+    );
+    let describe = json!({"action": "dynamodb:DescribeTable", "params": {"TableName": "t"}});
+    let mut statuses = vec![];
+    for _ in 0..3 {
+        statuses.push(h.submit("counted", describe.clone(), None).await.0);
+    }
+    assert_eq!(statuses, [200, 200, 403]);
+    let key = format!("{AGENTS}#counted");
+    let counts = h.store.recent_counts(&key, now_s()).await.unwrap();
+    assert_eq!(
+        (
+            counts.hour.requests,
+            counts.hour.action("dynamodb:DescribeTable"),
+            counts.hour.denials
+        ),
+        (3, 3, 1)
+    );
+    // A dry run shows the count the request would see, and counts nothing.
+    let token = h.agent("counted");
+    let (status, body) = h
+        .call("POST", "/v1/explain", &token, &[], describe.clone())
+        .await;
+    assert_eq!(
+        (status, body["outcome"].as_str()),
+        (200, Some("deny")),
+        "{body}"
+    );
+    assert_eq!(h.store.recent_counts(&key, now_s()).await.unwrap(), counts);
+
+    let plain = harness();
+    plain.submit("uncounted", describe, None).await;
+    let none = plain
+        .store
+        .recent_counts(&format!("{AGENTS}#uncounted"), now_s())
+        .await
+        .unwrap();
+    assert_eq!(none, Default::default());
 }

@@ -22,7 +22,7 @@ impl Api {
             self.settings.max_plan_steps,
         )?;
         let claim = idempotency_claim(req, &agent, new.hash())?;
-        let steps = self.classify_plan(&agent.identity, &new, source_ip)?;
+        let steps = self.classify_plan(&agent.identity, &new, source_ip).await?;
         let (rec, events) = RequestRecord::new_plan(
             ulid::Ulid::new().to_string(),
             new,
@@ -31,7 +31,7 @@ impl Api {
             now_ms(),
         );
         reason_given(&rec.decision, &rec.request)?;
-        let admitted = self.open(rec, events, claim).await?;
+        let admitted = self.open(rec, events, claim, None).await?;
         Ok(self.submission_answer(admitted))
     }
 
@@ -39,20 +39,29 @@ impl Api {
     /// with two different stand-ins for them: if that changes its IAM actions, resources or
     /// decision, a reference would decide what the step does, which the approver could not
     /// see, and the plan is refused naming the step.
-    fn classify_plan(
+    /// Each step counts in the agent's rate counters as a request of its own (when policies
+    /// read them), so a plan is no way around a rate rule.
+    async fn classify_plan(
         &self,
         agent: &Identity,
         new: &NewPlan,
         source_ip: &str,
     ) -> Result<Vec<PlanStep>, ApiError> {
         let mut steps = Vec::with_capacity(new.steps.len());
+        let now_secs = now_ms() / 1000;
+        let uncounted = tollgate_core::rate::RecentCounts::default();
         for (i, step) in new.steps.iter().enumerate() {
+            let recent = self
+                .count_request(agent, step, now_secs)
+                .await
+                .map_err(|e| in_step(i, e))?;
+            let counts = recent.as_ref().unwrap_or(&uncounted);
             let classify = |params| {
                 let call = NewRequest {
                     params,
                     ..step.clone()
                 };
-                self.classify_call(agent, &call, source_ip)
+                self.classify_call(agent, &call, source_ip, counts)
                     .map_err(|e| in_step(i, e))
             };
             let c = if plan::has_references(&step.params) {

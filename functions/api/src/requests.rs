@@ -73,6 +73,12 @@ impl Api {
         claim: Option<IdempotencyClaim>,
         source_ip: &str,
     ) -> Result<Admitted, ApiError> {
+        // Refused spelling or target first: neither is a request to count.
+        exact_spelling(&new)?;
+        self.target_account(&new)?;
+        let now_secs = now_ms() / 1000;
+        let recent = self.count_request(agent, &new, now_secs).await?;
+        let uncounted = tollgate_core::rate::RecentCounts::default();
         let Classified {
             iam_actions,
             resources,
@@ -80,7 +86,12 @@ impl Api {
             action_resources,
             shadow,
             ..
-        } = self.classify_call(agent, &new, source_ip)?;
+        } = self.classify_call(
+            agent,
+            &new,
+            source_ip,
+            recent.as_ref().unwrap_or(&uncounted),
+        )?;
         reason_given(&decision, &new)?;
         let id = ulid::Ulid::new().to_string();
         let (mut rec, events) = RequestRecord::new(
@@ -94,17 +105,20 @@ impl Api {
         );
         rec.action_resources = action_resources;
         rec.shadow = shadow;
-        self.open(rec, events, claim).await
+        let counted = recent.is_some().then(|| (agent.key(), now_secs));
+        self.open(rec, events, claim, counted).await
     }
 
     /// What a call is before anything is recorded: spelled as AWS names it, in a target
     /// agents may act in, classified and decided by policy, and (unless denied) fitting the
-    /// AWS model. A single request and every step of a plan go through it.
+    /// AWS model. A single request and every step of a plan go through it; `recent` is what
+    /// policies see of the agent's rate counters (`context.recent`).
     pub(crate) fn classify_call(
         &self,
         agent: &Identity,
         new: &NewRequest,
         source_ip: &str,
+        recent: &tollgate_core::rate::RecentCounts,
     ) -> Result<Classified, ApiError> {
         exact_spelling(new)?;
         let account = self.target_account(new)?;
@@ -116,6 +130,7 @@ impl Api {
             account,
             now_ms() / 1000,
             source_ip,
+            recent,
         )?;
         // Denials are decided (and recorded) before anything else is asked of the call, so a
         // forbidden call is refused the same way whether or not it could have run.
@@ -127,16 +142,28 @@ impl Api {
 
     /// Records a new request (or plan) with its first events and idempotency claim, then
     /// takes its first step; a claim already used answers with the request it made.
+    /// `counted`: the agent's counter key and time, when the request was counted (a denial is
+    /// counted too).
     pub(crate) async fn open(
         &self,
         rec: RequestRecord,
         events: Vec<tollgate_core::Event>,
         claim: Option<IdempotencyClaim>,
+        counted: Option<(String, u64)>,
     ) -> Result<Admitted, ApiError> {
         tracing::info!(request_id = %rec.id, action = %rec.request.action, status = %rec.status, agent = %rec.agent.subject, steps = rec.plan.as_ref().map_or(0, |p| p.steps.len()), "request submitted");
         self.record_decision_metrics(&rec);
         match self.store.create(&rec, &events, claim.as_ref()).await? {
-            Created::New => self.proceed(rec).await.map(Admitted::New),
+            Created::New => {
+                if let Some((key, now_secs)) = &counted
+                    && rec.status == Status::Denied
+                {
+                    // A lost denial count would let a later request past a rule on denials:
+                    // the agent hears it as unavailable (its request stays denied).
+                    self.store.count_denial(key, *now_secs).await?;
+                }
+                self.proceed(rec).await.map(Admitted::New)
+            }
             Created::Existing {
                 request_id,
                 request_hash,
@@ -151,6 +178,29 @@ impl Api {
                 Ok(Admitted::Existing(self.settle(existing).await?))
             }
         }
+    }
+
+    /// Counts the request in its agent's rate counters and answers the counts with it, when
+    /// the enforced or shadow policies read them (`None` otherwise: nothing is written).
+    pub(crate) async fn count_request(
+        &self,
+        agent: &Identity,
+        new: &NewRequest,
+        now_secs: u64,
+    ) -> Result<Option<tollgate_core::rate::RecentCounts>, ApiError> {
+        let reads = self.policy.reads_recent_counts()
+            || self
+                .shadow
+                .as_ref()
+                .is_some_and(|s| s.reads_recent_counts());
+        // An operation the catalog does not know is refused by classification, uncounted.
+        let Some(usage) = reads.then(|| tollgate_policy::usage(&new.action)).flatten() else {
+            return Ok(None);
+        };
+        self.store
+            .count_request(&agent.key(), &usage, now_secs)
+            .await
+            .map(Some)
     }
 
     /// The account of the request's target, for resource ARNs and policy. A target in

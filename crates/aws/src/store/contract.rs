@@ -29,6 +29,7 @@ pub async fn run(store: &dyn RecordStore, tag: &str) {
     lists_a_status_whole_across_pages(store, tag).await;
     keeps_sessions_until_they_expire(store, tag).await;
     caps_wait_leases_and_frees_them(store, tag).await;
+    counts_each_request_once_with_distinct_counts(store, tag).await;
 }
 
 fn agent(sub: &str) -> Identity {
@@ -570,5 +571,73 @@ async fn caps_wait_leases_and_frees_them(store: &dyn RecordStore, tag: &str) {
             Err(e) => e.code == ErrorCode::TooManyRequests,
         }),
         "{wins:?}"
+    );
+}
+
+async fn counts_each_request_once_with_distinct_counts(store: &dyn RecordStore, tag: &str) {
+    use tollgate_core::rate::{CountedAction, Usage};
+    let used = |name: &str, service: &str, level: &str| Usage {
+        actions: vec![CountedAction {
+            name: name.into(),
+            service: service.into(),
+            level: level.into(),
+        }],
+    };
+    let agent = format!("{tag}counted-agent");
+    let now = T0 / 1000;
+    let delete = used("s3:DeleteObject", "s3", "Write");
+    // Racing requests each see their own count: 1 to 12, none twice, none lost.
+    let seen =
+        futures::future::join_all((0..12).map(|_| store.count_request(&agent, &delete, now))).await;
+    let mut hour: Vec<u64> = seen
+        .iter()
+        .map(|c| c.as_ref().expect("counted").hour.action("s3:DeleteObject"))
+        .collect();
+    hour.sort();
+    assert_eq!(hour, (1..=12).collect::<Vec<_>>());
+    let get = store
+        .count_request(&agent, &used("s3:GetObject", "s3", "Read"), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            get.hour.requests,
+            get.hour.action("s3:GetObject"),
+            get.hour.service("s3")
+        ),
+        (13, 1, 13)
+    );
+    assert_eq!((get.hour.level("Read"), get.hour.denials), (1, 0));
+    store.count_denial(&agent, now).await.unwrap();
+    // The next hour starts again; the day goes on.
+    let later = store
+        .count_request(&agent, &delete, now + 3600)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            later.hour.requests,
+            later.hour.denials,
+            later.hour.action("s3:DeleteObject")
+        ),
+        (1, 0, 1)
+    );
+    // T0 is 22:13 UTC: an hour later is the same day.
+    assert_eq!((later.day.requests, later.day.denials), (14, 1));
+    let read = store.recent_counts(&agent, now).await.unwrap();
+    assert_eq!((read.hour.requests, read.hour.denials), (13, 1));
+    assert_eq!(
+        store.recent_counts(&agent, now).await.unwrap(),
+        read,
+        "reading counts nothing"
+    );
+    let other = store
+        .recent_counts(&format!("{tag}other-agent"), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        other,
+        Default::default(),
+        "another agent has its own counters"
     );
 }

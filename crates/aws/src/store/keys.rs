@@ -9,6 +9,7 @@
 //! | idempotency claim | `IDEM#<hash>` | `META` |
 //! | approver session | `SESSION#<sha256(session id)>` | `SESSION` |
 //! | open long-polls of a scope | `WAITS#<sha256(scope)>` | `META` |
+//! | an agent's rate counters of a day | `RATE#<sha256(agent key)>` | `DAY#<days since 1970>` |
 //!
 //! A request item also carries `status_shard` (`<STATUS>#<n>`), the partition key of the
 //! `by-status-shard` index: see [`status_shard`].
@@ -83,6 +84,16 @@ pub fn status_shard(status: &str, id: &str) -> String {
 /// Every `by-status-shard` partition key of `status`: what a listing reads.
 pub fn status_shards(status: &str) -> impl Iterator<Item = String> + '_ {
     (0..STATUS_SHARDS).map(move |n| format!("{status}#{n}"))
+}
+
+/// Partition key of an agent's rate counters: the key's hash, so the table names no agent.
+pub fn counters(agent_key: &str) -> String {
+    format!("RATE#{}", sha256_hex(agent_key.as_bytes()))
+}
+
+/// Sort key of a day's counters.
+pub fn counter_day(day: u64) -> String {
+    format!("DAY#{day}")
 }
 
 #[cfg(test)]

@@ -17,8 +17,10 @@ use super::{
     create_conflict,
 };
 use crate::ports::{
-    CommitError, RequestLister, RequestReader, RequestWriter, SessionStore, WaitLeases,
+    CommitError, RateCounters, RequestLister, RequestReader, RequestWriter, SessionStore,
+    WaitLeases,
 };
+use tollgate_core::rate::{self, Bucket, RecentCounts, Usage};
 
 /// One stored request, kept as DynamoDB keeps it: the serialized document, with the task
 /// token and sealed result beside it, and the attributes the indexes read.
@@ -48,6 +50,8 @@ struct Table {
     claims: HashMap<String, Claim>,
     sessions: HashMap<String, String>,
     waits: HashMap<String, tollgate_core::waits::Leases>,
+    /// By (partition key, sort key): the counter item's fields.
+    counters: HashMap<(String, String), BTreeMap<String, u64>>,
 }
 
 /// The record store in memory.
@@ -338,5 +342,48 @@ impl WaitLeases for MemoryStore {
             leases.remove(lease);
         }
         Ok(())
+    }
+}
+
+impl MemoryStore {
+    /// Adds to the counter item as DynamoDB's `ADD` does, answering the item as it now stands.
+    fn add(&self, agent: &str, b: Bucket, fields: &[(String, u64)]) -> RecentCounts {
+        let mut t = self.table();
+        let item = t
+            .counters
+            .entry((keys::counters(agent), keys::counter_day(b.day)))
+            .or_default();
+        for (f, by) in fields {
+            *item.entry(f.clone()).or_default() += by;
+        }
+        rate::counts_from(item.iter().map(|(f, v)| (f.as_str(), *v)), b)
+    }
+}
+
+#[async_trait]
+impl RateCounters for MemoryStore {
+    async fn count_request(
+        &self,
+        agent: &str,
+        usage: &Usage,
+        now_secs: u64,
+    ) -> Result<RecentCounts, ApiError> {
+        let b = rate::bucket(now_secs);
+        Ok(self.add(agent, b, &rate::increments(usage, b)))
+    }
+
+    async fn count_denial(&self, agent: &str, now_secs: u64) -> Result<(), ApiError> {
+        let b = rate::bucket(now_secs);
+        self.add(agent, b, &rate::denial_increments(b));
+        Ok(())
+    }
+
+    async fn recent_counts(&self, agent: &str, now_secs: u64) -> Result<RecentCounts, ApiError> {
+        let b = rate::bucket(now_secs);
+        let t = self.table();
+        Ok(t.counters
+            .get(&(keys::counters(agent), keys::counter_day(b.day)))
+            .map(|item| rate::counts_from(item.iter().map(|(f, v)| (f.as_str(), *v)), b))
+            .unwrap_or_default())
     }
 }
