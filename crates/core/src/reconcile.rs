@@ -6,7 +6,8 @@
 //!
 //! The executor assumes the target role as `tollgate-<request id>` with `SourceIdentity` =
 //! the agent and the session tag `tollgate:request`; the impact preview as
-//! `tollgate-preview-<request id>`. A call is explained only when all of these agree with one
+//! `tollgate-preview-<request id>`; each step of a plan as `tollgate-<plan id>-<step>`. A call
+//! is explained only when all of these agree with one
 //! request: the session name, the source identity, the `tollgate:request` tag of the
 //! session's `AssumeRole` (when the trail holds it), the action, the role, and the time.
 
@@ -189,6 +190,9 @@ pub struct Expected {
     /// When its impact preview was recorded, and the reads it may have sent.
     pub previewed_at: Option<u64>,
     pub preview_actions: BTreeSet<String>,
+    /// A plan's steps' operations, in order (empty for a single request): step `i` runs in
+    /// session `tollgate-<id>-<i>`.
+    pub step_actions: Vec<String>,
     /// Whether its call reached AWS, so CloudTrail must hold it: it succeeded, or AWS
     /// answered with an error.
     pub reached_aws: bool,
@@ -229,6 +233,12 @@ impl Expected {
                 .and_then(RoleRef::from_arn),
             previewed_at: previewed.map(|e| e.at),
             preview_actions: preview,
+            step_actions: rec.plan.as_ref().map_or_else(Vec::new, |p| {
+                p.steps
+                    .iter()
+                    .map(|s| s.request.action.to_string())
+                    .collect()
+            }),
             reached_aws,
             may_have_run: error.and_then(|f| f.may_have_run).unwrap_or(false),
             status: rec.status,
@@ -241,6 +251,8 @@ impl Expected {
 pub enum Session<'a> {
     Executor(&'a str),
     Preview(&'a str),
+    /// Step `n` of plan `id`.
+    Step(&'a str, usize),
 }
 
 impl<'a> Session<'a> {
@@ -252,12 +264,22 @@ impl<'a> Session<'a> {
             return valid(id).then_some(Session::Preview(id));
         }
         let id = name.strip_prefix(EXECUTOR_SESSION)?;
+        if let Some((plan, step)) = id.split_once('-') {
+            // Digits only, no sign or leading zero: one spelling per step.
+            let n = (!step.is_empty()
+                && step.len() <= 3
+                && step.bytes().all(|b| b.is_ascii_digit())
+                && (step == "0" || !step.starts_with('0')))
+            .then(|| step.parse().ok())
+            .flatten()?;
+            return valid(plan).then_some(Session::Step(plan, n));
+        }
         valid(id).then_some(Session::Executor(id))
     }
 
     pub fn request_id(&self) -> &'a str {
         match self {
-            Session::Executor(id) | Session::Preview(id) => id,
+            Session::Executor(id) | Session::Preview(id) | Session::Step(id, _) => id,
         }
     }
 }
@@ -378,6 +400,21 @@ fn explain<'a>(
                 return Err(fail(format!(
                     "action `{}` is not the request's `{}`",
                     call.action, req.action
+                )));
+            }
+            (started, true)
+        }
+        Session::Step(_, n) => {
+            let Some(started) = req.started_at else {
+                return Err(fail(format!("plan `{id}` was never executed")));
+            };
+            let Some(step_action) = req.step_actions.get(n) else {
+                return Err(fail(format!("`{id}` has no step {n}")));
+            };
+            if !call.is_assume_role() && call.action != *step_action {
+                return Err(fail(format!(
+                    "action `{}` is not step {n}'s `{step_action}`",
+                    call.action
                 )));
             }
             (started, true)
@@ -553,6 +590,7 @@ mod tests {
             role: started.map(|_| RoleRef::from_arn(ROLE).unwrap()),
             previewed_at: None,
             preview_actions: BTreeSet::new(),
+            step_actions: vec![],
             reached_aws: started.is_some(),
             may_have_run: false,
             status: if started.is_some() {
@@ -680,6 +718,36 @@ mod tests {
         let r = reconcile(&c, &target(), &one_executed(), window());
         assert_eq!(r.findings, vec![]);
         assert_eq!((r.explained, r.executions_checked), (2, 1));
+    }
+
+    #[test]
+    fn a_plans_steps_are_explained_by_their_own_sessions() {
+        let mut plan = expected("01A", "dynamodb:CreateTable", Some(T));
+        plan.step_actions = vec!["dynamodb:CreateTable".into(), "dynamodb:DeleteTable".into()];
+        let at = "2026-11-24T13:12:01Z";
+        let c = calls(vec![
+            delete_by("tollgate-01A-1", "ci-bot", at, "ASIA1"),
+            // Step 0 is a CreateTable: a DeleteTable in its session is not what was approved.
+            delete_by("tollgate-01A-0", "ci-bot", at, "ASIA2"),
+            delete_by("tollgate-01A-2", "ci-bot", at, "ASIA3"),
+        ]);
+        let r = reconcile(&c, &target(), &requests(vec![plan]), window());
+        assert_eq!(r.explained, 1, "{:?}", r.findings);
+        let reasons: Vec<String> = r
+            .findings
+            .iter()
+            .filter_map(|f| match f {
+                Finding::Unexplained { reason, .. } => Some(reason.clone()),
+                Finding::Missing { .. } => None,
+            })
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                "action `dynamodb:DeleteTable` is not step 0's `dynamodb:CreateTable`",
+                "`01A` has no step 2"
+            ]
+        );
     }
 
     #[test]
@@ -866,12 +934,20 @@ mod tests {
             Session::parse("tollgate-preview-01A"),
             Some(Session::Preview("01A"))
         );
+        assert_eq!(
+            Session::parse("tollgate-01A-3"),
+            Some(Session::Step("01A", 3))
+        );
         for bad in [
             "tollgate-",
             "tollgate-preview-",
             "x-01A",
             "tollgate-01A/x",
             "tollgate-01 A",
+            "tollgate-01A-",
+            "tollgate-01A-03",
+            "tollgate-01A-+1",
+            "tollgate-01A-1-2",
         ] {
             assert_eq!(Session::parse(bad), None, "{bad}");
         }
