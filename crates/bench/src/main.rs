@@ -1027,6 +1027,16 @@ impl tollgate_aws::ports::Invoker for NoExecutor {
     }
 }
 
+/// The decision path casts no votes, so nothing is published; a notice would be dropped.
+struct NoNotices;
+
+#[async_trait::async_trait]
+impl tollgate_aws::ports::Publisher for NoNotices {
+    async fn publish(&self, _: &str, _: &Value) -> Result<String, tollgate_core::ApiError> {
+        Ok(String::new())
+    }
+}
+
 const PATH_SECONDS: u64 = 5;
 const PATH_TASKS: usize = 8;
 
@@ -1059,6 +1069,7 @@ async fn decision_path() -> Res<()> {
             settings.state_machine_arn.clone(),
         )),
         executor: std::sync::Arc::new(NoExecutor),
+        notices: std::sync::Arc::new(NoNotices),
     };
     let api = std::sync::Arc::new(tollgate_api::Api::assemble(settings, ports, keys, policy));
     let token = stack.token("bench-bot", false)?;
