@@ -191,7 +191,7 @@ async def main():
         check(client.session.protocol_version == "2025-11-25", "handshake era negotiated", client.session.protocol_version)
         check("approve" in (client.session.instructions or ""), "instructions explain approvals")
         tools = {t.name: t for t in (await client.list_tools()).tools}
-        check(set(tools) == {"aws_call", "request_status", "list_my_requests", "cancel_request", "explain_call"}, "all tools listed", sorted(tools))
+        check(set(tools) == {"aws_call", "aws_plan", "request_status", "list_my_requests", "cancel_request", "explain_call"}, "all tools listed", sorted(tools))
         check("request_status" in tools["aws_call"].description, "aws_call says how to follow a held call")
 
         r = await client.call_tool("aws_call", {"action": "dynamodb:ListTables", "params": {}})
