@@ -23,6 +23,11 @@ fn issuers(list: &[IssuerConfig]) -> String {
             if let Some(u) = &c.jwks_uri {
                 e["jwks_uri"] = json!(u);
             }
+            // An approver issuer must name its approver groups, or the function refuses to
+            // start (the bench starts the real binaries with this environment).
+            if !c.approver_groups.is_empty() {
+                e["approver_groups"] = json!(c.approver_groups);
+            }
             e
         })
         .collect();
