@@ -947,6 +947,32 @@ async fn every_vote_publishes_a_notice_with_the_request_as_it_is_now() {
     );
 }
 
+/// A plan is no way around a rate rule: each of its steps counts as a request of its own, so
+/// the third read of a plan meets the same "two an hour" rule as a third single request.
+#[tokio::test]
+async fn each_step_of_a_plan_counts_in_the_rate_counters() {
+    let h = harness_with(
+        r#"
+        @id("reads") permit (principal, action in Action::"Read", resource);
+        @id("two-an-hour") forbid (principal, action == Action::"dynamodb:DescribeTable", resource)
+        when { context.recent.hour.action > 2 };
+        "#,
+    );
+    let describe = json!({"action": "dynamodb:DescribeTable", "params": {"TableName": "t"}});
+    let plan = json!({"reason": "three reads", "steps": [describe, describe, describe]});
+    let (status, body) = h
+        .call("POST", "/v1/plans", &h.agent("planner"), &[], plan)
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["step"], 2, "{body}");
+    let counts = h
+        .store
+        .recent_counts(&format!("{AGENTS}#planner"), now_s())
+        .await
+        .unwrap();
+    assert_eq!(counts.hour.action("dynamodb:DescribeTable"), 3);
+}
+
 /// Rate rules: each request is counted before it is decided, a denial after; policies that
 /// read no counter cost no counter write.
 #[tokio::test]
