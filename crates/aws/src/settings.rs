@@ -118,26 +118,35 @@ impl Settings {
         sdk: &aws_config::SdkConfig,
         get: Lookup<'_>,
     ) -> Result<Self, SettingsError> {
+        let refs: Vec<(&str, String)> = FROM_SSM
+            .into_iter()
+            .filter_map(|name| {
+                let param = get(name)?.strip_prefix("ssm:")?.to_string();
+                Some((name, param))
+            })
+            .collect();
         let mut resolved = BTreeMap::new();
-        for name in FROM_SSM {
-            let Some(param) = get(name).and_then(|v| v.strip_prefix("ssm:").map(str::to_string))
-            else {
-                continue;
-            };
+        if let Some((first, first_param)) = refs.first() {
+            // One set of credentials for every reference, asked for only when there is one.
             let region = get("AWS_REGION").unwrap_or_else(|| "us-east-1".into());
             let (provider, region) =
-                crate::config::signing_identity(sdk, &region).map_err(|e| invalid(name, e))?;
+                crate::config::signing_identity(sdk, &region).map_err(|e| invalid(first, e))?;
             let creds =
                 aws_credential_types::provider::ProvideCredentials::provide_credentials(&provider)
                     .await
                     .map_err(|e| {
-                        invalid(name, format!("no credentials to read ssm:{param}: {e}"))
+                        invalid(
+                            first,
+                            format!("no credentials to read ssm:{first_param}: {e}"),
+                        )
                     })?;
             let endpoint = get("TOLLGATE_AWS_ENDPOINT");
-            let value = crate::ssm::get_parameter(&creds, &region, endpoint.as_deref(), &param)
-                .await
-                .map_err(|e| invalid(name, e))?;
-            resolved.insert(name, value);
+            for (name, param) in &refs {
+                let value = crate::ssm::get_parameter(&creds, &region, endpoint.as_deref(), param)
+                    .await
+                    .map_err(|e| invalid(name, e))?;
+                resolved.insert(*name, value);
+            }
         }
         Self::from_lookup(&|name| resolved.get(name).cloned().or_else(|| get(name)))
     }
