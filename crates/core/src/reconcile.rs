@@ -277,6 +277,16 @@ impl<'a> Session<'a> {
         valid(id).then_some(Session::Executor(id))
     }
 
+    /// The role session name of this session, as the executor and the preview open it (and
+    /// [`Session::parse`] reads it back).
+    pub fn name(&self) -> String {
+        match self {
+            Session::Executor(id) => format!("{EXECUTOR_SESSION}{id}"),
+            Session::Preview(id) => format!("{PREVIEW_SESSION}{id}"),
+            Session::Step(id, n) => format!("{EXECUTOR_SESSION}{id}-{n}"),
+        }
+    }
+
     pub fn request_id(&self) -> &'a str {
         match self {
             Session::Executor(id) | Session::Preview(id) | Session::Step(id, _) => id,
@@ -938,6 +948,13 @@ mod tests {
             Session::parse("tollgate-01A-3"),
             Some(Session::Step("01A", 3))
         );
+        for s in [
+            Session::Executor("01A"),
+            Session::Preview("01A"),
+            Session::Step("01A", 12),
+        ] {
+            assert_eq!(Session::parse(&s.name()), Some(s));
+        }
         for bad in [
             "tollgate-",
             "tollgate-preview-",

@@ -23,6 +23,7 @@ use tollgate_core::execution::handover_answer;
 use tollgate_core::keyring::KeyRing;
 use tollgate_core::mask::MaskRules;
 use tollgate_core::plan::{ResolvedStep, StepClaim};
+use tollgate_core::reconcile::Session;
 use tollgate_core::reveal::{self, Revealed};
 use tollgate_core::scope::arn_account;
 use tollgate_core::{
@@ -101,7 +102,7 @@ impl Executor {
             Claim::Refused(_) | Claim::Skip => return Ok(answer(&rec)),
         };
         let started = std::time::Instant::now();
-        let session = format!("tollgate-{}", rec.id);
+        let session = Session::Executor(&rec.id).name();
         let creds = self
             .assume(&rec, &session, &role_arn, &session_policy)
             .await;
@@ -147,7 +148,7 @@ impl Executor {
                 .map(|p| p.steps[i].decision.mask.clone())
                 .unwrap_or_default();
             let started = std::time::Instant::now();
-            let session = format!("tollgate-{}-{i}", rec.id);
+            let session = Session::Step(&rec.id, i).name();
             let creds = self
                 .assume(&rec, &session, &role_arn, &session_policy)
                 .await;
@@ -212,7 +213,7 @@ impl Executor {
         else {
             return Ok(None);
         };
-        let session = format!("tollgate-{}", rec.id);
+        let session = Session::Executor(&rec.id).name();
         let (claimed, creds) = tokio::join!(
             self.store
                 .commit(&rec, handed.seq, Some(&handed.doc), &events),

@@ -78,7 +78,7 @@ async fn read_within(
     ];
     let session = ScopedSession {
         role_arn,
-        session_name: &format!("tollgate-preview-{}", rec.id),
+        session_name: &tollgate_core::reconcile::Session::Preview(&rec.id).name(),
         session_policy: &policy,
         source_identity: &rec.agent.source_identity(),
         tags: &tags,
