@@ -315,47 +315,6 @@ impl Report {
         self.index.clear();
         self
     }
-
-    /// Merges another report of the same example count (a replay split over workers).
-    pub fn merge(&mut self, other: Report) {
-        self.totals.read += other.totals.read;
-        self.totals.replayed += other.totals.replayed;
-        self.totals.unchanged += other.totals.unchanged;
-        self.totals.changed += other.totals.changed;
-        self.totals.without_context += other.totals.without_context;
-        self.totals.skipped += other.totals.skipped;
-        for g in other.changes {
-            let key: GroupKey = (
-                g.transition.clone(),
-                g.from.clone(),
-                g.to.clone(),
-                g.old_policy_ids.clone(),
-                g.new_policy_ids.clone(),
-            );
-            match self.index.get(&key) {
-                Some(&i) => {
-                    let mine = &mut self.changes[i];
-                    mine.count += g.count;
-                    let room = self.examples.saturating_sub(mine.examples.len());
-                    mine.examples.extend(g.examples.into_iter().take(room));
-                }
-                None => {
-                    self.index.insert(key, self.changes.len());
-                    self.changes.push(g);
-                }
-            }
-        }
-        for s in other.skipped {
-            match self.skipped.iter_mut().find(|m| m.reason == s.reason) {
-                Some(m) => {
-                    m.count += s.count;
-                    let room = self.examples.saturating_sub(m.examples.len());
-                    m.examples.extend(s.examples.into_iter().take(room));
-                }
-                None => self.skipped.push(s),
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -579,32 +538,6 @@ mod tests {
             groups,
             [(&["w2".to_string()][..], 2), (&["w1".to_string()][..], 1)]
         );
-    }
-
-    #[test]
-    fn merged_reports_add_up_as_one() {
-        let w = || held("writes", vec![GroupRequirement::anyone(1)]);
-        let mut one = Report::new(3);
-        let mut a = Report::new(3);
-        let mut b = Report::new(3);
-        for i in 0..6 {
-            let rec = record(&format!("R{i}"), i);
-            let r = replayed(allow("reads"), w());
-            one.add(&rec, &r);
-            if i % 2 == 0 {
-                a.add(&rec, &r)
-            } else {
-                b.add(&rec, &r)
-            }
-        }
-        one.skip("X", "unreadable record");
-        b.skip("X", "unreadable record");
-        a.merge(b);
-        let (one, a) = (one.finish(), a.finish());
-        assert_eq!(one.totals, a.totals);
-        assert_eq!(a.changes[0].count, 6);
-        assert_eq!(a.changes[0].examples.len(), 3);
-        assert_eq!(a.skipped, one.skipped);
     }
 
     #[test]
