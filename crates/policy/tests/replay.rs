@@ -1,22 +1,17 @@
 //! Replaying recorded requests: a record is decided again on what it kept of its decision
 //! (rate counts, time, caller address), not on what holds now; a plan step by step.
 
+mod common;
+
+use common::bot;
+
 use serde_json::json;
 use tollgate_core::plan::{PlanStep, Scope, parse_plan};
 use tollgate_core::rate::RecentCounts;
 use tollgate_core::replay::{Change, compare};
-use tollgate_core::{Effect, Identity, RequestRecord, parse_new_request};
+use tollgate_core::{Effect, RequestRecord, parse_new_request};
 use tollgate_policy::replay::{NO_IAM_ACTIONS, replay};
 use tollgate_policy::{CedarPolicy, PolicySource, classify_with_shadow, usage};
-
-fn bot() -> Identity {
-    Identity {
-        issuer: "https://i".into(),
-        subject: "cleaner".into(),
-        name: "cleaner".into(),
-        ..Default::default()
-    }
-}
 
 fn policy(text: &str) -> CedarPolicy {
     CedarPolicy::deployed(

@@ -234,6 +234,9 @@ impl Store {
     }
 }
 
+/// Items per page of a period's read: a page of records is what the reader holds per shard.
+const PERIOD_PAGE: i32 = 500;
+
 #[async_trait]
 impl RequestLister for Store {
     async fn list(
@@ -254,26 +257,12 @@ impl RequestLister for Store {
         self.scan_request_ids(since_ms).await
     }
 
-    async fn created_between(
-        &self,
-        from_ms: u64,
-        until_ms: u64,
-        each: &mut (dyn FnMut(Result<RequestRecord, String>) + Send),
-    ) -> Result<(), ApiError> {
-        self.period(from_ms, until_ms, each).await
-    }
-}
-
-/// Items per page of a period's read: a page of records is what the reader holds per shard.
-const PERIOD_PAGE: i32 = 500;
-
-impl Store {
     /// A period's requests from the `by-status-shard` index: one query per status and shard,
     /// each on the index's sort key (`created_at BETWEEN`), all paged at once and merged as
     /// their pages arrive. It reads only the request items of the period, where a Scan
     /// (with a filter) would read, and be billed for, every item of the table: each
     /// request's audit events, counters, sessions, and every request outside the period.
-    async fn period(
+    async fn created_between(
         &self,
         from_ms: u64,
         until_ms: u64,
