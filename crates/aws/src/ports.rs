@@ -80,6 +80,16 @@ pub trait RequestLister: Send + Sync {
     /// Ids of the requests created at or after `since_ms`, oldest first: an operator's tool,
     /// not a request path.
     async fn request_ids_since(&self, since_ms: u64) -> Result<Vec<String>, ApiError>;
+    /// Every request created in `[from_ms, until_ms)`, whatever its status, handed to `each`
+    /// as it is read and in no set order, so the caller holds a page at a time however many
+    /// there are; an item whose document cannot be read is handed as its request id. An
+    /// operator's tool (`tollgate policy replay`), not a request path.
+    async fn created_between(
+        &self,
+        from_ms: u64,
+        until_ms: u64,
+        each: &mut (dyn FnMut(Result<RequestRecord, String>) + Send),
+    ) -> Result<(), ApiError>;
 }
 
 /// Approver sessions, keyed by the session id's hash.

@@ -95,7 +95,9 @@ impl Store {
         &self.table
     }
 
-    fn meta_item(rec: &RequestRecord) -> Result<HashMap<String, AttributeValue>, ApiError> {
+    /// The request's own item as every write puts it (the store's writes add their
+    /// conditions); public for bulk loads of recorded requests, such as the bench's.
+    pub fn meta_item(rec: &RequestRecord) -> Result<HashMap<String, AttributeValue>, ApiError> {
         let doc = document(rec)?;
         let mut item = HashMap::from([
             ("pk".to_string(), s(keys::request(&rec.id))),

@@ -114,6 +114,9 @@ async fn run(root: &Path) -> Res<()> {
     if want("functions") {
         functions(root).await?;
     }
+    if want("replay") {
+        replay().await?;
+    }
     Ok(())
 }
 
@@ -1139,6 +1142,213 @@ async fn decision_path() -> Res<()> {
             all.len() as f64 / wall.as_secs_f64(),
             pct(&all, 0.5).as_secs_f64() * 1e6,
             pct(&all, 0.99).as_secs_f64() * 1e6
+        );
+    }
+    println!();
+    stack.stop().await;
+    Ok(())
+}
+
+/// Recorded requests the replay section writes and replays.
+const REPLAY_RECORDS: usize = 10_000;
+
+/// The calls the replay section's agents make, with the bundled policies' spread of
+/// outcomes: reads allowed, writes held, a forbidden call denied.
+fn replay_calls() -> Vec<Value> {
+    vec![
+        json!({"action": "dynamodb:DescribeTable", "params": {"TableName": "orders"}}),
+        json!({"action": "dynamodb:UpdateTable", "params": {"TableName": "orders", "BillingMode": "PAY_PER_REQUEST"}, "reason": "bench"}),
+        json!({"action": "dynamodb:DeleteTable", "params": {"TableName": "old-orders"}, "reason": "bench"}),
+        json!({"action": "s3:GetObject", "params": {"Bucket": "reports", "Key": "2026/11/summary.csv"}}),
+        json!({"action": "s3:PutObject", "params": {"Bucket": "reports", "Key": "2026/11/new.csv"}, "reason": "bench"}),
+        json!({"action": "s3:DeleteObject", "params": {"Bucket": "logs", "Key": "old/1.gz"}, "reason": "bench"}),
+        json!({"action": "ec2:DescribeInstances", "params": {}}),
+        json!({"action": "iam:AttachRolePolicy", "params": {"RoleName": "app", "PolicyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}, "reason": "bench"}),
+        json!({"action": "cloudtrail:DeleteTrail", "params": {"Name": "org-trail"}, "reason": "bench"}),
+        json!({"action": "lambda:ListFunctions", "params": {}}),
+    ]
+}
+
+/// `tollgate policy replay` over [`REPLAY_RECORDS`] recorded requests: written into the local
+/// stack's table as the API records them (classified by the bundled policies, with their
+/// decision context), then read back from the status index and decided again by a candidate
+/// set with one rule added. Reading and deciding are timed apart.
+async fn replay() -> Res<()> {
+    use futures::StreamExt;
+    let stack = fresh_stack().await?;
+    let account = stack.names.account.clone();
+    let enforced = tollgate_policy::CedarPolicy::deployed(
+        tollgate_policy::bundled_sources(),
+        3600,
+        Default::default(),
+    )?;
+    let calls: Vec<tollgate_core::NewRequest> = replay_calls()
+        .iter()
+        .map(|b| tollgate_core::parse_new_request(b.to_string().as_bytes(), "us-east-1"))
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.message)?;
+    let agents: Vec<tollgate_core::Identity> = (0..20)
+        .map(|i| tollgate_core::Identity {
+            issuer: "https://token.actions.githubusercontent.com".into(),
+            subject: format!("repo:acme/service-{i}:ref:refs/heads/main"),
+            name: format!("service-{i}"),
+            ..Default::default()
+        })
+        .collect();
+    let week_ms = 7 * 86_400_000;
+    let start = now_ms() - week_ms;
+    let mut counts: Vec<tollgate_core::rate::RecentCounts> = vec![Default::default(); agents.len()];
+    let mut items = Vec::with_capacity(REPLAY_RECORDS);
+    for i in 0..REPLAY_RECORDS {
+        let (a, call) = (i % agents.len(), &calls[(i * 7 + i / 13) % calls.len()]);
+        let at = start + (i as u64) * (week_ms / REPLAY_RECORDS as u64);
+        let usage = tollgate_policy::usage(&call.action).ok_or("usage")?;
+        counts[a] = std::mem::take(&mut counts[a]).counting(&usage);
+        let c = tollgate_policy::classify_with_shadow(
+            &enforced,
+            None,
+            call,
+            &agents[a],
+            &account,
+            at / 1000,
+            "192.0.2.10",
+            &counts[a],
+        )
+        .map_err(|e| e.message)?;
+        let (mut rec, _) = tollgate_core::RequestRecord::new(
+            format!("01REPLAY{i:018}"),
+            call.clone(),
+            agents[a].clone(),
+            c.decision,
+            c.iam_actions,
+            c.resources,
+            at,
+        );
+        rec.action_resources = c.action_resources;
+        rec.context = Some(c.context);
+        items.push(tollgate_aws::store::Store::meta_item(&rec).map_err(|e| e.message)?);
+    }
+    let ddb = aws_sdk_dynamodb::Client::new(&stack.sdk);
+    let table = stack.names.table.clone();
+    let t = Instant::now();
+    let chunks: Vec<Vec<_>> = items.chunks(25).map(|c| c.to_vec()).collect();
+    let writes = futures::stream::iter(chunks.into_iter().map(|chunk| {
+        let (ddb, table) = (ddb.clone(), table.clone());
+        async move {
+            let puts = chunk
+                .into_iter()
+                .map(|item| -> Res<aws_sdk_dynamodb::types::WriteRequest> {
+                    let put = aws_sdk_dynamodb::types::PutRequest::builder()
+                        .set_item(Some(item))
+                        .build()
+                        .map_err(|e| e.to_string())?;
+                    Ok(aws_sdk_dynamodb::types::WriteRequest::builder()
+                        .put_request(put)
+                        .build())
+                })
+                .collect::<Res<Vec<_>>>()?;
+            let out = ddb
+                .batch_write_item()
+                .request_items(&table, puts)
+                .send()
+                .await
+                .map_err(|e| format!("BatchWriteItem: {e}"))?;
+            match out.unprocessed_items().is_some_and(|u| !u.is_empty()) {
+                true => Err("BatchWriteItem left items unprocessed".to_string()),
+                false => Ok(()),
+            }
+        }
+    }))
+    .buffer_unordered(8)
+    .collect::<Vec<Res<()>>>()
+    .await;
+    writes.into_iter().collect::<Res<Vec<()>>>()?;
+    let written = t.elapsed();
+
+    let dir = std::env::temp_dir().join(format!("tollgate-bench-replay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    for s in tollgate_policy::bundled_sources() {
+        std::fs::write(dir.join(&s.name), &s.text).map_err(|e| e.to_string())?;
+    }
+    std::fs::write(
+        dir.join("candidate.cedar"),
+        "@id(\"no-object-deletes\") forbid (principal, action == Action::\"s3:DeleteObject\", resource);\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let candidate = tollgate_cli::replay::candidate(&dir, None, None, &[])?;
+    let store = tollgate_aws::store::Store::new(ddb.clone(), table.clone());
+    let lister: &dyn tollgate_aws::ports::RequestLister = &store;
+    let load = || std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load_before = load();
+    let (since, until) = (start, now_ms() + 1);
+
+    // Reading alone: every record of the week through the index, decoded, nothing decided.
+    let t = Instant::now();
+    let mut read = 0usize;
+    lister
+        .created_between(since, until, &mut |r| read += usize::from(r.is_ok()))
+        .await
+        .map_err(|e| e.message)?;
+    let reading = t.elapsed();
+    // Deciding alone: the same records again, held in memory, decided one after another.
+    let mut held = Vec::with_capacity(REPLAY_RECORDS);
+    lister
+        .created_between(since, until, &mut |r| held.extend(r.ok()))
+        .await
+        .map_err(|e| e.message)?;
+    let t = Instant::now();
+    let mut changed = 0usize;
+    for rec in &held {
+        let r = tollgate_policy::replay::replay(&candidate, rec).map_err(|e| e.to_string())?;
+        changed += usize::from(
+            tollgate_core::replay::compare(&r.old, &r.new)
+                != tollgate_core::replay::Change::Unchanged,
+        );
+    }
+    let deciding = t.elapsed();
+    drop(held);
+    // The command's own path: read and decide together, the report kept.
+    let (report, timing) =
+        tollgate_cli::replay::replay_from(lister, &candidate, since, until, 3).await?;
+    let load_after = load();
+    let _ = std::fs::remove_dir_all(&dir);
+    if read != REPLAY_RECORDS || report.totals.replayed != REPLAY_RECORDS as u64 {
+        return Err(format!(
+            "replay read {read} and replayed {} of {REPLAY_RECORDS}",
+            report.totals.replayed
+        ));
+    }
+    println!("## Policy replay: {REPLAY_RECORDS} recorded requests\n");
+    println!(
+        "`tollgate policy replay --since 7d` over {REPLAY_RECORDS} request records of 20 agents and 10 calls (allowed, held and denied by the bundled policies, each with its decision context), written into the local stack's table (moto) in {:.1} s, then read back through the `by-status-shard` index (9 statuses × 8 shards, each a `created_at BETWEEN` query, paged together) and decided again by the bundled set plus one forbid (`s3:DeleteObject`): {changed} would change. Load average before {}, after {}.\n",
+        written.as_secs_f64(),
+        load_before
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
+        load_after
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
+    println!("| step | time | per request |");
+    println!("| --- | --- | --- |");
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / REPLAY_RECORDS as f64;
+    for (name, d) in [
+        ("reading (index queries, documents decoded)", reading),
+        ("deciding (the candidate set, records in memory)", deciding),
+        (
+            "the command's path (`replay_from`: read and decide together)",
+            timing.total,
+        ),
+        ("  of which deciding", timing.deciding),
+    ] {
+        println!(
+            "| {name} | **{:.2} s** | {:.0} µs |",
+            d.as_secs_f64(),
+            per(d)
         );
     }
     println!();

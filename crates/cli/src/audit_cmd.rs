@@ -41,14 +41,20 @@ pub struct VerifyArgs<'a> {
     pub region: &'a str,
 }
 
-/// Recomputes every selected trail from the table itself (not through the API).
-pub async fn verify(a: VerifyArgs<'_>) -> Result<u8, String> {
+/// The AWS configuration of an operator's command: the usual credentials, `region`, and an
+/// endpoint for an emulator.
+pub(crate) async fn sdk(region: &str, endpoint_url: Option<&str>) -> aws_config::SdkConfig {
     let mut loader =
-        aws_config::defaults(BehaviorVersion::latest()).region(Region::new(a.region.to_string()));
-    if let Some(u) = a.endpoint_url {
+        aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_string()));
+    if let Some(u) = endpoint_url {
         loader = loader.endpoint_url(u);
     }
-    let sdk = loader.load().await;
+    loader.load().await
+}
+
+/// Recomputes every selected trail from the table itself (not through the API).
+pub async fn verify(a: VerifyArgs<'_>) -> Result<u8, String> {
+    let sdk = sdk(a.region, a.endpoint_url).await;
     let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), a.table.to_string());
     let store: &dyn RecordStore = &store;
     let mut ids: Vec<String> = a.ids.to_vec();

@@ -36,6 +36,7 @@ mod aws_env;
 mod mcp;
 mod output;
 mod policy_cmd;
+mod policy_replay;
 mod policy_test;
 mod reconcile_cmd;
 mod watch;
@@ -52,15 +53,15 @@ pub(crate) mod exit {
     pub const PENDING: u8 = 7;
     pub const CANCELLED: u8 = 8;
     pub const AUTH: u8 = 9;
-    // 10: `audit verify` found a broken trail; 11: `audit reconcile` found calls
-    // unaccounted for.
+    // 10: `audit verify` found a broken trail, or `policy replay` decisions that would
+    // change; 11: `audit reconcile` found calls unaccounted for.
 }
 
 const EXIT_CODES: &str =
     "Exit codes: 0 succeeded (or done), 1 error (network, invalid request, ...), \
 2 usage, 3 failed, 4 denied, 5 rejected, 6 expired, 7 still pending, 8 cancelled, \
-9 not authenticated or not allowed, 10 broken audit trail (`audit verify`), \
-11 calls unaccounted for (`audit reconcile`).
+9 not authenticated or not allowed, 10 broken audit trail (`audit verify`) or decisions \
+that would change (`policy replay`), 11 calls unaccounted for (`audit reconcile`).
 
 Configuration: flags, then TOLLGATE_URL / TOLLGATE_TOKEN / TOLLGATE_TOKEN_COMMAND / \
 TOLLGATE_OUTPUT, then the config file (~/.config/tollgate/config.toml: url, token, \
@@ -442,6 +443,46 @@ enum PolicyCommand {
         /// The directory with the policies and their decision table.
         dir: std::path::PathBuf,
     },
+    /// Decide the requests recorded in a period again with a candidate policy set, read
+    /// straight from the table (operator credentials), and print what would change, by
+    /// transition and policy. Exit 0 when nothing would, 10 when something would, 1 on error.
+    #[command(after_help = "Examples:
+  tollgate policy replay --since 7d --policies my-policies/ --table tollgate-requests
+  tollgate policy replay --since 2026-11-01 --until 2026-11-08 --policies my-policies/ --json")]
+    Replay {
+        /// Start of the period: a span back from now (7d, 24h, 90m) or a date.
+        #[arg(long)]
+        since: String,
+        /// End of the period (not included), in the same forms (default: now).
+        #[arg(long)]
+        until: Option<String>,
+        /// The candidate set: a directory of `.cedar` files, loaded as the API loads
+        /// `dir:<path>`.
+        #[arg(long)]
+        policies: std::path::PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Example requests shown per change.
+        #[arg(long, default_value_t = 3)]
+        examples: usize,
+        #[arg(long, env = "TOLLGATE_TABLE", default_value = "tollgate-requests")]
+        table: String,
+        /// Tollgate's own account, for `resource.tollgate` (as the API's setting).
+        #[arg(long, env = "TOLLGATE_ACCOUNT_ID")]
+        account_id: Option<String>,
+        /// The prefix of Tollgate's own resources (as the API's setting).
+        #[arg(long, env = "TOLLGATE_OWN_PREFIX")]
+        own_prefix: Option<String>,
+        /// More ARNs of Tollgate's own resources (as the API's setting).
+        #[arg(long, env = "TOLLGATE_OWN_RESOURCES", value_delimiter = ',')]
+        own_resources: Vec<String>,
+        /// DynamoDB endpoint (an emulator).
+        #[arg(long, env = "AWS_ENDPOINT_URL")]
+        endpoint_url: Option<String>,
+        #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+        region: String,
+    },
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -546,6 +587,33 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
             "audit: name a request id, or `audit verify` / `audit reconcile`".into(),
         )),
         Command::Policy(PolicyCommand::Validate { paths }) => Ok(policy_cmd::validate_cmd(&paths)?),
+        Command::Policy(PolicyCommand::Replay {
+            since,
+            until,
+            policies,
+            json,
+            examples,
+            table,
+            account_id,
+            own_prefix,
+            own_resources,
+            endpoint_url,
+            region,
+        }) => Ok(policy_replay::replay_cmd(policy_replay::ReplayArgs {
+            since: &since,
+            until: until.as_deref(),
+            policies: &policies,
+            table: &table,
+            endpoint_url: endpoint_url.as_deref(),
+            region: &region,
+            json,
+            examples,
+            account_id: account_id.as_deref(),
+            own_prefix: own_prefix.as_deref(),
+            own_resources: &own_resources,
+            now_ms: tollgate_aws::now_ms(),
+        })
+        .await?),
         Command::Policy(PolicyCommand::Test { dir }) => {
             Ok(policy_test::test_cmd(&dir, policy_cmd::now_secs())?)
         }

@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::provider::ProvideCredentials;
 use serde_json::json;
 use tollgate_aws::ports::RecordStore;
@@ -12,6 +11,8 @@ use tollgate_aws::store::Store;
 use tollgate_aws::trail::{TrailLogs, TrailRead};
 use tollgate_core::reconcile::{Expected, Finding, Report, RoleRef, Session, Window, reconcile};
 use tollgate_core::time::iso8601;
+
+use tollgate_cli::terminal::clean;
 
 use crate::exit;
 
@@ -51,19 +52,11 @@ pub fn parse_span(s: &str) -> Option<u64> {
 }
 
 /// Where the window starts: a span back from now, or a date.
-fn parse_since(s: &str, now_ms: u64) -> Option<u64> {
+pub(crate) fn parse_since(s: &str, now_ms: u64) -> Option<u64> {
     match parse_span(s) {
         Some(span) => Some(now_ms.saturating_sub(span)),
         None => tollgate_core::time::parse_time(s),
     }
-}
-
-/// Text from CloudTrail (session names are chosen by whoever assumed the role) without the
-/// control characters that would rewrite an operator's terminal.
-fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
 }
 
 pub async fn reconcile_cmd(a: ReconcileArgs<'_>) -> Result<u8, String> {
@@ -96,12 +89,7 @@ pub async fn reconcile_cmd(a: ReconcileArgs<'_>) -> Result<u8, String> {
         settled_before: a.now_ms.saturating_sub(settle),
     };
 
-    let mut loader =
-        aws_config::defaults(BehaviorVersion::latest()).region(Region::new(a.region.to_string()));
-    if let Some(u) = a.endpoint_url {
-        loader = loader.endpoint_url(u);
-    }
-    let sdk = loader.load().await;
+    let sdk = crate::audit_cmd::sdk(a.region, a.endpoint_url).await;
     let creds = sdk
         .credentials_provider()
         .ok_or("no AWS credentials: set them as for the AWS CLI")?

@@ -31,6 +31,7 @@ pub mod rate;
 pub mod reconcile;
 pub mod record;
 pub mod reminder;
+pub mod replay;
 pub mod request;
 pub mod reveal;
 pub mod scope;

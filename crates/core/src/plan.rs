@@ -187,6 +187,9 @@ pub struct PlanStep {
     /// What the step touches as it was when the plan was held.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preview: Option<crate::preview::Preview>,
+    /// What policy was shown besides the step itself, for `tollgate policy replay`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<crate::replay::DecisionContext>,
 }
 
 impl PlanStep {
@@ -200,6 +203,7 @@ impl PlanStep {
             result: None,
             error: None,
             preview: None,
+            context: None,
         }
     }
 }
@@ -601,6 +605,7 @@ impl RequestRecord {
         rec.result = step.result.clone();
         rec.error = step.error.clone();
         rec.preview = step.preview.clone();
+        rec.context = step.context.clone();
         rec.sealed_result = None;
         rec.task_token = None;
         Some(rec)

@@ -9,6 +9,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::{Deserialize, Serialize};
+
 /// Seconds in a counting day; counter items live two of them past their day's start.
 pub const DAY_SECONDS: u64 = 86_400;
 const HOUR_SECONDS: u64 = 3_600;
@@ -28,13 +30,30 @@ pub struct Usage {
     pub actions: Vec<CountedAction>,
 }
 
+impl Usage {
+    fn names(&self) -> BTreeSet<&str> {
+        self.actions.iter().map(|a| a.name.as_str()).collect()
+    }
+    fn services(&self) -> BTreeSet<&str> {
+        self.actions.iter().map(|a| a.service.as_str()).collect()
+    }
+    fn levels(&self) -> BTreeSet<&str> {
+        self.actions.iter().map(|a| a.level.as_str()).collect()
+    }
+}
+
 /// The counts of one window.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Tally {
+    #[serde(default)]
     pub requests: u64,
+    #[serde(default)]
     pub denials: u64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub by_action: BTreeMap<String, u64>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub by_service: BTreeMap<String, u64>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub by_level: BTreeMap<String, u64>,
 }
 
@@ -51,26 +70,48 @@ impl Tally {
 }
 
 /// The agent's counts this UTC hour and this UTC day, the request being decided included.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct RecentCounts {
+    #[serde(default)]
     pub hour: Tally,
+    #[serde(default)]
     pub day: Tally,
 }
 
 impl RecentCounts {
+    /// Only the counts a policy can see for a request of `usage`: its own IAM actions,
+    /// services and levels (`context.recent` shows no others). What a record keeps of the
+    /// counters, so it stays a few fields however many actions the agent used.
+    pub fn seen_by(&self, usage: &Usage) -> Self {
+        let keep = |t: &Tally| {
+            let pick = |map: &BTreeMap<String, u64>, keys: BTreeSet<&str>| {
+                keys.into_iter()
+                    .filter_map(|k| map.get(k).map(|n| (k.to_string(), *n)))
+                    .collect()
+            };
+            Tally {
+                requests: t.requests,
+                denials: t.denials,
+                by_action: pick(&t.by_action, usage.names()),
+                by_service: pick(&t.by_service, usage.services()),
+                by_level: pick(&t.by_level, usage.levels()),
+            }
+        };
+        RecentCounts {
+            hour: keep(&self.hour),
+            day: keep(&self.day),
+        }
+    }
+
     /// The counts as they would be with one more request of `usage`: what a dry run shows
     /// policies without counting anything.
     pub fn counting(mut self, usage: &Usage) -> Self {
         for t in [&mut self.hour, &mut self.day] {
             t.requests += 1;
-            let names: BTreeSet<&str> = usage.actions.iter().map(|a| a.name.as_str()).collect();
-            let services: BTreeSet<&str> =
-                usage.actions.iter().map(|a| a.service.as_str()).collect();
-            let levels: BTreeSet<&str> = usage.actions.iter().map(|a| a.level.as_str()).collect();
             for (map, keys) in [
-                (&mut t.by_action, names),
-                (&mut t.by_service, services),
-                (&mut t.by_level, levels),
+                (&mut t.by_action, usage.names()),
+                (&mut t.by_service, usage.services()),
+                (&mut t.by_level, usage.levels()),
             ] {
                 for k in keys {
                     *map.entry(k.to_string()).or_default() += 1;
@@ -129,12 +170,24 @@ fn windows(b: Bucket) -> [String; 2] {
 /// increment of 0, so the one write that counts the request also reads its denials back.
 pub fn increments(usage: &Usage, b: Bucket) -> Vec<(String, u64)> {
     let mut fields = vec![(Field::Requests, 1), (Field::Denials, 0)];
-    let names: BTreeSet<&str> = usage.actions.iter().map(|a| a.name.as_str()).collect();
-    let services: BTreeSet<&str> = usage.actions.iter().map(|a| a.service.as_str()).collect();
-    let levels: BTreeSet<&str> = usage.actions.iter().map(|a| a.level.as_str()).collect();
-    fields.extend(names.into_iter().map(|a| (Field::Action(a.into()), 1)));
-    fields.extend(services.into_iter().map(|s| (Field::Service(s.into()), 1)));
-    fields.extend(levels.into_iter().map(|l| (Field::Level(l.into()), 1)));
+    fields.extend(
+        usage
+            .names()
+            .into_iter()
+            .map(|a| (Field::Action(a.into()), 1)),
+    );
+    fields.extend(
+        usage
+            .services()
+            .into_iter()
+            .map(|s| (Field::Service(s.into()), 1)),
+    );
+    fields.extend(
+        usage
+            .levels()
+            .into_iter()
+            .map(|l| (Field::Level(l.into()), 1)),
+    );
     windows(b)
         .iter()
         .flat_map(|w| fields.iter().map(move |(f, by)| (field_name(w, f), *by)))
@@ -303,6 +356,41 @@ mod tests {
         let written = counts_from(after.iter().map(|(f, v)| (f.as_str(), *v)), b);
         assert_eq!(stored.counting(&delete_object()), written);
         assert_eq!(written.hour.action("s3:DeleteObject"), 5);
+    }
+
+    #[test]
+    fn a_record_keeps_only_the_counts_its_policies_could_see() {
+        let b = bucket(0);
+        let c = counts_from(
+            [
+                ("h00#n", 7),
+                ("h00#d", 2),
+                ("h00#a#s3:DeleteObject", 4),
+                ("h00#a#ec2:RunInstances", 3),
+                ("h00#s#s3", 4),
+                ("h00#s#ec2", 3),
+                ("h00#l#Write", 7),
+                ("d#n", 9),
+            ],
+            b,
+        );
+        let kept = c.seen_by(&delete_object());
+        assert_eq!((kept.hour.requests, kept.hour.denials), (7, 2));
+        assert_eq!(
+            kept.hour.by_action.keys().collect::<Vec<_>>(),
+            ["s3:DeleteObject"]
+        );
+        assert_eq!(kept.hour.by_service.keys().collect::<Vec<_>>(), ["s3"]);
+        assert_eq!(kept.hour.level("Write"), 7);
+        assert_eq!(kept.day.requests, 9);
+        // Stored and read back as it was.
+        let json = serde_json::to_value(&kept).unwrap();
+        assert_eq!(
+            json["day"],
+            serde_json::json!({"requests": 9, "denials": 0})
+        );
+        let back: RecentCounts = serde_json::from_value(json).unwrap();
+        assert_eq!(back, kept);
     }
 
     #[test]

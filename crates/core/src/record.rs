@@ -53,6 +53,11 @@ pub struct RequestRecord {
     /// written before it was kept; those get one statement for all.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub action_resources: std::collections::BTreeMap<String, Vec<String>>,
+    /// What policy was shown besides the call (account, time, caller address, rate counts),
+    /// so `tollgate policy replay` can decide it again on the same input. `None` in records
+    /// written before it was kept, and for a plan (each step keeps its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<crate::replay::DecisionContext>,
     pub created_at: u64,
     pub updated_at: u64,
     /// When an approval request lapses (ms), for requests that need one.
@@ -174,6 +179,7 @@ impl RequestRecord {
             iam_actions,
             resources,
             action_resources: Default::default(),
+            context: None,
             created_at: now,
             updated_at: now,
             expires_at,

@@ -4,6 +4,7 @@
 use tollgate_catalog::{catalog, derive_resources};
 use tollgate_core::plan::Scope;
 use tollgate_core::rate::{CountedAction, RecentCounts, Usage};
+use tollgate_core::replay::DecisionContext;
 use tollgate_core::{
     Action, ApiError, Decision, ErrorCode, Identity, NewRequest, Policy, PolicyInput,
 };
@@ -20,6 +21,8 @@ pub struct Classified {
     pub decision: Decision,
     /// What the shadow policies would have decided, when there are any (never enforced).
     pub shadow: Option<Decision>,
+    /// What policy was shown besides the call, for the record (`tollgate policy replay`).
+    pub context: DecisionContext,
 }
 
 /// Classifies `req` by `agent` against `policy`, for a target in `account`.
@@ -90,7 +93,17 @@ pub fn classify_with_shadow(
         recent,
     };
     let decision = policy.decide(&input);
+    let counted = policy.reads_recent_counts() || shadow.is_some_and(|s| s.reads_recent_counts());
     let shadow = shadow.map(|s| s.decide(&input));
+    let context = DecisionContext {
+        account: account.to_string(),
+        time: now_secs,
+        source_ip: source_ip.to_string(),
+        resources_known,
+        recent: counted
+            .then(|| usage(&req.action).map(|u| recent.seen_by(&u)))
+            .flatten(),
+    };
     Ok(Classified {
         iam_actions,
         resources,
@@ -98,6 +111,7 @@ pub fn classify_with_shadow(
         action_resources,
         decision,
         shadow,
+        context,
     })
 }
 

@@ -278,6 +278,24 @@ impl CedarPolicy {
         })
     }
 
+    /// A policy set as a deployment loads it, from any source: with the forbid on Tollgate's
+    /// own resources added unless it is there, every annotation checked, `own` marked. The
+    /// API's cold start and `tollgate policy replay` both load through here, so a candidate
+    /// set that replays is one the API would start with.
+    pub fn deployed(
+        sources: Vec<PolicySource>,
+        default_timeout: u64,
+        own: OwnResources,
+    ) -> Result<Self, String> {
+        let sources = crate::sources::with_protection(sources);
+        Self::new(&sources, default_timeout)
+            .map_err(|errors| {
+                let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+                format!("invalid policies:\n{}", lines.join("\n"))
+            })
+            .map(|p| p.with_own_resources(own))
+    }
+
     /// Marks `own` as Tollgate's resources for policy (`resource.tollgate`).
     pub fn with_own_resources(mut self, own: OwnResources) -> Self {
         self.own = own;

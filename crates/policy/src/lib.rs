@@ -13,6 +13,7 @@
 
 mod classify;
 mod engine;
+pub mod replay;
 mod schema;
 mod sources;
 

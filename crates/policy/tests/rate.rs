@@ -1,9 +1,13 @@
 //! Rate rules: policies reading `context.recent`, with the worked example of docs/policy.md
 //! taken from the page itself.
 
+mod common;
+
+use common::bot;
+
 use serde_json::json;
 use tollgate_core::rate::{RecentCounts, Tally};
-use tollgate_core::{Decision, Effect, Identity, Policy, parse_new_request};
+use tollgate_core::{Decision, Effect, Policy, parse_new_request};
 use tollgate_policy::{CedarPolicy, PolicySource, classify_with_shadow, validate};
 
 const POLICY_DOC: &str = include_str!("../../../docs/policy.md");
@@ -15,15 +19,6 @@ fn documented(first: &str) -> String {
         .expect("the example is in docs/policy.md");
     let len = POLICY_DOC[start..].find("```").expect("the block ends");
     POLICY_DOC[start..start + len].to_string()
-}
-
-fn bot() -> Identity {
-    Identity {
-        issuer: "https://i".into(),
-        subject: "cleaner".into(),
-        name: "cleaner".into(),
-        ..Default::default()
-    }
 }
 
 fn hour(t: Tally) -> RecentCounts {

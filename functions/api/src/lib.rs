@@ -45,9 +45,7 @@ use tollgate_aws::store::Store;
 use tollgate_aws::workflow::StepFunctions;
 use tollgate_core::keyring::KeyRing;
 use tollgate_core::{ApiError, ErrorCode, Policy};
-use tollgate_policy::{
-    CedarPolicy, PolicySource, bundled_sources, sources_in_dir, with_protection,
-};
+use tollgate_policy::{CedarPolicy, PolicySource, bundled_sources, sources_in_dir};
 
 pub use respond::Response;
 
@@ -338,13 +336,11 @@ async fn load_policy_from(
         }
     };
     // Whatever the source, the forbid on Tollgate's own resources is part of the set.
-    let sources = with_protection(loaded);
-    let policy = CedarPolicy::new(&sources, settings.approval_timeout_seconds)
-        .map_err(|errors| {
-            let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-            format!("invalid policies:\n{}", lines.join("\n"))
-        })?
-        .with_own_resources(settings.own_resources.clone());
+    let policy = CedarPolicy::deployed(
+        loaded,
+        settings.approval_timeout_seconds,
+        settings.own_resources.clone(),
+    )?;
     tracing::info!(policies = policy.policy_count(), source = %source.setting(), "policies loaded");
     Ok(Arc::new(policy))
 }

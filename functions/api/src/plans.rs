@@ -77,7 +77,7 @@ impl Api {
             } else {
                 classify(step.params.clone())?
             };
-            steps.push(PlanStep::new(
+            let mut recorded = PlanStep::new(
                 step.clone(),
                 c.decision,
                 Scope {
@@ -85,7 +85,9 @@ impl Api {
                     resources: c.resources,
                     action_resources: c.action_resources,
                 },
-            ));
+            );
+            recorded.context = Some(c.context);
+            steps.push(recorded);
         }
         Ok(steps)
     }

@@ -85,6 +85,7 @@ impl Api {
             decision,
             action_resources,
             shadow,
+            context,
             ..
         } = self.classify_call(
             agent,
@@ -105,6 +106,7 @@ impl Api {
         );
         rec.action_resources = action_resources;
         rec.shadow = shadow;
+        rec.context = Some(context);
         let counted = recent.is_some().then(|| (agent.key(), now_secs));
         self.open(rec, events, claim, counted).await
     }

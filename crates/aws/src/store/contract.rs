@@ -27,6 +27,7 @@ pub async fn run(store: &dyn RecordStore, tag: &str) {
     updating_a_missing_request_is_not_found(store, tag).await;
     lists_newest_first_by_agent_and_status(store, tag).await;
     lists_a_status_whole_across_pages(store, tag).await;
+    reads_a_period_whatever_the_status(store, tag).await;
     keeps_sessions_until_they_expire(store, tag).await;
     caps_wait_leases_and_frees_them(store, tag).await;
     counts_each_request_once_with_distinct_counts(store, tag).await;
@@ -418,6 +419,56 @@ pub async fn list_all(
             return pages;
         }
     }
+}
+
+async fn reads_a_period_whatever_the_status(store: &dyn RecordStore, tag: &str) {
+    // Later than every other case's requests, so the period holds only these.
+    let from = T0 + 2_000_000_000;
+    let mut inside = std::collections::BTreeSet::new();
+    for i in 0..12u64 {
+        let id = format!("{tag}P{i:02}");
+        let (rec, events) = pending(&id, "period", "t", from + i * 10);
+        store.create(&rec, &events, None).await.unwrap();
+        if i % 3 == 0 {
+            store
+                .update(&id, |r| {
+                    let by = r.agent.clone();
+                    Ok(((), r.cancel(&by, from + 500)?))
+                })
+                .await
+                .unwrap();
+        }
+        inside.insert(id);
+    }
+    for (id, at) in [
+        (format!("{tag}Pearly"), from - 1),
+        (format!("{tag}Plate"), from + 120),
+    ] {
+        let (rec, events) = pending(&id, "period", "t", at);
+        store.create(&rec, &events, None).await.unwrap();
+    }
+    let mut read = std::collections::BTreeSet::new();
+    let mut statuses = std::collections::BTreeSet::new();
+    store
+        .created_between(from, from + 120, &mut |r| {
+            let r = r.expect("readable");
+            assert!(r.task_token.is_none(), "the index never carries the token");
+            statuses.insert(r.status.as_str());
+            assert!(read.insert(r.id.clone()), "{} read twice", r.id);
+        })
+        .await
+        .unwrap();
+    assert_eq!(read, inside, "the period, from inclusive, until exclusive");
+    assert_eq!(
+        statuses.into_iter().collect::<Vec<_>>(),
+        ["CANCELLED", "PENDING"]
+    );
+    let mut none = 0;
+    store
+        .created_between(from + 5, from + 5, &mut |_| none += 1)
+        .await
+        .unwrap();
+    assert_eq!(none, 0, "an empty period reads nothing");
 }
 
 async fn lists_a_status_whole_across_pages(store: &dyn RecordStore, tag: &str) {

@@ -234,6 +234,9 @@ impl Store {
     }
 }
 
+/// Items per page of a period's read: a page of records is what the reader holds per shard.
+const PERIOD_PAGE: i32 = 500;
+
 #[async_trait]
 impl RequestLister for Store {
     async fn list(
@@ -252,6 +255,57 @@ impl RequestLister for Store {
 
     async fn request_ids_since(&self, since_ms: u64) -> Result<Vec<String>, ApiError> {
         self.scan_request_ids(since_ms).await
+    }
+
+    /// A period's requests from the `by-status-shard` index: one query per status and shard,
+    /// each on the index's sort key (`created_at BETWEEN`), all paged at once and merged as
+    /// their pages arrive. It reads only the request items of the period, where a Scan
+    /// (with a filter) would read, and be billed for, every item of the table: each
+    /// request's audit events, counters, sessions, and every request outside the period.
+    async fn created_between(
+        &self,
+        from_ms: u64,
+        until_ms: u64,
+        each: &mut (dyn FnMut(Result<RequestRecord, String>) + Send),
+    ) -> Result<(), ApiError> {
+        use futures::StreamExt;
+        if until_ms <= from_ms {
+            return Ok(());
+        }
+        let partitions = Status::ALL
+            .into_iter()
+            .flat_map(|st| keys::status_shards(st.as_str()).collect::<Vec<_>>());
+        let streams = partitions.map(|shard| {
+            let pages = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(STATUS_INDEX)
+                .key_condition_expression("#h = :h AND created_at BETWEEN :from AND :until")
+                .expression_attribute_names("#h", "status_shard")
+                .expression_attribute_values(":h", s(shard))
+                .expression_attribute_values(":from", n(from_ms))
+                .expression_attribute_values(":until", n(until_ms - 1))
+                .limit(PERIOD_PAGE)
+                .into_paginator()
+                .send();
+            futures::stream::unfold(pages, |mut pages| async move {
+                pages.next().await.map(|page| (page, pages))
+            })
+            .boxed()
+        });
+        let mut pages = futures::stream::select_all(streams);
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| unavailable("DynamoDB", DisplayErrorContext(&e)))?;
+            for item in page.items() {
+                each(listed(item).map(|l| l.rec).map_err(|_| {
+                    item.string("pk")
+                        .map(|pk| keys::request_id(pk).unwrap_or(pk).to_string())
+                        .unwrap_or_default()
+                }));
+            }
+        }
+        Ok(())
     }
 }
 

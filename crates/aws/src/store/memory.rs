@@ -285,6 +285,28 @@ impl RequestLister for MemoryStore {
         found.sort();
         Ok(found.into_iter().map(|(_, id)| id).collect())
     }
+
+    async fn created_between(
+        &self,
+        from_ms: u64,
+        until_ms: u64,
+        each: &mut (dyn FnMut(Result<RequestRecord, String>) + Send),
+    ) -> Result<(), ApiError> {
+        let found: Vec<Result<RequestRecord, String>> = {
+            let t = self.table();
+            t.requests
+                .iter()
+                .filter(|(_, m)| (from_ms..until_ms).contains(&m.created_at))
+                .map(|(pk, m)| {
+                    let id = keys::request_id(pk).unwrap_or(pk).to_string();
+                    // The index projects the document, never the task token.
+                    record(m, false).map_err(|_| id)
+                })
+                .collect()
+        };
+        found.into_iter().for_each(each);
+        Ok(())
+    }
 }
 
 #[async_trait]
