@@ -776,3 +776,39 @@ async fn a_pinned_policy_version_survives_a_broken_edit() {
     .await;
     assert!(e.contains("ssm:/tollgate/policies"), "{e}");
 }
+
+/// A verifier with `issuer`'s keys pinned and no leeway, as the API builds it.
+fn pinned_verifier(issuer: &tollgate_local::issuer::DevIssuer) -> tollgate_aws::oidc::Verifier {
+    let jwks = serde_json::from_value(issuer.jwks()).unwrap();
+    let cfg = IssuerConfig {
+        jwks: Some(jwks),
+        leeway_seconds: 0,
+        ..IssuerConfig::new(issuer.issuer(), AGENT_AUDIENCE)
+    };
+    tollgate_aws::oidc::Verifier::new(vec![cfg], Duration::from_secs(10))
+}
+
+#[tokio::test]
+async fn a_remembered_token_still_expires_and_a_changed_byte_is_checked_again() {
+    let issuer =
+        tollgate_local::issuer::DevIssuer::new("https://remembered.example/idp".into()).unwrap();
+    let verifier = pinned_verifier(&issuer);
+    let now = jsonwebtoken::get_current_timestamp();
+    let claims = serde_json::json!({"iss": issuer.issuer(), "sub": "ci-bot", "aud": AGENT_AUDIENCE,
+        "iat": now, "exp": now + 2});
+    let token = issuer.sign(Algorithm::ES256, &claims).unwrap();
+    for _ in 0..2 {
+        let v = verifier.verify(&token).await.expect("valid token");
+        assert_eq!(v.identity.subject, "ci-bot");
+    }
+    // The same header and payload under another signature: not the remembered token.
+    let (signed, sig) = token.rsplit_once('.').unwrap();
+    let flipped = if sig.starts_with('A') { "B" } else { "A" };
+    let forged = format!("{signed}.{flipped}{}", &sig[1..]);
+    let e = verifier.verify(&forged).await.unwrap_err();
+    assert_eq!(e.detail.as_ref().unwrap()["reason"], "invalid_signature");
+    // Past `exp`, the remembered token is refused like any expired one.
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    let e = verifier.verify(&token).await.unwrap_err();
+    assert_eq!(e.detail.as_ref().unwrap()["reason"], "token_expired");
+}

@@ -10,6 +10,10 @@ mod code_flow;
 mod config;
 mod keys;
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
@@ -27,11 +31,34 @@ use keys::TrustedIssuer;
 /// Tokens larger than this are refused unread.
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
+/// How long a token that passed every check is taken again on its exact bytes, its expiry
+/// still checked each time: an agent sends one token with every call, and its signature check
+/// was most of a decision's CPU. Short, so a key withdrawn without a refetch here stops
+/// counting soon.
+const SEEN_FOR: Duration = Duration::from_secs(300);
+/// Most tokens remembered; past it the memory is emptied (each is verified again once).
+const MAX_SEEN: usize = 1024;
+
 /// Verifies tokens for one role (agents, or approvers).
 pub struct Verifier {
     issuers: Vec<TrustedIssuer>,
     http: reqwest::Client,
-    min_refresh: std::time::Duration,
+    min_refresh: Duration,
+    /// Tokens that passed every check, by their exact text. Only successes: a refused token
+    /// is checked again in full each time.
+    seen: Mutex<HashMap<String, Seen>>,
+    memory: bool,
+}
+
+struct Seen {
+    verified: Verified,
+    /// Its issuer, and that issuer's key fetch count when it was verified: a refetch may
+    /// have withdrawn the key, so it ends what was remembered.
+    issuer: usize,
+    fetches: u64,
+    exp: u64,
+    leeway: u64,
+    until: Instant,
 }
 
 /// A token that passed every check.
@@ -68,7 +95,7 @@ fn segment_json(seg: &str, which: &str) -> Result<Value, ApiError> {
 }
 
 impl Verifier {
-    pub fn new(issuers: Vec<IssuerConfig>, min_refresh: std::time::Duration) -> Self {
+    pub fn new(issuers: Vec<IssuerConfig>, min_refresh: Duration) -> Self {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
@@ -78,7 +105,55 @@ impl Verifier {
             issuers: issuers.into_iter().map(TrustedIssuer::new).collect(),
             http,
             min_refresh,
+            seen: Mutex::new(HashMap::new()),
+            memory: true,
         }
+    }
+
+    /// The same verifier checking every token in full every time: for measuring the checks
+    /// themselves.
+    pub fn without_memory(mut self) -> Self {
+        self.memory = false;
+        self
+    }
+
+    /// A token verified before, on its exact text, if its issuer's keys were not refetched
+    /// since, it was verified less than [`SEEN_FOR`] ago, and it has not expired since (the
+    /// one check whose answer changes with time: `nbf` and `iat` were in the past already).
+    fn recall(&self, token: &str) -> Option<Result<Verified, ApiError>> {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let s = seen.get(token)?;
+        let keys_unchanged = self.issuers[s.issuer].stats().fetches == s.fetches;
+        if !keys_unchanged || Instant::now() >= s.until {
+            seen.remove(token);
+            return None;
+        }
+        if jsonwebtoken::get_current_timestamp() > s.exp.saturating_add(s.leeway) {
+            seen.remove(token);
+            return Some(Err(unauthorized("token_expired", "token has expired")));
+        }
+        Some(Ok(s.verified.clone()))
+    }
+
+    fn remember(&self, token: &str, issuer: usize, fetches: u64, verified: &Verified) {
+        let Some(exp) = verified.claims.get("exp").and_then(Value::as_u64) else {
+            return;
+        };
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.len() >= MAX_SEEN {
+            seen.clear();
+        }
+        seen.insert(
+            token.to_string(),
+            Seen {
+                verified: verified.clone(),
+                issuer,
+                fetches,
+                exp,
+                leeway: self.issuers[issuer].cfg.leeway_seconds,
+                until: Instant::now() + SEEN_FOR,
+            },
+        );
     }
 
     /// Key fetch counters per issuer, for operators and tests.
@@ -150,6 +225,15 @@ impl Verifier {
                 "token is larger than 16 KiB",
             ));
         }
+        if self.memory
+            && let Some(known) = self.recall(token)
+        {
+            return known;
+        }
+        self.verify_in_full(token).await
+    }
+
+    async fn verify_in_full(&self, token: &str) -> Result<Verified, ApiError> {
         let segments: Vec<&str> = token.split('.').collect();
         if segments.len() != 3 || segments.iter().any(|s| s.is_empty()) {
             return Err(unauthorized(
@@ -176,10 +260,11 @@ impl Verifier {
             .get("iss")
             .and_then(Value::as_str)
             .ok_or_else(|| unauthorized("missing_claim", "token has no `iss` claim"))?;
-        let trusted = self
+        let (issuer_index, trusted) = self
             .issuers
             .iter()
-            .find(|i| i.cfg.issuer == iss)
+            .enumerate()
+            .find(|(_, i)| i.cfg.issuer == iss)
             .ok_or_else(|| {
                 unauthorized(
                     "untrusted_issuer",
@@ -196,6 +281,8 @@ impl Verifier {
             .kid
             .as_deref()
             .ok_or_else(|| unauthorized("missing_kid", "token header has no `kid`"))?;
+        // Read before the key: a refetch racing this verification then ends what is remembered.
+        let fetches = trusted.stats().fetches;
         let (key, key_alg) = trusted
             .key(kid, &self.http, self.min_refresh)
             .await?
@@ -247,7 +334,11 @@ impl Verifier {
             .map_err(|e| unauthorized(e.reason, &e.message))?;
         let identity = identity_from_claims(&cfg.issuer, &claims, &cfg.mapping())
             .map_err(|e| unauthorized(e.reason, &e.message))?;
-        Ok(Verified { identity, claims })
+        let verified = Verified { identity, claims };
+        if self.memory {
+            self.remember(token, issuer_index, fetches, &verified);
+        }
+        Ok(verified)
     }
 }
 
