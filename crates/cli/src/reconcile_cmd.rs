@@ -51,7 +51,7 @@ pub fn parse_span(s: &str) -> Option<u64> {
 }
 
 /// Where the window starts: a span back from now, or a date.
-fn parse_since(s: &str, now_ms: u64) -> Option<u64> {
+pub(crate) fn parse_since(s: &str, now_ms: u64) -> Option<u64> {
     match parse_span(s) {
         Some(span) => Some(now_ms.saturating_sub(span)),
         None => tollgate_core::time::parse_time(s),
@@ -60,7 +60,7 @@ fn parse_since(s: &str, now_ms: u64) -> Option<u64> {
 
 /// Text from CloudTrail (session names are chosen by whoever assumed the role) without the
 /// control characters that would rewrite an operator's terminal.
-fn clean(s: &str) -> String {
+pub(crate) fn clean(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_control() { '?' } else { c })
         .collect()
