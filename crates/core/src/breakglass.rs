@@ -496,7 +496,7 @@ mod tests {
             (None, "is required"),
             (Some("   "), "is required"),
             (Some("it is urgent, trust me, ok"), "at least 40"),
-            (Some("          it is urgent, trust me                 "), "is 24 characters"),
+            (Some("          it is urgent, trust me                 "), "is 22 characters"),
             (
                 Some("restoring the table now\u{7}\u{7} because prod is down"),
                 "control characters",
