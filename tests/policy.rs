@@ -650,7 +650,8 @@ async fn break_glass_runs_the_call_loudly_and_an_unacknowledged_use_alarms() {
     assert_eq!(a.status, 202, "{}", a.body);
     assert_eq!(a.body["decision"]["breakglass"], json!({"groups": ["oncall"], "min_justification": 30}));
     let id = a.body["id"].as_str().unwrap().to_string();
-    let hash = a.body["request_hash"].as_str().unwrap().to_string();
+    let shown = olga.status(&id, 0).await.unwrap();
+    let hash = shown.body["request_hash"].as_str().unwrap().to_string();
     // The workflow must be waiting for the decision before it is made.
     wait_for_notice(&bot, &id, WAIT).await.unwrap();
     let r = olga.vote(&id, Verdict::Approve, None).await.unwrap();
@@ -703,7 +704,10 @@ async fn break_glass_runs_the_call_loudly_and_an_unacknowledged_use_alarms() {
     // A second use, never acknowledged: past its deadline the sweeper alarms, once.
     let a = bot.submit(&drop("users"), None).await.unwrap();
     let late = a.body["id"].as_str().unwrap().to_string();
-    let late_hash = a.body["request_hash"].as_str().unwrap().to_string();
+    let late_hash = olga.status(&late, 0).await.unwrap().body["request_hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
     wait_for_notice(&bot, &late, WAIT).await.unwrap();
     let r = olga.break_glass(&late, why, &late_hash).await.unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
