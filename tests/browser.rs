@@ -180,7 +180,14 @@ async fn break_glass_in_headless_chromium_only_for_a_member() {
     let why = "glass-orders holds corrupt rows; dropping it now to restore from backup";
     let out = node(
         &script,
-        &[&stack.api_url, &shots.to_string_lossy(), &id, "alice", "olga", why],
+        &[
+            &stack.api_url,
+            &shots.to_string_lossy(),
+            &id,
+            "alice",
+            "olga",
+            why,
+        ],
     )
     .await;
     assert!(out.contains("breakglass"), "{out}");

@@ -624,7 +624,9 @@ async fn break_glass_runs_the_call_loudly_and_an_unacknowledged_use_alarms() {
     })
     .await;
     for t in ["orders", "users"] {
-        tollgate_local::demo::create_table(&stack.sdk, t).await.unwrap();
+        tollgate_local::demo::create_table(&stack.sdk, t)
+            .await
+            .unwrap();
     }
     let member = |sub: &str, groups: &[&str]| {
         let token = stack
@@ -642,20 +644,26 @@ async fn break_glass_runs_the_call_loudly_and_an_unacknowledged_use_alarms() {
     let olga = member("olga", &["approvers", "oncall"]);
     let dan = member("dan", &["approvers", "dba"]);
     let why = "orders is corrupt after the bad migration; dropping it to restore";
-    let drop = |table: &str| {
-        json!({"action": "dynamodb:DeleteTable", "params": {"TableName": table}, "reason": "restore"})
-    };
+    let drop = |table: &str| json!({"action": "dynamodb:DeleteTable", "params": {"TableName": table}, "reason": "restore"});
 
     let a = bot.submit(&drop("orders"), None).await.unwrap();
     assert_eq!(a.status, 202, "{}", a.body);
-    assert_eq!(a.body["decision"]["breakglass"], json!({"groups": ["oncall"], "min_justification": 30}));
+    assert_eq!(
+        a.body["decision"]["breakglass"],
+        json!({"groups": ["oncall"], "min_justification": 30})
+    );
     let id = a.body["id"].as_str().unwrap().to_string();
     let shown = olga.status(&id, 0).await.unwrap();
     let hash = shown.body["request_hash"].as_str().unwrap().to_string();
     // The workflow must be waiting for the decision before it is made.
     wait_for_notice(&bot, &id, WAIT).await.unwrap();
     let r = olga.vote(&id, Verdict::Approve, None).await.unwrap();
-    assert_eq!((r.status, r.body["error"]["code"].as_str()), (403, Some("self_approval")), "{}", r.body);
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (403, Some("self_approval")),
+        "{}",
+        r.body
+    );
     let r = olga.break_glass(&id, "urgent!", &hash).await.unwrap();
     assert_eq!(r.status, 400, "{}", r.body);
     let r = olga.break_glass(&id, why, &hash).await.unwrap();
@@ -681,8 +689,14 @@ async fn break_glass_runs_the_call_loudly_and_an_unacknowledged_use_alarms() {
         })
     };
     let deadline = std::time::Instant::now() + WAIT;
-    while !(reached(&alarm_topic, &id, "breakglass_used") && reached(&approval_topic, &id, "breakglass_used")) {
-        assert!(std::time::Instant::now() < deadline, "break-glass notices: {:?}", stack.outbox());
+    while !(reached(&alarm_topic, &id, "breakglass_used")
+        && reached(&approval_topic, &id, "breakglass_used"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "break-glass notices: {:?}",
+            stack.outbox()
+        );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     let notice = stack
@@ -691,7 +705,13 @@ async fn break_glass_runs_the_call_loudly_and_an_unacknowledged_use_alarms() {
         .find(|n| n["topic"] == alarm_topic.as_str() && n["notice"]["request_id"] == id.as_str())
         .unwrap();
     assert_eq!(notice["notice"]["groups"], json!(["dba", "oncall"]));
-    assert!(notice["subject"].as_str().unwrap().starts_with("BREAK-GLASS"), "{notice}");
+    assert!(
+        notice["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("BREAK-GLASS"),
+        "{notice}"
+    );
 
     // Dan acknowledges; Olga could not; nor twice.
     let r = olga.acknowledge(&id).await.unwrap();
@@ -713,7 +733,10 @@ async fn break_glass_runs_the_call_loudly_and_an_unacknowledged_use_alarms() {
     assert_eq!(r.status, 200, "{}", r.body);
     bot.wait_final(&late, WAIT, |_| {}).await.unwrap();
     let report = stack.sweep(900_000).await.unwrap();
-    assert!(report.breakglass_overdue.is_empty(), "not yet due: {report:?}");
+    assert!(
+        report.breakglass_overdue.is_empty(),
+        "not yet due: {report:?}"
+    );
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     let report = stack.sweep(900_000).await.unwrap();
     assert_eq!(report.breakglass_overdue, [late.clone()], "{report:?}");
@@ -721,18 +744,32 @@ async fn break_glass_runs_the_call_loudly_and_an_unacknowledged_use_alarms() {
         stack
             .outbox()
             .iter()
-            .filter(|n| n["topic"] == alarm_topic.as_str() && n["notice"]["request_id"] == id && n["notice"]["type"] == "breakglass_overdue")
+            .filter(|n| {
+                n["topic"] == alarm_topic.as_str()
+                    && n["notice"]["request_id"] == id
+                    && n["notice"]["type"] == "breakglass_overdue"
+            })
             .count()
     };
     let deadline = std::time::Instant::now() + WAIT;
     while alarmed(&late) == 0 {
-        assert!(std::time::Instant::now() < deadline, "overdue alarm: {:?}", stack.outbox());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "overdue alarm: {:?}",
+            stack.outbox()
+        );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     let report = stack.sweep(900_000).await.unwrap();
     assert!(report.breakglass_overdue.is_empty(), "once: {report:?}");
     assert_eq!(alarmed(&id), 0, "the acknowledged use raises nothing");
     let trail = bot.status(&late, 0).await.unwrap();
-    assert!(trail.body["events"].to_string().contains("break_glass_overdue"), "{}", trail.body);
+    assert!(
+        trail.body["events"]
+            .to_string()
+            .contains("break_glass_overdue"),
+        "{}",
+        trail.body
+    );
     stack.stop().await;
 }

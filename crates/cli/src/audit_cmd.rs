@@ -102,7 +102,10 @@ pub struct BreakGlassArgs<'a> {
 pub async fn breakglass(a: BreakGlassArgs<'_>) -> Result<u8, String> {
     use tollgate_aws::store::{Cursor, Listing};
     let since = crate::reconcile_cmd::parse_since(a.since, a.now_ms).ok_or_else(|| {
-        format!("--since `{}`: use a span (24h, 7d) or a date (YYYY-MM-DD)", a.since)
+        format!(
+            "--since `{}`: use a span (24h, 7d) or a date (YYYY-MM-DD)",
+            a.since
+        )
     })?;
     let store = table(a.table, a.endpoint_url, a.region).await;
     let store: &dyn RecordStore = &store;
@@ -114,7 +117,9 @@ pub async fn breakglass(a: BreakGlassArgs<'_>) -> Result<u8, String> {
             .await
             .map_err(|e| e.message)?;
         for rec in &page.requests {
-            let Some(used) = &rec.breakglass else { continue };
+            let Some(used) = &rec.breakglass else {
+                continue;
+            };
             if used.at < since {
                 break 'pages;
             }
@@ -126,7 +131,10 @@ pub async fn breakglass(a: BreakGlassArgs<'_>) -> Result<u8, String> {
         }
     }
     if a.json {
-        outln!("{}", serde_json::to_string_pretty(&uses).unwrap_or_default());
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&uses).unwrap_or_default()
+        );
         return Ok(exit::SUCCEEDED);
     }
     for u in &uses {
@@ -137,7 +145,9 @@ pub async fn breakglass(a: BreakGlassArgs<'_>) -> Result<u8, String> {
                 crate::reconcile_cmd::clean(by),
                 clean("acknowledged_at")
             ),
-            (None, Some(true)) => format!("OVERDUE: not acknowledged, due {}", clean("acknowledge_by")),
+            (None, Some(true)) => {
+                format!("OVERDUE: not acknowledged, due {}", clean("acknowledge_by"))
+            }
             (None, _) => format!("not acknowledged yet, due {}", clean("acknowledge_by")),
         };
         outln!(

@@ -583,7 +583,8 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
             verify: None,
             id: None,
         } => Err(usage(
-            "audit: name a request id, or `audit verify` / `audit breakglass` / `audit reconcile`".into(),
+            "audit: name a request id, or `audit verify` / `audit breakglass` / `audit reconcile`"
+                .into(),
         )),
         Command::Policy(PolicyCommand::Validate { paths }) => Ok(policy_cmd::validate_cmd(&paths)?),
         Command::Policy(PolicyCommand::Test { dir }) => {

@@ -111,7 +111,9 @@ pub fn justification(text: Option<&str>, min: u32) -> Result<String, ApiError> {
     if len == 0 {
         return Err(ApiError::field(
             "justification",
-            format!("is required to break glass: say what the emergency is, in at least {min} characters"),
+            format!(
+                "is required to break glass: say what the emergency is, in at least {min} characters"
+            ),
         ));
     }
     if len > MAX_COMMENT_CHARS {
@@ -330,7 +332,12 @@ impl RequestRecord {
             .requirements()
             .iter()
             .flat_map(|r| r.groups.iter().cloned())
-            .chain(self.decision.breakglass.iter().flat_map(|g| g.groups.iter().cloned()))
+            .chain(
+                self.decision
+                    .breakglass
+                    .iter()
+                    .flat_map(|g| g.groups.iter().cloned()),
+            )
             .collect();
         groups.sort();
         groups.dedup();
@@ -496,7 +503,10 @@ mod tests {
             (None, "is required"),
             (Some("   "), "is required"),
             (Some("it is urgent, trust me, ok"), "at least 40"),
-            (Some("          it is urgent, trust me                 "), "is 22 characters"),
+            (
+                Some("          it is urgent, trust me                 "),
+                "is 22 characters",
+            ),
             (
                 Some("restoring the table now\u{7}\u{7} because prod is down"),
                 "control characters",
@@ -547,7 +557,13 @@ mod tests {
         assert_eq!(events[0].kind, EventKind::BreakGlassAcknowledged);
         assert_eq!(events[0].detail["late"], false);
         assert!(events[0].detail.get("to").is_none());
-        let ack = rec.breakglass.as_ref().unwrap().acknowledged.as_ref().unwrap();
+        let ack = rec
+            .breakglass
+            .as_ref()
+            .unwrap()
+            .acknowledged
+            .as_ref()
+            .unwrap();
         assert_eq!((ack.by.subject.as_str(), ack.at), ("dan", 20));
         let e = rec
             .acknowledge_breakglass(&who("sam", &["oncall"]), 30)
@@ -564,9 +580,17 @@ mod tests {
         assert!(notice(&rec, "https://l", Loud::Used).is_none());
         rec.break_glass(&olga(), Some(WHY), 10, 1000).unwrap();
         let (subject, bodies) = notice(&rec, "https://l", Loud::Used).unwrap();
-        assert!(subject.starts_with("BREAK-GLASS: olga approved dynamodb:DeleteTable"), "{subject}");
+        assert!(
+            subject.starts_with("BREAK-GLASS: olga approved dynamodb:DeleteTable"),
+            "{subject}"
+        );
         assert!(bodies["email"].as_str().unwrap().contains(WHY));
-        assert!(bodies["email"].as_str().unwrap().contains("`dba`, `oncall`"));
+        assert!(
+            bodies["email"]
+                .as_str()
+                .unwrap()
+                .contains("`dba`, `oncall`")
+        );
         let machine: serde_json::Value =
             serde_json::from_str(bodies["lambda"].as_str().unwrap()).unwrap();
         assert_eq!(machine["type"], "breakglass_used");
@@ -585,7 +609,10 @@ mod tests {
         assert!(rec.mark_breakglass_overdue(1010).is_none(), "not yet due");
         let ev = rec.mark_breakglass_overdue(1011).unwrap();
         assert_eq!(ev.kind, EventKind::BreakGlassOverdue);
-        assert_eq!(rec.breakglass.as_ref().unwrap().overdue_alarmed_at, Some(1011));
+        assert_eq!(
+            rec.breakglass.as_ref().unwrap().overdue_alarmed_at,
+            Some(1011)
+        );
         assert!(rec.mark_breakglass_overdue(2000).is_none(), "once");
         // Still acknowledgeable, and marked late.
         let ev = rec

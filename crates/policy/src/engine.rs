@@ -10,9 +10,9 @@ use cedar_policy::{
     EntityTypeName, EntityUid, PolicyId, PolicySet, Request, RestrictedExpression,
 };
 use tollgate_catalog::{ActionInfo, catalog};
+use tollgate_core::breakglass::{self, BreakGlass};
 use tollgate_core::mask::MaskRules;
 use tollgate_core::own::OwnResources;
-use tollgate_core::breakglass::{self, BreakGlass};
 use tollgate_core::rate::Tally;
 use tollgate_core::{Decision, Effect, GroupRequirement, Policy, PolicyInput, Requirement};
 
@@ -184,7 +184,9 @@ fn breakglass_of(p: &cedar_policy::Policy, approvals: u32) -> Result<Option<Brea
     }
     let well_formed = !group.is_empty()
         && group.len() <= MAX_GROUP_NAME
-        && !group.chars().any(|c| c.is_whitespace() || c.is_control() || c == '`');
+        && !group
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '`');
     if !well_formed {
         return Err(format!(
             "@breakglass(\"{}\"): must name one group (no spaces, at most {MAX_GROUP_NAME} characters), like \"oncall\"",

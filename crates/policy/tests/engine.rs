@@ -524,11 +524,26 @@ fn breakglass_annotations_are_checked_and_refused_with_their_reason() {
     for (annotations, needle) in [
         (r#"@breakglass("oncall")"#, "only an approval permit"),
         (r#"@approval("1") @breakglass("")"#, "must name one group"),
-        (r#"@approval("1") @breakglass("on call")"#, "must name one group"),
-        (r#"@approval("1") @breakglass("oncall") @breakglass_justification("19")"#, "from 20 to 2000"),
-        (r#"@approval("1") @breakglass("oncall") @breakglass_justification("2001")"#, "from 20 to 2000"),
-        (r#"@approval("1") @breakglass("oncall") @breakglass_justification("lots")"#, "from 20 to 2000"),
-        (r#"@approval("1") @breakglass_justification("40")"#, "needs @breakglass"),
+        (
+            r#"@approval("1") @breakglass("on call")"#,
+            "must name one group",
+        ),
+        (
+            r#"@approval("1") @breakglass("oncall") @breakglass_justification("19")"#,
+            "from 20 to 2000",
+        ),
+        (
+            r#"@approval("1") @breakglass("oncall") @breakglass_justification("2001")"#,
+            "from 20 to 2000",
+        ),
+        (
+            r#"@approval("1") @breakglass("oncall") @breakglass_justification("lots")"#,
+            "from 20 to 2000",
+        ),
+        (
+            r#"@approval("1") @breakglass_justification("40")"#,
+            "needs @breakglass",
+        ),
     ] {
         let text = format!("@id(\"a\") {annotations} {permit}");
         let errs = CedarPolicy::new(&[PolicySource::new("p.cedar", &text)], 900)
@@ -563,7 +578,10 @@ fn breakglass_is_offered_only_when_every_matching_approval_policy_names_a_group(
     };
     // One policy: its group, the default length.
     let one = glass("dev-orders", "dynamodb:DeleteTable").unwrap();
-    assert_eq!((one.groups.clone(), one.min_justification), (vec!["oncall".to_string()], 40));
+    assert_eq!(
+        (one.groups.clone(), one.min_justification),
+        (vec!["oncall".to_string()], 40)
+    );
     // Two, each with a group: a member of both, the longer justification.
     let both = glass("prod-orders", "dynamodb:DeleteTable").unwrap();
     assert_eq!(both.groups, ["oncall", "sre"]);

@@ -182,7 +182,13 @@ impl Api {
             }
             Some("acknowledge") => {
                 let done = self.acknowledge(id, &session.identity, channel).await;
-                return answer_page(done.map(|_| "Acknowledged. The break-glass use is recorded as seen by you.".to_string()), here, place.inbox);
+                return answer_page(
+                    done.map(|_| {
+                        "Acknowledged. The break-glass use is recorded as seen by you.".to_string()
+                    }),
+                    here,
+                    place.inbox,
+                );
             }
             _ => {
                 return Err(ApiError::field(
@@ -288,10 +294,9 @@ impl Api {
                         view::acknowledge_form(&place.post_to, &self.hidden_fields(rec, s, place))
                     )
                 }
-                None if unacknowledged => view::sign_in_button(
-                    &self.login_link(&place.back),
-                    "Sign in to acknowledge",
-                ),
+                None if unacknowledged => {
+                    view::sign_in_button(&self.login_link(&place.back), "Sign in to acknowledge")
+                }
                 _ => String::new(),
             };
             return format!("{banner}{}{ack}", view::nothing_to_decide(rec.status));
@@ -336,7 +341,10 @@ impl Api {
         place: &FormPlace<'a>,
     ) -> Vec<(&'static str, String)> {
         let mut hidden = vec![
-            ("csrf", seal::csrf_token(self.keys.csrf.current(), &s.sid, &rec.id)),
+            (
+                "csrf",
+                seal::csrf_token(self.keys.csrf.current(), &s.sid, &rec.id),
+            ),
             ("request_hash", rec.request_hash.clone()),
         ];
         if let Some(k) = place.k {

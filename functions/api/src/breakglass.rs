@@ -107,7 +107,9 @@ impl Api {
         self.approver_role(who)?;
         let ((), rec) = self
             .store
-            .update(id, |rec| Ok(((), rec.acknowledge_breakglass(who, now_ms())?)))
+            .update(id, |rec| {
+                Ok(((), rec.acknowledge_breakglass(who, now_ms())?))
+            })
             .await?;
         tracing::info!(request_id = %id, approver = %who.subject, channel, event = "breakglass_acknowledged", "break-glass use acknowledged");
         Ok(rec)
@@ -121,7 +123,8 @@ impl Api {
         id: &str,
     ) -> Result<Response, ApiError> {
         let approver = self.verify_approver(req).await?;
-        let obj = crate::body::object(req.body(), &["breakglass", "justification", "request_hash"])?;
+        let obj =
+            crate::body::object(req.body(), &["breakglass", "justification", "request_hash"])?;
         if obj.get("breakglass") != Some(&Value::Bool(true)) {
             return Err(ApiError::field(
                 "breakglass",

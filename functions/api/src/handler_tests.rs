@@ -1074,25 +1074,72 @@ async fn break_glass_lets_a_member_approve_alone_and_a_second_approver_acknowled
     )
     .await;
     assert_eq!((status, code(&body)), (403, "forbidden"), "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("`oncall`"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`oncall`")
+    );
     // Every field is checked and named.
     for (body, field, status) in [
-        (json!({"justification": EMERGENCY, "request_hash": hash}), "breakglass", 400),
-        (json!({"breakglass": "yes", "justification": EMERGENCY, "request_hash": hash}), "breakglass", 400),
-        (json!({"breakglass": true, "justification": "it is urgent", "request_hash": hash}), "justification", 400),
-        (json!({"breakglass": true, "justification": format!("   {}   ", &EMERGENCY[..20]), "request_hash": hash}), "justification", 400),
-        (json!({"breakglass": true, "justification": 42, "request_hash": hash}), "justification", 400),
-        (json!({"breakglass": true, "justification": "x".repeat(2001), "request_hash": hash}), "justification", 400),
-        (json!({"breakglass": true, "justification": EMERGENCY}), "request_hash", 400),
-        (json!({"breakglass": true, "justification": EMERGENCY, "request_hash": "0".repeat(64)}), "request_hash", 409),
-        (json!({"breakglass": true, "justification": EMERGENCY, "request_hash": hash, "approve": true}), "approve", 400),
+        (
+            json!({"justification": EMERGENCY, "request_hash": hash}),
+            "breakglass",
+            400,
+        ),
+        (
+            json!({"breakglass": "yes", "justification": EMERGENCY, "request_hash": hash}),
+            "breakglass",
+            400,
+        ),
+        (
+            json!({"breakglass": true, "justification": "it is urgent", "request_hash": hash}),
+            "justification",
+            400,
+        ),
+        (
+            json!({"breakglass": true, "justification": format!("   {}   ", &EMERGENCY[..20]), "request_hash": hash}),
+            "justification",
+            400,
+        ),
+        (
+            json!({"breakglass": true, "justification": 42, "request_hash": hash}),
+            "justification",
+            400,
+        ),
+        (
+            json!({"breakglass": true, "justification": "x".repeat(2001), "request_hash": hash}),
+            "justification",
+            400,
+        ),
+        (
+            json!({"breakglass": true, "justification": EMERGENCY}),
+            "request_hash",
+            400,
+        ),
+        (
+            json!({"breakglass": true, "justification": EMERGENCY, "request_hash": "0".repeat(64)}),
+            "request_hash",
+            409,
+        ),
+        (
+            json!({"breakglass": true, "justification": EMERGENCY, "request_hash": hash, "approve": true}),
+            "approve",
+            400,
+        ),
     ] {
         let (got, answer) = glass(olga.clone(), body.clone()).await;
         assert_eq!(got, status, "{body}: {answer}");
         assert_eq!(answer["error"]["field"], field, "{body}: {answer}");
     }
-    assert!(h.alarms.0.lock().unwrap().is_empty(), "nothing happened yet");
-    assert_eq!(h.store.get(&id).await.unwrap().unwrap().status, tollgate_core::Status::Pending);
+    assert!(
+        h.alarms.0.lock().unwrap().is_empty(),
+        "nothing happened yet"
+    );
+    assert_eq!(
+        h.store.get(&id).await.unwrap().unwrap().status,
+        tollgate_core::Status::Pending
+    );
 
     // Explicitly, with a justification: approved alone, at once, loudly.
     let (status, body) = glass(
@@ -1104,7 +1151,11 @@ async fn break_glass_lets_a_member_approve_alone_and_a_second_approver_acknowled
     assert_eq!(body["status"], "APPROVED");
     assert_eq!(body["breakglass"]["approver"]["subject"], "olga");
     assert_eq!(body["breakglass"]["justification"], EMERGENCY, "trimmed");
-    assert!(h.workflow.calls().contains(&format!("approve token-{id} {id}")));
+    assert!(
+        h.workflow
+            .calls()
+            .contains(&format!("approve token-{id} {id}"))
+    );
     assert_eq!(kinds(&h.alarms), ["breakglass_used"]);
     assert!(kinds(&h.notices).contains(&"breakglass_used".to_string()));
     let (_, trail) = h.status(&olga, &id, 0).await;
@@ -1114,7 +1165,11 @@ async fn break_glass_lets_a_member_approve_alone_and_a_second_approver_acknowled
         .iter()
         .map(|e| e["kind"].as_str().unwrap())
         .collect();
-    assert!(events.ends_with(&["voted", "break_glass", "approved"]) || events.ends_with(&["break_glass", "approved"]), "{events:?}");
+    assert!(
+        events.ends_with(&["voted", "break_glass", "approved"])
+            || events.ends_with(&["break_glass", "approved"]),
+        "{events:?}"
+    );
     // Once only (APPROVED is not final yet: the call is about to run).
     let (status, body) = glass(
         olga.clone(),
@@ -1137,7 +1192,12 @@ async fn break_glass_lets_a_member_approve_alone_and_a_second_approver_acknowled
     assert_eq!(body["breakglass"]["acknowledged"]["by"]["subject"], "eve");
     let (status, body) = ack(h.approver("sam", &["approvers", "oncall"])).await;
     assert_eq!((status, code(&body)), (409, "conflict"), "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("already acknowledged by eve"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already acknowledged by eve")
+    );
 }
 
 async fn self_call(h: &Harness, path: &str, token: &str, body: Value) -> (u16, Value) {
@@ -1165,7 +1225,10 @@ async fn break_glass_is_not_offered_where_a_policy_names_no_group_nor_without_an
     let body = json!({"breakglass": true, "justification": EMERGENCY, "request_hash": hash});
     let (status, answer) = self_call(&h, &path, &olga, body).await;
     assert_eq!((status, code(&answer)), (503, "unavailable"), "{answer}");
-    assert_eq!(h.store.get(&id).await.unwrap().unwrap().status, tollgate_core::Status::Pending);
+    assert_eq!(
+        h.store.get(&id).await.unwrap().unwrap().status,
+        tollgate_core::Status::Pending
+    );
 }
 
 #[tokio::test]
@@ -1178,12 +1241,18 @@ async fn the_page_offers_break_glass_only_to_members_and_acknowledgement_to_a_se
 
     let (status, page) = h.browse("GET", &path, &dan, &[]).await;
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("name=\"verdict\" value=\"approve\""), "{page}");
+    assert!(
+        page.contains("name=\"verdict\" value=\"approve\""),
+        "{page}"
+    );
     assert!(!page.contains("breakglass"), "not a member: {page}");
     let (status, page) = h.browse("GET", &path, &olga, &[]).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Break glass and approve"), "{page}");
-    assert!(page.contains("own request"), "normal approval refused: {page}");
+    assert!(
+        page.contains("own request"),
+        "normal approval refused: {page}"
+    );
     assert!(page.contains("minlength=\"30\""), "{page}");
     let csrf = hidden(&page, "csrf");
     let hash = hidden(&page, "request_hash");
@@ -1210,10 +1279,18 @@ async fn the_page_offers_break_glass_only_to_members_and_acknowledgement_to_a_se
     assert!(page.contains("confirm"), "{page}");
     let (status, page) = post(olga.clone(), glass(&csrf, "breakglass", "too short")).await;
     assert_eq!(status, 400, "{page}");
-    assert!(page.contains("justification: is 9 characters; breaking glass on this request needs at least 30"), "{page}");
+    assert!(
+        page.contains(
+            "justification: is 9 characters; breaking glass on this request needs at least 30"
+        ),
+        "{page}"
+    );
     let (status, _) = post(dan.clone(), glass(&csrf, "breakglass", EMERGENCY)).await;
     assert_eq!(status, 403, "another session's CSRF token");
-    assert_eq!(h.store.get(&id).await.unwrap().unwrap().status, tollgate_core::Status::Pending);
+    assert_eq!(
+        h.store.get(&id).await.unwrap().unwrap().status,
+        tollgate_core::Status::Pending
+    );
 
     let (status, page) = post(olga.clone(), glass(&csrf, "breakglass", EMERGENCY)).await;
     assert_eq!(status, 200, "{page}");
@@ -1239,11 +1316,17 @@ async fn the_page_offers_break_glass_only_to_members_and_acknowledgement_to_a_se
     };
     let (status, page) = ack(olga.clone(), csrf.clone()).await;
     assert_eq!(status, 403, "{page}");
-    assert!(page.contains("another approver has to acknowledge"), "{page}");
+    assert!(
+        page.contains("another approver has to acknowledge"),
+        "{page}"
+    );
     let (status, page) = ack(dan.clone(), dan_csrf.clone()).await;
     assert_eq!(status, 200, "{page}");
     let (status, page) = ack(dan.clone(), dan_csrf).await;
     assert_eq!(status, 409, "{page}");
     let (_, page) = h.browse("GET", &path, &dan, &[]).await;
-    assert!(page.contains("Acknowledged by <strong>dan</strong>"), "{page}");
+    assert!(
+        page.contains("Acknowledged by <strong>dan</strong>"),
+        "{page}"
+    );
 }

@@ -269,12 +269,8 @@ impl Api {
             ("POST", ["v1", "requests", id, verb @ ("approve" | "reject")]) => {
                 self.vote(&req, id, verb).await
             }
-            ("POST", ["v1", "requests", id, "breakglass"]) => {
-                self.break_glass_api(&req, id).await
-            }
-            ("POST", ["v1", "requests", id, "acknowledge"]) => {
-                self.acknowledge_api(&req, id).await
-            }
+            ("POST", ["v1", "requests", id, "breakglass"]) => self.break_glass_api(&req, id).await,
+            ("POST", ["v1", "requests", id, "acknowledge"]) => self.acknowledge_api(&req, id).await,
             ("GET", ["v1", "approvals", id]) => self.approval_page(&req, id).await,
             ("POST", ["v1", "approvals", id]) => self.approval_form(&req, id).await,
             ("GET", ["v1", "inbox"]) => self.inbox(&req).await,
@@ -374,7 +370,12 @@ fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
         | ["v1", "inbox"] => Some("GET"),
         ["v1", "requests"] | ["v1", "approvals", _] | ["v1", "inbox", _] => Some("GET, POST"),
         ["v1", "explain" | "decisions" | "credentials" | "plans"]
-        | ["v1", "requests", _, "approve" | "reject" | "cancel" | "breakglass" | "acknowledge"]
+        | [
+            "v1",
+            "requests",
+            _,
+            "approve" | "reject" | "cancel" | "breakglass" | "acknowledge",
+        ]
         | ["v1", "approver", "logout"]
         | ["v1", "slack", "actions"]
         | ["mcp"] => Some("POST"),

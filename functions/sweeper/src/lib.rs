@@ -202,7 +202,9 @@ impl Sweeper {
                 .list(&Listing::BreakGlass, PAGE, after.as_ref())
                 .await?;
             for rec in &page.requests {
-                let Some(used) = &rec.breakglass else { continue };
+                let Some(used) = &rec.breakglass else {
+                    continue;
+                };
                 if used.at < since {
                     break 'pages;
                 }
@@ -249,9 +251,11 @@ impl Sweeper {
             "break-glass use not acknowledged in time"
         );
         let link = format!("{}/v1/inbox/{id}", self.public_url);
-        let Some((subject, message)) =
-            tollgate_core::breakglass::notice(&rec, &link, tollgate_core::breakglass::Loud::Overdue)
-        else {
+        let Some((subject, message)) = tollgate_core::breakglass::notice(
+            &rec,
+            &link,
+            tollgate_core::breakglass::Loud::Overdue,
+        ) else {
             return Ok(true);
         };
         let Some(alarms) = &self.alarms else {
