@@ -739,7 +739,11 @@ async fn break_glass_runs_the_call_loudly_and_an_unacknowledged_use_alarms() {
     );
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     let report = stack.sweep(900_000).await.unwrap();
-    assert_eq!(report.breakglass_overdue, [late.clone()], "{report:?}");
+    assert_eq!(
+        report.breakglass_overdue,
+        std::slice::from_ref(&late),
+        "{report:?}"
+    );
     let alarmed = |id: &str| {
         stack
             .outbox()
