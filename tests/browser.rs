@@ -154,3 +154,47 @@ async fn approve_a_plan_in_headless_chromium() {
     assert!(!table_exists(&stack.sdk, "plan-old").await.unwrap());
     stack.stop().await;
 }
+
+/// Break-glass on the inbox's request page, with JavaScript off: alice (not on call) sees the
+/// vote forms and no break-glass form; olga (on call) sees it, writes why and approves alone;
+/// the call runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn break_glass_in_headless_chromium_only_for_a_member() {
+    let (script, shots) = script("breakglass.mjs");
+    let text = r#"
+        @id("reads") permit (principal, action in Action::"Read", resource);
+        @id("drops-need-two") @approval("2") @approvers("approvers") @breakglass("oncall")
+        permit (principal, action == Action::"dynamodb:DeleteTable", resource);
+    "#;
+    let stack = stack_with(|o| {
+        o.policy_source = "ssm:/p".into();
+        o.seed_ssm = vec![("/p".into(), text.into())];
+    })
+    .await;
+    create_table(&stack.sdk, "glass-orders").await.unwrap();
+    let bot = agent(&stack, "ci-bot");
+    let id = pending_delete(&bot, "glass-orders").await;
+    wait_for_notice(&Client::new(&stack.api_url, None), &id, WAIT)
+        .await
+        .unwrap();
+    let why = "glass-orders holds corrupt rows; dropping it now to restore from backup";
+    let out = node(
+        &script,
+        &[
+            &stack.api_url,
+            &shots.to_string_lossy(),
+            &id,
+            "alice",
+            "olga",
+            why,
+        ],
+    )
+    .await;
+    assert!(out.contains("breakglass"), "{out}");
+    let done = bot.wait_final(&id, WAIT, |_| {}).await.unwrap();
+    assert_eq!(done.request_status(), Some("SUCCEEDED"), "{}", done.body);
+    assert_eq!(done.body["breakglass"]["approver"]["subject"], "olga");
+    assert_eq!(done.body["breakglass"]["justification"], why);
+    assert!(!table_exists(&stack.sdk, "glass-orders").await.unwrap());
+    stack.stop().await;
+}

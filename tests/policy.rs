@@ -4,6 +4,7 @@
 use tollgate_cli::client::Client;
 use tollgate_core::record::Verdict;
 use tollgate_e2e::*;
+use tollgate_local::demo::wait_for_notice;
 use tollgate_local::issuer::MintRequest;
 
 const POLICY: &str = r#"
@@ -599,6 +600,180 @@ async fn a_hundred_requests_at_once_are_each_counted_once() {
             counts.hour.service("dynamodb")
         ),
         (101, 100, 101)
+    );
+    stack.stop().await;
+}
+
+/// Break-glass on the live stack: a member of `oncall` approves her own agent's request
+/// alone; the call runs in the real state machine, the notice reaches the approval topic and
+/// the alarm topic, a second approver acknowledges it; a second use nobody acknowledges makes
+/// the sweeper alarm, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn break_glass_runs_the_call_loudly_and_an_unacknowledged_use_alarms() {
+    let text = r#"
+        @id("reads") permit (principal, action in Action::"Read", resource);
+        @id("drops-need-two-dbas") @approval("2") @approvers("dba")
+        @breakglass("oncall") @breakglass_justification("30")
+        permit (principal, action == Action::"dynamodb:DeleteTable", resource);
+    "#;
+    let stack = stack_with(|o| {
+        o.policy_source = "ssm:/p".into();
+        o.seed_ssm = vec![("/p".into(), text.into())];
+        // Short, so the second use is overdue within the test.
+        o.breakglass_ack_seconds = 2;
+    })
+    .await;
+    for t in ["orders", "users"] {
+        tollgate_local::demo::create_table(&stack.sdk, t)
+            .await
+            .unwrap();
+    }
+    let member = |sub: &str, groups: &[&str]| {
+        let token = stack
+            .mint(&MintRequest {
+                sub: sub.into(),
+                approver: true,
+                groups: Some(groups.iter().map(|g| g.to_string()).collect()),
+                ..Default::default()
+            })
+            .unwrap();
+        Client::new(&stack.api_url, Some(token))
+    };
+    // Olga's agent: the same principal as Olga the approver.
+    let bot = agent(&stack, "olga");
+    let olga = member("olga", &["approvers", "oncall"]);
+    let dan = member("dan", &["approvers", "dba"]);
+    let why = "orders is corrupt after the bad migration; dropping it to restore";
+    let drop = |table: &str| json!({"action": "dynamodb:DeleteTable", "params": {"TableName": table}, "reason": "restore"});
+
+    let a = bot.submit(&drop("orders"), None).await.unwrap();
+    assert_eq!(a.status, 202, "{}", a.body);
+    assert_eq!(
+        a.body["decision"]["breakglass"],
+        json!({"groups": ["oncall"], "min_justification": 30})
+    );
+    let id = a.body["id"].as_str().unwrap().to_string();
+    let shown = olga.status(&id, 0).await.unwrap();
+    let hash = shown.body["request_hash"].as_str().unwrap().to_string();
+    // The workflow must be waiting for the decision before it is made.
+    wait_for_notice(&bot, &id, WAIT).await.unwrap();
+    let r = olga.vote(&id, Verdict::Approve, None).await.unwrap();
+    assert_eq!(
+        (r.status, r.body["error"]["code"].as_str()),
+        (403, Some("self_approval")),
+        "{}",
+        r.body
+    );
+    let r = olga.break_glass(&id, "urgent!", &hash).await.unwrap();
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = olga.break_glass(&id, why, &hash).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["status"], "APPROVED");
+
+    let done = bot.wait_final(&id, WAIT, |_| {}).await.unwrap();
+    assert_eq!(done.request_status(), Some("SUCCEEDED"), "{}", done.body);
+    assert_eq!(done.body["breakglass"]["justification"], why);
+    let kinds: Vec<String> = done.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(kinds.contains(&"break_glass".into()), "{kinds:?}");
+    // The notice reached both topics.
+    let alarm_topic = stack.settings().alarm_topic_arn.clone().unwrap();
+    let approval_topic = stack.settings().topic_arn.clone();
+    let reached = |topic: &str, id: &str, kind: &str| {
+        stack.outbox().iter().any(|n| {
+            n["topic"] == topic && n["notice"]["request_id"] == id && n["notice"]["type"] == kind
+        })
+    };
+    let deadline = std::time::Instant::now() + WAIT;
+    while !(reached(&alarm_topic, &id, "breakglass_used")
+        && reached(&approval_topic, &id, "breakglass_used"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "break-glass notices: {:?}",
+            stack.outbox()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let notice = stack
+        .outbox()
+        .into_iter()
+        .find(|n| n["topic"] == alarm_topic.as_str() && n["notice"]["request_id"] == id.as_str())
+        .unwrap();
+    assert_eq!(notice["notice"]["groups"], json!(["dba", "oncall"]));
+    assert!(
+        notice["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("BREAK-GLASS"),
+        "{notice}"
+    );
+
+    // Dan acknowledges; Olga could not; nor twice.
+    let r = olga.acknowledge(&id).await.unwrap();
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = dan.acknowledge(&id).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["breakglass"]["acknowledged"]["by"]["subject"], "dan");
+    assert_eq!(dan.acknowledge(&id).await.unwrap().status, 409);
+
+    // A second use, never acknowledged: past its deadline the sweeper alarms, once.
+    let a = bot.submit(&drop("users"), None).await.unwrap();
+    let late = a.body["id"].as_str().unwrap().to_string();
+    let late_hash = olga.status(&late, 0).await.unwrap().body["request_hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_for_notice(&bot, &late, WAIT).await.unwrap();
+    let r = olga.break_glass(&late, why, &late_hash).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    bot.wait_final(&late, WAIT, |_| {}).await.unwrap();
+    let report = stack.sweep(900_000).await.unwrap();
+    assert!(
+        report.breakglass_overdue.is_empty(),
+        "not yet due: {report:?}"
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let report = stack.sweep(900_000).await.unwrap();
+    assert_eq!(
+        report.breakglass_overdue,
+        std::slice::from_ref(&late),
+        "{report:?}"
+    );
+    let alarmed = |id: &str| {
+        stack
+            .outbox()
+            .iter()
+            .filter(|n| {
+                n["topic"] == alarm_topic.as_str()
+                    && n["notice"]["request_id"] == id
+                    && n["notice"]["type"] == "breakglass_overdue"
+            })
+            .count()
+    };
+    let deadline = std::time::Instant::now() + WAIT;
+    while alarmed(&late) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "overdue alarm: {:?}",
+            stack.outbox()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let report = stack.sweep(900_000).await.unwrap();
+    assert!(report.breakglass_overdue.is_empty(), "once: {report:?}");
+    assert_eq!(alarmed(&id), 0, "the acknowledged use raises nothing");
+    let trail = bot.status(&late, 0).await.unwrap();
+    assert!(
+        trail.body["events"]
+            .to_string()
+            .contains("break_glass_overdue"),
+        "{}",
+        trail.body
     );
     stack.stop().await;
 }

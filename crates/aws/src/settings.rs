@@ -17,6 +17,13 @@ pub struct Settings {
     pub table: String,
     pub state_machine_arn: String,
     pub topic_arn: String,
+    /// The alarm topic (`TOLLGATE_ALARM_TOPIC_ARN`), which break-glass approvals and their
+    /// overdue acknowledgements are published to. Without one, break-glass is refused: it
+    /// is never used quietly.
+    pub alarm_topic_arn: Option<String>,
+    /// How long a second approver has to acknowledge a break-glass approval
+    /// (`TOLLGATE_BREAKGLASS_ACK_SECONDS`, default a day, from 5 minutes to 7 days).
+    pub breakglass_ack_seconds: u64,
     pub executor_function: String,
     /// Target name → IAM role ARN the executor assumes.
     pub targets: BTreeMap<String, String>,
@@ -211,6 +218,19 @@ impl Settings {
             table: required(get, "TOLLGATE_TABLE")?,
             state_machine_arn: required(get, "TOLLGATE_STATE_MACHINE_ARN")?,
             topic_arn: required(get, "TOLLGATE_TOPIC_ARN")?,
+            alarm_topic_arn: get("TOLLGATE_ALARM_TOPIC_ARN").filter(|v| !v.is_empty()),
+            breakglass_ack_seconds: match num(
+                "TOLLGATE_BREAKGLASS_ACK_SECONDS",
+                tollgate_core::breakglass::DEFAULT_ACK_SECONDS,
+            )? {
+                s @ 300..=604_800 => s,
+                _ => {
+                    return Err(invalid(
+                        "TOLLGATE_BREAKGLASS_ACK_SECONDS",
+                        "must be seconds from 300 (5 minutes) to 604800 (7 days)",
+                    ));
+                }
+            },
             executor_function: required(get, "TOLLGATE_EXECUTOR_FUNCTION")?,
             targets,
             public_url: required(get, "TOLLGATE_PUBLIC_URL")?

@@ -123,6 +123,28 @@ impl Store {
         Ok(item)
     }
 
+    /// The item that lists a break-glass approval in the status index (`BREAKGLASS#<n>`, at
+    /// the time of the use), rewritten with the request's document in every change after, in
+    /// the same transaction as the request item: so it never says more or less than it.
+    fn breakglass_put(&self, rec: &RequestRecord) -> Result<Option<TransactWriteItem>, ApiError> {
+        let Some(used) = &rec.breakglass else {
+            return Ok(None);
+        };
+        let put = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(keys::request(&rec.id)))
+            .item("sk", s(keys::BREAKGLASS))
+            .item(
+                "status_shard",
+                s(keys::status_shard(keys::BREAKGLASS, &rec.id)),
+            )
+            .item("created_at", n(used.at))
+            .item("doc", s(document(rec)?))
+            .build()
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        Ok(Some(TransactWriteItem::builder().put(put).build()))
+    }
+
     fn event_put(&self, id: &str, e: &Event) -> Result<TransactWriteItem, ApiError> {
         let doc = serde_json::to_string(e).map_err(|e| ApiError::internal(e.to_string()))?;
         let put = Put::builder()
@@ -249,6 +271,9 @@ impl RequestWriter for Store {
         .build()
         .map_err(|e| CommitError::Failed(ApiError::internal(e.to_string())))?;
         let mut items = vec![TransactWriteItem::builder().put(meta).build()];
+        if let Some(marker) = self.breakglass_put(rec).map_err(CommitError::Failed)? {
+            items.push(marker);
+        }
         for e in events {
             items.push(self.event_put(&rec.id, e).map_err(CommitError::Failed)?);
         }

@@ -52,10 +52,15 @@ pub(crate) async fn sdk(region: &str, endpoint_url: Option<&str>) -> aws_config:
     loader.load().await
 }
 
+/// The table, read with the operator's own credentials (not through the API).
+async fn table(table: &str, endpoint_url: Option<&str>, region: &str) -> Store {
+    let sdk = sdk(region, endpoint_url).await;
+    Store::new(aws_sdk_dynamodb::Client::new(&sdk), table.to_string())
+}
+
 /// Recomputes every selected trail from the table itself (not through the API).
 pub async fn verify(a: VerifyArgs<'_>) -> Result<u8, String> {
-    let sdk = sdk(a.region, a.endpoint_url).await;
-    let store = Store::new(aws_sdk_dynamodb::Client::new(&sdk), a.table.to_string());
+    let store = table(a.table, a.endpoint_url, a.region).await;
     let store: &dyn RecordStore = &store;
     let mut ids: Vec<String> = a.ids.to_vec();
     if let Some(since) = a.since {
@@ -86,6 +91,112 @@ pub async fn verify(a: VerifyArgs<'_>) -> Result<u8, String> {
     }
     outln!("{ok} intact, {broken} broken");
     Ok(if broken > 0 { BROKEN } else { exit::SUCCEEDED })
+}
+
+pub struct BreakGlassArgs<'a> {
+    pub since: &'a str,
+    pub table: &'a str,
+    pub endpoint_url: Option<&'a str>,
+    pub region: &'a str,
+    pub json: bool,
+    pub now_ms: u64,
+}
+
+/// Every break-glass use since a time, newest first, from the table: the uses' own shards of
+/// the status index (`BREAKGLASS#<n>`, ordered by the time of the use), read page by page down
+/// to `since`, so the reads are bounded by the number of uses, never the table.
+pub async fn breakglass(a: BreakGlassArgs<'_>) -> Result<u8, String> {
+    use tollgate_aws::store::{Cursor, Listing};
+    let since = crate::reconcile_cmd::parse_since(a.since, a.now_ms).ok_or_else(|| {
+        format!(
+            "--since `{}`: use a span (24h, 7d) or a date (YYYY-MM-DD)",
+            a.since
+        )
+    })?;
+    let store = table(a.table, a.endpoint_url, a.region).await;
+    let store: &dyn RecordStore = &store;
+    let mut uses = Vec::new();
+    let mut after: Option<Cursor> = None;
+    'pages: loop {
+        let page = store
+            .list(&Listing::BreakGlass, 100, after.as_ref())
+            .await
+            .map_err(|e| e.message)?;
+        for rec in &page.requests {
+            let Some(used) = &rec.breakglass else {
+                continue;
+            };
+            if used.at < since {
+                break 'pages;
+            }
+            uses.push(use_row(rec, used, a.now_ms));
+        }
+        match page.next {
+            Some(c) => after = Some(c),
+            None => break,
+        }
+    }
+    if a.json {
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&uses).unwrap_or_default()
+        );
+        return Ok(exit::SUCCEEDED);
+    }
+    for u in &uses {
+        let clean = |k: &str| crate::terminal::clean(u[k].as_str().unwrap_or(""));
+        let ack = match (u["acknowledged_by"].as_str(), u["overdue"].as_bool()) {
+            (Some(by), _) => format!(
+                "acknowledged by {} at {}",
+                crate::terminal::clean(by),
+                clean("acknowledged_at")
+            ),
+            (None, Some(true)) => {
+                format!("OVERDUE: not acknowledged, due {}", clean("acknowledge_by"))
+            }
+            (None, _) => format!("not acknowledged yet, due {}", clean("acknowledge_by")),
+        };
+        outln!(
+            "{}  {}  {}  {}  by {}  \"{}\"  {}",
+            clean("at"),
+            clean("request_id"),
+            clean("agent"),
+            clean("action"),
+            clean("approver"),
+            clean("justification"),
+            ack
+        );
+    }
+    outln!(
+        "{} break-glass use{} since {}",
+        uses.len(),
+        if uses.len() == 1 { "" } else { "s" },
+        iso8601(since)
+    );
+    Ok(exit::SUCCEEDED)
+}
+
+fn use_row(
+    rec: &tollgate_core::RequestRecord,
+    used: &tollgate_core::breakglass::BreakGlassUse,
+    now_ms: u64,
+) -> serde_json::Value {
+    serde_json::json!({
+        "request_id": rec.id,
+        "status": rec.status,
+        "agent": rec.agent.name,
+        "agent_subject": rec.agent.subject,
+        "action": rec.request.action.to_string(),
+        "approver": used.approver.name,
+        "approver_subject": used.approver.subject,
+        "justification": used.justification,
+        "at": iso8601(used.at),
+        "acknowledge_by": iso8601(used.acknowledge_by),
+        "acknowledged_by": used.acknowledged.as_ref().map(|k| k.by.name.clone()),
+        "acknowledged_at": used.acknowledged.as_ref().map(|k| iso8601(k.at)),
+        "overdue": used.overdue(now_ms),
+        "overdue_alarmed": used.overdue_alarmed_at.is_some(),
+    })
 }
 
 /// Milliseconds since the epoch of `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` or unix seconds.

@@ -261,6 +261,33 @@ impl Client {
         .await
     }
 
+    /// `POST /v1/requests/{id}/breakglass`: approve alone, as a member of the request's
+    /// break-glass group, with a justification, for exactly the request with `request_hash`.
+    pub async fn break_glass(
+        &self,
+        id: &str,
+        justification: &str,
+        request_hash: &str,
+    ) -> Result<Answer, ClientError> {
+        let body = json!({"breakglass": true, "justification": justification, "request_hash": request_hash});
+        self.send(
+            self.http
+                .post(format!("{}/breakglass", self.request_url(id)))
+                .json(&body),
+        )
+        .await
+    }
+
+    /// `POST /v1/requests/{id}/acknowledge`: a second approver acknowledges a break-glass use.
+    pub async fn acknowledge(&self, id: &str) -> Result<Answer, ClientError> {
+        self.send(
+            self.http
+                .post(format!("{}/acknowledge", self.request_url(id)))
+                .json(&json!({})),
+        )
+        .await
+    }
+
     /// Notices the local stack received through SNS.
     pub async fn local_outbox(&self) -> Result<Vec<Value>, ClientError> {
         let a = self

@@ -280,6 +280,7 @@ enum Command {
         after_help = "Examples:
   tollgate audit 01JABCDEFGHJKMNPQRSTVWXYZ0
   tollgate audit verify --since 2026-01-01
+  tollgate audit breakglass --since 7d
   tollgate audit reconcile --since 24h --trail-bucket my-trail --role-arn arn:aws:iam::111122223333:role/tollgate-target"
     )]
     Audit {
@@ -348,6 +349,26 @@ enum AuditCommand {
         since: Option<String>,
         #[arg(long, env = "TOLLGATE_TABLE", default_value = "tollgate-requests")]
         table: String,
+        /// DynamoDB endpoint (an emulator).
+        #[arg(long, env = "AWS_ENDPOINT_URL")]
+        endpoint_url: Option<String>,
+        #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+        region: String,
+    },
+    /// List break-glass approvals from the table (operator credentials): request, agent,
+    /// action, who, their justification, and who acknowledged it when, or that it is overdue.
+    #[command(after_help = "Examples:
+  tollgate audit breakglass --since 7d
+  tollgate audit breakglass --since 2026-11-01 --json --table tollgate-requests")]
+    Breakglass {
+        /// Start of the window: a span back from now (24h, 7d) or a date.
+        #[arg(long, default_value = "7d")]
+        since: String,
+        #[arg(long, env = "TOLLGATE_TABLE", default_value = "tollgate-requests")]
+        table: String,
+        /// Print the uses as JSON.
+        #[arg(long)]
+        json: bool,
         /// DynamoDB endpoint (an emulator).
         #[arg(long, env = "AWS_ENDPOINT_URL")]
         endpoint_url: Option<String>,
@@ -577,6 +598,25 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
         })
         .await?),
         Command::Audit {
+            verify:
+                Some(AuditCommand::Breakglass {
+                    since,
+                    table,
+                    json,
+                    endpoint_url,
+                    region,
+                }),
+            ..
+        } => Ok(audit_cmd::breakglass(audit_cmd::BreakGlassArgs {
+            since: &since,
+            table: &table,
+            endpoint_url: endpoint_url.as_deref(),
+            region: &region,
+            json,
+            now_ms: tollgate_aws::now_ms(),
+        })
+        .await?),
+        Command::Audit {
             verify: None,
             id: Some(id),
         } => Ok(audit_cmd::show(&authed()?, &id).await?),
@@ -584,7 +624,8 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
             verify: None,
             id: None,
         } => Err(usage(
-            "audit: name a request id, or `audit verify` / `audit reconcile`".into(),
+            "audit: name a request id, or `audit verify` / `audit breakglass` / `audit reconcile`"
+                .into(),
         )),
         Command::Policy(PolicyCommand::Validate { paths }) => Ok(policy_cmd::validate_cmd(&paths)?),
         Command::Policy(PolicyCommand::Replay {

@@ -136,6 +136,13 @@ pub fn check_cmd(a: CheckArgs<'_>) -> Result<u8, String> {
     for r in c.decision.requirements() {
         errln!("  needs {}", r.describe(r.approvals));
     }
+    match &c.decision.breakglass {
+        Some(g) => errln!("  or break-glass: {}", g.describe()),
+        None if !c.decision.requirements().is_empty() => {
+            errln!("  no break-glass (not every approval policy names a @breakglass group)")
+        }
+        None => {}
+    }
     Ok(match c.decision.effect {
         Effect::Allow => exit::SUCCEEDED,
         Effect::Approval { .. } => exit::PENDING,

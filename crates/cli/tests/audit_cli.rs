@@ -164,3 +164,116 @@ async fn audit_shows_and_verify_catches_tampering() {
     assert!(out.contains("1 intact, 4 broken"), "{out}");
     stack.stop().await;
 }
+
+/// `tollgate audit breakglass` reads the uses from the table (moto, the real SDK): one
+/// acknowledged, one not yet; `--json` names who, why and the acknowledgement; `--since`
+/// after both lists none; a request approved by vote is never listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_breakglass_lists_the_uses_with_their_acknowledgement() {
+    use std::net::SocketAddr;
+    use tollgate_cli::client::Client;
+    use tollgate_local::issuer::MintRequest;
+    let text = r#"
+        @id("reads") permit (principal, action in Action::"Read", resource);
+        @id("drops") @approval("1") @approvers("dba") @breakglass("oncall")
+        permit (principal, action == Action::"dynamodb:DeleteTable", resource);
+    "#;
+    let stack = Stack::start(tollgate_local::StackOptions {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        policy_source: "ssm:/p".into(),
+        seed_ssm: vec![("/p".into(), text.into())],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let person = |sub: &str, group: &str| {
+        let token = stack
+            .mint(&MintRequest {
+                sub: sub.into(),
+                approver: true,
+                groups: Some(vec!["approvers".into(), group.into()]),
+                ..Default::default()
+            })
+            .unwrap();
+        Client::new(&stack.api_url, Some(token))
+    };
+    let (olga, dan) = (person("olga", "oncall"), person("dan", "dba"));
+    let agent = Client::new(&stack.api_url, Some(stack.token("ci-bot", false).unwrap()));
+    let why = "the table holds corrupt rows; dropping it to restore from backup";
+    let mut ids = vec![];
+    for table in ["g1", "g2", "g3"] {
+        tollgate_local::demo::create_table(&stack.sdk, table)
+            .await
+            .unwrap();
+        let a = agent
+            .submit(&json!({"action": "dynamodb:DeleteTable", "params": {"TableName": table}, "reason": "r"}), None)
+            .await
+            .unwrap();
+        let id = a.body["id"].as_str().unwrap().to_string();
+        tollgate_local::demo::wait_for_notice(&agent, &id, std::time::Duration::from_secs(60))
+            .await
+            .unwrap();
+        let hash = dan.status(&id, 0).await.unwrap().body["request_hash"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let r = if table == "g3" {
+            dan.vote(&id, tollgate_core::record::Verdict::Approve, None)
+                .await
+                .unwrap()
+        } else {
+            olga.break_glass(&id, why, &hash).await.unwrap()
+        };
+        assert_eq!(r.status, 200, "{}", r.body);
+        agent
+            .wait_final(&id, std::time::Duration::from_secs(60), |_| {})
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    assert_eq!(dan.acknowledge(&ids[0]).await.unwrap().status, 200);
+    let list = |extra: &[&str]| {
+        let mut args = vec![
+            "audit",
+            "breakglass",
+            "--endpoint-url",
+            &stack.moto_url,
+            "--table",
+            "tollgate-requests",
+        ];
+        args.extend_from_slice(extra);
+        tollgate(&stack, None, &args)
+    };
+    let (code, out) = list(&["--json"]);
+    assert_eq!(code, 0, "{out}");
+    let uses: Value = serde_json::from_str(&out).unwrap();
+    let uses = uses.as_array().unwrap();
+    assert_eq!(uses.len(), 2, "{out}");
+    // Newest first.
+    assert_eq!(uses[0]["request_id"], ids[1].as_str());
+    assert_eq!(uses[1]["request_id"], ids[0].as_str());
+    assert_eq!(uses[1]["acknowledged_by"], "dan");
+    assert_eq!(uses[0]["acknowledged_by"], Value::Null);
+    assert_eq!(uses[0]["overdue"], false);
+    for u in uses {
+        assert_eq!(u["approver_subject"], "olga");
+        assert_eq!(u["justification"], why);
+        assert_eq!(u["action"], "dynamodb:DeleteTable");
+        assert_eq!(u["status"], "SUCCEEDED");
+    }
+    let (code, out) = list(&["--since", "1h"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("2 break-glass uses since"), "{out}");
+    assert!(out.contains("acknowledged by dan at"), "{out}");
+    assert!(out.contains("not acknowledged yet, due"), "{out}");
+    assert!(
+        !out.contains(&ids[2]),
+        "a vote is not a break-glass use: {out}"
+    );
+    let (_, out) = list(&["--since", "2099-01-01"]);
+    assert!(out.contains("0 break-glass uses since"), "{out}");
+    let (code, out) = list(&["--since", "yesterday"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("--since `yesterday`"), "{out}");
+    stack.stop().await;
+}

@@ -30,6 +30,12 @@ pub enum EventKind {
     StepStarted,
     StepExecuted,
     StepFailed,
+    /// An approver broke the glass: approved alone, with a justification.
+    BreakGlass,
+    /// A second approver acknowledged a break-glass use.
+    BreakGlassAcknowledged,
+    /// A break-glass use was not acknowledged in time; the sweeper raised the alarm.
+    BreakGlassOverdue,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -182,6 +182,10 @@ pub struct Decision {
     /// What each approval must carry (`@ticket`, `@justification("n")`).
     #[serde(default, skip_serializing_if = "Requirement::is_empty")]
     pub requires: Requirement,
+    /// Who may approve alone, when every approval policy that holds the call names a
+    /// break-glass group (`@breakglass`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breakglass: Option<crate::breakglass::BreakGlass>,
 }
 
 /// What an approval must carry in its comment, as the deciding policies ask.
@@ -322,6 +326,7 @@ mod tests {
             reason: "x".into(),
             mask: Default::default(),
             requires: Default::default(),
+            breakglass: None,
         };
         let v = serde_json::to_value(&d).unwrap();
         assert_eq!(v["effect"], "approval");

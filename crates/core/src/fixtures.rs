@@ -32,6 +32,7 @@ pub fn record(
         reason: String::new(),
         mask: Default::default(),
         requires: Default::default(),
+        breakglass: None,
     };
     RequestRecord::new(
         "R".into(),

@@ -6,6 +6,7 @@ pub mod action;
 pub mod aead;
 pub mod answer_size;
 pub mod audit;
+pub mod breakglass;
 pub mod claims;
 pub mod decision;
 pub mod digest;

@@ -106,6 +106,7 @@ mod tests {
             reason: String::new(),
             mask: Default::default(),
             requires: Default::default(),
+            breakglass: None,
         };
         let agent = crate::Identity {
             issuer: "https://idp".into(),

@@ -242,6 +242,7 @@ impl Plan {
                 reason: format!("steps[{i}] ({}): {}", s.request.action, s.decision.reason),
                 mask: Default::default(),
                 requires: Default::default(),
+                breakglass: None,
             };
         }
         let held: Vec<(usize, &PlanStep)> = self
@@ -257,6 +258,7 @@ impl Plan {
                 reason: format!("every one of the {} steps is allowed", self.steps.len()),
                 mask: Default::default(),
                 requires: Default::default(),
+                breakglass: None,
             };
         }
         let mut approvals = 0;
@@ -295,6 +297,10 @@ impl Plan {
             ),
             mask: Default::default(),
             requires,
+            // Every held step must offer the glass, to a member of every group they name.
+            breakglass: crate::breakglass::BreakGlass::combine(
+                held.iter().map(|(_, s)| s.decision.breakglass.as_ref()),
+            ),
         }
     }
 
@@ -741,6 +747,7 @@ mod tests {
             reason: format!("by {id}"),
             mask: Default::default(),
             requires: Default::default(),
+            breakglass: None,
         }
     }
 

@@ -89,6 +89,10 @@ pub struct RequestRecord {
     /// step with the plan's reason, and `request_hash` covers every step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<crate::plan::Plan>,
+    /// How it was approved when a break-glass group member approved it alone, and whether
+    /// a second approver has acknowledged that since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breakglass: Option<crate::breakglass::BreakGlassUse>,
 }
 
 /// How far one group requirement has come: how many counted approvals are from its group.
@@ -192,6 +196,7 @@ impl RequestRecord {
             task_token: None,
             sealed_result: None,
             plan,
+            breakglass: None,
         };
         if status.is_final()
             && let Some(plan) = &mut rec.plan
@@ -416,12 +421,17 @@ impl RequestRecord {
     }
 
     /// Whether an approver may see this request, its result and its events: someone a
-    /// requirement admits, someone who voted on it, or the requester's own person. Requests
-    /// that needed no approval have no approvers.
+    /// requirement admits, someone who voted on it, the requester's own person, or a member
+    /// of its break-glass groups. Requests that needed no approval have no approvers.
     pub fn visible_to_approver(&self, who: &Identity) -> bool {
         who.same_human(&self.agent)
             || self.votes.iter().any(|v| v.approver.same_human(who))
             || self.decision.requirements().iter().any(|r| r.admits(who))
+            || self
+                .decision
+                .breakglass
+                .as_ref()
+                .is_some_and(|g| g.admits(who))
     }
 
     /// Keeps the impact preview, once, while the request waits for approval, with its audit
@@ -539,6 +549,7 @@ mod tests {
             reason: "r".into(),
             mask: Default::default(),
             requires: Default::default(),
+            breakglass: None,
         };
         RequestRecord::new(
             "R1".into(),
@@ -560,6 +571,7 @@ mod tests {
             reason: String::new(),
             mask: Default::default(),
             requires: Default::default(),
+            breakglass: None,
         };
         let (rec, events) =
             RequestRecord::new("R".into(), req, who("a", &[]), d, vec![], vec![], 5);
@@ -693,6 +705,7 @@ mod tests {
             reason: String::new(),
             mask: Default::default(),
             requires: Default::default(),
+            breakglass: None,
         };
         let (rec, events) =
             RequestRecord::new("R".into(), req, who("a", &[]), d, vec![], vec![], 5);
@@ -740,6 +753,7 @@ mod tests {
             reason: String::new(),
             mask: Default::default(),
             requires: Default::default(),
+            breakglass: None,
         };
         let (mut rec, events) =
             RequestRecord::new("R".into(), req, who("a", &[]), d, vec![], vec![], 5);

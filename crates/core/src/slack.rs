@@ -401,6 +401,7 @@ mod tests {
             reason: "r".into(),
             mask: Default::default(),
             requires: Default::default(),
+            breakglass: None,
         };
         let agent = crate::Identity {
             issuer: "https://token.actions.githubusercontent.com".into(),

@@ -19,11 +19,13 @@ use crate::issuer::{APPROVER_AUDIENCE, APPROVER_GROUP, DevIssuer, MintRequest};
 const CODE_LIFETIME_MS: u64 = 60_000;
 
 /// People to sign in as, with their groups: enough to try every rule on the page.
-pub const DEV_USERS: [(&str, &str, &[&str]); 5] = [
+pub const DEV_USERS: [(&str, &str, &[&str]); 6] = [
     ("alice", "Alice Approver", &[APPROVER_GROUP]),
     ("bob", "Bob Approver", &[APPROVER_GROUP]),
     ("carol", "Carol DBA", &[APPROVER_GROUP, "dba"]),
     ("dave", "Dave Developer", &["developers"]),
+    // On call: for break-glass (`@breakglass("oncall")`).
+    ("olga", "Olga On-call", &[APPROVER_GROUP, "oncall"]),
     ("ci-bot", "ci-bot (the agent)", &[APPROVER_GROUP]),
 ];
 

@@ -66,22 +66,26 @@ pub async fn bootstrap(
         .map_err(err("table"))?;
 
     let sns = aws_sdk_sns::Client::new(sdk);
-    let topic = sns
-        .create_topic()
-        .name(&names.topic)
-        .send()
-        .await
-        .map_err(|e| aws_sdk_sns::error::DisplayErrorContext(e).to_string())
-        .map_err(err("topic"))?;
-    let topic_arn = topic.topic_arn().unwrap_or_default().to_string();
-    sns.subscribe()
-        .topic_arn(&topic_arn)
-        .protocol("http")
-        .endpoint(sns_endpoint)
-        .send()
-        .await
-        .map_err(|e| aws_sdk_sns::error::DisplayErrorContext(e).to_string())
-        .map_err(err("subscription"))?;
+    // The approval topic and the alarm topic, both delivered to the local host's outbox
+    // (each entry says which topic it came from).
+    for name in [&names.topic, &names.alarm_topic] {
+        let topic = sns
+            .create_topic()
+            .name(name)
+            .send()
+            .await
+            .map_err(|e| aws_sdk_sns::error::DisplayErrorContext(e).to_string())
+            .map_err(err("topic"))?;
+        let topic_arn = topic.topic_arn().unwrap_or_default().to_string();
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("http")
+            .endpoint(sns_endpoint)
+            .send()
+            .await
+            .map_err(|e| aws_sdk_sns::error::DisplayErrorContext(e).to_string())
+            .map_err(err("subscription"))?;
+    }
 
     let trust_sfn = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"states.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
     let trust_executor = format!(

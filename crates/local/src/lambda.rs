@@ -41,6 +41,14 @@ pub fn environment(settings: &Settings) -> BTreeMap<String, String> {
         ("TOLLGATE_TABLE", s.table.clone()),
         ("TOLLGATE_STATE_MACHINE_ARN", s.state_machine_arn.clone()),
         ("TOLLGATE_TOPIC_ARN", s.topic_arn.clone()),
+        (
+            "TOLLGATE_ALARM_TOPIC_ARN",
+            s.alarm_topic_arn.clone().unwrap_or_default(),
+        ),
+        (
+            "TOLLGATE_BREAKGLASS_ACK_SECONDS",
+            s.breakglass_ack_seconds.to_string(),
+        ),
         ("TOLLGATE_EXECUTOR_FUNCTION", s.executor_function.clone()),
         (
             "TOLLGATE_TARGETS",

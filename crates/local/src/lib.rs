@@ -47,6 +47,8 @@ pub struct StackOptions {
     pub moto_port: u16,
     pub moto_bin: Option<PathBuf>,
     pub approval_timeout_seconds: u64,
+    /// How long a second approver has to acknowledge a break-glass approval.
+    pub breakglass_ack_seconds: u64,
     /// Print approval links as notices arrive.
     pub print_notices: bool,
     /// Show moto's own output.
@@ -96,6 +98,7 @@ impl Default for StackOptions {
             moto_port: 0,
             moto_bin: None,
             approval_timeout_seconds: 3600,
+            breakglass_ack_seconds: tollgate_core::breakglass::DEFAULT_ACK_SECONDS,
             print_notices: false,
             verbose_moto: false,
             agent_issuers: None,
@@ -180,6 +183,7 @@ fn own_resources<'a>(
     let mut arns = vec![
         format!("arn:aws:dynamodb:{r}:{a}:table/{}", names.table),
         names.topic_arn(),
+        names.alarm_topic_arn(),
         state_machine_arn.to_string(),
         format!("arn:aws:states:{r}:{a}:execution:{}", names.state_machine),
         names.function_arn(&names.api_function),
@@ -300,6 +304,8 @@ impl Stack {
             table: names.table.clone(),
             state_machine_arn: state_machine_arn.clone(),
             topic_arn: names.topic_arn(),
+            alarm_topic_arn: Some(names.alarm_topic_arn()),
+            breakglass_ack_seconds: opts.breakglass_ack_seconds,
             executor_function: names.executor_function.clone(),
             targets: [
                 ("default".to_string(), names.role_arn(&names.target_role)),
@@ -516,6 +522,13 @@ impl Stack {
             self.settings.state_machine_arn.clone(),
             self.settings.topic_arn.clone(),
             bound_ms,
+        )
+        .with_alarms(
+            tollgate_sweeper::Sweeper::alarm_topic(
+                &self.functions_sdk,
+                self.settings.alarm_topic_arn.clone(),
+            ),
+            self.settings.public_url.clone(),
         )
         .sweep(tollgate_aws::now_ms())
         .await

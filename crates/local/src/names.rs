@@ -6,6 +6,8 @@ pub struct Names {
     pub account: String,
     pub table: String,
     pub topic: String,
+    /// The alarm topic (break-glass approvals and their overdue acknowledgements).
+    pub alarm_topic: String,
     pub state_machine: String,
     pub state_machine_role: String,
     pub target_role: String,
@@ -28,6 +30,7 @@ impl Default for Names {
             account: "123456789012".into(),
             table: "tollgate-requests".into(),
             topic: "tollgate-approvals".into(),
+            alarm_topic: "tollgate-alarms".into(),
             state_machine: "tollgate-approval".into(),
             state_machine_role: "tollgate-state-machine".into(),
             target_role: "tollgate-target".into(),
@@ -51,6 +54,13 @@ impl Names {
 
     pub fn role_arn(&self, name: &str) -> String {
         format!("arn:aws:iam::{}:role/{name}", self.account)
+    }
+
+    pub fn alarm_topic_arn(&self) -> String {
+        format!(
+            "arn:aws:sns:{}:{}:{}",
+            self.region, self.account, self.alarm_topic
+        )
     }
 
     pub fn topic_arn(&self) -> String {

@@ -614,7 +614,7 @@ fn sns(host: &Host, body: &[u8]) -> Answer {
         );
     }
     if let Ok(mut outbox) = host.outbox.lock() {
-        outbox.push(json!({"subject": envelope.get("Subject"), "notice": notice}));
+        outbox.push(json!({"subject": envelope.get("Subject"), "topic": envelope.get("TopicArn"), "notice": notice}));
     }
     answer(200, "text/plain", "ok")
 }

@@ -10,6 +10,7 @@ use cedar_policy::{
     EntityTypeName, EntityUid, PolicyId, PolicySet, Request, RestrictedExpression,
 };
 use tollgate_catalog::{ActionInfo, catalog};
+use tollgate_core::breakglass::{self, BreakGlass};
 use tollgate_core::mask::MaskRules;
 use tollgate_core::own::OwnResources;
 use tollgate_core::rate::Tally;
@@ -32,6 +33,8 @@ struct Rule {
     unmask: Vec<String>,
     /// `@ticket`, `@justification("n")`: what each approval's comment must carry.
     requires: Requirement,
+    /// `@breakglass("group")`, `@breakglass_justification("n")`: who may approve alone.
+    breakglass: Option<BreakGlass>,
 }
 
 fn list(annotation: Option<&str>) -> Vec<String> {
@@ -131,6 +134,7 @@ fn rule_of(p: &cedar_policy::Policy) -> Result<Rule, String> {
     if approvals == 0 && !requires.is_empty() {
         return Err("@ticket and @justification need @approval(\"n\") with n > 0".into());
     }
+    let breakglass = breakglass_of(p, approvals)?;
     let mask = list(p.annotation("mask"));
     let unmask = list(p.annotation("unmask"));
     if p.effect() == cedar_policy::Effect::Forbid && !(mask.is_empty() && unmask.is_empty()) {
@@ -155,7 +159,55 @@ fn rule_of(p: &cedar_policy::Policy) -> Result<Rule, String> {
         mask,
         unmask,
         requires,
+        breakglass,
     })
+}
+
+/// Longest group name `@breakglass` takes (tokens' group claims are short names).
+const MAX_GROUP_NAME: usize = 128;
+
+/// `@breakglass("oncall")` with `@breakglass_justification("n")` (default
+/// [`breakglass::DEFAULT_JUSTIFICATION`], at least [`breakglass::MIN_JUSTIFICATION`]): only on
+/// an approval permit, one group, named as tokens carry it.
+fn breakglass_of(p: &cedar_policy::Policy, approvals: u32) -> Result<Option<BreakGlass>, String> {
+    let min = p.annotation("breakglass_justification");
+    let Some(group) = p.annotation("breakglass") else {
+        return match min {
+            None => Ok(None),
+            Some(_) => Err("@breakglass_justification needs @breakglass(\"group\")".into()),
+        };
+    };
+    if p.effect() == cedar_policy::Effect::Forbid || approvals == 0 {
+        return Err(format!(
+            "@breakglass(\"{group}\"): only an approval permit (`@approval(\"n\")` with n > 0) can be approved by break-glass"
+        ));
+    }
+    let well_formed = !group.is_empty()
+        && group.len() <= MAX_GROUP_NAME
+        && !group
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '`');
+    if !well_formed {
+        return Err(format!(
+            "@breakglass(\"{}\"): must name one group (no spaces, at most {MAX_GROUP_NAME} characters), like \"oncall\"",
+            group.escape_debug()
+        ));
+    }
+    let (lo, hi) = (breakglass::MIN_JUSTIFICATION, breakglass::MAX_JUSTIFICATION);
+    let min_justification = match min {
+        None => breakglass::DEFAULT_JUSTIFICATION,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (lo..=hi).contains(n))
+            .ok_or_else(|| {
+                format!("@breakglass_justification(\"{v}\"): must be a number of characters from {lo} to {hi}")
+            })?,
+    };
+    Ok(Some(BreakGlass {
+        groups: vec![group.to_string()],
+        min_justification,
+    }))
 }
 
 /// `@approvers("dba")`: n from `dba`; `"dba or security"`: n from members of either;
@@ -522,6 +574,7 @@ impl CedarPolicy {
             reason,
             mask: MaskRules::default(),
             requires: Requirement::default(),
+            breakglass: None,
         }
     }
 }
@@ -608,6 +661,7 @@ impl CedarPolicy {
                 reason: format!("{} ({}): {why}", input.action, levels.join(", ")),
                 mask,
                 requires: Requirement::default(),
+                breakglass: None,
             };
         }
         let deciding: Vec<(&PolicyId, &Rule)> = permits
@@ -651,6 +705,7 @@ impl CedarPolicy {
             ),
             mask,
             requires,
+            breakglass: BreakGlass::combine(deciding.iter().map(|(_, r)| r.breakglass.as_ref())),
         }
     }
 }

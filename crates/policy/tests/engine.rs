@@ -517,3 +517,78 @@ fn unknown_resources_are_visible_to_policies() {
         "nothing to name is not unknown: {d:?}"
     );
 }
+
+#[test]
+fn breakglass_annotations_are_checked_and_refused_with_their_reason() {
+    let permit = "permit (principal, action, resource);";
+    for (annotations, needle) in [
+        (r#"@breakglass("oncall")"#, "only an approval permit"),
+        (r#"@approval("1") @breakglass("")"#, "must name one group"),
+        (
+            r#"@approval("1") @breakglass("on call")"#,
+            "must name one group",
+        ),
+        (
+            r#"@approval("1") @breakglass("oncall") @breakglass_justification("19")"#,
+            "from 20 to 2000",
+        ),
+        (
+            r#"@approval("1") @breakglass("oncall") @breakglass_justification("2001")"#,
+            "from 20 to 2000",
+        ),
+        (
+            r#"@approval("1") @breakglass("oncall") @breakglass_justification("lots")"#,
+            "from 20 to 2000",
+        ),
+        (
+            r#"@approval("1") @breakglass_justification("40")"#,
+            "needs @breakglass",
+        ),
+    ] {
+        let text = format!("@id(\"a\") {annotations} {permit}");
+        let errs = CedarPolicy::new(&[PolicySource::new("p.cedar", &text)], 900)
+            .err()
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(errs[0].message.contains(needle), "{text}: {errs:?}");
+    }
+    let text = r#"@id("a") @breakglass("oncall") forbid (principal, action, resource);"#;
+    assert!(CedarPolicy::new(&[PolicySource::new("p.cedar", text)], 900).is_err());
+}
+
+#[test]
+fn breakglass_is_offered_only_when_every_matching_approval_policy_names_a_group() {
+    let p = policy(
+        r#"
+        @id("drops") @approval("2") @approvers("dba") @breakglass("oncall")
+        permit (principal, action == Action::"dynamodb:DeleteTable", resource);
+        @id("prod-drops") @approval("1") @approvers("security") @breakglass("sre")
+        @breakglass_justification("60")
+        permit (principal, action == Action::"dynamodb:DeleteTable", resource)
+        when { resource.arn like "*:table/prod-*" };
+        @id("writes") @approval("1")
+        permit (principal, action == Action::"dynamodb:UpdateTable", resource);
+        @id("update-glass") @approval("1") @breakglass("oncall")
+        permit (principal, action == Action::"dynamodb:UpdateTable", resource)
+        when { resource.arn like "*:table/prod-*" };
+        @id("reads") permit (principal, action in Action::"Read", resource);
+        "#,
+    );
+    let glass = |table: &str, action: &str| {
+        decide(&p, action, json!({"TableName": table}), &bot()).breakglass
+    };
+    // One policy: its group, the default length.
+    let one = glass("dev-orders", "dynamodb:DeleteTable").unwrap();
+    assert_eq!(
+        (one.groups.clone(), one.min_justification),
+        (vec!["oncall".to_string()], 40)
+    );
+    // Two, each with a group: a member of both, the longer justification.
+    let both = glass("prod-orders", "dynamodb:DeleteTable").unwrap();
+    assert_eq!(both.groups, ["oncall", "sre"]);
+    assert_eq!(both.min_justification, 60);
+    // Two, one without a group: none.
+    assert_eq!(glass("prod-orders", "dynamodb:UpdateTable"), None);
+    assert_eq!(glass("dev-orders", "dynamodb:UpdateTable"), None);
+    // Allowed at once: nothing to break.
+    assert_eq!(glass("dev-orders", "dynamodb:DescribeTable"), None);
+}

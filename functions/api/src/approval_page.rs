@@ -170,11 +170,32 @@ impl Api {
                 here,
             ));
         }
+        let channel = if place.inbox { "inbox" } else { "page" };
         // `decision` is the field's old name, still accepted from pages rendered before.
         let verdict = match form.field("verdict").or_else(|| form.field("decision")) {
             Some("approve") => Verdict::Approve,
             Some("reject") => Verdict::Reject,
-            _ => return Err(ApiError::field("verdict", "must be `approve` or `reject`")),
+            Some("breakglass") => {
+                return self
+                    .break_glass_by_form(session, rec, form, place, channel)
+                    .await;
+            }
+            Some("acknowledge") => {
+                let done = self.acknowledge(id, &session.identity, channel).await;
+                return answer_page(
+                    done.map(|_| {
+                        "Acknowledged. The break-glass use is recorded as seen by you.".to_string()
+                    }),
+                    here,
+                    place.inbox,
+                );
+            }
+            _ => {
+                return Err(ApiError::field(
+                    "verdict",
+                    "must be `approve`, `reject`, `breakglass` or `acknowledge`",
+                ));
+            }
         };
         let seen = form
             .field("request_hash")
@@ -198,39 +219,52 @@ impl Api {
                 here,
             ));
         }
-        let channel = if place.inbox { "inbox" } else { "page" };
-        match self
+        let done = self
             .cast_vote(id, &session.identity, verdict, comment, Some(seen), channel)
             .await
-        {
-            Ok((outcome, rec)) => {
-                let message = match outcome {
-                    VoteOutcome::Approved => "Approved. The request runs now.".to_string(),
-                    VoteOutcome::Rejected => "Rejected. The request will not run.".to_string(),
-                    VoteOutcome::Recorded => {
-                        format!("Your approval is recorded: {}.", rec.approvals_summary())
-                    }
-                };
-                Ok(Response::html(
-                    200,
-                    page(
-                        "Decision recorded",
-                        &view::recorded(&message, here, place.inbox),
-                    ),
-                ))
-            }
-            // Late clicks, second channels, the requester, outsiders: a clear answer, and
-            // nothing changed.
-            Err(e) if e.status() < 500 => Ok(refusal(
-                e.status(),
-                &format!(
-                    "{} Nothing was recorded.",
-                    esc(&tollgate_core::display::sentence(&e.message))
-                ),
+            .map(|(outcome, rec)| match outcome {
+                VoteOutcome::Approved => "Approved. The request runs now.".to_string(),
+                VoteOutcome::Rejected => "Rejected. The request will not run.".to_string(),
+                VoteOutcome::Recorded => {
+                    format!("Your approval is recorded: {}.", rec.approvals_summary())
+                }
+            });
+        answer_page(done, here, place.inbox)
+    }
+
+    /// The break-glass form: the ticked box, the hash shown, then the same rules as the API.
+    async fn break_glass_by_form(
+        &self,
+        session: &Session,
+        rec: &RequestRecord,
+        form: &Form,
+        place: &FormPlace<'_>,
+        channel: &'static str,
+    ) -> Result<Response, ApiError> {
+        let here = place.back.as_str();
+        if form.field("confirm") != Some("breakglass") {
+            return Ok(refusal(
+                400,
+                "confirm: tick the box to say you are breaking glass. Nothing was recorded.",
                 here,
-            )),
-            Err(e) => Err(e),
+            ));
         }
+        let seen = form
+            .field("request_hash")
+            .ok_or_else(|| ApiError::field("request_hash", "is required"))?;
+        let done = self
+            .cast_break_glass(
+                &rec.id,
+                &session.identity,
+                form.field("justification"),
+                seen,
+                channel,
+            )
+            .await
+            .map(|_| {
+                "Approved by break-glass. The request runs now; every approver and the alarm topic have been told, and a second approver must acknowledge it.".to_string()
+            });
+        answer_page(done, here, place.inbox)
     }
 
     /// The forms to decide with, or why there are none: decided already, not signed in, not
@@ -241,11 +275,42 @@ impl Api {
         session: Option<&Session>,
         place: &FormPlace<'_>,
     ) -> String {
+        let used = rec.breakglass.as_ref();
+        let banner = used
+            .map(|u| view::breakglass_html(u, now_ms()))
+            .unwrap_or_default();
         if rec.status != Status::Pending {
-            return view::nothing_to_decide(rec.status);
+            let unacknowledged = used.is_some_and(|u| u.acknowledged.is_none());
+            let ack = match session {
+                // Only to someone who may acknowledge: the rules are asked again on the POST.
+                Some(s)
+                    if unacknowledged
+                        && self.approver_role(&s.identity).is_ok()
+                        && rec.check_acknowledger(&s.identity).is_ok() =>
+                {
+                    format!(
+                        "{}\n{}",
+                        view::signed_in_as(&s.identity.name),
+                        view::acknowledge_form(&place.post_to, &self.hidden_fields(rec, s, place))
+                    )
+                }
+                None if unacknowledged => {
+                    view::sign_in_button(&self.login_link(&place.back), "Sign in to acknowledge")
+                }
+                _ => String::new(),
+            };
+            return format!("{banner}{}{ack}", view::nothing_to_decide(rec.status));
         }
         let Some(s) = session else {
             return view::sign_in_button(&self.login_link(&place.back), "Sign in to decide");
+        };
+        let hidden = self.hidden_fields(rec, s, place);
+        // Shown only to a member, when break-glass is on; the POST checks everything again.
+        let glass = match rec.check_breakglass(&s.identity) {
+            Ok(g) if self.alarms.is_some() && self.approver_role(&s.identity).is_ok() => {
+                view::breakglass_form(g, &place.post_to, &hidden)
+            }
+            _ => String::new(),
         };
         let who = view::signed_in_as(&s.identity.name);
         let why_not = self
@@ -259,17 +324,57 @@ impl Api {
             })
             .or_else(|| cannot_vote(rec, &s.identity));
         if let Some(why) = why_not {
-            return format!("{who}{}", view::warning(&why));
+            return format!("{who}{}{glass}", view::warning(&why));
         }
-        let csrf = seal::csrf_token(self.keys.csrf.current(), &s.sid, &rec.id);
+        format!(
+            "{who}\n{}{glass}",
+            view::vote_forms(rec, &place.post_to, &hidden)
+        )
+    }
+
+    /// What every form of a page carries: the link key on the approval page, the CSRF token
+    /// bound to this session and request, and the hash of the request as shown.
+    fn hidden_fields<'a>(
+        &self,
+        rec: &'a RequestRecord,
+        s: &Session,
+        place: &FormPlace<'a>,
+    ) -> Vec<(&'static str, String)> {
         let mut hidden = vec![
-            ("csrf", csrf.as_str()),
-            ("request_hash", rec.request_hash.as_str()),
+            (
+                "csrf",
+                seal::csrf_token(self.keys.csrf.current(), &s.sid, &rec.id),
+            ),
+            ("request_hash", rec.request_hash.clone()),
         ];
         if let Some(k) = place.k {
-            hidden.insert(0, ("k", k));
+            hidden.insert(0, ("k", k.to_string()));
         }
-        format!("{who}\n{}", view::vote_forms(rec, &place.post_to, &hidden))
+        hidden
+    }
+}
+
+/// The page after a decision: what it led to, or, for a caller's mistake (late clicks,
+/// second channels, the requester, outsiders), a clear answer that nothing changed.
+fn answer_page(
+    done: Result<String, ApiError>,
+    here: &str,
+    inbox: bool,
+) -> Result<Response, ApiError> {
+    match done {
+        Ok(message) => Ok(Response::html(
+            200,
+            page("Decision recorded", &view::recorded(&message, here, inbox)),
+        )),
+        Err(e) if e.status() < 500 => Ok(refusal(
+            e.status(),
+            &format!(
+                "{} Nothing was recorded.",
+                esc(&tollgate_core::display::sentence(&e.message))
+            ),
+            here,
+        )),
+        Err(e) => Err(e),
     }
 }
 

@@ -35,22 +35,35 @@ impl Api {
                 .put("ApprovalWaitTime", Unit::Milliseconds, waited, &[]);
         }
         self.announce_vote(&rec).await;
-        // Only the writer that moved the request tells the workflow; if the notifier has not
-        // stored the task token yet, it will find the decision and resume the workflow itself.
-        if let Some(token) = &rec.task_token {
-            match outcome {
-                VoteOutcome::Approved => {
-                    self.workflow.approve(token, id).await?;
-                }
-                VoteOutcome::Rejected => {
-                    self.workflow
-                        .reject(token, comment.as_deref().unwrap_or("rejected"))
-                        .await?;
-                }
-                VoteOutcome::Recorded => {}
-            }
-        }
+        self.resume_workflow(&rec, outcome, comment.as_deref())
+            .await?;
         Ok((outcome, rec))
+    }
+
+    /// Tells the workflow what the vote decided. Only the writer that moved the request does;
+    /// if the notifier has not stored the task token yet, it will find the decision and
+    /// resume the workflow itself.
+    pub(crate) async fn resume_workflow(
+        &self,
+        rec: &RequestRecord,
+        outcome: VoteOutcome,
+        comment: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let Some(token) = &rec.task_token else {
+            return Ok(());
+        };
+        match outcome {
+            VoteOutcome::Approved => {
+                self.workflow.approve(token, &rec.id).await?;
+            }
+            VoteOutcome::Rejected => {
+                self.workflow
+                    .reject(token, comment.unwrap_or("rejected"))
+                    .await?;
+            }
+            VoteOutcome::Recorded => {}
+        }
+        Ok(())
     }
 }
 
@@ -58,7 +71,7 @@ impl Api {
     /// Publishes the vote notice (the Slack message is replaced with the request as it is
     /// now). The vote stands whatever happens here: a notice that is not published is
     /// logged, and the closing notice still ends the story.
-    async fn announce_vote(&self, rec: &RequestRecord) {
+    pub(crate) async fn announce_vote(&self, rec: &RequestRecord) {
         let risks = tollgate_catalog::catalog().risks_of(&rec.iam_actions);
         let Some((subject, message)) =
             tollgate_core::notice::vote_notice(rec, &self.approval_link(rec), &risks)

@@ -110,6 +110,7 @@ struct Harness {
     store: Arc<dyn RecordStore>,
     workflow: Arc<RecordedWorkflow>,
     notices: Arc<RecordedNotices>,
+    alarms: Arc<RecordedNotices>,
     signer: EncodingKey,
     kid: String,
 }
@@ -143,6 +144,7 @@ fn harness_with(policy_text: &str) -> Harness {
         table: "t".into(),
         state_machine_arn: "arn:aws:states:us-east-1:111111111111:stateMachine:sm".into(),
         topic_arn: "arn:aws:sns:us-east-1:111111111111:topic".into(),
+        alarm_topic_arn: Some("arn:aws:sns:us-east-1:111111111111:alarms".into()),
         executor_function: "executor".into(),
         targets: BTreeMap::from([(
             "default".to_string(),
@@ -165,6 +167,7 @@ fn harness_with(policy_text: &str) -> Harness {
         )],
         default_region: "us-east-1".into(),
         approval_timeout_seconds: 3600,
+        breakglass_ack_seconds: 3600,
         max_plan_steps: 5,
         jwks_min_refresh: Duration::from_secs(10),
         lambda_endpoint: None,
@@ -182,11 +185,13 @@ fn harness_with(policy_text: &str) -> Harness {
     let store: Arc<dyn RecordStore> = Arc::new(MemoryStore::new());
     let workflow = Arc::new(RecordedWorkflow::default());
     let notices = Arc::new(RecordedNotices::default());
+    let alarms = Arc::new(RecordedNotices::default());
     let ports = Ports {
         store: store.clone(),
         workflow: workflow.clone(),
         executor: Arc::new(CountedInvoker::default()),
         notices: notices.clone(),
+        alarms: Some(alarms.clone()),
     };
     let keys = ApiKeys {
         link: ring(1),
@@ -204,6 +209,7 @@ fn harness_with(policy_text: &str) -> Harness {
         store,
         workflow,
         notices,
+        alarms,
         signer: EncodingKey::from_ec_der(pkcs8.as_ref()),
         kid,
     }
@@ -1020,4 +1026,307 @@ async fn requests_are_counted_only_for_policies_that_read_the_counters() {
         .await
         .unwrap();
     assert_eq!(none, Default::default());
+}
+
+/// Deleting a table needs two DBAs, or one member of `oncall` breaking glass.
+const BREAKGLASS_POLICY: &str = r#"
+@id("drops-need-two-dbas") @approval("2") @approvers("dba")
+@breakglass("oncall") @breakglass_justification("30")
+permit (principal, action == Action::"dynamodb:DeleteTable", resource);
+@id("buckets-need-a-dba") @approval("1") @approvers("dba")
+permit (principal, action == Action::"s3:DeleteBucket", resource);
+"#;
+
+const EMERGENCY: &str = "orders table is corrupt; dropping it to restore from backup";
+
+fn kinds(sent: &RecordedNotices) -> Vec<String> {
+    sent.0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, m)| tollgate_core::notice::kind(m))
+        .collect()
+}
+
+#[tokio::test]
+async fn break_glass_lets_a_member_approve_alone_and_a_second_approver_acknowledge() {
+    let h = harness_with(BREAKGLASS_POLICY);
+    // Olga's own agent asks; Olga is on call.
+    let id = h.pending("olga", delete_table("orders")).await;
+    let olga = h.approver("olga", &["approvers", "oncall"]);
+    let eve = h.approver("eve", &["approvers", "dba"]);
+    let (_, shown) = h.status(&olga, &id, 0).await;
+    let hash = shown["request_hash"].as_str().unwrap().to_string();
+    assert_eq!(shown["decision"]["breakglass"]["groups"], json!(["oncall"]));
+    let hr = &h;
+    let glass = |token: String, body: Value| {
+        let path = format!("/v1/requests/{id}/breakglass");
+        async move { self_call(hr, &path, &token, body).await }
+    };
+
+    // Her own request: an ordinary approval is refused.
+    let (status, body) = h.vote(&olga, &id, "approve").await;
+    assert_eq!((status, code(&body)), (403, "self_approval"), "{body}");
+    // Not a member of `oncall`.
+    let (status, body) = glass(
+        eve.clone(),
+        json!({"breakglass": true, "justification": EMERGENCY, "request_hash": hash}),
+    )
+    .await;
+    assert_eq!((status, code(&body)), (403, "forbidden"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`oncall`")
+    );
+    // Every field is checked and named.
+    for (body, field, status) in [
+        (
+            json!({"justification": EMERGENCY, "request_hash": hash}),
+            "breakglass",
+            400,
+        ),
+        (
+            json!({"breakglass": "yes", "justification": EMERGENCY, "request_hash": hash}),
+            "breakglass",
+            400,
+        ),
+        (
+            json!({"breakglass": true, "justification": "it is urgent", "request_hash": hash}),
+            "justification",
+            400,
+        ),
+        (
+            json!({"breakglass": true, "justification": format!("   {}   ", &EMERGENCY[..20]), "request_hash": hash}),
+            "justification",
+            400,
+        ),
+        (
+            json!({"breakglass": true, "justification": 42, "request_hash": hash}),
+            "justification",
+            400,
+        ),
+        (
+            json!({"breakglass": true, "justification": "x".repeat(2001), "request_hash": hash}),
+            "justification",
+            400,
+        ),
+        (
+            json!({"breakglass": true, "justification": EMERGENCY}),
+            "request_hash",
+            400,
+        ),
+        (
+            json!({"breakglass": true, "justification": EMERGENCY, "request_hash": "0".repeat(64)}),
+            "request_hash",
+            409,
+        ),
+        (
+            json!({"breakglass": true, "justification": EMERGENCY, "request_hash": hash, "approve": true}),
+            "approve",
+            400,
+        ),
+    ] {
+        let (got, answer) = glass(olga.clone(), body.clone()).await;
+        assert_eq!(got, status, "{body}: {answer}");
+        assert_eq!(answer["error"]["field"], field, "{body}: {answer}");
+    }
+    assert!(
+        h.alarms.0.lock().unwrap().is_empty(),
+        "nothing happened yet"
+    );
+    assert_eq!(
+        h.store.get(&id).await.unwrap().unwrap().status,
+        tollgate_core::Status::Pending
+    );
+
+    // Explicitly, with a justification: approved alone, at once, loudly.
+    let (status, body) = glass(
+        olga.clone(),
+        json!({"breakglass": true, "justification": format!("  {EMERGENCY}  "), "request_hash": hash}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "APPROVED");
+    assert_eq!(body["breakglass"]["approver"]["subject"], "olga");
+    assert_eq!(body["breakglass"]["justification"], EMERGENCY, "trimmed");
+    assert!(
+        h.workflow
+            .calls()
+            .contains(&format!("approve token-{id} {id}"))
+    );
+    assert_eq!(kinds(&h.alarms), ["breakglass_used"]);
+    assert!(kinds(&h.notices).contains(&"breakglass_used".to_string()));
+    let (_, trail) = h.status(&olga, &id, 0).await;
+    let events: Vec<&str> = trail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        events.ends_with(&["voted", "break_glass", "approved"])
+            || events.ends_with(&["break_glass", "approved"]),
+        "{events:?}"
+    );
+    // Once only (APPROVED is not final yet: the call is about to run).
+    let (status, body) = glass(
+        olga.clone(),
+        json!({"breakglass": true, "justification": EMERGENCY, "request_hash": hash}),
+    )
+    .await;
+    assert_eq!((status, code(&body)), (409, "conflict"), "{body}");
+
+    // The acknowledgement: not by Olga, not by an outsider, once by another approver.
+    let ack = |token: String| {
+        let path = format!("/v1/requests/{id}/acknowledge");
+        async move { self_call(hr, &path, &token, Value::Null).await }
+    };
+    let (status, body) = ack(olga.clone()).await;
+    assert_eq!((status, code(&body)), (403, "self_approval"), "{body}");
+    let (status, body) = ack(h.approver("sec", &["approvers", "security"])).await;
+    assert_eq!((status, code(&body)), (403, "forbidden"), "{body}");
+    let (status, body) = ack(eve.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["breakglass"]["acknowledged"]["by"]["subject"], "eve");
+    let (status, body) = ack(h.approver("sam", &["approvers", "oncall"])).await;
+    assert_eq!((status, code(&body)), (409, "conflict"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already acknowledged by eve")
+    );
+}
+
+async fn self_call(h: &Harness, path: &str, token: &str, body: Value) -> (u16, Value) {
+    h.call("POST", path, token, &[], body).await
+}
+
+#[tokio::test]
+async fn break_glass_is_not_offered_where_a_policy_names_no_group_nor_without_an_alarm_topic() {
+    let mut h = harness_with(BREAKGLASS_POLICY);
+    let id = h.pending("bot", delete_bucket("logs")).await;
+    let olga = h.approver("olga", &["approvers", "oncall", "dba"]);
+    let (_, shown) = h.status(&olga, &id, 0).await;
+    assert!(shown["decision"].get("breakglass").is_none(), "{shown}");
+    let hash = shown["request_hash"].as_str().unwrap().to_string();
+    let path = format!("/v1/requests/{id}/breakglass");
+    let body = json!({"breakglass": true, "justification": EMERGENCY, "request_hash": hash});
+    let (status, answer) = self_call(&h, &path, &olga, body.clone()).await;
+    assert_eq!((status, code(&answer)), (403, "forbidden"), "{answer}");
+    // A request that offers it, in a deployment without an alarm topic: refused, not quiet.
+    let id = h.pending("bot", delete_table("orders")).await;
+    let (_, shown) = h.status(&olga, &id, 0).await;
+    let hash = shown["request_hash"].as_str().unwrap().to_string();
+    h.api.alarms = None;
+    let path = format!("/v1/requests/{id}/breakglass");
+    let body = json!({"breakglass": true, "justification": EMERGENCY, "request_hash": hash});
+    let (status, answer) = self_call(&h, &path, &olga, body).await;
+    assert_eq!((status, code(&answer)), (503, "unavailable"), "{answer}");
+    assert_eq!(
+        h.store.get(&id).await.unwrap().unwrap().status,
+        tollgate_core::Status::Pending
+    );
+}
+
+#[tokio::test]
+async fn the_page_offers_break_glass_only_to_members_and_acknowledgement_to_a_second_approver() {
+    let h = harness_with(BREAKGLASS_POLICY);
+    let id = h.pending("olga", delete_table("orders")).await;
+    let path = format!("/v1/inbox/{id}");
+    let olga = h.sign_in("olga", &["approvers", "oncall"]).await;
+    let dan = h.sign_in("dan", &["approvers", "dba"]).await;
+
+    let (status, page) = h.browse("GET", &path, &dan, &[]).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("name=\"verdict\" value=\"approve\""),
+        "{page}"
+    );
+    assert!(!page.contains("breakglass"), "not a member: {page}");
+    let (status, page) = h.browse("GET", &path, &olga, &[]).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Break glass and approve"), "{page}");
+    assert!(
+        page.contains("own request"),
+        "normal approval refused: {page}"
+    );
+    assert!(page.contains("minlength=\"30\""), "{page}");
+    let csrf = hidden(&page, "csrf");
+    let hash = hidden(&page, "request_hash");
+    let post = |cookie: String, fields: Vec<(&'static str, String)>| {
+        let path = path.clone();
+        let h = &h;
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            h.browse("POST", &path, &cookie, &fields).await
+        }
+    };
+    let glass = |csrf: &str, confirm: &str, why: &str| {
+        vec![
+            ("csrf", csrf.to_string()),
+            ("request_hash", hash.clone()),
+            ("verdict", "breakglass".to_string()),
+            ("confirm", confirm.to_string()),
+            ("justification", why.to_string()),
+        ]
+    };
+    // Without the ticked box, with a short justification, with dan's session: nothing.
+    let (status, page) = post(olga.clone(), glass(&csrf, "", EMERGENCY)).await;
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("confirm"), "{page}");
+    let (status, page) = post(olga.clone(), glass(&csrf, "breakglass", "too short")).await;
+    assert_eq!(status, 400, "{page}");
+    assert!(
+        page.contains(
+            "justification: is 9 characters; breaking glass on this request needs at least 30"
+        ),
+        "{page}"
+    );
+    let (status, _) = post(dan.clone(), glass(&csrf, "breakglass", EMERGENCY)).await;
+    assert_eq!(status, 403, "another session's CSRF token");
+    assert_eq!(
+        h.store.get(&id).await.unwrap().unwrap().status,
+        tollgate_core::Status::Pending
+    );
+
+    let (status, page) = post(olga.clone(), glass(&csrf, "breakglass", EMERGENCY)).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Approved by break-glass"), "{page}");
+    assert_eq!(kinds(&h.alarms), ["breakglass_used"]);
+
+    // Olga sees the use but no acknowledgement form; Dan gets one.
+    let (_, page) = h.browse("GET", &path, &olga, &[]).await;
+    assert!(page.contains("Approved by break-glass"), "{page}");
+    assert!(!page.contains("value=\"acknowledge\""), "{page}");
+    let (_, page) = h.browse("GET", &path, &dan, &[]).await;
+    assert!(page.contains("value=\"acknowledge\""), "{page}");
+    let dan_csrf = hidden(&page, "csrf");
+    let ack = |cookie: String, csrf: String| {
+        post(
+            cookie,
+            vec![
+                ("csrf", csrf),
+                ("request_hash", hash.clone()),
+                ("verdict", "acknowledge".to_string()),
+            ],
+        )
+    };
+    let (status, page) = ack(olga.clone(), csrf.clone()).await;
+    assert_eq!(status, 403, "{page}");
+    assert!(
+        page.contains("another approver has to acknowledge"),
+        "{page}"
+    );
+    let (status, page) = ack(dan.clone(), dan_csrf.clone()).await;
+    assert_eq!(status, 200, "{page}");
+    let (status, page) = ack(dan.clone(), dan_csrf).await;
+    assert_eq!(status, 409, "{page}");
+    let (_, page) = h.browse("GET", &path, &dan, &[]).await;
+    assert!(
+        page.contains("Acknowledged by <strong>dan</strong>"),
+        "{page}"
+    );
 }

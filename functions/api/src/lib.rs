@@ -5,6 +5,7 @@ mod agent_view;
 mod approval_page;
 mod approver_session;
 mod body;
+mod breakglass;
 mod cancel;
 mod decide;
 mod explain;
@@ -63,6 +64,8 @@ pub struct Api {
     pub(crate) executor: Arc<dyn Invoker>,
     /// Publishes the notice after each vote (the Slack message is updated from it).
     pub(crate) notices: Arc<dyn Publisher>,
+    /// The alarm topic: every break-glass approval is published here at once.
+    pub(crate) alarms: Option<Arc<dyn Publisher>>,
     pub(crate) agents: Verifier,
     pub(crate) approvers: Verifier,
     pub(crate) policy: Arc<dyn Policy>,
@@ -81,6 +84,8 @@ pub struct Ports {
     pub workflow: Arc<dyn Workflow>,
     pub executor: Arc<dyn Invoker>,
     pub notices: Arc<dyn Publisher>,
+    /// The alarm topic (`TOLLGATE_ALARM_TOPIC_ARN`); without it break-glass is refused.
+    pub alarms: Option<Arc<dyn Publisher>>,
 }
 
 /// The keys the API uses, each from its own secret.
@@ -200,6 +205,10 @@ impl Api {
                 aws_sdk_sns::Client::new(sdk),
                 settings.topic_arn.clone(),
             )),
+            alarms: settings.alarm_topic_arn.as_ref().map(|arn| {
+                Arc::new(Topic::new(aws_sdk_sns::Client::new(sdk), arn.clone()))
+                    as Arc<dyn Publisher>
+            }),
         };
         Ok(Self::assemble(settings, ports, keys, policy))
     }
@@ -224,6 +233,7 @@ impl Api {
             workflow: ports.workflow,
             executor: ports.executor,
             notices: ports.notices,
+            alarms: ports.alarms,
             agents: Verifier::new(settings.agent_issuers.clone(), settings.jwks_min_refresh),
             approvers: Verifier::new(settings.approver_issuers.clone(), settings.jwks_min_refresh),
             policy,
@@ -257,6 +267,8 @@ impl Api {
             ("POST", ["v1", "requests", id, verb @ ("approve" | "reject")]) => {
                 self.vote(&req, id, verb).await
             }
+            ("POST", ["v1", "requests", id, "breakglass"]) => self.break_glass_api(&req, id).await,
+            ("POST", ["v1", "requests", id, "acknowledge"]) => self.acknowledge_api(&req, id).await,
             ("GET", ["v1", "approvals", id]) => self.approval_page(&req, id).await,
             ("POST", ["v1", "approvals", id]) => self.approval_form(&req, id).await,
             ("GET", ["v1", "inbox"]) => self.inbox(&req).await,
@@ -354,7 +366,12 @@ fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
         | ["v1", "inbox"] => Some("GET"),
         ["v1", "requests"] | ["v1", "approvals", _] | ["v1", "inbox", _] => Some("GET, POST"),
         ["v1", "explain" | "decisions" | "credentials" | "plans"]
-        | ["v1", "requests", _, "approve" | "reject" | "cancel"]
+        | [
+            "v1",
+            "requests",
+            _,
+            "approve" | "reject" | "cancel" | "breakglass" | "acknowledge",
+        ]
         | ["v1", "approver", "logout"]
         | ["v1", "slack", "actions"]
         | ["mcp"] => Some("POST"),

@@ -49,20 +49,24 @@ fn parse_body(body: &[u8]) -> Result<VoteBody, ApiError> {
         Some(Value::String(s)) => Some(s.trim().to_string()),
         Some(_) => return Err(ApiError::field("comment", "must be a string")),
     };
-    let request_hash = match obj.get("request_hash") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
-            Some(s.to_ascii_lowercase())
-        }
-        Some(_) => {
-            return Err(ApiError::field(
-                "request_hash",
-                "must be the 64-character hex SHA-256 shown with the request",
-            ));
-        }
-    };
     Ok(VoteBody {
         comment,
-        request_hash,
+        request_hash: request_hash(&obj)?,
     })
+}
+
+/// The `request_hash` a body names, checked for its form (the record checks its value).
+pub(crate) fn request_hash(
+    obj: &serde_json::Map<String, Value>,
+) -> Result<Option<String>, ApiError> {
+    match obj.get("request_hash") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Ok(Some(s.to_ascii_lowercase()))
+        }
+        Some(_) => Err(ApiError::field(
+            "request_hash",
+            "must be the 64-character hex SHA-256 shown with the request",
+        )),
+    }
 }

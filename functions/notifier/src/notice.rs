@@ -283,6 +283,7 @@ mod tests {
                 ticket: true,
                 min_justification: 0,
             },
+            breakglass: None,
         };
         let agent = Identity {
             issuer: "https://idp".into(),

@@ -188,6 +188,7 @@ mod tests {
             reason: String::new(),
             mask: Default::default(),
             requires: Default::default(),
+            breakglass: None,
         };
         RequestRecord::new(
             "R1".into(),

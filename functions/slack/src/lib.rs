@@ -152,7 +152,9 @@ impl Forwarder {
             ("approval_requested", Some((_, ts))) => {
                 Ok(json!({"request_id": id, "type": kind, "ts": ts, "duplicate": true}))
             }
-            ("approval_reminder", Some((ch, ts))) => {
+            // Reminders and break-glass notices: a reply in the request's thread, shown in the
+            // channel too.
+            ("approval_reminder" | "breakglass_used" | "breakglass_overdue", Some((ch, ts))) => {
                 let mut msg = body.clone();
                 msg["channel"] = json!(ch);
                 msg["thread_ts"] = json!(ts);

@@ -2,6 +2,11 @@
 //! gone (see `tollgate_core::sweep` for the rules) and closes each as FAILED with a reason
 //! that says whether the call may have run, with its audit event and a closing notice. It
 //! reads and writes records and asks Step Functions about executions; it never runs a call.
+//!
+//! It also raises the alarm for break-glass approvals nobody acknowledged in time: once per
+//! use (a conditional write marks it), on the alarm topic and the approval topic, with a
+//! warning in the log. It reads only break-glass uses for that, through their own shards of
+//! the status index, and only those of the last [`BREAKGLASS_HORIZON_MS`].
 
 use std::sync::Arc;
 
@@ -16,6 +21,11 @@ use tollgate_core::{ApiError, ErrorCode, RequestRecord, Status};
 
 /// Requests read per page of the status index.
 const PAGE: i32 = 100;
+
+/// How far back the sweep looks for unacknowledged break-glass uses: longer than the longest
+/// acknowledgement window (7 days), so every use is looked at after its deadline for days,
+/// and the sweep's reads stay bounded by the uses of a fortnight.
+pub const BREAKGLASS_HORIZON_MS: u64 = 14 * 24 * 3600 * 1000;
 
 /// The bound from `TOLLGATE_SWEEP_AFTER_SECONDS` (default 15 minutes). A deployment's bound
 /// below the executor's Lambda timeout would take a running call for a dead one, so anything
@@ -51,6 +61,8 @@ pub struct Report {
     pub closed: Vec<Closed>,
     /// Requests that could not be checked or closed this time (they are tried again next run).
     pub errors: usize,
+    /// Break-glass uses found unacknowledged past their deadline and alarmed this run.
+    pub breakglass_overdue: Vec<String>,
 }
 
 impl Report {
@@ -58,6 +70,7 @@ impl Report {
         json!({
             "checked": self.checked,
             "errors": self.errors,
+            "breakglass_overdue": self.breakglass_overdue,
             "closed": self.closed.iter().map(|c| json!({
                 "request_id": c.id,
                 "from": c.from,
@@ -74,6 +87,9 @@ pub struct Sweeper {
     workflow: Arc<dyn Workflow>,
     topic: Arc<dyn Publisher>,
     bound_ms: u64,
+    /// The alarm topic (`TOLLGATE_ALARM_TOPIC_ARN`), and the base URL for the notice's link.
+    alarms: Option<Arc<dyn Publisher>>,
+    public_url: String,
 }
 
 impl Sweeper {
@@ -106,7 +122,22 @@ impl Sweeper {
             workflow,
             topic,
             bound_ms,
+            alarms: None,
+            public_url: String::new(),
         }
+    }
+
+    /// Raises overdue break-glass alarms on `alarms` too, linking to `public_url`'s inbox.
+    pub fn with_alarms(mut self, alarms: Option<Arc<dyn Publisher>>, public_url: String) -> Self {
+        self.alarms = alarms;
+        self.public_url = public_url.trim_end_matches('/').to_string();
+        self
+    }
+
+    /// Builds the alarm topic's client for [`Sweeper::with_alarms`].
+    pub fn alarm_topic(sdk: &SdkConfig, arn: Option<String>) -> Option<Arc<dyn Publisher>> {
+        arn.filter(|a| !a.is_empty())
+            .map(|a| Arc::new(Topic::new(aws_sdk_sns::Client::new(sdk), a)) as Arc<dyn Publisher>)
     }
 
     /// Looks at every request in a swept status and closes the stuck ones. A request that
@@ -138,10 +169,12 @@ impl Sweeper {
                 }
             }
         }
+        self.sweep_breakglass(now, &mut report).await?;
         tracing::info!(
             checked = report.checked,
             closed = report.closed.len(),
             errors = report.errors,
+            breakglass_overdue = report.breakglass_overdue.len(),
             "sweep done"
         );
         if report.errors > 0 {
@@ -154,6 +187,92 @@ impl Sweeper {
             ));
         }
         Ok(report)
+    }
+
+    /// Every break-glass use of the horizon, newest first, stopping at the horizon: those past
+    /// their deadline without an acknowledgement are marked (a conditional write, so one run
+    /// alarms once) and then published. A publish that fails is an error of the run (the
+    /// sweeper's errors alarm fires) as well as a log line.
+    async fn sweep_breakglass(&self, now: u64, report: &mut Report) -> Result<(), ApiError> {
+        let since = now.saturating_sub(BREAKGLASS_HORIZON_MS);
+        let mut after: Option<Cursor> = None;
+        'pages: loop {
+            let page = self
+                .store
+                .list(&Listing::BreakGlass, PAGE, after.as_ref())
+                .await?;
+            for rec in &page.requests {
+                let Some(used) = &rec.breakglass else {
+                    continue;
+                };
+                if used.at < since {
+                    break 'pages;
+                }
+                if !used.overdue(now) || used.overdue_alarmed_at.is_some() {
+                    continue;
+                }
+                report.checked += 1;
+                match self.alarm_overdue(&rec.id, now).await {
+                    Ok(true) => report.breakglass_overdue.push(rec.id.clone()),
+                    Ok(false) => {}
+                    Err(e) => {
+                        report.errors += 1;
+                        tracing::error!(request_id = %rec.id, error = %e.message, "overdue break-glass alarm not raised");
+                    }
+                }
+            }
+            match page.next {
+                Some(c) => after = Some(c),
+                None => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks one overdue use and publishes its alarm; `false` when another run (or an
+    /// acknowledgement) got there first.
+    async fn alarm_overdue(&self, id: &str, now: u64) -> Result<bool, ApiError> {
+        let (marked, rec) = self
+            .store
+            .update(id, |r| {
+                let ev = r.mark_breakglass_overdue(now);
+                Ok((ev.is_some(), ev.into_iter().collect()))
+            })
+            .await?;
+        if !marked {
+            return Ok(false);
+        }
+        let used = rec.breakglass.as_ref();
+        tracing::warn!(
+            request_id = %id,
+            approver = used.map(|u| u.approver.subject.as_str()).unwrap_or_default(),
+            acknowledge_by = used.map(|u| u.acknowledge_by),
+            event = "breakglass_overdue",
+            "break-glass use not acknowledged in time"
+        );
+        let link = format!("{}/v1/inbox/{id}", self.public_url);
+        let Some((subject, message)) = tollgate_core::breakglass::notice(
+            &rec,
+            &link,
+            tollgate_core::breakglass::Loud::Overdue,
+        ) else {
+            return Ok(true);
+        };
+        let Some(alarms) = &self.alarms else {
+            return Err(ApiError::new(
+                ErrorCode::Unavailable,
+                "TOLLGATE_ALARM_TOPIC_ARN is not set: the overdue break-glass alarm has nowhere to go",
+            ));
+        };
+        let (to_alarms, to_approvers) = tokio::join!(
+            alarms.publish(&subject, &message),
+            self.topic.publish(&subject, &message)
+        );
+        if let Err(e) = to_approvers {
+            tracing::warn!(request_id = %id, error = %e.message, "overdue break-glass notice to approvers not published");
+        }
+        to_alarms?;
+        Ok(true)
     }
 
     async fn sweep_one(

@@ -16,6 +16,10 @@ async fn main() -> Result<(), Error> {
         require_env("TOLLGATE_STATE_MACHINE_ARN")?,
         require_env("TOLLGATE_TOPIC_ARN")?,
         bound_ms,
+    )
+    .with_alarms(
+        Sweeper::alarm_topic(&sdk, tollgate_aws::config::env("TOLLGATE_ALARM_TOPIC_ARN")),
+        tollgate_aws::config::env("TOLLGATE_PUBLIC_URL").unwrap_or_default(),
     );
     let sweeper = &sweeper;
     // The schedule's event carries nothing the sweep needs: every run looks at the table.

@@ -61,6 +61,7 @@ pub fn pending(
         reason: "contract".into(),
         mask: Default::default(),
         requires: Default::default(),
+        breakglass: None,
     };
     RequestRecord::new(
         id.into(),

@@ -10,9 +10,12 @@
 //! | approver session | `SESSION#<sha256(session id)>` | `SESSION` |
 //! | open long-polls of a scope | `WAITS#<sha256(scope)>` | `META` |
 //! | an agent's rate counters of a day | `RATE#<sha256(agent key)>` | `DAY#<days since 1970>` |
+//! | a request approved by break-glass, for listing those | `REQ#<id>` | `BREAKGLASS` |
 //!
 //! A request item also carries `status_shard` (`<STATUS>#<n>`), the partition key of the
-//! `by-status-shard` index: see [`status_shard`].
+//! `by-status-shard` index: see [`status_shard`]. A break-glass item carries
+//! `BREAKGLASS#<n>` there, with `created_at` the time the glass was broken, and the request's
+//! document as of its last change: so the uses of a period are one bounded query per shard.
 
 use tollgate_core::audit::sha256_hex;
 
@@ -20,6 +23,9 @@ use tollgate_core::audit::sha256_hex;
 pub const META: &str = "META";
 /// Sort key of the Slack message posted for a request.
 pub const SLACK: &str = "SLACK";
+/// Sort key of the item that lists a request approved by break-glass.
+pub const BREAKGLASS: &str = "BREAKGLASS";
+
 /// Sort key of an approver session.
 pub const SESSION: &str = "SESSION";
 

@@ -31,6 +31,9 @@ pub enum Listing<'a> {
     },
     /// Every request with this status.
     Status(Status),
+    /// Every request approved by break-glass, newest use first (the cursor's `created_at` is
+    /// the time of the use).
+    BreakGlass,
 }
 
 /// Where a page starts: the last request of the page before. Opaque to callers as
@@ -155,15 +158,15 @@ impl Store {
 
     /// Every request with `status`: the first `limit` below the cursor of each shard, merged.
     /// A page is full unless it is the last, and `next` is `None` exactly on the last page.
-    async fn list_status(
+    async fn list_shards(
         &self,
-        status: Status,
+        prefix: &str,
         limit: i32,
         after: Option<&Cursor>,
     ) -> Result<Page, ApiError> {
         let want = usize::try_from(limit.max(1)).unwrap_or(1);
         let heads = futures::future::try_join_all(
-            keys::status_shards(status.as_str()).map(|shard| self.shard_head(shard, want, after)),
+            keys::status_shards(prefix).map(|shard| self.shard_head(shard, want, after)),
         )
         .await?;
         let mut more = false;
@@ -249,7 +252,8 @@ impl RequestLister for Store {
             Listing::Agent { agent_key, status } => {
                 self.list_agent(agent_key, *status, limit, after).await
             }
-            Listing::Status(st) => self.list_status(*st, limit, after).await,
+            Listing::Status(st) => self.list_shards(st.as_str(), limit, after).await,
+            Listing::BreakGlass => self.list_shards(keys::BREAKGLASS, limit, after).await,
         }
     }
 

@@ -33,6 +33,8 @@ struct Meta {
     status: Status,
     agent: String,
     created_at: u64,
+    /// When the glass was broken, for a request approved so: its place in that listing.
+    breakglass_at: Option<u64>,
 }
 
 struct Claim {
@@ -81,6 +83,7 @@ fn meta(rec: &RequestRecord) -> Result<Meta, ApiError> {
         status: rec.status,
         agent: rec.agent.key(),
         created_at: rec.created_at,
+        breakglass_at: rec.breakglass.as_ref().map(|u| u.at),
     })
 }
 
@@ -233,8 +236,15 @@ impl RequestLister for MemoryStore {
             .filter(|(_, m)| match listing {
                 Listing::Agent { agent_key, .. } => m.agent == *agent_key,
                 Listing::Status(st) => m.status == *st,
+                Listing::BreakGlass => m.breakglass_at.is_some(),
             })
-            .filter_map(|(pk, m)| Some((m.created_at, keys::request_id(pk)?.to_string(), m)))
+            .filter_map(|(pk, m)| {
+                let at = match listing {
+                    Listing::BreakGlass => m.breakglass_at?,
+                    _ => m.created_at,
+                };
+                Some((at, keys::request_id(pk)?.to_string(), m))
+            })
             .collect();
         index.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
         let start = match after {
@@ -262,7 +272,7 @@ impl RequestLister for MemoryStore {
         // starts; a status listing (merged from its shards) knows whether one is left.
         let more = match listing {
             Listing::Agent { .. } => read.len() == limit,
-            Listing::Status(_) => start + limit < index.len(),
+            Listing::Status(_) | Listing::BreakGlass => start + limit < index.len(),
         };
         let next = more.then(|| {
             let (created_at, id, _) = &read[read.len() - 1];

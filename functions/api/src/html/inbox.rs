@@ -204,6 +204,7 @@ mod tests {
             reason: "r".into(),
             mask: Default::default(),
             requires: Default::default(),
+            breakglass: None,
         };
         let agent = Identity {
             issuer: "https://idp\"onmouseover=\"x".into(),

@@ -361,17 +361,8 @@ pub(crate) fn warning(text: &str) -> String {
 
 /// The Approve and Reject forms, posting to `post_to` with `hidden` fields (the CSRF token,
 /// the request hash and, on the approval page, the link key).
-pub(crate) fn vote_forms(rec: &RequestRecord, post_to: &str, hidden: &[(&str, &str)]) -> String {
-    let hidden: String = hidden
-        .iter()
-        .map(|(n, v)| {
-            format!(
-                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-                esc(n),
-                esc(v)
-            )
-        })
-        .collect();
+pub(crate) fn vote_forms(rec: &RequestRecord, post_to: &str, hidden: &[(&str, String)]) -> String {
+    let hidden = hidden_inputs(hidden);
     let needs = rec.decision.requires.describe();
     let approve_note = if needs.is_empty() {
         r#"<label for="approve-comment">Comment (optional)</label>
@@ -394,6 +385,77 @@ pub(crate) fn vote_forms(rec: &RequestRecord, post_to: &str, hidden: &[(&str, &s
 <textarea id="comment" name="comment" rows="2" maxlength="2000" required></textarea>
 <button class="reject" type="submit">Reject</button></form>"#,
         to = esc(post_to),
+    )
+}
+
+fn hidden_inputs(hidden: &[(&str, String)]) -> String {
+    hidden
+        .iter()
+        .map(|(n, v)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                esc(n),
+                esc(v)
+            )
+        })
+        .collect()
+}
+
+/// The break-glass form, for a member of its groups: a justification of the policy's
+/// length and a box to tick, so the choice is explicit even without JavaScript.
+pub(crate) fn breakglass_form(
+    glass: &tollgate_core::breakglass::BreakGlass,
+    post_to: &str,
+    hidden: &[(&str, String)],
+) -> String {
+    format!(
+        r#"<form method="post" action="{to}" class="breakglass">{hidden}<input type="hidden" name="verdict" value="breakglass">
+<h2>Break glass</h2>
+<p class="warn">Breaking glass approves this request <strong>alone</strong>, even your own agent's. Every approver and the alarm topic are told at once, and a second approver must acknowledge it afterwards.</p>
+<label for="justification">Justification: what is the emergency? (at least {min} characters)</label>
+<textarea id="justification" name="justification" rows="3" maxlength="2000" minlength="{min}" required></textarea>
+<label><input type="checkbox" name="confirm" value="breakglass" required> I am breaking glass on this request</label>
+<button class="breakglass" type="submit">Break glass and approve</button></form>"#,
+        to = esc(post_to),
+        hidden = hidden_inputs(hidden),
+        min = glass.min_justification,
+    )
+}
+
+/// What the page says about a break-glass approval: who, their words, and whether a second
+/// approver has acknowledged it.
+pub(crate) fn breakglass_html(used: &tollgate_core::breakglass::BreakGlassUse, now: u64) -> String {
+    let ack = match &used.acknowledged {
+        Some(a) => format!(
+            "Acknowledged by <strong>{}</strong> at {}.",
+            esc(&a.by.name),
+            tollgate_core::time::iso8601(a.at)
+        ),
+        None if used.overdue(now) => format!(
+            "<strong>Not acknowledged</strong>: it was due by {}.",
+            tollgate_core::time::iso8601(used.acknowledge_by)
+        ),
+        None => format!(
+            "Not acknowledged yet: another approver must acknowledge it by {}.",
+            tollgate_core::time::iso8601(used.acknowledge_by)
+        ),
+    };
+    format!(
+        r#"<div class="breakglass"><p class="warn"><strong>Approved by break-glass</strong>: {who} approved this request alone at {at}.</p>
+<blockquote class="reason">{why}</blockquote><p>{ack}</p></div>"#,
+        who = esc(&used.approver.name),
+        at = tollgate_core::time::iso8601(used.at),
+        why = esc(&used.justification),
+    )
+}
+
+/// The acknowledgement form, for a second approver.
+pub(crate) fn acknowledge_form(post_to: &str, hidden: &[(&str, String)]) -> String {
+    format!(
+        r#"<form method="post" action="{to}">{hidden}<input type="hidden" name="verdict" value="acknowledge">
+<button class="approve" type="submit">Acknowledge the break-glass use</button></form>"#,
+        to = esc(post_to),
+        hidden = hidden_inputs(hidden),
     )
 }
 
@@ -448,6 +510,7 @@ mod tests {
             reason: "r".into(),
             mask: Default::default(),
             requires: Default::default(),
+            breakglass: None,
         };
         let agent = tollgate_core::Identity {
             issuer: "https://token.actions.githubusercontent.com".into(),
@@ -517,6 +580,7 @@ mod tests {
             reason: String::new(),
             mask: Default::default(),
             requires: Default::default(),
+            breakglass: None,
         };
         let (rec, _) = RequestRecord::new(
             "R".into(),
