@@ -30,6 +30,8 @@ pub enum EventKind {
     StepStarted,
     StepExecuted,
     StepFailed,
+    /// A new request ran under a grant, without a new approval.
+    GrantUsed,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

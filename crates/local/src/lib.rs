@@ -517,6 +517,7 @@ impl Stack {
             self.settings.topic_arn.clone(),
             bound_ms,
         )
+        .with_public_url(&self.settings.public_url)
         .sweep(tollgate_aws::now_ms())
         .await
     }

@@ -180,6 +180,13 @@ impl Api {
             .field("request_hash")
             .ok_or_else(|| ApiError::field("request_hash", "is required"))?;
         let comment = form.field("comment").map(str::to_string);
+        let grant = match verdict {
+            Verdict::Approve => tollgate_core::grant::GrantTerms::parse(
+                form.field("grant_uses"),
+                form.field("grant_minutes"),
+            ),
+            Verdict::Reject => Ok(None),
+        };
         // A late click answers with what happened, before any complaint about the form.
         if rec.status != Status::Pending {
             return Ok(refusal(
@@ -198,14 +205,48 @@ impl Api {
                 here,
             ));
         }
+        let grant = match grant {
+            Ok(g) => g,
+            Err(e) => {
+                return Ok(refusal(
+                    e.status(),
+                    &format!(
+                        "{} Nothing was recorded.",
+                        esc(&tollgate_core::display::sentence(&e.message))
+                    ),
+                    here,
+                ));
+            }
+        };
         let channel = if place.inbox { "inbox" } else { "page" };
         match self
-            .cast_vote(id, &session.identity, verdict, comment, Some(seen), channel)
+            .cast_vote_with_grant(
+                id,
+                &session.identity,
+                verdict,
+                comment,
+                grant,
+                Some(seen),
+                channel,
+            )
             .await
         {
             Ok((outcome, rec)) => {
+                let granted = tollgate_core::grant::GrantTerms::narrowest(
+                    rec.votes
+                        .iter()
+                        .filter(|v| v.verdict == Verdict::Approve)
+                        .map(|v| v.grant),
+                );
                 let message = match outcome {
-                    VoteOutcome::Approved => "Approved. The request runs now.".to_string(),
+                    VoteOutcome::Approved => match granted {
+                        Some(t) => format!(
+                            "Approved. The request runs now, and the same call may run again {} (grant G{}).",
+                            t.describe(),
+                            rec.id
+                        ),
+                        None => "Approved. The request runs now.".to_string(),
+                    },
                     VoteOutcome::Rejected => "Rejected. The request will not run.".to_string(),
                     VoteOutcome::Recorded => {
                         format!("Your approval is recorded: {}.", rec.approvals_summary())

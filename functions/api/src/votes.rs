@@ -21,11 +21,12 @@ impl Api {
             Verdict::Reject
         };
         let (_, rec) = self
-            .cast_vote(
+            .cast_vote_with_grant(
                 id,
                 &approver.identity,
                 verdict,
                 body.comment,
+                body.grant,
                 body.request_hash.as_deref(),
                 "api",
             )
@@ -39,10 +40,24 @@ struct VoteBody {
     comment: Option<String>,
     /// The hash the approver reviewed; when given, the vote counts only for that exact request.
     request_hash: Option<String>,
+    /// `grant_uses` and `grant_minutes`: allow the same call again (`tollgate_core::grant`).
+    grant: Option<tollgate_core::grant::GrantTerms>,
 }
 
 fn parse_body(body: &[u8]) -> Result<VoteBody, ApiError> {
-    let obj = crate::body::object(body, &["comment", "request_hash"])?;
+    let obj = crate::body::object(
+        body,
+        &["comment", "request_hash", "grant_uses", "grant_minutes"],
+    )?;
+    let number = |field: &str| match obj.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) if n.is_u64() => Ok(Some(n.to_string())),
+        Some(_) => Err(ApiError::field(field, "must be a whole number from 1")),
+    };
+    let grant = tollgate_core::grant::GrantTerms::parse(
+        number("grant_uses")?.as_deref(),
+        number("grant_minutes")?.as_deref(),
+    )?;
     let comment = match obj.get("comment") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.trim().is_empty() => None,
@@ -64,5 +79,6 @@ fn parse_body(body: &[u8]) -> Result<VoteBody, ApiError> {
     Ok(VoteBody {
         comment,
         request_hash,
+        grant,
     })
 }

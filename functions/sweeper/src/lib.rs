@@ -51,6 +51,8 @@ pub struct Report {
     pub closed: Vec<Closed>,
     /// Requests that could not be checked or closed this time (they are tried again next run).
     pub errors: usize,
+    /// Grants found expired with uses left whose approvers were told (once per grant).
+    pub grants_expired: Vec<String>,
 }
 
 impl Report {
@@ -58,6 +60,7 @@ impl Report {
         json!({
             "checked": self.checked,
             "errors": self.errors,
+            "grants_expired": self.grants_expired,
             "closed": self.closed.iter().map(|c| json!({
                 "request_id": c.id,
                 "from": c.from,
@@ -74,6 +77,8 @@ pub struct Sweeper {
     workflow: Arc<dyn Workflow>,
     topic: Arc<dyn Publisher>,
     bound_ms: u64,
+    /// Where notices send approvers (the inbox), from `TOLLGATE_PUBLIC_URL`.
+    inbox_link: String,
 }
 
 impl Sweeper {
@@ -106,7 +111,47 @@ impl Sweeper {
             workflow,
             topic,
             bound_ms,
+            inbox_link: String::new(),
         }
+    }
+
+    /// Notices name the inbox at `public_url`.
+    pub fn with_public_url(mut self, public_url: &str) -> Self {
+        self.inbox_link = match public_url.trim_end_matches('/') {
+            "" => String::new(),
+            base => format!("{base}/v1/inbox"),
+        };
+        self
+    }
+
+    /// Tells the approvers of every grant that expired with uses left, once per grant: the
+    /// store's conditional flag lets exactly one sweep send it.
+    async fn sweep_grants(&self, now: u64, report: &mut Report) -> Result<(), ApiError> {
+        for g in self.store.grants().await? {
+            if !g.expired_unused_up(now) {
+                continue;
+            }
+            match self.store.mark_grant_expiry_noticed(&g.id).await {
+                Ok(true) => {
+                    let (subject, message) = tollgate_core::grant::ended_notice(
+                        &g,
+                        tollgate_core::grant::GrantState::Expired,
+                        &self.inbox_link,
+                    );
+                    if let Err(e) = self.topic.publish(&subject, &message).await {
+                        tracing::warn!(grant_id = %g.id, error = %e.message, "grant expiry notice not published");
+                    }
+                    tracing::info!(grant_id = %g.id, uses = g.uses, max_uses = g.max_uses, "grant expired with uses left");
+                    report.grants_expired.push(g.id);
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    report.errors += 1;
+                    tracing::error!(grant_id = %g.id, error = %e.message, "grant expiry not marked");
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Looks at every request in a swept status and closes the stuck ones. A request that
@@ -138,9 +183,14 @@ impl Sweeper {
                 }
             }
         }
+        if let Err(e) = self.sweep_grants(now, &mut report).await {
+            report.errors += 1;
+            tracing::error!(error = %e.message, "grants not swept");
+        }
         tracing::info!(
             checked = report.checked,
             closed = report.closed.len(),
+            grants_expired = report.grants_expired.len(),
             errors = report.errors,
             "sweep done"
         );

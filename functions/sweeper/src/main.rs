@@ -16,6 +16,11 @@ async fn main() -> Result<(), Error> {
         require_env("TOLLGATE_STATE_MACHINE_ARN")?,
         require_env("TOLLGATE_TOPIC_ARN")?,
         bound_ms,
+    )
+    .with_public_url(
+        tollgate_aws::config::env("TOLLGATE_PUBLIC_URL")
+            .as_deref()
+            .unwrap_or(""),
     );
     let sweeper = &sweeper;
     // The schedule's event carries nothing the sweep needs: every run looks at the table.
