@@ -210,3 +210,31 @@ mod tests {
         );
     }
 }
+
+/// `tollgate grants`: one line per grant, newest first: id, state, uses, agent, action,
+/// resources.
+pub fn grant_lines(body: &Value) -> Vec<String> {
+    let grants = body["grants"].as_array().cloned().unwrap_or_default();
+    if grants.is_empty() {
+        return vec!["no grants".to_string()];
+    }
+    grants
+        .iter()
+        .map(|g| {
+            let resources: Vec<&str> = g["resources"]
+                .as_array()
+                .map(|r| r.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            format!(
+                "{}  {}  {}/{} used  {}  {}  {}",
+                g["id"].as_str().unwrap_or("?"),
+                g["state"].as_str().unwrap_or("?"),
+                g["uses"],
+                g["max_uses"],
+                g["agent"]["name"].as_str().unwrap_or("?"),
+                g["action"].as_str().unwrap_or("?"),
+                resources.join(",")
+            )
+        })
+        .collect()
+}
