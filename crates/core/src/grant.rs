@@ -493,6 +493,18 @@ mod tests {
 
     const PUT: &str = r#"{"action":"dynamodb:PutItem","params":{"TableName":"t","Item":{"k":{"S":"1"}}},"reason":"fix"}"#;
 
+    /// `sub` (a `dba`) votes on `rec`, offering `grant`.
+    fn offer(
+        rec: &mut RequestRecord,
+        sub: &str,
+        verdict: Verdict,
+        comment: Option<String>,
+        grant: Option<GrantTerms>,
+        now: u64,
+    ) -> Result<(crate::record::VoteOutcome, Vec<Event>), ApiError> {
+        rec.vote_with_grant(&who(sub, &["dba"]), verdict, comment, grant, now)
+    }
+
     fn terms(uses: u32, minutes: u64) -> Option<GrantTerms> {
         Some(GrantTerms { uses, minutes })
     }
@@ -568,21 +580,9 @@ mod tests {
         assert_eq!(GrantTerms::narrowest([]), None);
 
         let mut rec = held(PUT, "bot", bound(1800, 10), 2);
-        rec.vote_with_grant(
-            &who("ann", &["dba"]),
-            Verdict::Approve,
-            None,
-            terms(5, 20),
-            2,
-        )
+        offer(&mut rec, "ann", Verdict::Approve, None, terms(5, 20), 2)
         .unwrap();
-        rec.vote_with_grant(
-            &who("bo", &["dba"]),
-            Verdict::Approve,
-            None,
-            terms(3, 30),
-            3,
-        )
+        offer(&mut rec, "bo", Verdict::Approve, None, terms(3, 30), 3)
         .unwrap();
         assert_eq!(rec.status, Status::Approved);
         let g = Grant::from_approval(&rec, 10).unwrap();
@@ -592,13 +592,7 @@ mod tests {
         assert_eq!(g.groups, vec!["dba"]);
 
         let mut rec = held(PUT, "bot", bound(1800, 10), 2);
-        rec.vote_with_grant(
-            &who("ann", &["dba"]),
-            Verdict::Approve,
-            None,
-            terms(5, 20),
-            2,
-        )
+        offer(&mut rec, "ann", Verdict::Approve, None, terms(5, 20), 2)
         .unwrap();
         rec.vote(&who("bo", &["dba"]), Verdict::Approve, None, 3)
             .unwrap();
@@ -609,50 +603,23 @@ mod tests {
     #[test]
     fn a_vote_offering_a_grant_is_refused_past_the_bound_or_without_one() {
         let mut rec = held(PUT, "bot", bound(600, 3), 1);
-        let e = rec
-            .vote_with_grant(
-                &who("ann", &["dba"]),
-                Verdict::Approve,
-                None,
-                terms(4, 5),
-                2,
-            )
+        let e = offer(&mut rec, "ann", Verdict::Approve, None, terms(4, 5), 2)
             .unwrap_err();
         assert_eq!(e.field.as_deref(), Some("grant_uses"));
         assert!(rec.votes.is_empty() && rec.status == Status::Pending);
         let mut none = held(PUT, "bot", None, 1);
-        let e = none
-            .vote_with_grant(
-                &who("ann", &["dba"]),
-                Verdict::Approve,
-                None,
-                terms(1, 1),
-                2,
-            )
+        let e = offer(&mut none, "ann", Verdict::Approve, None, terms(1, 1), 2)
             .unwrap_err();
         assert_eq!(e.field.as_deref(), Some("grant_uses"));
         assert!(e.message.contains("allows no grant"), "{}", e.message);
-        let e = rec
-            .vote_with_grant(
-                &who("ann", &["dba"]),
-                Verdict::Reject,
-                Some("no".into()),
-                terms(1, 1),
-                2,
-            )
+        let e = offer(&mut rec, "ann", Verdict::Reject, Some("no".into()), terms(1, 1), 2)
             .unwrap_err();
         assert_eq!(e.field.as_deref(), Some("grant_uses"));
     }
 
     fn granted(now: u64) -> Grant {
         let mut rec = held(PUT, "bot", bound(1800, 10), 1);
-        rec.vote_with_grant(
-            &who("ann", &["dba"]),
-            Verdict::Approve,
-            None,
-            terms(3, 10),
-            now,
-        )
+        offer(&mut rec, "ann", Verdict::Approve, None, terms(3, 10), now)
         .unwrap();
         Grant::from_approval(&rec, now).unwrap()
     }

@@ -1082,12 +1082,12 @@ async fn a_grant_is_what_every_approver_offered_and_is_revoked_from_the_inbox() 
     let (status, page) = approve("9", "10").await;
     assert_eq!(status, 400, "{page}");
     assert!(
-        page.contains("Grant_uses: 9 is more than this request"),
+        page.contains("grant_uses: 9 is more than this request"),
         "{page}"
     );
     let (status, page) = approve("3", "").await;
     assert_eq!(status, 400, "{page}");
-    assert!(page.contains("Grant_minutes: is required"), "{page}");
+    assert!(page.contains("grant_minutes: is required"), "{page}");
     let (_, body) = h.status(&h.agent("bot"), &id, 0).await;
     assert_eq!(body["votes"], json!([]), "nothing was recorded: {body}");
     let (status, page) = approve("4", "20").await;

@@ -60,6 +60,19 @@ fn dynamo(e: impl std::fmt::Display) -> ApiError {
     unavailable("DynamoDB", e)
 }
 
+/// Whether a conditional write happened: `false` when its condition did not hold.
+fn written<T, E, R>(out: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>) -> Result<bool, ApiError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match out {
+        Ok(_) => Ok(true),
+        Err(e) if is_condition_failure(&e) => Ok(false),
+        Err(e) => Err(dynamo(DisplayErrorContext(&e))),
+    }
+}
+
 impl Store {
     fn grant_key(
         &self,
@@ -100,11 +113,7 @@ impl GrantStore for Store {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match out {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(dynamo(DisplayErrorContext(&e))),
-        }
+        written(out)
     }
 
     async fn grant(&self, id: &str) -> Result<Option<Grant>, ApiError> {
@@ -184,11 +193,7 @@ impl GrantStore for Store {
             .expression_attribute_values(":by", s(revocation))
             .send()
             .await;
-        match out {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(dynamo(DisplayErrorContext(&e))),
-        }
+        written(out)
     }
 
     async fn mark_grant_expiry_noticed(&self, id: &str) -> Result<bool, ApiError> {
@@ -199,10 +204,6 @@ impl GrantStore for Store {
             .expression_attribute_values(":true", AttributeValue::Bool(true))
             .send()
             .await;
-        match out {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(dynamo(DisplayErrorContext(&e))),
-        }
+        written(out)
     }
 }
