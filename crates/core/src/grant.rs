@@ -580,10 +580,8 @@ mod tests {
         assert_eq!(GrantTerms::narrowest([]), None);
 
         let mut rec = held(PUT, "bot", bound(1800, 10), 2);
-        offer(&mut rec, "ann", Verdict::Approve, None, terms(5, 20), 2)
-        .unwrap();
-        offer(&mut rec, "bo", Verdict::Approve, None, terms(3, 30), 3)
-        .unwrap();
+        offer(&mut rec, "ann", Verdict::Approve, None, terms(5, 20), 2).unwrap();
+        offer(&mut rec, "bo", Verdict::Approve, None, terms(3, 30), 3).unwrap();
         assert_eq!(rec.status, Status::Approved);
         let g = Grant::from_approval(&rec, 10).unwrap();
         assert_eq!((g.max_uses, g.expires_at), (3, 10 + 20 * 60_000));
@@ -592,8 +590,7 @@ mod tests {
         assert_eq!(g.groups, vec!["dba"]);
 
         let mut rec = held(PUT, "bot", bound(1800, 10), 2);
-        offer(&mut rec, "ann", Verdict::Approve, None, terms(5, 20), 2)
-        .unwrap();
+        offer(&mut rec, "ann", Verdict::Approve, None, terms(5, 20), 2).unwrap();
         rec.vote(&who("bo", &["dba"]), Verdict::Approve, None, 3)
             .unwrap();
         assert_eq!(rec.status, Status::Approved);
@@ -603,24 +600,28 @@ mod tests {
     #[test]
     fn a_vote_offering_a_grant_is_refused_past_the_bound_or_without_one() {
         let mut rec = held(PUT, "bot", bound(600, 3), 1);
-        let e = offer(&mut rec, "ann", Verdict::Approve, None, terms(4, 5), 2)
-            .unwrap_err();
+        let e = offer(&mut rec, "ann", Verdict::Approve, None, terms(4, 5), 2).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("grant_uses"));
         assert!(rec.votes.is_empty() && rec.status == Status::Pending);
         let mut none = held(PUT, "bot", None, 1);
-        let e = offer(&mut none, "ann", Verdict::Approve, None, terms(1, 1), 2)
-            .unwrap_err();
+        let e = offer(&mut none, "ann", Verdict::Approve, None, terms(1, 1), 2).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("grant_uses"));
         assert!(e.message.contains("allows no grant"), "{}", e.message);
-        let e = offer(&mut rec, "ann", Verdict::Reject, Some("no".into()), terms(1, 1), 2)
-            .unwrap_err();
+        let e = offer(
+            &mut rec,
+            "ann",
+            Verdict::Reject,
+            Some("no".into()),
+            terms(1, 1),
+            2,
+        )
+        .unwrap_err();
         assert_eq!(e.field.as_deref(), Some("grant_uses"));
     }
 
     fn granted(now: u64) -> Grant {
         let mut rec = held(PUT, "bot", bound(1800, 10), 1);
-        offer(&mut rec, "ann", Verdict::Approve, None, terms(3, 10), now)
-        .unwrap();
+        offer(&mut rec, "ann", Verdict::Approve, None, terms(3, 10), now).unwrap();
         Grant::from_approval(&rec, now).unwrap()
     }
 

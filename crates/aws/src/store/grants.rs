@@ -61,7 +61,9 @@ fn dynamo(e: impl std::fmt::Display) -> ApiError {
 }
 
 /// Whether a conditional write happened: `false` when its condition did not hold.
-fn written<T, E, R>(out: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>) -> Result<bool, ApiError>
+fn written<T, E, R>(
+    out: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>,
+) -> Result<bool, ApiError>
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
