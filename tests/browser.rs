@@ -198,3 +198,51 @@ async fn break_glass_in_headless_chromium_only_for_a_member() {
     assert!(!table_exists(&stack.sdk, "glass-orders").await.unwrap());
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approve_with_a_grant_and_revoke_it_in_headless_chromium() {
+    let (script, shots) = script("grant.mjs");
+    let shots = shots.join("grant");
+    let stack = stack_with(|o| {
+        o.policy_source = "ssm:/grants".into();
+        o.seed_ssm = vec![(
+            "/grants".into(),
+            r#"@id("writes") @approval("1") @grant_max("1800") @grant_uses_max("3")
+permit (principal, action == Action::"dynamodb:PutItem", resource);"#
+                .into(),
+        )];
+    })
+    .await;
+    create_table(&stack.sdk, "grant-orders").await.unwrap();
+    let bot = agent(&stack, "ci-bot");
+    let put = json!({"action": "dynamodb:PutItem", "reason": "iterate",
+        "params": {"TableName": "grant-orders", "Item": {"id": {"S": "1"}}}});
+    let a = bot.submit(&put, None).await.unwrap();
+    assert_eq!(a.status, 202, "{}", a.body);
+    let id = a.body["id"].as_str().unwrap().to_string();
+    wait_for_notice(&Client::new(&stack.api_url, None), &id, WAIT)
+        .await
+        .unwrap();
+    let out = node(
+        &script,
+        &[&stack.api_url, &shots.to_string_lossy(), "alice", &id],
+    )
+    .await;
+    assert!(out.contains("is revoked"), "{out}");
+    for shot in ["grant-form.png", "grant-inbox.png"] {
+        assert!(shots.join(shot).is_file(), "missing screenshot {shot}");
+    }
+    let done = bot.wait_final(&id, WAIT, |_| {}).await.unwrap();
+    assert_eq!(done.request_status(), Some("SUCCEEDED"), "{}", done.body);
+    assert_eq!(
+        done.body["votes"][0]["grant"],
+        json!({"uses": 2, "minutes": 15})
+    );
+    let g = &bot.grants().await.unwrap().body["grants"][0];
+    assert_eq!(g["state"], "revoked", "{g}");
+    assert_eq!(g["revoked"]["by"]["subject"], "alice");
+    let again = bot.submit(&put, None).await.unwrap();
+    assert_eq!(again.status, 202, "{}", again.body);
+    assert_eq!(again.body["grant_not_used"]["why"], "revoked");
+    stack.stop().await;
+}

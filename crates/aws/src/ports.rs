@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use aws_credential_types::Credentials;
 use serde_json::Value;
 use tollgate_core::audit::{ChainBreak, verify_trail};
+use tollgate_core::grant::{Grant, Revocation};
 use tollgate_core::rate::{RecentCounts, Usage};
 use tollgate_core::{ApiError, ErrorCode, Event, RequestRecord};
 
@@ -142,9 +143,36 @@ pub trait RateCounters: Send + Sync {
     async fn recent_counts(&self, agent: &str, now_secs: u64) -> Result<RecentCounts, ApiError>;
 }
 
+/// Grants (`tollgate_core::grant`): recorded once, used and revoked by conditional writes.
+#[async_trait]
+pub trait GrantStore: Send + Sync {
+    /// Records a new grant; `false` when one with its id exists (an approval recorded twice
+    /// makes one grant).
+    async fn put_grant(&self, grant: &Grant) -> Result<bool, ApiError>;
+    async fn grant(&self, id: &str) -> Result<Option<Grant>, ApiError>;
+    /// Every grant still kept (live ones, and ended ones until their TTL removes them).
+    async fn grants(&self) -> Result<Vec<Grant>, ApiError>;
+    /// Counts one use, in one conditional write, if the grant is still live at `now_ms`
+    /// (uses left, not expired, not revoked): the grant as it then stands, with this use
+    /// counted; `None` when it was not live (or does not exist). Concurrent callers never
+    /// count past its `max_uses`.
+    async fn use_grant(&self, id: &str, now_ms: u64) -> Result<Option<Grant>, ApiError>;
+    /// Revokes it; `false` when it was revoked already (or does not exist).
+    async fn revoke_grant(&self, id: &str, by: &Revocation) -> Result<bool, ApiError>;
+    /// Marks that its approvers were told it expired; `true` only for the one caller that
+    /// marked it.
+    async fn mark_grant_expiry_noticed(&self, id: &str) -> Result<bool, ApiError>;
+}
+
 /// Everything the table holds, as the API needs it.
 pub trait RecordStore:
-    RequestReader + RequestWriter + RequestLister + SessionStore + WaitLeases + RateCounters
+    RequestReader
+    + RequestWriter
+    + RequestLister
+    + SessionStore
+    + WaitLeases
+    + RateCounters
+    + GrantStore
 {
 }
 
@@ -155,6 +183,7 @@ impl<
         + SessionStore
         + WaitLeases
         + RateCounters
+        + GrantStore
         + ?Sized,
 > RecordStore for T
 {

@@ -22,6 +22,7 @@ mod claims;
 #[cfg(feature = "memory")]
 pub mod contract;
 mod counters;
+mod grants;
 pub(crate) mod item;
 pub mod keys;
 mod listing;

@@ -278,6 +278,27 @@ impl Client {
         .await
     }
 
+    /// `POST /v1/requests/{id}/approve` offering a grant: the same call may run again up to
+    /// `uses` times within `minutes`.
+    pub async fn approve_with_grant(
+        &self,
+        id: &str,
+        uses: u64,
+        minutes: u64,
+        comment: Option<&str>,
+    ) -> Result<Answer, ClientError> {
+        let mut body = json!({"grant_uses": uses, "grant_minutes": minutes});
+        if let Some(c) = comment {
+            body["comment"] = json!(c);
+        }
+        self.send(
+            self.http
+                .post(format!("{}/approve", self.request_url(id)))
+                .json(&body),
+        )
+        .await
+    }
+
     /// `POST /v1/requests/{id}/acknowledge`: a second approver acknowledges a break-glass use.
     pub async fn acknowledge(&self, id: &str) -> Result<Answer, ClientError> {
         self.send(
@@ -285,6 +306,22 @@ impl Client {
                 .post(format!("{}/acknowledge", self.request_url(id)))
                 .json(&json!({})),
         )
+        .await
+    }
+
+    /// `GET /v1/grants`: an agent's own grants, or those an approver may see.
+    pub async fn grants(&self) -> Result<Answer, ClientError> {
+        self.send(self.http.get(format!("{}/v1/grants", self.base)))
+            .await
+    }
+
+    /// `POST /v1/grants/{id}/revoke`.
+    pub async fn revoke_grant(&self, id: &str) -> Result<Answer, ClientError> {
+        self.send(self.http.post(format!(
+            "{}/v1/grants/{}/revoke",
+            self.base,
+            path_segment(id)
+        )))
         .await
     }
 

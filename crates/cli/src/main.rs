@@ -126,6 +126,13 @@ fn usage(message: String) -> Fail {
 }
 
 #[derive(Subcommand)]
+enum GrantsCommand {
+    /// Revoke a grant (its agent, or an approver who may see it): the next call needs an
+    /// approval again.
+    Revoke { id: String },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Mint a token from the local stack's dev identity provider and print it.
     #[command(after_help = "Examples:
@@ -247,13 +254,38 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         wait_seconds: u64,
     },
-    /// Approve a pending request (approver token).
+    /// Approve a pending request (approver token); with --grant-uses and --grant-minutes,
+    /// also allow the same call from the same agent to run again that often within that
+    /// time, without a new approval (if the request's policy allows a grant).
     #[command(after_help = "Examples:
-  tollgate approve 01JABCDEFGHJKMNPQRSTVWXYZ0 --comment \"looks right\"")]
+  tollgate approve 01JABCDEFGHJKMNPQRSTVWXYZ0 --comment \"looks right\"
+  tollgate approve 01JABCDEFGHJKMNPQRSTVWXYZ0 --grant-uses 3 --grant-minutes 30")]
     Approve {
         id: String,
         #[arg(long)]
         comment: Option<String>,
+        /// Allow the same call again up to this many times (with --grant-minutes).
+        #[arg(long, requires = "grant_minutes")]
+        grant_uses: Option<u64>,
+        /// ... within this many minutes (with --grant-uses).
+        #[arg(long, requires = "grant_uses")]
+        grant_minutes: Option<u64>,
+    },
+    /// Grants: your own (agent token), or those you may see (approver token); `grants
+    /// revoke <id>` ends one at once.
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_help = "Examples:
+  tollgate grants
+  tollgate grants --json
+  tollgate grants revoke G01JABCDEFGHJKMNPQRSTVWXYZ0"
+    )]
+    Grants {
+        #[command(subcommand)]
+        revoke: Option<GrantsCommand>,
+        /// Print the API's answer as JSON instead of one line per grant.
+        #[arg(long)]
+        json: bool,
     },
     /// Reject a pending request (approver token).
     #[command(after_help = "Examples:
@@ -784,12 +816,41 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
             mcp::serve(settings.url.clone(), settings.token.clone(), wait_seconds).await?;
             Ok(exit::SUCCEEDED)
         }
-        Command::Approve { id, comment } => Ok(report_done(
-            out,
-            &authed()?
-                .vote(&id, Verdict::Approve, comment.as_deref())
-                .await?,
-        )),
+        Command::Approve {
+            id,
+            comment,
+            grant_uses,
+            grant_minutes,
+        } => {
+            let client = authed()?;
+            let a = match (grant_uses, grant_minutes) {
+                (Some(uses), Some(minutes)) => {
+                    client
+                        .approve_with_grant(&id, uses, minutes, comment.as_deref())
+                        .await?
+                }
+                _ => {
+                    client
+                        .vote(&id, Verdict::Approve, comment.as_deref())
+                        .await?
+                }
+            };
+            Ok(report_done(out, &a))
+        }
+        Command::Grants {
+            revoke: Some(GrantsCommand::Revoke { id }),
+            ..
+        } => Ok(report_done(out, &authed()?.revoke_grant(&id).await?)),
+        Command::Grants { revoke: None, json } => {
+            let a = authed()?.grants().await?;
+            if json || a.status != 200 {
+                return Ok(report_done(Output::Json, &a));
+            }
+            for line in output::grant_lines(&a.body) {
+                outln!("{line}");
+            }
+            Ok(exit::SUCCEEDED)
+        }
         Command::Reject { id, comment } => Ok(report_done(
             out,
             &authed()?.vote(&id, Verdict::Reject, Some(&comment)).await?,

@@ -172,6 +172,34 @@ fn align(rows: &[Vec<String>]) -> String {
         .join("\n")
 }
 
+/// `tollgate grants`: one line per grant, newest first: id, state, uses, agent, action,
+/// resources.
+pub fn grant_lines(body: &Value) -> Vec<String> {
+    let grants = body["grants"].as_array().cloned().unwrap_or_default();
+    if grants.is_empty() {
+        return vec!["no grants".to_string()];
+    }
+    grants
+        .iter()
+        .map(|g| {
+            let resources: Vec<&str> = g["resources"]
+                .as_array()
+                .map(|r| r.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            format!(
+                "{}  {}  {}/{} used  {}  {}  {}",
+                g["id"].as_str().unwrap_or("?"),
+                g["state"].as_str().unwrap_or("?"),
+                g["uses"],
+                g["max_uses"],
+                g["agent"]["name"].as_str().unwrap_or("?"),
+                g["action"].as_str().unwrap_or("?"),
+                resources.join(",")
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,5 +236,19 @@ mod tests {
             table(&json!({"error": {"code": "not_found", "message": "no request"}})),
             "error: no request (not_found)"
         );
+    }
+
+    #[test]
+    fn grants_print_one_line_each() {
+        let body = json!({"grants": [{"id": "G1", "state": "live", "uses": 1, "max_uses": 3,
+            "agent": {"name": "ci-bot"}, "action": "dynamodb:PutItem",
+            "resources": ["arn:aws:dynamodb:us-east-1:1:table/t"]}]});
+        assert_eq!(
+            grant_lines(&body),
+            vec![
+                "G1  live  1/3 used  ci-bot  dynamodb:PutItem  arn:aws:dynamodb:us-east-1:1:table/t"
+            ]
+        );
+        assert_eq!(grant_lines(&json!({"grants": []})), vec!["no grants"]);
     }
 }

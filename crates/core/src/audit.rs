@@ -36,6 +36,8 @@ pub enum EventKind {
     BreakGlassAcknowledged,
     /// A break-glass use was not acknowledged in time; the sweeper raised the alarm.
     BreakGlassOverdue,
+    /// A new request ran under a grant, without a new approval.
+    GrantUsed,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -197,6 +197,11 @@ pub struct Requirement {
     /// A justification of at least this many characters (`@justification("n")`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub min_justification: u32,
+    /// The most an approver may grant with an approval (`@grant_max`, `@grant_uses_max`);
+    /// `None`: no grant. Kept here because it travels with what the deciding policies ask of
+    /// each approval, and narrows the same way when several decide.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<crate::grant::GrantBound>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -221,7 +226,7 @@ pub fn cites_ticket(text: &str) -> bool {
 
 impl Requirement {
     pub fn is_empty(&self) -> bool {
-        !self.ticket && self.min_justification == 0
+        !self.ticket && self.min_justification == 0 && self.grant.is_none()
     }
 
     /// The stricter of two requirements.
@@ -229,6 +234,7 @@ impl Requirement {
         Requirement {
             ticket: self.ticket || other.ticket,
             min_justification: self.min_justification.max(other.min_justification),
+            grant: crate::grant::GrantBound::narrowest(self.grant, other.grant),
         }
     }
 
@@ -462,6 +468,7 @@ mod tests {
         let ticket = Requirement {
             ticket: true,
             min_justification: 0,
+            ..Default::default()
         };
         assert!(ticket.check(Some("see OPS-1234")).is_ok());
         assert!(ticket.check(Some("(INC42-7), approved")).is_ok());
@@ -471,6 +478,7 @@ mod tests {
         let long = Requirement {
             ticket: false,
             min_justification: 10,
+            ..Default::default()
         };
         assert!(long.check(Some("short")).is_err());
         assert!(long.check(Some("   padded   ")).is_err());

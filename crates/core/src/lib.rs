@@ -17,6 +17,7 @@ pub mod failure;
 #[cfg(test)]
 mod fixtures;
 pub mod gateway_credentials;
+pub mod grant;
 pub mod identity;
 pub mod inbox;
 pub mod keyring;

@@ -29,6 +29,9 @@ pub struct Vote {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     pub at: u64,
+    /// What the approver offered to allow again with this approval (`crate::grant`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<crate::grant::GrantTerms>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,6 +96,13 @@ pub struct RequestRecord {
     /// a second approver has acknowledged that since.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breakglass: Option<crate::breakglass::BreakGlassUse>,
+    /// The grant that ran this request without a new approval, and its original approvers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<crate::grant::GrantUse>,
+    /// The grant that matched this request but could not run it (used up, expired,
+    /// revoked): why it waits for approval anyway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_not_used: Option<crate::grant::GrantMiss>,
 }
 
 /// How far one group requirement has come: how many counted approvals are from its group.
@@ -197,6 +207,8 @@ impl RequestRecord {
             sealed_result: None,
             plan,
             breakglass: None,
+            grant: None,
+            grant_not_used: None,
         };
         if status.is_final()
             && let Some(plan) = &mut rec.plan
@@ -304,6 +316,19 @@ impl RequestRecord {
         comment: Option<String>,
         now: u64,
     ) -> Result<(VoteOutcome, Vec<Event>), ApiError> {
+        self.vote_with_grant(approver, verdict, comment, None, now)
+    }
+
+    /// [`vote`](Self::vote), with the grant the approver offers (an approval only, within the
+    /// bound the deciding policies set; never on a plan).
+    pub fn vote_with_grant(
+        &mut self,
+        approver: &Identity,
+        verdict: Verdict,
+        comment: Option<String>,
+        grant: Option<crate::grant::GrantTerms>,
+        now: u64,
+    ) -> Result<(VoteOutcome, Vec<Event>), ApiError> {
         if self.status != Status::Pending {
             return Err(self.not_movable(match verdict {
                 Verdict::Approve => Status::Approved,
@@ -322,18 +347,40 @@ impl RequestRecord {
         if verdict == Verdict::Approve {
             self.decision.requires.check(comment.as_deref())?;
         }
+        if let Some(terms) = &grant {
+            match (verdict, self.decision.requires.grant, &self.plan) {
+                (Verdict::Reject, _, _) => {
+                    return Err(ApiError::field(
+                        "grant_uses",
+                        "only an approval offers a grant",
+                    ));
+                }
+                (_, _, Some(_)) => {
+                    return Err(ApiError::field("grant_uses", "a plan allows no grant"));
+                }
+                (_, None, _) => {
+                    return Err(ApiError::field(
+                        "grant_uses",
+                        "this request's policy allows no grant",
+                    ));
+                }
+                (_, Some(bound), None) => bound.check(terms)?,
+            }
+        }
         self.votes.push(Vote {
             approver: approver.clone(),
             verdict,
             comment: comment.clone(),
             at: now,
+            grant,
         });
-        let mut events = vec![self.push_event(
-            EventKind::Voted,
-            Some(approver.clone()),
-            json!({"verdict": verdict, "comment": comment, "request_hash": self.request_hash}),
-            now,
-        )];
+        let mut detail =
+            json!({"verdict": verdict, "comment": comment, "request_hash": self.request_hash});
+        if let Some(terms) = &grant {
+            detail["grant"] = json!(terms);
+        }
+        let mut events =
+            vec![self.push_event(EventKind::Voted, Some(approver.clone()), detail, now)];
         let approvals = self.approvers().len() as u32;
         let outcome = match verdict {
             Verdict::Reject => {
@@ -781,6 +828,7 @@ mod tests {
         r.decision.requires = crate::decision::Requirement {
             ticket: true,
             min_justification: 0,
+            ..Default::default()
         };
         let e = r
             .vote(&who("alice", &[]), Verdict::Approve, Some("fine".into()), 2)
@@ -974,6 +1022,7 @@ mod tests {
             verdict: Verdict::Reject,
             comment: None,
             at: 1,
+            grant: None,
         });
         assert!(voted.visible_to_approver(&who("bob", &[])));
         // A call that ran at once had no approvers.

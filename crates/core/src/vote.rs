@@ -142,6 +142,7 @@ mod tests {
             verdict: Verdict::Approve,
             comment: None,
             at: 2,
+            grant: None,
         });
     }
 

@@ -530,6 +530,7 @@ impl Stack {
             ),
             self.settings.public_url.clone(),
         )
+        .with_public_url(&self.settings.public_url)
         .sweep(tollgate_aws::now_ms())
         .await
     }

@@ -11,6 +11,7 @@ use cedar_policy::{
 };
 use tollgate_catalog::{ActionInfo, catalog};
 use tollgate_core::breakglass::{self, BreakGlass};
+use tollgate_core::grant::{DEFAULT_GRANT_USES, GrantBound, MAX_GRANT_SECONDS, MAX_GRANT_USES};
 use tollgate_core::mask::MaskRules;
 use tollgate_core::own::OwnResources;
 use tollgate_core::rate::Tally;
@@ -31,7 +32,8 @@ struct Rule {
     mask: Vec<String>,
     /// `@unmask("A")`: members the policy's (single, named) agent may see unmasked.
     unmask: Vec<String>,
-    /// `@ticket`, `@justification("n")`: what each approval's comment must carry.
+    /// `@ticket`, `@justification("n")`: what each approval's comment must carry;
+    /// `@grant_max("seconds")`, `@grant_uses_max("n")`: what an approval may grant.
     requires: Requirement,
     /// `@breakglass("group")`, `@breakglass_justification("n")`: who may approve alone.
     breakglass: Option<BreakGlass>,
@@ -130,11 +132,16 @@ fn rule_of(p: &cedar_policy::Policy) -> Result<Rule, String> {
                     format!("@justification(\"{v}\"): must be a number of characters from 1 to {MAX_JUSTIFICATION}")
                 })?,
         },
+        grant: None,
     };
     if approvals == 0 && !requires.is_empty() {
         return Err("@ticket and @justification need @approval(\"n\") with n > 0".into());
     }
     let breakglass = breakglass_of(p, approvals)?;
+    let requires = Requirement {
+        grant: grant_bound(p, approvals)?,
+        ..requires
+    };
     let mask = list(p.annotation("mask"));
     let unmask = list(p.annotation("unmask"));
     if p.effect() == cedar_policy::Effect::Forbid && !(mask.is_empty() && unmask.is_empty()) {
@@ -208,6 +215,55 @@ fn breakglass_of(p: &cedar_policy::Policy, approvals: u32) -> Result<Option<Brea
         groups: vec![group.to_string()],
         min_justification,
     }))
+}
+
+/// `@grant_max("1800")` (seconds, at most a day) and `@grant_uses_max("10")` (at most
+/// [`MAX_GRANT_USES`], [`DEFAULT_GRANT_USES`] when left out): what an approver of a call this
+/// policy holds may allow again without a new approval. Only on a permit that asks for
+/// approval; `@grant_uses_max` only with `@grant_max`.
+fn grant_bound(p: &cedar_policy::Policy, approvals: u32) -> Result<Option<GrantBound>, String> {
+    let max = p.annotation("grant_max");
+    let uses = p.annotation("grant_uses_max");
+    let Some(seconds) = max else {
+        return match uses {
+            None => Ok(None),
+            Some(_) => Err("@grant_uses_max needs @grant_max(\"seconds\")".into()),
+        };
+    };
+    if approvals == 0 || p.effect() == cedar_policy::Effect::Forbid {
+        return Err("@grant_max needs a permit with @approval(\"n\") with n > 0".into());
+    }
+    let max_seconds = seconds
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (60..=MAX_GRANT_SECONDS).contains(n))
+        .ok_or_else(|| {
+            format!("@grant_max(\"{seconds}\"): must be seconds from 60 to {MAX_GRANT_SECONDS}")
+        })?;
+    let max_uses = match uses {
+        None => DEFAULT_GRANT_USES,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_GRANT_USES).contains(n))
+            .ok_or_else(|| {
+                format!(
+                    "@grant_uses_max(\"{v}\"): must be a whole number from 1 to {MAX_GRANT_USES}"
+                )
+            })?,
+    };
+    Ok(Some(GrantBound {
+        max_seconds,
+        max_uses,
+    }))
+}
+
+/// Whether no grant may ever be given for `action`, whatever a policy says: a grant lets a
+/// call run again unseen, and a call that changes who may do what (permissions management,
+/// privilege escalation) is exactly the one whose second run an approver must see.
+fn never_granted(action: &ActionInfo) -> bool {
+    action.level == tollgate_catalog::AccessLevel::PermissionsManagement
+        || action.risks.iter().any(|r| r == "privilege-escalation")
 }
 
 /// `@approvers("dba")`: n from `dba`; `"dba or security"`: n from members of either;
@@ -676,9 +732,17 @@ impl CedarPolicy {
                     false => r.approvers.clone(),
                 },
             ));
-        let requires = deciding
+        let mut requires = deciding
             .iter()
             .fold(Requirement::default(), |acc, (_, r)| acc.merge(&r.requires));
+        // `merge` from the default would find no grant; the bound is every deciding policy's
+        // (a policy without one allows none), and never for some actions.
+        requires.grant = deciding
+            .iter()
+            .map(|(_, r)| r.requires.grant)
+            .reduce(GrantBound::narrowest)
+            .flatten()
+            .filter(|_| !actions.iter().any(never_granted));
         let timeout = deciding
             .iter()
             .filter_map(|(_, r)| r.timeout)

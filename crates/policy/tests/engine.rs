@@ -335,6 +335,26 @@ fn bad_annotations_are_refused_with_their_line() {
             "@id(\"a\") @approval(\"1\") @justification(\"lots\") permit (principal, action, resource);",
             "@justification",
         ),
+        (
+            "@id(\"a\") @approval(\"1\") @grant_max(\"59\") permit (principal, action, resource);",
+            "@grant_max(\"59\"): must be seconds from 60 to 86400",
+        ),
+        (
+            "@id(\"a\") @approval(\"1\") @grant_max(\"half an hour\") permit (principal, action, resource);",
+            "@grant_max",
+        ),
+        (
+            "@id(\"a\") @grant_max(\"600\") permit (principal, action, resource);",
+            "@grant_max needs a permit with @approval",
+        ),
+        (
+            "@id(\"a\") @approval(\"1\") @grant_uses_max(\"3\") permit (principal, action, resource);",
+            "@grant_uses_max needs @grant_max",
+        ),
+        (
+            "@id(\"a\") @approval(\"1\") @grant_max(\"600\") @grant_uses_max(\"101\") permit (principal, action, resource);",
+            "@grant_uses_max(\"101\"): must be a whole number from 1 to 100",
+        ),
     ] {
         let errs = CedarPolicy::new(&[PolicySource::new("p.cedar", text)], 900)
             .err()
@@ -591,4 +611,78 @@ fn breakglass_is_offered_only_when_every_matching_approval_policy_names_a_group(
     assert_eq!(glass("dev-orders", "dynamodb:UpdateTable"), None);
     // Allowed at once: nothing to break.
     assert_eq!(glass("dev-orders", "dynamodb:DescribeTable"), None);
+}
+
+#[test]
+fn grant_bounds_narrow_and_never_cover_permission_changes() {
+    use tollgate_core::grant::GrantBound;
+    let p = policy(
+        r#"
+        @id("writes") @approval("1") @grant_max("1800") @grant_uses_max("10")
+        permit (principal, action in Action::"Write", resource);
+        @id("prod") @approval("1") @grant_max("600")
+        permit (principal, action == Action::"dynamodb:PutItem", resource)
+        when { resource.arn like "*:table/prod-*" };
+        @id("audit") @approval("1")
+        permit (principal, action == Action::"dynamodb:DeleteItem", resource);
+        @id("iam") @approval("1") @grant_max("1800")
+        permit (principal, action in Action::"Permissions management", resource);
+        @id("lambda") @approval("1") @grant_max("1800")
+        permit (principal, action == Action::"lambda:UpdateFunctionCode", resource);
+        "#,
+    );
+    let put = |table: &str| {
+        decide(
+            &p,
+            "dynamodb:PutItem",
+            json!({"TableName": table, "Item": {"k": {"S": "1"}}}),
+            &bot(),
+        )
+    };
+    assert_eq!(
+        put("dev-orders").requires.grant,
+        Some(GrantBound {
+            max_seconds: 1800,
+            max_uses: 10
+        })
+    );
+    // Both permits decide: the narrower time, and the uses of the one that names them
+    // against the default of the other.
+    assert_eq!(
+        put("prod-orders").requires.grant,
+        Some(GrantBound {
+            max_seconds: 600,
+            max_uses: tollgate_core::grant::DEFAULT_GRANT_USES
+        })
+    );
+    // A deciding permit without a bound allows no grant.
+    let d = decide(
+        &p,
+        "dynamodb:DeleteItem",
+        json!({"TableName": "t", "Key": {"k": {"S": "1"}}}),
+        &bot(),
+    );
+    assert!(matches!(d.effect, Effect::Approval { .. }));
+    assert_eq!(d.requires.grant, None);
+    // Permissions management and privilege escalation: never, whatever the policy says.
+    let d = decide(
+        &p,
+        "iam:AttachRolePolicy",
+        json!({"RoleName": "r", "PolicyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}),
+        &bot(),
+    );
+    assert!(matches!(d.effect, Effect::Approval { .. }), "{d:?}");
+    assert_eq!(d.requires.grant, None);
+    let escalates = tollgate_catalog::catalog()
+        .action("lambda:UpdateFunctionCode")
+        .unwrap();
+    assert!(escalates.risks.iter().any(|r| r == "privilege-escalation"));
+    let d = decide(
+        &p,
+        "lambda:UpdateFunctionCode",
+        json!({"FunctionName": "f", "ZipFile": "UEsDBA=="}),
+        &bot(),
+    );
+    assert!(matches!(d.effect, Effect::Approval { .. }), "{d:?}");
+    assert_eq!(d.requires.grant, None);
 }

@@ -201,6 +201,13 @@ impl Api {
             .field("request_hash")
             .ok_or_else(|| ApiError::field("request_hash", "is required"))?;
         let comment = form.field("comment").map(str::to_string);
+        let grant = match verdict {
+            Verdict::Approve => tollgate_core::grant::GrantTerms::parse(
+                form.field("grant_uses"),
+                form.field("grant_minutes"),
+            ),
+            Verdict::Reject => Ok(None),
+        };
         // A late click answers with what happened, before any complaint about the form.
         if rec.status != Status::Pending {
             return Ok(refusal(
@@ -219,11 +226,35 @@ impl Api {
                 here,
             ));
         }
+        let grant = match grant {
+            Ok(g) => g,
+            Err(e) => return answer_page(Err(e), here, place.inbox),
+        };
         let done = self
-            .cast_vote(id, &session.identity, verdict, comment, Some(seen), channel)
+            .cast_vote_with_grant(
+                id,
+                &session.identity,
+                verdict,
+                comment,
+                grant,
+                Some(seen),
+                channel,
+            )
             .await
             .map(|(outcome, rec)| match outcome {
-                VoteOutcome::Approved => "Approved. The request runs now.".to_string(),
+                VoteOutcome::Approved => match tollgate_core::grant::GrantTerms::narrowest(
+                    rec.votes
+                        .iter()
+                        .filter(|v| v.verdict == Verdict::Approve)
+                        .map(|v| v.grant),
+                ) {
+                    Some(t) => format!(
+                        "Approved. The request runs now, and the same call may run again {} (grant G{}).",
+                        t.describe(),
+                        rec.id
+                    ),
+                    None => "Approved. The request runs now.".to_string(),
+                },
                 VoteOutcome::Rejected => "Rejected. The request will not run.".to_string(),
                 VoteOutcome::Recorded => {
                     format!("Your approval is recorded: {}.", rec.approvals_summary())

@@ -18,13 +18,30 @@ impl Api {
         seen_hash: Option<&str>,
         channel: &'static str,
     ) -> Result<(VoteOutcome, RequestRecord), ApiError> {
+        self.cast_vote_with_grant(id, approver, verdict, comment, None, seen_hash, channel)
+            .await
+    }
+
+    /// [`cast_vote`](Self::cast_vote) with the grant the approver offers; the vote that
+    /// reaches quorum records the grant, when every approval offered one.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn cast_vote_with_grant(
+        &self,
+        id: &str,
+        approver: &Identity,
+        verdict: Verdict,
+        comment: Option<String>,
+        grant: Option<tollgate_core::grant::GrantTerms>,
+        seen_hash: Option<&str>,
+        channel: &'static str,
+    ) -> Result<(VoteOutcome, RequestRecord), ApiError> {
         // Sessions and Slack mappings carry identities too: each vote is checked here.
         self.approver_role(approver)?;
         let (outcome, rec) = self
             .store
             .update(id, |rec| {
                 rec.check_binding(seen_hash)?;
-                rec.vote(approver, verdict, comment.clone(), now_ms())
+                rec.vote_with_grant(approver, verdict, comment.clone(), grant, now_ms())
             })
             .await?;
         tracing::info!(request_id = %id, approver = %approver.subject, channel, ?outcome, "vote recorded");
@@ -33,6 +50,10 @@ impl Api {
             self.settings
                 .metrics
                 .put("ApprovalWaitTime", Unit::Milliseconds, waited, &[]);
+        }
+        if outcome == VoteOutcome::Approved {
+            // Before the workflow hears of it: the grant exists once the call may run.
+            self.record_grant(&rec).await;
         }
         self.announce_vote(&rec).await;
         self.resume_workflow(&rec, outcome, comment.as_deref())

@@ -1330,3 +1330,142 @@ async fn the_page_offers_break_glass_only_to_members_and_acknowledgement_to_a_se
         "{page}"
     );
 }
+
+/// Writes need two approvers, who may grant them again for up to 30 minutes and 5 uses.
+const GRANT_POLICY: &str = r#"
+@id("reads") permit (principal, action in Action::"Read", resource);
+@id("writes") @approval("2") @approvers("approvers") @grant_max("1800") @grant_uses_max("5")
+permit (principal, action == Action::"dynamodb:PutItem", resource);
+"#;
+
+fn put_item(reason: &str) -> Value {
+    json!({"action": "dynamodb:PutItem", "reason": reason,
+           "params": {"TableName": "orders", "Item": {"id": {"S": "1"}}}})
+}
+
+/// The value of the hidden input `name` after `marker` on the page.
+fn hidden_after(html: &str, marker: &str, name: &str) -> String {
+    let at = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker} in {html}"));
+    hidden(&html[at..], name)
+}
+
+#[tokio::test]
+async fn a_grant_is_what_every_approver_offered_and_is_revoked_from_the_inbox() {
+    let h = harness_with(GRANT_POLICY);
+    let id = h.pending("bot", put_item("first")).await;
+    let alice = h.sign_in("alice", &["approvers"]).await;
+    let path = format!("/v1/inbox/{id}");
+    let (_, page) = h.browse("GET", &path, &alice, &[]).await;
+    for shown in [
+        "Allow this again",
+        "exactly the same parameters",
+        "name=\"grant_uses\"",
+        "name=\"grant_minutes\"",
+        "at most 5 times within 30 minutes",
+        "arn:aws:dynamodb:us-east-1:222222222222:table/orders",
+        "every one of them offered",
+    ] {
+        assert!(page.contains(shown), "{shown} missing: {page}");
+    }
+    let csrf = hidden(&page, "csrf");
+    let hash = hidden(&page, "request_hash");
+    let approve = |uses: &'static str, minutes: &'static str| {
+        let (csrf, hash) = (csrf.clone(), hash.clone());
+        let (path, alice) = (path.clone(), alice.clone());
+        let h = &h;
+        async move {
+            let mut form = vec![
+                ("csrf", csrf.as_str()),
+                ("request_hash", hash.as_str()),
+                ("verdict", "approve"),
+                ("grant_uses", uses),
+            ];
+            if !minutes.is_empty() {
+                form.push(("grant_minutes", minutes));
+            }
+            h.browse("POST", &path, &alice, &form).await
+        }
+    };
+    let (status, page) = approve("9", "10").await;
+    assert_eq!(status, 400, "{page}");
+    assert!(
+        page.contains("grant_uses: 9 is more than this request"),
+        "{page}"
+    );
+    let (status, page) = approve("3", "").await;
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("grant_minutes: is required"), "{page}");
+    let (_, body) = h.status(&h.agent("bot"), &id, 0).await;
+    assert_eq!(body["votes"], json!([]), "nothing was recorded: {body}");
+    let (status, page) = approve("4", "20").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Your approval is recorded"), "{page}");
+
+    // The second approver offers fewer uses and more time: the grant is the narrowest.
+    let bob = h.approver("bob", &["approvers"]);
+    let (status, body) = h
+        .call(
+            "POST",
+            &format!("/v1/requests/{id}/approve"),
+            &bob,
+            &[],
+            json!({"grant_uses": 2, "grant_minutes": 30}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "APPROVED");
+    let grant_id = format!("G{id}");
+    let g = h.store.grant(&grant_id).await.unwrap().expect("recorded");
+    assert_eq!(g.max_uses, 2);
+    assert!(
+        g.expires_at - g.created_at == 20 * 60_000,
+        "the shorter time: {g:?}"
+    );
+    assert_eq!(g.approvers.len(), 2);
+
+    // A use approves a new request at once, recorded with the grant and its approvers.
+    let (status, body) = h.submit("bot", put_item("again"), None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "APPROVED", "{body}");
+    assert_eq!(body["grant"]["grant_id"], grant_id.as_str());
+    assert_eq!(body["grant"]["approvers"][1]["subject"], "bob");
+
+    // The inbox shows the live grant to its approvers' group, with a Revoke form whose
+    // token is the grant's own; a member of another group does not see it.
+    let (_, inbox) = h.browse("GET", "/v1/inbox", &alice, &[]).await;
+    assert!(inbox.contains("Live grants"), "{inbox}");
+    assert!(
+        inbox.contains(&format!("id=\"grant-{grant_id}\"")),
+        "{inbox}"
+    );
+    assert!(
+        inbox.contains("<strong>1 of 2</strong> uses left"),
+        "{inbox}"
+    );
+    let dana = h.sign_in("dana", &["dba"]).await;
+    let (_, other) = h.browse("GET", "/v1/inbox", &dana, &[]).await;
+    assert!(!other.contains(&grant_id), "{other}");
+    let revoke = format!("/v1/inbox/grants/{grant_id}/revoke");
+    let (status, page) = h.browse("POST", &revoke, &alice, &[("csrf", &csrf)]).await;
+    assert_eq!(status, 403, "a request's token does not revoke: {page}");
+    let token = hidden_after(&inbox, &format!("id=\"grant-{grant_id}\""), "csrf");
+    let (status, _) = h.browse("POST", &revoke, &dana, &[("csrf", &token)]).await;
+    assert_eq!(status, 403, "another session's token");
+    let (status, page) = h.browse("POST", &revoke, &alice, &[("csrf", &token)]).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("is revoked"), "{page}");
+    let (status, page) = h.browse("POST", &revoke, &alice, &[("csrf", &token)]).await;
+    assert_eq!(status, 409, "{page}");
+
+    // Revoked: the next identical call waits for approval and says why.
+    let (status, body) = h.submit("bot", put_item("after"), None).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["grant_not_used"]["why"], "revoked", "{body}");
+    let (_, listed) = h
+        .call("GET", "/v1/grants", &h.agent("bot"), &[], Value::Null)
+        .await;
+    assert_eq!(listed["grants"][0]["state"], "revoked", "{listed}");
+    assert_eq!(listed["grants"][0]["revoked"]["by"]["subject"], "alice");
+}

@@ -92,14 +92,30 @@ impl Api {
                 (vec![section], truncated)
             }
         };
-        let body = crate::html::inbox::render(&Inbox {
+        let mut body = crate::html::inbox::render(&Inbox {
             who_html: view::signed_in_as(&me.name),
             filter: &filter,
-            not_approver,
+            not_approver: not_approver.clone(),
             sections,
             truncated,
             now: now_ms(),
         });
+        // Only an approver sees (and may revoke) grants.
+        let grants = match not_approver {
+            None => self.visible_grants(me, true).await?,
+            Some(_) => vec![],
+        };
+        body.push_str(&crate::html::grants::live_section(
+            &grants,
+            now_ms(),
+            |id| {
+                tollgate_core::seal::csrf_token(
+                    self.keys.csrf.current(),
+                    &session.sid,
+                    &crate::grants::csrf_subject(id),
+                )
+            },
+        ));
         Ok(Response::html(200, page("Inbox", &body)))
     }
 

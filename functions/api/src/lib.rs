@@ -10,6 +10,7 @@ mod cancel;
 mod decide;
 mod explain;
 mod front_door;
+mod grants;
 mod html;
 mod inbox;
 mod listing;
@@ -278,6 +279,11 @@ impl Api {
             ("GET", ["v1", "approver", "callback"]) => self.callback(&req).await,
             ("POST", ["v1", "approver", "logout"]) => self.logout(&req).await,
             ("POST", ["v1", "slack", "actions"]) => self.slack_action(&req).await,
+            ("GET", ["v1", "grants"]) => self.list_grants(&req).await,
+            ("POST", ["v1", "grants", id, "revoke"]) => self.revoke_grant(&req, id).await,
+            ("POST", ["v1", "inbox", "grants", id, "revoke"]) => {
+                self.inbox_revoke_form(&req, id).await
+            }
             ("POST", ["mcp"]) => Ok(self.mcp(&req, source_ip).await),
             ("GET" | "DELETE", ["mcp"]) => Ok(self.mcp_other(method.as_str())),
             ("GET", [".well-known", "oauth-protected-resource"])
@@ -363,7 +369,8 @@ fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
         ["v1", "health" | "openapi.json"]
         | ["v1", "requests", _]
         | ["v1", "approver", "login" | "callback"]
-        | ["v1", "inbox"] => Some("GET"),
+        | ["v1", "inbox"]
+        | ["v1", "grants"] => Some("GET"),
         ["v1", "requests"] | ["v1", "approvals", _] | ["v1", "inbox", _] => Some("GET, POST"),
         ["v1", "explain" | "decisions" | "credentials" | "plans"]
         | [
@@ -374,6 +381,8 @@ fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
         ]
         | ["v1", "approver", "logout"]
         | ["v1", "slack", "actions"]
+        | ["v1", "grants", _, "revoke"]
+        | ["v1", "inbox", "grants", _, "revoke"]
         | ["mcp"] => Some("POST"),
         [".well-known", "oauth-protected-resource"]
         | [".well-known", "oauth-protected-resource", "mcp"] => Some("GET"),
@@ -414,6 +423,9 @@ mod tests {
         assert_eq!(allow("/v1/inbox"), Some("GET"));
         assert_eq!(allow("/v1/inbox/X"), Some("GET, POST"));
         assert_eq!(allow("/v1/slack/actions"), Some("POST"));
+        assert_eq!(allow("/v1/grants"), Some("GET"));
+        assert_eq!(allow("/v1/grants/G1/revoke"), Some("POST"));
+        assert_eq!(allow("/v1/inbox/grants/G1/revoke"), Some("POST"));
         assert_eq!(allow("/mcp"), Some("POST"));
         assert_eq!(
             allow("/.well-known/oauth-protected-resource/mcp"),

@@ -107,6 +107,8 @@ impl Api {
         rec.action_resources = action_resources;
         rec.shadow = shadow;
         rec.context = Some(context);
+        let mut events = events;
+        self.try_grant(&mut rec, &mut events).await?;
         let counted = recent.is_some().then(|| (agent.key(), now_secs));
         self.open(rec, events, claim, counted).await
     }
@@ -650,6 +652,7 @@ pub(crate) fn first_answer(rec: &RequestRecord) -> Response {
                 "approvals_required": rec.decision.required_approvals(),
                 "expires_at": rec.expires_at,
                 "created_at": rec.created_at,
+                "grant_not_used": rec.grant_not_used,
                 "links": {"status": format!("/v1/requests/{}", rec.id)},
             }),
         ),

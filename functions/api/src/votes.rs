@@ -21,11 +21,12 @@ impl Api {
             Verdict::Reject
         };
         let (_, rec) = self
-            .cast_vote(
+            .cast_vote_with_grant(
                 id,
                 &approver.identity,
                 verdict,
                 body.comment,
+                body.grant,
                 body.request_hash.as_deref(),
                 "api",
             )
@@ -39,10 +40,28 @@ struct VoteBody {
     comment: Option<String>,
     /// The hash the approver reviewed; when given, the vote counts only for that exact request.
     request_hash: Option<String>,
+    /// `grant_uses` and `grant_minutes`: allow the same call again (`tollgate_core::grant`).
+    grant: Option<tollgate_core::grant::GrantTerms>,
 }
 
 fn parse_body(body: &[u8]) -> Result<VoteBody, ApiError> {
-    let obj = crate::body::object(body, &["comment", "request_hash"])?;
+    let obj = crate::body::object(
+        body,
+        &["comment", "request_hash", "grant_uses", "grant_minutes"],
+    )?;
+    let number = |field: &str| match obj.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) if n.is_u64() => Ok(Some(n.to_string())),
+        // JSON does not tell 15 from 15.0, and some clients send every number as a float.
+        Some(Value::Number(n)) if n.as_f64().is_some_and(|f| f >= 0.0 && f.fract() == 0.0 && f <= f64::from(u32::MAX)) => {
+            Ok(Some(format!("{}", n.as_f64().unwrap_or_default() as u64)))
+        }
+        Some(_) => Err(ApiError::field(field, "must be a whole number from 1")),
+    };
+    let grant = tollgate_core::grant::GrantTerms::parse(
+        number("grant_uses")?.as_deref(),
+        number("grant_minutes")?.as_deref(),
+    )?;
     let comment = match obj.get("comment") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.trim().is_empty() => None,
@@ -52,6 +71,7 @@ fn parse_body(body: &[u8]) -> Result<VoteBody, ApiError> {
     Ok(VoteBody {
         comment,
         request_hash: request_hash(&obj)?,
+        grant,
     })
 }
 

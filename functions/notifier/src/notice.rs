@@ -282,6 +282,7 @@ mod tests {
             requires: tollgate_core::Requirement {
                 ticket: true,
                 min_justification: 0,
+                ..Default::default()
             },
             breakglass: None,
         };

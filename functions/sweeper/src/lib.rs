@@ -63,6 +63,8 @@ pub struct Report {
     pub errors: usize,
     /// Break-glass uses found unacknowledged past their deadline and alarmed this run.
     pub breakglass_overdue: Vec<String>,
+    /// Grants found expired with uses left whose approvers were told (once per grant).
+    pub grants_expired: Vec<String>,
 }
 
 impl Report {
@@ -71,6 +73,7 @@ impl Report {
             "checked": self.checked,
             "errors": self.errors,
             "breakglass_overdue": self.breakglass_overdue,
+            "grants_expired": self.grants_expired,
             "closed": self.closed.iter().map(|c| json!({
                 "request_id": c.id,
                 "from": c.from,
@@ -90,6 +93,8 @@ pub struct Sweeper {
     /// The alarm topic (`TOLLGATE_ALARM_TOPIC_ARN`), and the base URL for the notice's link.
     alarms: Option<Arc<dyn Publisher>>,
     public_url: String,
+    /// Where notices send approvers (the inbox), from `TOLLGATE_PUBLIC_URL`.
+    inbox_link: String,
 }
 
 impl Sweeper {
@@ -124,6 +129,7 @@ impl Sweeper {
             bound_ms,
             alarms: None,
             public_url: String::new(),
+            inbox_link: String::new(),
         }
     }
 
@@ -138,6 +144,45 @@ impl Sweeper {
     pub fn alarm_topic(sdk: &SdkConfig, arn: Option<String>) -> Option<Arc<dyn Publisher>> {
         arn.filter(|a| !a.is_empty())
             .map(|a| Arc::new(Topic::new(aws_sdk_sns::Client::new(sdk), a)) as Arc<dyn Publisher>)
+    }
+
+    /// Notices name the inbox at `public_url`.
+    pub fn with_public_url(mut self, public_url: &str) -> Self {
+        self.inbox_link = match public_url.trim_end_matches('/') {
+            "" => String::new(),
+            base => format!("{base}/v1/inbox"),
+        };
+        self
+    }
+
+    /// Tells the approvers of every grant that expired with uses left, once per grant: the
+    /// store's conditional flag lets exactly one sweep send it.
+    async fn sweep_grants(&self, now: u64, report: &mut Report) -> Result<(), ApiError> {
+        for g in self.store.grants().await? {
+            if !g.expired_unused_up(now) {
+                continue;
+            }
+            match self.store.mark_grant_expiry_noticed(&g.id).await {
+                Ok(true) => {
+                    let (subject, message) = tollgate_core::grant::ended_notice(
+                        &g,
+                        tollgate_core::grant::GrantState::Expired,
+                        &self.inbox_link,
+                    );
+                    if let Err(e) = self.topic.publish(&subject, &message).await {
+                        tracing::warn!(grant_id = %g.id, error = %e.message, "grant expiry notice not published");
+                    }
+                    tracing::info!(grant_id = %g.id, uses = g.uses, max_uses = g.max_uses, "grant expired with uses left");
+                    report.grants_expired.push(g.id);
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    report.errors += 1;
+                    tracing::error!(grant_id = %g.id, error = %e.message, "grant expiry not marked");
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Looks at every request in a swept status and closes the stuck ones. A request that
@@ -170,9 +215,14 @@ impl Sweeper {
             }
         }
         self.sweep_breakglass(now, &mut report).await?;
+        if let Err(e) = self.sweep_grants(now, &mut report).await {
+            report.errors += 1;
+            tracing::error!(error = %e.message, "grants not swept");
+        }
         tracing::info!(
             checked = report.checked,
             closed = report.closed.len(),
+            grants_expired = report.grants_expired.len(),
             errors = report.errors,
             breakglass_overdue = report.breakglass_overdue.len(),
             "sweep done"

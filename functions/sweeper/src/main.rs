@@ -20,6 +20,11 @@ async fn main() -> Result<(), Error> {
     .with_alarms(
         Sweeper::alarm_topic(&sdk, tollgate_aws::config::env("TOLLGATE_ALARM_TOPIC_ARN")),
         tollgate_aws::config::env("TOLLGATE_PUBLIC_URL").unwrap_or_default(),
+    )
+    .with_public_url(
+        tollgate_aws::config::env("TOLLGATE_PUBLIC_URL")
+            .as_deref()
+            .unwrap_or(""),
     );
     let sweeper = &sweeper;
     // The schedule's event carries nothing the sweep needs: every run looks at the table.

@@ -31,6 +31,8 @@ pub async fn run(store: &dyn RecordStore, tag: &str) {
     keeps_sessions_until_they_expire(store, tag).await;
     caps_wait_leases_and_frees_them(store, tag).await;
     counts_each_request_once_with_distinct_counts(store, tag).await;
+    grants_are_used_at_most_their_uses_even_at_once(store, tag).await;
+    grants_end_by_time_and_by_revocation_and_notice_once(store, tag).await;
 }
 
 fn agent(sub: &str) -> Identity {
@@ -692,4 +694,119 @@ async fn counts_each_request_once_with_distinct_counts(store: &dyn RecordStore, 
         Default::default(),
         "another agent has its own counters"
     );
+}
+
+fn grant(id: &str, max_uses: u32, expires_at: u64) -> tollgate_core::grant::Grant {
+    tollgate_core::grant::Grant {
+        id: id.into(),
+        request_id: id.into(),
+        agent: agent("granted"),
+        request_hash: "0".repeat(64),
+        action: "dynamodb:PutItem".into(),
+        target: "default".into(),
+        region: "us-east-1".into(),
+        params: json!({"TableName": "t"}),
+        iam_actions: vec!["dynamodb:PutItem".into()],
+        resources: vec!["arn:aws:dynamodb:us-east-1:111122223333:table/t".into()],
+        approvers: vec![agent("ann")],
+        groups: vec!["dba".into()],
+        max_uses,
+        uses: 0,
+        created_at: T0,
+        expires_at,
+        revoked: None,
+        expiry_noticed: false,
+    }
+}
+
+async fn grants_are_used_at_most_their_uses_even_at_once(store: &dyn RecordStore, tag: &str) {
+    let id = format!("{tag}GR1");
+    let g = grant(&id, 5, T0 + 60_000);
+    assert!(store.put_grant(&g).await.unwrap());
+    assert!(
+        !store.put_grant(&grant(&id, 50, T0 + 60_000)).await.unwrap(),
+        "a second grant with the id is refused"
+    );
+    assert_eq!(store.grant(&id).await.unwrap().unwrap(), g);
+    let users = (0..12).map(|_| store.use_grant(&id, T0 + 1));
+    let used: Vec<_> = futures::future::join_all(users)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    let mut counts: Vec<u32> = used.iter().flatten().map(|g| g.uses).collect();
+    counts.sort();
+    assert_eq!(counts, vec![1, 2, 3, 4, 5], "five uses, each counted once");
+    let stored = store.grant(&id).await.unwrap().unwrap();
+    assert_eq!((stored.uses, stored.max_uses), (5, 5));
+    assert_eq!(store.use_grant(&id, T0 + 2).await.unwrap(), None);
+    assert_eq!(
+        store.use_grant(&format!("{tag}GRnone"), T0).await.unwrap(),
+        None
+    );
+}
+
+async fn grants_end_by_time_and_by_revocation_and_notice_once(store: &dyn RecordStore, tag: &str) {
+    let timed = format!("{tag}GR2");
+    assert!(store.put_grant(&grant(&timed, 5, T0 + 1000)).await.unwrap());
+    assert_eq!(
+        store.use_grant(&timed, T0 + 1000).await.unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(
+        store
+            .use_grant(&timed, T0 + 999)
+            .await
+            .unwrap()
+            .unwrap()
+            .uses,
+        1
+    );
+    assert!(store.mark_grant_expiry_noticed(&timed).await.unwrap());
+    assert!(
+        !store.mark_grant_expiry_noticed(&timed).await.unwrap(),
+        "once"
+    );
+    assert!(store.grant(&timed).await.unwrap().unwrap().expiry_noticed);
+
+    let revoked = format!("{tag}GR3");
+    assert!(
+        store
+            .put_grant(&grant(&revoked, 5, T0 + 60_000))
+            .await
+            .unwrap()
+    );
+    let by = tollgate_core::grant::Revocation {
+        by: agent("ann"),
+        at: T0 + 5,
+    };
+    assert!(store.revoke_grant(&revoked, &by).await.unwrap());
+    assert!(!store.revoke_grant(&revoked, &by).await.unwrap(), "once");
+    assert_eq!(store.use_grant(&revoked, T0 + 6).await.unwrap(), None);
+    let got = store.grant(&revoked).await.unwrap().unwrap();
+    assert_eq!(got.revoked, Some(by));
+    assert_eq!(got.uses, 0);
+    assert!(
+        !store
+            .revoke_grant(
+                &format!("{tag}GRnone"),
+                &tollgate_core::grant::Revocation {
+                    by: agent("x"),
+                    at: 1
+                }
+            )
+            .await
+            .unwrap()
+    );
+
+    let mine: Vec<String> = store
+        .grants()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.id)
+        .filter(|id| id.starts_with(&format!("{tag}GR")))
+        .collect();
+    assert_eq!(mine.len(), 3, "{mine:?}");
 }

@@ -11,6 +11,7 @@
 //! | open long-polls of a scope | `WAITS#<sha256(scope)>` | `META` |
 //! | an agent's rate counters of a day | `RATE#<sha256(agent key)>` | `DAY#<days since 1970>` |
 //! | a request approved by break-glass, for listing those | `REQ#<id>` | `BREAKGLASS` |
+//! | a grant | `GRANT` | `<grant id>` |
 //!
 //! A request item also carries `status_shard` (`<STATUS>#<n>`), the partition key of the
 //! `by-status-shard` index: see [`status_shard`]. A break-glass item carries
@@ -91,6 +92,11 @@ pub fn status_shard(status: &str, id: &str) -> String {
 pub fn status_shards(status: &str) -> impl Iterator<Item = String> + '_ {
     (0..STATUS_SHARDS).map(move |n| format!("{status}#{n}"))
 }
+
+/// Partition key of every grant: one partition, so an approver's inbox and the sweeper read
+/// them all with one query. Grants are few (one per approval that offers one) and leave by
+/// TTL a day after they expire.
+pub const GRANTS: &str = "GRANT";
 
 /// Partition key of an agent's rate counters: the key's hash, so the table names no agent.
 pub fn counters(agent_key: &str) -> String {

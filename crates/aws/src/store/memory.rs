@@ -17,8 +17,8 @@ use super::{
     create_conflict,
 };
 use crate::ports::{
-    CommitError, RateCounters, RequestLister, RequestReader, RequestWriter, SessionStore,
-    WaitLeases,
+    CommitError, GrantStore, RateCounters, RequestLister, RequestReader, RequestWriter,
+    SessionStore, WaitLeases,
 };
 use tollgate_core::rate::{self, Bucket, RecentCounts, Usage};
 
@@ -54,6 +54,8 @@ struct Table {
     waits: HashMap<String, tollgate_core::waits::Leases>,
     /// By (partition key, sort key): the counter item's fields.
     counters: HashMap<(String, String), BTreeMap<String, u64>>,
+    /// By id, as read back (uses, revocation and flag included).
+    grants: BTreeMap<String, tollgate_core::grant::Grant>,
 }
 
 /// The record store in memory.
@@ -417,5 +419,67 @@ impl RateCounters for MemoryStore {
             .get(&(keys::counters(agent), keys::counter_day(b.day)))
             .map(|item| rate::counts_from(item.iter().map(|(f, v)| (f.as_str(), *v)), b))
             .unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl GrantStore for MemoryStore {
+    async fn put_grant(&self, grant: &tollgate_core::grant::Grant) -> Result<bool, ApiError> {
+        let mut t = self.table();
+        if t.grants.contains_key(&grant.id) {
+            return Ok(false);
+        }
+        t.grants.insert(grant.id.clone(), grant.clone());
+        Ok(true)
+    }
+
+    async fn grant(&self, id: &str) -> Result<Option<tollgate_core::grant::Grant>, ApiError> {
+        Ok(self.table().grants.get(id).cloned())
+    }
+
+    async fn grants(&self) -> Result<Vec<tollgate_core::grant::Grant>, ApiError> {
+        Ok(self.table().grants.values().cloned().collect())
+    }
+
+    async fn use_grant(
+        &self,
+        id: &str,
+        now_ms: u64,
+    ) -> Result<Option<tollgate_core::grant::Grant>, ApiError> {
+        let mut t = self.table();
+        let Some(g) = t.grants.get_mut(id) else {
+            return Ok(None);
+        };
+        if g.uses >= g.max_uses || g.expires_at <= now_ms || g.revoked.is_some() {
+            return Ok(None);
+        }
+        g.uses += 1;
+        Ok(Some(g.clone()))
+    }
+
+    async fn revoke_grant(
+        &self,
+        id: &str,
+        by: &tollgate_core::grant::Revocation,
+    ) -> Result<bool, ApiError> {
+        let mut t = self.table();
+        match t.grants.get_mut(id) {
+            Some(g) if g.revoked.is_none() => {
+                g.revoked = Some(by.clone());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn mark_grant_expiry_noticed(&self, id: &str) -> Result<bool, ApiError> {
+        let mut t = self.table();
+        match t.grants.get_mut(id) {
+            Some(g) if !g.expiry_noticed => {
+                g.expiry_noticed = true;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 }

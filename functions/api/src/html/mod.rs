@@ -2,6 +2,7 @@
 //! sign-out): one style sheet, no scripts, and one escaping function for whatever goes
 //! inside. `request` and `inbox` lay out what those pages show; all escaping happens here.
 
+pub(crate) mod grants;
 pub(crate) mod inbox;
 pub(crate) mod request;
 

@@ -379,12 +379,14 @@ pub(crate) fn vote_forms(rec: &RequestRecord, post_to: &str, hidden: &[(&str, St
     format!(
         r#"<form method="post" action="{to}">{hidden}<input type="hidden" name="verdict" value="approve">
 {approve_note}
+{grant}
 <button class="approve" type="submit">Approve</button></form>
 <form method="post" action="{to}">{hidden}<input type="hidden" name="verdict" value="reject">
 <label for="comment">Reason for rejecting</label>
 <textarea id="comment" name="comment" rows="2" maxlength="2000" required></textarea>
 <button class="reject" type="submit">Reject</button></form>"#,
         to = esc(post_to),
+        grant = super::grants::grant_fields(rec),
     )
 }
 
