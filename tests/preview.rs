@@ -283,3 +283,131 @@ async fn a_held_bucket_policy_change_shows_old_and_new_and_flags_the_public_gran
     );
     stack.stop().await;
 }
+
+/// A held EC2 call: submitted by `bot`, its notice awaited; the request's status and notice.
+async fn held_ec2(stack: &Stack, bot: &Client, action: &str, params: Value) -> (Value, Value) {
+    let a = bot
+        .submit(
+            &json!({"action": action, "params": params, "reason": "dry-run test"}),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.status, 202, "{}", a.body);
+    let id = a.body["id"].as_str().unwrap().to_string();
+    let anon = Client::new(&stack.api_url, None);
+    let notice = wait_for_notice(&anon, &id, WAIT).await.unwrap();
+    (bot.status(&id, 0).await.unwrap().body, notice)
+}
+
+async fn instance_state(stack: &Stack, id: &str) -> String {
+    let got = query(
+        stack,
+        "ec2",
+        &[
+            ("Action", "DescribeInstances"),
+            ("Version", "2016-11-15"),
+            ("InstanceId.1", id),
+        ],
+    )
+    .await;
+    between(between(&got, "instanceState"), "name").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_terminate_instances_shows_the_dry_run_answer_and_the_instance_keeps_running() {
+    let stack = stack().await;
+    let mail = mailbox(&stack).await;
+    let ran = query(
+        &stack,
+        "ec2",
+        &[
+            ("Action", "RunInstances"),
+            ("Version", "2016-11-15"),
+            ("ImageId", "ami-12345678"),
+            ("MinCount", "1"),
+            ("MaxCount", "1"),
+        ],
+    )
+    .await;
+    let instance = between(&ran, "instanceId").to_string();
+    assert!(instance.starts_with("i-"), "{ran}");
+    assert_eq!(instance_state(&stack, &instance).await, "running");
+    let bot = agent(&stack, "ci-bot");
+    // The agent asks for no dry run; the preview's is forced all the same.
+    let (status, notice) = held_ec2(
+        &stack,
+        &bot,
+        "ec2:TerminateInstances",
+        json!({"InstanceIds": [instance], "DryRun": false}),
+    )
+    .await;
+    let id = status["id"].as_str().unwrap().to_string();
+    let dry = &status["preview"]["dry_run"];
+    assert_eq!(dry["verdict"], "would_succeed", "{status}");
+    assert_eq!(dry["source"], "ec2:TerminateInstances");
+    assert_eq!(
+        status["status"], "PENDING",
+        "the dry run decided nothing: {status}"
+    );
+    assert_eq!(instance_state(&stack, &instance).await, "running");
+
+    let link = notice["notice"]["link"].as_str().unwrap();
+    let page = reqwest::get(link).await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("<strong>Dry run:</strong> would succeed"),
+        "{page}"
+    );
+    let blocks = notice["notice"]["blocks"].to_string();
+    assert!(blocks.contains("• Dry run: would succeed"), "{blocks}");
+    let email = mail_for(&stack, &mail, &id).await;
+    assert!(
+        email.contains("            Dry run: would succeed  [ec2:TerminateInstances]"),
+        "{email}"
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_of_a_call_on_a_missing_instance_shows_the_not_found_answer() {
+    let stack = stack().await;
+    let bot = agent(&stack, "ci-bot");
+    let missing = "i-0123456789abcdef0";
+    // moto looks the instance up before it reads the flag for AssociateAddress (for
+    // TerminateInstances it answers `DryRunOperation` first), so this is where its not-found
+    // answer shows.
+    let (status, notice) = held_ec2(
+        &stack,
+        &bot,
+        "ec2:AssociateAddress",
+        json!({"InstanceId": missing, "PublicIp": "198.51.100.7"}),
+    )
+    .await;
+    let dry = &status["preview"]["dry_run"];
+    assert_eq!(dry["verdict"], "error", "{status}");
+    let detail = dry["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("InvalidInstanceID.NotFound: ") && detail.contains(missing),
+        "{detail}"
+    );
+    let blocks = notice["notice"]["blocks"].to_string();
+    assert!(
+        blocks.contains("• Dry run: InvalidInstanceID.NotFound"),
+        "{blocks}"
+    );
+    // A held TerminateInstances of the missing id: the read of the instances says so.
+    let (status, _) = held_ec2(
+        &stack,
+        &bot,
+        "ec2:TerminateInstances",
+        json!({"InstanceIds": [missing]}),
+    )
+    .await;
+    let preview = status["preview"].to_string();
+    assert!(preview.contains("InvalidInstanceID.NotFound"), "{preview}");
+    assert!(
+        status["preview"]["dry_run"]["verdict"].is_string(),
+        "{preview}"
+    );
+    stack.stop().await;
+}

@@ -53,6 +53,39 @@ pub fn signing_region(action: &Action, params: &Map<String, Value>, region: &str
         .unwrap_or_else(|| region.to_string())
 }
 
+/// A call built for the wire, not yet signed or sent: what goes out can be checked first.
+pub struct Built {
+    model: std::sync::Arc<tollgate_models::ServiceModel>,
+    operation: String,
+    request: tollgate_models::HttpRequest,
+}
+
+impl Built {
+    /// The body as it will be sent.
+    pub fn body(&self) -> &[u8] {
+        &self.request.body
+    }
+}
+
+/// Builds `action` with `params` in `region` (for `endpoint_override` when set).
+pub fn build(
+    action: &Action,
+    params: &Map<String, Value>,
+    region: &str,
+    endpoint_override: Option<&str>,
+) -> Result<Built, CallError> {
+    let (model, operation) = tollgate_models::find(action.service(), action.operation())
+        .ok_or_else(|| CallError::Unknown(format!("{action} is not in the AWS API models")))?;
+    let request =
+        tollgate_models::build_request(&model, &operation, params, region, endpoint_override)
+            .map_err(|e| CallError::Build(e.to_string()))?;
+    Ok(Built {
+        model,
+        operation,
+        request,
+    })
+}
+
 /// Sends `action` with `params` in `region` (to `endpoint_override` when set) and returns
 /// the answer as JSON, unmasked: the caller masks it.
 pub async fn call(
@@ -63,11 +96,25 @@ pub async fn call(
     region: &str,
     endpoint_override: Option<&str>,
 ) -> Result<Value, CallError> {
-    let (model, operation) = tollgate_models::find(action.service(), action.operation())
-        .ok_or_else(|| CallError::Unknown(format!("{action} is not in the AWS API models")))?;
-    let built =
-        tollgate_models::build_request(&model, &operation, params, region, endpoint_override)
-            .map_err(|e| CallError::Build(e.to_string()))?;
+    send(
+        http,
+        creds,
+        build(action, params, region, endpoint_override)?,
+    )
+    .await
+}
+
+/// Signs and sends a built call and reads its answer back as JSON, unmasked.
+pub async fn send(
+    http: &dyn SignedCaller,
+    creds: &Credentials,
+    built: Built,
+) -> Result<Value, CallError> {
+    let Built {
+        model,
+        operation,
+        request: built,
+    } = built;
     let mut builder = http::Request::builder()
         .method(built.method.as_str())
         .uri(&built.url);

@@ -340,4 +340,13 @@ pub trait StateReader: Send + Sync {
         session: &crate::credentials::ScopedSession<'_>,
         reads: &[StateRead],
     ) -> Result<Vec<Result<Value, String>>, ApiError>;
+
+    /// Assumes the session (its policy is the one the executor would run this call with)
+    /// and sends `call` as a dry run: `DryRun` forced true whatever its parameters say, and
+    /// sent only when the request as encoded carries it.
+    async fn dry_run(
+        &self,
+        session: &crate::credentials::ScopedSession<'_>,
+        call: &StateRead,
+    ) -> tollgate_core::preview::dry_run::Reply;
 }

@@ -539,11 +539,25 @@ fn has_read(service: &str, operation: &str) -> bool {
         .any(|r| is_harmless_read(service, r) && carried(r, None))
 }
 
+/// Whether `service:operation` is sent once as a dry run in its preview: an EC2 operation
+/// whose input model has a `DryRun` member. (Other services' `DryRun`-like members do not
+/// promise what EC2's does.)
+pub fn takes_dry_run(service: &str, operation: &str) -> bool {
+    service == "ec2"
+        && tollgate_models::find(service, operation).is_some_and(|(model, name)| {
+            model.operation(&name).is_some_and(|op| {
+                op.input_members()
+                    .contains(&tollgate_core::preview::dry_run::MEMBER)
+            })
+        })
+}
+
 /// How many of the catalog's write actions (access levels Write, Tagging and Permissions
-/// management) are API operations that get a preview read: (previewed, writes).
-pub fn coverage() -> (usize, usize) {
+/// management) are API operations that get a preview: (a read or a dry run, a dry run, a
+/// read, writes).
+pub fn coverage() -> (usize, usize, usize, usize) {
     let c = catalog();
-    let (mut previewed, mut writes) = (0, 0);
+    let (mut previewed, mut dry_runs, mut reads, mut writes) = (0, 0, 0, 0);
     for prefix in c.prefixes() {
         let Some(svc) = c.service(&prefix) else {
             continue;
@@ -556,12 +570,13 @@ pub fn coverage() -> (usize, usize) {
                 continue;
             }
             writes += 1;
-            if has_read(&prefix, name) {
-                previewed += 1;
-            }
+            let (read, dry) = (has_read(&prefix, name), takes_dry_run(&prefix, name));
+            reads += usize::from(read);
+            dry_runs += usize::from(dry);
+            previewed += usize::from(read || dry);
         }
     }
-    (previewed, writes)
+    (previewed, dry_runs, reads, writes)
 }
 
 #[cfg(test)]
@@ -695,10 +710,20 @@ mod tests {
 
     #[test]
     fn the_share_of_write_actions_with_a_preview() {
-        let (previewed, writes) = coverage();
-        let share = previewed as f64 * 100.0 / writes as f64;
-        println!("preview coverage: {previewed} of {writes} catalog write actions ({share:.1}%)");
+        let (previewed, dry_runs, reads, writes) = coverage();
+        let share = |n: usize| n as f64 * 100.0 / writes as f64;
+        println!(
+            "preview coverage: {previewed} of {writes} catalog write actions ({:.1}%): {reads} with a read ({:.1}%), {dry_runs} with a dry run ({:.1}%)",
+            share(previewed),
+            share(reads),
+            share(dry_runs)
+        );
         assert!(writes > 5000, "{writes}");
-        assert!(previewed > writes / 10, "{previewed} of {writes}");
+        assert!(reads > writes / 10, "{reads} of {writes}");
+        assert!(dry_runs > 100, "{dry_runs}");
+        assert!(previewed > reads, "{previewed} of {writes}");
+        assert!(takes_dry_run("ec2", "TerminateInstances"));
+        assert!(!takes_dry_run("ec2", "DescribeRegionsX"));
+        assert!(!takes_dry_run("dynamodb", "DeleteTable"));
     }
 }

@@ -13,6 +13,8 @@ use serde_json::Value;
 use crate::display::one_line;
 use crate::mask::{MaskRules, mask_answer};
 
+pub mod dry_run;
+
 /// Largest preview kept with the request, as compact JSON: it is shown in a notice and a
 /// chat message, and stored in the request's item beside everything else.
 pub const MAX_PREVIEW_BYTES: usize = 4 * 1024;
@@ -83,6 +85,9 @@ pub struct Preview {
     /// The policy document the call replaces, beside the proposed one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<crate::policy_doc::PolicyChange>,
+    /// For an EC2 call that takes `DryRun`: what the same call sent as a dry run answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<dry_run::DryRun>,
     /// When it was read (ms).
     pub at: u64,
     /// How long the reads took (ms).
@@ -102,12 +107,14 @@ impl Preview {
             facts: vec![],
             notes: vec![bounded(&note.into())],
             policy: None,
+            dry_run: None,
             at,
             took_ms,
         }
     }
 
-    /// One line for short forms (Slack, a listing): the first facts and how it went.
+    /// One line for short forms (Slack, a listing): the dry run's answer, the first facts
+    /// and how it went.
     pub fn headline(&self, max_facts: usize) -> String {
         let facts: Vec<String> = self
             .facts
@@ -115,10 +122,43 @@ impl Preview {
             .take(max_facts)
             .map(|f| format!("{}: {}", f.label, f.value))
             .collect();
-        match (facts.is_empty(), self.notes.first()) {
+        let line = match (facts.is_empty(), self.notes.first()) {
             (false, _) => facts.join(" · "),
             (true, Some(n)) => n.clone(),
             (true, None) => self.status_words().to_string(),
+        };
+        match &self.dry_run {
+            Some(d) => format!("Dry run: {} · {line}", d.words()),
+            None => line,
+        }
+    }
+
+    /// The preview with the dry run's answer, still within [`MAX_PREVIEW_BYTES`].
+    pub fn with_dry_run(mut self, d: dry_run::DryRun) -> Self {
+        self.dry_run = Some(d);
+        self.trim();
+        self
+    }
+
+    /// Drops facts, then notes, then diff lines, until the preview fits its budget; a note
+    /// says how many were left out.
+    fn trim(&mut self) {
+        let left_out =
+            |n: usize| format!("{n} more facts or notes left out to keep the preview short");
+        let mut dropped = 0;
+        while json_len(self) > MAX_PREVIEW_BYTES {
+            // The note that says so counts against the budget too.
+            if dropped > 0 {
+                self.notes.pop();
+            }
+            if self.facts.pop().is_none()
+                && self.notes.pop().is_none()
+                && self.policy.as_mut().and_then(|c| c.diff.pop()).is_none()
+            {
+                break;
+            }
+            dropped += 1;
+            self.notes.push(left_out(dropped));
         }
     }
 
@@ -218,25 +258,11 @@ pub fn summarise(reads: Vec<ReadAnswer>, mask: &MaskRules, at: u64, took_ms: u64
         facts,
         notes,
         policy,
+        dry_run: None,
         at,
         took_ms,
     };
-    let left_out = |n: usize| format!("{n} more facts or notes left out to keep the preview short");
-    let mut dropped = 0;
-    while json_len(&p) > MAX_PREVIEW_BYTES {
-        // The note that says so counts against the budget too.
-        if dropped > 0 {
-            p.notes.pop();
-        }
-        if p.facts.pop().is_none()
-            && p.notes.pop().is_none()
-            && p.policy.as_mut().and_then(|c| c.diff.pop()).is_none()
-        {
-            break;
-        }
-        dropped += 1;
-        p.notes.push(left_out(dropped));
-    }
+    p.trim();
     p
 }
 
@@ -245,7 +271,7 @@ fn json_len(p: &Preview) -> usize {
 }
 
 /// On one line, without controls, at most [`MAX_VALUE_CHARS`].
-fn bounded(s: &str) -> String {
+pub(crate) fn bounded(s: &str) -> String {
     let s = one_line(s);
     if s.chars().count() <= MAX_VALUE_CHARS {
         return s;

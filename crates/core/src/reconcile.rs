@@ -6,7 +6,9 @@
 //!
 //! The executor assumes the target role as `tollgate-<request id>` with `SourceIdentity` =
 //! the agent and the session tag `tollgate:request`; the impact preview as
-//! `tollgate-preview-<request id>`; each step of a plan as `tollgate-<plan id>-<step>`. A call
+//! `tollgate-preview-<request id>`, and its dry run of an EC2 call as
+//! `tollgate-preview-dryrun-<request id>`; each step of a plan as `tollgate-<plan id>-<step>`.
+//! A call
 //! is explained only when all of these agree with one
 //! request: the session name, the source identity, the `tollgate:request` tag of the
 //! session's `AssumeRole` (when the trail holds it), the action, the role, and the time.
@@ -25,6 +27,9 @@ pub const CLOCK_SKEW_MS: u64 = 300_000;
 /// The session name prefixes the executor and the impact preview use.
 pub const EXECUTOR_SESSION: &str = "tollgate-";
 pub const PREVIEW_SESSION: &str = "tollgate-preview-";
+/// Within the preview's prefix, so a target role that trusts the notifier's preview sessions
+/// trusts this one without a change.
+pub const DRY_RUN_SESSION: &str = "tollgate-preview-dryrun-";
 /// The session tag naming the request.
 pub const REQUEST_TAG: &str = "tollgate:request";
 
@@ -251,6 +256,8 @@ impl Expected {
 pub enum Session<'a> {
     Executor(&'a str),
     Preview(&'a str),
+    /// The preview's dry run of the request's own call (or of a plan's step).
+    DryRun(&'a str),
     /// Step `n` of plan `id`.
     Step(&'a str, usize),
 }
@@ -260,6 +267,9 @@ impl<'a> Session<'a> {
         let valid = |id: &str| {
             !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric())
         };
+        if let Some(id) = name.strip_prefix(DRY_RUN_SESSION) {
+            return valid(id).then_some(Session::DryRun(id));
+        }
         if let Some(id) = name.strip_prefix(PREVIEW_SESSION) {
             return valid(id).then_some(Session::Preview(id));
         }
@@ -283,13 +293,17 @@ impl<'a> Session<'a> {
         match self {
             Session::Executor(id) => format!("{EXECUTOR_SESSION}{id}"),
             Session::Preview(id) => format!("{PREVIEW_SESSION}{id}"),
+            Session::DryRun(id) => format!("{DRY_RUN_SESSION}{id}"),
             Session::Step(id, n) => format!("{EXECUTOR_SESSION}{id}-{n}"),
         }
     }
 
     pub fn request_id(&self) -> &'a str {
         match self {
-            Session::Executor(id) | Session::Preview(id) | Session::Step(id, _) => id,
+            Session::Executor(id)
+            | Session::Preview(id)
+            | Session::DryRun(id)
+            | Session::Step(id, _) => id,
         }
     }
 }
@@ -440,6 +454,29 @@ fn explain<'a>(
                 )));
             }
             // The preview is recorded after its reads.
+            (previewed.saturating_sub(SESSION_MS), false)
+        }
+        Session::DryRun(_) => {
+            let Some(previewed) = req.previewed_at else {
+                return Err(fail(format!("request `{id}` was never previewed")));
+            };
+            if !call.is_assume_role() {
+                let own = call.action == req.action || req.step_actions.contains(&call.action);
+                if !own {
+                    return Err(fail(format!(
+                        "action `{}` is not the call request `{id}` asks for",
+                        call.action
+                    )));
+                }
+                // A dry run always answers with an error (`DryRunOperation` when it would
+                // succeed); one that succeeded ran, and no approval explains that.
+                if call.error_code.is_none() {
+                    return Err(fail(format!(
+                        "`{}` succeeded in the dry-run session of request `{id}`: it was not a dry run",
+                        call.action
+                    )));
+                }
+            }
             (previewed.saturating_sub(SESSION_MS), false)
         }
     };
@@ -866,6 +903,86 @@ mod tests {
     }
 
     #[test]
+    fn a_preview_dry_run_is_explained_but_never_taken_for_the_execution() {
+        let terminate = |session: &str, at: &str, key: &str, error: Option<&str>| {
+            let mut r = record(
+                session,
+                "ci-bot",
+                "ec2.amazonaws.com",
+                "TerminateInstances",
+                at,
+                key,
+            );
+            if let Some(e) = error {
+                r["errorCode"] = json!(e);
+                r["eventID"] = json!(format!("{}-{e}", r["eventID"].as_str().unwrap()));
+            }
+            r
+        };
+        let mut e = expected("01A", "ec2:TerminateInstances", Some(T + 60_000));
+        e.previewed_at = Some(T + 1000);
+        let at = "2026-11-24T13:12:01Z";
+        let dry = "tollgate-preview-dryrun-01A";
+        let c = calls(vec![
+            assume(dry, "ci-bot", "01A", at, "ASIA1"),
+            terminate(dry, at, "ASIA1", Some("Client.DryRunOperation")),
+            terminate(dry, at, "ASIA1", Some("Client.InvalidInstanceID.NotFound")),
+            // A dry-run session's call that succeeded ran: no approval explains it, and it
+            // is not the approved execution either.
+            terminate(dry, "2026-11-24T13:12:02Z", "ASIA1", None),
+            record(
+                dry,
+                "ci-bot",
+                "ec2.amazonaws.com",
+                "RunInstances",
+                at,
+                "ASIA1",
+            ),
+        ]);
+        let reqs = requests(vec![e]);
+        let r = reconcile(&c, &target(), &reqs, window());
+        assert_eq!(
+            reasons(&r),
+            sorted(vec![
+                "`ec2:TerminateInstances` succeeded in the dry-run session of request `01A`: it was not a dry run",
+                "action `ec2:RunInstances` is not the call request `01A` asks for",
+                "missing 01A",
+            ])
+        );
+        assert_eq!((r.explained, r.executions_checked), (3, 1));
+        // With the executor's own call the request is whole; the dry runs are not a second run.
+        let mut c = c;
+        c.extend(calls(vec![terminate(
+            "tollgate-01A",
+            "2026-11-24T13:13:01Z",
+            "ASIA2",
+            None,
+        )]));
+        let r = reconcile(&c, &target(), &reqs, window());
+        assert_eq!(r.findings.len(), 2, "{:?}", r.findings);
+        assert_eq!(r.explained, 4);
+        // Without a preview, a dry-run session explains nothing.
+        let mut never = reqs.clone();
+        never.get_mut("01A").unwrap().previewed_at = None;
+        let r = reconcile(
+            &calls(vec![terminate(
+                dry,
+                at,
+                "ASIA1",
+                Some("Client.DryRunOperation"),
+            )]),
+            &target(),
+            &never,
+            window(),
+        );
+        assert!(
+            reasons(&r).contains(&"request `01A` was never previewed".to_string()),
+            "{:?}",
+            r.findings
+        );
+    }
+
+    #[test]
     fn executions_without_an_event_are_missing_once_settled() {
         let mut refused = expected("01R", "dynamodb:DeleteTable", Some(T));
         refused.status = Status::Failed;
@@ -951,6 +1068,7 @@ mod tests {
         for s in [
             Session::Executor("01A"),
             Session::Preview("01A"),
+            Session::DryRun("01A"),
             Session::Step("01A", 12),
         ] {
             assert_eq!(Session::parse(&s.name()), Some(s));
@@ -958,6 +1076,8 @@ mod tests {
         for bad in [
             "tollgate-",
             "tollgate-preview-",
+            "tollgate-preview-dryrun-",
+            "tollgate-preview-dryrun-01A-1",
             "x-01A",
             "tollgate-01A/x",
             "tollgate-01 A",

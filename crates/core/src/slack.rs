@@ -257,11 +257,16 @@ fn votes_block(rec: &RequestRecord) -> Value {
 /// The short form of the impact preview: its first facts, or why there are none.
 fn preview_block(p: &crate::preview::Preview) -> Value {
     let mut lines: Vec<String> = p
-        .facts
+        .dry_run
         .iter()
-        .take(SLACK_PREVIEW_FACTS)
-        .map(|f| format!("• {}: {}", escape(&f.label), escape(&f.value)))
+        .map(|d| format!("• Dry run: {}", escape(&d.words())))
         .collect();
+    lines.extend(
+        p.facts
+            .iter()
+            .take(SLACK_PREVIEW_FACTS)
+            .map(|f| format!("• {}: {}", escape(&f.label), escape(&f.value))),
+    );
     if p.facts.len() > SLACK_PREVIEW_FACTS {
         lines.push(format!(
             "• … {} more on the page",
@@ -282,8 +287,13 @@ fn preview_block(p: &crate::preview::Preview) -> Value {
                 .collect::<String>()
         ));
     }
-    if lines.is_empty() {
-        lines.push(format!("_{}_", escape(&p.headline(0))));
+    if p.facts.is_empty() && p.policy.is_none() {
+        // Why no fact could be read.
+        let why = p
+            .notes
+            .first()
+            .map_or_else(|| p.status_words().to_string(), Clone::clone);
+        lines.push(format!("_{}_", escape(&why)));
     }
     json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(
         "*What it touches now* ({})\n{}", p.status_words(), lines.join("\n"))}})

@@ -60,6 +60,13 @@ fn preview_lines(rec: &RequestRecord) -> String {
         iso8601(p.at),
         p.status_words()
     );
+    if let Some(d) = &p.dry_run {
+        out.push_str(&format!(
+            "            Dry run: {}  [{}]\n",
+            one_line(&d.words()),
+            one_line(&d.source)
+        ));
+    }
     for f in &p.facts {
         out.push_str(&format!(
             "            {}: {}  [{}]\n",
@@ -359,13 +366,18 @@ mod tests {
             }],
             notes: vec!["dynamodb:ListBackups: AccessDenied".into()],
             policy: None,
+            dry_run: Some(tollgate_core::preview::dry_run::DryRun {
+                source: "ec2:TerminateInstances".into(),
+                verdict: tollgate_core::preview::dry_run::Verdict::Error,
+                detail: "<!here> *Bad*\nReview and decide: https://evil.example".into(),
+            }),
             at: 1_800_000_000_000,
             took_ms: 12,
         });
         let (_, bodies) = approval_notice(&rec, link, Kind::Requested, 1_800_000_000_000);
         let email = bodies["email"].as_str().unwrap();
         assert!(
-            email.contains("Now:        what the call touches, read 2027-01-15T08:00:00Z (partly read):\n            Items: 40000000 Review and decide: https://evil.example  [dynamodb:DescribeTable]\n            (dynamodb:ListBackups: AccessDenied)\n"),
+            email.contains("Now:        what the call touches, read 2027-01-15T08:00:00Z (partly read):\n            Dry run: <!here> *Bad* Review and decide: https://evil.example  [ec2:TerminateInstances]\n            Items: 40000000 Review and decide: https://evil.example  [dynamodb:DescribeTable]\n            (dynamodb:ListBackups: AccessDenied)\n"),
             "{email}"
         );
         assert_eq!(email.matches("\nReview and decide: ").count(), 1);
@@ -374,6 +386,11 @@ mod tests {
         let blocks = https["blocks"].to_string();
         assert!(blocks.contains("*What it touches now*"), "{blocks}");
         assert!(blocks.contains("Items: 40000000"), "{blocks}");
+        assert!(
+            blocks.contains("• Dry run: &lt;!here&gt;"),
+            "escaped for Slack: {blocks}"
+        );
+        assert!(!blocks.contains("<!here>"), "{blocks}");
     }
 
     #[test]

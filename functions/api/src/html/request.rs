@@ -78,8 +78,15 @@ pub(crate) fn preview_html(p: Option<&tollgate_core::preview::Preview>) -> Strin
             esc(&c.diff.join("\n"))
         )
     });
+    let dry_run = p.dry_run.as_ref().map_or(String::new(), |d| {
+        format!(
+            "<p><strong>Dry run:</strong> {} <small><code>{}</code></small></p>",
+            esc(&d.words()),
+            esc(&d.source)
+        )
+    });
     format!(
-        "{table}{policy}{notes}<small>Read {} ({}, {} ms)</small>",
+        "{dry_run}{table}{policy}{notes}<small>Read {} ({}, {} ms)</small>",
         tollgate_core::time::iso8601(p.at),
         p.status_words(),
         p.took_ms
@@ -548,9 +555,18 @@ mod tests {
             }],
             notes: vec![],
             policy: None,
+            dry_run: Some(tollgate_core::preview::dry_run::DryRun {
+                source: "ec2:TerminateInstances".into(),
+                verdict: tollgate_core::preview::dry_run::Verdict::WouldBeRefused,
+                detail: "<img src=x>".into(),
+            }),
             at: 0,
             took_ms: 7,
         }));
+        assert!(
+            html.contains("<p><strong>Dry run:</strong> would be refused: &lt;img src=x&gt; <small><code>ec2:TerminateInstances</code></small></p>"),
+            "{html}"
+        );
         assert!(
             html.contains(
                 "<tr><th scope=\"row\">Items</th><td>&lt;script&gt;alert(1)&lt;/script&gt;</td>"
