@@ -144,11 +144,11 @@ pub async fn breakglass(a: BreakGlassArgs<'_>) -> Result<u8, String> {
         return Ok(exit::SUCCEEDED);
     }
     for u in &uses {
-        let clean = |k: &str| crate::terminal::clean(u[k].as_str().unwrap_or(""));
+        let clean = |k: &str| tollgate_cli::terminal::clean(u[k].as_str().unwrap_or(""));
         let ack = match (u["acknowledged_by"].as_str(), u["overdue"].as_bool()) {
             (Some(by), _) => format!(
                 "acknowledged by {} at {}",
-                crate::terminal::clean(by),
+                tollgate_cli::terminal::clean(by),
                 clean("acknowledged_at")
             ),
             (None, Some(true)) => {

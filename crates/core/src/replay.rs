@@ -66,6 +66,10 @@ pub enum Change {
     Groups,
     /// Held alike, but approvals must carry a different ticket or justification.
     ApprovalComment,
+    /// Held alike, but who may break glass (`@breakglass`) differs.
+    BreakGlass,
+    /// Held alike, but what an approver may grant (`@grant_max`) differs.
+    Grant,
     /// The same outcome, decided by different policies.
     Policies,
 }
@@ -90,8 +94,18 @@ pub fn compare(old: &Decision, new: &Decision) -> Change {
     if old.requirements() != new.requirements() {
         return Change::Groups;
     }
-    if matches!(o, Effect::Approval { .. }) && old.requires != new.requires {
-        return Change::ApprovalComment;
+    if matches!(o, Effect::Approval { .. }) {
+        let (a, b) = (&old.requires, &new.requires);
+        if (a.ticket, a.min_justification) != (b.ticket, b.min_justification) {
+            return Change::ApprovalComment;
+        }
+        // Both widen what one approver can do alone or later: an operator must see them.
+        if old.breakglass != new.breakglass {
+            return Change::BreakGlass;
+        }
+        if a.grant != b.grant {
+            return Change::Grant;
+        }
     }
     let sorted = |d: &Decision| {
         let mut ids = d.policy_ids.clone();
@@ -105,7 +119,8 @@ pub fn compare(old: &Decision, new: &Decision) -> Change {
 }
 
 /// The transition's name as the report groups it: "allowed → held", "approvals 1 → 2",
-/// "groups changed", "approval comment changed", "deciding policy changed".
+/// "groups changed", "approval comment changed", "break-glass changed", "grant bound
+/// changed", "deciding policy changed".
 pub fn transition(change: Change, old: &Decision, new: &Decision) -> String {
     match change {
         Change::Unchanged => "unchanged".into(),
@@ -117,6 +132,8 @@ pub fn transition(change: Change, old: &Decision, new: &Decision) -> String {
         ),
         Change::Groups => "groups changed".into(),
         Change::ApprovalComment => "approval comment changed".into(),
+        Change::BreakGlass => "break-glass changed".into(),
+        Change::Grant => "grant bound changed".into(),
         Change::Policies => "deciding policy changed".into(),
     }
 }
@@ -330,6 +347,7 @@ mod tests {
             reason: format!("allowed by {id}"),
             mask: Default::default(),
             requires: Default::default(),
+            breakglass: None,
         }
     }
 
@@ -440,12 +458,32 @@ mod tests {
         let mut ticket = held("w", vec![any(1)]);
         ticket.requires = Requirement {
             ticket: true,
-            min_justification: 0,
+            ..Default::default()
         };
         assert_eq!(
             compare(&held("w", vec![any(1)]), &ticket),
             Change::ApprovalComment
         );
+        // Break-glass offered, or a grant allowed, where it was not: a change to see.
+        let mut glass = held("w", vec![any(1)]);
+        glass.breakglass = Some(crate::breakglass::BreakGlass {
+            groups: vec!["oncall".into()],
+            min_justification: 40,
+        });
+        assert_eq!(
+            compare(&held("w", vec![any(1)]), &glass),
+            Change::BreakGlass
+        );
+        assert_eq!(
+            transition(Change::BreakGlass, &held("w", vec![any(1)]), &glass),
+            "break-glass changed"
+        );
+        let mut granted = held("w", vec![any(1)]);
+        granted.requires.grant = Some(crate::grant::GrantBound {
+            max_seconds: 600,
+            max_uses: 3,
+        });
+        assert_eq!(compare(&held("w", vec![any(1)]), &granted), Change::Grant);
     }
 
     fn replayed(old: Decision, new: Decision) -> Replayed {

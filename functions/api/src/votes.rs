@@ -53,7 +53,10 @@ fn parse_body(body: &[u8]) -> Result<VoteBody, ApiError> {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) if n.is_u64() => Ok(Some(n.to_string())),
         // JSON does not tell 15 from 15.0, and some clients send every number as a float.
-        Some(Value::Number(n)) if n.as_f64().is_some_and(|f| f >= 0.0 && f.fract() == 0.0 && f <= f64::from(u32::MAX)) => {
+        Some(Value::Number(n))
+            if n.as_f64()
+                .is_some_and(|f| f >= 0.0 && f.fract() == 0.0 && f <= f64::from(u32::MAX)) =>
+        {
             Ok(Some(format!("{}", n.as_f64().unwrap_or_default() as u64)))
         }
         Some(_) => Err(ApiError::field(field, "must be a whole number from 1")),
