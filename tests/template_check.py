@@ -56,9 +56,11 @@ ALLOWED = {
         "kms:GenerateDataKey", "sqs:SendMessage",
     } | LOGS,
     # Reads records and workflow states, closes stuck requests and tells approvers; it can
-    # neither run a call nor touch a workflow.
+    # neither run a call nor touch a workflow. UpdateItem: the once-only flag on an expired
+    # grant (its notice goes out once).
     "SweeperFunction": {
-        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "states:DescribeExecution",
+        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
+        "states:DescribeExecution",
         "sns:Publish", "kms:GenerateDataKey", "kms:Decrypt",
     } | LOGS,
     "ApprovalStateMachine": {
