@@ -117,7 +117,7 @@ async fn one_approval_with_a_grant_of_three_runs_three_identical_writes_and_hold
             .approve_with_grant(&first, uses, minutes, None)
             .await
             .unwrap();
-        assert_eq!(v.status, 400, "{}", v.body);
+        assert_eq!(v.status, 403, "{}", v.body);
         assert_eq!(v.body["error"]["field"], field, "{}", v.body);
     }
     assert_eq!(
@@ -304,7 +304,7 @@ async fn a_policy_that_grants_nothing_gets_no_grant() {
     let id = a.body["id"].as_str().unwrap().to_string();
     let alice = approver(&stack, "alice");
     let v = alice.approve_with_grant(&id, 1, 1, None).await.unwrap();
-    assert_eq!(v.status, 400, "{}", v.body);
+    assert_eq!(v.status, 403, "{}", v.body);
     assert!(
         v.body["error"]["message"]
             .as_str()

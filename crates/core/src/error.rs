@@ -110,6 +110,15 @@ impl ApiError {
         }
     }
 
+    /// A well-formed field asking for more than the caller may have (a grant beyond what the
+    /// request's policy bounds): `403 forbidden`, not a malformed request, naming the field.
+    pub fn beyond_policy(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            code: ErrorCode::Forbidden,
+            ..Self::field(field, message)
+        }
+    }
+
     /// Names the request field at fault, for an error whose code is not `invalid_request`
     /// (an unknown action, a stale hash); the message is left as it is.
     pub fn with_field(mut self, field: impl Into<String>) -> Self {

@@ -52,7 +52,7 @@ impl GrantBound {
     /// Refuses terms beyond the bound, naming the field.
     pub fn check(&self, terms: &GrantTerms) -> Result<(), ApiError> {
         if terms.uses > self.max_uses {
-            return Err(ApiError::field(
+            return Err(ApiError::beyond_policy(
                 "grant_uses",
                 format!(
                     "{} is more than this request's policy allows (at most {})",
@@ -61,7 +61,7 @@ impl GrantBound {
             ));
         }
         if terms.minutes * 60 > self.max_seconds {
-            return Err(ApiError::field(
+            return Err(ApiError::beyond_policy(
                 "grant_minutes",
                 format!(
                     "{} is longer than this request's policy allows (at most {} minutes)",

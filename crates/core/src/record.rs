@@ -356,10 +356,13 @@ impl RequestRecord {
                     ));
                 }
                 (_, _, Some(_)) => {
-                    return Err(ApiError::field("grant_uses", "a plan allows no grant"));
+                    return Err(ApiError::beyond_policy(
+                        "grant_uses",
+                        "a plan allows no grant",
+                    ));
                 }
                 (_, None, _) => {
-                    return Err(ApiError::field(
+                    return Err(ApiError::beyond_policy(
                         "grant_uses",
                         "this request's policy allows no grant",
                     ));

@@ -1389,7 +1389,7 @@ async fn a_grant_is_what_every_approver_offered_and_is_revoked_from_the_inbox() 
         }
     };
     let (status, page) = approve("9", "10").await;
-    assert_eq!(status, 400, "{page}");
+    assert_eq!(status, 403, "{page}");
     assert!(
         page.contains("grant_uses: 9 is more than this request"),
         "{page}"
