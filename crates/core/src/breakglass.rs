@@ -571,6 +571,15 @@ mod tests {
             .acknowledge_breakglass(&who("sam", &["oncall"]), 30)
             .unwrap_err();
         assert_eq!(e.code, ErrorCode::Conflict);
+        // The breaker of someone else's agent's request may not acknowledge either: the
+        // rule is about who broke the glass, not only whose agent asked.
+        let mut other = held(oncall());
+        other.agent.human = Some("pat@example.com".into());
+        other.break_glass(&olga(), Some(WHY), 10, 1000).unwrap();
+        assert_eq!(
+            other.acknowledge_breakglass(&olga(), 20).unwrap_err().code,
+            ErrorCode::SelfApproval
+        );
         assert!(e.message.contains("already acknowledged by dan"));
         // Acknowledged: never overdue.
         assert!(rec.mark_breakglass_overdue(5000).is_none());
