@@ -53,7 +53,7 @@ pub(crate) async fn sdk(region: &str, endpoint_url: Option<&str>) -> aws_config:
 }
 
 /// The table, read with the operator's own credentials (not through the API).
-async fn table(table: &str, endpoint_url: Option<&str>, region: &str) -> Store {
+pub(crate) async fn table(table: &str, endpoint_url: Option<&str>, region: &str) -> Store {
     let sdk = sdk(region, endpoint_url).await;
     Store::new(aws_sdk_dynamodb::Client::new(&sdk), table.to_string())
 }

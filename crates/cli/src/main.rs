@@ -366,6 +366,18 @@ enum Command {
     },
 }
 
+/// Where an operator's command reads the table, with the operator's own credentials.
+#[derive(clap::Args)]
+struct TableArgs {
+    #[arg(long, env = "TOLLGATE_TABLE", default_value = "tollgate-requests")]
+    table: String,
+    /// Endpoint of an emulator for the command's AWS calls (DynamoDB; S3 too for reconcile).
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    endpoint_url: Option<String>,
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    region: String,
+}
+
 #[derive(Subcommand)]
 enum AuditCommand {
     /// Recompute hash chains from the DynamoDB table (operator credentials). Exit 0 when
@@ -379,13 +391,8 @@ enum AuditCommand {
         /// Also every request created since this date (YYYY-MM-DD, ...THH:MM:SSZ, or unix s).
         #[arg(long)]
         since: Option<String>,
-        #[arg(long, env = "TOLLGATE_TABLE", default_value = "tollgate-requests")]
-        table: String,
-        /// DynamoDB endpoint (an emulator).
-        #[arg(long, env = "AWS_ENDPOINT_URL")]
-        endpoint_url: Option<String>,
-        #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
-        region: String,
+        #[command(flatten)]
+        store: TableArgs,
     },
     /// List break-glass approvals from the table (operator credentials): request, agent,
     /// action, who, their justification, and who acknowledged it when, or that it is overdue.
@@ -396,16 +403,11 @@ enum AuditCommand {
         /// Start of the window: a span back from now (24h, 7d) or a date.
         #[arg(long, default_value = "7d")]
         since: String,
-        #[arg(long, env = "TOLLGATE_TABLE", default_value = "tollgate-requests")]
-        table: String,
         /// Print the uses as JSON.
         #[arg(long)]
         json: bool,
-        /// DynamoDB endpoint (an emulator).
-        #[arg(long, env = "AWS_ENDPOINT_URL")]
-        endpoint_url: Option<String>,
-        #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
-        region: String,
+        #[command(flatten)]
+        store: TableArgs,
     },
     /// Match the target roles' CloudTrail events (the trail's S3 log files) to requests
     /// (operator credentials): report calls no request explains and executed requests with
@@ -442,16 +444,11 @@ enum AuditCommand {
         /// Regions to read (repeat); default every region the trail has files for.
         #[arg(long = "trail-region")]
         trail_regions: Vec<String>,
-        #[arg(long, env = "TOLLGATE_TABLE", default_value = "tollgate-requests")]
-        table: String,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
-        /// S3 and DynamoDB endpoint (an emulator).
-        #[arg(long, env = "AWS_ENDPOINT_URL")]
-        endpoint_url: Option<String>,
-        #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
-        region: String,
+        #[command(flatten)]
+        store: TableArgs,
     },
 }
 
@@ -519,8 +516,6 @@ enum PolicyCommand {
         /// Example requests shown per change.
         #[arg(long, default_value_t = 3)]
         examples: usize,
-        #[arg(long, env = "TOLLGATE_TABLE", default_value = "tollgate-requests")]
-        table: String,
         /// Tollgate's own account, for `resource.tollgate` (as the API's setting).
         #[arg(long, env = "TOLLGATE_ACCOUNT_ID")]
         account_id: Option<String>,
@@ -530,11 +525,8 @@ enum PolicyCommand {
         /// More ARNs of Tollgate's own resources (as the API's setting).
         #[arg(long, env = "TOLLGATE_OWN_RESOURCES", value_delimiter = ',')]
         own_resources: Vec<String>,
-        /// DynamoDB endpoint (an emulator).
-        #[arg(long, env = "AWS_ENDPOINT_URL")]
-        endpoint_url: Option<String>,
-        #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
-        region: String,
+        #[command(flatten)]
+        store: TableArgs,
     },
 }
 
@@ -581,21 +573,14 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
     };
     match cli.command {
         Command::Audit {
-            verify:
-                Some(AuditCommand::Verify {
-                    ids,
-                    since,
-                    table,
-                    endpoint_url,
-                    region,
-                }),
+            verify: Some(AuditCommand::Verify { ids, since, store }),
             ..
         } => Ok(audit_cmd::verify(audit_cmd::VerifyArgs {
             ids: &ids,
             since: since.as_deref(),
-            table: &table,
-            endpoint_url: endpoint_url.as_deref(),
-            region: &region,
+            table: &store.table,
+            endpoint_url: store.endpoint_url.as_deref(),
+            region: &store.region,
         })
         .await?),
         Command::Audit {
@@ -608,10 +593,8 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
                     trail_prefix,
                     organization_id,
                     trail_regions,
-                    table,
                     json,
-                    endpoint_url,
-                    region,
+                    store,
                 }),
             ..
         } => Ok(reconcile_cmd::reconcile_cmd(reconcile_cmd::ReconcileArgs {
@@ -622,28 +605,21 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
             trail_prefix: trail_prefix.as_deref(),
             organization_id: organization_id.as_deref(),
             trail_regions: &trail_regions,
-            table: &table,
-            endpoint_url: endpoint_url.as_deref(),
-            region: &region,
+            table: &store.table,
+            endpoint_url: store.endpoint_url.as_deref(),
+            region: &store.region,
             json,
             now_ms: tollgate_aws::now_ms(),
         })
         .await?),
         Command::Audit {
-            verify:
-                Some(AuditCommand::Breakglass {
-                    since,
-                    table,
-                    json,
-                    endpoint_url,
-                    region,
-                }),
+            verify: Some(AuditCommand::Breakglass { since, json, store }),
             ..
         } => Ok(audit_cmd::breakglass(audit_cmd::BreakGlassArgs {
             since: &since,
-            table: &table,
-            endpoint_url: endpoint_url.as_deref(),
-            region: &region,
+            table: &store.table,
+            endpoint_url: store.endpoint_url.as_deref(),
+            region: &store.region,
             json,
             now_ms: tollgate_aws::now_ms(),
         })
@@ -666,19 +642,17 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
             policies,
             json,
             examples,
-            table,
             account_id,
             own_prefix,
             own_resources,
-            endpoint_url,
-            region,
+            store,
         }) => Ok(policy_replay::replay_cmd(policy_replay::ReplayArgs {
             since: &since,
             until: until.as_deref(),
             policies: &policies,
-            table: &table,
-            endpoint_url: endpoint_url.as_deref(),
-            region: &region,
+            table: &store.table,
+            endpoint_url: store.endpoint_url.as_deref(),
+            region: &store.region,
             json,
             examples,
             account_id: account_id.as_deref(),

@@ -52,9 +52,7 @@ fn period(a: &ReplayArgs<'_>) -> Result<(u64, u64), String> {
 pub async fn replay_cmd(a: ReplayArgs<'_>) -> Result<u8, String> {
     let (since, until) = period(&a)?;
     let policy = candidate(a.policies, a.account_id, a.own_prefix, a.own_resources)?;
-    let sdk = crate::audit_cmd::sdk(a.region, a.endpoint_url).await;
-    let store =
-        tollgate_aws::store::Store::new(aws_sdk_dynamodb::Client::new(&sdk), a.table.to_string());
+    let store = crate::audit_cmd::table(a.table, a.endpoint_url, a.region).await;
     let (report, timing) = replay_from(&store, &policy, since, until, a.examples).await?;
     if a.json {
         let body = report_json(&report, since, until, a.policies);
