@@ -67,6 +67,7 @@ REQUIRED = {
         "TOLLGATE_RESULTS_KEY_SECRET": "key_ring",
         "TOLLGATE_GATEWAY_CREDENTIALS_KEY_SECRET": "key_ring",
         "TOLLGATE_SLACK_APPROVERS": "json",
+        "TOLLGATE_FRONT_DOOR_URL": "front_door_url",
     },
     "NotifierFunction": SHARED | {"TOLLGATE_LINK_KEY_SECRET": "key_ring"},
     "ExecutorFunction": SHARED | {"TOLLGATE_RESULTS_KEY_SECRET": "key_ring"},
@@ -171,6 +172,7 @@ PROVIDERS = []  # moto finds providers among CloudFormationModel's live subclass
 # reference to one resolves to a placeholder naming it, as nothing was created to ask.
 RECORDED_ATTRIBUTES = {
     "AWS::ApiGatewayV2::DomainName": {"RegionalDomainName", "RegionalHostedZoneId", "DomainNameArn"},
+    "AWS::Lambda::Url": {"FunctionUrl", "FunctionArn"},
 }
 
 
@@ -541,6 +543,8 @@ def rehearse(check_any, c, cfn, stack_name, params):
         if r["Type"] == "AWS::KMS::Key" and n in physical:
             # (moto's DescribeKey fails on a key CloudFormation made: its policy is kept as a dict.)
             known_arns.add(f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{physical[n]}")
+        if r["Type"] == "AWS::SSM::Parameter" and n in physical:  # the physical id is its name
+            known_arns.add(f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{physical[n]}")
         if r["Type"] == "AWS::SQS::Queue" and n in physical:  # the physical id is the queue's URL
             known_arns.add(f"arn:aws:sqs:{REGION}:{ACCOUNT}:{physical[n].rsplit('/', 1)[-1]}")
         if r["Type"] == "AWS::IAM::Role" and n in physical:
@@ -663,6 +667,12 @@ def check_setting(check, c, name, setting, kind, value, functions, params):
                         if a["Name"].startswith(STACK)]
             expected = expected[-1] if expected else None
         check(value == expected, f"{what}: {value} is where this deploy answers ({expected})")
+    elif kind == "front_door_url":
+        # The Function URL, by the parameter the stack wrote it to (read on first use).
+        check(value.startswith("ssm:/"), f"{what}: {value} names an SSM parameter")
+        got = c["ssm"].get_parameter(Name=value[len("ssm:"):])["Parameter"]["Value"]
+        check(got == "placeholder-ApiFunctionUrl-FunctionUrl",
+              f"{what}: the parameter holds the api function's URL ({got})")
     elif kind == "account":
         check(re.fullmatch(r"\d{12}", value), f"{what}: an account id")
     elif kind == "json" and value.startswith("ssm:"):

@@ -34,6 +34,7 @@ CREATES = {
     "AWS::Lambda::EventSourceMapping": ["lambda:CreateEventSourceMapping"],
     "AWS::Lambda::Function": ["lambda:CreateFunction", "lambda:PutFunctionConcurrency"],
     "AWS::Lambda::Permission": ["lambda:AddPermission"],
+    "AWS::Lambda::Url": ["lambda:CreateFunctionUrlConfig"],
     "AWS::Lambda::Version": ["lambda:PublishVersion"],
     "AWS::Logs::LogGroup": ["logs:CreateLogGroup", "logs:PutRetentionPolicy"],
     "AWS::Logs::MetricFilter": ["logs:PutMetricFilter"],
@@ -45,6 +46,7 @@ CREATES = {
     "AWS::SNS::Topic": ["sns:CreateTopic", "sns:SetTopicAttributes"],
     "AWS::SNS::TopicPolicy": ["sns:SetTopicAttributes"],
     "AWS::SQS::Queue": ["sqs:CreateQueue"],
+    "AWS::SSM::Parameter": ["ssm:PutParameter", "ssm:AddTagsToResource"],
     "AWS::SecretsManager::Secret": ["secretsmanager:CreateSecret", "secretsmanager:GetRandomPassword"],
     "AWS::StepFunctions::StateMachine": ["states:CreateStateMachine"],
 }

@@ -740,6 +740,62 @@ async fn settings_too_large_for_the_environment_are_read_from_ssm() {
     stack.stop().await;
 }
 
+/// Deployed, the front door is the api function's URL, which the stack writes to an SSM
+/// parameter: read on first use (against moto, the real signed call), kept once read, a
+/// failure not kept, and a value that is not an https URL refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_front_door_url_is_read_from_its_parameter_on_first_use() {
+    use tollgate_aws::front_door_url::{FrontDoorEndpoint, FrontDoorUrl, ParameterReader};
+    let stack = stack().await;
+    let (credentials, region) =
+        tollgate_aws::config::signing_identity(&stack.sdk, "us-east-1").unwrap();
+    let reader = ParameterReader {
+        credentials,
+        region,
+        endpoint: Some(stack.moto_url.clone()),
+    };
+    let endpoint = |name: &str| {
+        FrontDoorEndpoint::new(
+            FrontDoorUrl::parse(Some(&format!("ssm:{name}"))).unwrap(),
+            Some(reader.clone()),
+        )
+    };
+    let seed = |name: &'static str, value: &'static str| {
+        let moto = stack.moto_url.clone();
+        async move {
+            tollgate_local::bootstrap::seed(&moto, &[(name.into(), value.into())], &[])
+                .await
+                .unwrap()
+        }
+    };
+    let url = endpoint("/tollgate/front-door-url");
+    let e = url.get("https://api.test").await.unwrap_err();
+    assert!(e.starts_with("TOLLGATE_FRONT_DOOR_URL:"), "{e}");
+    seed(
+        "/tollgate/front-door-url",
+        "https://abc.lambda-url.us-east-1.on.aws/",
+    )
+    .await;
+    assert_eq!(
+        url.get("https://api.test").await.unwrap(),
+        "https://abc.lambda-url.us-east-1.on.aws",
+        "a failed read is not remembered"
+    );
+    seed("/tollgate/front-door-url", "https://changed.example").await;
+    assert_eq!(
+        url.get("https://api.test").await.unwrap(),
+        "https://abc.lambda-url.us-east-1.on.aws",
+        "read once per cold start"
+    );
+    seed("/tollgate/elsewhere", "http://attacker.example").await;
+    let e = endpoint("/tollgate/elsewhere")
+        .get("https://api.test")
+        .await
+        .unwrap_err();
+    assert!(e.contains("must be an https URL"), "{e}");
+    stack.stop().await;
+}
+
 /// A policy source pinned to an SSM parameter version (`ssm:<name>:<version>`, what the
 /// template's PolicyParameterVersion sets): a later, broken edit of the parameter reaches no
 /// function until the pin moves, while the unpinned source refuses to start on it.

@@ -96,6 +96,13 @@ SECRET_READERS = {
 SECRETISH = ("KEY", "SECRET", "TOKEN", "PASSWORD", "CREDENTIAL")
 
 
+def envs_of(resources):
+    """(function, its environment variables) for every function, after the transform."""
+    for name, res in resources.items():
+        if res.get("Type") == "AWS::Lambda::Function":
+            yield name, res["Properties"].get("Environment", {}).get("Variables", {})
+
+
 def refs(v):
     """Every Ref / GetAtt target and !Sub'd name in a template value."""
     if isinstance(v, dict):
@@ -273,6 +280,26 @@ def main():
                   and "sns:Endpoint" in s.get("Condition", {}).get("StringNotEquals", {}) for s in stmts),
               f"{name}: refuses subscriptions to unlisted endpoints")
 
+    # Anyone may invoke a function only through the front door's Function URL (AuthType NONE:
+    # the function verifies SigV4 itself), and only the api function; every other grant names
+    # its caller (API Gateway, the state machine, SNS, ...).
+    for name, res in resources.items():
+        if res.get("Type") != "AWS::Lambda::Permission":
+            continue
+        p = res["Properties"]
+        if p.get("Principal") != "*":
+            continue
+        via_url = (p.get("Action") == "lambda:InvokeFunctionUrl" and p.get("FunctionUrlAuthType") == "NONE") or (
+            p.get("Action") == "lambda:InvokeFunction" and p.get("InvokedViaFunctionUrl") is True)
+        check(via_url and p.get("FunctionName") == {"Ref": "ApiFunction"},
+              f"{name}: a public grant is only for the api function, only through its URL")
+    urls = [r["Properties"] for r in resources.values() if r.get("Type") == "AWS::Lambda::Url"]
+    check(all(u.get("TargetFunctionArn") == {"Fn::GetAtt": ["ApiFunction", "Arn"]} for u in urls),
+          "only the api function has a Function URL (the front door)")
+    api_env = next((v for n, v in envs_of(resources) if n == "ApiFunction"), {})
+    check(urls and api_env.get("TOLLGATE_FRONT_DOOR_URL"),
+          "the api function is told where its front door is (TOLLGATE_FRONT_DOOR_URL)")
+
     # E-mail gets every notice but the one after each vote (one e-mail per vote would bury
     # the inbox; the Slack message is updated in place instead).
     email = resources.get("ApprovalEmailSubscription", {}).get("Properties", {})
@@ -297,10 +324,7 @@ def main():
     # No secret in an environment variable: names that sound secret hold only secret ARNs,
     # and no value comes from a secret's content.
     # (The transform has merged Globals into each function.)
-    envs = []
-    for name, res in resources.items():
-        if res.get("Type") == "AWS::Lambda::Function":
-            envs.append((name, res["Properties"].get("Environment", {}).get("Variables", {})))
+    envs = list(envs_of(resources))
     for where, variables in envs:
         for var, value in variables.items():
             text = repr(value)

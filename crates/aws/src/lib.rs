@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod credentials;
+pub mod front_door_url;
 pub mod invoke;
 pub mod keys;
 pub mod logging;

@@ -29,6 +29,9 @@ pub struct Settings {
     pub targets: BTreeMap<String, String>,
     /// Base URL approvers reach the API at (links in notices).
     pub public_url: String,
+    /// Where agents' AWS tools reach the front door (`TOLLGATE_FRONT_DOOR_URL`: unset for
+    /// `public_url`, a URL, or `ssm:<name>` read on first use; see `front_door_url`).
+    pub front_door_url: crate::front_door_url::FrontDoorUrl,
     /// Where the keys and the Slack app's secret are (ARNs of Secrets Manager secrets, read
     /// at cold start; never the secrets themselves).
     pub secrets: SecretIds,
@@ -236,6 +239,10 @@ impl Settings {
             public_url: required(get, "TOLLGATE_PUBLIC_URL")?
                 .trim_end_matches('/')
                 .to_string(),
+            front_door_url: crate::front_door_url::FrontDoorUrl::parse(
+                get("TOLLGATE_FRONT_DOOR_URL").as_deref(),
+            )
+            .map_err(|e| invalid("TOLLGATE_FRONT_DOOR_URL", e))?,
             secrets,
             account_id,
             allow_self_target,

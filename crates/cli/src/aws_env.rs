@@ -13,6 +13,9 @@ pub(crate) struct Issued {
     session_token: String,
     expiration: String,
     region: Option<String>,
+    /// The front door as the deployment names it (a Function URL when deployed); older
+    /// deployments answer without it and serve the front door on Tollgate's own URL.
+    endpoint_url: Option<String>,
 }
 
 pub(crate) async fn fetch(
@@ -53,6 +56,15 @@ pub(crate) async fn fetch(
             .get("region")
             .and_then(Value::as_str)
             .map(str::to_string),
+        endpoint_url: match a.body.get("endpoint_url").and_then(Value::as_str) {
+            None => None,
+            Some(u) if u.starts_with("https://") || u.starts_with("http://") => Some(u.to_string()),
+            Some(u) => {
+                return Err(Fail::from(format!(
+                    "credentials: the answer's `endpoint_url` `{u}` is not an http(s) URL"
+                )));
+            }
+        },
     })
 }
 
@@ -69,8 +81,10 @@ pub(crate) fn credential_process(c: &Issued) -> String {
     .to_string()
 }
 
-/// `export` lines for a POSIX shell. `endpoint` is the front door (Tollgate's URL).
-pub(crate) fn exports(c: &Issued, endpoint: &str) -> String {
+/// `export` lines for a POSIX shell. The endpoint is the front door the answer named, else
+/// `tollgate_url` (Tollgate's own URL, where older deployments serve it).
+pub(crate) fn exports(c: &Issued, tollgate_url: &str) -> String {
+    let endpoint = c.endpoint_url.as_deref().unwrap_or(tollgate_url);
     let mut lines = vec![
         (
             "AWS_ENDPOINT_URL",
@@ -109,6 +123,7 @@ mod tests {
             session_token: "v1.tok'en".into(),
             expiration: "2026-12-02T03:00:00Z".into(),
             region: Some("eu-west-1".into()),
+            endpoint_url: None,
         }
     }
 
@@ -129,5 +144,16 @@ mod tests {
         assert!(e.contains("export AWS_SESSION_TOKEN='v1.tok'\\''en'\n"));
         assert!(e.contains("export AWS_REGION='eu-west-1'\n"));
         assert!(e.contains("export AWS_SECRET_ACCESS_KEY='s3cr/t+x'\n"));
+    }
+
+    #[test]
+    fn the_front_door_the_deployment_names_wins_over_tollgates_own_url() {
+        let mut c = issued();
+        c.endpoint_url = Some("https://abc.lambda-url.eu-west-1.on.aws/".into());
+        let e = exports(&c, "https://tollgate.example.com");
+        assert!(
+            e.contains("export AWS_ENDPOINT_URL='https://abc.lambda-url.eu-west-1.on.aws'\n"),
+            "{e}"
+        );
     }
 }

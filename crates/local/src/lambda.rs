@@ -55,6 +55,7 @@ pub fn environment(settings: &Settings) -> BTreeMap<String, String> {
             serde_json::to_string(&s.targets).unwrap_or_default(),
         ),
         ("TOLLGATE_PUBLIC_URL", s.public_url.clone()),
+        ("TOLLGATE_FRONT_DOOR_URL", s.front_door_url.to_string()),
         ("TOLLGATE_ACCOUNT_ID", s.account_id.clone()),
         (
             "TOLLGATE_ALLOW_SELF_TARGET",

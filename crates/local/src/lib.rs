@@ -313,6 +313,7 @@ impl Stack {
             ]
             .into(),
             public_url: api_url.clone(),
+            front_door_url: Default::default(),
             secrets: secret_ids,
             account_id: names.account.clone(),
             allow_self_target: opts.allow_self_target,

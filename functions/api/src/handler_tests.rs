@@ -151,6 +151,7 @@ fn harness_with(policy_text: &str) -> Harness {
             "arn:aws:iam::222222222222:role/target".to_string(),
         )]),
         public_url: "https://tollgate.test".into(),
+        front_door_url: Default::default(),
         secrets: SecretIds {
             keys: BTreeMap::new(),
             slack_actions: None,
@@ -548,6 +549,8 @@ async fn gateway_credentials_take_an_optional_wait_and_target_that_are_checked()
         (200, Some(0)),
         "{body}"
     );
+    // Without a front door of its own, the deployment serves it on Tollgate's URL.
+    assert_eq!(body["endpoint_url"], "https://tollgate.test", "{body}");
     let (status, body) = issue(json!({"wait_seconds": 20})).await;
     assert_eq!(
         (status, body["wait_seconds"].as_u64()),
@@ -569,6 +572,42 @@ async fn gateway_credentials_take_an_optional_wait_and_target_that_are_checked()
         assert_eq!(status, 400, "{bad}: {body}");
         assert_eq!(body["error"]["field"], field, "{bad}: {body}");
     }
+}
+
+/// Deployed, the front door is the function's URL: the credentials name it, and without it
+/// nothing is issued (credentials with nowhere to send them are no use).
+#[tokio::test]
+async fn gateway_credentials_name_the_front_door_and_are_not_issued_without_it() {
+    use tollgate_aws::front_door_url::{FrontDoorEndpoint, FrontDoorUrl};
+    let mut h = harness();
+    let bot = h.agent("bot");
+    h.api.front_door_url = FrontDoorEndpoint::new(
+        FrontDoorUrl::Url("https://abc.lambda-url.us-east-1.on.aws".into()),
+        None,
+    );
+    let (status, body) = h
+        .call("POST", "/v1/credentials", &bot, &[], Value::Null)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["endpoint_url"],
+        "https://abc.lambda-url.us-east-1.on.aws"
+    );
+    // A parameter that cannot be read: 503, and no credentials in the answer.
+    h.api.front_door_url = FrontDoorEndpoint::new(
+        FrontDoorUrl::Parameter("/tollgate/front-door-url".into()),
+        None,
+    );
+    let (status, body) = h
+        .call("POST", "/v1/credentials", &bot, &[], Value::Null)
+        .await;
+    assert_eq!((status, code(&body)), (503, "unavailable"), "{body}");
+    assert!(body.get("secret_access_key").is_none(), "{body}");
+    // Anything but a signed call on the front door's own URL is sent to Tollgate's.
+    let r = h.api.not_on_the_front_door();
+    let (parts, text) = r.into_http().into_parts();
+    assert_eq!(parts.status, 404);
+    assert!(text.contains("https://tollgate.test"), "{text}");
 }
 
 #[tokio::test(start_paused = true)]

@@ -75,6 +75,8 @@ pub struct Api {
     pub(crate) poll_interval: Duration,
     pub(crate) keys: ApiKeys,
     pub(crate) discovery: approver_session::DiscoveryCache,
+    /// Where `POST /v1/credentials` tells agents' tools to send their calls.
+    pub(crate) front_door_url: tollgate_aws::front_door_url::FrontDoorEndpoint,
 }
 
 /// What the API talks to outside itself. On Lambda: DynamoDB, Step Functions and the
@@ -188,6 +190,11 @@ impl Api {
         // Refuse to start with issuers that would let strangers in or blur the two roles.
         tollgate_aws::oidc::check_roles(&settings.agent_issuers, &settings.approver_issuers)
             .map_err(StartError::Issuers)?;
+        let reader = tollgate_aws::front_door_url::ParameterReader {
+            credentials: credentials.clone(),
+            region: region.clone(),
+            endpoint: settings.aws_endpoint.clone(),
+        };
         let ports = Ports {
             store: Arc::new(Store::new(
                 aws_sdk_dynamodb::Client::new(sdk),
@@ -211,7 +218,25 @@ impl Api {
                     as Arc<dyn Publisher>
             }),
         };
-        Ok(Self::assemble(settings, ports, keys, policy))
+        let mut api = Self::assemble(settings, ports, keys, policy);
+        api.front_door_url = tollgate_aws::front_door_url::FrontDoorEndpoint::new(
+            api.settings.front_door_url.clone(),
+            Some(reader),
+        );
+        Ok(api)
+    }
+
+    /// What the front door's own URL (the Function URL) answers to anything but a signed AWS
+    /// call: Tollgate's JSON API, pages and MCP are served only through the HTTP API, with
+    /// its throttling and access log.
+    pub fn not_on_the_front_door(&self) -> Response {
+        Response::error(&ApiError::new(
+            tollgate_core::ErrorCode::NotFound,
+            format!(
+                "this URL serves only SigV4-signed AWS calls (Tollgate's front door); Tollgate's API is at {}",
+                self.settings.public_url
+            ),
+        ))
     }
 
     /// Decides every request with `shadow` too, recording what it would have decided.
@@ -242,6 +267,10 @@ impl Api {
             poll_interval: Duration::from_millis(250),
             keys,
             discovery: approver_session::DiscoveryCache::default(),
+            front_door_url: tollgate_aws::front_door_url::FrontDoorEndpoint::new(
+                settings.front_door_url.clone(),
+                None,
+            ),
             settings,
         }
     }

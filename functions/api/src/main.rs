@@ -14,13 +14,22 @@ async fn main() -> Result<(), Error> {
     let api = Api::new(settings, &sdk, policy).await?.with_shadow(shadow);
     let api = &api;
     lambda_http::run(service_fn(move |req: Request| async move {
-        // API Gateway's own view of the caller; a client-sent header could be forged.
-        let source_ip = match req.request_context_ref() {
-            Some(RequestContext::ApiGatewayV2(c)) => c.http.source_ip.clone().unwrap_or_default(),
-            _ => String::new(),
+        // API Gateway's (or the Function URL's) own view of the caller; a client-sent header
+        // could be forged.
+        let (source_ip, via_url) = match req.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(c)) => (
+                c.http.source_ip.clone().unwrap_or_default(),
+                c.domain_name.as_deref().is_some_and(is_function_url_host),
+            ),
+            _ => (String::new(), false),
         };
         let (parts, body) = req.into_parts();
-        if let Some(call) = front_door_call(&parts, &body) {
+        let call = front_door_call(&parts, &body);
+        if via_url && call.is_none() {
+            let (parts, body) = api.not_on_the_front_door().into_http().into_parts();
+            return Ok(http::Response::from_parts(parts, Body::Text(body)));
+        }
+        if let Some(call) = call {
             let out = api.front_door(call, &source_ip).await;
             let mut resp = http::Response::builder().status(out.status);
             for (k, v) in &out.headers {
@@ -38,6 +47,12 @@ async fn main() -> Result<(), Error> {
         Ok::<_, Error>(http::Response::from_parts(parts, Body::Text(body)))
     }))
     .await
+}
+
+/// A Function URL's host (`<id>.lambda-url.<region>.on.aws`): the event came through the
+/// front door's own URL, not the HTTP API.
+fn is_function_url_host(host: &str) -> bool {
+    host.contains(".lambda-url.") && host.ends_with(".on.aws")
 }
 
 /// A SigV4-signed call to a path that is none of Tollgate's own: the front door's. The path
@@ -65,4 +80,68 @@ fn front_door_call(parts: &http::request::Parts, body: &[u8]) -> Option<FrontDoo
         headers,
         body: body.to_vec(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A Function URL event (payload 2.0) for `raw_path`, signed-looking.
+    fn url_event(raw_path: &str) -> String {
+        serde_json::json!({
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": raw_path,
+            "rawQueryString": "x-id=PutObject",
+            "headers": {
+                "host": "abc123.lambda-url.eu-west-1.on.aws",
+                "authorization": "AWS4-HMAC-SHA256 Credential=TGATEABCDEFGHIJKLMNO/20261203/eu-west-1/s3/aws4_request, SignedHeaders=host, Signature=00",
+                "x-amz-date": "20261203T081500Z"
+            },
+            "requestContext": {
+                "accountId": "anonymous", "apiId": "abc123",
+                "domainName": "abc123.lambda-url.eu-west-1.on.aws", "domainPrefix": "abc123",
+                "http": {"method": "PUT", "path": raw_path, "protocol": "HTTP/1.1",
+                         "sourceIp": "203.0.113.9", "userAgent": "aws-cli/1.36"},
+                "requestId": "r1", "routeKey": "$default", "stage": "$default",
+                "time": "03/Dec/2026:08:15:00 +0000", "timeEpoch": 1796285700000u64
+            },
+            "body": "aGVsbG8=",
+            "isBase64Encoded": true
+        })
+        .to_string()
+    }
+
+    /// What reaches the verifier is the path as the client signed it: `%2F`, `%3F`, `%25`
+    /// and a double-encoded `%252F` survive lambda_http, which rebuilds (and normalises) the
+    /// request's URI but keeps the event's rawPath.
+    #[test]
+    fn a_function_url_call_reaches_the_front_door_with_its_exact_path() {
+        let path = "/bucket/a%2Fb%3Fc%25d%252F/../e%20f";
+        let req = lambda_http::request::from_str(&url_event(path)).unwrap();
+        let via_url = match req.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(c)) => {
+                c.domain_name.as_deref().is_some_and(is_function_url_host)
+            }
+            _ => false,
+        };
+        assert!(via_url, "a Function URL event is recognised as one");
+        let (parts, body) = req.into_parts();
+        let call = front_door_call(&parts, &body).expect("a signed call is the front door's");
+        assert_eq!(call.raw_path, path);
+        assert_eq!(call.raw_query, "x-id=PutObject");
+        assert_eq!(call.body, b"hello");
+    }
+
+    #[test]
+    fn only_function_url_hosts_are_taken_for_one() {
+        assert!(is_function_url_host("abc.lambda-url.us-east-1.on.aws"));
+        for h in [
+            "abc.execute-api.us-east-1.amazonaws.com",
+            "tollgate.example.com",
+            "lambda-url.on.aws.example.com",
+        ] {
+            assert!(!is_function_url_host(h), "{h}");
+        }
+    }
 }

@@ -61,6 +61,18 @@ impl Api {
                     }
                     IssueError::NoRandomness => ApiError::internal("no randomness for credentials"),
                 })?;
+        // Credentials with nowhere to send them are no use: nothing is answered without the URL.
+        let endpoint_url = self
+            .front_door_url
+            .get(&self.settings.public_url)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "the front door's URL cannot be read");
+                ApiError::new(
+                    ErrorCode::Unavailable,
+                    "the front door's URL cannot be read; try again shortly",
+                )
+            })?;
         // The key id is no secret and ties later front-door log lines to this issue.
         tracing::info!(agent = %agent.identity.subject, access_key_id = %c.access_key_id, expires_at = c.expires_at, "gateway credentials issued");
         Ok(Response::json(
@@ -71,7 +83,7 @@ impl Api {
                 "session_token": c.session_token,
                 "expiration": tollgate_core::time::iso8601(c.expires_at * 1000),
                 "expires_at": c.expires_at,
-                "endpoint_url": self.settings.public_url,
+                "endpoint_url": endpoint_url,
                 "region": self.settings.default_region,
                 "wait_seconds": terms.wait_seconds,
                 "target": target,
