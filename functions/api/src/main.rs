@@ -14,15 +14,7 @@ async fn main() -> Result<(), Error> {
     let api = Api::new(settings, &sdk, policy).await?.with_shadow(shadow);
     let api = &api;
     lambda_http::run(service_fn(move |req: Request| async move {
-        // API Gateway's (or the Function URL's) own view of the caller; a client-sent header
-        // could be forged.
-        let (source_ip, via_url) = match req.request_context_ref() {
-            Some(RequestContext::ApiGatewayV2(c)) => (
-                c.http.source_ip.clone().unwrap_or_default(),
-                c.domain_name.as_deref().is_some_and(is_function_url_host),
-            ),
-            _ => (String::new(), false),
-        };
+        let (source_ip, via_url) = caller(&req);
         let (parts, body) = req.into_parts();
         let call = front_door_call(&parts, &body);
         if via_url && call.is_none() {
@@ -47,6 +39,18 @@ async fn main() -> Result<(), Error> {
         Ok::<_, Error>(http::Response::from_parts(parts, Body::Text(body)))
     }))
     .await
+}
+
+/// The caller's address and whether the event came through the Function URL, as API Gateway
+/// or the Function URL saw them; a client-sent header could be forged.
+fn caller(req: &Request) -> (String, bool) {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(c)) => (
+            c.http.source_ip.clone().unwrap_or_default(),
+            c.domain_name.as_deref().is_some_and(is_function_url_host),
+        ),
+        _ => (String::new(), false),
+    }
 }
 
 /// A Function URL's host (`<id>.lambda-url.<region>.on.aws`): the event came through the
@@ -119,13 +123,11 @@ mod tests {
     fn a_function_url_call_reaches_the_front_door_with_its_exact_path() {
         let path = "/bucket/a%2Fb%3Fc%25d%252F/../e%20f";
         let req = lambda_http::request::from_str(&url_event(path)).unwrap();
-        let via_url = match req.request_context_ref() {
-            Some(RequestContext::ApiGatewayV2(c)) => {
-                c.domain_name.as_deref().is_some_and(is_function_url_host)
-            }
-            _ => false,
-        };
-        assert!(via_url, "a Function URL event is recognised as one");
+        assert_eq!(
+            caller(&req),
+            ("203.0.113.9".to_string(), true),
+            "a Function URL event is recognised as one"
+        );
         let (parts, body) = req.into_parts();
         let call = front_door_call(&parts, &body).expect("a signed call is the front door's");
         assert_eq!(call.raw_path, path);
