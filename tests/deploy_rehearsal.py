@@ -68,9 +68,11 @@ REQUIRED = {
         "TOLLGATE_GATEWAY_CREDENTIALS_KEY_SECRET": "key_ring",
         "TOLLGATE_SLACK_APPROVERS": "json",
         "TOLLGATE_FRONT_DOOR_URL": "front_door_url",
+        "TOLLGATE_PAYLOAD_BUCKET": "bucket",
     },
     "NotifierFunction": SHARED | {"TOLLGATE_LINK_KEY_SECRET": "key_ring"},
-    "ExecutorFunction": SHARED | {"TOLLGATE_RESULTS_KEY_SECRET": "key_ring"},
+    "ExecutorFunction": SHARED | {"TOLLGATE_RESULTS_KEY_SECRET": "key_ring",
+                                  "TOLLGATE_PAYLOAD_BUCKET": "bucket"},
     "AuditExportFunction": {"TOLLGATE_AUDIT_BUCKET": "bucket"},
 }
 LISTING = (ROOT / "crates/aws/src/store/listing.rs").read_text()

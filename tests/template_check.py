@@ -29,6 +29,8 @@ ALLOWED = {
         "lambda:InvokeFunction", "ssm:GetParameter", "s3:GetObject",
         # The notice after each vote (the Slack message shows every vote).
         "sns:Publish", "kms:GenerateDataKey", "kms:Decrypt",
+        # Front-door bodies too large for the record, into the payload bucket.
+        "s3:PutObject",
     } | LOGS,
     "NotifierFunction": {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
@@ -43,6 +45,8 @@ ALLOWED = {
         "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
         "sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession",
         "secretsmanager:GetSecretValue", "ssm:GetParameter",
+        # The approved body of a front-door upload, from the payload bucket.
+        "s3:GetObject",
     } | LOGS,
     "SlackFunction": {
         "secretsmanager:GetSecretValue", "dynamodb:GetItem", "dynamodb:PutItem",
@@ -312,6 +316,30 @@ def main():
     enc = resources["AuditBucket"]["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
     check(enc["ServerSideEncryptionByDefault"].get("KMSMasterKeyID") == {"Fn::GetAtt": ["AuditKey", "Arn"]},
           "AuditBucket is encrypted with AuditKey")
+    # The payload bucket: SSE-KMS, never public, TLS only, its objects expiring after
+    # PayloadRetentionDays; only the api function writes there and only the executor reads,
+    # each under payloads/ alone.
+    pb = resources["PayloadBucket"]["Properties"]
+    penc = pb["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    check(penc.get("SSEAlgorithm") == "aws:kms", "PayloadBucket is encrypted with KMS")
+    check(all(pb["PublicAccessBlockConfiguration"].get(k) for k in
+              ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")),
+          "PayloadBucket blocks public access")
+    rules = pb.get("LifecycleConfiguration", {}).get("Rules", [])
+    check(any(r.get("Status") == "Enabled" and r.get("ExpirationInDays") == {"Ref": "PayloadRetentionDays"}
+              for r in rules), "PayloadBucket expires objects after PayloadRetentionDays")
+    ppol = resources["PayloadBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    check(any(st.get("Effect") == "Deny" and st.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+              for st in ppol), "PayloadBucket refuses calls without TLS")
+    payload_grants = {}
+    for role_name, name in owners.items():
+        for st in statements(resources.get(role_name)):
+            if "PayloadBucket" in repr(st.get("Resource")):
+                payload_grants.setdefault(name, set()).update(as_list(st.get("Action", [])))
+                check("/payloads/*" in repr(st.get("Resource")),
+                      f"{name} {st.get('Sid', '?')}: the payload bucket under payloads/ only")
+    check(payload_grants == {"ApiFunction": {"s3:PutObject"}, "ExecutorFunction": {"s3:GetObject"}},
+          f"the api function puts payloads and the executor reads them, nothing else ({payload_grants})")
     mappings = [r for r in resources.values() if r.get("Type") == "AWS::Lambda::EventSourceMapping"]
     check(mappings and all(r["Properties"].get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
                            for r in mappings), "every stream trigger has a failure destination")

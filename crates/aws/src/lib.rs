@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod model_call;
 pub mod notify;
 pub mod oidc;
+pub mod payloads;
 pub mod policy_source;
 pub mod ports;
 pub mod s3;

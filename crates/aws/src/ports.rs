@@ -309,6 +309,26 @@ impl SendError {
     }
 }
 
+/// Keeps the bodies too large for a request record (`tollgate_core::payload`): the API
+/// puts them, the executor reads them back.
+#[async_trait]
+pub trait PayloadStore: Send + Sync {
+    /// The bucket new payloads go to.
+    fn bucket(&self) -> &str;
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), ApiError>;
+    /// The object, read to at most `limit` bytes.
+    async fn get(&self, bucket: &str, key: &str, limit: usize) -> Result<Stored, ApiError>;
+}
+
+/// What the payload bucket holds at a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    Bytes(Vec<u8>),
+    Missing,
+    /// Longer than the limit; not read past it.
+    Longer,
+}
+
 /// Sends one SigV4-signed HTTP call to AWS, whatever the answer's status.
 #[async_trait]
 pub trait SignedCaller: Send + Sync {

@@ -3,6 +3,7 @@
 
 use aws_credential_types::Credentials;
 
+use crate::ports::Stored;
 use crate::signed_http::SignedHttp;
 
 #[derive(Clone, Debug)]
@@ -30,6 +31,13 @@ impl S3 {
             region: region.to_string(),
             endpoint: endpoint.map(|e| e.trim_end_matches('/').to_string()),
         }
+    }
+
+    /// The same client, reading at most `limit` bytes of an object (see
+    /// [`SignedHttp::with_body_limit`]).
+    pub fn with_body_limit(mut self, limit: usize) -> Self {
+        self.http = self.http.with_body_limit(limit);
+        self
     }
 
     fn url(&self, bucket: &str, key_and_query: &str) -> String {
@@ -70,6 +78,29 @@ impl S3 {
             .body(Vec::new())
             .map_err(|e| e.to_string())?;
         self.send(req, creds, &format!("s3://{bucket}/{key}")).await
+    }
+
+    /// The object (see [`Stored`]); past the client's body limit it is not read.
+    pub async fn get_stored(
+        &self,
+        creds: &Credentials,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Stored, String> {
+        let req = http::Request::get(self.url(bucket, &encode_key(key)))
+            .body(Vec::new())
+            .map_err(|e| e.to_string())?;
+        let resp = self
+            .http
+            .send(req, creds, &self.region, "s3")
+            .await
+            .map_err(|e| e.message)?;
+        match resp.status {
+            404 => Ok(Stored::Missing),
+            200..=299 if resp.too_large => Ok(Stored::Longer),
+            200..=299 => Ok(Stored::Bytes(resp.body)),
+            status => Err(format!("s3://{bucket}/{key}: S3 answered {status}")),
+        }
     }
 
     pub async fn put(

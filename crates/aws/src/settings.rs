@@ -21,6 +21,10 @@ pub struct Settings {
     /// overdue acknowledgements are published to. Without one, break-glass is refused: it
     /// is never used quietly.
     pub alarm_topic_arn: Option<String>,
+    /// Where front-door bodies too large for the record are kept
+    /// (`TOLLGATE_PAYLOAD_BUCKET`; `tollgate_core::payload`). Without it, bodies above the
+    /// inline bound are refused.
+    pub payload_bucket: Option<String>,
     /// How long a second approver has to acknowledge a break-glass approval
     /// (`TOLLGATE_BREAKGLASS_ACK_SECONDS`, default a day, from 5 minutes to 7 days).
     pub breakglass_ack_seconds: u64,
@@ -222,6 +226,7 @@ impl Settings {
             state_machine_arn: required(get, "TOLLGATE_STATE_MACHINE_ARN")?,
             topic_arn: required(get, "TOLLGATE_TOPIC_ARN")?,
             alarm_topic_arn: get("TOLLGATE_ALARM_TOPIC_ARN").filter(|v| !v.is_empty()),
+            payload_bucket: get("TOLLGATE_PAYLOAD_BUCKET").filter(|v| !v.is_empty()),
             breakglass_ack_seconds: match num(
                 "TOLLGATE_BREAKGLASS_ACK_SECONDS",
                 tollgate_core::breakglass::DEFAULT_ACK_SECONDS,

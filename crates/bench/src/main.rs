@@ -1074,6 +1074,7 @@ async fn decision_path() -> Res<()> {
         executor: std::sync::Arc::new(NoExecutor),
         notices: std::sync::Arc::new(NoNotices),
         alarms: None,
+        payloads: None,
     };
     let api = std::sync::Arc::new(tollgate_api::Api::assemble(settings, ports, keys, policy));
     let token = stack.token("bench-bot", false)?;

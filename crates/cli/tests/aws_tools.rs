@@ -297,88 +297,229 @@ async fn a_held_write_is_approved_and_received_on_rerun_executed_once() {
     stack.stop().await;
 }
 
+/// Policies for the upload test: uploads to the `drop` bucket run at once, every other
+/// change needs one approval, reads run.
+const UPLOAD_POLICIES: &str = r#"
+@id("read-allowed")
+permit (principal, action in [Action::"List", Action::"Read"], resource);
+
+@id("drop-uploads")
+@reason("uploads to the drop bucket run at once")
+permit (principal, action == Action::"s3:PutObject", resource)
+when { resource.arn like "arn:aws:s3:::drop/*" };
+
+@id("write-one-approval")
+@reason("changes need one approval")
+@approval("1")
+permit (principal, action in [Action::"Write", Action::"Tagging"], resource)
+unless { resource.arn like "arn:aws:s3:::drop/*" };
+"#;
+
+/// An object as moto holds it (straight to the emulator, not through Tollgate).
+async fn stored(stack: &Stack, bucket: &str, key: &str) -> Option<Vec<u8>> {
+    let creds = aws_credential_types::Credentials::new("testing", "testing", None, None, "test");
+    match tollgate_aws::s3::S3::new("us-east-1", Some(&stack.moto_url))
+        .get_stored(&creds, bucket, key)
+        .await
+        .unwrap()
+    {
+        tollgate_aws::ports::Stored::Bytes(b) => Some(b),
+        _ => None,
+    }
+}
+
+/// Uploads with each client's own default signing (the AWS CLI's plain signed payload,
+/// boto3's, the JS SDK's aws-chunked stream with a CRC32 trailer) of an object of a few
+/// megabytes, far above what a request record holds: allowed by policy, held and approved,
+/// or with the kept body tampered with before it runs; and above the front door's bound,
+/// refused in S3's own terms.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_objects_go_up_and_come_back_byte_identical_with_each_clients_default_signing() {
-    let stack = stack().await;
+    let dir = std::env::temp_dir().join(format!("tollgate-s3-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("policies")).unwrap();
+    std::fs::write(dir.join("policies/uploads.cedar"), UPLOAD_POLICIES).unwrap();
+    let stack = Stack::start(StackOptions {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        policy_source: format!("dir:{}", dir.join("policies").display()),
+        ..Default::default()
+    })
+    .await
+    .expect("local stack starts");
     let agent = stack.token("ci-bot", false).unwrap();
     let approver = stack.token("alice", true).unwrap();
-    let fixture = boto3(
-        &stack,
-        &agent,
-        "fixture-bucket",
-        &format!("{},media", stack.moto_url),
-    )
-    .await;
-    assert_eq!(fixture["bucket"], "media", "{fixture}");
-    let dir = std::env::temp_dir().join(format!("tollgate-s3-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    for bucket in ["media", "drop"] {
+        let fixture = boto3(
+            &stack,
+            &agent,
+            "fixture-bucket",
+            &format!("{},{bucket}", stack.moto_url),
+        )
+        .await;
+        assert_eq!(fixture["bucket"], bucket, "{fixture}");
+    }
     let original = dir.join("original.bin");
-    // Every byte value, and more than one aws-chunked chunk's worth of framing would hold.
-    let bytes: Vec<u8> = (0..40_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    // Every byte value, 3 MiB: several aws-chunked chunks, far above a record's 64 KiB.
+    let bytes: Vec<u8> = (0..3 * 1024 * 1024u32)
+        .map(|i| (i * 7 % 251) as u8)
+        .collect();
     std::fs::write(&original, &bytes).unwrap();
-
-    for (client, key) in [("aws", "cli.bin"), ("boto3", "boto3.bin"), ("js", "js.bin")] {
-        let put = || async {
+    let sha = tollgate_core::digest::sha256_hex(&bytes);
+    let put = |client: &'static str,
+               bucket: &'static str,
+               key: &'static str,
+               path: std::path::PathBuf| {
+        let (stack, agent) = (&stack, &agent);
+        async move {
             if client == "aws" {
                 let r = aws(
-                    &stack,
-                    &agent,
+                    stack,
+                    agent,
                     &format!(
-                        "s3api put-object --bucket media --key {key} --body {}",
-                        original.display()
+                        "s3api put-object --bucket {bucket} --key {key} --body {}",
+                        path.display()
                     ),
                 )
                 .await;
                 (r.code == 0, r.stderr)
             } else {
-                let arg = format!("media,{key},{}", original.display());
+                let arg = format!("{bucket},{key},{}", path.display());
                 let v = if client == "boto3" {
-                    boto3(&stack, &agent, "put", &arg).await
+                    boto3(stack, agent, "put", &arg).await
                 } else {
-                    js(&stack, &agent, "put", &arg).await
+                    js(stack, agent, "put", &arg).await
                 };
                 (v.get("error").is_none(), v.to_string())
             }
-        };
-        let (ok, held) = put().await;
-        assert!(!ok && held.contains("TollgateApprovalRequired"), "{held}");
-        let id = held_id(&held);
-        assert_eq!(tollgate(&stack, &approver, &["approve", &id]).await.code, 0);
-        let mut done = false;
-        for _ in 0..100 {
-            let (ok, out) = put().await;
-            if ok {
-                done = true;
-                break;
-            }
-            assert!(out.contains(&id), "{out}");
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
-        assert!(done, "{client}: the approved upload answers");
-        let back = dir.join(format!("{key}.back"));
-        let got = boto3(
-            &stack,
-            &agent,
-            "get",
-            &format!("media,{key},{}", back.display()),
-        )
-        .await;
-        assert_eq!(got["bytes"], bytes.len(), "{got}");
-        assert_eq!(std::fs::read(&back).unwrap(), bytes, "{client}");
+    };
+    let sha_of = |b: Option<Vec<u8>>| b.map(|b| tollgate_core::digest::sha256_hex(&b));
+
+    // Allowed by policy: each client's upload runs at once and lands byte for byte.
+    for (client, key) in [("aws", "cli.bin"), ("boto3", "boto3.bin"), ("js", "js.bin")] {
+        let (ok, out) = put(client, "drop", key, original.clone()).await;
+        assert!(ok, "{client}: {out}");
+        assert_eq!(
+            sha_of(stored(&stack, "drop", key).await),
+            Some(sha.clone()),
+            "{client}"
+        );
     }
-    // A presigned GET URL, fetched without credentials, reads the object back; the same
+
+    // Held: approved, then the same command again receives its answer; the body the
+    // approver approved (by length and SHA-256) is what lands.
+    let (ok, held) = put("js", "media", "held.bin", original.clone()).await;
+    assert!(!ok && held.contains("TollgateApprovalRequired"), "{held}");
+    let id = held_id(&held);
+    let shown = tollgate(&stack, &agent, &["status", &id, "--output", "json"]).await;
+    assert!(
+        shown.stdout.contains(&sha),
+        "the record names the body's digest: {}",
+        shown.stdout
+    );
+    assert_eq!(tollgate(&stack, &approver, &["approve", &id]).await.code, 0);
+    let mut done = false;
+    for _ in 0..100 {
+        let (ok, out) = put("js", "media", "held.bin", original.clone()).await;
+        if ok {
+            done = true;
+            break;
+        }
+        assert!(out.contains(&id), "{out}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(done, "the approved upload answers");
+    assert_eq!(
+        sha_of(stored(&stack, "media", "held.bin").await),
+        Some(sha.clone())
+    );
+
+    // Tampered with while it waits: the kept body is no longer the approved one, so the
+    // request fails as payload_mismatch and nothing reaches S3.
+    let (ok, held) = put("aws", "media", "tampered.bin", original.clone()).await;
+    assert!(!ok && held.contains("TollgateApprovalRequired"), "{held}");
+    let id = held_id(&held);
+    let key = format!("payloads/{id}/{sha}");
+    assert!(
+        stored(&stack, "tollgate-payloads", &key).await.is_some(),
+        "kept at {key}"
+    );
+    let creds = aws_credential_types::Credentials::new("testing", "testing", None, None, "test");
+    let mut other = bytes.clone();
+    other[1000] ^= 1;
+    tollgate_aws::s3::S3::new("us-east-1", Some(&stack.moto_url))
+        .put(
+            &creds,
+            "tollgate-payloads",
+            &key,
+            other,
+            "application/octet-stream",
+        )
+        .await
+        .unwrap();
+    assert_eq!(tollgate(&stack, &approver, &["approve", &id]).await.code, 0);
+    let mut failed = String::new();
+    for _ in 0..100 {
+        let (ok, out) = put("aws", "media", "tampered.bin", original.clone()).await;
+        assert!(!ok, "a tampered body must not be uploaded");
+        if out.contains("payload_mismatch") {
+            failed = out;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(failed.contains(&id), "fails as payload_mismatch: {failed}");
+    assert_eq!(
+        stored(&stack, "media", "tampered.bin").await,
+        None,
+        "nothing was sent"
+    );
+
+    // Above the bound: EntityTooLarge in S3's shape, naming the bound and the way round it.
+    let huge = dir.join("huge.bin");
+    std::fs::write(&huge, vec![1u8; 5 * 1024 * 1024]).unwrap();
+    let (ok, out) = put("aws", "drop", "huge.bin", huge.clone()).await;
+    assert!(
+        !ok && out.contains("EntityTooLarge")
+            && out.contains("4194304")
+            && out.contains("tollgate s3 cp"),
+        "{out}"
+    );
+    let v = boto3(
+        &stack,
+        &agent,
+        "put",
+        &format!("drop,huge.bin,{}", huge.display()),
+    )
+    .await;
+    assert_eq!(v["error"], "EntityTooLarge", "{v}");
+    assert_eq!(v["status"], 413, "{v}");
+    assert_eq!(v["attempts"], 0, "not retried: {v}");
+    assert_eq!(stored(&stack, "drop", "huge.bin").await, None);
+
+    // A presigned GET URL, fetched without credentials, reads an object back; the same
     // signature on another key is refused as S3 refuses it.
+    let small: Vec<u8> = (0..40_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    tollgate_aws::s3::S3::new("us-east-1", Some(&stack.moto_url))
+        .put(
+            &creds,
+            "media",
+            "small.bin",
+            small.clone(),
+            "application/octet-stream",
+        )
+        .await
+        .unwrap();
     let back = dir.join("presigned.back");
     let got = boto3(
         &stack,
         &agent,
         "presigned-get",
-        &format!("media,boto3.bin,{}", back.display()),
+        &format!("media,small.bin,{}", back.display()),
     )
     .await;
     assert_eq!(got["presigned"], true, "{got}");
-    assert_eq!(got["bytes"], bytes.len(), "{got}");
-    assert_eq!(std::fs::read(&back).unwrap(), bytes);
+    assert_eq!(got["bytes"], small.len(), "{got}");
+    assert_eq!(std::fs::read(&back).unwrap(), small);
     assert_eq!(got["tampered"]["status"], 403, "{got}");
     assert!(
         got["tampered"]["body"]

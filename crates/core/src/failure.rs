@@ -40,6 +40,9 @@ pub enum FailureCode {
     /// A plan step's reference could not be resolved, or resolved to something that would
     /// change what the step acts on.
     ReferenceRefused,
+    /// The body kept beside the record (a front-door upload) is missing or is no longer the
+    /// approved bytes: nothing was sent.
+    PayloadMismatch,
     /// AWS answered the call with this error code.
     Aws(String),
     /// A code this version does not know, read from an older record: kept as written.
@@ -47,7 +50,7 @@ pub enum FailureCode {
 }
 
 /// Each named code with its stored name and the PascalCase name older records carry.
-const NAMED: [(FailureCode, &str, &str); 13] = [
+const NAMED: [(FailureCode, &str, &str); 14] = [
     (
         FailureCode::ExecutionInterrupted,
         "execution_interrupted",
@@ -104,6 +107,11 @@ const NAMED: [(FailureCode, &str, &str); 13] = [
         FailureCode::ReferenceRefused,
         "reference_refused",
         "ReferenceRefused",
+    ),
+    (
+        FailureCode::PayloadMismatch,
+        "payload_mismatch",
+        "PayloadMismatch",
     ),
 ];
 

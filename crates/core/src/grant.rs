@@ -249,7 +249,7 @@ impl Grant {
             action: rec.request.action.to_string(),
             target: rec.request.target.clone(),
             region: rec.request.region.clone(),
-            params: crate::record::masked_params(&rec.request.params),
+            params: crate::record::shown_params(&rec.request),
             iam_actions: rec.iam_actions.clone(),
             resources: rec.resources.clone(),
             approvers: rec.approvers().into_iter().cloned().collect(),

@@ -25,6 +25,7 @@ pub mod link;
 pub mod mask;
 pub mod notice;
 pub mod own;
+pub mod payload;
 pub mod plan;
 pub mod policy;
 pub mod policy_doc;

@@ -226,6 +226,9 @@ impl RequestRecord {
             "reason": rec.request.reason,
             "request_hash": rec.request_hash,
         });
+        if let Some(p) = &rec.request.payload {
+            submitted_detail["payload"] = p.hashed();
+        }
         let mut decided_detail = json!({"decision": rec.decision, "status": rec.status, "iam_actions": rec.iam_actions, "resources": rec.resources});
         if let Some(plan) = &rec.plan {
             submitted_detail["steps"] = json!(plan.shown());
@@ -557,6 +560,16 @@ impl RequestRecord {
 /// their length and digest), everything else exactly as it will run.
 pub fn masked_params(params: &serde_json::Map<String, Value>) -> Value {
     crate::mask::mask_params(params)
+}
+
+/// The parameters as an approver reads them: [`masked_params`], with a body kept beside
+/// the record shown in its member by length and SHA-256, never its bytes.
+pub fn shown_params(req: &crate::NewRequest) -> Value {
+    let mut v = masked_params(&req.params);
+    if let (Some(p), Value::Object(m)) = (&req.payload, &mut v) {
+        m.insert(p.member.clone(), Value::String(p.describe()));
+    }
+    v
 }
 
 #[cfg(test)]

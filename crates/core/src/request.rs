@@ -23,18 +23,26 @@ pub struct NewRequest {
     #[serde(default)]
     pub reason: Option<String>,
     pub target: String,
+    /// The body, when it is too large for the record and kept beside it (front-door
+    /// uploads); `params` then lack its member. Never set from a submitted body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<crate::payload::PayloadRef>,
 }
 
 impl NewRequest {
     /// SHA-256 over the canonical form of exactly what will run. Approvals are bound to it
     /// and the executor refuses to run a request whose hash no longer matches.
     pub fn hash(&self) -> String {
-        let v = serde_json::json!({
+        let mut v = serde_json::json!({
             "action": self.action.to_string(),
             "region": self.region,
             "target": self.target,
             "params": Value::Object(self.params.clone()),
         });
+        // Only when there is one, so the hashes of every other request stay as they were.
+        if let Some(p) = &self.payload {
+            v["payload"] = p.hashed();
+        }
         sha256_hex(canonical_json(&v).as_bytes())
     }
 }
@@ -139,6 +147,7 @@ pub fn request_from_object(
         params,
         reason,
         target,
+        payload: None,
     })
 }
 

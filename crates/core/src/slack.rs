@@ -197,7 +197,7 @@ const SLACK_PARAM_CHARS: usize = 80;
 /// secrets masked as everywhere. Shortened values end in `…`, so a cut never passes for the
 /// whole value.
 fn params_block(rec: &RequestRecord) -> Value {
-    let masked = crate::record::masked_params(&rec.request.params);
+    let masked = crate::record::shown_params(&rec.request);
     let members = masked.as_object().cloned().unwrap_or_default();
     let mut lines: Vec<String> = members
         .iter()

@@ -46,6 +46,10 @@ pub fn environment(settings: &Settings) -> BTreeMap<String, String> {
             s.alarm_topic_arn.clone().unwrap_or_default(),
         ),
         (
+            "TOLLGATE_PAYLOAD_BUCKET",
+            s.payload_bucket.clone().unwrap_or_default(),
+        ),
+        (
             "TOLLGATE_BREAKGLASS_ACK_SECONDS",
             s.breakglass_ack_seconds.to_string(),
         ),

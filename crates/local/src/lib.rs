@@ -192,6 +192,7 @@ fn own_resources<'a>(
         names.role_arn(&names.state_machine_role),
         names.role_arn(&names.functions_role),
         format!("arn:aws:s3:::{}", names.audit_bucket),
+        format!("arn:aws:s3:::{}", names.payload_bucket),
     ];
     arns.extend(secret_arns.cloned());
     for source in policy_sources {
@@ -205,6 +206,16 @@ fn own_resources<'a>(
         }
     }
     OwnResources::new(a, None, &arns)
+}
+
+/// The template's buckets: the audit export's and the payload bucket.
+async fn create_buckets(names: &Names, moto_url: &str) -> Result<(), String> {
+    let s3 = tollgate_aws::s3::S3::new(&names.region, Some(moto_url));
+    let creds = Credentials::new("testing", "testing", None, None, "local");
+    for bucket in [&names.audit_bucket, &names.payload_bucket] {
+        s3.create_bucket(&creds, bucket).await?;
+    }
+    Ok(())
 }
 
 /// SDK configuration for talking to the emulator with its dummy credentials.
@@ -305,6 +316,7 @@ impl Stack {
             state_machine_arn: state_machine_arn.clone(),
             topic_arn: names.topic_arn(),
             alarm_topic_arn: Some(names.alarm_topic_arn()),
+            payload_bucket: Some(names.payload_bucket.clone()),
             breakglass_ack_seconds: opts.breakglass_ack_seconds,
             executor_function: names.executor_function.clone(),
             targets: [
@@ -367,12 +379,7 @@ impl Stack {
         let server = tokio::spawn(server::serve(listener, host.clone(), rx));
         // A cold start, as on Lambda: each function reads its keys from Secrets Manager.
         host.install(cold_start(&settings, &sdk, &functions_sdk).await?);
-        tollgate_aws::s3::S3::new(&names.region, Some(&moto.url))
-            .create_bucket(
-                &Credentials::new("testing", "testing", None, None, "local"),
-                &names.audit_bucket,
-            )
-            .await?;
+        create_buckets(&names, &moto.url).await?;
         let exporter = tollgate_audit_export::Exporter::new(
             &sdk,
             names.audit_bucket.clone(),
@@ -638,12 +645,7 @@ impl Stack {
             &self.names.role_arn(&self.names.functions_role),
         )
         .await?;
-        tollgate_aws::s3::S3::new(&self.names.region, Some(&self.moto.url))
-            .create_bucket(
-                &Credentials::new("testing", "testing", None, None, "local"),
-                &self.names.audit_bucket,
-            )
-            .await
+        create_buckets(&self.names, &self.moto.url).await
     }
 
     fn host_port(&self) -> Result<u16, String> {

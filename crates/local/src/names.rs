@@ -20,6 +20,8 @@ pub struct Names {
     pub functions_role: String,
     /// Where the audit export writes JSON Lines.
     pub audit_bucket: String,
+    /// Where front-door bodies too large for a record are kept (`PayloadBucket`).
+    pub payload_bucket: String,
 }
 
 impl Default for Names {
@@ -40,6 +42,7 @@ impl Default for Names {
             executor_function: "tollgate-executor".into(),
             functions_role: "tollgate-functions".into(),
             audit_bucket: "tollgate-audit".into(),
+            payload_bucket: "tollgate-payloads".into(),
         }
     }
 }

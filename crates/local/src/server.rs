@@ -283,6 +283,39 @@ pub async fn serve(listener: TcpListener, host: Arc<Host>, mut shutdown: watch::
     }
 }
 
+/// A body longer than the limit.
+struct TooLarge;
+
+/// Most of an oversized body read (and dropped) before answering anyway.
+const MAX_DRAINED: usize = 64 * 1024 * 1024;
+
+/// The body, if it is at most `limit` bytes. A longer one is read on and dropped (up to
+/// [`MAX_DRAINED`]) before the refusal, as a load balancer in front of Lambda does: a client
+/// still sending its body when the answer comes sees a broken pipe instead of the answer, and
+/// an SDK retries that.
+async fn read_bounded(mut body: Incoming, limit: usize) -> Result<Bytes, TooLarge> {
+    let mut kept = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        // A body cut short is answered as one too long was (the client is gone anyway).
+        let Ok(frame) = frame else {
+            return Err(TooLarge);
+        };
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen <= limit {
+                kept.extend_from_slice(&data);
+            } else if seen > MAX_DRAINED {
+                break;
+            }
+        }
+    }
+    if seen > limit {
+        return Err(TooLarge);
+    }
+    Ok(Bytes::from(kept))
+}
+
 async fn dispatch(host: &Host, req: Request<Incoming>, peer: std::net::SocketAddr) -> Answer {
     let (parts, body) = req.into_parts();
     let headers: Vec<(String, Vec<u8>)> = parts
@@ -299,12 +332,12 @@ async fn dispatch(host: &Host, req: Request<Incoming>, peer: std::net::SocketAdd
     } else {
         MAX_BODY
     };
-    let body = match http_body_util::Limited::new(body, limit).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) if front_door => {
+    let body = match read_bounded(body, limit).await {
+        Ok(b) => b,
+        Err(TooLarge) if front_door => {
             return wire_answer(tollgate_api::front_door_too_large(&headers, &raw_query));
         }
-        Err(_) => {
+        Err(TooLarge) => {
             return json_answer(
                 413,
                 &json!({"error": {"code": "payload_too_large", "message": "body: larger than 1 MiB"}}),

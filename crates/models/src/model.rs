@@ -400,6 +400,15 @@ impl<'a> Operation<'a> {
             .map(|s| s.members.keys().map(String::as_str).collect())
             .unwrap_or_default()
     }
+    /// The input's payload member when it is a blob (S3's `PutObject` `Body`): the raw body
+    /// of a rest call, the one member that can be megabytes.
+    pub fn payload_blob_member(&self) -> Option<&'a str> {
+        let input = self.input_struct()?;
+        let name = input.payload.as_deref()?;
+        let member = input.members.get(name)?;
+        let shape = self.model.shapes.get(&member.shape)?;
+        (shape.ty == ShapeType::Blob).then_some(name)
+    }
     /// The input's required top-level members.
     pub fn required_members(&self) -> Vec<&'a str> {
         self.input_struct()
@@ -689,4 +698,28 @@ pub fn find(prefix: &str, operation: &str) -> Option<(Arc<ServiceModel>, String)
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_payload_blob_member_is_the_raw_body_of_a_rest_call() {
+        let member = |service: &str, op: &str| {
+            load(service)
+                .unwrap()
+                .operation(op)
+                .unwrap()
+                .payload_blob_member()
+                .map(str::to_string)
+        };
+        assert_eq!(member("s3", "PutObject").as_deref(), Some("Body"));
+        assert_eq!(member("s3", "UploadPart").as_deref(), Some("Body"));
+        assert_eq!(member("lambda", "Invoke").as_deref(), Some("Payload"));
+        // A structure payload (XML) and bodies built from members are not blobs.
+        assert_eq!(member("s3", "PutBucketTagging"), None);
+        assert_eq!(member("s3", "GetObject"), None);
+        assert_eq!(member("dynamodb", "PutItem"), None);
+    }
 }

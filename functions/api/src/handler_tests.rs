@@ -145,6 +145,7 @@ fn harness_with(policy_text: &str) -> Harness {
         state_machine_arn: "arn:aws:states:us-east-1:111111111111:stateMachine:sm".into(),
         topic_arn: "arn:aws:sns:us-east-1:111111111111:topic".into(),
         alarm_topic_arn: Some("arn:aws:sns:us-east-1:111111111111:alarms".into()),
+        payload_bucket: None,
         executor_function: "executor".into(),
         targets: BTreeMap::from([(
             "default".to_string(),
@@ -193,6 +194,7 @@ fn harness_with(policy_text: &str) -> Harness {
         executor: Arc::new(CountedInvoker::default()),
         notices: notices.clone(),
         alarms: Some(alarms.clone()),
+        payloads: None,
     };
     let keys = ApiKeys {
         link: ring(1),

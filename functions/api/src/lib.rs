@@ -40,8 +40,9 @@ use tollgate_aws::invoke::LambdaInvoker;
 use tollgate_aws::keys::{KeySource, Purpose, SlackApp, take};
 use tollgate_aws::notify::Topic;
 use tollgate_aws::oidc::Verifier;
+use tollgate_aws::payloads::S3Payloads;
 use tollgate_aws::policy_source;
-use tollgate_aws::ports::{Invoker, Publisher, RecordStore, Workflow};
+use tollgate_aws::ports::{Invoker, PayloadStore, Publisher, RecordStore, Workflow};
 use tollgate_aws::settings::Settings;
 use tollgate_aws::store::Store;
 use tollgate_aws::workflow::StepFunctions;
@@ -67,6 +68,8 @@ pub struct Api {
     pub(crate) notices: Arc<dyn Publisher>,
     /// The alarm topic: every break-glass approval is published here at once.
     pub(crate) alarms: Option<Arc<dyn Publisher>>,
+    /// Where front-door bodies too large for the record are kept.
+    pub(crate) payloads: Option<Arc<dyn PayloadStore>>,
     pub(crate) agents: Verifier,
     pub(crate) approvers: Verifier,
     pub(crate) policy: Arc<dyn Policy>,
@@ -89,6 +92,9 @@ pub struct Ports {
     pub notices: Arc<dyn Publisher>,
     /// The alarm topic (`TOLLGATE_ALARM_TOPIC_ARN`); without it break-glass is refused.
     pub alarms: Option<Arc<dyn Publisher>>,
+    /// The payload bucket (`TOLLGATE_PAYLOAD_BUCKET`); without it the front door keeps no
+    /// body larger than a record holds.
+    pub payloads: Option<Arc<dyn PayloadStore>>,
 }
 
 /// The keys the API uses, each from its own secret.
@@ -217,6 +223,14 @@ impl Api {
                 Arc::new(Topic::new(aws_sdk_sns::Client::new(sdk), arn.clone()))
                     as Arc<dyn Publisher>
             }),
+            payloads: match &settings.payload_bucket {
+                Some(bucket) => Some(Arc::new(S3Payloads::new(
+                    sdk,
+                    bucket,
+                    settings.aws_endpoint.as_deref(),
+                )?) as Arc<dyn PayloadStore>),
+                None => None,
+            },
         };
         let mut api = Self::assemble(settings, ports, keys, policy);
         api.front_door_url = tollgate_aws::front_door_url::FrontDoorEndpoint::new(
@@ -260,6 +274,7 @@ impl Api {
             executor: ports.executor,
             notices: ports.notices,
             alarms: ports.alarms,
+            payloads: ports.payloads,
             agents: Verifier::new(settings.agent_issuers.clone(), settings.jwks_min_refresh),
             approvers: Verifier::new(settings.approver_issuers.clone(), settings.jwks_min_refresh),
             policy,

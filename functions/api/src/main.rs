@@ -135,6 +135,75 @@ mod tests {
         assert_eq!(call.body, b"hello");
     }
 
+    /// The front door's body bound fits one Lambda invocation (6,291,456 bytes of request):
+    /// a Function URL event for an aws-chunked `PutObject` with a body as large as the front
+    /// door reads, base64 as the URL sends it, with the headers boto3 sends and a long session
+    /// token, is under the limit, and reaches the front door whole. Run with `--nocapture` to
+    /// see the envelope's size.
+    #[test]
+    fn the_largest_body_the_front_door_reads_fits_one_lambda_invocation() {
+        use base64::Engine as _;
+        const INVOCATION_LIMIT: usize = 6_291_456;
+        let body = vec![0xA5u8; tollgate_api::MAX_WIRE_BODY_BYTES];
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&body);
+        let mut event: serde_json::Value =
+            serde_json::from_str(&url_event("/media/big.bin")).unwrap();
+        let long = |n: usize| "x".repeat(n);
+        for (k, v) in [
+            ("x-amz-security-token", long(1024)),
+            ("user-agent", long(256)),
+            ("x-amz-user-agent", long(256)),
+            (
+                "authorization",
+                format!(
+                    "AWS4-HMAC-SHA256 Credential=TGATEABCDEFGHIJKLMNO/20261203/eu-west-1/s3/aws4_request, SignedHeaders=amz-sdk-invocation-id;amz-sdk-request;content-encoding;content-type;host;transfer-encoding;x-amz-content-sha256;x-amz-date;x-amz-decoded-content-length;x-amz-sdk-checksum-algorithm;x-amz-security-token;x-amz-trailer, Signature={}",
+                    long(64)
+                ),
+            ),
+            (
+                "x-amz-content-sha256",
+                "STREAMING-UNSIGNED-PAYLOAD-TRAILER".into(),
+            ),
+            ("content-encoding", "aws-chunked".into()),
+            ("content-type", "application/octet-stream".into()),
+            (
+                "x-amz-decoded-content-length",
+                tollgate_core::payload::MAX_FRONT_DOOR_BODY_BYTES.to_string(),
+            ),
+            ("x-amz-trailer", "x-amz-checksum-crc32".into()),
+            ("x-amz-sdk-checksum-algorithm", "CRC32".into()),
+            (
+                "amz-sdk-invocation-id",
+                "0b7a3f2e-1c4d-4e5f-8a9b-0c1d2e3f4a5b".into(),
+            ),
+            ("amz-sdk-request", "attempt=1; max=3".into()),
+            ("x-amzn-trace-id", format!("Root=1-{}", long(32))),
+            ("x-forwarded-for", "203.0.113.9".into()),
+            ("x-forwarded-proto", "https".into()),
+            ("x-forwarded-port", "443".into()),
+            ("x-amzn-tls-version", "TLSv1.3".into()),
+            ("x-amzn-tls-cipher-suite", "TLS_AES_128_GCM_SHA256".into()),
+            ("expect", "100-continue".into()),
+        ] {
+            event["headers"][k] = serde_json::Value::String(v);
+        }
+        event["body"] = serde_json::Value::String(encoded.clone());
+        let text = event.to_string();
+        let envelope = text.len() - encoded.len();
+        println!(
+            "event {} bytes: body {} bytes in {} of base64, envelope {envelope} bytes; {} bytes to spare",
+            text.len(),
+            body.len(),
+            encoded.len(),
+            INVOCATION_LIMIT - text.len()
+        );
+        assert!(text.len() <= INVOCATION_LIMIT, "{} bytes", text.len());
+        let req = lambda_http::request::from_str(&text).unwrap();
+        let (parts, got) = req.into_parts();
+        let call = front_door_call(&parts, &got).expect("the front door's");
+        assert_eq!(call.body.len(), body.len());
+    }
+
     #[test]
     fn only_function_url_hosts_are_taken_for_one() {
         assert!(is_function_url_host("abc.lambda-url.us-east-1.on.aws"));

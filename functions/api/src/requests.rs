@@ -31,7 +31,9 @@ impl Api {
         let agent = self.json_from_agent(req).await?;
         let new = parse_new_request(req.body(), &self.settings.default_region)?;
         let claim = idempotency_claim(req, &agent, new.hash())?;
-        let admitted = self.admit(&agent.identity, new, claim, source_ip).await?;
+        let admitted = self
+            .admit(&agent.identity, new, claim, source_ip, None)
+            .await?;
         Ok(self.submission_answer(admitted))
     }
 
@@ -65,13 +67,15 @@ impl Api {
     /// Everything a submission goes through once it is read, whichever door it came in by
     /// (`POST /v1/requests`, `/mcp`, the front door): spelling, target, classification and
     /// policy, the model, the reason, the record with its audit chain and idempotency claim,
-    /// then the first step (refused, run now, or the approval wait started).
+    /// then the first step (refused, run now, or the approval wait started). `body`: the
+    /// bytes of `new.payload`, when the front door took the body out of the parameters.
     pub(crate) async fn admit(
         &self,
         agent: &Identity,
-        new: NewRequest,
+        mut new: NewRequest,
         claim: Option<IdempotencyClaim>,
         source_ip: &str,
+        body: Option<&[u8]>,
     ) -> Result<Admitted, ApiError> {
         // Refused spelling or target first: neither is a request to count.
         exact_spelling(&new)?;
@@ -95,6 +99,9 @@ impl Api {
         )?;
         reason_given(&decision, &new)?;
         let id = ulid::Ulid::new().to_string();
+        if decision.effect != Effect::Deny {
+            self.keep_payload(&id, &mut new, body).await?;
+        }
         let (mut rec, events) = RequestRecord::new(
             id,
             new,
@@ -111,6 +118,34 @@ impl Api {
         self.try_grant(&mut rec, &mut events).await?;
         let counted = recent.is_some().then(|| (agent.key(), now_secs));
         self.open(rec, events, claim, counted).await
+    }
+
+    /// Puts the body of `new.payload` in the payload bucket under request `id`, before the
+    /// record exists, so no record ever points at a body that is not there. A call that then
+    /// joins an earlier request (its idempotency claim) leaves an object nobody reads; the
+    /// bucket's lifecycle removes it.
+    async fn keep_payload(
+        &self,
+        id: &str,
+        new: &mut NewRequest,
+        body: Option<&[u8]>,
+    ) -> Result<(), ApiError> {
+        let Some(payload) = new.payload.as_mut() else {
+            return Ok(());
+        };
+        let (Some(store), Some(bytes)) = (&self.payloads, body) else {
+            return Err(ApiError::internal("a payload without its body or bucket"));
+        };
+        payload
+            .check(bytes)
+            .map_err(|f| ApiError::internal(f.message))?;
+        let key = tollgate_core::payload::key(id, &payload.sha256);
+        store.put(&key, bytes.to_vec()).await?;
+        payload.location = Some(tollgate_core::payload::PayloadLocation {
+            bucket: store.bucket().to_string(),
+            key,
+        });
+        Ok(())
     }
 
     /// What a call is before anything is recorded: spelled as AWS names it, in a target

@@ -14,7 +14,8 @@ use tollgate_aws::credentials::{CredentialBroker, ScopedSession};
 use tollgate_aws::keys::{KeySource, Purpose};
 use tollgate_aws::metrics::Unit;
 use tollgate_aws::now_ms;
-use tollgate_aws::ports::{CommitError, RecordStore, SignedCaller};
+use tollgate_aws::payloads::S3Payloads;
+use tollgate_aws::ports::{CommitError, PayloadStore, RecordStore, SignedCaller, Stored};
 use tollgate_aws::settings::Settings;
 use tollgate_aws::signed_http::SignedHttp;
 use tollgate_aws::store::Store;
@@ -44,6 +45,8 @@ pub struct Executor {
     store: Arc<dyn RecordStore>,
     broker: CredentialBroker,
     http: Arc<dyn SignedCaller>,
+    /// Where front-door bodies too large for the record were put.
+    payloads: Arc<dyn PayloadStore>,
     /// Seals what `@unmask` reveals to the requesting agent; the only key the executor reads.
     results_key: KeyRing,
 }
@@ -65,6 +68,14 @@ impl Executor {
             )),
             broker: CredentialBroker::new(aws_sdk_sts::Client::new(sdk)),
             http: Arc::new(SignedHttp::new().with_body_limit(MAX_WIRE_ANSWER_BYTES)),
+            payloads: Arc::new(
+                S3Payloads::new(
+                    sdk,
+                    settings.payload_bucket.as_deref().unwrap_or_default(),
+                    settings.aws_endpoint.as_deref(),
+                )
+                .map_err(|e| e.to_string())?,
+            ),
             results_key,
             settings,
         })
@@ -269,18 +280,18 @@ impl Executor {
         mask: &MaskRules,
         started: std::time::Instant,
     ) -> Result<(Value, Vec<Revealed>), Failure> {
-        let outcome = match creds {
-            Ok(creds) => {
+        let outcome = match (creds, self.with_payload(request).await) {
+            (Ok(creds), Ok(request)) => {
                 call::perform(
                     self.http.as_ref(),
                     &creds,
-                    request,
+                    &request,
                     self.settings.aws_endpoint.as_deref(),
                     mask,
                 )
                 .await
             }
-            Err(failure) => Err(failure),
+            (Err(failure), _) | (_, Err(failure)) => Err(failure),
         };
         let m = &self.settings.metrics;
         m.put(
@@ -296,6 +307,48 @@ impl Executor {
         };
         m.put("Executions", Unit::Count, 1.0, &[("Outcome", result)]);
         outcome
+    }
+
+    /// The call with its body put back from the payload bucket, when it was kept there; the
+    /// body must still be the one approved (its length and SHA-256 are in the request hash),
+    /// or nothing is sent.
+    async fn with_payload<'r>(
+        &self,
+        request: &'r NewRequest,
+    ) -> Result<std::borrow::Cow<'r, NewRequest>, Failure> {
+        let Some(payload) = &request.payload else {
+            return Ok(std::borrow::Cow::Borrowed(request));
+        };
+        let missing = |why: &str| {
+            Failure::new(
+                FailureCode::PayloadMismatch,
+                format!("payload: {why}; nothing was sent"),
+            )
+            .with_may_have_run(false)
+        };
+        let Some(at) = &payload.location else {
+            return Err(missing("the body was never stored"));
+        };
+        // One byte past the approved length is enough to know it is not the approved body.
+        let limit = usize::try_from(payload.length)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1);
+        let bytes = match self.payloads.get(&at.bucket, &at.key, limit).await {
+            Ok(Stored::Bytes(bytes)) => bytes,
+            Ok(Stored::Missing) => {
+                return Err(missing("the stored body is gone (expired or removed)"));
+            }
+            Ok(Stored::Longer) => {
+                return Err(missing("the stored body is longer than the approved one"));
+            }
+            Err(e) => return Err(Failure::not_sent(e.message)),
+        };
+        payload.check(&bytes)?;
+        Ok(std::borrow::Cow::Owned(NewRequest {
+            params: payload.restore(&request.params, &bytes),
+            payload: None,
+            ..request.clone()
+        }))
     }
 
     /// What is stored of an answer: masked for everyone and bounded in size, and what

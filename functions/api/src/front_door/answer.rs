@@ -7,6 +7,8 @@ use tollgate_core::{ApiError, RequestRecord, Status};
 use tollgate_models::{DecodeError, ServiceModel, WireResponse};
 use tollgate_sigv4::{Family, VerifyError};
 
+use tollgate_core::payload::MAX_FRONT_DOOR_BODY_BYTES;
+
 use super::{MAX_WIRE_BODY_BYTES, service};
 
 /// A call held for (or running after) approval.
@@ -45,6 +47,12 @@ pub(crate) enum DecodeKind {
     Invalid,
 }
 
+const TOO_LARGE: [&str; 3] = [
+    "EntityTooLarge",
+    "RequestEntityTooLarge",
+    "RequestEntityTooLargeException",
+];
+
 const INVALID: [&str; 3] = [
     "InvalidArgument",
     "InvalidParameterValue",
@@ -52,16 +60,25 @@ const INVALID: [&str; 3] = [
 ];
 
 impl Refusal {
+    /// A body above the front door's bound. The local host refuses with it too, before
+    /// reading the whole body, so it names the bound, not the size.
     pub fn too_large(bytes: usize) -> Self {
         Refusal::Coded {
             status: 413,
-            codes: [
-                "EntityTooLarge",
-                "RequestEntityTooLarge",
-                "RequestEntityTooLargeException",
-            ],
+            codes: TOO_LARGE,
             message: format!(
-                "body: {bytes} bytes is more than the front door takes ({MAX_WIRE_BODY_BYTES} bytes, or {} bytes of parameters); upload larger objects another way",
+                "body: {bytes} bytes or more is larger than the front door takes ({MAX_FRONT_DOOR_BODY_BYTES} bytes, {MAX_WIRE_BODY_BYTES} with aws-chunked framing); use `tollgate s3 cp` for larger objects"
+            ),
+        }
+    }
+
+    /// Parameters (besides a raw body) larger than a request record keeps.
+    pub fn params_too_large(bytes: usize) -> Self {
+        Refusal::Coded {
+            status: 413,
+            codes: TOO_LARGE,
+            message: format!(
+                "params: {bytes} bytes of parameters is more than a request keeps ({} bytes of JSON, blobs in base64)",
                 tollgate_core::request::MAX_BODY_BYTES
             ),
         }

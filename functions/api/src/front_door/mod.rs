@@ -15,6 +15,7 @@ use tollgate_aws::now_ms;
 use tollgate_aws::store::IdempotencyClaim;
 use tollgate_core::audit::sha256_hex;
 use tollgate_core::gateway_credentials::{self, Holder, OpenError};
+use tollgate_core::payload::{MAX_FRAMING_BYTES, MAX_FRONT_DOOR_BODY_BYTES};
 use tollgate_core::request::{MAX_BODY_BYTES, validate_region};
 use tollgate_core::{Action, ApiError, NewRequest};
 use tollgate_models::{DecodeErrorKind, WireRequest, WireResponse};
@@ -25,12 +26,10 @@ use crate::requests::Admitted;
 
 pub(crate) use answer::Refusal;
 
-/// Largest body the front door reads, as sent (aws-chunked framing included). Every call
-/// becomes a request record whose parameters are bounded as `POST /v1/requests` bounds its
-/// body ([`MAX_BODY_BYTES`] of JSON, blobs in base64), so a bigger body could never be kept;
-/// it is refused before anything else is done with it. The framing of a signed aws-chunked
-/// body adds under 200 bytes per chunk.
-pub const MAX_WIRE_BODY_BYTES: usize = MAX_BODY_BYTES * 3 / 4 + 16 * 1024;
+/// Largest body the front door reads, as sent: [`MAX_FRONT_DOOR_BODY_BYTES`] decoded, plus
+/// what aws-chunked framing adds. A larger one is refused before anything else is done with
+/// it (why that bound, in `tollgate_core::payload`).
+pub const MAX_WIRE_BODY_BYTES: usize = MAX_FRONT_DOOR_BODY_BYTES + MAX_FRAMING_BYTES;
 
 /// Why approvers see this call: the client sends no reason of its own.
 const REASON: &str = "called through the front door by an unmodified AWS CLI or SDK";
@@ -228,6 +227,9 @@ impl Api {
             headers: &wire_headers,
             body: &verified.body,
         };
+        if verified.body.len() > MAX_FRONT_DOOR_BODY_BYTES {
+            return Err(Refusal::too_large(verified.body.len()));
+        }
         let (model, prefix, decoded) = service::decode(signing_name, &wire)?;
         tracing::info!(access_key_id = %verified.credential.access_key_id, agent = %agent.subject, service = %model.service_name(), operation = %decoded.operation, "front door call");
         let region = verified.credential.region.clone();
@@ -235,16 +237,25 @@ impl Api {
             .map_err(|e| Refusal::invalid(format!("credential: region {e}")))?;
         let action =
             Action::parse(&format!("{prefix}:{}", decoded.operation)).map_err(Refusal::invalid)?;
+        let mut params = decoded.params;
+        // A body too large for the record is kept beside it: the record (and the hash
+        // approvers approve) holds its length and SHA-256.
+        let offloaded = match (&self.payloads, payload_member(&model, &decoded.operation)) {
+            (Some(_), Some(member)) => tollgate_core::payload::offload(&mut params, member),
+            _ => None,
+        };
+        let (payload, payload_bytes) = offloaded.unzip();
         let new = NewRequest {
             action,
             region,
-            params: decoded.params,
+            params,
             reason: Some(REASON.to_string()),
             target: verified.principal.target.clone(),
+            payload,
         };
         let params_len = serde_json::to_vec(&new.params).map_or(usize::MAX, |v| v.len());
         if params_len > MAX_BODY_BYTES {
-            return Err(Refusal::too_large(call.body.len()));
+            return Err(Refusal::params_too_large(params_len));
         }
         // The same call from the same agent joins the request it made while that waits, and
         // receives its answer once it is decided: the claim is keyed by the call itself.
@@ -256,7 +267,13 @@ impl Api {
         let operation = decoded.operation.clone();
         for _ in 0..2 {
             let admitted = self
-                .admit(&agent, new.clone(), Some(claim.clone()), source_ip)
+                .admit(
+                    &agent,
+                    new.clone(),
+                    Some(claim.clone()),
+                    source_ip,
+                    payload_bytes.as_deref(),
+                )
                 .await
                 .map_err(Refusal::Api)?;
             let rec = match admitted {
@@ -299,6 +316,15 @@ impl Api {
             "the same call is being answered to another caller; run it again",
         )))
     }
+}
+
+/// The member of `operation`'s input that is its raw body, when that is a blob (S3's
+/// `PutObject` `Body`): the only member that can be megabytes.
+fn payload_member<'m>(
+    model: &'m tollgate_models::ServiceModel,
+    operation: &str,
+) -> Option<&'m str> {
+    model.operation(operation)?.payload_blob_member()
 }
 
 /// Headers a protocol reads that some clients leave unsigned; the decoder needs them to

@@ -96,9 +96,8 @@ pub(crate) fn preview_html(p: Option<&tollgate_core::preview::Preview>) -> Strin
 /// One call as the approver must see it: action, resources, what it touches now, risk
 /// flags, the deciding policies and every parameter (secrets masked).
 fn call_html(rec: &RequestRecord) -> String {
-    let params =
-        serde_json::to_string_pretty(&tollgate_core::record::masked_params(&rec.request.params))
-            .unwrap_or_default();
+    let params = serde_json::to_string_pretty(&tollgate_core::record::shown_params(&rec.request))
+        .unwrap_or_default();
     format!(
         r#"<dl>
 <dt>Action</dt><dd><code>{action}</code> in {region}, target {target}</dd>
