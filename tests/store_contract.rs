@@ -90,3 +90,36 @@ async fn the_dynamodb_store_keeps_the_store_contract() {
         "{listed:?}"
     );
 }
+
+/// The payload bucket's adapter against moto over HTTP, with the client the functions use and
+/// the bucket the local stack creates as the template does: a body goes in and comes back
+/// whole, a key with nothing is `Missing`, and an object longer than the reader's limit is
+/// `Longer`, not read past it.
+#[tokio::test]
+async fn the_payload_bucket_keeps_bodies_and_reads_no_further_than_asked() {
+    use tollgate_aws::ports::{PayloadStore, Stored};
+    let stack = tollgate_e2e::stack().await;
+    let bucket = stack.settings().payload_bucket.clone().expect("configured");
+    let payloads =
+        tollgate_aws::payloads::S3Payloads::new(&stack.sdk, &bucket, Some(&stack.moto_url))
+            .unwrap();
+    assert_eq!(payloads.bucket(), bucket);
+    let body: Vec<u8> = (0..3 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let key = tollgate_core::payload::key("01JPAYLOAD", "abc");
+    payloads.put(&key, body.clone()).await.unwrap();
+    assert_eq!(
+        payloads.get(&bucket, &key, body.len()).await.unwrap(),
+        Stored::Bytes(body.clone())
+    );
+    assert_eq!(
+        payloads.get(&bucket, &key, body.len() - 1).await.unwrap(),
+        Stored::Longer
+    );
+    assert_eq!(
+        payloads.get(&bucket, "payloads/none/x", 10).await.unwrap(),
+        Stored::Missing
+    );
+    // A bucket that is not there is an error, not a missing body.
+    assert!(payloads.get("no-such-bucket", &key, 10).await.is_err());
+    stack.stop().await;
+}

@@ -11,6 +11,9 @@ use crate::config::{NoCredentials, signing_identity};
 use crate::ports::{PayloadStore, Stored};
 use crate::s3::S3;
 
+/// Enough of an answer to read S3's error document.
+const ERROR_BODY_BYTES: usize = 8 * 1024;
+
 pub struct S3Payloads {
     s3: S3,
     credentials: SharedCredentialsProvider,
@@ -64,11 +67,18 @@ impl PayloadStore for S3Payloads {
     }
 
     async fn get(&self, bucket: &str, key: &str, limit: usize) -> Result<Stored, ApiError> {
-        self.s3
+        // Read at least enough to see S3's error (`NoSuchKey` or another); bodies are cut at
+        // `limit` here.
+        let stored = self
+            .s3
             .clone()
-            .with_body_limit(limit)
+            .with_body_limit(limit.max(ERROR_BODY_BYTES))
             .get_stored(&self.creds().await?, bucket, key)
             .await
-            .map_err(unavailable)
+            .map_err(unavailable)?;
+        Ok(match stored {
+            Stored::Bytes(b) if b.len() > limit => Stored::Longer,
+            other => other,
+        })
     }
 }

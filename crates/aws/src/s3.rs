@@ -80,7 +80,8 @@ impl S3 {
         self.send(req, creds, &format!("s3://{bucket}/{key}")).await
     }
 
-    /// The object (see [`Stored`]); past the client's body limit it is not read.
+    /// The object (see [`Stored`]); past the client's body limit it is not read. Only S3's
+    /// `NoSuchKey` is a missing object; any other refusal is an error.
     pub async fn get_stored(
         &self,
         creds: &Credentials,
@@ -95,8 +96,10 @@ impl S3 {
             .send(req, creds, &self.region, "s3")
             .await
             .map_err(|e| e.message)?;
+        // A missing bucket is a fault of the deployment, not a body that is gone.
+        let no_such_key = || String::from_utf8_lossy(&resp.body).contains("<Code>NoSuchKey</Code>");
         match resp.status {
-            404 => Ok(Stored::Missing),
+            404 if no_such_key() => Ok(Stored::Missing),
             200..=299 if resp.too_large => Ok(Stored::Longer),
             200..=299 => Ok(Stored::Bytes(resp.body)),
             status => Err(format!("s3://{bucket}/{key}: S3 answered {status}")),

@@ -15,11 +15,13 @@ use crate::failure::{Failure, FailureCode};
 
 /// Largest body the front door takes, decoded (aws-chunked framing removed). One Lambda
 /// invocation carries at most 6,291,456 bytes of request; a binary body arrives base64
-/// encoded (4/3 of its size) inside the JSON event with the headers beside it. 4 MiB is
-/// 5,592,408 bytes of base64, which with the framing allowance of [`MAX_FRAMING_BYTES`]
-/// (another 87,384) and a measured event envelope of about 2 KB of headers leaves some
-/// 600 KB for larger headers (`functions/api` tests the bound against a real `lambda_http`
-/// event). The next round figure, 4.5 MiB, would not fit.
+/// encoded (4/3 of its size) inside the JSON event with the headers beside it. 4 MiB with
+/// the framing allowance of [`MAX_FRAMING_BYTES`] is 5,679,788 bytes of base64; a Function
+/// URL event for an aws-chunked upload with boto3's headers and a 1 KiB session token puts
+/// 3,211 bytes around it, which leaves 608,457 bytes to spare (measured by `functions/api`'s
+/// `the_largest_body_the_front_door_reads_fits_one_lambda_invocation`, which fails if the
+/// bound stops fitting). The next round figure, 4.5 MiB, would not fit (6,378,840 bytes of
+/// base64 alone).
 pub const MAX_FRONT_DOOR_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 /// What aws-chunked framing may add to a body of [`MAX_FRONT_DOOR_BODY_BYTES`]: each chunk's
@@ -160,6 +162,43 @@ mod tests {
             assert_eq!(f.code, FailureCode::PayloadMismatch);
             assert!(f.message.contains("nothing was sent"), "{}", f.message);
         }
+    }
+
+    #[test]
+    fn the_request_hash_covers_the_body_kept_beside_the_record_not_where_it_is() {
+        let call = crate::parse_new_request(
+            br#"{"action":"s3:PutObject","params":{"Bucket":"b","Key":"k"}}"#,
+            "us-east-1",
+        )
+        .unwrap();
+        let before = call.hash();
+        let with = |bytes: &[u8]| crate::NewRequest {
+            payload: Some(PayloadRef::of("Body", bytes)),
+            ..call.clone()
+        };
+        assert_ne!(
+            with(b"one").hash(),
+            before,
+            "the body is part of what is approved"
+        );
+        assert_ne!(with(b"one").hash(), with(b"two").hash());
+        let mut placed = with(b"one");
+        placed.payload.as_mut().unwrap().location = Some(PayloadLocation {
+            bucket: "b".into(),
+            key: key("01J", "x"),
+        });
+        assert_eq!(
+            placed.hash(),
+            with(b"one").hash(),
+            "where it is kept is not"
+        );
+        // Approvers see its size and digest, never the bytes.
+        let shown = crate::record::shown_params(&with(b"secret bytes")).to_string();
+        assert!(shown.contains("12 bytes, sha256 "), "{shown}");
+        assert!(
+            !shown.contains(&STANDARD.encode(b"secret bytes")),
+            "{shown}"
+        );
     }
 
     #[test]
