@@ -495,6 +495,20 @@ async fn s3_objects_go_up_and_come_back_byte_identical_with_each_clients_default
     assert_eq!(v["status"], 413, "{v}");
     assert_eq!(v["attempts"], 0, "not retried: {v}");
     assert_eq!(stored(&stack, "drop", "huge.bin").await, None);
+    // One byte over, in aws-chunked framing that the host still reads: the front door's own
+    // bound on the decoded body.
+    let over = dir.join("over.bin");
+    std::fs::write(&over, vec![2u8; 4 * 1024 * 1024 + 1]).unwrap();
+    let v = js(
+        &stack,
+        &agent,
+        "put",
+        &format!("drop,over.bin,{}", over.display()),
+    )
+    .await;
+    assert_eq!(v["error"], "EntityTooLarge", "{v}");
+    assert_eq!(v["status"], 413, "{v}");
+    assert_eq!(stored(&stack, "drop", "over.bin").await, None);
 
     // A presigned GET URL, fetched without credentials, reads an object back; the same
     // signature on another key is refused as S3 refuses it.
