@@ -115,6 +115,17 @@ async fn the_payload_bucket_keeps_bodies_and_reads_no_further_than_asked() {
         payloads.get(&bucket, &key, body.len() - 1).await.unwrap(),
         Stored::Longer
     );
+    // Small enough that the whole object is read (S3's errors are): cut here all the same.
+    let small = tollgate_core::payload::key("01JPAYLOAD", "small");
+    payloads.put(&small, vec![7; 100]).await.unwrap();
+    assert_eq!(
+        payloads.get(&bucket, &small, 99).await.unwrap(),
+        Stored::Longer
+    );
+    assert_eq!(
+        payloads.get(&bucket, &small, 100).await.unwrap(),
+        Stored::Bytes(vec![7; 100])
+    );
     assert_eq!(
         payloads.get(&bucket, "payloads/none/x", 10).await.unwrap(),
         Stored::Missing

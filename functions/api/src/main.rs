@@ -195,7 +195,7 @@ mod tests {
             text.len(),
             body.len(),
             encoded.len(),
-            INVOCATION_LIMIT - text.len()
+            INVOCATION_LIMIT as i64 - text.len() as i64
         );
         assert!(text.len() <= INVOCATION_LIMIT, "{} bytes", text.len());
         let req = lambda_http::request::from_str(&text).unwrap();
