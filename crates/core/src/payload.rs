@@ -173,7 +173,7 @@ mod tests {
         .unwrap();
         let before = call.hash();
         let with = |bytes: &[u8]| crate::NewRequest {
-            payload: Some(PayloadRef::of("Body", bytes)),
+            payload: Some(Box::new(PayloadRef::of("Body", bytes))),
             ..call.clone()
         };
         assert_ne!(

@@ -25,8 +25,9 @@ pub struct NewRequest {
     pub target: String,
     /// The body, when it is too large for the record and kept beside it (front-door
     /// uploads); `params` then lack its member. Never set from a submitted body.
+    /// Boxed: most requests have none, and every copy of a request carries the field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payload: Option<crate::payload::PayloadRef>,
+    pub payload: Option<Box<crate::payload::PayloadRef>>,
 }
 
 impl NewRequest {

@@ -251,7 +251,7 @@ impl Api {
             params,
             reason: Some(REASON.to_string()),
             target: verified.principal.target.clone(),
-            payload,
+            payload: payload.map(Box::new),
         };
         let params_len = serde_json::to_vec(&new.params).map_or(usize::MAX, |v| v.len());
         if params_len > MAX_BODY_BYTES {
