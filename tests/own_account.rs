@@ -142,6 +142,12 @@ async fn tollgates_own_resources_stay_forbidden_with_the_opt_in_and_a_permit_all
             "s3:GetObject",
             json!({"Bucket": "tollgate-audit", "Key": "audit/x.jsonl"}),
         ),
+        // An agent rewriting a held upload's kept body (the executor would refuse it, but
+        // never through Tollgate).
+        (
+            "s3:PutObject",
+            json!({"Bucket": "tollgate-payloads", "Key": "payloads/01J/ab", "Body": "eA=="}),
+        ),
         (
             "ssm:PutParameter",
             json!({"Name": "/tollgate/policies", "Value": "permit(principal, action, resource);", "Overwrite": true}),
