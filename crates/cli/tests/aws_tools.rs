@@ -329,7 +329,8 @@ async fn stored(stack: &Stack, bucket: &str, key: &str) -> Option<Vec<u8>> {
 }
 
 /// Uploads with each client's own default signing (the AWS CLI's plain signed payload,
-/// boto3's, the JS SDK's aws-chunked stream with a CRC32 trailer) of an object of a few
+/// boto3's, the JS SDK's aws-chunked stream with a CRC32 trailer, the Rust SDK's aws-chunked
+/// stream) of an object of a few
 /// megabytes, far above what a request record holds: allowed by policy, held and approved,
 /// or with the kept body tampered with before it runs; and above the front door's bound,
 /// refused in S3's own terms.
@@ -383,10 +384,10 @@ async fn s3_objects_of_a_few_megabytes_go_up_byte_identical_with_each_clients_de
                 (r.code == 0, r.stderr)
             } else {
                 let arg = format!("{bucket},{key},{}", path.display());
-                let v = if client == "boto3" {
-                    boto3(stack, agent, "put", &arg).await
-                } else {
-                    js(stack, agent, "put", &arg).await
+                let v = match client {
+                    "boto3" => boto3(stack, agent, "put", &arg).await,
+                    "rust" => rust_sdk(stack, agent, "put", &arg).await,
+                    _ => js(stack, agent, "put", &arg).await,
                 };
                 (v.get("error").is_none(), v.to_string())
             }
@@ -395,7 +396,12 @@ async fn s3_objects_of_a_few_megabytes_go_up_byte_identical_with_each_clients_de
     let sha_of = |b: Option<Vec<u8>>| b.map(|b| tollgate_core::digest::sha256_hex(&b));
 
     // Allowed by policy: each client's upload runs at once and lands byte for byte.
-    for (client, key) in [("aws", "cli.bin"), ("boto3", "boto3.bin"), ("js", "js.bin")] {
+    for (client, key) in [
+        ("aws", "cli.bin"),
+        ("boto3", "boto3.bin"),
+        ("js", "js.bin"),
+        ("rust", "rust.bin"),
+    ] {
         let (ok, out) = put(client, "drop", key, original.clone()).await;
         assert!(ok, "{client}: {out}");
         assert_eq!(
@@ -586,12 +592,10 @@ async fn expired_gateway_credentials_are_refused_as_expired() {
 /// The AWS SDK for Rust, configured only by what `tollgate env` exports: this test runs
 /// `tollgate env`, then runs the SDK calls in a child process of this very test binary with
 /// exactly those variables (so no test changes its own process's environment).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_aws_sdk_for_rust_reads_and_is_denied_through_the_front_door() {
-    let stack = stack().await;
-    let agent = stack.token("ci-bot", false).unwrap();
-    create_table(&stack.sdk, "orders").await.unwrap();
-    let r = run(shell(&stack, &agent, r#""$TOLLGATE" env"#)).await;
+/// A step of the AWS SDK for Rust (`rust_sdk_child`, in a child process of this test binary)
+/// configured only by the variables `tollgate env` prints.
+async fn rust_sdk(stack: &Stack, token: &str, step: &str, arg: &str) -> Value {
+    let r = run(shell(stack, token, r#""$TOLLGATE" env"#)).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let mut child = Command::new(std::env::current_exe().unwrap());
     child
@@ -601,7 +605,9 @@ async fn the_aws_sdk_for_rust_reads_and_is_denied_through_the_front_door() {
         .env("HOME", std::env::temp_dir())
         .env("AWS_CONFIG_FILE", "/nonexistent")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .env("AWS_EC2_METADATA_DISABLED", "true");
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("RUST_SDK_STEP", step)
+        .env("RUST_SDK_ARG", arg);
     for line in r.stdout.lines() {
         if let Some((k, v)) = line
             .strip_prefix("export ")
@@ -616,7 +622,15 @@ async fn the_aws_sdk_for_rust_reads_and_is_denied_through_the_front_door() {
         .lines()
         .find(|l| l.starts_with("RUST_SDK "))
         .unwrap_or_else(|| panic!("{}\n{}", out.stdout, out.stderr));
-    let v: Value = serde_json::from_str(&line["RUST_SDK ".len()..]).unwrap();
+    serde_json::from_str(&line["RUST_SDK ".len()..]).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_aws_sdk_for_rust_reads_and_is_denied_through_the_front_door() {
+    let stack = stack().await;
+    let agent = stack.token("ci-bot", false).unwrap();
+    create_table(&stack.sdk, "orders").await.unwrap();
+    let v = rust_sdk(&stack, &agent, "reads", "").await;
     assert!(has(&v["tables"], "orders"), "{v}");
     assert!(v["account"].as_str().is_some(), "{v}");
     assert_eq!(v["denied"], "AccessDeniedException", "{v}");
@@ -630,35 +644,62 @@ async fn the_aws_sdk_for_rust_reads_and_is_denied_through_the_front_door() {
     stack.stop().await;
 }
 
-/// The child of the test above; it does nothing without the front door's variables.
+/// The child of the tests above; it does nothing without the front door's variables.
 #[tokio::test]
-#[ignore = "run by the_aws_sdk_for_rust_reads_and_is_denied_through_the_front_door"]
+#[ignore = "run by the tests that use the AWS SDK for Rust"]
 async fn rust_sdk_child() {
     use aws_sdk_dynamodb::error::ProvideErrorMetadata;
     if std::env::var("AWS_ENDPOINT_URL").is_err() {
         return;
     }
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let ddb = aws_sdk_dynamodb::Client::new(&config);
-    let tables = ddb.list_tables().send().await.expect("ListTables");
-    let who = aws_sdk_sts::Client::new(&config)
-        .get_caller_identity()
-        .send()
-        .await
-        .expect("GetCallerIdentity");
-    // Tollgate's own table: the forbid on Tollgate's own resources denies it.
-    let denied = ddb
-        .delete_table()
-        .table_name("tollgate-requests")
-        .send()
-        .await
-        .expect_err("denied");
-    let out = serde_json::json!({
-        "tables": tables.table_names(),
-        "account": who.account(),
-        "denied": denied.code(),
-        "denied_message": denied.message(),
-    });
+    let step = std::env::var("RUST_SDK_STEP").unwrap_or_default();
+    let arg = std::env::var("RUST_SDK_ARG").unwrap_or_default();
+    let out = if step == "put" {
+        // A file as a stream: the SDK's default for it is aws-chunked with a checksum
+        // trailer, its chunks signed over plain HTTP.
+        let v: Vec<&str> = arg.split(',').collect();
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&config)
+                .force_path_style(true)
+                .build(),
+        );
+        let body = aws_sdk_s3::primitives::ByteStream::from_path(v[2])
+            .await
+            .expect("the file");
+        match s3
+            .put_object()
+            .bucket(v[0])
+            .key(v[1])
+            .body(body)
+            .send()
+            .await
+        {
+            Ok(_) => serde_json::json!({"put": v[1]}),
+            Err(e) => serde_json::json!({"error": e.code(), "message": e.message()}),
+        }
+    } else {
+        let ddb = aws_sdk_dynamodb::Client::new(&config);
+        let tables = ddb.list_tables().send().await.expect("ListTables");
+        let who = aws_sdk_sts::Client::new(&config)
+            .get_caller_identity()
+            .send()
+            .await
+            .expect("GetCallerIdentity");
+        // Tollgate's own table: the forbid on Tollgate's own resources denies it.
+        let denied = ddb
+            .delete_table()
+            .table_name("tollgate-requests")
+            .send()
+            .await
+            .expect_err("denied");
+        serde_json::json!({
+            "tables": tables.table_names(),
+            "account": who.account(),
+            "denied": denied.code(),
+            "denied_message": denied.message(),
+        })
+    };
     println!("RUST_SDK {out}");
 }
 
