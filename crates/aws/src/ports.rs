@@ -78,6 +78,10 @@ pub trait RequestLister: Send + Sync {
         after: Option<&Cursor>,
     ) -> Result<Page, ApiError>;
 
+    /// The plans of the agent `agent_key` (identity key) that are parked, taking its
+    /// front-door calls (`tollgate_core::plan::join`), as of their last change; one read.
+    async fn parked_plans(&self, agent_key: &str) -> Result<Vec<RequestRecord>, ApiError>;
+
     /// Ids of the requests created at or after `since_ms`, oldest first: an operator's tool,
     /// not a request path.
     async fn request_ids_since(&self, since_ms: u64) -> Result<Vec<String>, ApiError>;

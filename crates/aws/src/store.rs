@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use tollgate_core::{ApiError, ErrorCode, Event, RequestRecord};
 
 use crate::ports::{CommitError, RequestReader, RequestWriter};
@@ -146,6 +146,41 @@ impl Store {
         Ok(Some(TransactWriteItem::builder().put(put).build()))
     }
 
+    /// The pointer item of a parked plan (`PARKED#<agent>`): put with the plan's document in
+    /// every change while it takes calls, deleted in the change that ends it, so it never
+    /// says more or less than the plan. TTL a day after the window, in case.
+    fn parked_write(&self, rec: &RequestRecord) -> Result<Option<TransactWriteItem>, ApiError> {
+        let Some(until) = rec
+            .plan
+            .as_ref()
+            .filter(|p| p.parked())
+            .and_then(|p| p.calls_until)
+        else {
+            return Ok(None);
+        };
+        let pk = s(keys::parked(&rec.agent.key()));
+        let item = if rec.status.is_final() {
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .key("pk", pk)
+                .key("sk", s(rec.id.clone()))
+                .build()
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            TransactWriteItem::builder().delete(delete).build()
+        } else {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .item("pk", pk)
+                .item("sk", s(rec.id.clone()))
+                .item("doc", s(document(rec)?))
+                .item("ttl", n(until / 1000 + 24 * 3600))
+                .build()
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            TransactWriteItem::builder().put(put).build()
+        };
+        Ok(Some(item))
+    }
+
     fn event_put(&self, id: &str, e: &Event) -> Result<TransactWriteItem, ApiError> {
         let doc = serde_json::to_string(e).map_err(|e| ApiError::internal(e.to_string()))?;
         let put = Put::builder()
@@ -274,6 +309,9 @@ impl RequestWriter for Store {
         let mut items = vec![TransactWriteItem::builder().put(meta).build()];
         if let Some(marker) = self.breakglass_put(rec).map_err(CommitError::Failed)? {
             items.push(marker);
+        }
+        if let Some(pointer) = self.parked_write(rec).map_err(CommitError::Failed)? {
+            items.push(pointer);
         }
         for e in events {
             items.push(self.event_put(&rec.id, e).map_err(CommitError::Failed)?);

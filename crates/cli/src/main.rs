@@ -195,6 +195,7 @@ enum Command {
     /// `{"$ref": "steps[0].answer.TableDescription.TableArn"}`.
     #[command(after_help = "Examples:
   tollgate plan migrate.yaml --reason \"move orders to the new table\" --wait
+  tollgate plan migrate.yaml --by-calls --window 600   # then run each step with `aws ...`
   tollgate plan - -o json <<<'[{\"action\": \"dynamodb:ListTables\"}]'")]
     Plan {
         /// The plan file, JSON or YAML; `-` for standard input.
@@ -202,6 +203,14 @@ enum Command {
         /// Why, for the approvers; replaces a `reason` in the file.
         #[arg(long)]
         reason: Option<String>,
+        /// Once approved, run each step only when you make its call yourself through the
+        /// front door (`tollgate env`), in order, instead of all at once.
+        #[arg(long)]
+        by_calls: bool,
+        /// With --by-calls: how many seconds after the approval the calls may come
+        /// (5 to 86400; default 3600).
+        #[arg(long, requires = "by_calls")]
+        window: Option<u64>,
         #[command(flatten)]
         follow: Follow,
     },
@@ -730,9 +739,17 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
         Command::Plan {
             file,
             reason,
+            by_calls,
+            window,
             follow,
         } => {
-            let body = read_plan(&file, reason).map_err(usage)?;
+            let mut body = read_plan(&file, reason).map_err(usage)?;
+            if by_calls {
+                body["run"] = json!("by_calls");
+            }
+            if let Some(w) = window {
+                body["window_seconds"] = json!(w);
+            }
             let client = authed()?;
             let a = client
                 .submit_plan(&body, follow.idempotency_key.as_deref())
@@ -937,6 +954,8 @@ fn outcome_code(a: &Answer) -> u8 {
         (401 | 403, _) => exit::AUTH,
         (400..=599, _) => exit::ERROR,
         (_, Some(Status::Succeeded)) => exit::SUCCEEDED,
+        // Approved, and waiting for the agent's calls: nothing more to wait for here.
+        (_, Some(Status::Executing)) if output::parked(&a.body) => exit::SUCCEEDED,
         (_, Some(Status::Failed)) => exit::FAILED,
         (_, Some(Status::Denied)) => exit::DENIED,
         (_, Some(Status::Rejected)) => exit::REJECTED,

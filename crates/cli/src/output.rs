@@ -55,11 +55,25 @@ pub fn print(out: Output, body: &Value) {
     }
 }
 
+pub use tollgate_mcp::parked;
+
 /// What `tollgate request` prints by default: the AWS result when the call succeeded; for a
 /// held request its id, what it waits for and how to follow it; otherwise the whole answer
 /// (an error, a rejection with its comment, a failure with the AWS error).
 pub fn request_answer(body: &Value) -> Value {
     let status = body["status"].as_str().and_then(Status::parse);
+    // A plan run by calls, approved: it waits for the agent's own calls.
+    if parked(body)
+        && let Some(steps) = tollgate_mcp::plan_steps(body)
+    {
+        return json!({
+            "id": body["id"],
+            "status": body["status"],
+            "calls_until": body["plan"]["calls_until"],
+            "steps": steps,
+            "next": "make each step's call, in order, through the front door (eval \"$(tollgate env)\"; then aws ...)",
+        });
+    }
     // A plan that ran (or stopped) answers with each step.
     if let Some(steps) = tollgate_mcp::plan_steps(body)
         && matches!(status, Some(Status::Succeeded | Status::Failed))

@@ -85,7 +85,9 @@ pub async fn until_final(
             }
             last = st.clone();
         }
-        if a.status != 200 || is_final(&st) || start.elapsed() >= limit {
+        // A plan run by calls is followed until it is approved: then it waits for the calls.
+        let parked = crate::output::parked(&a.body);
+        if a.status != 200 || is_final(&st) || parked || start.elapsed() >= limit {
             finish(live);
             if live {
                 errln!("{line}");

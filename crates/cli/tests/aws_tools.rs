@@ -808,3 +808,143 @@ async fn an_sdk_retry_of_a_held_call_makes_no_second_request() {
     assert!(table_exists(&stack.sdk, "orders").await.unwrap());
     stack.stop().await;
 }
+
+/// A plan run by calls (`tollgate plan --by-calls`), approved once: then the agent's own
+/// `aws` commands that are exactly its next step run as that step, in order, one with a value
+/// read from an earlier step's answer; a call that is not the next step is held as usual, and
+/// a step called again once it ran does not run again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_run_by_calls_runs_each_step_on_the_agents_own_aws_call() {
+    let stack = stack().await;
+    let agent = stack.token("ci-bot", false).unwrap();
+    let approver = stack.token("alice", true).unwrap();
+    create_table(&stack.sdk, "orders").await.unwrap();
+    let plan = serde_json::json!({
+        "reason": "move orders to orders-v2",
+        "steps": [
+            {"action": "dynamodb:CreateTable", "params": {"TableName": "orders-v2",
+                "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}]}},
+            {"action": "dynamodb:PutItem", "params": {"TableName": "orders-v2", "Item": {
+                "id": {"S": "meta"},
+                "arn": {"S": {"$ref": "steps[0].answer.TableDescription.TableArn"}}}}},
+            {"action": "dynamodb:DeleteTable", "params": {"TableName": "orders"}},
+        ]
+    });
+    let file = std::env::temp_dir().join(format!("by-calls-{}.json", std::process::id()));
+    std::fs::write(&file, plan.to_string()).unwrap();
+    let held = tollgate(
+        &stack,
+        &agent,
+        &[
+            "plan",
+            file.to_str().unwrap(),
+            "--by-calls",
+            "--window",
+            "600",
+            "-o",
+            "json",
+        ],
+    )
+    .await;
+    let id = held.json()["id"].as_str().expect("held plan").to_string();
+    let voted = tollgate(&stack, &approver, &["approve", &id]).await;
+    assert_eq!(voted.code, 0, "{}{}", voted.stdout, voted.stderr);
+    let status = || async {
+        tollgate(&stack, &agent, &["status", &id, "-o", "json"])
+            .await
+            .json()
+    };
+    let mut parked = Value::Null;
+    for _ in 0..100 {
+        parked = status().await;
+        if parked["plan"]["calls_until"].is_u64() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(parked["status"], "EXECUTING", "{parked}");
+    assert!(parked["plan"]["calls_until"].is_u64(), "{parked}");
+    assert_eq!(parked["plan"]["run"], "by_calls", "{parked}");
+    assert_eq!(parked["plan"]["window_seconds"], 600, "{parked}");
+    // Approved, and nothing has run.
+    assert!(!table_exists(&stack.sdk, "orders-v2").await.unwrap());
+    let steps = |v: &Value| -> Vec<String> {
+        v["plan"]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["status"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    // A later step called out of turn is not the next one: held as any call would be.
+    let early = aws(&stack, &agent, "dynamodb delete-table --table-name orders").await;
+    assert!(
+        early.stderr.contains("(TollgateApprovalRequired)"),
+        "{}",
+        early.stderr
+    );
+    assert_ne!(held_id(&early.stderr), id);
+    assert!(table_exists(&stack.sdk, "orders").await.unwrap());
+
+    let create = "dynamodb create-table --table-name orders-v2 --billing-mode PAY_PER_REQUEST \
+        --attribute-definitions AttributeName=id,AttributeType=S \
+        --key-schema AttributeName=id,KeyType=HASH";
+    let created = aws(&stack, &agent, create).await;
+    assert_eq!(created.code, 0, "{}{}", created.stdout, created.stderr);
+    let arn = created.json()["TableDescription"]["TableArn"]
+        .as_str()
+        .expect("the step's answer, as DynamoDB sends it")
+        .to_string();
+    assert!(table_exists(&stack.sdk, "orders-v2").await.unwrap());
+    assert_eq!(steps(&status().await), ["succeeded", "waiting", "waiting"]);
+
+    // Step 1 with another value than step 0's answer holds is not step 1.
+    let wrong = aws(
+        &stack,
+        &agent,
+        r#"dynamodb put-item --table-name orders-v2 --item '{"id": {"S": "meta"}, "arn": {"S": "arn:aws:dynamodb:us-east-1:000000000000:table/other"}}'"#,
+    )
+    .await;
+    assert!(
+        wrong.stderr.contains("(TollgateApprovalRequired)"),
+        "{}",
+        wrong.stderr
+    );
+    let put = format!(
+        r#"dynamodb put-item --table-name orders-v2 --item '{{"id": {{"S": "meta"}}, "arn": {{"S": "{arn}"}}}}'"#
+    );
+    let r = aws(&stack, &agent, &put).await;
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+
+    // Step 0 again, once it ran: not the plan's step any more, so not run as one.
+    let again = aws(&stack, &agent, create).await;
+    assert_ne!(again.code, 0, "{}", again.stdout);
+    assert!(
+        !again.stderr.contains(&id),
+        "not answered as the plan's step: {}",
+        again.stderr
+    );
+
+    let r = aws(&stack, &agent, "dynamodb delete-table --table-name orders").await;
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["TableDescription"]["TableName"], "orders");
+    assert!(!table_exists(&stack.sdk, "orders").await.unwrap());
+
+    let done = status().await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(steps(&done), ["succeeded"; 3]);
+    let kinds: Vec<&str> = done["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    let count = |k: &str| kinds.iter().filter(|x| **x == k).count();
+    assert_eq!(count("plan_parked"), 1, "{kinds:?}");
+    assert_eq!(count("step_started"), 3, "each step ran once: {kinds:?}");
+    assert_eq!(count("step_executed"), 3, "{kinds:?}");
+    stack.stop().await;
+}

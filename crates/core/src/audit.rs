@@ -30,6 +30,9 @@ pub enum EventKind {
     StepStarted,
     StepExecuted,
     StepFailed,
+    /// An approved plan that runs by the agent's own calls now waits for them, until its
+    /// window ends.
+    PlanParked,
     /// An approver broke the glass: approved alone, with a justification.
     BreakGlass,
     /// A second approver acknowledged a break-glass use.

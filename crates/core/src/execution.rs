@@ -23,6 +23,9 @@ pub enum Claim {
     /// This invocation owns the plan: run its steps in order, claiming each
     /// ([`RequestRecord::claim_step`]).
     RunPlan,
+    /// The plan runs by its agent's calls: it is now parked, EXECUTING until its window
+    /// ends, and nothing runs now ([`crate::plan::join`]).
+    Parked,
     /// The request may not run; it is now FAILED for this reason, and nothing was called.
     Refused(Failure),
     /// Nothing to do: it ran already, or is not approved. Report the record as it is.
@@ -98,6 +101,9 @@ impl RequestRecord {
                 let ev = self.fail(failure.clone(), now)?;
                 Ok((Claim::Refused(failure), vec![ev]))
             }
+            Ok(Some(_)) if self.plan.as_ref().is_some_and(|p| !p.run.is_at_once()) => {
+                Ok((Claim::Parked, vec![self.park(now)?]))
+            }
             Ok(Some(_)) if self.plan.is_some() => {
                 let ev = self.transition(
                     Status::Executing,
@@ -136,6 +142,34 @@ impl RequestRecord {
         }
     }
 
+    /// Parks an approved plan run by calls: EXECUTING, taking its agent's calls until its
+    /// window (counted from now, the approval's execution) ends.
+    fn park(&mut self, now: u64) -> Result<Event, ApiError> {
+        let plan = self
+            .plan
+            .as_mut()
+            .ok_or_else(|| ApiError::internal("not a plan: nothing to park"))?;
+        let window = plan
+            .window_seconds
+            .unwrap_or(crate::plan::DEFAULT_WINDOW_SECONDS);
+        let until = now + window * 1000;
+        plan.calls_until = Some(until);
+        let steps = plan.steps.len();
+        self.transition(
+            Status::Executing,
+            EventKind::PlanParked,
+            None,
+            json!({
+                "steps": steps,
+                "window_seconds": window,
+                "calls_until": until,
+                "source_identity": self.agent.source_identity(),
+                "request_hash": self.request_hash,
+            }),
+            now,
+        )
+    }
+
     /// The role and session policy to run with; `None` when there is nothing to run.
     fn runnable(
         &self,
@@ -144,6 +178,11 @@ impl RequestRecord {
     ) -> Result<Option<(String, String)>, Failure> {
         match self.status {
             Status::Approved => {}
+            // A parked plan's steps are claimed one by one as its agent calls them; an
+            // invocation of the whole plan again (a retried workflow task) has nothing to do.
+            Status::Executing if self.plan.as_ref().is_some_and(|p| p.parked()) => {
+                return Ok(None);
+            }
             Status::Executing => {
                 return Err(Failure::new(
                     FailureCode::ExecutionInterrupted,

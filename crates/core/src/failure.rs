@@ -40,6 +40,9 @@ pub enum FailureCode {
     /// A plan step's reference could not be resolved, or resolved to something that would
     /// change what the step acts on.
     ReferenceRefused,
+    /// A plan run by the agent's calls was not finished within its window: the steps not
+    /// called by then never run.
+    PlanWindowEnded,
     /// The body kept beside the record (a front-door upload) is missing or is no longer the
     /// approved bytes: nothing was sent.
     PayloadMismatch,
@@ -50,7 +53,7 @@ pub enum FailureCode {
 }
 
 /// Each named code with its stored name and the PascalCase name older records carry.
-const NAMED: [(FailureCode, &str, &str); 14] = [
+const NAMED: [(FailureCode, &str, &str); 15] = [
     (
         FailureCode::ExecutionInterrupted,
         "execution_interrupted",
@@ -107,6 +110,11 @@ const NAMED: [(FailureCode, &str, &str); 14] = [
         FailureCode::ReferenceRefused,
         "reference_refused",
         "ReferenceRefused",
+    ),
+    (
+        FailureCode::PlanWindowEnded,
+        "plan_window_ended",
+        "PlanWindowEnded",
     ),
     (
         FailureCode::PayloadMismatch,

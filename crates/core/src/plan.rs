@@ -8,6 +8,7 @@
 //! classifying the step with two different stand-ins, and the executor checks again with the
 //! real value before the step runs.
 
+pub mod join;
 pub mod reference;
 
 use std::collections::BTreeMap;
@@ -30,25 +31,116 @@ pub use reference::{REF_KEY, Reference};
 /// Most steps a plan may have unless the operator sets another bound
 /// (`TOLLGATE_MAX_PLAN_STEPS`).
 pub const DEFAULT_MAX_STEPS: usize = 20;
-const PLAN_FIELDS: [&str; 2] = ["reason", "steps"];
+const PLAN_FIELDS: [&str; 4] = ["reason", "steps", "run", "window_seconds"];
+
+/// How long a plan run by calls waits for them after its approval, unless the agent says.
+pub const DEFAULT_WINDOW_SECONDS: u64 = 3600;
+/// The window's bounds: long enough for an agent's next call, and no approval outlives a day.
+pub const MIN_WINDOW_SECONDS: u64 = 5;
+pub const MAX_WINDOW_SECONDS: u64 = 86_400;
+
+/// How an approved plan runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunMode {
+    /// The executor runs every step in order as soon as the plan is approved.
+    #[default]
+    AtOnce,
+    /// Each step runs when the agent makes its call through the front door, in order, until
+    /// the plan's window ends ([`join`]).
+    ByCalls,
+}
+
+impl RunMode {
+    pub fn is_at_once(&self) -> bool {
+        *self == RunMode::AtOnce
+    }
+}
 
 /// A plan as submitted: its steps (each with the plan's reason) in order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewPlan {
     pub reason: Option<String>,
     pub steps: Vec<NewRequest>,
+    pub run: RunMode,
+    /// For a plan run by calls, how long after its approval its steps may be called.
+    pub window_seconds: Option<u64>,
 }
 
 impl NewPlan {
-    /// What approvals bind: every step's hash, in order.
+    /// What approvals bind: every step's hash, in order, and how the plan runs.
     pub fn hash(&self) -> String {
-        hash_of(self.steps.iter())
+        hash_of(self.steps.iter(), self.run, self.window_seconds)
     }
 }
 
-fn hash_of<'a>(steps: impl Iterator<Item = &'a NewRequest>) -> String {
+/// How a plan runs is part of what is approved: a plan approved to run at once is not one
+/// its agent may spread over an hour, nor the other way round. A plan run at once hashes as
+/// plans always have, so records written before `run` existed still verify.
+fn hash_of<'a>(
+    steps: impl Iterator<Item = &'a NewRequest>,
+    run: RunMode,
+    window_seconds: Option<u64>,
+) -> String {
     let hashes: Vec<String> = steps.map(NewRequest::hash).collect();
-    sha256_hex(canonical_json(&json!({"plan": hashes})).as_bytes())
+    let doc = match run {
+        RunMode::AtOnce => json!({"plan": hashes}),
+        RunMode::ByCalls => {
+            json!({"plan": hashes, "run": "by_calls", "window_seconds": window_seconds})
+        }
+    };
+    sha256_hex(canonical_json(&doc).as_bytes())
+}
+
+/// `run` and `window_seconds` as submitted: a window only for a plan run by calls.
+fn parse_run(
+    run: Option<Value>,
+    window: Option<Value>,
+) -> Result<(RunMode, Option<u64>), ApiError> {
+    let run = match run {
+        None | Some(Value::Null) => RunMode::AtOnce,
+        Some(Value::String(s)) if s == "at_once" => RunMode::AtOnce,
+        Some(Value::String(s)) if s == "by_calls" => RunMode::ByCalls,
+        Some(other) => {
+            let shown: String = crate::display::one_line(&other.to_string())
+                .chars()
+                .filter(|c| *c != '`')
+                .take(40)
+                .collect();
+            return Err(ApiError::field(
+                "run",
+                format!(
+                    "`{shown}` is not a way to run a plan; expected `at_once` (the default) or `by_calls`"
+                ),
+            ));
+        }
+    };
+    let window = match window {
+        None | Some(Value::Null) => None,
+        Some(v) => {
+            let bound = format!(
+                "must be a whole number of seconds from {MIN_WINDOW_SECONDS} to {MAX_WINDOW_SECONDS}"
+            );
+            let n = v
+                .as_u64()
+                .or_else(|| {
+                    v.as_f64()
+                        .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                        .map(|f| f as u64)
+                })
+                .filter(|n| (MIN_WINDOW_SECONDS..=MAX_WINDOW_SECONDS).contains(n))
+                .ok_or_else(|| ApiError::field("window_seconds", bound))?;
+            Some(n)
+        }
+    };
+    match (run, window) {
+        (RunMode::AtOnce, Some(_)) => Err(ApiError::field(
+            "window_seconds",
+            "applies only to a plan with `run: by_calls`; a plan run at once has no window",
+        )),
+        (RunMode::AtOnce, None) => Ok((RunMode::AtOnce, None)),
+        (RunMode::ByCalls, w) => Ok((RunMode::ByCalls, Some(w.unwrap_or(DEFAULT_WINDOW_SECONDS)))),
+    }
 }
 
 /// The error of step `i`, its field and message prefixed with `steps[i]`.
@@ -81,6 +173,7 @@ pub fn parse_plan(
         ));
     }
     let reason = parse_reason(obj.remove("reason"))?;
+    let (run, window_seconds) = parse_run(obj.remove("run"), obj.remove("window_seconds"))?;
     let steps = match obj.remove("steps") {
         None | Some(Value::Null) => return Err(ApiError::field("steps", "is required")),
         Some(Value::Array(steps)) => steps,
@@ -128,6 +221,8 @@ pub fn parse_plan(
     Ok(NewPlan {
         reason,
         steps: parsed,
+        run,
+        window_seconds,
     })
 }
 
@@ -211,11 +306,38 @@ impl PlanStep {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     pub steps: Vec<PlanStep>,
+    #[serde(default, skip_serializing_if = "RunMode::is_at_once")]
+    pub run: RunMode,
+    /// How long after its approval a plan run by calls takes them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_seconds: Option<u64>,
+    /// When a plan run by calls stops taking them (ms): set as it is parked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calls_until: Option<u64>,
 }
 
 impl Plan {
+    /// A plan run at once, of these steps.
+    pub fn of(steps: Vec<PlanStep>) -> Self {
+        Plan {
+            steps,
+            run: RunMode::AtOnce,
+            window_seconds: None,
+            calls_until: None,
+        }
+    }
+
     pub fn hash(&self) -> String {
-        hash_of(self.steps.iter().map(|s| &s.request))
+        hash_of(
+            self.steps.iter().map(|s| &s.request),
+            self.run,
+            self.window_seconds,
+        )
+    }
+
+    /// Whether this plan is parked: approved, run by calls, and waiting for them.
+    pub fn parked(&self) -> bool {
+        self.run == RunMode::ByCalls && self.calls_until.is_some()
     }
 
     /// The plan's decision: denied if a step is denied, allowed if every step is, otherwise
@@ -397,7 +519,11 @@ impl RequestRecord {
         agent: Identity,
         now: u64,
     ) -> (Self, Vec<Event>) {
-        let plan_steps = Plan { steps };
+        let plan_steps = Plan {
+            run: plan.run,
+            window_seconds: plan.window_seconds,
+            ..Plan::of(steps)
+        };
         let decision = plan_steps.decision();
         let (iam_actions, resources) = plan_steps.union();
         let mut first = plan.steps[0].clone();
@@ -851,6 +977,77 @@ mod tests {
         assert_eq!(e.field.as_deref(), Some("extra"));
         let e = parse_plan(br#"{"steps": {}}"#, "us-east-1", 5).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("steps"));
+    }
+
+    #[test]
+    fn how_a_plan_runs_is_checked_and_approved_with_it() {
+        let with = |extra: Value| {
+            let mut b = json!({"steps": [{"action": "s3:ListBuckets"}]});
+            for (k, v) in extra.as_object().unwrap() {
+                b[k] = v.clone();
+            }
+            parse_plan(b.to_string().as_bytes(), "us-east-1", 5)
+        };
+        let at_once = with(json!({})).unwrap();
+        assert_eq!(
+            (at_once.run, at_once.window_seconds),
+            (RunMode::AtOnce, None)
+        );
+        assert_eq!(with(json!({"run": "at_once"})).unwrap(), at_once);
+        let by_calls = with(json!({"run": "by_calls"})).unwrap();
+        assert_eq!(
+            (by_calls.run, by_calls.window_seconds),
+            (RunMode::ByCalls, Some(DEFAULT_WINDOW_SECONDS))
+        );
+        let w600 = with(json!({"run": "by_calls", "window_seconds": 600})).unwrap();
+        assert_eq!(w600.window_seconds, Some(600));
+        assert_eq!(
+            with(json!({"run": "by_calls", "window_seconds": 600.0})).unwrap(),
+            w600
+        );
+        // Each way of running, and each window, is a different approval; a plan run at
+        // once hashes as plans always have.
+        let hashes = [&at_once, &by_calls, &w600].map(NewPlan::hash);
+        assert_ne!(hashes[0], hashes[1]);
+        assert_ne!(hashes[1], hashes[2]);
+        assert_eq!(
+            hashes[0],
+            sha256_hex(canonical_json(&json!({"plan": [at_once.steps[0].hash()]})).as_bytes())
+        );
+
+        for (extra, field, why) in [
+            (json!({"run": "later"}), "run", "`\"later\"` is not a way"),
+            (json!({"run": 1}), "run", "`by_calls`"),
+            (
+                json!({"run": "by_calls", "window_seconds": 4}),
+                "window_seconds",
+                "from 5 to 86400",
+            ),
+            (
+                json!({"run": "by_calls", "window_seconds": 86401}),
+                "window_seconds",
+                "from 5 to 86400",
+            ),
+            (
+                json!({"run": "by_calls", "window_seconds": "600"}),
+                "window_seconds",
+                "whole number",
+            ),
+            (
+                json!({"run": "by_calls", "window_seconds": 1.5}),
+                "window_seconds",
+                "whole number",
+            ),
+            (
+                json!({"window_seconds": 600}),
+                "window_seconds",
+                "only to a plan with `run: by_calls`",
+            ),
+        ] {
+            let e = with(extra.clone()).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some(field), "{extra}");
+            assert!(e.message.contains(why), "{extra}: {}", e.message);
+        }
     }
 
     #[test]

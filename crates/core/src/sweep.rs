@@ -33,6 +33,18 @@ pub fn stuck(
     if workflow_running || now.saturating_sub(rec.updated_at) < bound_ms {
         return None;
     }
+    // A parked plan waits for its agent's calls, not for a workflow, until its window ends
+    // ([`RequestRecord::end_window`]); only a step caught running is an interrupted execution.
+    if rec.status == Status::Executing
+        && rec.plan.as_ref().is_some_and(|p| {
+            p.parked()
+                && p.steps
+                    .iter()
+                    .all(|s| s.status != crate::plan::StepStatus::Running)
+        })
+    {
+        return None;
+    }
     match rec.status {
         Status::Pending => Some(
             Failure::new(
@@ -133,6 +145,23 @@ mod tests {
             assert_eq!(f.code, code, "{status}");
             assert_eq!(f.may_have_run, Some(may), "{status}");
         }
+    }
+
+    #[test]
+    fn a_parked_plan_is_stuck_only_with_a_step_caught_running() {
+        use crate::plan::{Plan, PlanStep, RunMode, Scope, StepStatus};
+        let mut rec = with_status(Status::Executing);
+        let step = PlanStep::new(rec.request.clone(), rec.decision.clone(), Scope::default());
+        rec.plan = Some(Plan {
+            run: RunMode::ByCalls,
+            window_seconds: Some(60),
+            calls_until: Some(u64::MAX),
+            ..Plan::of(vec![step])
+        });
+        assert!(stuck(&rec, false, u64::MAX, BOUND).is_none());
+        rec.plan.as_mut().unwrap().steps[0].status = StepStatus::Running;
+        let f = stuck(&rec, false, 1_000 + BOUND, BOUND).unwrap();
+        assert_eq!(f.code, FailureCode::ExecutionInterrupted);
     }
 
     #[test]

@@ -32,6 +32,12 @@ pub struct AwsPlan {
     pub steps: Vec<Value>,
     #[serde(default)]
     pub reason: Option<String>,
+    /// `at_once` (the default) or `by_calls`: each step runs when the agent makes its call
+    /// through the front door. Checked by the API.
+    #[serde(default)]
+    pub run: Option<Value>,
+    #[serde(default)]
+    pub window_seconds: Option<Value>,
     #[serde(default)]
     pub wait_seconds: Option<u64>,
     #[serde(default)]
@@ -39,11 +45,17 @@ pub struct AwsPlan {
 }
 
 impl AwsPlan {
-    /// The body of `POST /v1/plans`; the API checks each step.
+    /// The body of `POST /v1/plans`; the API checks each step, and how the plan runs.
     pub fn body(&self) -> Value {
         let mut body = serde_json::json!({"steps": self.steps});
         if let Some(r) = &self.reason {
             body["reason"] = Value::String(r.clone());
+        }
+        if let Some(r) = &self.run {
+            body["run"] = r.clone();
+        }
+        if let Some(w) = &self.window_seconds {
+            body["window_seconds"] = w.clone();
         }
         body
     }

@@ -14,5 +14,5 @@ mod tools;
 pub use answer::{Answer, is_final};
 pub use backend::{Backend, Submission};
 pub use call::{CallOptions, Outcome, Progress, ToolResult, call};
-pub use shape::{plan_steps, progress_line};
+pub use shape::{parked, plan_steps, progress_line};
 pub use tools::{INSTRUCTIONS, POLL_SECONDS, TOOL_NAMES, no_such_tool, tool_name, tools};

@@ -96,6 +96,9 @@ pub fn answer(backend: &impl Backend, a: &Answer) -> ToolResult {
         return api_error(a);
     }
     let mut v = summary(&a.body);
+    if parked(&a.body) {
+        v["calls_until"] = a.body["plan"]["calls_until"].clone();
+    }
     match a.request_status() {
         Some(s @ ("PENDING" | "APPROVED" | "EXECUTING")) => {
             let id = a.body["id"].as_str().unwrap_or_default();
@@ -117,7 +120,9 @@ pub fn answer(backend: &impl Backend, a: &Answer) -> ToolResult {
                 "arguments": {"id": id, "wait_seconds": POLL_SECONDS},
             });
             v["retry_after_seconds"] = json!(0);
-            v["next_step"] = json!(if s == "PENDING" {
+            v["next_step"] = json!(if parked(&a.body) {
+                "Approved. Nothing has run yet: make each step's call yourself, in order, exactly as the plan has it (a `$ref` replaced by the value from the earlier answer), through the front door (your AWS CLI or SDK with the credentials of `tollgate env`), before `plan.calls_until`. Each such call runs as its step without a new approval; any other call is handled as usual."
+            } else if s == "PENDING" {
                 "Nothing has run yet: a human must approve this call first. Tell the user what you asked for and why (approvers can open approval_page). Then call request_status with ask_again's arguments; each call waits up to 20 s and returns as soon as something changes, so call it again while the status is PENDING, or do other work and check later. Use cancel_request if the call is no longer needed. Do not submit the same call again."
             } else {
                 "Approved and running: call request_status with ask_again's arguments for the result."
@@ -152,7 +157,13 @@ pub fn api_error(a: &Answer) -> ToolResult {
 /// Whether there is nothing more to wait for: a refusal, or a request that is final. (A
 /// submission's 202 is a request that waits.)
 pub fn settled(a: &Answer) -> bool {
-    !(200..300).contains(&a.status) || a.request_status().is_some_and(is_final)
+    !(200..300).contains(&a.status) || a.request_status().is_some_and(is_final) || parked(&a.body)
+}
+
+/// Whether `r` is a plan run by calls that is approved (parked): it waits for the agent's own
+/// calls through the front door, not for anything Tollgate does.
+pub fn parked(r: &Value) -> bool {
+    r["status"] == "EXECUTING" && r.pointer("/plan/calls_until").is_some_and(|v| !v.is_null())
 }
 
 #[cfg(test)]

@@ -129,6 +129,8 @@ pub fn tools() -> Vec<Value> {
                 json!({
                     "steps": {"type": "array", "minItems": 1, "description": "The calls, in the order they run; each an object with `action` and optionally `params`, `region`, `target`.", "items": {"type": "object", "additionalProperties": true}},
                     "reason": string("Why you need these calls. Required when any step needs approval: the approvers read it."),
+                    "run": {"type": "string", "enum": ["at_once", "by_calls"], "description": "`at_once` (default): once approved, every step runs in order at once. `by_calls`: once approved, each step runs when you make exactly its call yourself through the front door (an AWS CLI or SDK with `tollgate env` credentials), in order, within `window_seconds`; any other call goes the usual way."},
+                    "window_seconds": {"type": "integer", "minimum": 5, "maximum": 86400, "description": "With `run: by_calls`: how long after the approval the calls may come (default 3600)."},
                     "wait_seconds": {"type": "integer", "minimum": 0, "description": "Seconds to wait for a final answer, approval included, before returning the pending plan (capped by the server)."},
                     "idempotency_key": string("Makes a retry of the same plan return the first plan's request instead of a second one."),
                 }),

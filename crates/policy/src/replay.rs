@@ -78,7 +78,7 @@ pub fn replay(policy: &dyn Policy, rec: &RequestRecord) -> Result<Replayed, &'st
     }
     Ok(Replayed {
         old: rec.decision.clone(),
-        new: Plan { steps }.decision(),
+        new: Plan::of(steps).decision(),
         with_context,
         step: first_changed,
     })

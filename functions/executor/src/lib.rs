@@ -4,12 +4,13 @@
 
 mod call;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
-use serde::Deserialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use tollgate_aws::credentials::{CredentialBroker, ScopedSession};
 use tollgate_aws::keys::{KeySource, Purpose};
 use tollgate_aws::metrics::Unit;
@@ -23,6 +24,7 @@ use tollgate_core::answer_size::{MAX_ANSWER_BYTES, MAX_WIRE_ANSWER_BYTES, bound_
 use tollgate_core::execution::handover_answer;
 use tollgate_core::keyring::KeyRing;
 use tollgate_core::mask::MaskRules;
+use tollgate_core::plan::join::{self, Join};
 use tollgate_core::plan::{ResolvedStep, StepClaim};
 use tollgate_core::reconcile::Session;
 use tollgate_core::reveal::{self, Revealed};
@@ -38,6 +40,18 @@ pub struct ExecuteEvent {
     /// Functions sends the id alone).
     #[serde(default)]
     pub handover: Option<Handover>,
+    /// A front-door call the API found to be a parked plan's next step.
+    #[serde(default)]
+    pub join: Option<JoinCall>,
+}
+
+/// A front-door call to run as step `step` of the plan, if it still is that step.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JoinCall {
+    pub step: usize,
+    /// The identity key of the agent that made the call (its verified gateway credentials).
+    pub agent_key: String,
+    pub call: NewRequest,
 }
 
 pub struct Executor {
@@ -86,6 +100,9 @@ impl Executor {
             ApiError::new(ErrorCode::InvalidRequest, format!("executor event: {e}"))
         })?;
         let id = event.request_id.as_str();
+        if let Some(call) = &event.join {
+            return self.join(id, call).await;
+        }
         // The API's invocation answers with the whole record, so it need not read it back.
         let answer = |rec: &RequestRecord| match event.handover {
             Some(_) => handover_answer(rec),
@@ -110,7 +127,7 @@ impl Executor {
                 role_arn,
             } => (session_policy, role_arn),
             Claim::RunPlan => return Ok(answer(&self.run_plan(rec).await?)),
-            Claim::Refused(_) | Claim::Skip => return Ok(answer(&rec)),
+            Claim::Parked | Claim::Refused(_) | Claim::Skip => return Ok(answer(&rec)),
         };
         let started = std::time::Instant::now();
         let session = Session::Executor(&rec.id).name();
@@ -125,24 +142,10 @@ impl Executor {
     /// that fails or may not run ends the plan, and the rest are not run.
     async fn run_plan(&self, mut rec: RequestRecord) -> Result<RequestRecord, ApiError> {
         let n = rec.plan.as_ref().map_or(0, |p| p.steps.len());
-        // The record is one DynamoDB item that also holds every step's parameters and
-        // preview: the steps' answers share half of one answer's budget.
-        let budget = MAX_ANSWER_BYTES / 2 / n.max(1);
         for i in 0..n {
             let (claim, claimed) = self
                 .store
-                .update(&rec.id, |r| {
-                    let target = r.plan.as_ref().map(|p| p.steps[i].request.target.clone());
-                    let role_arn = target.and_then(|t| self.settings.targets.get(&t).cloned());
-                    let resolved = self.resolved_step(r, i, role_arn.as_deref());
-                    r.claim_step(
-                        i,
-                        now_ms(),
-                        role_arn.as_deref(),
-                        resolved,
-                        call::signing_region,
-                    )
-                })
+                .update(&rec.id, |r| claim_step(&self.settings.targets, r, i))
                 .await?;
             rec = claimed;
             let StepClaim::Run {
@@ -153,32 +156,9 @@ impl Executor {
             else {
                 break;
             };
-            let mask = rec
-                .plan
-                .as_ref()
-                .map(|p| p.steps[i].decision.mask.clone())
-                .unwrap_or_default();
-            let started = std::time::Instant::now();
-            let session = Session::Step(&rec.id, i).name();
-            let creds = self
-                .assume(&rec, &session, &role_arn, &session_policy)
-                .await;
-            let outcome = match self.perform(creds, &request, &mask, started).await {
-                // `@unmask` is not carried through plans: each step keeps its masked answer.
-                Ok((answer, _)) => Outcome::Succeeded {
-                    result: bound_answer(answer, budget).0,
-                    sealed_result: None,
-                },
-                Err(failure) => Outcome::Failed(failure),
-            };
-            let (_, recorded) = self
-                .store
-                .update(&rec.id, |r| {
-                    Ok(((), r.record_step_outcome(i, outcome.clone(), now_ms())?))
-                })
+            rec = self
+                .run_step(rec, i, &request, &role_arn, &session_policy)
                 .await?;
-            rec = recorded;
-            tracing::info!(request_id = %rec.id, step = i, status = %rec.status, "plan step recorded");
             if rec.status != tollgate_core::Status::Executing {
                 break;
             }
@@ -186,19 +166,69 @@ impl Executor {
         Ok(rec)
     }
 
-    /// Step `i` with its references resolved and what it then acts on derived again, for
-    /// [`RequestRecord::claim_step`] to hold against what was approved.
-    fn resolved_step(
+    /// Joins a front-door call to the parked plan `id` ([`claim_joined`]) and runs the step
+    /// it claimed as a plan's step runs. The answer says what happened (`ran`; `running`:
+    /// another copy of the call holds the step; `missed`: the call is not the next step now)
+    /// with the record as written.
+    async fn join(&self, id: &str, call: &JoinCall) -> Result<Value, ApiError> {
+        let (joined, rec) =
+            claim_joined(self.store.as_ref(), &self.settings.targets, id, call).await?;
+        let (outcome, rec) = match joined {
+            Joined::Running => ("running", rec),
+            Joined::Missed => ("missed", rec),
+            Joined::Claimed(StepClaim::Run {
+                request,
+                role_arn,
+                session_policy,
+            }) => {
+                let rec = self
+                    .run_step(rec, call.step, &request, &role_arn, &session_policy)
+                    .await?;
+                ("ran", rec)
+            }
+            Joined::Claimed(_) => ("ran", rec),
+        };
+        tracing::info!(request_id = %id, step = call.step, outcome, "front-door call joined to a plan");
+        Ok(json!({"join": outcome, "step": call.step, "record": rec}))
+    }
+
+    /// Runs claimed step `i` under its own scoped session and records its outcome.
+    async fn run_step(
         &self,
-        rec: &RequestRecord,
+        rec: RequestRecord,
         i: usize,
-        role_arn: Option<&str>,
-    ) -> Result<ResolvedStep, Failure> {
-        let request = rec.resolve_step(i)?;
-        let account = role_arn.and_then(arn_account).unwrap_or("*");
-        let (scope, _) = tollgate_policy::scope_of(&request, account)
-            .map_err(|e| Failure::new(FailureCode::ReferenceRefused, e.message))?;
-        Ok(ResolvedStep { request, scope })
+        request: &NewRequest,
+        role_arn: &str,
+        session_policy: &str,
+    ) -> Result<RequestRecord, ApiError> {
+        let n = rec.plan.as_ref().map_or(0, |p| p.steps.len());
+        // The record is one DynamoDB item that also holds every step's parameters and
+        // preview: the steps' answers share half of one answer's budget.
+        let budget = MAX_ANSWER_BYTES / 2 / n.max(1);
+        let mask = rec
+            .plan
+            .as_ref()
+            .map(|p| p.steps[i].decision.mask.clone())
+            .unwrap_or_default();
+        let started = std::time::Instant::now();
+        let session = Session::Step(&rec.id, i).name();
+        let creds = self.assume(&rec, &session, role_arn, session_policy).await;
+        let outcome = match self.perform(creds, request, &mask, started).await {
+            // `@unmask` is not carried through plans: each step keeps its masked answer.
+            Ok((answer, _)) => Outcome::Succeeded {
+                result: bound_answer(answer, budget).0,
+                sealed_result: None,
+            },
+            Err(failure) => Outcome::Failed(failure),
+        };
+        let (_, recorded) = self
+            .store
+            .update(&rec.id, |r| {
+                Ok(((), r.record_step_outcome(i, outcome.clone(), now_ms())?))
+            })
+            .await?;
+        tracing::info!(request_id = %recorded.id, step = i, status = %recorded.status, "plan step recorded");
+        Ok(recorded)
     }
 
     /// Claims a request the API handed over as it wrote it, with no read first, and asks STS
@@ -409,6 +439,76 @@ impl Executor {
     }
 }
 
+/// What joining a call to a plan found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Joined {
+    /// The call was the next step; the step's claim as written.
+    Claimed(StepClaim),
+    /// The call is the next step, which another copy of it is running.
+    Running,
+    /// The call is not the plan's next step (any more): it goes the usual way.
+    Missed,
+}
+
+/// Claims step `call.step` of the parked plan `id` for a front-door call, if the call is
+/// still exactly that step: checked on the record as read inside the conditional write
+/// that claims it, so of any number of copies of the call one claims the step.
+pub async fn claim_joined(
+    store: &dyn RecordStore,
+    targets: &BTreeMap<String, String>,
+    id: &str,
+    call: &JoinCall,
+) -> Result<(Joined, RequestRecord), ApiError> {
+    store
+        .update(id, |r| {
+            match join::join(r, &call.agent_key, &call.call, now_ms()) {
+                Ok(Join::Run(i)) if i == call.step => {
+                    let (claim, events) = claim_step(targets, r, i)?;
+                    Ok((Joined::Claimed(claim), events))
+                }
+                Ok(Join::Running(i)) if i == call.step => Ok((Joined::Running, vec![])),
+                _ => Ok((Joined::Missed, vec![])),
+            }
+        })
+        .await
+}
+
+/// Claims step `i` of `r` (as read inside a conditional update): its references resolved,
+/// its scope derived again, its target's role.
+fn claim_step(
+    targets: &BTreeMap<String, String>,
+    r: &mut RequestRecord,
+    i: usize,
+) -> Result<(StepClaim, Vec<tollgate_core::Event>), ApiError> {
+    let role_arn = r
+        .plan
+        .as_ref()
+        .and_then(|p| p.steps.get(i))
+        .and_then(|s| targets.get(&s.request.target).cloned());
+    let resolved = resolved_step(r, i, role_arn.as_deref());
+    r.claim_step(
+        i,
+        now_ms(),
+        role_arn.as_deref(),
+        resolved,
+        call::signing_region,
+    )
+}
+
+/// Step `i` with its references resolved and what it then acts on derived again, for
+/// [`RequestRecord::claim_step`] to hold against what was approved.
+fn resolved_step(
+    rec: &RequestRecord,
+    i: usize,
+    role_arn: Option<&str>,
+) -> Result<ResolvedStep, Failure> {
+    let request = rec.resolve_step(i)?;
+    let account = role_arn.and_then(arn_account).unwrap_or("*");
+    let (scope, _) = tollgate_policy::scope_of(&request, account)
+        .map_err(|e| Failure::new(FailureCode::ReferenceRefused, e.message))?;
+    Ok(ResolvedStep { request, scope })
+}
+
 /// Session tags so CloudTrail shows which request and whose approval a call carried. Tag
 /// values allow letters, digits, spaces and `_.:/=+-@`, at most 256 characters.
 fn session_tags(request_id: &str, approvers: &[String]) -> Vec<(String, String)> {
@@ -452,5 +552,119 @@ mod tests {
         assert!(tags[1].1.starts_with("alice@example.com bob_script_"));
         assert_eq!(tags[1].1.chars().count(), 256);
         assert_eq!(session_tags("01J", &[]).len(), 1);
+    }
+
+    /// A parked plan of two allowed DynamoDB steps of agent `ci-bot`, in `store`.
+    async fn parked(store: &dyn RecordStore) -> RequestRecord {
+        use tollgate_core::plan::{PlanStep, parse_plan};
+        let body = serde_json::json!({"run": "by_calls", "window_seconds": 60, "reason": "r",
+        "steps": [
+            {"action": "dynamodb:DeleteItem", "params": {"TableName": "t", "Key": {"id": {"S": "1"}}}},
+            {"action": "dynamodb:DeleteTable", "params": {"TableName": "t"}},
+        ]});
+        let plan = parse_plan(body.to_string().as_bytes(), "us-east-1", 5).unwrap();
+        let steps = plan
+            .steps
+            .iter()
+            .map(|r| {
+                let (scope, _) = tollgate_policy::scope_of(r, "222222222222").unwrap();
+                PlanStep::new(
+                    r.clone(),
+                    tollgate_core::Decision {
+                        effect: tollgate_core::Effect::Allow,
+                        policy_ids: vec!["p".into()],
+                        reason: "p".into(),
+                        mask: Default::default(),
+                        requires: Default::default(),
+                        breakglass: None,
+                    },
+                    scope,
+                )
+            })
+            .collect();
+        let agent = who("ci-bot");
+        let (rec, events) = RequestRecord::new_plan("P1".into(), plan, steps, agent, now_ms());
+        store.create(&rec, &events, None).await.unwrap();
+        let (claim, rec) = store
+            .update("P1", |r| {
+                r.claim_for_execution(now_ms(), Some(ROLE), call::signing_region)
+            })
+            .await
+            .unwrap();
+        assert_eq!(claim, Claim::Parked);
+        rec
+    }
+
+    const ROLE: &str = "arn:aws:iam::222222222222:role/target";
+
+    fn who(sub: &str) -> tollgate_core::Identity {
+        tollgate_core::Identity {
+            issuer: "https://idp".into(),
+            subject: sub.into(),
+            name: sub.into(),
+            ..Default::default()
+        }
+    }
+
+    fn joining(rec: &RequestRecord, step: usize, agent: &str) -> JoinCall {
+        let mut call = rec.plan.as_ref().unwrap().steps[step].request.clone();
+        call.reason = Some("front door".into());
+        JoinCall {
+            step,
+            agent_key: who(agent).key(),
+            call,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn copies_of_a_joined_call_racing_claim_its_step_once() {
+        let store: Arc<dyn RecordStore> = Arc::new(tollgate_aws::store::memory::MemoryStore::new());
+        let rec = parked(store.as_ref()).await;
+        let targets = BTreeMap::from([("default".to_string(), ROLE.to_string())]);
+        let call = joining(&rec, 0, "ci-bot");
+        let racers: Vec<_> = (0..8)
+            .map(|_| {
+                let (store, targets, call) = (store.clone(), targets.clone(), call.clone());
+                tokio::spawn(async move {
+                    claim_joined(store.as_ref(), &targets, "P1", &call)
+                        .await
+                        .unwrap()
+                        .0
+                })
+            })
+            .collect();
+        let mut claimed = 0;
+        for r in racers {
+            match r.await.unwrap() {
+                Joined::Claimed(StepClaim::Run { session_policy, .. }) => {
+                    assert!(
+                        session_policy.contains("dynamodb:DeleteItem"),
+                        "{session_policy}"
+                    );
+                    claimed += 1;
+                }
+                Joined::Running => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(claimed, 1, "one copy of the call claims the step");
+        let events = store.events("P1").await.unwrap();
+        let started = events
+            .iter()
+            .filter(|e| e.kind == tollgate_core::EventKind::StepStarted)
+            .count();
+        assert_eq!(started, 1);
+
+        // Another agent's identical call, and a later step out of turn, join nothing.
+        let other = joining(&rec, 0, "someone-else");
+        let (j, _) = claim_joined(store.as_ref(), &targets, "P1", &other)
+            .await
+            .unwrap();
+        assert_eq!(j, Joined::Missed);
+        let later = joining(&rec, 1, "ci-bot");
+        let (j, _) = claim_joined(store.as_ref(), &targets, "P1", &later)
+            .await
+            .unwrap();
+        assert_eq!(j, Joined::Missed);
     }
 }

@@ -3,6 +3,9 @@
 //! that says whether the call may have run, with its audit event and a closing notice. It
 //! reads and writes records and asks Step Functions about executions; it never runs a call.
 //!
+//! It also ends plans run by calls whose window is over (`plan_window_ended`), the steps
+//! not called by then unrun.
+//!
 //! It also raises the alarm for break-glass approvals nobody acknowledged in time: once per
 //! use (a conditional write marks it), on the alarm topic and the approval topic, with a
 //! warning in the log. It reads only break-glass uses for that, through their own shards of
@@ -330,6 +333,9 @@ impl Sweeper {
         listed: &RequestRecord,
         now: u64,
     ) -> Result<Option<Closed>, ApiError> {
+        if listed.window_ended(now) {
+            return self.end_window(&listed.id, now).await;
+        }
         // Only a request quiet for longer than the bound is worth asking Step Functions about.
         if stuck(listed, false, now, self.bound_ms).is_none() {
             return Ok(None);
@@ -364,6 +370,36 @@ impl Sweeper {
     }
 }
 
+impl Sweeper {
+    /// Ends a parked plan whose window is over (`plan_window_ended`), in one conditional
+    /// write that finds it still so, and tells its approvers.
+    async fn end_window(&self, id: &str, now: u64) -> Result<Option<Closed>, ApiError> {
+        let (ended, rec) = self
+            .store
+            .update(id, |r| {
+                let events = r.end_window(now)?;
+                Ok((!events.is_empty(), events))
+            })
+            .await?;
+        if !ended {
+            return Ok(None);
+        }
+        tracing::info!(request_id = %id, "plan's window ended");
+        let notified = tollgate_notifier::publish_closing(self.topic.as_ref(), &rec).await;
+        Ok(Some(Closed {
+            id: rec.id.clone(),
+            from: Status::Executing,
+            code: rec
+                .error
+                .as_ref()
+                .map(|e| e.code.to_string())
+                .unwrap_or_default(),
+            may_have_run: false,
+            notified,
+        }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,6 +411,122 @@ mod tests {
         for bad in ["59", "-1", "ten", ""] {
             let e = bound_from(Some(bad)).unwrap_err();
             assert!(e.contains("TOLLGATE_SWEEP_AFTER_SECONDS"), "{e}");
+        }
+    }
+
+    mod window {
+        use std::sync::Mutex;
+
+        use async_trait::async_trait;
+        use tollgate_aws::store::memory::MemoryStore;
+        use tollgate_core::plan::{PlanStep, Scope, parse_plan};
+        use tollgate_core::{Claim, Decision, Effect, FailureCode, Identity};
+
+        use super::*;
+
+        struct Gone;
+
+        #[async_trait]
+        impl Workflow for Gone {
+            async fn start(&self, _: &str, _: u64) -> Result<(), ApiError> {
+                unreachable!("the sweeper starts no workflow")
+            }
+            async fn approve(&self, _: &str, _: &str) -> Result<bool, ApiError> {
+                unreachable!()
+            }
+            async fn reject(&self, _: &str, _: &str) -> Result<bool, ApiError> {
+                unreachable!()
+            }
+            async fn cancel(&self, _: &str) -> Result<bool, ApiError> {
+                unreachable!()
+            }
+            async fn running(&self, _: &str) -> Result<bool, ApiError> {
+                Ok(false)
+            }
+        }
+
+        #[derive(Default)]
+        struct Notices(Mutex<Vec<String>>);
+
+        #[async_trait]
+        impl Publisher for Notices {
+            async fn publish(&self, subject: &str, _: &Value) -> Result<String, ApiError> {
+                self.0.lock().unwrap().push(subject.to_string());
+                Ok("m".into())
+            }
+        }
+
+        /// A parked one-step plan with a 60 s window, parked at `at`.
+        async fn parked(store: &dyn RecordStore, id: &str, at: u64) {
+            let body = json!({"run": "by_calls", "window_seconds": 60, "reason": "r",
+                "steps": [{"action": "dynamodb:DeleteTable", "params": {"TableName": "t"}}]});
+            let plan = parse_plan(body.to_string().as_bytes(), "us-east-1", 5).unwrap();
+            let allow = Decision {
+                effect: Effect::Allow,
+                policy_ids: vec!["p".into()],
+                reason: "p".into(),
+                mask: Default::default(),
+                requires: Default::default(),
+                breakglass: None,
+            };
+            let steps = vec![PlanStep::new(
+                plan.steps[0].clone(),
+                allow,
+                Scope::default(),
+            )];
+            let agent = Identity {
+                issuer: "https://idp".into(),
+                subject: "ci-bot".into(),
+                ..Default::default()
+            };
+            let (rec, events) = RequestRecord::new_plan(id.into(), plan, steps, agent, at);
+            store.create(&rec, &events, None).await.unwrap();
+            let (claim, _) = store
+                .update(id, |r| {
+                    r.claim_for_execution(at, Some("arn:aws:iam::1:role/t"), |_| "us-east-1".into())
+                })
+                .await
+                .unwrap();
+            assert_eq!(claim, Claim::Parked);
+        }
+
+        #[tokio::test]
+        async fn a_plan_whose_window_ended_is_failed_once_and_one_within_it_is_left() {
+            let store: Arc<dyn RecordStore> = Arc::new(MemoryStore::new());
+            let notices = Arc::new(Notices::default());
+            let t0 = 1_700_000_000_000;
+            parked(store.as_ref(), "OLD", t0).await;
+            parked(store.as_ref(), "NEW", t0 + 50_000).await;
+            // A bound shorter than both plans' quiet time: a parked plan is not stuck for it.
+            let sweeper =
+                Sweeper::with_ports(store.clone(), Arc::new(Gone), notices.clone(), 1_000);
+            let report = sweeper.sweep(t0 + 60_000).await.unwrap();
+            assert_eq!(report.closed.len(), 1, "{:?}", report.to_json());
+            assert_eq!(report.closed[0].id, "OLD");
+            assert_eq!(report.closed[0].code, "plan_window_ended");
+            assert!(!report.closed[0].may_have_run);
+            let old = store.get("OLD").await.unwrap().unwrap();
+            assert_eq!(old.status, Status::Failed);
+            assert_eq!(old.error.unwrap().code, FailureCode::PlanWindowEnded);
+            assert_eq!(
+                store.get("NEW").await.unwrap().unwrap().status,
+                Status::Executing
+            );
+            assert_eq!(notices.0.lock().unwrap().len(), 1);
+            assert!(
+                store
+                    .parked_plans(&old.agent.key())
+                    .await
+                    .unwrap()
+                    .iter()
+                    .all(|p| p.id == "NEW")
+            );
+
+            // Once: the next sweep ends only the plan whose window has ended since.
+            let report = sweeper.sweep(t0 + 110_000).await.unwrap();
+            let closed: Vec<&str> = report.closed.iter().map(|c| c.id.as_str()).collect();
+            assert_eq!(closed, ["NEW"]);
+            assert_eq!(notices.0.lock().unwrap().len(), 2);
         }
     }
 }

@@ -33,6 +33,7 @@ pub async fn run(store: &dyn RecordStore, tag: &str) {
     counts_each_request_once_with_distinct_counts(store, tag).await;
     grants_are_used_at_most_their_uses_even_at_once(store, tag).await;
     grants_end_by_time_and_by_revocation_and_notice_once(store, tag).await;
+    parked_plans_are_found_by_their_agent_until_they_end(store, tag).await;
 }
 
 fn agent(sub: &str) -> Identity {
@@ -809,4 +810,66 @@ async fn grants_end_by_time_and_by_revocation_and_notice_once(store: &dyn Record
         .filter(|id| id.starts_with(&format!("{tag}GR")))
         .collect();
     assert_eq!(mine.len(), 3, "{mine:?}");
+}
+
+/// An allowed one-step plan run by calls, of agent `agent_sub`, created at `T0`.
+fn by_calls_plan(id: &str, agent_sub: &str) -> (RequestRecord, Vec<tollgate_core::Event>) {
+    use tollgate_core::plan::{PlanStep, Scope, parse_plan};
+    let body = json!({"run": "by_calls", "window_seconds": 60, "reason": "contract",
+        "steps": [{"action": "dynamodb:DeleteTable", "params": {"TableName": "t"}}]});
+    let plan = parse_plan(body.to_string().as_bytes(), "us-east-1", 5).expect("plan parses");
+    let decision = Decision {
+        effect: Effect::Allow,
+        policy_ids: vec!["contract".into()],
+        reason: "contract".into(),
+        mask: Default::default(),
+        requires: Default::default(),
+        breakglass: None,
+    };
+    let steps = vec![PlanStep::new(
+        plan.steps[0].clone(),
+        decision,
+        Scope::default(),
+    )];
+    RequestRecord::new_plan(id.into(), plan, steps, agent(agent_sub), T0)
+}
+
+/// A parked plan is found, as last written, by its agent alone, with one read; it goes in
+/// the write that ends it.
+async fn parked_plans_are_found_by_their_agent_until_they_end(store: &dyn RecordStore, tag: &str) {
+    let key = |sub: &str| agent(sub).key();
+    let owner = format!("{tag}parker");
+    let id = format!("{tag}PARK1");
+    let (rec, events) = by_calls_plan(&id, &owner);
+    store.create(&rec, &events, None).await.unwrap();
+    // Approved, not yet parked: nothing to join.
+    assert!(store.parked_plans(&key(&owner)).await.unwrap().is_empty());
+    let (claim, parked) = store
+        .update(&id, |r| {
+            r.claim_for_execution(T0 + 1, Some("arn:aws:iam::1:role/t"), |_| {
+                "us-east-1".into()
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(claim, tollgate_core::Claim::Parked);
+    let found = store.parked_plans(&key(&owner)).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].seq, parked.seq);
+    assert_eq!(found[0].status, Status::Executing);
+    assert!(found[0].plan.as_ref().unwrap().parked());
+    assert!(
+        store
+            .parked_plans(&key(&format!("{tag}other")))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Its window ends: the plan fails, and the pointer goes in the same write.
+    let (_, ended) = store
+        .update(&id, |r| Ok(((), r.end_window(T0 + 120_000)?)))
+        .await
+        .unwrap();
+    assert_eq!(ended.status, Status::Failed);
+    assert!(store.parked_plans(&key(&owner)).await.unwrap().is_empty());
 }

@@ -12,6 +12,7 @@
 //! | an agent's rate counters of a day | `RATE#<sha256(agent key)>` | `DAY#<days since 1970>` |
 //! | a request approved by break-glass, for listing those | `REQ#<id>` | `BREAKGLASS` |
 //! | a grant | `GRANT` | `<grant id>` |
+//! | a parked plan (run by calls), for its agent's front-door calls | `PARKED#<sha256(agent key)>` | `<plan id>` |
 //!
 //! A request item also carries `status_shard` (`<STATUS>#<n>`), the partition key of the
 //! `by-status-shard` index: see [`status_shard`]. A break-glass item carries
@@ -97,6 +98,14 @@ pub fn status_shards(status: &str) -> impl Iterator<Item = String> + '_ {
 /// them all with one query. Grants are few (one per approval that offers one) and leave by
 /// TTL a day after they expire.
 pub const GRANTS: &str = "GRANT";
+
+/// Partition key of an agent's parked plans: the key's hash, so the table names no agent.
+/// Each item holds the plan's document as of its last change (written in the same
+/// transaction as the plan), so a front-door call finds the plans it may join with one
+/// consistent Query, and the item goes in the write that ends the plan.
+pub fn parked(agent_key: &str) -> String {
+    format!("PARKED#{}", sha256_hex(agent_key.as_bytes()))
+}
 
 /// Partition key of an agent's rate counters: the key's hash, so the table names no agent.
 pub fn counters(agent_key: &str) -> String {

@@ -261,6 +261,34 @@ impl RequestLister for Store {
         self.scan_request_ids(since_ms).await
     }
 
+    /// One consistent Query of the agent's `PARKED#` partition (`keys::parked`), every page.
+    async fn parked_plans(&self, agent_key: &str) -> Result<Vec<RequestRecord>, ApiError> {
+        let mut found = Vec::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", "pk")
+                .expression_attribute_values(":pk", s(keys::parked(agent_key)))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| unavailable("DynamoDB", DisplayErrorContext(&e)))?;
+            for item in out.items() {
+                found.push(item.doc::<RequestRecord>("parked plan")?);
+            }
+            match out.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => break,
+            }
+        }
+        Ok(found)
+    }
+
     /// A period's requests from the `by-status-shard` index: one query per status and shard,
     /// each on the index's sort key (`created_at BETWEEN`), all paged at once and merged as
     /// their pages arrive. It reads only the request items of the period, where a Scan

@@ -35,6 +35,8 @@ struct Meta {
     created_at: u64,
     /// When the glass was broken, for a request approved so: its place in that listing.
     breakglass_at: Option<u64>,
+    /// Whether its `PARKED#` pointer item is there: a parked plan not yet ended.
+    parked: bool,
 }
 
 struct Claim {
@@ -86,6 +88,7 @@ fn meta(rec: &RequestRecord) -> Result<Meta, ApiError> {
         agent: rec.agent.key(),
         created_at: rec.created_at,
         breakglass_at: rec.breakglass.as_ref().map(|u| u.at),
+        parked: rec.plan.as_ref().is_some_and(|p| p.parked()) && !rec.status.is_final(),
     })
 }
 
@@ -284,6 +287,15 @@ impl RequestLister for MemoryStore {
             }
         });
         Ok(Page { requests, next })
+    }
+
+    async fn parked_plans(&self, agent_key: &str) -> Result<Vec<RequestRecord>, ApiError> {
+        let t = self.table();
+        t.requests
+            .values()
+            .filter(|m| m.parked && m.agent == agent_key)
+            .map(|m| record(m, false))
+            .collect()
     }
 
     async fn request_ids_since(&self, since_ms: u64) -> Result<Vec<String>, ApiError> {

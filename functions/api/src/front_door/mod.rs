@@ -2,11 +2,13 @@
 //! signed (SigV4) with gateway credentials (`POST /v1/credentials`); it is verified against
 //! the exact bytes the client sent, decoded by the service's own protocol into the
 //! parameters `POST /v1/requests` takes, and then goes the same way as every submission
-//! ([`Api::admit`]). The answer goes back in the service's wire format: the masked result,
+//! ([`Api::admit`]), unless it is the next step of a plan its agent had approved to run by
+//! its calls ([`join`]). The answer goes back in the service's wire format: the masked result,
 //! or an error in the protocol's shape that the SDKs read and do not retry.
 
 mod answer;
 pub(crate) mod credentials;
+mod join;
 mod service;
 
 use std::time::SystemTime;
@@ -256,6 +258,13 @@ impl Api {
         let params_len = serde_json::to_vec(&new.params).map_or(usize::MAX, |v| v.len());
         if params_len > MAX_BODY_BYTES {
             return Err(Refusal::params_too_large(params_len));
+        }
+        // A call that is the next step of one of the agent's approved plans runs as that step.
+        if let Some(out) = self
+            .join_plan(&agent, &new, &model, &decoded.operation)
+            .await?
+        {
+            return Ok(out);
         }
         // The same call from the same agent joins the request it made while that waits, and
         // receives its answer once it is decided: the claim is keyed by the call itself.

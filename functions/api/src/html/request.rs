@@ -3,6 +3,7 @@
 //! here came from an agent or from AWS, so every value goes through [`esc`].
 
 use serde_json::Value;
+use tollgate_core::plan::RunMode;
 use tollgate_core::record::Verdict;
 use tollgate_core::time::iso8601;
 use tollgate_core::{Event, RequestRecord, Status};
@@ -128,6 +129,12 @@ fn calls_html(rec: &RequestRecord) -> String {
         "<p class=\"plan\">A plan of {} steps, run in order; the first step that fails stops the rest. One decision covers every step.</p>",
         plan.steps.len()
     );
+    if let (RunMode::ByCalls, Some(w)) = (plan.run, plan.window_seconds) {
+        // Numbers only: nothing the agent wrote.
+        out.push_str(&format!(
+            "<p class=\"plan\">Run by the agent's calls: once approved, each step runs when the agent makes exactly that call itself, in order, within {w} seconds of the approval; the steps not called by then never run.</p>"
+        ));
+    }
     for (i, step) in plan.steps.iter().enumerate() {
         if let Some(one) = rec.step_record(i) {
             out.push_str(&format!(
