@@ -459,18 +459,23 @@ pub async fn claim_joined(
     id: &str,
     call: &JoinCall,
 ) -> Result<(Joined, RequestRecord), ApiError> {
-    store
-        .update(id, |r| {
-            match join::join(r, &call.agent_key, &call.call, now_ms()) {
-                Ok(Join::Run(i)) if i == call.step => {
-                    let (claim, events) = claim_step(targets, r, i)?;
-                    Ok((Joined::Claimed(claim), events))
-                }
-                Ok(Join::Running(i)) if i == call.step => Ok((Joined::Running, vec![])),
-                _ => Ok((Joined::Missed, vec![])),
-            }
-        })
-        .await
+    store.update(id, join_change(targets, call)).await
+}
+
+/// The change [`claim_joined`] makes to the plan as read: the claim of the step when the call
+/// is still exactly it.
+fn join_change<'a>(
+    targets: &'a BTreeMap<String, String>,
+    call: &'a JoinCall,
+) -> impl FnMut(&mut RequestRecord) -> Result<(Joined, Vec<tollgate_core::Event>), ApiError> + 'a {
+    move |r| match join::join(r, &call.agent_key, &call.call, now_ms()) {
+        Ok(Join::Run(i)) if i == call.step => {
+            let (claim, events) = claim_step(targets, r, i)?;
+            Ok((Joined::Claimed(claim), events))
+        }
+        Ok(Join::Running(i)) if i == call.step => Ok((Joined::Running, vec![])),
+        _ => Ok((Joined::Missed, vec![])),
+    }
 }
 
 /// Claims step `i` of `r` (as read inside a conditional update): its references resolved,
@@ -616,44 +621,45 @@ mod tests {
         }
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    #[tokio::test]
     async fn copies_of_a_joined_call_racing_claim_its_step_once() {
         let store: Arc<dyn RecordStore> = Arc::new(tollgate_aws::store::memory::MemoryStore::new());
         let rec = parked(store.as_ref()).await;
         let targets = BTreeMap::from([("default".to_string(), ROLE.to_string())]);
         let call = joining(&rec, 0, "ci-bot");
-        let racers: Vec<_> = (0..8)
-            .map(|_| {
-                let (store, targets, call) = (store.clone(), targets.clone(), call.clone());
-                tokio::spawn(async move {
-                    claim_joined(store.as_ref(), &targets, "P1", &call)
-                        .await
-                        .unwrap()
-                        .0
-                })
-            })
-            .collect();
-        let mut claimed = 0;
-        for r in racers {
-            match r.await.unwrap() {
-                Joined::Claimed(StepClaim::Run { session_policy, .. }) => {
-                    assert!(
-                        session_policy.contains("dynamodb:DeleteItem"),
-                        "{session_policy}"
-                    );
-                    claimed += 1;
-                }
-                Joined::Running => {}
-                other => panic!("{other:?}"),
+        // The worst interleaving: eight copies of the call read the plan at the same version,
+        // each finds its step waiting and claims it, and each writes its claim.
+        let mut copies = Vec::new();
+        for _ in 0..8 {
+            copies.push(store.get("P1").await.unwrap().unwrap());
+        }
+        let mut wins = 0;
+        for mut copy in copies {
+            assert_eq!(copy.seq, rec.seq);
+            let (joined, events) = join_change(&targets, &call)(&mut copy).unwrap();
+            let Joined::Claimed(StepClaim::Run { session_policy, .. }) = joined else {
+                panic!("{joined:?}")
+            };
+            assert!(
+                session_policy.contains("dynamodb:DeleteItem"),
+                "{session_policy}"
+            );
+            if store.commit(&copy, rec.seq, None, &events).await.is_ok() {
+                wins += 1;
             }
         }
-        assert_eq!(claimed, 1, "one copy of the call claims the step");
+        assert_eq!(wins, 1, "one copy of the call claims the step");
         let events = store.events("P1").await.unwrap();
         let started = events
             .iter()
             .filter(|e| e.kind == tollgate_core::EventKind::StepStarted)
             .count();
         assert_eq!(started, 1);
+        // A loser that reads again finds the step running.
+        let (j, _) = claim_joined(store.as_ref(), &targets, "P1", &call)
+            .await
+            .unwrap();
+        assert_eq!(j, Joined::Running);
 
         // Another agent's identical call, and a later step out of turn, join nothing.
         let other = joining(&rec, 0, "someone-else");
