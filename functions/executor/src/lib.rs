@@ -176,17 +176,21 @@ impl Executor {
         let (outcome, rec) = match joined {
             Joined::Running => ("running", rec),
             Joined::Missed => ("missed", rec),
-            Joined::Claimed(StepClaim::Run {
-                request,
-                role_arn,
-                session_policy,
-            }) => {
-                let rec = self
-                    .run_step(rec, call.step, &request, &role_arn, &session_policy)
-                    .await?;
-                ("ran", rec)
-            }
-            Joined::Claimed(_) => ("ran", rec),
+            Joined::Claimed(claim) => match *claim {
+                StepClaim::Run {
+                    request,
+                    role_arn,
+                    session_policy,
+                } => {
+                    let rec = self
+                        .run_step(rec, call.step, &request, &role_arn, &session_policy)
+                        .await?;
+                    ("ran", rec)
+                }
+                // The step and the plan are FAILED, nothing was called.
+                StepClaim::Refused(_) => ("ran", rec),
+                StepClaim::Skip => ("missed", rec),
+            },
         };
         tracing::info!(request_id = %id, step = call.step, outcome, "front-door call joined to a plan");
         Ok(json!({"join": outcome, "step": call.step, "record": rec}))
@@ -443,7 +447,7 @@ impl Executor {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Joined {
     /// The call was the next step; the step's claim as written.
-    Claimed(StepClaim),
+    Claimed(Box<StepClaim>),
     /// The call is the next step, which another copy of it is running.
     Running,
     /// The call is not the plan's next step (any more): it goes the usual way.
@@ -471,7 +475,7 @@ fn join_change<'a>(
     move |r| match join::join(r, &call.agent_key, &call.call, now_ms()) {
         Ok(Join::Run(i)) if i == call.step => {
             let (claim, events) = claim_step(targets, r, i)?;
-            Ok((Joined::Claimed(claim), events))
+            Ok((Joined::Claimed(Box::new(claim)), events))
         }
         Ok(Join::Running(i)) if i == call.step => Ok((Joined::Running, vec![])),
         _ => Ok((Joined::Missed, vec![])),
@@ -637,8 +641,11 @@ mod tests {
         for mut copy in copies {
             assert_eq!(copy.seq, rec.seq);
             let (joined, events) = join_change(&targets, &call)(&mut copy).unwrap();
-            let Joined::Claimed(StepClaim::Run { session_policy, .. }) = joined else {
+            let Joined::Claimed(claim) = joined else {
                 panic!("{joined:?}")
+            };
+            let StepClaim::Run { session_policy, .. } = *claim else {
+                panic!("{claim:?}")
             };
             assert!(
                 session_policy.contains("dynamodb:DeleteItem"),
