@@ -263,6 +263,18 @@ impl RequestRecord {
         e
     }
 
+    /// Adds `extra` members to the detail of `ev`, the event this record last pushed, and
+    /// hashes it again, so the chain stays whole.
+    pub(crate) fn amend_last(&mut self, ev: &mut Event, extra: &[(&str, Value)]) {
+        if let Value::Object(m) = &mut ev.detail {
+            for (k, v) in extra {
+                m.insert((*k).to_string(), v.clone());
+            }
+        }
+        ev.hash = ev.compute_hash();
+        self.last_hash = ev.hash.clone();
+    }
+
     /// Moves to `to` if that move is legal, recording `kind`.
     pub fn transition(
         &mut self,

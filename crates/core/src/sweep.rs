@@ -89,12 +89,10 @@ impl RequestRecord {
         let from = self.status;
         let mut ev = self.fail(failure, now)?;
         // The event says who closed it and from where, beside the failure itself.
-        if let serde_json::Value::Object(m) = &mut ev.detail {
-            m.insert("by".into(), json!("sweeper"));
-            m.insert("swept_from".into(), json!(from));
-        }
-        ev.hash = ev.compute_hash();
-        self.last_hash = ev.hash.clone();
+        self.amend_last(
+            &mut ev,
+            &[("by", json!("sweeper")), ("swept_from", json!(from))],
+        );
         Ok(vec![ev])
     }
 }

@@ -419,8 +419,7 @@ mod tests {
 
         use async_trait::async_trait;
         use tollgate_aws::store::memory::MemoryStore;
-        use tollgate_core::plan::{PlanStep, Scope, parse_plan};
-        use tollgate_core::{Claim, Decision, Effect, FailureCode, Identity};
+        use tollgate_core::{Claim, FailureCode};
 
         use super::*;
 
@@ -458,28 +457,7 @@ mod tests {
 
         /// A parked one-step plan with a 60 s window, parked at `at`.
         async fn parked(store: &dyn RecordStore, id: &str, at: u64) {
-            let body = json!({"run": "by_calls", "window_seconds": 60, "reason": "r",
-                "steps": [{"action": "dynamodb:DeleteTable", "params": {"TableName": "t"}}]});
-            let plan = parse_plan(body.to_string().as_bytes(), "us-east-1", 5).unwrap();
-            let allow = Decision {
-                effect: Effect::Allow,
-                policy_ids: vec!["p".into()],
-                reason: "p".into(),
-                mask: Default::default(),
-                requires: Default::default(),
-                breakglass: None,
-            };
-            let steps = vec![PlanStep::new(
-                plan.steps[0].clone(),
-                allow,
-                Scope::default(),
-            )];
-            let agent = Identity {
-                issuer: "https://idp".into(),
-                subject: "ci-bot".into(),
-                ..Default::default()
-            };
-            let (rec, events) = RequestRecord::new_plan(id.into(), plan, steps, agent, at);
+            let (rec, events) = tollgate_aws::store::contract::by_calls_plan(id, "ci-bot", at);
             store.create(&rec, &events, None).await.unwrap();
             let (claim, _) = store
                 .update(id, |r| {

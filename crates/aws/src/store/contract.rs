@@ -812,8 +812,13 @@ async fn grants_end_by_time_and_by_revocation_and_notice_once(store: &dyn Record
     assert_eq!(mine.len(), 3, "{mine:?}");
 }
 
-/// An allowed one-step plan run by calls, of agent `agent_sub`, created at `T0`.
-fn by_calls_plan(id: &str, agent_sub: &str) -> (RequestRecord, Vec<tollgate_core::Event>) {
+/// An allowed one-step plan run by calls (a 60 s window), of agent `agent_sub`, created at
+/// `at` (ms).
+pub fn by_calls_plan(
+    id: &str,
+    agent_sub: &str,
+    at: u64,
+) -> (RequestRecord, Vec<tollgate_core::Event>) {
     use tollgate_core::plan::{PlanStep, Scope, parse_plan};
     let body = json!({"run": "by_calls", "window_seconds": 60, "reason": "contract",
         "steps": [{"action": "dynamodb:DeleteTable", "params": {"TableName": "t"}}]});
@@ -831,7 +836,7 @@ fn by_calls_plan(id: &str, agent_sub: &str) -> (RequestRecord, Vec<tollgate_core
         decision,
         Scope::default(),
     )];
-    RequestRecord::new_plan(id.into(), plan, steps, agent(agent_sub), T0)
+    RequestRecord::new_plan(id.into(), plan, steps, agent(agent_sub), at)
 }
 
 /// A parked plan is found, as last written, by its agent alone, with one read; it goes in
@@ -840,7 +845,7 @@ async fn parked_plans_are_found_by_their_agent_until_they_end(store: &dyn Record
     let key = |sub: &str| agent(sub).key();
     let owner = format!("{tag}parker");
     let id = format!("{tag}PARK1");
-    let (rec, events) = by_calls_plan(&id, &owner);
+    let (rec, events) = by_calls_plan(&id, &owner, T0);
     store.create(&rec, &events, None).await.unwrap();
     // Approved, not yet parked: nothing to join.
     assert!(store.parked_plans(&key(&owner)).await.unwrap().is_empty());

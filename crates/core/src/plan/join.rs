@@ -133,11 +133,7 @@ impl RequestRecord {
             ),
         );
         let mut ev = self.fail(failure, now)?;
-        if let serde_json::Value::Object(m) = &mut ev.detail {
-            m.insert("steps_run".into(), json!(next));
-        }
-        ev.hash = ev.compute_hash();
-        self.last_hash = ev.hash.clone();
+        self.amend_last(&mut ev, &[("steps_run", json!(next))]);
         Ok(vec![ev])
     }
 }
@@ -223,15 +219,20 @@ mod tests {
         who("agent", &[]).key()
     }
 
-    /// Runs step `i` to success with `answer`, as the executor would.
-    fn run(rec: &mut RequestRecord, i: usize, answer: Value) {
+    /// Claims step `i` at `at` as the executor would, with its references resolved.
+    fn claim(rec: &mut RequestRecord, i: usize, at: u64) {
         let s = &rec.plan.as_ref().unwrap().steps[i];
         let resolved = Ok(crate::plan::ResolvedStep {
             request: rec.resolve_step(i).unwrap(),
             scope: s.scope.clone(),
         });
-        let (c, _) = rec.claim_step(i, T0 + 1, ROLE, resolved, region).unwrap();
+        let (c, _) = rec.claim_step(i, at, ROLE, resolved, region).unwrap();
         assert!(matches!(c, crate::plan::StepClaim::Run { .. }), "{c:?}");
+    }
+
+    /// Runs step `i` to success with `answer`, as the executor would.
+    fn run(rec: &mut RequestRecord, i: usize, answer: Value) {
+        claim(rec, i, T0 + 1);
         rec.record_step_outcome(
             i,
             Outcome::Succeeded {
@@ -326,15 +327,8 @@ mod tests {
                 json!({"TableName": "t", "Item": {"arn": {"S": arn}}}),
             )
         };
-        assert_eq!(
-            join(
-                &rec,
-                &agent(),
-                &put("arn:aws:dynamodb:us-east-1:1:table/t"),
-                T0 + 5
-            ),
-            Ok(Join::Run(1))
-        );
+        let second = put("arn:aws:dynamodb:us-east-1:1:table/t");
+        assert_eq!(join(&rec, &agent(), &second, T0 + 5), Ok(Join::Run(1)));
         assert_eq!(
             join(&rec, &agent(), &put("arn:other"), T0 + 5),
             Err(Miss::Differs {
@@ -348,21 +342,8 @@ mod tests {
             Err(Miss::Differs { step: 1, .. })
         ));
         // While step 1 runs, its call is told so.
-        let s = &rec.plan.as_ref().unwrap().steps[1];
-        let resolved = Ok(crate::plan::ResolvedStep {
-            request: rec.resolve_step(1).unwrap(),
-            scope: s.scope.clone(),
-        });
-        rec.claim_step(1, T0 + 3, ROLE, resolved, region).unwrap();
-        assert_eq!(
-            join(
-                &rec,
-                &agent(),
-                &put("arn:aws:dynamodb:us-east-1:1:table/t"),
-                T0 + 5
-            ),
-            Ok(Join::Running(1))
-        );
+        claim(&mut rec, 1, T0 + 3);
+        assert_eq!(join(&rec, &agent(), &second, T0 + 5), Ok(Join::Running(1)));
     }
 
     #[test]
@@ -407,12 +388,7 @@ mod tests {
 
         run(&mut rec, 0, json!({"TableDescription": {"TableArn": "a"}}));
         // Step 1 claimed just before the end: the window does not cut it off.
-        let s = &rec.plan.as_ref().unwrap().steps[1];
-        let resolved = Ok(crate::plan::ResolvedStep {
-            request: rec.resolve_step(1).unwrap(),
-            scope: s.scope.clone(),
-        });
-        rec.claim_step(1, end - 1, ROLE, resolved, region).unwrap();
+        claim(&mut rec, 1, end - 1);
         assert!(!rec.window_ended(end + 1));
         assert!(rec.end_window(end + 1).unwrap().is_empty());
         rec.record_step_outcome(
