@@ -1510,3 +1510,72 @@ async fn a_grant_is_what_every_approver_offered_and_is_revoked_from_the_inbox() 
     assert_eq!(listed["grants"][0]["state"], "revoked", "{listed}");
     assert_eq!(listed["grants"][0]["revoked"]["by"]["subject"], "alice");
 }
+
+/// A plan run by calls is submitted through the route with how it runs, which the approver
+/// reads on the page and the hash covers; a window on a plan run at once is refused by name.
+#[tokio::test]
+async fn a_plan_run_by_calls_is_held_with_its_window_shown_and_bound() {
+    let h = harness();
+    let step = json!({"action": "dynamodb:DeleteTable", "params": {"TableName": "orders"}});
+    let plan = |extra: Value| {
+        let mut p = json!({"reason": "cleanup", "steps": [step]});
+        for (k, v) in extra.as_object().unwrap() {
+            p[k] = v.clone();
+        }
+        p
+    };
+    let (status, body) = h
+        .call(
+            "POST",
+            "/v1/plans",
+            &h.agent("planner"),
+            &[],
+            plan(json!({"window_seconds": 600})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["field"], "window_seconds", "{body}");
+
+    let (status, body) = h
+        .call(
+            "POST",
+            "/v1/plans",
+            &h.agent("planner"),
+            &[],
+            plan(json!({"run": "by_calls", "window_seconds": 600})),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["id"].as_str().unwrap().to_string();
+    let rec = h.store.get(&id).await.unwrap().unwrap();
+    let p = rec.plan.as_ref().unwrap();
+    assert_eq!(p.run, tollgate_core::plan::RunMode::ByCalls);
+    assert_eq!((p.window_seconds, p.calls_until), (Some(600), None));
+    assert_eq!(rec.request_hash, p.hash());
+    let (_, at_once) = h
+        .call(
+            "POST",
+            "/v1/plans",
+            &h.agent("planner"),
+            &[],
+            plan(json!({})),
+        )
+        .await;
+    let other = h
+        .store
+        .get(at_once["id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(other.request_hash, rec.request_hash);
+
+    let alice = h.sign_in("alice", &["approvers"]).await;
+    let (status, page) = h
+        .browse("GET", &format!("/v1/inbox/{id}"), &alice, &[])
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("Run by the agent's calls") && page.contains("within 600 seconds"),
+        "{page}"
+    );
+}
