@@ -87,6 +87,10 @@ pub fn join(
     if step.params != call.params {
         return differs("params");
     }
+    // A plan step never carries a body kept beside the record; a call that does is not one.
+    if step.payload != call.payload {
+        return differs("payload");
+    }
     Ok(match status {
         StepStatus::Running => Join::Running(i),
         _ => Join::Run(i),
@@ -208,6 +212,7 @@ mod tests {
             params: params.as_object().unwrap().clone(),
             reason: Some("called through the front door".into()),
             target: "default".into(),
+            payload: None,
         }
     }
 
