@@ -14,6 +14,7 @@ pub mod notify;
 pub mod oidc;
 pub mod payloads;
 pub mod policy_source;
+pub mod presign;
 pub mod ports;
 pub mod s3;
 pub mod settings;
