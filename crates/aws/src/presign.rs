@@ -44,7 +44,10 @@ pub fn presign_put(
     .map_err(|e| failed(e.to_string()))?;
     // The URL parser drops `.` and `..` segments: the agent's client would send another path
     // than the one signed. Refused, as the executor refuses to send such a call.
-    let uri: http::Uri = built.url.parse().map_err(|e: http::uri::InvalidUri| failed(e.to_string()))?;
+    let uri: http::Uri = built
+        .url
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| failed(e.to_string()))?;
     let url = crate::signed_http::exact_url(&uri).map_err(|e| failed(e.message))?;
     let host = match (url.host_str(), url.port()) {
         (Some(h), Some(p)) => format!("{h}:{p}"),
@@ -166,10 +169,16 @@ mod tests {
         let now = SystemTime::now();
         let body = b"the approved bytes";
         let put = presigned(body, "dir/a b+c~.txt", now);
-        assert!(put.url.starts_with("http://127.0.0.1:4566/bkt/dir/a%20b%2Bc~.txt?"), "{}", put.url);
+        assert!(
+            put.url
+                .starts_with("http://127.0.0.1:4566/bkt/dir/a%20b%2Bc~.txt?"),
+            "{}",
+            put.url
+        );
         assert!(put.url.contains("X-Amz-Expires=300"), "{}", put.url);
         assert!(
-            put.url.contains("X-Amz-SignedHeaders=content-length%3Bhost%3Bx-amz-checksum-sha256"),
+            put.url
+                .contains("X-Amz-SignedHeaders=content-length%3Bhost%3Bx-amz-checksum-sha256"),
             "{}",
             put.url
         );
@@ -214,7 +223,12 @@ mod tests {
     fn the_url_names_the_key_exactly_or_is_not_made() {
         let now = SystemTime::now();
         let put = presigned(b"x", "a/b%2Fc/\u{e9}", now);
-        assert!(put.url.starts_with("http://127.0.0.1:4566/bkt/a/b%252Fc/%C3%A9?"), "{}", put.url);
+        assert!(
+            put.url
+                .starts_with("http://127.0.0.1:4566/bkt/a/b%252Fc/%C3%A9?"),
+            "{}",
+            put.url
+        );
         let (new, up) = tollgate_core::upload::parse_upload(
             serde_json::json!({"bucket": "bkt", "key": "a/../etc", "content_length": 1,
                 "checksum_sha256": sum(b"x")})
@@ -224,8 +238,15 @@ mod tests {
         )
         .unwrap();
         let creds = Credentials::new("ASIASCOPED", SECRET, None, None, "t");
-        let e = presign_put(&creds, &new, &up, Some("http://127.0.0.1:4566"), now, Duration::from_secs(300))
-            .unwrap_err();
+        let e = presign_put(
+            &creds,
+            &new,
+            &up,
+            Some("http://127.0.0.1:4566"),
+            now,
+            Duration::from_secs(300),
+        )
+        .unwrap_err();
         assert!(e.message.contains("would change"), "{}", e.message);
     }
 }

@@ -808,10 +808,7 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
                     message: format!("{e} (request {})", a.body["id"].as_str().unwrap_or("?")),
                 });
             }
-            output::print(
-                Output::Json,
-                &s3_cp::done(&a, &bucket, &key, n, &sum, &put),
-            );
+            output::print(Output::Json, &s3_cp::done(&a, &bucket, &key, n, &sum, &put));
             Ok(exit::SUCCEEDED)
         }
         Command::Status { id, wait } => {

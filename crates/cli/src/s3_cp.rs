@@ -159,7 +159,10 @@ mod tests {
             destination("s3://b/dir/", "x/f.bin").unwrap(),
             ("b".into(), "dir/f.bin".into())
         );
-        assert_eq!(destination("s3://b", "f.bin").unwrap(), ("b".into(), "f.bin".into()));
+        assert_eq!(
+            destination("s3://b", "f.bin").unwrap(),
+            ("b".into(), "f.bin".into())
+        );
         assert!(destination("b/k", "f").is_err());
         assert!(destination("s3:///k", "f").is_err());
     }

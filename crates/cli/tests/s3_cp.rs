@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 use tollgate_cli::client::Client;
 use tollgate_core::record::Verdict;
@@ -129,7 +130,12 @@ async fn a_six_mib_file_allowed_by_policy_goes_to_s3_by_its_presigned_url() {
     let r = run(tollgate(
         &stack,
         &agent,
-        &["s3", "cp", path.to_str().unwrap(), "s3://scratch/dir/six.bin"],
+        &[
+            "s3",
+            "cp",
+            path.to_str().unwrap(),
+            "s3://scratch/dir/six.bin",
+        ],
     ))
     .await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
@@ -139,29 +145,34 @@ async fn a_six_mib_file_allowed_by_policy_goes_to_s3_by_its_presigned_url() {
     assert!(!r.stdout.contains("X-Amz-Signature") && !r.stderr.contains("X-Amz-Signature"));
     assert_eq!(read_back(&stack, "scratch", "dir/six.bin").await, bytes);
 
-    // The record keeps the URL sealed: an approver's view, and the trail, show it masked.
+    // The agent that asked sees its URL; the record as stored keeps it only sealed.
     let id = done["request_id"].as_str().unwrap();
-    let approver = Client::new(&stack.api_url, Some(stack.token("alice", true).unwrap()));
-    let seen = approver.status(id, 0).await.unwrap();
-    assert_eq!(seen.status, 200, "{}", seen.body);
-    let shown = seen.body.to_string();
-    assert!(!shown.contains("X-Amz-Signature"), "{shown}");
-    assert_eq!(seen.body["result"]["Upload"]["Url"], tollgate_core::mask::MASK);
-    assert_eq!(
-        seen.body["request"]["params"]["ContentLength"],
-        6 * MIB + 7
+    let own = Client::new(&stack.api_url, Some(agent.clone()))
+        .status(id, 0)
+        .await
+        .unwrap();
+    assert!(
+        own.body["result"]["Upload"]["Url"]
+            .as_str()
+            .unwrap()
+            .contains("X-Amz-Signature")
     );
-    let executed = seen.body["events"]
-        .as_array()
+    let item = aws_sdk_dynamodb::Client::new(&stack.sdk)
+        .get_item()
+        .table_name(&stack.names.table)
+        .key("pk", AttributeValue::S(format!("REQ#{id}")))
+        .key("sk", AttributeValue::S("META".into()))
+        .send()
+        .await
         .unwrap()
-        .iter()
-        .find(|e| e["kind"] == "executed")
-        .expect("an executed event")
-        .clone();
-    assert_eq!(executed["detail"]["upload"]["bytes"], 6 * MIB + 7, "{executed}");
-    assert_eq!(
-        executed["detail"]["upload"]["checksum_sha256"],
-        done["checksum_sha256"]
+        .item
+        .unwrap();
+    let doc: Value = serde_json::from_str(item["doc"].as_s().unwrap()).unwrap();
+    assert_eq!(doc["result"]["Upload"]["Url"], tollgate_core::mask::MASK);
+    let stored = format!("{item:?}");
+    assert!(
+        !stored.contains("X-Amz-Signature") && !stored.contains("X-Amz-Credential"),
+        "{stored}"
     );
     stack.stop().await;
 }
@@ -210,12 +221,43 @@ async fn a_held_upload_waits_for_its_approval_then_goes_to_s3() {
     assert_eq!(held.body["status"], "PENDING", "{}", held.body);
     assert_eq!(held.body["request"]["params"]["Key"], key.as_str());
     assert_eq!(held.body["request"]["params"]["ContentLength"], 5 * MIB + 3);
-    let a = approver.vote(&id, Verdict::Approve, Some("ok")).await.unwrap();
+    let a = approver
+        .vote(&id, Verdict::Approve, Some("ok"))
+        .await
+        .unwrap();
     assert_eq!(a.status, 200, "{}", a.body);
     let r = cp.await.unwrap();
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let done = json(&r);
     assert_eq!(done["request_id"], id.as_str());
+    // The approver's view and the trail show the URL masked, and what was authorised.
+    let seen = approver.status(&id, 0).await.unwrap();
+    assert_eq!(seen.body["status"], "SUCCEEDED", "{}", seen.body);
+    assert!(
+        !seen.body.to_string().contains("X-Amz-Signature"),
+        "{}",
+        seen.body
+    );
+    assert_eq!(
+        seen.body["result"]["Upload"]["Url"],
+        tollgate_core::mask::MASK
+    );
+    let executed = seen.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "executed")
+        .expect("an executed event")
+        .clone();
+    assert_eq!(
+        executed["detail"]["upload"]["bytes"],
+        5 * MIB + 3,
+        "{executed}"
+    );
+    assert_eq!(
+        executed["detail"]["upload"]["checksum_sha256"],
+        done["checksum_sha256"]
+    );
     assert_eq!(read_back(&stack, "releases", &key).await, bytes);
     stack.stop().await;
 }

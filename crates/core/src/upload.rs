@@ -149,9 +149,9 @@ fn required_string(obj: &mut Map<String, Value>, field: &str) -> Result<String, 
 fn length(v: Option<Value>, field: &str) -> Result<u64, ApiError> {
     match v {
         None | Some(Value::Null) => Err(ApiError::field(field, "is required")),
-        Some(Value::Number(n)) => n.as_u64().ok_or_else(|| {
-            ApiError::field(field, format!("`{n}` is not a whole number of bytes"))
-        }),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .ok_or_else(|| ApiError::field(field, format!("`{n}` is not a whole number of bytes"))),
         Some(_) => Err(ApiError::field(field, "must be a whole number of bytes")),
     }
 }
@@ -250,10 +250,7 @@ impl Upload {
     pub fn signed_headers(&self) -> Vec<(String, String)> {
         vec![
             ("content-length".into(), self.content_length.to_string()),
-            (
-                "x-amz-checksum-sha256".into(),
-                self.checksum_sha256.clone(),
-            ),
+            ("x-amz-checksum-sha256".into(), self.checksum_sha256.clone()),
         ]
     }
 
@@ -305,8 +302,10 @@ mod tests {
 
     #[test]
     fn an_upload_is_the_put_object_of_its_bucket_and_key_with_its_length_and_checksum() {
-        let (new, up) = parse(json!({"bucket": "b", "key": "a/../x\u{7f}", "content_length": 6 * MIB,
-            "checksum_sha256": SUM, "reason": "logs", "target": "default"}))
+        let (new, up) = parse(
+            json!({"bucket": "b", "key": "a/../x\u{7f}", "content_length": 6 * MIB,
+            "checksum_sha256": SUM, "reason": "logs", "target": "default"}),
+        )
         .unwrap();
         assert_eq!(new.action.to_string(), "s3:PutObject");
         // Dots and control characters are part of the key, bound exactly as sent.
@@ -328,7 +327,8 @@ mod tests {
 
     #[test]
     fn hostile_declarations_are_refused_naming_the_field() {
-        let base = || json!({"bucket": "b", "key": "k", "content_length": 10, "checksum_sha256": SUM});
+        let base =
+            || json!({"bucket": "b", "key": "k", "content_length": 10, "checksum_sha256": SUM});
         let with = |k: &str, v: Value| {
             let mut b = base();
             b[k] = v;
@@ -342,10 +342,16 @@ mod tests {
                 with("content_length", json!(MAX_SINGLE_PUT_BYTES + 1)),
                 "content_length",
             ),
-            (with("checksum_sha256", json!("not base64!")), "checksum_sha256"),
+            (
+                with("checksum_sha256", json!("not base64!")),
+                "checksum_sha256",
+            ),
             // Valid base64, but 31 bytes, or unpadded: not what S3 checks.
             (
-                with("checksum_sha256", json!("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuA==")),
+                with(
+                    "checksum_sha256",
+                    json!("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuA=="),
+                ),
                 "checksum_sha256",
             ),
             (
@@ -373,10 +379,12 @@ mod tests {
     #[test]
     fn parts_are_at_least_five_mib_but_the_last_and_add_up() {
         let part = |n: u64| json!({"content_length": n, "checksum_sha256": SUM});
-        let body = |parts: Vec<Value>, total: u64| {
-            json!({"bucket": "b", "key": "k", "content_length": total, "checksum_sha256": SUM, "parts": parts})
-        };
-        let (_, up) = parse(body(vec![part(5 * MIB), part(5 * MIB), part(1)], 10 * MIB + 1)).unwrap();
+        let body = |parts: Vec<Value>, total: u64| json!({"bucket": "b", "key": "k", "content_length": total, "checksum_sha256": SUM, "parts": parts});
+        let (_, up) = parse(body(
+            vec![part(5 * MIB), part(5 * MIB), part(1)],
+            10 * MIB + 1,
+        ))
+        .unwrap();
         assert_eq!(up.parts.len(), 3);
         assert_eq!(
             field_of(body(vec![part(5 * MIB - 1), part(5 * MIB)], 10 * MIB - 1)),
@@ -391,12 +399,18 @@ mod tests {
             "parts"
         );
         assert_eq!(
-            field_of(body(vec![part(5 * MIB); MAX_PARTS + 1], 5 * MIB * (MAX_PARTS as u64 + 1))),
+            field_of(body(
+                vec![part(5 * MIB); MAX_PARTS + 1],
+                5 * MIB * (MAX_PARTS as u64 + 1)
+            )),
             "parts"
         );
         assert_eq!(
             field_of(body(
-                vec![part(5 * MIB), json!({"content_length": 1, "checksum_sha256": "x"})],
+                vec![
+                    part(5 * MIB),
+                    json!({"content_length": 1, "checksum_sha256": "x"})
+                ],
                 5 * MIB + 1
             )),
             "parts[1].checksum_sha256"
@@ -410,7 +424,13 @@ mod tests {
         );
         // Above one PUT's limit only parts will do.
         let big = MAX_SINGLE_PUT_BYTES + MIN_PART_BYTES;
-        assert!(parse(body(vec![part(MAX_SINGLE_PUT_BYTES), part(MIN_PART_BYTES)], big)).is_ok());
+        assert!(
+            parse(body(
+                vec![part(MAX_SINGLE_PUT_BYTES), part(MIN_PART_BYTES)],
+                big
+            ))
+            .is_ok()
+        );
     }
 
     fn upload_record(body: Value) -> crate::RequestRecord {
@@ -486,7 +506,9 @@ mod tests {
 
     #[test]
     fn the_url_is_kept_apart_from_the_answer() {
-        let (_, up) = parse(json!({"bucket": "b", "key": "k", "content_length": 3, "checksum_sha256": SUM})).unwrap();
+        let (_, up) =
+            parse(json!({"bucket": "b", "key": "k", "content_length": 3, "checksum_sha256": SUM}))
+                .unwrap();
         let put = PresignedPut {
             url: "https://b.s3.amazonaws.com/k?X-Amz-Signature=secret".into(),
             headers: up.signed_headers(),

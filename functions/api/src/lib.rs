@@ -418,7 +418,10 @@ fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
         | ["v1", "inbox"]
         | ["v1", "grants"] => Some("GET"),
         ["v1", "requests"] | ["v1", "approvals", _] | ["v1", "inbox", _] => Some("GET, POST"),
-        ["v1", "explain" | "decisions" | "credentials" | "plans" | "uploads"]
+        [
+            "v1",
+            "explain" | "decisions" | "credentials" | "plans" | "uploads",
+        ]
         | [
             "v1",
             "requests",
