@@ -8,7 +8,7 @@ use std::time::Duration;
 use base64::Engine;
 use serde_json::{Value, json};
 use sha2::Digest;
-use tollgate_cli::client::{Answer, Client, Status};
+use tollgate_cli::client::{Answer, Status};
 
 /// Where the object goes: `s3://bucket/key`; a key ending in `/` (or none) takes the file's
 /// name, as `aws s3 cp` does.

@@ -406,6 +406,7 @@ impl RequestRecord {
             id,
             first,
             Some(plan_steps),
+            None,
             agent,
             decision,
             iam_actions,

@@ -148,6 +148,7 @@ impl RequestRecord {
             id,
             request,
             None,
+            None,
             agent,
             decision,
             iam_actions,
@@ -169,7 +170,7 @@ impl RequestRecord {
         resources: Vec<String>,
         now: u64,
     ) -> (Self, Vec<Event>) {
-        Self::create_with(
+        Self::create(
             id,
             request,
             None,
@@ -194,30 +195,6 @@ impl RequestRecord {
 
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn create(
-        id: String,
-        request: NewRequest,
-        plan: Option<crate::plan::Plan>,
-        agent: Identity,
-        decision: Decision,
-        iam_actions: Vec<String>,
-        resources: Vec<String>,
-        now: u64,
-    ) -> (Self, Vec<Event>) {
-        Self::create_with(
-            id,
-            request,
-            plan,
-            None,
-            agent,
-            decision,
-            iam_actions,
-            resources,
-            now,
-        )
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn create_with(
         id: String,
         request: NewRequest,
         plan: Option<crate::plan::Plan>,

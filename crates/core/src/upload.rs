@@ -14,9 +14,7 @@ use serde_json::{Map, Value, json};
 
 use crate::action::Action;
 use crate::error::ApiError;
-use crate::request::{
-    NewRequest, parse_body_object, parse_reason, validate_region, validate_target,
-};
+use crate::request::{NewRequest, parse_body_object, parse_reason, parse_region, parse_target};
 use crate::reveal::Revealed;
 
 /// S3's largest single `PUT`; above it an object needs a multipart upload.
@@ -97,22 +95,8 @@ pub fn parse_upload(body: &[u8], default_region: &str) -> Result<(NewRequest, Up
             ),
         ));
     }
-    let region = match obj.remove("region") {
-        None | Some(Value::Null) => default_region.to_string(),
-        Some(Value::String(s)) => {
-            validate_region(&s).map_err(|e| ApiError::field("region", e))?;
-            s
-        }
-        Some(_) => return Err(ApiError::field("region", "must be a string")),
-    };
-    let target = match obj.remove("target") {
-        None | Some(Value::Null) => crate::request::DEFAULT_TARGET.to_string(),
-        Some(Value::String(s)) => {
-            validate_target(&s).map_err(|e| ApiError::field("target", e))?;
-            s
-        }
-        Some(_) => return Err(ApiError::field("target", "must be a string")),
-    };
+    let region = parse_region(obj.remove("region"), default_region)?;
+    let target = parse_target(obj.remove("target"))?;
     let reason = parse_reason(obj.remove("reason"))?;
     let mut params = Map::new();
     params.insert("Bucket".into(), json!(bucket));
