@@ -798,6 +798,12 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
                 a = watch::until_final(&client, &id, &a, limit).await?;
             }
             if !s3_cp::authorised(&a) {
+                if a.status == 202 {
+                    // `status --wait` would only show the URL: the bytes go with `s3 cp`.
+                    errln!(
+                        "tollgate: held for approval; run this command with --wait to upload once it is approved, or again with the same --idempotency-key after the decision"
+                    );
+                }
                 return Ok(report_request(out, &a));
             }
             let n = bytes.len();

@@ -145,8 +145,14 @@ async fn a_six_mib_file_allowed_by_policy_goes_to_s3_by_its_presigned_url() {
     assert!(!r.stdout.contains("X-Amz-Signature") && !r.stderr.contains("X-Amz-Signature"));
     assert_eq!(read_back(&stack, "scratch", "dir/six.bin").await, bytes);
 
-    // The agent that asked sees its URL; the record as stored keeps it only sealed.
+    // The agent that asked sees its URL, another agent not even the request; the record as
+    // stored keeps the URL only sealed.
     let id = done["request_id"].as_str().unwrap();
+    let other = Client::new(
+        &stack.api_url,
+        Some(stack.token("other-bot", false).unwrap()),
+    );
+    assert_eq!(other.status(id, 0).await.unwrap().status, 404);
     let own = Client::new(&stack.api_url, Some(agent.clone()))
         .status(id, 0)
         .await
