@@ -74,9 +74,11 @@ pub async fn put(answer: &Answer, bytes: Vec<u8>) -> Result<Put, String> {
         .as_str()
         .filter(|u| u.starts_with("http"))
         .ok_or("the answer carries no upload URL (only the agent that asked receives it)")?;
-    // Large bodies take as long as they take; the URL's own expiry bounds the start.
+    // Large bodies take as long as they take (no overall timeout; the URL's own expiry bounds
+    // the start), but a connection that stalls is given up.
     let http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(30))
+        .read_timeout(Duration::from_secs(120))
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| e.without_url().to_string())?;
