@@ -109,6 +109,7 @@ pub fn parse_upload(body: &[u8], default_region: &str) -> Result<(NewRequest, Up
         params,
         reason,
         target,
+        payload: None,
     };
     Ok((
         new,

@@ -26,7 +26,7 @@ impl Api {
         }
         let claim = idempotency_claim(req, &agent, upload.hash(&new))?;
         let admitted = self
-            .admit_with(&agent.identity, new, Some(upload), claim, source_ip)
+            .admit_with(&agent.identity, new, Some(upload), claim, source_ip, None)
             .await?;
         Ok(self.submission_answer(admitted))
     }
