@@ -74,6 +74,27 @@ proptest! {
     }
 
     #[test]
+    fn upload_declaration_parser(body in upload_body()) {
+        match tollgate_core::upload::parse_upload(&body, "us-east-1") {
+            Ok((req, upload)) => {
+                // Exactly the call policy decides, and a declaration that adds up.
+                prop_assert_eq!(req.action.to_string(), "s3:PutObject");
+                prop_assert_eq!(req.params.len(), 4);
+                prop_assert_eq!(&req.params["ContentLength"], &json!(upload.content_length));
+                if !upload.parts.is_empty() {
+                    let total: u64 = upload.parts.iter().map(|p| p.content_length).sum();
+                    prop_assert_eq!(total, upload.content_length);
+                    prop_assert!(upload.parts.len() <= tollgate_core::upload::MAX_PARTS);
+                } else {
+                    prop_assert!(upload.content_length <= tollgate_core::upload::MAX_SINGLE_PUT_BYTES);
+                }
+                prop_assert_eq!(upload.hash(&req), upload.clone().hash(&req.clone()));
+            }
+            Err(e) => assert_client_error(e.code, &e.message),
+        }
+    }
+
+    #[test]
     fn jwt_header_and_claims(token in jwt(ISSUER.into(), AUDIENCE.into())) {
         let out = runtime().block_on(verifier().verify(&token));
         match out {

@@ -89,6 +89,94 @@ pub fn request_body() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
+/// A byte count as an agent might send it: plausible, at S3's bounds, negative, fractional,
+/// huge, or not a number.
+fn hostile_length() -> impl Strategy<Value = Value> {
+    const MIB: u64 = 1024 * 1024;
+    prop_oneof![
+        3 => (0u64..64 * MIB).prop_map(Value::from),
+        1 => prop::sample::select(vec![0, 1, 5 * MIB - 1, 5 * MIB, 5 << 30, (5 << 30) + 1, u64::MAX])
+            .prop_map(Value::from),
+        1 => any::<i64>().prop_map(Value::from),
+        1 => any::<f64>().prop_map(|f| Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        1 => json_value(),
+    ]
+}
+
+/// A SHA-256 in base64 as an agent might send it: right, of the wrong length, unpadded, or
+/// anything at all.
+fn hostile_checksum() -> impl Strategy<Value = Value> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+    prop_oneof![
+        3 => prop::collection::vec(any::<u8>(), 32).prop_map(|b| Value::from(STANDARD.encode(b))),
+        1 => prop::collection::vec(any::<u8>(), 0..64).prop_map(|b| Value::from(STANDARD.encode(b))),
+        1 => prop::collection::vec(any::<u8>(), 32).prop_map(|b| Value::from(STANDARD_NO_PAD.encode(b))),
+        1 => nasty_string().prop_map(Value::from),
+        1 => json_value(),
+    ]
+}
+
+/// `POST /v1/uploads` bodies: random bytes, random objects, and declarations close to valid
+/// with hostile lengths, checksums, keys and part lists.
+pub fn upload_body() -> impl Strategy<Value = Vec<u8>> {
+    let part = (hostile_length(), hostile_checksum())
+        .prop_map(|(l, c)| serde_json::json!({"content_length": l, "checksum_sha256": c}));
+    let parts = prop_oneof![
+        2 => Just(Value::Null),
+        3 => prop::collection::vec(part, 0..20).prop_map(Value::Array),
+        1 => json_value(),
+    ];
+    // Mostly valid parts whose total is right, off by one, or the last part's alone: what
+    // an agent that lies about one number sends.
+    const MIB: u64 = 1024 * 1024;
+    let near_valid = (
+        prop::collection::vec((5 * MIB..6 * MIB, prop::collection::vec(any::<u8>(), 32)), 1..5),
+        0u8..3,
+        nasty_string(),
+    )
+        .prop_map(|(parts, lie, key)| {
+            use base64::engine::general_purpose::STANDARD;
+            let total: u64 = parts.iter().map(|(l, _)| l).sum();
+            let declared = match lie {
+                0 => total,
+                1 => total + 1,
+                _ => parts.last().map_or(0, |(l, _)| *l),
+            };
+            let parts: Vec<Value> = parts
+                .into_iter()
+                .map(|(l, b)| serde_json::json!({"content_length": l, "checksum_sha256": STANDARD.encode(b)}))
+                .collect();
+            serde_json::json!({"bucket": "b", "key": format!("k{key}"), "content_length": declared,
+                "checksum_sha256": STANDARD.encode([7u8; 32]), "parts": parts})
+            .to_string()
+            .into_bytes()
+        });
+    prop_oneof![
+        near_valid,
+        prop::collection::vec(any::<u8>(), 0..256),
+        prop::collection::vec((nasty_string(), json_value()), 0..6).prop_map(|kv| {
+            Value::Object(kv.into_iter().collect::<Map<_, _>>())
+                .to_string()
+                .into_bytes()
+        }),
+        (
+            nasty_string(),
+            nasty_string(),
+            hostile_length(),
+            hostile_checksum(),
+            parts
+        )
+            .prop_map(|(bucket, key, length, sum, parts)| {
+                let mut v = serde_json::json!({"bucket": bucket, "key": key,
+                    "content_length": length, "checksum_sha256": sum});
+                if !parts.is_null() {
+                    v["parts"] = parts;
+                }
+                v.to_string().into_bytes()
+            }),
+    ]
+}
+
 fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }

@@ -15,6 +15,7 @@ pub mod oidc;
 pub mod payloads;
 pub mod policy_source;
 pub mod ports;
+pub mod presign;
 pub mod s3;
 pub mod settings;
 pub mod signed_http;

@@ -155,7 +155,7 @@ impl SignedCaller for SignedHttp {
 /// request for another path than the one built and approved. Submissions refuse such labels;
 /// this is the last check before anything leaves. Both refusals are about the request, not
 /// an internal fault, so they keep their words (the URL holds no secret: it was approved).
-fn exact_url(uri: &http::Uri) -> Result<reqwest::Url, ApiError> {
+pub(crate) fn exact_url(uri: &http::Uri) -> Result<reqwest::Url, ApiError> {
     let url = reqwest::Url::parse(&uri.to_string()).map_err(|e| {
         ApiError::new(
             ErrorCode::InvalidRequest,

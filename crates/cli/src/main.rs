@@ -39,6 +39,7 @@ mod policy_cmd;
 mod policy_replay;
 mod policy_test;
 mod reconcile_cmd;
+mod s3_cp;
 mod watch;
 
 /// Exit codes, so scripts can branch on the outcome without parsing output.
@@ -123,6 +124,32 @@ fn usage(message: String) -> Fail {
         code: exit::USAGE,
         message,
     }
+}
+
+#[derive(Subcommand)]
+enum S3Command {
+    /// Upload FILE to S3 (up to 5 GiB) without the bytes passing through Tollgate: its length
+    /// and SHA-256 are declared and decided like the `s3:PutObject` it is (held for approval
+    /// when policy says so); once it may run, the file goes to S3 on a presigned URL that S3
+    /// honours for exactly those bytes, for five minutes. Prints the request id, the ETag and
+    /// the version id.
+    #[command(after_help = "Examples:
+  tollgate s3 cp build.tar.gz s3://artifacts/releases/ --reason \"release 4.2\" --wait
+  tollgate s3 cp dump.sql s3://backups/2026/12/dump.sql --reason \"nightly\"")]
+    Cp {
+        /// The local file.
+        file: String,
+        /// `s3://bucket/key`; a key ending in `/` takes the file's name.
+        destination: String,
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        region: Option<String>,
+        #[arg(long)]
+        target: Option<String>,
+        #[command(flatten)]
+        follow: Follow,
+    },
 }
 
 #[derive(Subcommand)]
@@ -214,6 +241,9 @@ enum Command {
         #[command(flatten)]
         follow: Follow,
     },
+    /// S3 transfers too large to pass through Tollgate.
+    #[command(subcommand)]
+    S3(S3Command),
     /// Show a request.
     #[command(after_help = "Examples:
   tollgate status 01JABCDEFGHJKMNPQRSTVWXYZ0
@@ -755,6 +785,54 @@ async fn run(cli: Cli) -> Result<u8, Fail> {
                 .submit_plan(&body, follow.idempotency_key.as_deref())
                 .await?;
             followed(out, &client, a, &follow).await
+        }
+        Command::S3(S3Command::Cp {
+            file,
+            destination,
+            reason,
+            region,
+            target,
+            follow,
+        }) => {
+            let (bucket, key) = s3_cp::destination(&destination, &file).map_err(usage)?;
+            let (bytes, sum) = s3_cp::read(&file)?;
+            let body = s3_cp::declaration(
+                &bucket,
+                &key,
+                &bytes,
+                &sum,
+                reason.as_deref(),
+                region.as_deref(),
+                target.as_deref(),
+            );
+            let client = authed()?;
+            let mut a = client
+                .submit_to("/v1/uploads", &body, follow.idempotency_key.as_deref())
+                .await?;
+            if a.status == 202 && follow.wait {
+                let id = a.body["id"].as_str().unwrap_or_default().to_string();
+                let limit = Duration::from_secs(follow.timeout);
+                a = watch::until_final(&client, &id, &a, limit).await?;
+            }
+            if !s3_cp::authorised(&a) {
+                if a.status == 202 {
+                    // `status --wait` would only show the URL: the bytes go with `s3 cp`.
+                    errln!(
+                        "tollgate: held for approval; run this command with --wait to upload once it is approved, or again with the same --idempotency-key after the decision"
+                    );
+                }
+                return Ok(report_request(out, &a));
+            }
+            let n = bytes.len();
+            let put = s3_cp::put(&a, bytes).await?;
+            if let Some(e) = put.error {
+                return Err(Fail {
+                    code: exit::FAILED,
+                    message: format!("{e} (request {})", a.body["id"].as_str().unwrap_or("?")),
+                });
+            }
+            output::print(Output::Json, &s3_cp::done(&a, &bucket, &key, n, &sum, &put));
+            Ok(exit::SUCCEEDED)
         }
         Command::Status { id, wait } => {
             let client = authed()?;

@@ -256,8 +256,13 @@ impl RequestRecord {
                 result,
                 sealed_result,
             } => {
+                // An upload's trail says what was authorised; S3 takes the bytes later.
+                let detail = self
+                    .upload
+                    .as_ref()
+                    .map_or_else(|| json!({}), |u| u.audit_detail());
                 let ev =
-                    self.transition(Status::Succeeded, EventKind::Executed, None, json!({}), now)?;
+                    self.transition(Status::Succeeded, EventKind::Executed, None, detail, now)?;
                 self.result = Some(result);
                 self.sealed_result = sealed_result;
                 ev

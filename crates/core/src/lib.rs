@@ -44,6 +44,7 @@ pub mod status;
 pub mod sweep;
 pub mod time;
 pub mod token;
+pub mod upload;
 pub mod vote;
 pub mod waits;
 

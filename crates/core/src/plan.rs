@@ -532,6 +532,7 @@ impl RequestRecord {
             id,
             first,
             Some(plan_steps),
+            None,
             agent,
             decision,
             iam_actions,

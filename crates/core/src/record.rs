@@ -103,6 +103,10 @@ pub struct RequestRecord {
     /// revoked): why it waits for approval anyway.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_not_used: Option<crate::grant::GrantMiss>,
+    /// What was declared about the bytes when this is an upload by presigned URL
+    /// (`POST /v1/uploads`); `request_hash` covers it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<crate::upload::Upload>,
 }
 
 /// How far one group requirement has come: how many counted approvals are from its group.
@@ -144,6 +148,7 @@ impl RequestRecord {
             id,
             request,
             None,
+            None,
             agent,
             decision,
             iam_actions,
@@ -152,11 +157,39 @@ impl RequestRecord {
         )
     }
 
-    /// What approvals bind: the call's hash, or for a plan every step's.
+    /// A new upload by presigned URL: the `s3:PutObject` it is, with what was declared about
+    /// its bytes, which approvals bind as they bind the call.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new_upload(
+        id: String,
+        request: NewRequest,
+        upload: crate::upload::Upload,
+        agent: Identity,
+        decision: Decision,
+        iam_actions: Vec<String>,
+        resources: Vec<String>,
+        now: u64,
+    ) -> (Self, Vec<Event>) {
+        Self::create(
+            id,
+            request,
+            None,
+            Some(upload),
+            agent,
+            decision,
+            iam_actions,
+            resources,
+            now,
+        )
+    }
+
+    /// What approvals bind: the call's hash, for a plan every step's, for an upload the
+    /// call's with the declared bytes.
     pub fn content_hash(&self) -> String {
-        match &self.plan {
-            Some(plan) => plan.hash(),
-            None => self.request.hash(),
+        match (&self.plan, &self.upload) {
+            (Some(plan), _) => plan.hash(),
+            (None, None) => self.request.hash(),
+            (None, Some(upload)) => upload.hash(&self.request),
         }
     }
 
@@ -165,6 +198,7 @@ impl RequestRecord {
         id: String,
         request: NewRequest,
         plan: Option<crate::plan::Plan>,
+        upload: Option<crate::upload::Upload>,
         agent: Identity,
         decision: Decision,
         iam_actions: Vec<String>,
@@ -185,7 +219,11 @@ impl RequestRecord {
         let mut rec = RequestRecord {
             id,
             status,
-            request_hash: plan.as_ref().map_or_else(|| request.hash(), |p| p.hash()),
+            request_hash: match (&plan, &upload) {
+                (Some(p), _) => p.hash(),
+                (None, None) => request.hash(),
+                (None, Some(u)) => u.hash(&request),
+            },
             request,
             agent,
             decision,
@@ -209,6 +247,7 @@ impl RequestRecord {
             breakglass: None,
             grant: None,
             grant_not_used: None,
+            upload,
         };
         if status.is_final()
             && let Some(plan) = &mut rec.plan
@@ -230,6 +269,9 @@ impl RequestRecord {
             submitted_detail["payload"] = p.hashed();
         }
         let mut decided_detail = json!({"decision": rec.decision, "status": rec.status, "iam_actions": rec.iam_actions, "resources": rec.resources});
+        if let Some(upload) = &rec.upload {
+            submitted_detail["upload"] = json!(upload);
+        }
         if let Some(plan) = &rec.plan {
             submitted_detail["steps"] = json!(plan.shown());
             decided_detail["steps"] = plan

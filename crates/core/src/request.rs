@@ -119,14 +119,7 @@ pub fn request_from_object(
         Some(Value::String(s)) => Action::parse(&s).map_err(|e| ApiError::field("action", e))?,
         Some(_) => return Err(ApiError::field("action", "must be a string")),
     };
-    let region = match obj.remove("region") {
-        None | Some(Value::Null) => default_region.to_string(),
-        Some(Value::String(s)) => {
-            validate_region(&s).map_err(|e| ApiError::field("region", e))?;
-            s
-        }
-        Some(_) => return Err(ApiError::field("region", "must be a string")),
-    };
+    let region = parse_region(obj.remove("region"), default_region)?;
     let params = match obj.remove("params") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(m)) => m,
@@ -134,14 +127,7 @@ pub fn request_from_object(
     };
     crate::mask::check_params(&params)?;
     let reason = parse_reason(obj.remove("reason"))?;
-    let target = match obj.remove("target") {
-        None | Some(Value::Null) => DEFAULT_TARGET.to_string(),
-        Some(Value::String(s)) => {
-            validate_target(&s).map_err(|e| ApiError::field("target", e))?;
-            s
-        }
-        Some(_) => return Err(ApiError::field("target", "must be a string")),
-    };
+    let target = parse_target(obj.remove("target"))?;
     Ok(NewRequest {
         action,
         region,
@@ -150,6 +136,30 @@ pub fn request_from_object(
         target,
         payload: None,
     })
+}
+
+/// The `region` member: a region name, or `default_region` when absent or null.
+pub fn parse_region(value: Option<Value>, default_region: &str) -> Result<String, ApiError> {
+    match value {
+        None | Some(Value::Null) => Ok(default_region.to_string()),
+        Some(Value::String(s)) => {
+            validate_region(&s).map_err(|e| ApiError::field("region", e))?;
+            Ok(s)
+        }
+        Some(_) => Err(ApiError::field("region", "must be a string")),
+    }
+}
+
+/// The `target` member: a target's name, or [`DEFAULT_TARGET`] when absent or null.
+pub fn parse_target(value: Option<Value>) -> Result<String, ApiError> {
+    match value {
+        None | Some(Value::Null) => Ok(DEFAULT_TARGET.to_string()),
+        Some(Value::String(s)) => {
+            validate_target(&s).map_err(|e| ApiError::field("target", e))?;
+            Ok(s)
+        }
+        Some(_) => Err(ApiError::field("target", "must be a string")),
+    }
 }
 
 /// The `reason` member: trimmed, bounded, without control characters; empty is none.

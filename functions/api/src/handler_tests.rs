@@ -1579,3 +1579,82 @@ async fn a_plan_run_by_calls_is_held_with_its_window_shown_and_bound() {
         "{page}"
     );
 }
+
+#[tokio::test]
+async fn an_upload_is_admitted_as_its_put_object_with_every_declared_byte_bound() {
+    let h = harness_with(
+        r#"@id("uploads") @approval("1") @approvers("approvers")
+        permit (principal, action == Action::"s3:PutObject", resource)
+        when { resource.arn like "arn:aws:s3:::drop/*" };"#,
+    );
+    const SUM: &str = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+    let token = h.agent("bot");
+    let upload = |key: &str, sum: &str| {
+        json!({"bucket": "drop", "key": key, "content_length": 6 * 1024 * 1024,
+            "checksum_sha256": sum, "reason": "nightly dump"})
+    };
+    let post = |body: Value, key: Option<&'static str>| {
+        let token = token.clone();
+        let h = &h;
+        async move {
+            let headers: Vec<(&str, &str)> =
+                key.map(|k| ("idempotency-key", k)).into_iter().collect();
+            h.call("POST", "/v1/uploads", &token, &headers, body).await
+        }
+    };
+    let (status, body) = post(upload("dumps/a.sql", SUM), Some("k1")).await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["id"].as_str().unwrap().to_string();
+    let rec = h.store.get(&id).await.unwrap().unwrap();
+    assert_eq!(rec.request.action.to_string(), "s3:PutObject");
+    assert_eq!(
+        rec.resources,
+        vec!["arn:aws:s3:::drop/dumps/a.sql".to_string()]
+    );
+    assert_eq!(rec.request.params["ChecksumSHA256"], SUM);
+    let declared = rec.upload.clone().expect("the declaration is kept");
+    assert_eq!(rec.request_hash, declared.hash(&rec.request));
+    // The same declaration again is the same request; other bytes under that key are not.
+    let (status, again) = post(upload("dumps/a.sql", SUM), Some("k1")).await;
+    assert_eq!(
+        (status, again["id"].as_str()),
+        (202, Some(id.as_str())),
+        "{again}"
+    );
+    let other = "LCa0a2j/xo/5m0U8HTBBNBNCLXBkg7+g+YpeiGJm564=";
+    let (status, body) = post(upload("dumps/a.sql", other), Some("k1")).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("idempotency_mismatch")),
+        "{body}"
+    );
+    // Outside what policy permits: denied, as the PutObject would be.
+    let (status, body) = post(
+        json!({"bucket": "other", "key": "k", "content_length": 1, "checksum_sha256": SUM}),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("denied")),
+        "{body}"
+    );
+    // Refusals name the field.
+    let mut parts = upload("dumps/b.sql", SUM);
+    parts["parts"] = json!([{"content_length": 6 * 1024 * 1024, "checksum_sha256": SUM}]);
+    for (body, field) in [
+        (upload("dumps/b.sql", "c2hhMjU2"), "checksum_sha256"),
+        (parts, "parts"),
+        (
+            json!({"bucket": "drop", "key": "k", "content_length": -5, "checksum_sha256": SUM}),
+            "content_length",
+        ),
+    ] {
+        let (status, answer) = post(body.clone(), None).await;
+        assert_eq!(
+            (status, answer["error"]["field"].as_str()),
+            (400, Some(field)),
+            "{body}: {answer}"
+        );
+    }
+}

@@ -21,6 +21,7 @@ mod requests;
 mod respond;
 mod roles;
 mod slack_actions;
+mod uploads;
 mod votes;
 
 #[cfg(test)]
@@ -302,6 +303,7 @@ impl Api {
             ("GET", ["v1", "health"]) => Ok(Response::json(200, &serde_json::json!({"ok": true}))),
             ("POST", ["v1", "requests"]) => self.submit(&req, source_ip).await,
             ("POST", ["v1", "plans"]) => self.submit_plan(&req, source_ip).await,
+            ("POST", ["v1", "uploads"]) => self.submit_upload(&req, source_ip).await,
             ("POST", ["v1", "credentials"]) => self.credentials(&req).await,
             ("GET", ["v1", "requests"]) => self.list(&req).await,
             ("POST", ["v1", "requests", id, "cancel"]) => self.cancel(&req, id).await,
@@ -416,7 +418,10 @@ fn allowed_methods(segments: &[&str]) -> Option<&'static str> {
         | ["v1", "inbox"]
         | ["v1", "grants"] => Some("GET"),
         ["v1", "requests"] | ["v1", "approvals", _] | ["v1", "inbox", _] => Some("GET, POST"),
-        ["v1", "explain" | "decisions" | "credentials" | "plans"]
+        [
+            "v1",
+            "explain" | "decisions" | "credentials" | "plans" | "uploads",
+        ]
         | [
             "v1",
             "requests",
@@ -460,6 +465,7 @@ mod tests {
         assert_eq!(allow("/v1/requests/X/cancel"), Some("POST"));
         assert_eq!(allow("/v1/explain"), Some("POST"));
         assert_eq!(allow("/v1/plans"), Some("POST"));
+        assert_eq!(allow("/v1/uploads"), Some("POST"));
         assert_eq!(allow("/v1/decisions"), Some("POST"));
         assert_eq!(allow("/v1/openapi.json"), Some("GET"));
         assert_eq!(allow("/v1/approvals/X"), Some("GET, POST"));

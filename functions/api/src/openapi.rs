@@ -23,6 +23,7 @@ pub(crate) fn document<'a>(targets: impl Iterator<Item = &'a String>) -> Respons
     for at in [
         "/components/schemas/NewRequest/properties/target",
         "/components/schemas/PlanStep/properties/target",
+        "/components/schemas/NewUpload/properties/target",
         // Gateway credentials name the target their calls act in.
         "/paths/~1v1~1credentials/post/requestBody/content/application~1json/schema/properties/target",
     ] {

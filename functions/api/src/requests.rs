@@ -72,7 +72,21 @@ impl Api {
     pub(crate) async fn admit(
         &self,
         agent: &Identity,
+        new: NewRequest,
+        claim: Option<IdempotencyClaim>,
+        source_ip: &str,
+        body: Option<&[u8]>,
+    ) -> Result<Admitted, ApiError> {
+        self.admit_with(agent, new, None, claim, source_ip, body).await
+    }
+
+    /// [`Api::admit`], for an upload by presigned URL too (`upload`: what was declared about
+    /// its bytes, kept on the record and bound by its hash).
+    pub(crate) async fn admit_with(
+        &self,
+        agent: &Identity,
         mut new: NewRequest,
+        upload: Option<tollgate_core::upload::Upload>,
         claim: Option<IdempotencyClaim>,
         source_ip: &str,
         body: Option<&[u8]>,
@@ -102,15 +116,27 @@ impl Api {
         if decision.effect != Effect::Deny {
             self.keep_payload(&id, &mut new, body).await?;
         }
-        let (mut rec, events) = RequestRecord::new(
-            id,
-            new,
-            agent.clone(),
-            decision,
-            iam_actions,
-            resources,
-            now_ms(),
-        );
+        let (mut rec, events) = match upload {
+            None => RequestRecord::new(
+                id,
+                new,
+                agent.clone(),
+                decision,
+                iam_actions,
+                resources,
+                now_ms(),
+            ),
+            Some(upload) => RequestRecord::new_upload(
+                id,
+                new,
+                upload,
+                agent.clone(),
+                decision,
+                iam_actions,
+                resources,
+                now_ms(),
+            ),
+        };
         rec.action_resources = action_resources;
         rec.shadow = shadow;
         rec.context = Some(context);

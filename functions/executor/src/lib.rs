@@ -17,6 +17,7 @@ use tollgate_aws::metrics::Unit;
 use tollgate_aws::now_ms;
 use tollgate_aws::payloads::S3Payloads;
 use tollgate_aws::ports::{CommitError, PayloadStore, RecordStore, SignedCaller, Stored};
+use tollgate_aws::presign;
 use tollgate_aws::settings::Settings;
 use tollgate_aws::signed_http::SignedHttp;
 use tollgate_aws::store::Store;
@@ -29,6 +30,7 @@ use tollgate_core::plan::{ResolvedStep, StepClaim};
 use tollgate_core::reconcile::Session;
 use tollgate_core::reveal::{self, Revealed};
 use tollgate_core::scope::arn_account;
+use tollgate_core::upload::{self, Upload};
 use tollgate_core::{
     ApiError, Claim, ErrorCode, Failure, FailureCode, Handover, NewRequest, Outcome, RequestRecord,
 };
@@ -282,6 +284,10 @@ impl Executor {
         creds: Result<Credentials, Failure>,
         started: std::time::Instant,
     ) -> Result<RequestRecord, ApiError> {
+        if let Some(upload) = &rec.upload {
+            let outcome = self.authorise_upload(&rec, upload, creds);
+            return self.record(rec, outcome).await;
+        }
         let outcome = self
             .perform(creds, &rec.request, &rec.decision.mask, started)
             .await;
@@ -295,6 +301,15 @@ impl Executor {
             }
             Err(failure) => Outcome::Failed(failure),
         };
+        self.record(rec, outcome).await
+    }
+
+    /// Records the outcome over the claim this invocation wrote.
+    async fn record(
+        &self,
+        rec: RequestRecord,
+        outcome: Outcome,
+    ) -> Result<RequestRecord, ApiError> {
         let (_, rec) = self
             .store
             .update_from(rec, |r| {
@@ -303,6 +318,46 @@ impl Executor {
             .await?;
         tracing::info!(request_id = %rec.id, status = %rec.status, "execution recorded");
         Ok(rec)
+    }
+
+    /// An upload's "call": the presigned `PUT` of exactly the declared bytes, made with the
+    /// scoped session, its URL sealed for the requesting agent (the stored answer shows it
+    /// masked). Nothing reaches S3 from here; the agent sends the bytes.
+    fn authorise_upload(
+        &self,
+        rec: &RequestRecord,
+        upload: &Upload,
+        creds: Result<Credentials, Failure>,
+    ) -> Outcome {
+        let presigned = creds.and_then(|creds| {
+            presign::presign_put(
+                &creds,
+                &rec.request,
+                upload,
+                self.settings.aws_endpoint.as_deref(),
+                std::time::SystemTime::now(),
+                std::time::Duration::from_secs(upload::URL_SECONDS),
+            )
+        });
+        let put = match presigned {
+            Ok(put) => put,
+            Err(failure) => return Outcome::Failed(failure),
+        };
+        let (result, revealed) = upload.authorised(&put, now_ms() + upload::URL_SECONDS * 1000);
+        match reveal::seal_for(&self.results_key, &rec.id, &rec.agent, &revealed) {
+            Ok(sealed) => Outcome::Succeeded {
+                result,
+                sealed_result: Some(sealed),
+            },
+            // Without its URL the answer is of no use to the agent: failed, and said why.
+            Err(e) => {
+                tracing::error!(request_id = %rec.id, error = ?e, "upload URL could not be sealed");
+                Outcome::Failed(Failure::new(
+                    FailureCode::RequestBuildFailed,
+                    "the upload URL could not be sealed for the agent; nothing was uploaded",
+                ))
+            }
+        }
     }
 
     /// Sends the call with the session (when there is one), recording its latency since
