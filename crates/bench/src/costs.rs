@@ -185,6 +185,52 @@ pub fn dynamodb_units(trace: &[&Traced]) -> Units {
     u
 }
 
+/// What each DynamoDB write of the traced calls wrote: per call, each item's kind (its sort
+/// key up to `#`), size and write units (indexes apart), so the units can be traced to items.
+pub fn write_breakdown(trace: &[&Traced]) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in trace {
+        let Some(op) = t.operation.strip_prefix("DynamoDB_20120810.") else {
+            continue;
+        };
+        let req: Value = t
+            .request
+            .as_deref()
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .unwrap_or(Value::Null);
+        let describe = |item: &Map<String, Value>, transactional: bool| {
+            let size = item_size(item);
+            let sk = item.get("sk").and_then(|v| v["S"].as_str()).unwrap_or("?");
+            let kind = sk.split('#').next().unwrap_or(sk);
+            let units = units(size, 1024) * if transactional { 2 } else { 1 };
+            format!("{kind} {size} B = {units}")
+        };
+        let items: Vec<String> = match op {
+            "TransactWriteItems" => req["TransactItems"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|i| match i["Put"]["Item"].as_object() {
+                    Some(item) => describe(item, true),
+                    None => {
+                        let kind = i.as_object().and_then(|m| m.keys().next()).cloned();
+                        format!("{} = 2", kind.unwrap_or_default())
+                    }
+                })
+                .collect(),
+            "PutItem" => req["Item"]
+                .as_object()
+                .map(|i| describe(i, false))
+                .into_iter()
+                .collect(),
+            "UpdateItem" | "DeleteItem" => vec![format!("{op} = 1")],
+            _ => continue,
+        };
+        out.push(format!("{op} [{}]", items.join(", ")));
+    }
+    out
+}
+
 /// The trips in waves: a wave is a set of calls in flight together; the next wave starts
 /// when nothing of the last is in flight any more. Invocations are left out (the calls made
 /// inside them are in the trace on their own), and so is the call itself.

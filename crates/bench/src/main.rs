@@ -928,6 +928,15 @@ async fn cost_figures(root: &Path) -> Res<()> {
         }
     }
     println!();
+    // Where the write units come from: each item written, its size and units (the indexes'
+    // copies of the request item come on top).
+    for (name, k, _) in analysed.iter().take(2) {
+        println!(
+            "- {name}, items written (kind, size, units): {}",
+            costs::write_breakdown(&k.trips).join("; ")
+        );
+    }
+    println!();
 
     println!(
         "Tollgate's own CPU, release processes (the api and executor binaries run as Lambda would run them, under the Runtime API emulator; user + system time of the function's own process, so the local host's proxying and the emulator are not in it; {} requests after one warm-up, 10 ms clock ticks; 2 cores shared with whatever else runs, load average {} after the runs):\n",
