@@ -131,7 +131,7 @@ check-infra: venv $(DEPLOY_STAMP) $(NPM_STAMP) ## cfn-lint, sam validate --lint,
 	$(SAM_PARAMS_JSON) $(abspath $(PARAMS_EXAMPLE)) > $(VENV)/params.example.json
 	$(BIN)/python tests/deploy_rehearsal.py infra/template.yaml $(VENV)/params.example.json
 
-bench: venv ## Benchmarks against fresh local stacks (release builds); writes crates/bench/RESULTS.md.
+bench: venv $(DEPLOY_STAMP) ## Benchmarks against fresh local stacks (release builds, and the arm64 ones for the sizes); writes crates/bench/RESULTS.md.
 	@command -v wrk >/dev/null || { S=$$([ "$$(id -u)" = 0 ] || echo sudo); $$S apt-get update -qq && $$S apt-get install -y -qq wrk; }
 	CARGO="$(CARGO)" bash crates/bench/run.sh
 

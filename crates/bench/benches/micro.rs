@@ -132,7 +132,7 @@ fn front_door((req, ring): &(http::Request<Vec<u8>>, tollgate_core::keyring::Key
         .chain([("host".to_string(), b"127.0.0.1:3000".to_vec())])
         .collect();
     report(
-        "front door: open the session token, verify SigV4 and decode a DynamoDB GetItem",
+        "front door, per call: open the session token, verify SigV4 and decode a DynamoDB GetItem (issue 15: ≤ 30 µs p50)",
         measure(|| {
             let now = std::time::SystemTime::now();
             let secs = now

@@ -111,6 +111,10 @@ pub struct Units {
     pub read: f64,
     pub write: f64,
     pub index_write: f64,
+    /// Of `index_write`: the `by-agent` index (one partition key per agent) and the
+    /// `by-status-shard` index (8 keys per status), apart for the partition limits.
+    pub by_agent: f64,
+    pub by_status: f64,
 }
 
 pub fn dynamodb_units(trace: &[&Traced]) -> Units {
@@ -141,6 +145,8 @@ pub fn dynamodb_units(trace: &[&Traced]) -> Units {
                     _ => 1.0,
                 };
                 u.index_write += index + index * moved;
+                u.by_agent += index;
+                u.by_status += index * moved;
             }
         };
         match op {
@@ -177,6 +183,52 @@ pub fn dynamodb_units(trace: &[&Traced]) -> Units {
         }
     }
     u
+}
+
+/// What each DynamoDB write of the traced calls wrote: per call, each item's kind (its sort
+/// key up to `#`), size and write units (indexes apart), so the units can be traced to items.
+pub fn write_breakdown(trace: &[&Traced]) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in trace {
+        let Some(op) = t.operation.strip_prefix("DynamoDB_20120810.") else {
+            continue;
+        };
+        let req: Value = t
+            .request
+            .as_deref()
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .unwrap_or(Value::Null);
+        let describe = |item: &Map<String, Value>, transactional: bool| {
+            let size = item_size(item);
+            let sk = item.get("sk").and_then(|v| v["S"].as_str()).unwrap_or("?");
+            let kind = sk.split('#').next().unwrap_or(sk);
+            let units = units(size, 1024) * if transactional { 2 } else { 1 };
+            format!("{kind} {size} B = {units}")
+        };
+        let items: Vec<String> = match op {
+            "TransactWriteItems" => req["TransactItems"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|i| match i["Put"]["Item"].as_object() {
+                    Some(item) => describe(item, true),
+                    None => {
+                        let kind = i.as_object().and_then(|m| m.keys().next()).cloned();
+                        format!("{} = 2", kind.unwrap_or_default())
+                    }
+                })
+                .collect(),
+            "PutItem" => req["Item"]
+                .as_object()
+                .map(|i| describe(i, false))
+                .into_iter()
+                .collect(),
+            "UpdateItem" | "DeleteItem" => vec![format!("{op} = 1")],
+            _ => continue,
+        };
+        out.push(format!("{op} [{}]", items.join(", ")));
+    }
+    out
 }
 
 /// The trips in waves: a wave is a set of calls in flight together; the next wave starts
@@ -363,6 +415,42 @@ impl<'a> Kind<'a> {
     }
 }
 
+/// Default quotas the capacity model compares the measured use with: us-east-1, per account
+/// and Region unless stated. Stated inputs like the prices; recompute with your account's.
+pub const QUOTAS_AS_OF: &str = "AWS's published default quotas for us-east-1 as known to the author at 2025-06 (not re-read: this machine has no web access); check the Service Quotas console or https://docs.aws.amazon.com/{lambda/latest/dg/gettingstarted-limits,apigateway/latest/developerguide/http-api-quotas,step-functions/latest/dg/service-quotas,amazondynamodb/latest/developerguide/ServiceQuotas,IAM/latest/UserGuide/reference_iam-quotas}.html";
+
+/// A busy team's load (issue 20): 50 calls/s.
+pub const BUSY_TEAM_PER_S: f64 = 50.0;
+/// The share of held writes in that load, for the Step Functions rows (an assumption: agents
+/// mostly read).
+pub const HELD_SHARE: f64 = 0.1;
+
+/// One limit of the capacity model: `limit` per second (or concurrent, for Lambda) against
+/// what one call of its kind uses of it (`per_call`, from the measured trace).
+pub struct Limit {
+    pub what: String,
+    pub per_call: f64,
+    pub limit: f64,
+    /// The share of the load that is this limit's kind of call.
+    pub share: f64,
+    pub deployment: &'static str,
+}
+
+impl Limit {
+    /// The team's calls per second (all kinds) at which this limit is reached.
+    pub fn reached_at(&self) -> f64 {
+        if self.per_call <= 0.0 || self.share <= 0.0 {
+            return f64::INFINITY;
+        }
+        self.limit / (self.per_call * self.share)
+    }
+
+    /// How much of the limit `calls_per_s` (all kinds) uses, 1.0 at the limit.
+    pub fn used(&self, calls_per_s: f64) -> f64 {
+        calls_per_s * self.share * self.per_call / self.limit
+    }
+}
+
 /// Price of one million requests that each use these amounts, by line.
 pub struct Price {
     pub api_gateway: f64,
@@ -410,6 +498,26 @@ mod tests {
             "m": {"M": {"a": {"S": "xy"}}}, "l": {"L": [{"S": "abc"}]}});
         // pk 2+5, n 1+4, ok 2+1, m 1+3+(1+2), l 1+3+(1+3)
         assert_eq!(item_size(item.as_object().unwrap()), 7 + 5 + 3 + 7 + 8);
+    }
+
+    #[test]
+    fn a_limit_is_reached_where_the_kinds_share_of_calls_uses_it_up() {
+        // Held writes are a tenth of the calls and each starts one execution: 300 starts/s
+        // are 3,000 calls/s.
+        let starts = Limit {
+            what: String::new(),
+            per_call: 1.0,
+            limit: 300.0,
+            share: 0.1,
+            deployment: "",
+        };
+        assert_eq!(starts.reached_at(), 3000.0);
+        assert_eq!(starts.used(3000.0), 1.0);
+        let unused = Limit {
+            per_call: 0.0,
+            ..starts
+        };
+        assert!(unused.reached_at().is_infinite());
     }
 
     #[test]

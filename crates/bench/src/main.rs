@@ -573,23 +573,35 @@ async fn invoke_process(
     Ok((first, answers, hwm))
 }
 
+/// The arm64 bootstrap `make build` (cargo-lambda) leaves in target/lambda, when it is not
+/// older than the x86_64 release binary measured here; and that binary's size beside it.
+/// Both are stripped (the release profile's `strip = true`).
 fn size_of(root: &Path, name: &str) -> String {
     let lambda = root.join("target/lambda").join(format!("tollgate-{name}"));
-    let mb = |p: &Path| {
-        std::fs::metadata(p)
-            .map(|m| m.len() as f64 / 1_048_576.0)
-            .ok()
-    };
-    if let (Some(b), z) = (
-        mb(&lambda.join("bootstrap")),
-        mb(&lambda.join("bootstrap.zip")),
-    ) {
-        let z = z.map_or(String::new(), |z| format!(", zip {z:.2} MB"));
-        return format!("{b:.2} MB (arm64 Lambda bootstrap{z})");
-    }
-    match mb(&root.join("target/release").join(format!("tollgate-{name}"))) {
-        Some(b) => format!("{b:.2} MB (host x86_64 release; no `make build` output found)"),
-        None => "not built".into(),
+    let host = root.join("target/release").join(format!("tollgate-{name}"));
+    let meta = |p: &Path| std::fs::metadata(p).ok();
+    let mb = |m: &std::fs::Metadata| m.len() as f64 / 1_048_576.0;
+    let x86 = meta(&host).map(|m| format!("x86_64 release {:.2} MB", mb(&m)));
+    let arm = meta(&lambda.join("bootstrap")).and_then(|b| {
+        let (built, host_built) = (
+            b.modified().ok()?,
+            meta(&host).and_then(|m| m.modified().ok()),
+        );
+        if host_built.is_some_and(|h| built < h) {
+            return Some(format!(
+                "arm64 bootstrap stale (older than the x86_64 build), {:.2} MB",
+                mb(&b)
+            ));
+        }
+        let zip = meta(&lambda.join("bootstrap.zip"))
+            .map_or(String::new(), |z| format!(", zip {:.2} MB", mb(&z)));
+        Some(format!("**arm64 {:.2} MB**{zip}", mb(&b)))
+    });
+    match (arm, x86) {
+        (Some(a), Some(x)) => format!("{a}; {x}"),
+        (None, Some(x)) => format!("{x} (no arm64 `make build` output: not the deployed size)"),
+        (Some(a), None) => a,
+        (None, None) => "not built".into(),
     }
 }
 
@@ -916,10 +928,20 @@ async fn cost_figures(root: &Path) -> Res<()> {
         }
     }
     println!();
+    // Where the write units come from: each item written, its size and units (the indexes'
+    // copies of the request item come on top).
+    for (name, k, _) in analysed.iter().take(2) {
+        println!(
+            "- {name}, items written (kind, size, units): {}",
+            costs::write_breakdown(&k.trips).join("; ")
+        );
+    }
+    println!();
 
     println!(
-        "Tollgate's own CPU, release processes (the api and executor binaries run as Lambda would run them, under the Runtime API emulator; user + system time of the function's own process, so the local host's proxying and the emulator are not in it; {} requests after one warm-up, 10 ms clock ticks; 2 shared cores busy with other builds):\n",
-        CPU_EVENTS - 1
+        "Tollgate's own CPU, release processes (the api and executor binaries run as Lambda would run them, under the Runtime API emulator; user + system time of the function's own process, so the local host's proxying and the emulator are not in it; {} requests after one warm-up, 10 ms clock ticks; 2 cores shared with whatever else runs, load average {} after the runs):\n",
+        CPU_EVENTS - 1,
+        load_average()
     );
     println!(
         "| build | api, allowed read | api, denied | executor, allowed read | api + executor, allowed read |"
@@ -966,6 +988,7 @@ async fn cost_figures(root: &Path) -> Res<()> {
         "| kind | modelled latency | of which Tollgate CPU | Lambda billed (modelled) | API Gateway | Lambda | DynamoDB | Step Functions | SNS | **total per million** |"
     );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    let mut read_billed_ms = 0.0;
     for (name, k, u) in &analysed {
         let held = name.contains("whole life");
         if name.contains("submission") {
@@ -990,6 +1013,9 @@ async fn cost_figures(root: &Path) -> Res<()> {
         } else {
             (2.0, aws_ms + cpu + inner.modelled_ms() + cpu_exec)
         };
+        if name.starts_with("allowed read") {
+            read_billed_ms = billed;
+        }
         let http = if held { 2.0 } else { 1.0 };
         let transitions = if held { 4.0 } else { 0.0 };
         let publishes = k.count("SNS", "Publish") as f64;
@@ -1015,8 +1041,155 @@ async fn cost_figures(root: &Path) -> Res<()> {
     println!(
         "\nThe held write's latency is a person's; its Step Functions line counts the 4 states the happy path enters (RequestApproval, Execute, AnnounceOutcome, Done; each reminder adds one); the agent's status reads while it waits are not counted (each is one API request, a GetItem and a Query). The notifier's CPU is not measured (its billed time above is its AWS calls only).\n"
     );
+    let of = |prefix: &str| analysed.iter().find(|(n, _, _)| n.starts_with(prefix));
+    if let (Some((_, read, read_units)), Some((_, held, _))) =
+        (of("allowed read"), of("held write, whole life"))
+    {
+        capacity(read, read_units, read_billed_ms, held);
+    }
     stack.stop().await;
     Ok(())
+}
+
+/// Capacity on paper: for 10×, 100× and 1,000× a busy team's load, how much of each AWS
+/// default quota the measured use of one call takes, and which is reached first.
+fn capacity(read: &costs::Kind, units: &costs::Units, read_billed_ms: f64, held: &costs::Kind) {
+    use costs::{BUSY_TEAM_PER_S, HELD_SHARE, Limit};
+    let reads = 1.0 - HELD_SHARE;
+    let limits = [
+        Limit {
+            what: "API Gateway: the template's own stage throttle, 50 requests/s (burst 100)"
+                .into(),
+            per_call: 1.0,
+            limit: 50.0,
+            share: 1.0,
+            deployment: "`HttpApiStage` `ThrottlingRateLimit: 50`, `ThrottlingBurstLimit: 100` in infra/template.yaml (a fixed value, not a parameter): callers get 429 above it; the front door's Function URL is not behind it",
+        },
+        Limit {
+            what:
+                "API Gateway: 10,000 requests/s per account (burst 5,000), all HTTP and REST APIs"
+                    .into(),
+            per_call: 1.0,
+            limit: 10_000.0,
+            share: 1.0,
+            deployment: "nothing beyond the stage throttle; a quota increase through Service Quotas",
+        },
+        Limit {
+            what: format!(
+                "Lambda: 1,000 concurrent executions (api and executor together, {read_billed_ms:.0} ms of both per allowed read, modelled above)"
+            ),
+            per_call: read_billed_ms / 1000.0,
+            limit: 1000.0,
+            share: reads,
+            deployment: "`ApiThrottlesAlarm`, `ExecutorThrottlesAlarm`, `NotifierThrottlesAlarm` (docs/operations.md); `ExecutorReservedConcurrency` caps the executor (default 0: none; docs/deploy.md says to check the account's quota first); a new function also scales by at most 1,000 every 10 s",
+        },
+        Limit {
+            what: format!(
+                "STS: AssumeRole, 600 requests/s per account (the STS request quota; the least certain figure here), {} per allowed read, {} per held write (preview and run)",
+                read.count("STS", "AssumeRole"),
+                held.count("STS", "AssumeRole")
+            ),
+            per_call: reads * read.count("STS", "AssumeRole") as f64
+                + HELD_SHARE * held.count("STS", "AssumeRole") as f64,
+            limit: 600.0,
+            share: 1.0,
+            deployment: "one scoped session per executed call, none reused (issue 20's \"reuse a scoped session\" is not built); nothing in the template; SDK retries on `Throttling`, then the call fails",
+        },
+        Limit {
+            what: format!(
+                "DynamoDB on-demand: 40,000 write units/s per table (the table's own writes, {:.0} per allowed read)",
+                units.write
+            ),
+            per_call: units.write,
+            limit: 40_000.0,
+            share: reads,
+            deployment: "`BillingMode: PAY_PER_REQUEST`, no maximum set; `TableThrottlesAlarm`; on-demand also throttles a sudden rise above twice the table's previous peak",
+        },
+        Limit {
+            what: format!(
+                "DynamoDB: 1,000 write units/s per partition, the `by-agent` index: one agent's calls all share its key ({:.0} units per allowed read; as if one agent made every call)",
+                units.by_agent
+            ),
+            per_call: units.by_agent,
+            limit: 1000.0,
+            share: reads,
+            deployment: "nothing: one agent's key is one index partition; `TableThrottlesAlarm` (index throttling throttles the table's writes)",
+        },
+        Limit {
+            what: format!(
+                "DynamoDB: 1,000 write units/s per partition, the `by-status-shard` index: 8 keys per status ({:.0} units per allowed read, counted as if on one status: an upper bound)",
+                units.by_status
+            ),
+            per_call: units.by_status / 8.0,
+            limit: 1000.0,
+            share: reads,
+            deployment: "`status_shard` spreads each status over 8 keys (crates/aws/src/store/keys.rs); `TableThrottlesAlarm`",
+        },
+        Limit {
+            what: format!(
+                "Step Functions Standard: StartExecution, 300/s sustained (bucket 1,300), {:.0}% of the calls held writes",
+                HELD_SHARE * 100.0
+            ),
+            per_call: held.count("Step Functions", "StartExecution") as f64,
+            limit: 300.0,
+            share: HELD_SHARE,
+            deployment: "nothing: a throttled start fails the held request's submission (the record is kept, the agent gets the error); a quota increase through Service Quotas",
+        },
+        Limit {
+            what: "Step Functions Standard: 5,000 state transitions/s (4 per held write)".into(),
+            per_call: 4.0,
+            limit: 5000.0,
+            share: HELD_SHARE,
+            deployment: "nothing; a quota increase through Service Quotas",
+        },
+    ];
+    let loads = [10.0, 100.0, 1000.0].map(|m| m * BUSY_TEAM_PER_S);
+    println!("### Capacity on paper\n");
+    println!(
+        "Each AWS default quota against the use of one call measured above (allowed reads through `POST /v1/requests`, {:.0}% of the calls; held writes whole life, {:.0}%), at 10×, 100× and 1,000× a busy team's {BUSY_TEAM_PER_S:.0} calls/s. Quotas: {}. A cell is the share of the quota the load uses; **bold** where it is reached.\n",
+        reads * 100.0,
+        HELD_SHARE * 100.0,
+        costs::QUOTAS_AS_OF
+    );
+    println!(
+        "| limit | calls/s at the limit | {} calls/s (10×) | {} calls/s (100×) | {} calls/s (1,000×) | what the deployment does |",
+        loads[0], loads[1], loads[2]
+    );
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for l in &limits {
+        let cells: Vec<String> = loads
+            .iter()
+            .map(|&n| {
+                let u = l.used(n) * 100.0;
+                if u >= 100.0 {
+                    format!("**{u:.0}%**")
+                } else {
+                    format!("{u:.0}%")
+                }
+            })
+            .collect();
+        println!(
+            "| {} | {:.0} | {} | {} |",
+            l.what,
+            l.reached_at(),
+            cells.join(" | "),
+            l.deployment
+        );
+    }
+    let mut order: Vec<&Limit> = limits.iter().collect();
+    order.sort_by(|a, b| a.reached_at().total_cmp(&b.reached_at()));
+    let first = |skip_stage: bool| {
+        order
+            .iter()
+            .find(|l| !(skip_stage && l.limit == 50.0 && l.what.starts_with("API Gateway")))
+            .map(|l| format!("{} at {:.0} calls/s", l.what, l.reached_at()))
+            .unwrap_or_default()
+    };
+    println!(
+        "\nReached first: {}; past the template's stage throttle (raised, or the front door's Function URL): {}.\n",
+        first(false),
+        first(true)
+    );
 }
 
 /// The executor, out of the in-process path: answers every invocation with nothing, so the
