@@ -77,7 +77,8 @@ impl Api {
         source_ip: &str,
         body: Option<&[u8]>,
     ) -> Result<Admitted, ApiError> {
-        self.admit_with(agent, new, None, claim, source_ip, body).await
+        self.admit_with(agent, new, None, claim, source_ip, body)
+            .await
     }
 
     /// [`Api::admit`], for an upload by presigned URL too (`upload`: what was declared about
